@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -45,10 +45,35 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
     return parse_bundle(raw, source=source)
 
 
-def parse_bundle(raw: bytes | str, *, source: str = "<bundle>") -> dict[str, Any]:
+def read_bundles(paths: Iterable[str | Path]) -> dict[str, Any]:
+    """Read several files (bundles, or pages of one authorization-details call) as one bundle.
+
+    References between entities (a user's groups) may cross pages, so they are checked once the
+    files are merged.
+    """
+    parsed = []
+    for path in paths:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise BundleError(str(path), "$", f"cannot read the file ({exc.strerror})") from exc
+        parsed.append((str(path), parse_bundle(raw, source=str(path), check_references=False)))
+    merged = parsed[0][1] if len(parsed) == 1 else merge_bundles(parsed)
+    sources = ", ".join(source for source, _ in parsed)
+    for index, account in enumerate(merged["accounts"]):
+        _check_references(
+            sources, account["authorization_details"], f"$.accounts[{index}].authorization_details"
+        )
+    return merged
+
+
+def parse_bundle(
+    raw: bytes | str, *, source: str = "<bundle>", check_references: bool = True
+) -> dict[str, Any]:
     """Parse JSON text into a validated bundle (documents decoded to objects)."""
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        data = json.loads(text)
     except UnicodeDecodeError as exc:
         raise BundleError(
             source, "$", f"not UTF-8 text ({exc.reason} at byte {exc.start})"
@@ -57,10 +82,12 @@ def parse_bundle(raw: bytes | str, *, source: str = "<bundle>") -> dict[str, Any
         raise BundleError(
             source, "$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
-    return validate_bundle(data, source=source)
+    return validate_bundle(data, source=source, check_references=check_references)
 
 
-def validate_bundle(data: Any, *, source: str = "<bundle>") -> dict[str, Any]:
+def validate_bundle(
+    data: Any, *, source: str = "<bundle>", check_references: bool = True
+) -> dict[str, Any]:
     """Validate a bundle already loaded from JSON; returns it with documents decoded."""
     if not isinstance(data, dict):
         raise BundleError(source, "$", f"expected a JSON object, found {_kind(data)}")
@@ -92,6 +119,10 @@ def validate_bundle(data: Any, *, source: str = "<bundle>") -> dict[str, Any]:
         check.optional_string(account, "name", where)
         check.optional_string(account, "alias", where)
         _validate_account(check, account, account_id, where)
+        if check_references:
+            _check_references(
+                source, account["authorization_details"], f"{where}.authorization_details"
+            )
     if data.get("organization") is not None:
         _validate_organization(check, data["organization"], "$.organization")
     return data
@@ -148,6 +179,61 @@ def parse_credential_report(text: str, *, source: str, path: str) -> list[dict[s
     return rows
 
 
+def merge_bundles(bundles: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Combine validated bundles from several files into one.
+
+    An account may appear once, except as consecutive pages of one paginated
+    get-account-authorization-details call (every page but the last says IsTruncated), whose
+    lists are concatenated as AWS's own pagination would.
+    """
+    merged: dict[str, Any] = {"format": BUNDLE_FORMAT, "accounts": [], "warnings": []}
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for source, bundle in bundles:
+        for index, account in enumerate(bundle["accounts"]):
+            earlier = seen.get(account["id"])
+            if earlier is None:
+                seen[account["id"]] = (source, account)
+                merged["accounts"].append(account)
+                continue
+            earlier_source, earlier_account = earlier
+            if not earlier_account["authorization_details"].get("IsTruncated"):
+                raise BundleError(
+                    source,
+                    f"$.accounts[{index}].id",
+                    f"account {account['id']} is also in {earlier_source}",
+                )
+            merge_authorization_pages(
+                earlier_account["authorization_details"],
+                account["authorization_details"],
+                source=source,
+            )
+        merged["warnings"].extend(bundle.get("warnings", []))
+        if bundle.get("organization") is not None:
+            if "organization" in merged:
+                raise BundleError(
+                    source, "$.organization", "two files carry an organization section"
+                )
+            merged["organization"] = bundle["organization"]
+    return merged
+
+
+def merge_authorization_pages(into: dict[str, Any], page: dict[str, Any], *, source: str) -> None:
+    """Append one page of GetAccountAuthorizationDetails to the pages before it."""
+    keys = {
+        "UserDetailList": "UserId",
+        "GroupDetailList": "GroupId",
+        "RoleDetailList": "RoleId",
+        "Policies": "Arn",
+    }
+    for list_name, key in keys.items():
+        known = {entry[key] for entry in into.get(list_name, [])}
+        for entry in page.get(list_name, []):
+            if entry[key] in known:
+                raise BundleError(source, f"$.{list_name}", f"{entry[key]} appears on two pages")
+        into.setdefault(list_name, []).extend(page.get(list_name, []))
+    into["IsTruncated"] = bool(page.get("IsTruncated"))
+
+
 def iter_policy_documents(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every policy document in a validated bundle (used by tests and statistics)."""
     for account in bundle["accounts"]:
@@ -202,6 +288,9 @@ def _wrap_authorization_details(details: dict[str, Any], source: str) -> dict[st
     accounts = []
     for account_id, lists in sorted(by_account.items()):
         lists["Policies"].extend(aws_managed)
+        if details.get("IsTruncated"):
+            # One page of a paginated call: `merge_bundles` joins it with the pages that follow.
+            lists["IsTruncated"] = True
         accounts.append({"id": account_id, "authorization_details": lists})
     return {"format": BUNDLE_FORMAT, "accounts": accounts, "warnings": warnings}
 
@@ -289,16 +378,6 @@ def _validate_account(
                         )
             check.tags(entry, at)
 
-    group_names = {group["GroupName"] for group in details["GroupDetailList"]}
-    for index, user in enumerate(details["UserDetailList"]):
-        for group_index, group in enumerate(user.get("GroupList") or []):
-            if group not in group_names:
-                raise BundleError(
-                    check.source,
-                    f"{details_where}.UserDetailList[{index}].GroupList[{group_index}]",
-                    f"user {user['UserName']!r} is in group {group!r}, which GroupDetailList does not list",
-                )
-
     policy_arns: set[str] = set()
     for index, policy in enumerate(details["Policies"]):
         at = f"{details_where}.Policies[{index}]"
@@ -350,6 +429,18 @@ def _validate_account(
             check.list_of_objects(account, provider_key, where, required=False)
         ):
             check.string(provider, "Arn", f"{where}.{provider_key}[{index}]")
+
+
+def _check_references(source: str, details: dict[str, Any], details_where: str) -> None:
+    group_names = {group["GroupName"] for group in details["GroupDetailList"]}
+    for index, user in enumerate(details["UserDetailList"]):
+        for group_index, group in enumerate(user.get("GroupList") or []):
+            if group not in group_names:
+                raise BundleError(
+                    source,
+                    f"{details_where}.UserDetailList[{index}].GroupList[{group_index}]",
+                    f"user {user['UserName']!r} is in group {group!r}, which GroupDetailList does not list",
+                )
 
 
 def _validate_organization(check: _Checker, org: Any, where: str) -> None:

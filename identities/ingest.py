@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -852,30 +852,6 @@ class ImportResult:
     sync_run: SyncRun
     changes: ChangeLog | None
     warnings: list[str]
-
-
-def merge_bundles(bundles: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """Combine validated bundles from several files into one; an account may appear once."""
-    merged: dict[str, Any] = {"format": "iamviz-bundle/1", "accounts": [], "warnings": []}
-    seen: dict[str, str] = {}
-    for source, bundle in bundles:
-        for index, account in enumerate(bundle["accounts"]):
-            if account["id"] in seen:
-                raise BundleError(
-                    source,
-                    f"$.accounts[{index}].id",
-                    f"account {account['id']} is also in {seen[account['id']]}",
-                )
-            seen[account["id"]] = source
-            merged["accounts"].append(account)
-        merged["warnings"].extend(bundle.get("warnings", []))
-        if bundle.get("organization") is not None:
-            if "organization" in merged:
-                raise BundleError(
-                    source, "$.organization", "two files carry an organization section"
-                )
-            merged["organization"] = bundle["organization"]
-    return merged
 
 
 def import_bundle(

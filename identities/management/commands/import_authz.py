@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.bundle import BundleError, parse_bundle
-from identities.ingest import import_bundle, merge_bundles
+from identities.bundle import BundleError, read_bundles
+from identities.ingest import import_bundle
 
 
 class Command(BaseCommand):
@@ -21,19 +22,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-analyse", action="store_true", help="skip the access analysis")
 
-    def handle(self, *args, paths: list[Path], account_name: str | None, no_analyse: bool, **options) -> None:
+    def handle(
+        self, *args, paths: list[Path], account_name: str | None, no_analyse: bool, **options
+    ) -> None:
         started = time.perf_counter()
-        raws = []
         try:
-            parsed = []
-            for path in paths:
-                try:
-                    raw = path.read_bytes()
-                except OSError as exc:
-                    raise BundleError(str(path), "$", f"cannot read the file ({exc.strerror})") from exc
-                raws.append(raw)
-                parsed.append((str(path), parse_bundle(raw, source=str(path))))
-            bundle = merge_bundles(parsed) if len(parsed) > 1 else parsed[0][1]
+            bundle = read_bundles(paths)
         except BundleError as exc:
             raise CommandError(str(exc)) from exc
         if account_name:
@@ -41,7 +35,7 @@ class Command(BaseCommand):
                 raise CommandError("--account-name needs exactly one account in the input")
             bundle["accounts"][0]["name"] = account_name
         label = ", ".join(path.name for path in paths)
-        raw = raws[0] if len(raws) == 1 else None
+        raw = paths[0].read_bytes() if len(paths) == 1 else json.dumps(bundle).encode()
         try:
             result = import_bundle(bundle, label=label, raw=raw)
         except BundleError as exc:

@@ -1,0 +1,93 @@
+"""Shared fixtures: the sample organisation, the real-shaped AWS files, a logged-in client,
+and the rule for service-backed tests (fail in CI, skip with a reason on a laptop)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from
+# inside one unless told this is deliberate.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_AWS_DATA = REPO_ROOT.parent / "shared" / "data" / "aws"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def services_required() -> bool:
+    """In CI (or when asked) a missing service is a failure, never a skip."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get(
+        "IAMVIZ_REQUIRE_SERVICES", ""
+    ).lower() in {"1", "true", "yes"}
+
+
+def require_service(name: str, url: str | None) -> str:
+    """Return the service URL if it answers; otherwise fail (CI) or skip with the reason."""
+    if not url:
+        reason = f"{name} is not configured (set its URL to run this test)"
+    else:
+        parsed = urlparse(url)
+        try:
+            with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=2):
+                return url
+        except OSError as exc:
+            reason = f"{name} at {parsed.hostname}:{parsed.port} is unreachable ({exc})"
+    if services_required():
+        pytest.fail(f"REQUIRED service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_aws_file():
+    """Path to a file of ../shared/data/aws, or a skip where that folder is absent."""
+
+    def get(name: str) -> Path:
+        path = SHARED_AWS_DATA / name
+        if not path.exists():
+            if services_required():
+                pytest.fail(f"REQUIRED data missing: {path}")
+            pytest.skip(f"{path} is absent (the shared data folder is not beside this checkout)")
+        return path
+
+    return get
+
+
+@pytest.fixture
+def sample_bundle():
+    from identities.bundle import read_bundle
+    from identities.sample import SAMPLE_BUNDLE_PATH
+
+    return read_bundle(SAMPLE_BUNDLE_PATH)
+
+
+@pytest.fixture
+def imported_sample(db, sample_bundle):
+    """The bundled sample organisation imported (and analysed, once analysis exists)."""
+    from identities.ingest import import_bundle
+
+    result = import_bundle(sample_bundle, label="sample-org.json")
+    try:
+        from identities.analysis import analyse_estate
+    except ImportError:
+        pass
+    else:
+        analyse_estate()
+    return result.sync_run
+
+
+@pytest.fixture
+def staff_user(db, django_user_model):
+    return django_user_model.objects.create_user(
+        username="reviewer", password="correct-horse-battery", is_staff=True
+    )
+
+
+@pytest.fixture
+def logged_in_client(client, staff_user):
+    client.force_login(staff_user)
+    return client

@@ -1,0 +1,343 @@
+from __future__ import annotations
+
+import copy
+import json
+from urllib.parse import quote
+
+import pytest
+
+from identities.bundle import (
+    BundleError,
+    decode_policy_document,
+    parse_bundle,
+    read_bundle,
+    read_bundles,
+)
+from tests.conftest import TEST_DATA
+
+ACCOUNT = "123456789012"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def minimal_bundle() -> dict:
+    return {
+        "format": "iamviz-bundle/1",
+        "accounts": [
+            {
+                "id": ACCOUNT,
+                "authorization_details": {
+                    "UserDetailList": [
+                        {
+                            "UserName": "alice",
+                            "UserId": "AIDAALICE",
+                            "Arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+                            "GroupList": ["devs"],
+                        }
+                    ],
+                    "GroupDetailList": [
+                        {
+                            "GroupName": "devs",
+                            "GroupId": "AGPADEVS",
+                            "Arn": f"arn:aws:iam::{ACCOUNT}:group/devs",
+                        }
+                    ],
+                    "RoleDetailList": [
+                        {
+                            "RoleName": "web",
+                            "RoleId": "AROAWEB",
+                            "Arn": f"arn:aws:iam::{ACCOUNT}:role/web",
+                            "AssumeRolePolicyDocument": TRUST,
+                        }
+                    ],
+                    "Policies": [],
+                },
+            }
+        ],
+    }
+
+
+def encode(data: dict) -> bytes:
+    return json.dumps(data).encode()
+
+
+def test_parse_bundle_minimal_is_accepted():
+    bundle = parse_bundle(encode(minimal_bundle()), source="b.json")
+
+    assert [account["id"] for account in bundle["accounts"]] == [ACCOUNT]
+
+
+def test_decode_policy_document_url_encoded_string_equals_object():
+    encoded = quote(json.dumps(TRUST))
+
+    assert decode_policy_document(encoded, source="s", path="$") == TRUST
+    assert decode_policy_document(json.dumps(TRUST), source="s", path="$") == TRUST
+    assert decode_policy_document(TRUST, source="s", path="$") == TRUST
+
+
+def test_read_bundle_plain_authorization_details_takes_account_from_arns():
+    bundle = read_bundle(TEST_DATA / "aws" / "authz-page-2.json")
+
+    assert [account["id"] for account in bundle["accounts"]] == [ACCOUNT]
+    role = bundle["accounts"][0]["authorization_details"]["RoleDetailList"][0]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"
+    }
+
+
+def test_read_bundles_merges_pages_of_one_call():
+    bundle = read_bundles(
+        [TEST_DATA / "aws" / "authz-page-1.json", TEST_DATA / "aws" / "authz-page-2.json"]
+    )
+
+    details = bundle["accounts"][0]["authorization_details"]
+    assert [user["UserName"] for user in details["UserDetailList"]] == ["alice", "bob", "deployer"]
+    assert [role["RoleName"] for role in details["RoleDetailList"]] == ["ops", "web"]
+    assert details["IsTruncated"] is False
+
+
+def test_read_bundles_same_account_twice_without_pagination_is_an_error():
+    path = TEST_DATA / "aws" / "authz-page-2.json"
+
+    with pytest.raises(BundleError) as error:
+        read_bundles([path, path])
+
+    assert error.value.path == "$.accounts[0].id"
+    assert "is also in" in error.value.problem
+
+
+def test_read_bundle_missing_file_names_it(tmp_path):
+    with pytest.raises(BundleError) as error:
+        read_bundle(tmp_path / "nope.json")
+
+    assert str(error.value).startswith(str(tmp_path / "nope.json"))
+    assert "cannot read the file" in error.value.problem
+
+
+def _break(mutate):
+    bundle = minimal_bundle()
+    mutate(bundle)
+    return bundle
+
+
+def _details(bundle):
+    return bundle["accounts"][0]["authorization_details"]
+
+
+MALFORMED = [
+    pytest.param(b"{not json", "$", "not valid JSON: Expecting property name", id="not-json"),
+    pytest.param(b"\xff\xfe", "$", "not UTF-8", id="not-utf8"),
+    pytest.param(b"[1, 2]", "$", "expected a JSON object, found a list", id="top-level-list"),
+    pytest.param(b"{}", "$", "neither an iamviz bundle", id="neither-format"),
+    pytest.param(
+        encode({"format": "iamviz-bundle/9", "accounts": []}),
+        "$.format",
+        "unsupported format",
+        id="unknown-version",
+    ),
+    pytest.param(
+        encode({"format": "iamviz-bundle/1", "accounts": []}),
+        "$.accounts",
+        "lists no accounts",
+        id="no-accounts",
+    ),
+    pytest.param(
+        encode({"format": "iamviz-bundle/1", "accounts": {}}),
+        "$.accounts",
+        "must be a list, found an object",
+        id="accounts-not-list",
+    ),
+    pytest.param(
+        encode(_break(lambda b: b["accounts"][0].update(id=123456789012))),
+        "$.accounts[0].id",
+        "12 digits as a string",
+        id="account-id-number",
+    ),
+    pytest.param(
+        encode(_break(lambda b: b["accounts"][0].update(id="1234"))),
+        "$.accounts[0].id",
+        "12 digits",
+        id="account-id-short",
+    ),
+    pytest.param(
+        encode(_break(lambda b: b["accounts"].append(copy.deepcopy(b["accounts"][0])))),
+        "$.accounts[1].id",
+        "listed twice",
+        id="duplicate-account",
+    ),
+    pytest.param(
+        encode(_break(lambda b: b["accounts"][0].pop("authorization_details"))),
+        "$.accounts[0].authorization_details",
+        "missing",
+        id="no-details",
+    ),
+    pytest.param(
+        encode(_break(lambda b: _details(b).update(UserDetailList="alice"))),
+        "$.accounts[0].authorization_details.UserDetailList",
+        "must be a list, found a string",
+        id="users-not-list",
+    ),
+    pytest.param(
+        encode(_break(lambda b: _details(b)["UserDetailList"][0].pop("UserId"))),
+        "$.accounts[0].authorization_details.UserDetailList[0].UserId",
+        "missing",
+        id="user-without-id",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: _details(b)["UserDetailList"][0].update(
+                    Arn="arn:aws:iam::999999999999:user/alice"
+                )
+            )
+        ),
+        "$.accounts[0].authorization_details.UserDetailList[0].Arn",
+        "user of account 999999999999 listed under account 123456789012",
+        id="arn-other-account",
+    ),
+    pytest.param(
+        encode(_break(lambda b: _details(b)["RoleDetailList"][0].update(Arn="not-an-arn"))),
+        "$.accounts[0].authorization_details.RoleDetailList[0].Arn",
+        "not an IAM role ARN",
+        id="bad-arn",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: _details(b)["RoleDetailList"][0].update(
+                    AssumeRolePolicyDocument="%7B%22Version"
+                )
+            )
+        ),
+        "$.accounts[0].authorization_details.RoleDetailList[0].AssumeRolePolicyDocument",
+        "not valid JSON (after URL-decoding)",
+        id="bad-url-encoded-document",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: _details(b)["RoleDetailList"][0].update(
+                    AssumeRolePolicyDocument={"Version": "2012-10-17"}
+                )
+            )
+        ),
+        "$.accounts[0].authorization_details.RoleDetailList[0].AssumeRolePolicyDocument",
+        "has no Statement",
+        id="document-without-statement",
+    ),
+    pytest.param(
+        encode(_break(lambda b: _details(b)["UserDetailList"][0].update(GroupList=["ghosts"]))),
+        "$.accounts[0].authorization_details.UserDetailList[0].GroupList[0]",
+        "which GroupDetailList does not list",
+        id="unknown-group",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: _details(b)["UserDetailList"].append(
+                    dict(_details(b)["UserDetailList"][0], UserId="AIDAOTHER")
+                )
+            )
+        ),
+        "$.accounts[0].authorization_details.UserDetailList[1].UserName",
+        "duplicate user name 'alice'",
+        id="duplicate-user-name",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: _details(b)["Policies"].append(
+                    {
+                        "Arn": f"arn:aws:iam::{ACCOUNT}:policy/p",
+                        "DefaultVersionId": "v2",
+                        "PolicyVersionList": [{"VersionId": "v1", "Document": TRUST}],
+                    }
+                )
+            )
+        ),
+        "$.accounts[0].authorization_details.Policies[0].PolicyVersionList",
+        "no version is the default",
+        id="no-default-version",
+    ),
+    pytest.param(
+        encode(_break(lambda b: b["accounts"][0].update(credential_report="name,arn\nx,y\n"))),
+        "$.accounts[0].credential_report",
+        "lacks the column(s) user, mfa_active, password_enabled",
+        id="bad-credential-report",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: b.update(
+                    organization={
+                        "roots": [{"Id": "r-1"}],
+                        "accounts": [{"Id": ACCOUNT, "ParentId": "ou-missing"}],
+                    }
+                )
+            )
+        ),
+        "$.organization.accounts[0].ParentId",
+        "unknown parent 'ou-missing'",
+        id="org-unknown-parent",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: b.update(
+                    organization={
+                        "roots": [{"Id": "r-1"}],
+                        "accounts": [],
+                        "policies": [
+                            {"Id": "p-1", "Name": "x", "Type": "TAG_POLICY", "Content": TRUST}
+                        ],
+                    }
+                )
+            )
+        ),
+        "$.organization.policies[0].Type",
+        "must be one of SERVICE_CONTROL_POLICY, RESOURCE_CONTROL_POLICY",
+        id="org-policy-type",
+    ),
+    pytest.param(
+        encode(
+            _break(
+                lambda b: b.update(
+                    organization={
+                        "roots": [{"Id": "r-1"}],
+                        "accounts": [],
+                        "policies": [
+                            {
+                                "Id": "p-1",
+                                "Name": "x",
+                                "Type": "SERVICE_CONTROL_POLICY",
+                                "Content": TRUST,
+                                "Targets": ["ou-nowhere"],
+                            }
+                        ],
+                    }
+                )
+            )
+        ),
+        "$.organization.policies[0].Targets[0]",
+        "unknown root, OU or account 'ou-nowhere'",
+        id="org-policy-target",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "path", "problem"), MALFORMED)
+def test_parse_bundle_malformed_input_names_path_and_problem(raw, path, problem):
+    with pytest.raises(BundleError) as error:
+        parse_bundle(raw, source="input.json")
+
+    assert error.value.source == "input.json"
+    assert error.value.path == path
+    assert problem in error.value.problem
