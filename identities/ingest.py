@@ -807,12 +807,7 @@ def _sync_rows(
                     record=record,
                 )
 
-    if to_create:
-        created = model.objects.bulk_create([obj for _, obj in to_create], batch_size=BATCH)
-        for (key, _), obj in zip(to_create, created, strict=True):
-            result[key] = obj.pk
-    if to_update:
-        model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=BATCH)
+    # Removed rows go first: a principal recreated under the same name must not collide.
     if existing:
         gone = list(existing.items())
         for key, row in gone:
@@ -826,6 +821,12 @@ def _sync_rows(
         pks = [row["pk"] for _, row in gone]
         for start in range(0, len(pks), BATCH):
             model.objects.filter(pk__in=pks[start : start + BATCH]).delete()
+    if to_create:
+        created = model.objects.bulk_create([obj for _, obj in to_create], batch_size=BATCH)
+        for (key, _), obj in zip(to_create, created, strict=True):
+            result[key] = obj.pk
+    if to_update:
+        model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=BATCH)
     return result
 
 
