@@ -33,7 +33,9 @@ def require_service(name: str, url: str | None) -> str:
     else:
         parsed = urlparse(url)
         try:
-            with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=2):
+            with socket.create_connection(
+                (parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=2
+            ):
                 return url
         except OSError as exc:
             reason = f"{name} at {parsed.hostname}:{parsed.port} is unreachable ({exc})"
@@ -91,3 +93,79 @@ def staff_user(db, django_user_model):
 def logged_in_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process():
+    """Tasks run eagerly in tests unless a test asks for the real worker."""
+    from iamviz.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` process on the Redis broker, using the test database."""
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    from iamviz.celery import app
+
+    redis_url = require_service("Redis", os.environ.get("REDIS_URL"))
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("postgresql"):
+        database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        database_url = f"sqlite:///{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    app.conf.task_always_eager = False
+    app.conf.broker_url = redis_url
+    app.conf.result_backend = redis_url
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge("celery")
+    log = tmp_path / "worker.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "iamviz",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"celery worker exited early:\n{log.read_text()}")
+        if "ready." in log.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"celery worker did not become ready:\n{log.read_text()}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    app.conf.task_always_eager = True
