@@ -312,7 +312,9 @@ class InstanceProfile(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "unique_id"], name="instanceprofile_unique_id"),
+            models.UniqueConstraint(
+                fields=["account", "unique_id"], name="instanceprofile_unique_id"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -324,7 +326,9 @@ class IdentityProvider(models.Model):
         SAML = "saml", "SAML"
         OIDC = "oidc", "OIDC"
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="identity_providers")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="identity_providers"
+    )
     arn = models.CharField(max_length=2048)
     kind = models.CharField(max_length=4, choices=Kind.choices)
     name = models.CharField(max_length=512)
@@ -388,6 +392,18 @@ class SyncRun(models.Model):
     change_counts = models.JSONField(default=dict, help_text="{kind: {added, removed, changed}}")
     error = models.TextField(blank=True)
     aws_calls = models.IntegerField(default=0)
+    aws_retries = models.IntegerField(default=0)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="the organisation run an account run belongs to",
+    )
+    phase = models.CharField(max_length=100, blank=True, help_text="what a running sync is doing")
+    heartbeat_at = models.DateTimeField(null=True, help_text="last sign of life of its worker")
+    task_id = models.CharField(max_length=255, blank=True)
     bundle_gzip = models.BinaryField(null=True, editable=False)
     bundle_sha256 = models.CharField(max_length=64, blank=True)
     bundle_bytes = models.BigIntegerField(default=0)
@@ -395,7 +411,9 @@ class SyncRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(source__in=["import", "aws"]), name="syncrun_source"),
+            models.CheckConstraint(
+                condition=Q(source__in=["import", "aws"]), name="syncrun_source"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "running", "succeeded", "failed"]),
                 name="syncrun_status",
@@ -413,6 +431,57 @@ class SyncRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("identities:syncrun-detail", args=[self.pk])
+
+
+class SyncSettings(models.Model):
+    """How iamviz reaches AWS: one row. Credentials never live here; the management account is
+    reached through boto3's standard credential chain (environment, profile, instance/task role).
+    """
+
+    discover_accounts = models.BooleanField(
+        default=True, help_text="list member accounts through AWS Organizations"
+    )
+    profile_name = models.CharField(
+        max_length=200, blank=True, help_text="AWS profile for the management account (optional)"
+    )
+    region = models.CharField(max_length=32, default="us-east-1", help_text="for STS endpoints")
+    role_name = models.CharField(
+        max_length=200,
+        default="iamviz-readonly",
+        help_text="read-only role assumed in each member account (name or ARN pattern)",
+    )
+    external_id = models.CharField(max_length=1224, blank=True)
+
+    class Meta:
+        verbose_name_plural = "sync settings"
+
+    def __str__(self) -> str:
+        return "AWS sync settings"
+
+
+class AccountSyncConfig(models.Model):
+    """An account to sync, listed by hand or discovered, with its own role if it differs."""
+
+    account_id = models.CharField(max_length=12, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    role_name_or_arn = models.CharField(
+        max_length=2048, blank=True, help_text="blank: the role name of the sync settings"
+    )
+    external_id = models.CharField(max_length=1224, blank=True)
+    enabled = models.BooleanField(default=True)
+    discovered = models.BooleanField(default=False, help_text="found through Organizations")
+
+    class Meta:
+        ordering = ["account_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(account_id__regex=r"^[0-9]{12}$"),
+                name="syncconfig_account_id_12_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.account_id
 
 
 class Change(models.Model):
