@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from identities.bundle import BundleError
@@ -776,13 +777,13 @@ def _sync_rows(
         existing[tuple(row[name] for name in key_fields)] = row
 
     result: dict[Key, int] = {}
-    to_create: list[tuple[Key, models.Model]] = []
+    to_create: list[tuple[Key, dict[str, Any]]] = []
     to_update: list[models.Model] = []
     changed_fields: set[str] = set()
     for key, row in desired.items():
         current = existing.pop(key, None)
         if current is None:
-            to_create.append((key, model(**row)))
+            to_create.append((key, row))
             changes.add(account_id, kind, "added", describe(key, row), record=record)
             continue
         result[key] = current["pk"]
@@ -821,13 +822,47 @@ def _sync_rows(
         pks = [row["pk"] for _, row in gone]
         for start in range(0, len(pks), BATCH):
             model.objects.filter(pk__in=pks[start : start + BATCH]).delete()
-    if to_create:
-        created = model.objects.bulk_create([obj for _, obj in to_create], batch_size=BATCH)
+    if to_create and connection.vendor == "postgresql":
+        _copy_rows(model, [row for _, row in to_create], fields)
+        for row in (
+            model.objects.filter(**scope).values("pk", *key_fields).iterator(chunk_size=BATCH)
+        ):
+            result.setdefault(tuple(row[name] for name in key_fields), row["pk"])
+    elif to_create:
+        created = model.objects.bulk_create(
+            [model(**row) for _, row in to_create], batch_size=BATCH
+        )
         for (key, _), obj in zip(to_create, created, strict=True):
             result[key] = obj.pk
     if to_update:
         model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=BATCH)
     return result
+
+
+def _copy_rows(model: type[models.Model], rows: list[dict[str, Any]], fields: list[str]) -> None:
+    """Insert rows with PostgreSQL's COPY: several times faster than INSERT for large imports."""
+    by_attname = {field.attname: field for field in model._meta.concrete_fields}
+    columns = [by_attname[name] for name in fields]
+    json_columns = {
+        name
+        for name, column in zip(fields, columns, strict=True)
+        if isinstance(column, models.JSONField)
+    }
+    names = ", ".join(connection.ops.quote_name(column.column) for column in columns)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(row[name])
+                    if name in json_columns and row[name] is not None
+                    else row[name]
+                    for name in fields
+                ]
+            )
 
 
 # Fields a removed row needs for its description when nothing of it is desired any more.
