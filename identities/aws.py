@@ -39,7 +39,8 @@ def build_config(
 ) -> Config:
     """The botocore client configuration every iamviz client uses.
 
-    `max_attempts` counts the first attempt too (8 = 1 call + up to 7 retries). "standard" retries
+    `max_attempts` is botocore's number of retries after the first attempt (8 = 1 call + up to
+    8 retries; botocore's `total_max_attempts` would count the first). "standard" retries
     throttling and transient errors with jittered exponential backoff; "adaptive" also rate-limits
     the client side. https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
     """

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
+
 BUNDLE_FORMAT = "iamviz-bundle/1"
 AUTHZ_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
@@ -73,7 +75,7 @@ def parse_bundle(
     """Parse JSON text into a validated bundle (documents decoded to objects)."""
     try:
         text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        data = json.loads(text)
+        data = orjson.loads(text)
     except UnicodeDecodeError as exc:
         raise BundleError(
             source, "$", f"not UTF-8 text ({exc.reason} at byte {exc.start})"
@@ -128,6 +130,13 @@ def validate_bundle(
     return data
 
 
+def validate_organization(data: Any, *, source: str = "<organization>") -> dict[str, Any]:
+    """Validate a bundle's `organization` section on its own (a live sync applies it before the
+    accounts); returns it with SCP/RCP documents decoded."""
+    _validate_organization(_Checker(source), data, "$.organization")
+    return data
+
+
 def decode_policy_document(document: Any, *, source: str, path: str) -> dict[str, Any]:
     """A policy document as an object, whether it came as an object, JSON or URL-encoded JSON."""
     if isinstance(document, dict):
@@ -137,8 +146,8 @@ def decode_policy_document(document: Any, *, source: str, path: str) -> dict[str
         if not text.startswith("{"):
             text = unquote(text)
         try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
             raise BundleError(
                 source, path, f"policy document is not valid JSON (after URL-decoding): {exc.msg}"
             ) from exc

@@ -35,12 +35,12 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.display_name} ({self.account_id})"
 
+    def get_absolute_url(self) -> str:
+        return reverse("identities:account-detail", args=[self.account_id])
+
     @property
     def display_name(self) -> str:
         return self.name or self.alias or self.account_id
-
-    def get_absolute_url(self) -> str:
-        return reverse("identities:account-detail", args=[self.account_id])
 
 
 class OrgNode(models.Model):
@@ -55,6 +55,7 @@ class OrgNode(models.Model):
     name = models.CharField(max_length=200)
     parent_id = models.CharField(max_length=100, blank=True)
     path = models.CharField(max_length=1000)
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["path"]
@@ -78,6 +79,7 @@ class OrgPolicy(models.Model):
     type = models.CharField(max_length=32, choices=Type.choices)
     document = models.JSONField()
     targets = models.JSONField(default=list, help_text="ids of roots, OUs and accounts")
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["type", "name"]
@@ -110,6 +112,7 @@ class ManagedPolicy(models.Model):
     is_attachable = models.BooleanField(default=True)
     create_date = models.DateTimeField(null=True)
     update_date = models.DateTimeField(null=True)
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -132,6 +135,7 @@ class PolicyVersion(models.Model):
     is_default = models.BooleanField(default=False)
     document = models.JSONField()
     create_date = models.DateTimeField(null=True)
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["-is_default", "version_id"]
@@ -151,6 +155,7 @@ class Principal(models.Model):
     name = models.CharField(max_length=128)
     path = models.CharField(max_length=512, default="/")
     create_date = models.DateTimeField(null=True)
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -213,12 +218,12 @@ class IamRole(Principal):
         ]
         indexes = [models.Index(fields=["arn"])]
 
+    def get_absolute_url(self) -> str:
+        return reverse("identities:role-detail", args=[self.account.account_id, self.name])
+
     @property
     def is_service_linked(self) -> bool:
         return self.path.startswith("/aws-service-role/")
-
-    def get_absolute_url(self) -> str:
-        return reverse("identities:role-detail", args=[self.account.account_id, self.name])
 
 
 class GroupMembership(models.Model):
@@ -282,6 +287,7 @@ class InlinePolicy(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="inline_policies")
     name = models.CharField(max_length=128)
     document = models.JSONField()
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     user = models.ForeignKey(
         IamUser, null=True, on_delete=models.CASCADE, related_name="inline_policies"
     )
@@ -307,6 +313,7 @@ class InstanceProfile(models.Model):
     arn = models.CharField(max_length=2048)
     name = models.CharField(max_length=128)
     path = models.CharField(max_length=512, default="/")
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     roles = models.ManyToManyField(IamRole, related_name="instance_profiles")
 
     class Meta:
@@ -332,6 +339,7 @@ class IdentityProvider(models.Model):
     arn = models.CharField(max_length=2048)
     kind = models.CharField(max_length=4, choices=Kind.choices)
     name = models.CharField(max_length=512)
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["kind", "name"]
@@ -354,6 +362,7 @@ class AccessKey(models.Model):
     last_used_date = models.DateTimeField(null=True)
     last_used_region = models.CharField(max_length=32, blank=True)
     last_used_service = models.CharField(max_length=64, blank=True)
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["slot"]
@@ -404,6 +413,12 @@ class SyncRun(models.Model):
     phase = models.CharField(max_length=100, blank=True, help_text="what a running sync is doing")
     heartbeat_at = models.DateTimeField(null=True, help_text="last sign of life of its worker")
     task_id = models.CharField(max_length=255, blank=True)
+    target_account_id = models.CharField(
+        max_length=12, blank=True, help_text="the account an AWS account run syncs"
+    )
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="what a successful run could not read"
+    )
     bundle_gzip = models.BinaryField(null=True, editable=False)
     bundle_sha256 = models.CharField(max_length=64, blank=True)
     bundle_bytes = models.BigIntegerField(default=0)
@@ -418,19 +433,33 @@ class SyncRun(models.Model):
                 condition=Q(status__in=["pending", "running", "succeeded", "failed"]),
                 name="syncrun_status",
             ),
+            # The database refuses a second pending/running AWS sync of the same account (or a
+            # second organisation run), whatever the broker: two clicks make one sync.
+            models.UniqueConstraint(
+                fields=["target_account_id"],
+                condition=Q(source="aws", status__in=["pending", "running"])
+                & ~Q(target_account_id=""),
+                name="syncrun_one_active_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=Q(source="aws", status__in=["pending", "running"], target_account_id=""),
+                name="syncrun_one_active_organization",
+            ),
         ]
+        indexes = [models.Index(fields=["target_account_id", "id"])]
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} #{self.pk} {self.status}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("identities:syncrun-detail", args=[self.pk])
 
     @property
     def duration_seconds(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
-
-    def get_absolute_url(self) -> str:
-        return reverse("identities:syncrun-detail", args=[self.pk])
 
 
 class SyncSettings(models.Model):

@@ -169,3 +169,18 @@ def celery_worker_process(transactional_db, tmp_path):
     except subprocess.TimeoutExpired:
         process.kill()
     app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def aws_server(monkeypatch, tmp_path):
+    """moto_server on 127.0.0.1 with fake credentials, and `AWS_ENDPOINT_URL` pointing at it in
+    os.environ: request it before `celery_worker_process` so that the worker inherits both."""
+    from tests.awsfake import CLEARED_VARIABLES, fake_credentials, moto_server
+
+    for name in CLEARED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in fake_credentials(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    with moto_server() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        yield url

@@ -1,0 +1,171 @@
+"""Admin: a read-only window on the estate. Only ingest writes estate rows and sync runs, so
+nothing here can add, change or delete them."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from identities.models import (
+    AccessKey,
+    Account,
+    Change,
+    GroupMembership,
+    IamGroup,
+    IamRole,
+    IamUser,
+    IdentityProvider,
+    InlinePolicy,
+    InstanceProfile,
+    ManagedPolicy,
+    OrgNode,
+    OrgPolicy,
+    PolicyAttachment,
+    PolicyVersion,
+    SyncRun,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable, never editable: the next sync would silently undo any edit."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("account_id", "name", "alias", "ou_path", "is_management", "in_organization")
+    list_filter = ("is_management", "in_organization")
+    search_fields = ("account_id", "name", "alias", "ou_path")
+
+
+@admin.register(OrgNode)
+class OrgNodeAdmin(ReadOnlyAdmin):
+    list_display = ("path", "node_id", "kind")
+    list_filter = ("kind",)
+    search_fields = ("node_id", "name", "path")
+
+
+@admin.register(OrgPolicy)
+class OrgPolicyAdmin(ReadOnlyAdmin):
+    list_display = ("name", "policy_id", "type")
+    list_filter = ("type",)
+    search_fields = ("policy_id", "name")
+
+
+@admin.register(IamUser)
+class IamUserAdmin(ReadOnlyAdmin):
+    list_display = ("name", "account", "path", "mfa_active", "password_enabled", "create_date")
+    list_filter = ("mfa_active", "password_enabled", "account")
+    list_select_related = ("account",)
+    search_fields = ("name", "arn", "=unique_id")
+
+
+@admin.register(IamGroup)
+class IamGroupAdmin(ReadOnlyAdmin):
+    list_display = ("name", "account", "path", "create_date")
+    list_filter = ("account",)
+    list_select_related = ("account",)
+    search_fields = ("name", "arn", "=unique_id")
+
+
+@admin.register(IamRole)
+class IamRoleAdmin(ReadOnlyAdmin):
+    list_display = ("name", "account", "path", "last_used_date", "last_used_region", "create_date")
+    list_filter = ("account",)
+    list_select_related = ("account",)
+    search_fields = ("name", "arn", "=unique_id", "description")
+
+
+@admin.register(ManagedPolicy)
+class ManagedPolicyAdmin(ReadOnlyAdmin):
+    list_display = ("name", "account", "is_aws_managed", "default_version_id", "attachment_count")
+    list_filter = ("is_aws_managed", "account")
+    list_select_related = ("account",)
+    search_fields = ("name", "arn", "=policy_id")
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(ReadOnlyAdmin):
+    list_display = ("policy", "version_id", "is_default", "create_date")
+    list_filter = ("is_default",)
+    list_select_related = ("policy",)
+    search_fields = ("policy__name", "policy__arn")
+
+
+@admin.register(GroupMembership)
+class GroupMembershipAdmin(ReadOnlyAdmin):
+    list_display = ("user", "group")
+    list_select_related = ("user", "group")
+    search_fields = ("user__name", "group__name")
+
+
+@admin.register(PolicyAttachment)
+class PolicyAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ("policy", "user", "group", "role")
+    list_select_related = ("policy", "user", "group", "role")
+    search_fields = ("policy__name", "user__name", "group__name", "role__name")
+
+
+@admin.register(InlinePolicy)
+class InlinePolicyAdmin(ReadOnlyAdmin):
+    list_display = ("name", "account", "user", "group", "role")
+    list_filter = ("account",)
+    list_select_related = ("account", "user", "group", "role")
+    search_fields = ("name", "user__name", "group__name", "role__name")
+
+
+@admin.register(InstanceProfile)
+class InstanceProfileAdmin(ReadOnlyAdmin):
+    list_display = ("name", "account", "path")
+    list_select_related = ("account",)
+    search_fields = ("name", "arn", "=unique_id")
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(ReadOnlyAdmin):
+    list_display = ("name", "kind", "account")
+    list_filter = ("kind",)
+    list_select_related = ("account",)
+    search_fields = ("name", "arn")
+
+
+@admin.register(AccessKey)
+class AccessKeyAdmin(ReadOnlyAdmin):
+    list_display = ("user", "slot", "active", "last_rotated", "last_used_date")
+    list_filter = ("active",)
+    list_select_related = ("user",)
+    search_fields = ("user__name",)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "source", "status", "label", "started_at", "finished_at")
+    list_filter = ("status", "source")
+    search_fields = ("label", "error")
+    exclude = ("bundle_gzip",)
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).defer("bundle_gzip")
+
+
+@admin.register(Change)
+class ChangeAdmin(ReadOnlyAdmin):
+    # sync_run_id, not the run: loading runs would drag their archived bundles along.
+    list_display = ("sync_run_id", "action", "kind", "account_id", "key")
+    list_filter = ("action", "kind")
+    search_fields = ("key", "account_id")

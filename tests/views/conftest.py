@@ -1,0 +1,38 @@
+"""Fixtures for the browse pages: the real-shaped shared export imported, and page helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+FULL_PAGE_MARKER = "<html"
+NAV_MARKER = 'class="site-header"'
+
+
+@pytest.fixture
+def imported_shared(db, shared_aws_file):
+    """cloudsplaining's example export (two accounts by ARN) imported as one sync run."""
+    from identities.bundle import read_bundle
+    from identities.ingest import import_bundle
+
+    path = shared_aws_file("cloudsplaining-example-authz-details.json")
+    return import_bundle(read_bundle(path), label=path.name).sync_run
+
+
+def htmx_get(client, url: str, target: str = "results", **params):
+    return client.get(url, params, headers={"HX-Request": "true", "HX-Target": target})
+
+
+def assert_fragment(response) -> str:
+    """The response is an htmx fragment: 200, no page chrome, varies on HX-Request."""
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert FULL_PAGE_MARKER not in body
+    assert NAV_MARKER not in body
+    assert "HX-Request" in response["Vary"]
+    return body
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """`staff_user` hashes a password; the default PBKDF2 costs most of a second per test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import AccountFactory, GroupMembershipFactory, IamGroupFactory, IamUserFactory
+from tests.views.conftest import assert_fragment, htmx_get
+
+
+def _names(response) -> list[str]:
+    return [group.name for group in response.context["page"].object_list]
+
+
+@pytest.fixture
+def groups(db):
+    account = AccountFactory(account_id="222222222222", name="dev")
+    admins = IamGroupFactory(account=account, name="admins", path="/ops/")
+    developers = IamGroupFactory(account=account, name="developers")
+    IamGroupFactory(account=account, name="empty")
+    for name in ("alice", "bob"):
+        GroupMembershipFactory(group=developers, user=IamUserFactory(account=account, name=name))
+    GroupMembershipFactory(group=admins, user=IamUserFactory(account=account, name="carol"))
+    return account
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"q": "dev"}, ["developers"]),
+        ({"path": "/ops/"}, ["admins"]),
+        ({"sort": "-members"}, ["developers", "admins", "empty"]),
+        ({"sort": "members"}, ["empty", "admins", "developers"]),
+    ],
+)
+def test_group_list_filter_returns_exact_rows(logged_in_client, groups, params, expected):
+    response = logged_in_client.get("/groups/", params)
+
+    assert _names(response) == expected
+
+
+def test_group_list_htmx_returns_results_partial(logged_in_client, groups):
+    response = htmx_get(logged_in_client, "/groups/", q="adm")
+
+    assert_fragment(response)
+    assert _names(response) == ["admins"]
+
+
+def test_group_list_csv_export_is_exact(logged_in_client, groups):
+    response = logged_in_client.get("/groups/", {"format": "csv", "q": "developers"})
+
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    assert rows[0] == (
+        "account_id,name,arn,unique_id,path,created,members,attached_policies,inline_policies"
+    )
+    assert rows[1].startswith("222222222222,developers,arn:aws:iam::222222222222:group/developers,")
+    assert rows[1].endswith(",/,,2,0,0")
+    assert len(rows) == 2
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_group_list_query_count_is_constant(logged_in_client, django_assert_num_queries, count):
+    account = AccountFactory()
+    for _ in range(count):
+        GroupMembershipFactory(group=IamGroupFactory(account=account), user__account=account)
+
+    with django_assert_num_queries(5):
+        response = logged_in_client.get("/groups/")
+
+    assert len(response.context["page"].object_list) == count
