@@ -169,3 +169,31 @@ class ChangeAdmin(ReadOnlyAdmin):
     list_display = ("sync_run_id", "action", "kind", "account_id", "key")
     list_filter = ("action", "kind")
     search_fields = ("key", "account_id")
+
+
+# --- AWS sync configuration (editable: it is configuration, not estate) ----------------------
+# Staff only, as all of the admin. No credential is stored: boto3's credential chain is used.
+
+from identities.models import AccountSyncConfig, SyncSettings  # noqa: E402
+from identities.sync_forms import AccountSyncConfigForm, SyncSettingsForm  # noqa: E402
+
+
+@admin.register(SyncSettings)
+class SyncSettingsAdmin(admin.ModelAdmin):
+    form = SyncSettingsForm
+    list_display = ("__str__", "discover_accounts", "role_name", "region", "profile_name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # One row: identities.sync.load_settings() reads the first.
+        return super().has_add_permission(request) and not SyncSettings.objects.exists()
+
+
+@admin.register(AccountSyncConfig)
+class AccountSyncConfigAdmin(admin.ModelAdmin):
+    form = AccountSyncConfigForm
+    list_display = ("account_id", "name", "role_name_or_arn", "enabled", "discovered")
+    list_filter = ("enabled", "discovered")
+    search_fields = ("account_id", "name")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple[str, ...]:
+        return ("account_id", "discovered") if obj is not None else ("discovered",)

@@ -59,6 +59,8 @@ class SyncSettingsForm(forms.ModelForm):
             "profile_name": "AWS profile for the management account",
         }
         help_texts = {
+            "discover_accounts": "Off: only the accounts listed below are synced.",
+            "region": "The regional STS endpoint used for AssumeRole, e.g. eu-west-1.",
             "role_name": "A name (iamviz-readonly) or an ARN with {account_id} in it.",
             "external_id": "Optional; presented on AssumeRole when the trust policy asks for it.",
             "profile_name": "Blank: boto3's standard credential chain of the worker.",
@@ -90,7 +92,7 @@ class AccountSyncConfigForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             # The account id is the row's identity: it is in the URL, not editable.
-            del self.fields["account_id"]
+            self.fields.pop("account_id", None)
 
     def clean_account_id(self) -> str:
         account_id = self.cleaned_data["account_id"].strip()

@@ -40,4 +40,13 @@ urlpatterns = [
     path(
         "sync/accounts/<str:account_id>/now/", sync_views.sync_account_now, name="sync-account-now"
     ),
+    path("graph/identity/", views.graph_identity, name="graph-identity"),
+    path("graph/access/", views.graph_access, name="graph-access"),
+    path("graph/paths/", views.graph_paths, name="graph-paths"),
+    path("graph/data.json", views.graph_data, name="graph-data"),
+    path("graph/export.graphml", views.graph_graphml, name="graph-graphml"),
+    path("graph/export.svg", views.graph_svg, name="graph-svg"),
+    path("graph/suggest/", views.graph_suggest, name="graph-suggest"),
+    path("graph/edge/", views.graph_edge, name="graph-edge"),
+    path("graph/node/<str:kind>/<path:key>", views.graph_node, name="graph-node"),
 ]

@@ -1,0 +1,166 @@
+"""The access analysis: who can assume which role, who is an administrator, what to look at.
+
+`analyse_estate()` runs after every import and sync (and alone through ``manage.py analyse``):
+
+1. load the estate with one query per table and parse every policy once (`estate`);
+2. sort users and roles into access groups and compute the access edges with the policy engine,
+   indexed by the principals trust policies name and cached by normalised request (`edges`,
+   `evaluation`);
+3. find the administrators (`admins`) and, through role chaining on a networkx graph of the
+   direct edges, the principals that can become one (`reach`);
+4. collect findings (`findings`);
+5. replace the stored results in one transaction (`store`); a failure leaves the previous ones.
+
+Pages read the stored rows (`identities.access` is the read side); nothing is recomputed per page
+view except the searches over the stored graph. ``explain`` evaluates one pair live.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from identities.analysis.admins import find_administrators
+from identities.analysis.edges import EdgeResult, compute_edges, group_principals
+from identities.analysis.estate import load_estate
+from identities.analysis.evaluation import Evaluator, display_keys
+from identities.analysis.findings import find_findings
+from identities.analysis.reach import ReachGraph, Reached
+from identities.analysis.store import store_results
+from identities.models import AnalysisRun, SyncRun
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AnalysisSummary", "analyse_estate", "graph_of_edges"]
+
+
+class AnalysisSummary(dict):  # type: ignore[type-arg]
+    """Counts and timings of one run (a dict, so Celery can return it); prints as one line."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get('access_edges', 0)} access edges from {self.get('access_groups', 0)} "
+            f"access groups, {self.get('administrators', 0)} administrators, "
+            f"{self.get('admin_paths', 0)} principals that can reach one, "
+            f"{self.get('findings', 0)} findings (analysis #{self.get('run')})"
+        )
+
+
+@contextmanager
+def _without_gc() -> Iterator[None]:
+    # The analysis allocates millions of long-lived objects and no cycles worth collecting;
+    # the cyclic collector's full passes over them cost more than half the run time.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def graph_of_edges(result: EdgeResult) -> ReachGraph:
+    """The reach graph of freshly computed edges (possible edges, refusals, memberships)."""
+    edges = []
+    refused = []
+    for edge in result.edges:
+        pair = (edge.source, edge.target.arn)
+        if edge.possible:
+            edges.append(pair)
+        elif edge.actor is not None:
+            refused.append(pair)
+    memberships = [
+        (actor.arn, group.source) for group in result.grouping.groups for actor in group.members
+    ]
+    return ReachGraph.build(edges, memberships, refused)
+
+
+def _chain_keys(result: EdgeResult, chains: dict[str, Reached]) -> dict[str, tuple[str, ...]]:
+    """The condition keys of every hop of each chain, sorted."""
+    hop_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+    for edge in result.edges:
+        if edge.possible:
+            hop_keys[(edge.source, edge.target.arn)] = edge.condition_keys
+    group_of = {
+        actor.arn: group.source for group in result.grouping.groups for actor in group.members
+    }
+    found: dict[str, tuple[str, ...]] = {}
+    for source, reached in chains.items():
+        keys: set[str] = set()
+        for start, end in zip(reached.path, reached.path[1:], strict=False):
+            own = hop_keys.get((start, end))
+            if own is None:
+                own = hop_keys.get((group_of.get(start, ""), end), ())
+            keys.update(own)
+        found[source] = display_keys(keys)
+    return found
+
+
+def analyse_estate(*, now: datetime | None = None) -> AnalysisSummary:
+    """Analyse the whole estate and store the results, replacing the previous ones atomically.
+
+    ``now`` is the reference time for stale credentials (default: the current time).
+    """
+    now = now or timezone.now()
+    run = AnalysisRun.objects.create(
+        started_at=timezone.now(),
+        sync_run=SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first(),
+    )
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        timings[name] = round(time.perf_counter() - clock, 2)
+        clock = time.perf_counter()
+
+    try:
+        with _without_gc():
+            estate = load_estate()
+            lap("load")
+            evaluator = Evaluator()
+            grouping = group_principals(estate)
+            result = compute_edges(estate, grouping, evaluator)
+            lap("edges")
+            admins = find_administrators(estate, result.edges)
+            lap("administrators")
+            graph = graph_of_edges(result)
+            chains = graph.nearest(record.actor.arn for record in admins)
+            keys = _chain_keys(result, chains)
+            admin_paths = {source: (reached, keys[source]) for source, reached in chains.items()}
+            lap("reach")
+            findings = find_findings(estate, result.edges, admins, now)
+            lap("findings")
+            blob = graph.to_bytes()
+            with transaction.atomic():
+                counts = store_results(estate, result, admins, admin_paths, findings)
+                AnalysisRun.objects.exclude(pk=run.pk).update(graph=None)
+                lap("store")
+                run.status = AnalysisRun.Status.SUCCEEDED
+                run.finished_at = timezone.now()
+                run.counts = {**counts, **result.stats}
+                run.timings = timings
+                run.notes = [*estate.notes, *result.notes][:1000]
+                run.graph = blob
+                run.save()
+    except Exception as exc:
+        logger.exception("analysis %s failed", run.pk)
+        AnalysisRun.objects.filter(pk=run.pk).update(
+            status=AnalysisRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}",
+            timings=timings,
+        )
+        raise
+    summary = AnalysisSummary(run=run.pk, **counts, seconds=round(sum(timings.values()), 1))
+    logger.info("analysis %s: %s in %s", run.pk, summary, timings)
+    return summary

@@ -1,0 +1,492 @@
+"""Access edges: for every role, every principal that can assume it, and why.
+
+Never a loop over every principal times every role. Trust policies are indexed by the principals
+they name (`principals_named_in`):
+
+- a service, a SAML/OIDC provider, ``*``, or an account or principal outside the synced
+  accounts is evaluated once per role;
+- a user or role named by ARN is evaluated on its own ("member");
+- an account root of a synced account delegates to that account's principals: they are
+  evaluated once per *access group*, the principals of that account with the same identity
+  statements about sts:AssumeRole, the same permissions boundary and the same SCPs. Identity
+  statements that name roles by exact ARN are kept out of the group key and indexed by that ARN,
+  so a user with an inline "assume these two roles" policy still shares its group; for those two
+  roles it is evaluated on its own. A group is first tested with cheap Action/ARN matching; only
+  groups whose Allow statements could cover the role reach the engine.
+
+A member's own result (when it has one for a role) replaces its group's for that role.
+Roles trusting ``*`` get one edge from ``*``; estate principals reach them only through that edge
+(or their own result when a statement of theirs names the role).
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_compare-resource-policies.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from identities.analysis.estate import (
+    ASSUME_ROLE,
+    ASSUME_ROLE_WITH_SAML,
+    ASSUME_ROLE_WITH_WEB_IDENTITY,
+    AccountInfo,
+    Actor,
+    Doc,
+    Estate,
+)
+from identities.analysis.evaluation import (
+    Evaluator,
+    Subject,
+    Target,
+    Verdict,
+    anyone_subject,
+    federated_subject,
+    group_subject,
+    member_subject,
+    outsider_subject,
+    service_subject,
+)
+from identities.policy import (
+    Effect,
+    Outcome,
+    PrincipalKind,
+    Statement,
+    match_arn,
+    principals_named_in,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class SourceKind:
+    USER = "user"
+    ROLE = "role"
+    GROUP = "group"
+    ACCOUNT = "account"  # the root of an account outside the synced set
+    EXTERNAL = "external"  # a user or role ARN of an account outside the synced set
+    SERVICE = "service"
+    FEDERATED = "federated"
+    ANYONE = "anyone"
+
+
+@dataclass(eq=False)
+class AccessGroupInfo:
+    """Principals of one account that every assume-role question treats alike."""
+
+    index: int
+    key: str
+    account: AccountInfo
+    kind: str
+    is_service_linked: bool
+    identity: tuple[Statement, ...]
+    boundary: tuple[Statement, ...] | None
+    boundary_doc: Doc | None
+    docs: tuple[Doc, ...]
+    members: list[Actor] = field(default_factory=list)
+    _subject: Subject | None = None
+
+    @property
+    def source(self) -> str:
+        return f"group:{self.key}"
+
+    @property
+    def subject(self) -> Subject:
+        if self._subject is None:
+            self._subject = group_subject(
+                self.account,
+                self.kind,
+                self.is_service_linked,
+                self.identity,
+                self.boundary,
+                self.boundary_doc.policy.source if self.boundary_doc else None,
+            )
+        return self._subject
+
+    @property
+    def label(self) -> str:
+        what = {"user": "users", "role": "roles"}[self.kind]
+        if self.is_service_linked:
+            what = "service-linked roles"
+        names = sorted({_doc_name(doc) for doc in self.docs})
+        text = f"{what} of {self.account.name}"
+        text += (
+            f" with {', '.join(names)}"
+            if names
+            else " with no identity statement about sts:AssumeRole"
+        )
+        if self.boundary_doc is not None:
+            text += f", within boundary {self.boundary_doc.name}"
+        return text
+
+    @property
+    def policy_labels(self) -> list[str]:
+        labels = [doc.label for doc in self.docs]
+        if self.boundary_doc is not None:
+            labels.append(self.boundary_doc.label)
+        return labels
+
+    @cached_property
+    def _allow_patterns(self) -> tuple[Statement, ...] | None:
+        """Allow statements limited to some resources, or None when one covers every role."""
+        limited = []
+        for statement in self.identity:
+            if statement.effect is not Effect.ALLOW:
+                continue
+            # NotResource: cheap to get wrong, so left to the engine.
+            if (
+                statement.resources is None
+                or statement.not_resource
+                or any(p == "*" or "${" in p for p in statement.resources)
+            ):
+                return None
+            limited.append(statement)
+        return tuple(limited)
+
+    def may_allow(self, arn: str) -> bool:
+        """Cheap test: could an Allow statement of the group cover ``arn`` at all?"""
+        limited = self._allow_patterns
+        if limited is None:
+            return True
+        return any(match_arn(p, arn) for s in limited for p in s.resources or ())
+
+
+def _doc_name(doc: Doc) -> str:
+    source = doc.policy.source
+    if source.kind == "inline policy" and source.arn:
+        owner = source.arn.split(":", 5)[-1]
+        kind, _, name = owner.partition("/")
+        return f"{doc.name} ({kind} {name.rsplit('/', 1)[-1]})"
+    return doc.name
+
+
+def _is_specific(statement: Statement) -> bool:
+    """An Allow naming roles by exact ARN only: indexed by those ARNs instead of grouped.
+
+    Only for documents of one principal (its inline policies, a managed policy attached to it
+    alone), which would otherwise make a group of it.
+    """
+    return (
+        statement.effect is Effect.ALLOW
+        and statement.resources is not None
+        and not statement.not_resource
+        and all("*" not in p and "?" not in p and "${" not in p for p in statement.resources)
+    )
+
+
+@dataclass
+class Grouping:
+    groups: list[AccessGroupInfo]
+    group_of: dict[int, AccessGroupInfo]  # id(actor) -> group
+    by_account: dict[str, list[AccessGroupInfo]]
+    specific: dict[str, dict[int, list[Statement]]]  # role ARN -> id(actor) -> statements
+
+
+def group_principals(estate: Estate) -> Grouping:
+    """Sort every user and role into its access group and index exact-ARN statements."""
+    groups: dict[tuple[object, ...], AccessGroupInfo] = {}
+    group_of: dict[int, AccessGroupInfo] = {}
+    specific: dict[str, dict[int, list[Statement]]] = defaultdict(dict)
+    # A document several principals carry (a managed policy, a group's inline policy) stays in
+    # the group key: the principals sharing it get one answer per role, not one each.
+    uses: dict[int, int] = defaultdict(int)
+    for actor in estate.actors:
+        for doc in {id(doc): doc for doc in actor.docs}.values():
+            uses[id(doc)] += 1
+    for actor in estate.actors:
+        general: list[tuple[str, int, Statement, Doc]] = []
+        seen: set[int] = set()
+        for doc in actor.docs:
+            for statement in doc.statements_for(ASSUME_ROLE):
+                if id(statement) in seen:
+                    continue
+                seen.add(id(statement))
+                if uses[id(doc)] == 1 and _is_specific(statement):
+                    for arn in statement.resources or ():
+                        specific[arn].setdefault(id(actor), []).append(statement)
+                else:
+                    general.append((doc.key, statement.index, statement, doc))
+        general.sort(key=lambda item: (item[0], item[1]))
+        boundary = actor.boundary
+        key = (
+            actor.account.account_id,
+            actor.kind,
+            actor.is_service_linked,
+            tuple((doc_key, index) for doc_key, index, _, _ in general),
+            boundary.key if boundary else None,
+        )
+        group = groups.get(key)
+        if group is None:
+            digest = hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()
+            docs = tuple(dict.fromkeys(doc for _, _, _, doc in general))
+            group = AccessGroupInfo(
+                index=len(groups),
+                key=digest,
+                account=actor.account,
+                kind=actor.kind,
+                is_service_linked=actor.is_service_linked,
+                identity=tuple(statement for _, _, statement, _ in general),
+                boundary=boundary.statements_for(ASSUME_ROLE) if boundary else None,
+                boundary_doc=boundary,
+                docs=docs,
+            )
+            groups[key] = group
+        group.members.append(actor)
+        group_of[id(actor)] = group
+    by_account: dict[str, list[AccessGroupInfo]] = defaultdict(list)
+    for group in groups.values():
+        by_account[group.account.account_id].append(group)
+    return Grouping(list(groups.values()), group_of, dict(by_account), dict(specific))
+
+
+@dataclass(eq=False)
+class EdgeRecord:
+    source: str
+    source_kind: str
+    target: Actor
+    action: str
+    outcome: str  # allow | conditional | denied
+    actor: Actor | None = None
+    group: AccessGroupInfo | None = None
+    via_pass_role: bool = False
+    condition_keys: tuple[str, ...] = ()
+    granted_by: tuple[str, ...] = ()
+    denied_layer: str = ""
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def possible(self) -> bool:
+        return self.outcome != "denied"
+
+
+_OUTCOMES = {
+    Outcome.ALLOW: "allow",
+    Outcome.CONDITIONAL_ALLOW: "conditional",
+    Outcome.EXPLICIT_DENY: "denied",
+    Outcome.IMPLICIT_DENY: "denied",
+}
+
+
+@dataclass
+class EdgeResult:
+    edges: list[EdgeRecord]
+    grouping: Grouping
+    notes: list[str]
+    stats: dict[str, int]
+
+
+class _Builder:
+    def __init__(self, estate: Estate, grouping: Grouping, evaluator: Evaluator) -> None:
+        self.estate = estate
+        self.grouping = grouping
+        self.evaluator = evaluator
+        self.edges: list[EdgeRecord] = []
+        self.notes: list[str] = []
+        self.members: dict[int, Subject] = {}
+        self.stats: dict[str, int] = defaultdict(int)
+
+    def member(self, actor: Actor) -> Subject:
+        found = self.members.get(id(actor))
+        if found is None:
+            group = self.grouping.group_of[id(actor)]
+            found = member_subject(actor, group.identity, group.boundary)
+            self.members[id(actor)] = found
+        return found
+
+    def emit(
+        self,
+        subject: Subject,
+        target: Target,
+        action: str,
+        source: str,
+        source_kind: str,
+        *,
+        verdict: Verdict,
+        extra: tuple[Statement, ...] = (),
+        actor: Actor | None = None,
+        group: AccessGroupInfo | None = None,
+        keep_denied: bool = True,
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        outcome = _OUTCOMES[verdict.outcome]
+        if outcome == "denied" and not keep_denied:
+            return
+        record = EdgeRecord(
+            source=source,
+            source_kind=source_kind,
+            target=target.role,
+            action=action,
+            outcome=outcome,
+            actor=actor,
+            group=group,
+            via_pass_role=source_kind == SourceKind.SERVICE and not target.role.is_service_linked,
+            condition_keys=verdict.condition_keys,
+            denied_layer=verdict.deciding_layer,
+            notes=notes + verdict.ambiguities,
+        )
+        if outcome == "denied":
+            # The cached verdict may come from another role of the same shape: recompute the
+            # texts for this pair (refused named candidates are few).
+            decision, _ = self.evaluator.decide(subject, target, action, extra)
+            record.reasons = tuple(reason.text for reason in decision.reasons)
+        else:
+            assert target.role.trust is not None
+            trust = target.role.trust.statements_for(action)
+            identity = subject.identity + extra
+            refs: list[str] = []
+            for section, position in verdict.granting:
+                statement = trust[position] if section == "trust" else identity[position]
+                refs.append(statement.ref)
+            record.granted_by = tuple(refs)
+        self.stats[f"edges_{outcome}"] += 1
+        self.edges.append(record)
+
+    def role(self, role: Actor) -> None:
+        trust = role.trust
+        assert trust is not None
+        if trust.unknown:
+            self.notes.append(f"{role.arn}: trust policy unknown ({trust.unknown}); no edges")
+            return
+        target = Target(role)
+        named = principals_named_in(trust.policy, action=None)
+        individuals: dict[int, Actor] = {}
+        delegated: set[str] = set()
+        anyone = False
+        accounts = self.estate.accounts
+        for name in named:
+            if name.kind is PrincipalKind.SERVICE:
+                subject = service_subject(name.value)
+                verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
+                self.emit(
+                    subject,
+                    target,
+                    ASSUME_ROLE,
+                    f"service:{name.value}",
+                    SourceKind.SERVICE,
+                    verdict=verdict,
+                )
+            elif name.kind is PrincipalKind.FEDERATED:
+                action = (
+                    ASSUME_ROLE_WITH_SAML
+                    if ":saml-provider/" in name.value
+                    else ASSUME_ROLE_WITH_WEB_IDENTITY
+                )
+                subject = federated_subject(name.value)
+                verdict = self.evaluator.verdict(subject, target, action)
+                self.emit(
+                    subject,
+                    target,
+                    action,
+                    f"federated:{name.value}",
+                    SourceKind.FEDERATED,
+                    verdict=verdict,
+                )
+            elif name.kind is not PrincipalKind.AWS:
+                self.notes.append(f"{role.arn}: trust names {name.kind.value} {name.value}; skipped")
+            elif name.is_wildcard:
+                anyone = True
+            elif name.is_account:
+                account_id = name.account_id or ""
+                if account_id in accounts:
+                    delegated.add(account_id)
+                else:
+                    root = f"arn:aws:iam::{account_id}:root"
+                    subject = outsider_subject(root)
+                    verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
+                    self.emit(subject, target, ASSUME_ROLE, root, SourceKind.ACCOUNT, verdict=verdict)
+            else:
+                actor = self.estate.by_arn.get(name.value)
+                if actor is not None:
+                    individuals[id(actor)] = actor
+                elif name.account_id and name.account_id in accounts:
+                    self.notes.append(
+                        f"{role.arn}: trust names {name.value}, which is not in the synced "
+                        "account (deleted, or a session ARN)"
+                    )
+                elif name.account_id:
+                    subject = outsider_subject(name.value)
+                    verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
+                    self.emit(
+                        subject, target, ASSUME_ROLE, name.value, SourceKind.EXTERNAL, verdict=verdict
+                    )
+                else:
+                    self.notes.append(
+                        f"{role.arn}: trust names {name.value!r}, not an ARN (a deleted "
+                        "principal's unique id?); skipped"
+                    )
+        if anyone:
+            subject = anyone_subject()
+            verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
+            self.emit(subject, target, ASSUME_ROLE, "*", SourceKind.ANYONE, verdict=verdict)
+        if anyone or delegated:
+            # Principals the trust mentions anywhere (a Deny, a NotPrincipal) are decided on their
+            # own: a group's answer cannot know they are singled out.
+            for statement in trust.policy.statements:
+                for spec in statement.principals or ():
+                    actor = self.estate.by_arn.get(spec.value) if spec.kind == "AWS" else None
+                    if actor is not None and (anyone or actor.account.account_id in delegated):
+                        individuals[id(actor)] = actor
+            for actor_id in self.grouping.specific.get(role.arn, {}):
+                actor = self._actor_by_id(actor_id)
+                if anyone or actor.account.account_id in delegated:
+                    individuals[actor_id] = actor
+        for account_id in sorted(delegated):
+            for group in self.grouping.by_account.get(account_id, ()):
+                if not group.may_allow(role.arn):
+                    self.stats["groups_prefiltered"] += 1
+                    continue
+                verdict = self.evaluator.verdict(group.subject, target, ASSUME_ROLE)
+                if verdict.principal_specific:
+                    for actor in group.members:
+                        individuals[id(actor)] = actor
+                    continue
+                self.emit(
+                    group.subject,
+                    target,
+                    ASSUME_ROLE,
+                    group.source,
+                    SourceKind.GROUP,
+                    verdict=verdict,
+                    group=group,
+                    keep_denied=False,
+                )
+        for actor in individuals.values():
+            subject = self.member(actor)
+            extra = tuple(self.grouping.specific.get(role.arn, {}).get(id(actor), ()))
+            verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE, extra)
+            self.emit(
+                subject,
+                target,
+                ASSUME_ROLE,
+                actor.arn,
+                SourceKind.USER if actor.kind == "user" else SourceKind.ROLE,
+                verdict=verdict,
+                extra=extra,
+                actor=actor,
+            )
+
+    def _actor_by_id(self, actor_id: int) -> Actor:
+        if not hasattr(self, "_actors"):
+            self._actors = {id(actor): actor for actor in self.estate.actors}
+        return self._actors[actor_id]
+
+
+def compute_edges(
+    estate: Estate, grouping: Grouping | None = None, evaluator: Evaluator | None = None
+) -> EdgeResult:
+    """Every access edge of the estate (possible ones, and refused named candidates)."""
+    grouping = grouping or group_principals(estate)
+    evaluator = evaluator or Evaluator()
+    builder = _Builder(estate, grouping, evaluator)
+    for role in estate.roles:
+        builder.role(role)
+    stats = dict(builder.stats)
+    stats["engine_calls"] = evaluator.calls
+    stats["cache_hits"] = evaluator.hits
+    stats["access_groups"] = len(grouping.groups)
+    logger.info("access edges: %s", stats)
+    return EdgeResult(builder.edges, grouping, builder.notes, stats)

@@ -1,0 +1,222 @@
+"""Findings a reviewer wants to see, each with a severity and a plain explanation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from identities.analysis.admins import AdminRecord
+from identities.analysis.edges import EdgeRecord, SourceKind
+from identities.analysis.estate import ASSUME_ROLE, AccountInfo, Actor, Estate
+from identities.policy import Effect, principals_named_in
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(days=90)
+
+
+@dataclass
+class FindingRecord:
+    kind: str
+    severity: str
+    title: str
+    detail: str
+    principal_arn: str
+    account: AccountInfo | None = None
+    actor: Actor | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def find_findings(
+    estate: Estate, edges: list[EdgeRecord], admins: list[AdminRecord], now: datetime
+) -> list[FindingRecord]:
+    """Public roles, account-root trust without ExternalId, admins without MFA, stale
+    credentials (unused for more than 90 days before ``now``)."""
+    found: list[FindingRecord] = []
+    found.extend(_public_roles(edges))
+    found.extend(_root_trust_without_external_id(estate))
+    found.extend(_admins_without_mfa(admins))
+    found.extend(_stale_credentials(estate, admins, now))
+    return found
+
+
+def _public_roles(edges: list[EdgeRecord]) -> list[FindingRecord]:
+    found = []
+    for edge in edges:
+        if edge.source_kind != SourceKind.ANYONE or not edge.possible:
+            continue
+        role = edge.target
+        if edge.condition_keys:
+            severity = "medium"
+            title = (
+                f"Anyone can assume {role.name} in {role.account.name} under conditions on "
+                f"{', '.join(edge.condition_keys)}"
+            )
+            how = (
+                "Its trust policy names every principal (\"*\") and limits it only with "
+                f"conditions on {', '.join(edge.condition_keys)}: any AWS principal of any "
+                "account that meets them can assume the role."
+            )
+        else:
+            severity = "high"
+            title = f"Anyone can assume {role.name} in {role.account.name}"
+            how = (
+                "Its trust policy names every principal (\"*\") without a condition: any AWS "
+                "principal of any account whose own policies allow sts:AssumeRole can assume it."
+            )
+        found.append(
+            FindingRecord(
+                kind="public_role",
+                severity=severity,
+                title=title,
+                detail=f"{how} Granted by {'; '.join(edge.granted_by)}.",
+                principal_arn=role.arn,
+                account=role.account,
+                actor=role,
+                data={"condition_keys": list(edge.condition_keys), "granted_by": list(edge.granted_by)},
+            )
+        )
+    return found
+
+
+def _root_trust_without_external_id(estate: Estate) -> list[FindingRecord]:
+    """A role trusting another account's root for sts:AssumeRole with no sts:ExternalId test.
+
+    The whole other account (every principal its administrators allow) can then assume the role;
+    for a third party, AWS recommends an external ID against the confused deputy problem.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    """
+    found = []
+    for role in estate.roles:
+        if role.trust is None or role.trust.unknown:
+            continue
+        for name, statements in principals_named_in(role.trust.policy, ASSUME_ROLE).items():
+            if not name.is_account or name.account_id == role.account.account_id:
+                continue
+            bare = [
+                s
+                for s in statements
+                if s.effect is Effect.ALLOW
+                and not any(c.key.lower() == "sts:externalid" for c in s.conditions)
+            ]
+            if not bare:
+                continue
+            other = estate.accounts.get(name.account_id or "")
+            inside = other is not None
+            who = f"{other.name} ({other.account_id})" if other else name.account_id
+            refs = [s.ref for s in bare]
+            found.append(
+                FindingRecord(
+                    kind="root_trust_without_external_id",
+                    severity="medium" if inside else "high",
+                    title=f"{role.name} in {role.account.name} trusts the whole account {who} "
+                    "without an ExternalId",
+                    detail=(
+                        f"The trust policy names arn:aws:iam::{name.account_id}:root without a "
+                        "condition on sts:ExternalId, so every principal of that account whose "
+                        "own policies allow it can assume the role"
+                        + (
+                            "."
+                            if inside
+                            else "; the account is outside the synced set (a third party?), "
+                            "where an external ID guards against the confused deputy problem."
+                        )
+                        + f" Statement: {'; '.join(refs)}."
+                    ),
+                    principal_arn=role.arn,
+                    account=role.account,
+                    actor=role,
+                    data={"trusted_account": name.account_id, "statements": refs},
+                )
+            )
+    return found
+
+
+def _admins_without_mfa(admins: list[AdminRecord]) -> list[FindingRecord]:
+    found = []
+    for record in admins:
+        actor = record.actor
+        if actor.kind != "user" or actor.mfa_active is not False:
+            continue
+        found.append(
+            FindingRecord(
+                kind="admin_without_mfa",
+                severity="high",
+                title=f"Administrator {actor.name} in {actor.account.name} has no MFA device",
+                detail=(
+                    f"{actor.name} is an administrator ({record.reason}) and the credential "
+                    "report shows no active MFA device: a stolen password or access key is enough "
+                    "to take over the account."
+                ),
+                principal_arn=actor.arn,
+                account=actor.account,
+                actor=actor,
+                data={"basis": record.basis},
+            )
+        )
+    return found
+
+
+def _stale_credentials(
+    estate: Estate, admins: list[AdminRecord], now: datetime
+) -> list[FindingRecord]:
+    admin_ids = {id(record.actor) for record in admins}
+    users = {actor.pk: actor for actor in estate.users}
+    cutoff = now - STALE_AFTER
+    found = []
+    for key in sorted(estate.access_keys, key=lambda k: (k.user_pk, k.slot)):
+        user = users.get(key.user_pk)
+        if user is None or not key.active:
+            continue
+        if key.last_used_date is not None:
+            if key.last_used_date >= cutoff:
+                continue
+            when = f"not used since {key.last_used_date:%Y-%m-%d}"
+        elif key.last_rotated is not None and key.last_rotated < cutoff:
+            when = f"never used (created {key.last_rotated:%Y-%m-%d})"
+        else:
+            continue
+        found.append(
+            FindingRecord(
+                kind="stale_access_key",
+                severity="high" if id(user) in admin_ids else "medium",
+                title=f"Access key {key.slot} of {user.name} in {user.account.name} is active "
+                f"and {when}",
+                detail=(
+                    f"The key is active and {when}, more than 90 days before {now:%Y-%m-%d}: "
+                    "deactivate or delete it (an unused key is only a liability)."
+                ),
+                principal_arn=user.arn,
+                account=user.account,
+                actor=user,
+                data={"slot": key.slot},
+            )
+        )
+    for user in estate.users:
+        if not user.password_enabled:
+            continue
+        if user.password_last_used is not None:
+            if user.password_last_used >= cutoff:
+                continue
+            when = f"not used since {user.password_last_used:%Y-%m-%d}"
+        elif user.create_date is not None and user.create_date < cutoff:
+            when = f"never used (user created {user.create_date:%Y-%m-%d})"
+        else:
+            continue
+        found.append(
+            FindingRecord(
+                kind="stale_password",
+                severity="high" if id(user) in admin_ids else "medium",
+                title=f"Console password of {user.name} in {user.account.name} {when}",
+                detail=(
+                    f"The console password is enabled and {when}, more than 90 days before "
+                    f"{now:%Y-%m-%d}: remove the login profile if the person no longer needs it."
+                ),
+                principal_arn=user.arn,
+                account=user.account,
+                actor=user,
+            )
+        )
+    return found

@@ -1,0 +1,178 @@
+"""Transitive reach through role chaining, on a networkx graph of the stored direct edges.
+
+Every hop is two graph edges, ``principal -> via -> role``, where *via* is the principal's access
+group (``group:KEY``, shared by its members) or the principal's own node (``via:ARN``) for edges
+of its own. So a breadth-first search counts hops exactly, and an access group's edges appear
+once instead of once per member. A member refused a role its group may assume is linked to the
+group's roles one by one, minus the refused ones.
+
+Chains start anywhere but only IAM users and roles (and outsiders standing for them) continue
+them: services and federated principals only ever make a first hop, and role chaining limits
+each chained session to one hour.
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+import orjson
+
+logger = logging.getLogger(__name__)
+
+GROUP_PREFIX = "group:"
+VIA_PREFIX = "via:"
+
+
+def is_hop_node(node: str) -> bool:
+    return node.startswith((GROUP_PREFIX, VIA_PREFIX))
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A node found by a search, with the shortest chain to or from the start."""
+
+    node: str
+    hops: int
+    path: tuple[str, ...]  # principals and roles only, from the chain's start to its end
+
+
+class ReachGraph:
+    """The direct edges of one analysis run as a graph (see the module docstring)."""
+
+    def __init__(self, graph: nx.DiGraph) -> None:
+        self.graph = graph
+
+    @classmethod
+    def build(
+        cls,
+        edges: Iterable[tuple[str, str]],
+        memberships: Iterable[tuple[str, str]],
+        refused: Iterable[tuple[str, str]] = (),
+    ) -> ReachGraph:
+        """``edges``: possible (source, role ARN) pairs, a source being an ARN, ``*``,
+        ``service:…``, ``federated:…`` or ``group:KEY``; ``memberships``: (ARN, ``group:KEY``);
+        ``refused``: (ARN, role ARN) pairs where a member's own answer is no."""
+        graph = nx.DiGraph()
+        group_targets: dict[str, set[str]] = defaultdict(set)
+        for source, target in edges:
+            if source.startswith(GROUP_PREFIX):
+                group_targets[source].add(target)
+                graph.add_edge(source, target)
+            else:
+                via = VIA_PREFIX + source
+                graph.add_edge(source, via)
+                graph.add_edge(via, target)
+        refused_by: dict[str, set[str]] = defaultdict(set)
+        for source, target in refused:
+            refused_by[source].add(target)
+        for member, group in memberships:
+            targets = group_targets.get(group)
+            if not targets:
+                continue
+            denied = refused_by.get(member)
+            if denied and denied & targets:
+                via = VIA_PREFIX + member
+                graph.add_edge(member, via)
+                graph.add_edges_from((via, target) for target in targets - denied)
+            else:
+                graph.add_edge(member, group)
+        return cls(graph)
+
+    # -- storage -------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        nodes = list(self.graph.nodes)
+        index = {node: i for i, node in enumerate(nodes)}
+        sources = [index[u] for u, _ in self.graph.edges]
+        targets = [index[v] for _, v in self.graph.edges]
+        return zlib.compress(orjson.dumps({"nodes": nodes, "u": sources, "v": targets}), 6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ReachGraph:
+        loaded = orjson.loads(zlib.decompress(data))
+        nodes = loaded["nodes"]
+        graph = nx.DiGraph()
+        graph.add_nodes_from(nodes)
+        graph.add_edges_from(
+            (nodes[u], nodes[v]) for u, v in zip(loaded["u"], loaded["v"], strict=True)
+        )
+        return cls(graph)
+
+    # -- searches ------------------------------------------------------------------------------
+
+    def reach_from(self, start: str) -> list[Reached]:
+        """Every role ``start`` can end up in, with the shortest chain (start first)."""
+        if start not in self.graph:
+            return []
+        parents = _bfs(self.graph.succ, [start])
+        return _collect(parents, start_first=True, keep=lambda node: node != start)
+
+    def reach_to(self, target: str) -> list[Reached]:
+        """Every principal that can end up in role ``target``, with the shortest chain."""
+        if target not in self.graph:
+            return []
+        parents = _bfs(self.graph.pred, [target])
+        return _collect(parents, start_first=False, keep=lambda node: node != target)
+
+    def nearest(self, targets: Iterable[str]) -> dict[str, Reached]:
+        """For every principal that can reach one of ``targets``, the nearest and its chain."""
+        sources = [node for node in targets if node in self.graph]
+        parents = _bfs(self.graph.pred, sources)
+        found = set(sources)
+        return {
+            reached.node: reached
+            for reached in _collect(parents, start_first=False, keep=lambda n: n not in found)
+        }
+
+
+def _bfs(adjacency: nx.classes.coreviews.AdjacencyView, starts: list[str]) -> dict[str, str | None]:
+    parents: dict[str, str | None] = {start: None for start in starts}
+    queue = deque(starts)
+    while queue:
+        node = queue.popleft()
+        for neighbour in adjacency[node]:
+            if neighbour not in parents:
+                parents[neighbour] = node
+                queue.append(neighbour)
+    return parents
+
+
+def _collect(parents: dict[str, str | None], *, start_first: bool, keep) -> list[Reached]:  # type: ignore[no-untyped-def]
+    found: list[Reached] = []
+    for node in parents:
+        if is_hop_node(node) or not keep(node):
+            continue
+        chain = []
+        step: str | None = node
+        while step is not None:
+            if not is_hop_node(step):
+                chain.append(step)
+            step = parents[step]
+        # ``chain`` runs from ``node`` back to the search's start.
+        path = tuple(reversed(chain)) if start_first else tuple(chain)
+        found.append(Reached(node, len(chain) - 1, path))
+    return found
+
+
+def load_graph(data: bytes | memoryview | None) -> ReachGraph | None:
+    if data is None:
+        return None
+    return ReachGraph.from_bytes(bytes(data))
+
+
+def build_from_pairs(
+    pairs: Iterable[tuple[str, str, bool]], memberships: Iterable[tuple[str, str]]
+) -> ReachGraph:
+    """From (source, role ARN, possible) rows: possible ones are edges, refused ones exceptions."""
+    edges: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
+    for source, target, possible in pairs:
+        (edges if possible else refused).append((source, target))
+    logger.debug("reach graph: %d edges, %d refused", len(edges), len(refused))
+    return ReachGraph.build(edges, memberships, refused)

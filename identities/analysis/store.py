@@ -1,0 +1,252 @@
+"""Write one analysis run's results: delete the previous rows and insert the new ones.
+
+The caller runs this inside one transaction, so readers see either the previous results or the
+new ones. Large tables go in with PostgreSQL's COPY (several times faster than INSERT), with
+`bulk_create` on other databases.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from django.db import connection, models
+
+from identities.analysis.admins import AdminRecord
+from identities.analysis.edges import EdgeResult, SourceKind
+from identities.analysis.estate import Estate
+from identities.analysis.findings import FindingRecord
+from identities.analysis.reach import Reached
+from identities.models import (
+    AccessEdge,
+    AccessGroup,
+    AccessGroupMember,
+    AdminPath,
+    Administrator,
+    Finding,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH = 5000
+
+
+def clear_results() -> None:
+    """Delete every analysis row (children first, so each delete is one statement)."""
+    for model in (AdminPath, Administrator, Finding, AccessEdge, AccessGroupMember, AccessGroup):
+        model.objects.all().delete()
+
+
+def store_results(
+    estate: Estate,
+    result: EdgeResult,
+    admins: Sequence[AdminRecord],
+    admin_paths: dict[str, tuple[Reached, tuple[str, ...]]],
+    findings: Sequence[FindingRecord],
+) -> dict[str, int]:
+    """Replace the stored results with these; returns row counts by table.
+
+    ``admin_paths`` maps a source (as edges name it) to its chain to the nearest administrator
+    and the condition keys of the chain's hops.
+    """
+    clear_results()
+    groups = result.grouping.groups
+    _insert(
+        AccessGroup,
+        ["key", "account_id", "kind", "label", "policies", "member_count"],
+        (
+            {
+                "key": group.key,
+                "account_id": group.account.pk,
+                "kind": group.kind,
+                "label": group.label[:2000],
+                "policies": group.policy_labels,
+                "member_count": len(group.members),
+            }
+            for group in groups
+        ),
+    )
+    group_pk = dict(AccessGroup.objects.values_list("key", "pk"))
+    _insert(
+        AccessGroupMember,
+        ["group_id", "user_id", "role_id", "arn"],
+        (
+            {
+                "group_id": group_pk[group.key],
+                "user_id": actor.pk if actor.kind == "user" else None,
+                "role_id": actor.pk if actor.kind == "role" else None,
+                "arn": actor.arn,
+            }
+            for group in groups
+            for actor in group.members
+        ),
+    )
+    _insert(
+        AccessEdge,
+        [
+            "source",
+            "source_kind",
+            "source_user_id",
+            "source_role_id",
+            "source_group_id",
+            "target_id",
+            "action",
+            "via_pass_role",
+            "outcome",
+            "condition_keys",
+            "granted_by",
+            "denied_layer",
+            "reasons",
+            "notes",
+        ],
+        (
+            {
+                "source": edge.source,
+                "source_kind": edge.source_kind,
+                "source_user_id": edge.actor.pk if edge.actor and edge.actor.kind == "user" else None,
+                "source_role_id": edge.actor.pk if edge.actor and edge.actor.kind == "role" else None,
+                "source_group_id": group_pk[edge.group.key] if edge.group else None,
+                "target_id": edge.target.pk,
+                "action": edge.action,
+                "via_pass_role": edge.via_pass_role,
+                "outcome": edge.outcome,
+                "condition_keys": list(edge.condition_keys),
+                "granted_by": list(edge.granted_by),
+                "denied_layer": edge.denied_layer,
+                "reasons": list(edge.reasons),
+                "notes": list(edge.notes),
+            }
+            for edge in result.edges
+        ),
+    )
+    _insert(
+        Administrator,
+        [
+            "account_id",
+            "user_id",
+            "role_id",
+            "arn",
+            "basis",
+            "condition_keys",
+            "statements",
+            "reason",
+            "via_arn",
+        ],
+        (
+            {
+                "account_id": record.actor.account.pk,
+                "user_id": record.actor.pk if record.actor.kind == "user" else None,
+                "role_id": record.actor.pk if record.actor.kind == "role" else None,
+                "arn": record.actor.arn,
+                "basis": record.basis,
+                "condition_keys": list(record.condition_keys),
+                "statements": list(record.statements),
+                "reason": record.reason,
+                "via_arn": record.via.arn if record.via else "",
+            }
+            for record in admins
+        ),
+    )
+    admin_pk = dict(Administrator.objects.values_list("arn", "pk"))
+    kinds = {edge.source: edge.source_kind for edge in result.edges}
+    _insert(
+        AdminPath,
+        [
+            "source",
+            "source_kind",
+            "source_user_id",
+            "source_role_id",
+            "administrator_id",
+            "hops",
+            "path",
+            "condition_keys",
+        ],
+        (
+            {
+                "source": source,
+                "source_kind": (
+                    actor.kind if actor else kinds.get(source, SourceKind.EXTERNAL)
+                ),
+                "source_user_id": actor.pk if actor and actor.kind == "user" else None,
+                "source_role_id": actor.pk if actor and actor.kind == "role" else None,
+                "administrator_id": admin_pk[reached.path[-1]],
+                "hops": reached.hops,
+                "path": list(reached.path),
+                "condition_keys": list(keys),
+            }
+            for source, (reached, keys) in sorted(admin_paths.items())
+            for actor in [estate.by_arn.get(source)]
+        ),
+    )
+    _insert(
+        Finding,
+        [
+            "kind",
+            "severity",
+            "account_id",
+            "principal_arn",
+            "user_id",
+            "role_id",
+            "title",
+            "detail",
+            "data",
+        ],
+        (
+            {
+                "kind": finding.kind,
+                "severity": finding.severity,
+                "account_id": finding.account.pk if finding.account else None,
+                "principal_arn": finding.principal_arn,
+                "user_id": finding.actor.pk if finding.actor and finding.actor.kind == "user" else None,
+                "role_id": finding.actor.pk if finding.actor and finding.actor.kind == "role" else None,
+                "title": finding.title[:1000],
+                "detail": finding.detail,
+                "data": finding.data,
+            }
+            for finding in findings
+        ),
+    )
+    counts = {
+        "access_groups": len(groups),
+        "access_edges": len(result.edges),
+        "administrators": len(admins),
+        "admin_paths": len(admin_paths),
+        "findings": len(findings),
+    }
+    logger.info("stored %s", counts)
+    return counts
+
+
+def _insert(model: type[models.Model], fields: list[str], rows: Iterable[dict[str, Any]]) -> None:
+    if connection.vendor == "postgresql":
+        _copy(model, fields, rows)
+        return
+    batch: list[models.Model] = []
+    for row in rows:
+        batch.append(model(**row))
+        if len(batch) >= BATCH:
+            model.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        model.objects.bulk_create(batch)
+
+
+def _copy(model: type[models.Model], fields: list[str], rows: Iterable[dict[str, Any]]) -> None:
+    by_attname = {field.attname: field for field in model._meta.concrete_fields}
+    columns = [by_attname[name] for name in fields]
+    is_json = [isinstance(column, models.JSONField) for column in columns]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column.column) for column in columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    orjson.dumps(row[name]).decode() if json and row[name] is not None else row[name]
+                    for name, json in zip(fields, is_json, strict=True)
+                ]
+            )

@@ -1,0 +1,506 @@
+/* iamviz graph pages: draw the server's graph with Cytoscape.js, nothing more.
+ *
+ * The server computes every position (the `preset` layout), so the same URL gives the same
+ * picture. This file reads the data from the `#graph-data` json_script island, draws it, and
+ * wires the few interactions htmx cannot express: a tap on a node loads its panel into
+ * #node-panel, a double tap expands it, a tap on a folded node drills into it, hovering a
+ * conditional edge shows its conditions, and PNG export. The URL keeps the selected node
+ * (history.replaceState); every other change of view is an htmx request that pushes its URL.
+ * No inline script, no framework.
+ */
+(function () {
+  "use strict";
+
+  var cy = null;
+  var currentView = null;
+  var BIG = 600;
+
+  function cssVar(element, name, fallback) {
+    var value = getComputedStyle(element).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function palette(container) {
+    return {
+      text: cssVar(container, "--iv-graph-text", "#0f172a"),
+      muted: cssVar(container, "--iv-graph-muted", "#475569"),
+      edge: cssVar(container, "--iv-graph-edge", "#7b8794"),
+      box: cssVar(container, "--iv-graph-box", "#f8fafc"),
+      boxBorder: cssVar(container, "--iv-graph-box-border", "#cbd5e1"),
+      highlight: cssVar(container, "--iv-graph-highlight", "#1d4ed8"),
+      background: cssVar(container, "--iv-graph-bg", "#ffffff"),
+    };
+  }
+
+  var KIND_COLOURS = {
+    user: ["#dbeafe", "#1d4ed8"],
+    group: ["#ccfbf1", "#0f766e"],
+    role: ["#ede9fe", "#6d28d9"],
+    "policy-aws": ["#ffedd5", "#c2410c"],
+    "policy-customer": ["#fef3c7", "#b45309"],
+    inline: ["#f1f5f9", "#475569"],
+    service: ["#e0e7ff", "#4338ca"],
+    federated: ["#fae8ff", "#a21caf"],
+    account: ["#fee2e2", "#b91c1c"],
+    external: ["#fee2e2", "#b91c1c"],
+    anyone: ["#fecaca", "#991b1b"],
+    "access-group": ["#e0f2fe", "#0369a1"],
+    aggregate: ["#f8fafc", "#334155"],
+  };
+
+  var SHAPES = {
+    service: "round-hexagon",
+    federated: "round-diamond",
+    anyone: "round-octagon",
+    account: "round-tag",
+    external: "round-tag",
+    "access-group": "barrel",
+    "policy-aws": "round-rectangle",
+  };
+
+  function style(p, big) {
+    var rules = [
+      {
+        selector: "node",
+        style: {
+          label: "data(display)",
+          "font-size": 12,
+          "font-family": "system-ui, -apple-system, Segoe UI, Roboto, DejaVu Sans, sans-serif",
+          color: "#0f172a",
+          "text-valign": "center",
+          "text-halign": "center",
+          "text-wrap": "wrap",
+          "text-max-width": 260,
+          width: "data(w)",
+          height: "data(h)",
+          shape: "round-rectangle",
+          "border-width": 1.5,
+          "min-zoomed-font-size": big ? 7 : 0,
+        },
+      },
+      {
+        selector: "node.column",
+        style: {
+          "background-opacity": 0,
+          "border-width": 0,
+          color: p.muted,
+          "font-size": 14,
+          "font-weight": "bold",
+          events: "no",
+          "text-transform": "uppercase",
+        },
+      },
+      {
+        selector: "node.box",
+        style: {
+          shape: "round-rectangle",
+          "background-color": p.box,
+          "background-opacity": 0.9,
+          "border-color": p.boxBorder,
+          "border-width": 1,
+          color: p.text,
+          "font-weight": "bold",
+          "font-size": 13,
+          "text-valign": "top",
+          "text-halign": "center",
+          "text-margin-y": -6,
+          "text-max-width": 600,
+          padding: 18,
+          events: "no",
+        },
+      },
+      { selector: "node.box.outside", style: { "border-style": "dashed", "border-color": "#b91c1c" } },
+      {
+        selector: "node.aggregate",
+        style: { "border-width": 4, "border-style": "double", "font-weight": "bold" },
+      },
+      { selector: "node.inline", style: { "border-style": "dashed" } },
+      { selector: "node.account, node.external", style: { "border-style": "dashed" } },
+      { selector: "node.anyone", style: { "border-width": 3, "font-weight": "bold" } },
+      { selector: "node.admin", style: { "border-width": 3, "border-color": "#b91c1c" } },
+      {
+        selector: "edge",
+        style: {
+          width: 1.4,
+          "line-color": p.edge,
+          "target-arrow-color": p.edge,
+          "target-arrow-shape": "triangle",
+          "arrow-scale": 0.9,
+          "curve-style": big ? "straight" : "bezier",
+          opacity: 0.85,
+        },
+      },
+      { selector: "edge.member, edge.attached, edge.inline", style: { width: 1.1 } },
+      { selector: "edge.boundary", style: { "line-style": "dashed", "line-color": "#b91c1c", "target-arrow-color": "#b91c1c" } },
+      {
+        selector: "edge.conditional",
+        style: {
+          "line-style": "dashed",
+          "line-dash-pattern": [7, 4],
+          "line-color": "#b45309",
+          "target-arrow-color": "#b45309",
+          "target-arrow-shape": "triangle-tee",
+        },
+      },
+      { selector: "edge.denied", style: { "line-style": "dotted", opacity: 0.6, "target-arrow-shape": "tee" } },
+      { selector: "edge.from-anyone", style: { "line-color": "#b91c1c", "target-arrow-color": "#b91c1c", width: 2.2 } },
+      { selector: "edge.folded", style: { width: "mapData(count, 1, 200, 1.5, 7)" } },
+      { selector: "edge.in-group", style: { "line-color": "#0369a1", "target-arrow-color": "#0369a1", "target-arrow-shape": "circle", width: 1.1 } },
+      { selector: ".faded", style: { opacity: 0.18 } },
+      {
+        selector: "node.hl",
+        style: { "border-width": 4, "border-color": p.highlight, opacity: 1, "z-index": 20 },
+      },
+      {
+        selector: "edge.hl",
+        style: {
+          width: 4,
+          "line-color": p.highlight,
+          "target-arrow-color": p.highlight,
+          opacity: 1,
+          "z-index": 20,
+          label: "data(hop)",
+          "font-size": 12,
+          "font-weight": "bold",
+          color: p.highlight,
+          "text-background-color": p.background,
+          "text-background-opacity": 1,
+          "text-background-padding": 2,
+        },
+      },
+      {
+        selector: "node:selected",
+        style: { "border-width": 4, "border-color": "#f59e0b", "overlay-opacity": 0 },
+      },
+      { selector: "edge:selected", style: { width: 4, "line-color": "#f59e0b", "target-arrow-color": "#f59e0b" } },
+    ];
+    Object.keys(KIND_COLOURS).forEach(function (kind) {
+      var colours = KIND_COLOURS[kind];
+      var rule = { "background-color": colours[0], "border-color": colours[1] };
+      if (SHAPES[kind]) rule.shape = SHAPES[kind];
+      rules.splice(2, 0, { selector: "node." + kind, style: rule });
+    });
+    return rules;
+  }
+
+  function elementsOf(data) {
+    var elements = [];
+    var highlighted = {};
+    (data.highlight || []).forEach(function (id) {
+      highlighted[id] = true;
+    });
+    var hopNumbers = {};
+    (data.paths || []).forEach(function (path) {
+      path.hops.forEach(function (hop, index) {
+        if (!(hop.edge in hopNumbers)) hopNumbers[hop.edge] = String(index + 1);
+      });
+    });
+    data.nodes.forEach(function (node) {
+      var classes = [node.kind];
+      if (node.sub) classes.push("has-sub");
+      if (node.outside) classes.push("outside");
+      (node.flags || []).forEach(function (flag) {
+        classes.push(flag);
+      });
+      // A compound's opacity multiplies its children's: boxes and headers never fade.
+      var structural = node.kind === "box" || node.kind === "column";
+      if (highlighted[node.id]) classes.push("hl");
+      else if (!structural && data.highlight && data.highlight.length) classes.push("faded");
+      var element = {
+        group: "nodes",
+        data: Object.assign({}, node, {
+          display: node.display || node.label,
+          w: node.w || 200,
+          h: node.h || 32,
+        }),
+        classes: classes.join(" "),
+        selectable: !structural,
+        grabbable: false,
+      };
+      if (node.kind !== "box") element.position = { x: node.x, y: node.y };
+      elements.push(element);
+    });
+    data.edges.forEach(function (edge) {
+      var classes = [edge.kind];
+      if (edge.outcome) classes.push(edge.outcome);
+      if (edge.count && edge.count > 1) classes.push("folded");
+      if (edge.source === "anyone") classes.push("from-anyone");
+      if (highlighted[edge.id]) classes.push("hl");
+      else if (data.highlight && data.highlight.length) classes.push("faded");
+      var extra = { hop: hopNumbers[edge.id] || "" };
+      if (data.links && data.links.edge) {
+        extra.panel = data.links.edge + "?" + new URLSearchParams({ source: edge.source, target: edge.target, kind: edge.kind }).toString();
+      }
+      elements.push({ group: "edges", data: Object.assign({}, edge, extra), classes: classes.join(" ") });
+    });
+    return elements;
+  }
+
+  function setNodeParam(id) {
+    var url = new URL(window.location.href);
+    if (id) url.searchParams.set("node", id);
+    else url.searchParams.delete("node");
+    window.history.replaceState(window.history.state, "", url.toString());
+    var input = document.getElementById("state-node");
+    if (input) input.value = id || "";
+  }
+
+  function loadPanel(url) {
+    if (!url || !window.htmx) return;
+    window.htmx.ajax("GET", url, { target: "#node-panel", swap: "innerHTML" });
+  }
+
+  function goTo(url) {
+    // A folded node or an expansion changes the view: fetch the region and push its URL.
+    if (!url || !window.htmx) return;
+    window.htmx
+      .ajax("GET", url, { target: "#graph-view", swap: "outerHTML" })
+      .then(function () {
+        window.history.pushState({}, "", url);
+      });
+  }
+
+  function expandUrl(id) {
+    var url = new URL(window.location.href);
+    var present = url.searchParams.getAll("expand");
+    if (present.indexOf(id) < 0) url.searchParams.append("expand", id);
+    url.searchParams.set("node", id);
+    return url.pathname + url.search;
+  }
+
+  function tooltip() {
+    return document.getElementById("graph-tooltip");
+  }
+
+  function showTooltip(event, text) {
+    var tip = tooltip();
+    if (!tip || !text) return;
+    tip.textContent = text;
+    tip.hidden = false;
+    var box = event.cy.container().getBoundingClientRect();
+    var pos = event.renderedPosition || { x: 0, y: 0 };
+    tip.style.left = Math.round(pos.x + 14) + "px";
+    tip.style.top = Math.round(pos.y + 14) + "px";
+    if (pos.x + 14 + tip.offsetWidth > box.width) {
+      tip.style.left = Math.max(0, Math.round(pos.x - tip.offsetWidth - 10)) + "px";
+    }
+  }
+
+  function hideTooltip() {
+    var tip = tooltip();
+    if (tip) tip.hidden = true;
+  }
+
+  function edgeTitle(edge) {
+    var parts = [edge.data("summary") || ""];
+    var conditions = edge.data("conditions");
+    if (conditions && conditions.length) parts.push("Only when: " + conditions.join("; "));
+    if (edge.data("count") > 1) parts.push(edge.data("count") + " edges folded");
+    return parts.filter(Boolean).join("\n");
+  }
+
+  function wire(instance) {
+    instance.on("tap", "node", function (event) {
+      var node = event.target;
+      if (node.data("drill_url")) {
+        goTo(node.data("drill_url"));
+        return;
+      }
+      setNodeParam(node.id());
+      loadPanel(node.data("panel"));
+    });
+    instance.on("dbltap", "node", function (event) {
+      var node = event.target;
+      if (node.data("panel") && !node.data("drill_url")) goTo(expandUrl(node.id()));
+    });
+    instance.on("tap", "edge", function (event) {
+      loadPanel(event.target.data("panel"));
+    });
+    instance.on("mouseover", "edge", function (event) {
+      showTooltip(event, edgeTitle(event.target));
+    });
+    instance.on("mouseover", "node", function (event) {
+      showTooltip(event, event.target.data("title") || "");
+    });
+    instance.on("mouseout", "node, edge", hideTooltip);
+    instance.on("viewport", hideTooltip);
+  }
+
+  function markFirstDraw(container, started) {
+    cy.one("render", function () {
+      var ms = Math.round(performance.now() - started);
+      container.setAttribute("data-first-draw-ms", String(ms));
+      container.setAttribute("data-ready", "true");
+    });
+  }
+
+  function draw() {
+    var island = document.getElementById("graph-data");
+    var container = document.getElementById("graph-canvas");
+    if (!island || !container || !window.cytoscape) return;
+    var started = performance.now();
+    var data = JSON.parse(island.textContent);
+    var big = data.nodes.length > BIG || data.edges.length > 2 * BIG;
+    var elements = elementsOf(data);
+    if (cy && cy.container() === container && currentView === data.view) {
+      merge(data, elements);
+    } else {
+      if (cy) cy.destroy();
+      container.removeAttribute("data-ready");
+      cy = window.cytoscape({
+        container: container,
+        elements: elements,
+        style: style(palette(container), big),
+        layout: { name: "preset", fit: true, padding: 30 },
+        minZoom: 0.02,
+        maxZoom: 2.5,
+        boxSelectionEnabled: false,
+        autoungrabify: true,
+        textureOnViewport: big,
+        hideEdgesOnViewport: big,
+        pixelRatio: big ? 1 : "auto",
+      });
+      currentView = data.view;
+      capZoom();
+      wire(cy);
+      window.iamvizGraph = cy;
+      markFirstDraw(container, started);
+    }
+    var selected = new URL(window.location.href).searchParams.get("node");
+    if (selected) {
+      var node = cy.getElementById(selected);
+      if (node.nonempty()) node.select();
+    }
+    if (data.highlight && data.highlight.length) {
+      var path = cy.collection();
+      data.highlight.forEach(function (id) {
+        path = path.union(cy.getElementById(id));
+      });
+      if (path.nonempty() && data.nodes.length > 40) cy.fit(path, 60);
+    }
+  }
+
+  function capZoom() {
+    // A handful of nodes fitted to the canvas would be drawn huge: keep them at a readable size.
+    if (cy.zoom() > 1.3) {
+      cy.zoom(1.3);
+      cy.center();
+    }
+  }
+
+  function merge(data, elements) {
+    // Expansion: keep what is drawn, move it to the server's new positions, add the new nodes.
+    var incoming = {};
+    elements.forEach(function (element) {
+      incoming[element.data.id] = element;
+    });
+    cy.batch(function () {
+      cy.elements().forEach(function (element) {
+        if (!incoming[element.id()]) element.remove();
+      });
+      elements.forEach(function (element) {
+        var existing = cy.getElementById(element.data.id);
+        if (existing.nonempty()) {
+          existing.data(element.data);
+          existing.classes(element.classes);
+          if (element.position && existing.isNode() && !existing.isParent()) existing.position(element.position);
+        } else {
+          cy.add(element);
+        }
+      });
+    });
+    cy.fit(undefined, 30);
+    capZoom();
+    var container = cy.container();
+    container.setAttribute("data-ready", "true");
+  }
+
+  function download(name, blob) {
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () {
+      URL.revokeObjectURL(link.href);
+      link.remove();
+    }, 0);
+  }
+
+  function onAction(event) {
+    var button = event.target.closest("[data-graph-action]");
+    if (!button || !cy) return;
+    var action = button.getAttribute("data-graph-action");
+    if (action === "fit") {
+      cy.fit(undefined, 30);
+      capZoom();
+    }
+    if (action === "zoom-in") cy.zoom({ level: cy.zoom() * 1.3, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    if (action === "zoom-out") cy.zoom({ level: cy.zoom() / 1.3, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+    if (action === "png") {
+      var p = palette(cy.container());
+      var blob = cy.png({ output: "blob", full: true, scale: 2, bg: p.background, maxWidth: 8000, maxHeight: 8000 });
+      download((button.getAttribute("data-filename") || "iamviz-graph") + ".png", blob);
+    }
+    if (action === "copy-link" && navigator.clipboard) {
+      navigator.clipboard.writeText(window.location.href).then(function () {
+        button.textContent = "Link copied";
+      });
+    }
+  }
+
+  function highlightOnly(ids) {
+    if (!cy) return;
+    var wanted = {};
+    ids.forEach(function (id) {
+      wanted[id] = true;
+    });
+    cy.batch(function () {
+      cy.elements().forEach(function (element) {
+        if (element.isParent() || element.hasClass("column")) return;
+        var on = !!wanted[element.id()];
+        element.toggleClass("hl", on);
+        element.toggleClass("faded", !on);
+      });
+    });
+  }
+
+  function restoreHighlight() {
+    var island = document.getElementById("graph-data");
+    if (!cy || !island) return;
+    var data = JSON.parse(island.textContent);
+    if (data.highlight && data.highlight.length) highlightOnly(data.highlight);
+  }
+
+  function onPathEnter(event) {
+    var card = event.target.closest && event.target.closest("[data-highlight]");
+    if (!card) return;
+    highlightOnly(card.getAttribute("data-highlight").split(" "));
+  }
+
+  function onPathLeave(event) {
+    var card = event.target.closest && event.target.closest("[data-highlight]");
+    if (card && !card.contains(event.relatedTarget)) restoreHighlight();
+  }
+
+  document.addEventListener("click", onAction);
+  document.addEventListener("mouseover", onPathEnter);
+  document.addEventListener("focusin", onPathEnter);
+  document.addEventListener("mouseout", onPathLeave);
+  document.addEventListener("focusout", onPathLeave);
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail && event.detail.elt;
+    // htmx also announces the initial page (the body); DOMContentLoaded draws that one.
+    if (!elt || elt === document.body) return;
+    if (elt.id === "graph-view" || (elt.querySelector && elt.querySelector("#graph-data"))) draw();
+  });
+  document.addEventListener("htmx:historyRestore", function () {
+    if (cy) {
+      cy.destroy();
+      cy = null;
+    }
+    draw();
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
+})();
