@@ -129,6 +129,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# A running sync whose worker has shown no sign of life for this long is marked failed.
+IAMVIZ_SYNC_STALE_MINUTES = env.int("IAMVIZ_SYNC_STALE_MINUTES", default=10)
+
 # Archived bundles larger than this are still stored; the limit guards uploads only.
 IAMVIZ_MAX_UPLOAD_BYTES = env.int("IAMVIZ_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
