@@ -184,3 +184,11 @@ def aws_server(monkeypatch, tmp_path):
     with moto_server() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         yield url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_root_exists():
+    """WhiteNoise warns at every request when STATIC_ROOT is missing (no collectstatic in tests)."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
