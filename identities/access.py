@@ -27,8 +27,8 @@ from identities.models import (
     AccessEdge,
     AccessGroup,
     AccessGroupMember,
-    AdminPath,
     Administrator,
+    AdminPath,
     AnalysisRun,
     Finding,
     IamRole,
@@ -202,8 +202,12 @@ def access_edges_into(role: IamRole) -> QuerySet[AccessEdge]:
 
 def access_into(role: IamRole | str, *, include_refused: bool = False) -> list[DirectAccess]:
     """Every principal that can assume ``role`` directly, access groups expanded, by source."""
-    role_filter = Q(target__arn=role) if isinstance(role, str) else Q(target=role)
-    rows = list(AccessEdge.objects.filter(role_filter).values(*_FIELDS))
+    role_pk = (
+        IamRole.objects.filter(arn=role).values_list("pk", flat=True).first()
+        if isinstance(role, str)
+        else role.pk
+    )
+    rows = list(AccessEdge.objects.filter(target_id=role_pk).values(*_FIELDS))
     own = {row["source"] for row in rows if row["source_kind"] != AccessEdge.SourceKind.GROUP}
     found: list[DirectAccess] = []
     groups: dict[str, dict] = {}
@@ -250,9 +254,7 @@ def access_out_of(
     found = [_direct(row) for row in rows if include_refused or row["outcome"] in POSSIBLE]
     taken = {row["target__arn"] for row in rows}
     if member_filter is not None:
-        member = AccessGroupMember.objects.filter(member_filter).values_list(
-            "group_id", "user_id"
-        )
+        member = AccessGroupMember.objects.filter(member_filter).values_list("group_id", "user_id")
         for group_id, user_id in member:
             kind = AccessEdge.SourceKind.USER if user_id else AccessEdge.SourceKind.ROLE
             for row in AccessEdge.objects.filter(
@@ -307,7 +309,8 @@ def hop_details(path: tuple[str, ...] | list[str]) -> list[DirectAccess]:
     hops: list[DirectAccess] = []
     for source, target in zip(path, path[1:], strict=False):
         own = (
-            AccessEdge.objects.filter(source=source, target__arn=target, outcome__in=POSSIBLE)
+            AccessEdge.objects.filter(_source_filter(source), target__arn=target)
+            .filter(outcome__in=POSSIBLE)
             .values(*_FIELDS)
             .first()
         )
@@ -328,6 +331,19 @@ def hop_details(path: tuple[str, ...] | list[str]) -> list[DirectAccess]:
         else:
             hops.append(_direct(own))
     return hops
+
+
+def _source_filter(source: str) -> Q:
+    """Edges of one source, through the indexed foreign keys for users and roles."""
+    if ":user/" in source:
+        pk = IamUser.objects.filter(arn=source).values_list("pk", flat=True).first()
+        if pk is not None:
+            return Q(source_user_id=pk)
+    if ":role/" in source:
+        pk = IamRole.objects.filter(arn=source).values_list("pk", flat=True).first()
+        if pk is not None:
+            return Q(source_role_id=pk)
+    return Q(source=source)
 
 
 # -- exports (the access_edges command) --------------------------------------------------------

@@ -447,7 +447,7 @@ def build_identity_graph(
     if expanded:
         _grow_identity(builder, set(expanded))
     graph = builder.graph
-    folded = _fold(graph, threshold, _identity_fold_steps(graph), focus=focus)
+    folded = _fold(graph, threshold, _identity_fold_steps, focus=focus)
     positions, columns = _layout_columns(graph)
     return _serialise(
         graph,
@@ -455,6 +455,7 @@ def build_identity_graph(
         view="identity",
         extra_nodes=columns,
         stats={"truncated": builder.truncated, "folded": folded, "focus": focus},
+        pks=builder.pks,
     )
 
 
@@ -476,8 +477,10 @@ _SOURCE_CATEGORY = {
 _EDGE_VALUES = (
     "source",
     "source_kind",
+    "source_user_id",
     "source_user__name",
     "source_user__account__account_id",
+    "source_role_id",
     "source_role__name",
     "source_role__account__account_id",
     "source_group_id",
@@ -494,6 +497,8 @@ _EDGE_VALUES = (
     "condition_keys",
     "via_pass_role",
 )
+_KIND = _EDGE_VALUES.index("source_kind")
+_OUTCOME = _EDGE_VALUES.index("outcome")
 _ARN_ACCOUNT = re.compile(r"^arn:[\w-]+:(?:iam|sts)::(\d{12}):")
 
 
@@ -583,29 +588,40 @@ class _AccessLoader:
 
     # edges
 
-    def edges(self, where: Q) -> None:
-        scope = self.builder.scope
-        outcomes = ["allow", "conditional"]
-        if scope.show_denied:
-            outcomes.append("denied")
-        if scope.conditional == "only":
-            outcomes = [o for o in outcomes if o != "allow"]
-        elif scope.conditional == "none":
-            outcomes = [o for o in outcomes if o != "conditional"]
-        kinds = [k for k, category in _SOURCE_CATEGORY.items() if scope.keeps_kind(category)]
-        rows = AccessEdge.objects.filter(where, outcome__in=outcomes, source_kind__in=kinds)
-        for row in rows.values_list(*_EDGE_VALUES):
-            self._add_edge(*row)
+    def edges(self, parts: Iterable[Q]) -> None:
+        """Add the stored edges matching any of ``parts`` that the scope keeps.
 
-    def _add_edge(
-        self, source, source_kind, user, user_account, role, role_account, group_pk, group_key,
-        group_label, group_kind, group_count, group_account, target_pk, target, target_account,
-        action, outcome, condition_keys, via_pass_role,
-    ) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+        One query per part, each on one indexed column, and the outcome and kind filters
+        applied here: an OR across columns (or an outcome filter the planner misjudges on a
+        freshly loaded table) can turn into a scan of every edge of the estate.
+        """
+        scope = self.builder.scope
+        outcomes = {"allow", "conditional"}
+        if scope.show_denied:
+            outcomes.add("denied")
+        if scope.conditional == "only":
+            outcomes.discard("allow")
+        elif scope.conditional == "none":
+            outcomes.discard("conditional")
+        kinds = {k for k, category in _SOURCE_CATEGORY.items() if scope.keeps_kind(category)}
+        seen: set[int] = set()
+        for part in parts:
+            for pk, *row in AccessEdge.objects.filter(part).values_list("pk", *_EDGE_VALUES):
+                if pk in seen or row[_OUTCOME] not in outcomes or row[_KIND] not in kinds:
+                    continue
+                seen.add(pk)
+                self._add_edge(tuple(row))
+
+    def _add_edge(self, row: tuple[Any, ...]) -> None:
+        (
+            source, source_kind, user_pk, user, user_account, role_pk, role, role_account,
+            group_pk, group_key, group_label, group_kind, group_count, group_account,
+            target_pk, target, target_account, action, outcome, condition_keys, via_pass_role,
+        ) = row  # fmt: skip
         if source_kind == "user":
-            source_id = self.principal("user", user, user_account)
+            source_id = self.principal("user", user, user_account, user_pk)
         elif source_kind == "role":
-            source_id = self.principal("role", role, role_account)
+            source_id = self.principal("role", role, role_account, role_pk)
         elif source_kind == "group":
             source_id = self.group(
                 group_pk, group_key, group_label, group_kind, group_count, group_account
@@ -679,19 +695,55 @@ class _AccessLoader:
         ]
         groups = [self.group_pks[n] for n in frontier if n in self.group_pks]
         outside = [node_source(n) for n in frontier if self.builder.graph.nodes[n].get("outside")]
-        where = Q(pk__in=[])
+        parts = []
         if roles:
-            where |= Q(target_id__in=roles) | Q(source_role_id__in=roles)
+            parts += [Q(target_id__in=roles), Q(source_role_id__in=roles)]
         if users:
-            where |= Q(source_user_id__in=users)
+            parts.append(Q(source_user_id__in=users))
         if groups:
-            where |= Q(source_group_id__in=groups)
+            parts.append(Q(source_group_id__in=groups))
         if outside:
-            where |= Q(source__in=outside)
-        self.edges(where)
+            parts.append(Q(source__in=outside))
+        self.edges(parts)
         self.groups_of(frontier)
         self.members(n for n in frontier if n in self.group_pks)
         return set(self.builder.graph) - before
+
+    def reach(self, up: set[str], down: set[str]) -> tuple[set[str], set[str]]:
+        """One role assumption further in each direction: who can assume the ``up`` roles, and
+        what the ``down`` principals can assume. An access group and its members count as one
+        step with their edges (their edges are the members' edges); returns the new nodes of
+        each direction."""
+        graph = self.builder.graph
+        before = set(graph)
+        roles = [self.builder.pks[n] for n in up if n.startswith("role:") and n in self.builder.pks]
+        if roles:
+            self.edges([Q(target_id__in=roles)])
+        sources = (set(graph) - before) | up
+        self.members(n for n in sources if n in self.group_pks)
+        new_up = set(graph) - before
+        before = set(graph)
+        self.groups_of(down)
+        reached = (set(graph) - before) | down
+        parts = []
+        own_roles = [
+            self.builder.pks[n] for n in down if n.startswith("role:") and n in self.builder.pks
+        ]
+        own_users = [
+            self.builder.pks[n] for n in down if n.startswith("user:") and n in self.builder.pks
+        ]
+        groups = [self.group_pks[n] for n in reached if n in self.group_pks]
+        outside = [node_source(n) for n in down if graph.nodes[n].get("outside")]
+        if own_roles:
+            parts.append(Q(source_role_id__in=own_roles))
+        if own_users:
+            parts.append(Q(source_user_id__in=own_users))
+        if groups:
+            parts.append(Q(source_group_id__in=groups))
+        if outside:
+            parts.append(Q(source__in=outside))
+        self.edges(parts)
+        return new_up, set(graph) - before
 
 
 def _seed_access_node(loader: _AccessLoader, node_id: str) -> None:
@@ -734,9 +786,9 @@ def build_access_graph(
 ) -> dict[str, Any]:
     """Who can assume what: principals → roles, in one box per account, from the stored edges.
 
-    Scope: the ``focus`` node's neighbourhood to ``depth`` hops (edges in either direction, an
-    access group and its members one hop apart), or every edge into or out of ``account_id``,
-    or the whole estate. An edge from an access group holds for each of its members (the
+    Scope: around the ``focus`` node, ``depth`` role assumptions each way (who can reach it,
+    and what it can reach; an access group counts with its members), or every edge into or
+    out of ``account_id``, or the whole estate. ``expand`` merges in every neighbour of a node. An edge from an access group holds for each of its members (the
     analysis stores a member's own answer when it differs):
     https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_compare-resource-policies.html
     """
@@ -750,25 +802,30 @@ def build_access_graph(
     loader = _AccessLoader(builder)
     if focus:
         _seed_access_node(loader, focus)
-        frontier = {focus}
+        up, down = {focus}, {focus}
         for _ in range(max(0, min(depth, MAX_DEPTH))):
             if len(builder.graph) > COLLECT_LIMIT:
                 builder.truncated = True
                 break
-            frontier = loader.grow(frontier)
-            if not frontier:
+            up, down = loader.reach(up, down)
+            if not up and not down:
                 break
+    elif account_id:
+        account = Account.objects.filter(account_id=account_id).values_list("pk", flat=True)
+        roles = list(IamRole.objects.filter(account_id__in=account).values_list("pk", flat=True))
+        users = list(IamUser.objects.filter(account_id__in=account).values_list("pk", flat=True))
+        groups = AccessGroup.objects.filter(account_id__in=account).values_list("pk", flat=True)
+        loader.edges(
+            [
+                Q(target_id__in=roles),
+                Q(source_role_id__in=roles),
+                Q(source_user_id__in=users),
+                Q(source_group_id__in=list(groups)),
+            ]
+        )
+        loader.members(list(loader.group_pks))
     else:
-        if account_id:
-            where = (
-                Q(target__account__account_id=account_id)
-                | Q(source_user__account__account_id=account_id)
-                | Q(source_role__account__account_id=account_id)
-                | Q(source_group__account__account_id=account_id)
-            )
-        else:
-            where = Q()
-        loader.edges(where)
+        loader.edges([Q()])
         loader.members(list(loader.group_pks))
     expanded = [node_id for node_id in expand if node_id]
     for node_id in expanded:
@@ -780,7 +837,7 @@ def build_access_graph(
     if expanded:
         loader.grow(set(expanded))
     graph = builder.graph
-    folded = _fold(graph, threshold, _access_fold_steps(graph), focus=focus)
+    folded = _fold(graph, threshold, _access_fold_steps, focus=focus)
     names = _account_names()
     positions, boxes, parents = _layout_access(graph, names)
     return _serialise(
@@ -791,14 +848,15 @@ def build_access_graph(
         parents=parents,
         account_names=names,
         stats={"truncated": builder.truncated, "folded": folded, "focus": focus},
+        pks=builder.pks,
     )
 
 
 def _access_fold_steps(graph: nx.MultiDiGraph) -> list[_FoldStep]:
     """Users by the access group they share, roles by account, access groups by account."""
     group_of: dict[str, str] = {}
-    for source, target, data in sorted(graph.edges(data=True), key=lambda e: (e[0], e[1])):
-        if data["kind"] == "in-group" and source not in group_of:
+    for source, target, kind in graph.edges(data="kind"):
+        if kind == "in-group" and (source not in group_of or target < group_of[source]):
             group_of[source] = target
 
     def users(node_id: str, data: dict[str, Any]) -> tuple[str, str, str, dict[str, str]] | None:
@@ -1125,8 +1183,8 @@ _FoldStep = tuple[str, Callable[[str, dict[str, Any]], tuple[str, str, str, dict
 def _identity_fold_steps(graph: nx.MultiDiGraph) -> list[_FoldStep]:
     """Users by their first IAM group, roles by account, policies by kind (and account)."""
     first_group: dict[str, str] = {}
-    for source, target, data in sorted(graph.edges(data=True), key=lambda e: (e[0], e[1])):
-        if data["kind"] == "member" and source not in first_group:
+    for source, target, kind in graph.edges(data="kind"):
+        if kind == "member" and (source not in first_group or target < first_group[source]):
             first_group[source] = target
 
     def users(node_id: str, data: dict[str, Any]) -> tuple[str, str, str, dict[str, str]] | None:
@@ -1174,7 +1232,10 @@ def _fold_policies(
 
 
 def _fold(
-    graph: nx.MultiDiGraph, threshold: int, steps: list[_FoldStep], focus: str = ""
+    graph: nx.MultiDiGraph,
+    threshold: int,
+    steps_of: Callable[[nx.MultiDiGraph], list[_FoldStep]],
+    focus: str = "",
 ) -> list[str]:
     """Contract nodes step by step (in place) until the graph has at most ``threshold`` nodes.
 
@@ -1182,7 +1243,9 @@ def _fold(
     The focus node is never folded. Returns the names of the steps applied.
     """
     applied: list[str] = []
-    for name, key_of in steps:
+    if graph.number_of_nodes() <= threshold:
+        return applied
+    for name, key_of in steps_of(graph):
         if graph.number_of_nodes() <= threshold:
             break
         mapping: dict[str, str] = {}
@@ -1463,11 +1526,12 @@ def _serialise(
     parents: dict[str, str] | None = None,
     stats: dict[str, Any] | None = None,
     account_names: dict[str, str] | None = None,
+    pks: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The JSON the page and the exports share: nodes sorted by id, then edges sorted by ends."""
     urls = _Urls()
     names = account_names if account_names is not None else _account_names()
-    flags = _risk_flags(graph)
+    flags = _risk_flags(pks or {})
     many_accounts = len({d["account"] for _, d in graph.nodes(data=True) if d["account"]}) > 1
     nodes: list[dict[str, Any]] = [dict(node) for node in extra_nodes]
     for node_id in sorted(graph):
@@ -1580,24 +1644,26 @@ def _node_width(display: str) -> int:
     return int(min(NODE_WIDTH_MAX, max(110, 7 * longest + 28)))
 
 
-def _risk_flags(graph: nx.MultiDiGraph) -> dict[str, list[str]]:
-    """``admin`` for administrators, ``finding`` for principals with a finding (two queries)."""
-    accounts = {
-        data["account"]
-        for _, data in graph.nodes(data=True)
-        if data["kind"] in {"user", "role"} and data["account"]
-    }
-    if not accounts:
+def _risk_flags(pks: dict[str, int]) -> dict[str, list[str]]:
+    """``admin`` for administrators, ``finding`` for principals with a finding (two queries
+    over the principals drawn, by primary key)."""
+    by_pk: dict[tuple[str, int], str] = {}
+    users, roles = [], []
+    for node_id, pk in pks.items():
+        if node_id.startswith("user:"):
+            users.append(pk)
+            by_pk[("user", pk)] = node_id
+        elif node_id.startswith("role:"):
+            roles.append(pk)
+            by_pk[("role", pk)] = node_id
+    if not users and not roles:
         return {}
     flags: dict[str, list[str]] = defaultdict(list)
-    in_accounts = Q(account__account_id__in=accounts)
+    owned = Q(user_id__in=users) | Q(role_id__in=roles)
     for model, flag in ((Administrator, "admin"), (Finding, "finding")):
-        rows = model.objects.filter(in_accounts).values_list(
-            "user__name", "role__name", "account__account_id"
-        )
-        for user, role, account_id in rows.distinct():
-            node_id = principal_node_id("user" if user else "role", account_id, user or role)
-            if node_id in graph and flag not in flags[node_id]:
+        for user_pk, role_pk in model.objects.filter(owned).values_list("user_id", "role_id"):
+            node_id = by_pk.get(("user", user_pk) if user_pk else ("role", role_pk))
+            if node_id and flag not in flags[node_id]:
                 flags[node_id].append(flag)
     return dict(flags)
 

@@ -724,7 +724,9 @@ class AccessEdge(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    action = models.CharField(max_length=64, help_text="sts:AssumeRole, …WithSAML, …WithWebIdentity")
+    action = models.CharField(
+        max_length=64, help_text="sts:AssumeRole, …WithSAML, …WithWebIdentity"
+    )
     via_pass_role = models.BooleanField(
         default=False, help_text="a service, which gets the role when a principal passes it"
     )

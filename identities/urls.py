@@ -40,6 +40,14 @@ urlpatterns = [
     path(
         "sync/accounts/<str:account_id>/now/", sync_views.sync_account_now, name="sync-account-now"
     ),
+    path(
+        "accounts/<str:account_id>/roles/<str:name>/access/", views.role_access, name="role-access"
+    ),
+    path("accounts/<str:account_id>/roles/<str:name>/reach/", views.role_reach, name="role-reach"),
+    path("accounts/<str:account_id>/users/<str:name>/reach/", views.user_reach, name="user-reach"),
+    path("access/administrators/", views.administrators, name="administrators"),
+    path("access/findings/", views.findings, name="findings"),
+    path("access/explain/", views.explain, name="explain"),
     path("graph/identity/", views.graph_identity, name="graph-identity"),
     path("graph/access/", views.graph_access, name="graph-access"),
     path("graph/paths/", views.graph_paths, name="graph-paths"),

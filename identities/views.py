@@ -18,7 +18,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
-from identities import graph, graph_panels, queries
+from identities import access, graph, graph_panels, queries
+from identities.analysis.explain import ExplainError
 from identities.forms import (
     ChangeFilterForm,
     GroupFilterForm,
@@ -29,7 +30,7 @@ from identities.forms import (
     UserFilterForm,
 )
 from identities.graph_forms import AccessGraphForm, IdentityGraphForm, PathForm, SuggestForm
-from identities.models import Account, IamGroup, IamRole, IamUser, ManagedPolicy, SyncRun
+from identities.models import Account, Finding, IamGroup, IamRole, IamUser, ManagedPolicy, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -511,3 +512,136 @@ def _current_graph_url(request: HtmxHttpRequest) -> str:
     if back.startswith("/") and graph.view_of_url(back):
         return back
     return reverse("identities:graph-access")
+
+
+# --- access ---------------------------------------------------------------------------------
+
+ACCESS_ROWS_SHOWN = 500
+
+
+def _render_page_or_fragment(
+    request: HtmxHttpRequest, template: str, fragment: str, context: dict[str, Any]
+) -> HttpResponse:
+    name = f"{template}#{fragment}" if _wants_fragment(request) else template
+    response = render(request, name, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_GET
+@login_required
+def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
+    """Who can assume a role: directly and through chains (also embedded in the role page)."""
+    role = _role_or_404(account_id, name)
+    direct = access.access_into(role)
+    chains = [reached for reached in access.reach_to(role.arn) if reached.hops > 1]
+    if request.GET.get("format") == "csv":
+        rows = [
+            [
+                item.source,
+                "1",
+                item.outcome,
+                " ".join(item.condition_keys),
+                " | ".join(item.granted_by),
+            ]
+            for item in direct
+        ] + [[item.node, str(item.hops), "chain", "", " -> ".join(item.path)] for item in chains]
+        header = [["source", "hops", "outcome", "conditions", "granted_by_or_chain"]]
+        return _csv_response(f"who-can-assume-{account_id}-{name}.csv", iter(header + rows))
+    context = {
+        "role": role,
+        "analysis": access.current_run(),
+        "direct": direct[:ACCESS_ROWS_SHOWN],
+        "direct_count": len(direct),
+        "chains": chains[:ACCESS_ROWS_SHOWN],
+        "chain_count": len(chains),
+    }
+    return _render_page_or_fragment(
+        request, "identities/role_access.html", "who-can-assume", context
+    )
+
+
+def _principal_reach(
+    request: HtmxHttpRequest, principal: IamUser | IamRole, list_label: str
+) -> HttpResponse:
+    chains = [reached for reached in access.reach_from(principal.arn) if reached.hops > 1]
+    context = {
+        "principal": principal,
+        "list_label": list_label,
+        "analysis": access.current_run(),
+        "administrator": access.administrators().filter(arn=principal.arn).first(),
+        "direct": access.access_out_of(principal),
+        "chains": chains[:ACCESS_ROWS_SHOWN],
+        "chain_count": len(chains),
+    }
+    return _render_page_or_fragment(
+        request, "identities/principal_reach.html", "can-assume", context
+    )
+
+
+@require_GET
+@login_required
+def user_reach(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
+    return _principal_reach(request, _user_or_404(account_id, name), "Users")
+
+
+@require_GET
+@login_required
+def role_reach(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
+    return _principal_reach(request, _role_or_404(account_id, name), "Roles")
+
+
+@require_GET
+@login_required
+def administrators(request: HtmxHttpRequest) -> HttpResponse:
+    account = request.GET.get("account") or None
+    paths = access.admin_paths()
+    if account:
+        paths = paths.filter(administrator__account__account_id=account)
+    context = {
+        "analysis": access.current_run(),
+        "account": account or "",
+        "account_choices": queries.account_choices(),
+        "admins": list(access.administrators(account)),
+        "paths": Paginator(paths, queries.PAGE_SIZE).get_page(request.GET.get("page")),
+    }
+    return _render_page_or_fragment(
+        request, "identities/administrators.html", "administrators", context
+    )
+
+
+@require_GET
+@login_required
+def findings(request: HtmxHttpRequest) -> HttpResponse:
+    severity = request.GET.get("severity") or None
+    kind = request.GET.get("kind") or None
+    account = request.GET.get("account") or None
+    found = sorted(
+        access.findings(severity=severity, kind=kind, account_id=account),
+        key=lambda finding: (access.severity_rank(finding), finding.kind, finding.principal_arn),
+    )
+    context = {
+        "severity": severity or "",
+        "kind": kind or "",
+        "account": account or "",
+        "severities": Finding.Severity.choices,
+        "kinds": Finding.Kind.choices,
+        "account_choices": queries.account_choices(),
+        "page": Paginator(found, queries.PAGE_SIZE).get_page(request.GET.get("page")),
+    }
+    return _render_page_or_fragment(request, "identities/findings.html", "findings", context)
+
+
+@require_GET
+@login_required
+def explain(request: HtmxHttpRequest) -> HttpResponse:
+    """ "Why (not)?": evaluate one principal against one role, live, with every statement."""
+    source = request.GET.get("source", "").strip()
+    target = request.GET.get("target", "").strip()
+    context: dict[str, Any] = {"source": source, "target": target}
+    if source and target:
+        try:
+            context["explanation"] = access.explain(source, target)
+        except ExplainError as exc:
+            context["error"] = str(exc)
+    return _render_page_or_fragment(request, "identities/explain.html", "explanation", context)

@@ -32,8 +32,8 @@ from identities.analysis.edges import EdgeResult, compute_edges, group_principal
 from identities.analysis.estate import load_estate
 from identities.analysis.evaluation import Evaluator, display_keys
 from identities.analysis.findings import find_findings
-from identities.analysis.reach import ReachGraph, Reached
-from identities.analysis.store import store_results
+from identities.analysis.reach import Reached, ReachGraph
+from identities.analysis.store import refresh_statistics, store_results
 from identities.models import AnalysisRun, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ def analyse_estate(*, now: datetime | None = None) -> AnalysisSummary:
                 run.notes = [*estate.notes, *result.notes][:1000]
                 run.graph = blob
                 run.save()
+            refresh_statistics()
     except Exception as exc:
         logger.exception("analysis %s failed", run.pk)
         AnalysisRun.objects.filter(pk=run.pk).update(

@@ -43,6 +43,7 @@ from identities.policy import (
     match_arn,
     statement_matches_action,
 )
+from identities.policy.conditions import substitute
 
 logger = logging.getLogger(__name__)
 
@@ -115,16 +116,23 @@ class _AdminGroup:
     members: list[Actor]
     identity: tuple[Statement, ...]
     boundary: Doc | None
-    per_member: bool = False  # statements use variables or principal-specific keys
 
     @property
     def first(self) -> Actor:
         return self.members[0]
 
 
+_ACTIONS_RELEVANT: dict[tuple[tuple[str, ...], bool], bool] = {}
+
+
 def _relevant(statement: Statement) -> bool:
     """Could the statement matter to one of the admin checks? (Action and Resource, cheaply.)"""
-    if not any(statement_matches_action(statement, action) for action in ADMIN_ACTIONS):
+    actions = (statement.actions, statement.not_action)
+    relevant = _ACTIONS_RELEVANT.get(actions)
+    if relevant is None:
+        relevant = any(statement_matches_action(statement, action) for action in ADMIN_ACTIONS)
+        _ACTIONS_RELEVANT[actions] = relevant
+    if not relevant:
         return False
     if statement.resources is None or statement.not_resource:
         return True
@@ -164,16 +172,11 @@ def _admin_groups(estate: Estate) -> list[_AdminGroup]:
             continue  # nothing it holds could make it an administrator
         statements = tuple(s for doc in docs for s in relevant(doc))
         boundary = actor.boundary
-        specific = _principal_specific(statements) or (
-            boundary is not None and _principal_specific(boundary.policy.statements)
-        )
         extra: tuple[object, ...] = ()
         allows = [s for s in statements if s.effect is Effect.ALLOW]
         if any(statement_matches_action(s, "iam:CreatePolicyVersion") for s in allows):
             extra += tuple(
-                doc.key
-                for doc in actor.docs
-                if doc.policy.source.kind == "customer-managed policy"
+                doc.key for doc in actor.docs if doc.policy.source.kind == "customer-managed policy"
             )
         if any(statement_matches_action(s, "iam:AddUserToGroup") for s in allows):
             extra += tuple(actor.group_pks)
@@ -183,12 +186,11 @@ def _admin_groups(estate: Estate) -> list[_AdminGroup]:
             actor.is_service_linked,
             tuple(doc.key for doc in docs),
             boundary.key if boundary else None,
-            actor.pk if specific else None,
             extra,
         )
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _AdminGroup([], statements, boundary, specific)
+            group = groups[key] = _AdminGroup([], statements, boundary)
         group.members.append(actor)
     return list(groups.values())
 
@@ -206,6 +208,9 @@ class _Checker:
         self._cache: dict[tuple[object, ...], Decision] = {}
         self._allowing: dict[tuple[int, str], tuple[Statement, ...]] = {}
         self._involved: dict[tuple[int, int, str], tuple[str, ...]] = {}
+        self._probes: dict[tuple[object, ...], tuple[bool, frozenset[str], str]] = {}
+        self._specific: dict[tuple[int, tuple[str, ...]], bool] = {}
+        self._contexts: dict[int, RequestContext] = {}
 
     def decide(
         self,
@@ -218,7 +223,7 @@ class _Checker:
         patterns = self._patterns(group, actor, action)
         key = (
             id(group),
-            id(actor) if group.per_member else None,
+            id(actor) if self.specific(group, (action,)) else None,
             action,
             tuple(match_arn(p, resource) for p in patterns),
             tuple(sorted((extra_values or {}).items())),
@@ -227,6 +232,47 @@ class _Checker:
         if found is None:
             found = self._decide(group, actor, action, resource, extra_values)
             self._cache[key] = found
+        return found
+
+    def probe(
+        self, group: _AdminGroup, actor: Actor, action: str
+    ) -> tuple[bool, frozenset[str], str]:
+        """(possible, condition keys, why not) for ``action`` on ``*``, shared between groups
+        whose statements say the same (AWS-managed policies, the same inline documents in many
+        accounts) under the same SCPs; texts citing a group's own statements are not shared."""
+        content = (
+            action,
+            actor.kind,
+            actor.account.is_management or actor.is_service_linked,
+            tuple(_content(s) for s in group.identity),
+            None
+            if group.boundary is None
+            else tuple(_content(s) for s in group.boundary.statements_for(action)),
+            tuple(tuple(id(doc) for doc in level) for level in actor.account.scp_levels),
+        )
+        found = self._probes.get(content)
+        if found is None or (not found[0] and not found[2]):
+            decision = self.decide(group, actor, action, "*")
+            shareable = all(r.layer in (Layer.SCP, Layer.RCP) for r in decision.reasons)
+            text = _denied_text(decision) if not decision.possible else ""
+            found = (decision.possible, decision.condition_keys, text if shareable else "")
+            self._probes[content] = found
+            return decision.possible, decision.condition_keys, text
+        return found
+
+    def specific(self, group: _AdminGroup, actions: tuple[str, ...]) -> bool:
+        """Do the statements about these actions use variables or keys that differ between
+        members? Then members are checked one by one."""
+        memo = (id(group), actions)
+        found = self._specific.get(memo)
+        if found is None:
+            statements = list(group.identity)
+            if group.boundary is not None:
+                statements.extend(group.boundary.policy.statements)
+            found = _principal_specific(
+                s for s in statements if any(statement_matches_action(s, a) for a in actions)
+            )
+            self._specific[memo] = found
         return found
 
     def resource_dependent(self, group: _AdminGroup, actor: Actor, action: str) -> bool:
@@ -301,14 +347,58 @@ class _Checker:
         """Cheap: does some Allow statement of the group cover the action on some resource?"""
         return bool(self._allowing_statements(group, action))
 
-    def allows(self, group: _AdminGroup, action: str, resource: str) -> bool:
-        """Cheap: does some Allow statement of the group cover the action (and resource)?"""
+    def allows(
+        self, group: _AdminGroup, action: str, resource: str, actor: Actor | None = None
+    ) -> bool:
+        """Cheap: does some Allow statement of the group cover the action (and resource)?
+
+        With ``actor``, policy variables in Resource are filled in with its values first.
+        """
         for statement in self._allowing_statements(group, action):
             if resource == "*" or statement.resources is None or statement.not_resource:
                 return True
-            if any("${" in p or match_arn(p, resource) for p in statement.resources):
-                return True
+            for pattern in statement.resources:
+                if "${" in pattern:
+                    if actor is None:
+                        return True
+                    done = substitute(pattern, self._context(actor))
+                    if done.text is None:
+                        if done.failure is None:
+                            return True  # depends on a key nobody knows
+                        continue
+                    pattern = done.text
+                if match_arn(pattern, resource):
+                    return True
         return False
+
+    def _context(self, actor: Actor) -> RequestContext:
+        found = self._contexts.get(id(actor))
+        if found is None:
+            found = RequestContext(
+                principal=Principal.aws(actor.arn), action="iam:GetUser", resource=actor.arn
+            )
+            self._contexts[id(actor)] = found
+        return found
+
+
+_CONTENT: dict[int, tuple[object, ...]] = {}
+
+
+def _content(statement: Statement) -> tuple[object, ...]:
+    """What a statement says, whatever policy it is in."""
+    found = _CONTENT.get(id(statement))
+    if found is None:
+        found = (
+            statement.effect,
+            statement.actions,
+            statement.not_action,
+            statement.resources,
+            statement.not_resource,
+            tuple((c.operator.name, c.key.lower(), c.values) for c in statement.conditions),
+            statement.substitute_variables,
+        )
+        _CONTENT[id(statement)] = found
+    return found
 
 
 def _grants(decision: Decision) -> tuple[str, ...]:
@@ -348,40 +438,19 @@ def find_administrators(estate: Estate, edges: list[EdgeRecord]) -> list[AdminRe
     blocked: dict[int, str] = {}
 
     for group in groups:
-        actor = group.first
         if not any(_is_full_wildcard(s) for s in group.identity):
             continue
-        keys: set[str] = set()
-        refs: tuple[str, ...] = ()
-        denied: list[str] = []
-        for action in FULL_PROBES:
-            decision = checker.decide(group, actor, action, "*")
-            if not decision.possible:
-                denied.append(f"{action}: {_denied_text(decision)}")
-                continue
-            keys |= decision.condition_keys
-            refs = refs or _grants(decision)
-        if denied:
-            blocked[id(group)] = "; ".join(denied)
-            continue
-        shown = display_keys(keys)
-        text = "allows every action on every resource (" + ", ".join(refs) + ")"
-        if shown:
-            text += f", only if conditions on {', '.join(shown)} are met"
-        for member in group.members:
-            found[id(member)] = AdminRecord(member, "full", shown, refs, text)
-
-    groups_by_account_kind: dict[tuple[str, str], list[_AdminGroup]] = defaultdict(list)
-    for group in groups:
-        groups_by_account_kind[(group.first.account.account_id, group.first.kind)].append(group)
+        per_member = checker.specific(group, FULL_PROBES)
+        for actor in group.members if per_member else group.members[:1]:
+            _full(checker, group, actor, [actor] if per_member else group.members, found, blocked)
 
     admin_iam_groups = _admin_iam_groups(estate)
     for group in groups:
         if id(group.first) in found or not _may_self_grant(group):
             continue
-        per_member = _principal_specific(group.identity) or _resource_specific(group.identity)
+        per_member = checker.specific(group, _SELF_ACTIONS) or _resource_specific(group.identity)
         for member in group.members if per_member else group.members[:1]:
-            record = _self_grant(checker, group, member, admin_iam_groups, blocked.get(id(group)))
+            record = _self_grant(checker, group, member, admin_iam_groups, blocked.get(id(member)))
             if record is None:
                 continue
             for actor in [member] if per_member else group.members:
@@ -392,24 +461,26 @@ def find_administrators(estate: Estate, edges: list[EdgeRecord]) -> list[AdminRe
     # Taking over other administrators: repeat until nothing changes (an administrator made
     # through escalation is itself a target).
     service_roles = _service_roles(edges)
-    for _ in range(3):
-        added = 0
-        admins_by_account: dict[str, list[Actor]] = defaultdict(list)
-        for record in found.values():
-            admins_by_account[record.actor.account.account_id].append(record.actor)
+    targets: list[AdminRecord] = list(found.values())
+    # Each round tries only the administrators the previous round found.
+    while targets:
+        admins_by_account: dict[str, _Admins] = defaultdict(_Admins)
+        for record in targets:
+            admins_by_account[record.actor.account.account_id].add(record.actor)
+        targets = []
         for group in groups:
             members = [m for m in group.members if id(m) not in found]
-            if not members:
+            if not members or member_account_lacks(members[0], admins_by_account):
                 continue
-            per_member = _principal_specific(group.identity)
+            per_member = checker.specific(group, _TAKE_OVER_ACTIONS)
             for member in members if per_member else members[:1]:
                 record = _take_over(
                     checker,
                     group,
                     member,
-                    admins_by_account.get(member.account.account_id, []),
+                    admins_by_account.get(member.account.account_id, _NO_ADMINS),
                     service_roles,
-                    blocked.get(id(group)),
+                    blocked.get(id(member)),
                 )
                 if record is None:
                     continue
@@ -424,9 +495,7 @@ def find_administrators(estate: Estate, edges: list[EdgeRecord]) -> list[AdminRe
                         record.reason,
                         record.via,
                     )
-                    added += 1
-        if not added:
-            break
+                    targets.append(found[id(actor)])
     logger.info(
         "administrators: %d (%d admin groups, %d engine calls)",
         len(found),
@@ -442,6 +511,9 @@ _SELF_ACTIONS = (
     "iam:AddUserToGroup",
     "iam:CreatePolicyVersion",
 )
+
+
+_TAKE_OVER_ACTIONS = (*TAKE_OVER_USER, *TAKE_OVER_ROLE, "iam:PassRole", *COMPUTE.values())
 
 
 def _may_self_grant(group: _AdminGroup) -> bool:
@@ -461,6 +533,38 @@ def _resource_specific(statements: Iterable[Statement]) -> bool:
         and any(p != "*" for p in s.resources)
         for s in statements
     )
+
+
+def _full(
+    checker: _Checker,
+    group: _AdminGroup,
+    actor: Actor,
+    members: list[Actor],
+    found: dict[int, AdminRecord],
+    blocked: dict[int, str],
+) -> None:
+    """Full access: every probe allowed on ``*`` through every layer."""
+    keys: set[str] = set()
+    refs: tuple[str, ...] = ()
+    denied: list[str] = []
+    for action in FULL_PROBES:
+        possible, found_keys, text = checker.probe(group, actor, action)
+        if not possible:
+            denied.append(f"{action}: {text}")
+            continue
+        keys |= found_keys
+        if not refs:
+            refs = _grants(checker.decide(group, actor, action, "*"))
+    if denied:
+        for member in members:
+            blocked[id(member)] = "; ".join(denied)
+        return
+    shown = display_keys(keys)
+    text = "allows every action on every resource (" + ", ".join(refs) + ")"
+    if shown:
+        text += f", only if conditions on {', '.join(shown)} are met"
+    for member in members:
+        found[id(member)] = AdminRecord(member, "full", shown, refs, text)
 
 
 def _admin_iam_groups(estate: Estate) -> dict[str, list[GroupInfo]]:
@@ -507,7 +611,7 @@ def _self_grant(
                 )
             )
     for action, resource, what in checks:
-        if not checker.allows(group, action, resource):
+        if not checker.allows(group, action, resource, actor):
             continue
         decision = checker.decide(group, actor, action, resource)
         if decision.possible:
@@ -518,6 +622,10 @@ def _self_grant(
                 text += f", only if conditions on {', '.join(keys)} are met"
             return AdminRecord(actor, "escalation", keys, refs, text + _suffix(blocked))
     return None
+
+
+def member_account_lacks(actor: Actor, admins: dict[str, _Admins]) -> bool:
+    return actor.account.account_id not in admins
 
 
 def _service_roles(edges: list[EdgeRecord]) -> dict[str, list[tuple[str, Actor]]]:
@@ -531,35 +639,47 @@ def _service_roles(edges: list[EdgeRecord]) -> dict[str, list[tuple[str, Actor]]
     return found
 
 
+@dataclass
+class _Admins:
+    """The administrators of one account, by kind (targets for taking over)."""
+
+    users: list[Actor] = field(default_factory=list)
+    roles: list[Actor] = field(default_factory=list)
+    ids: set[int] = field(default_factory=set)
+
+    def add(self, actor: Actor) -> None:
+        (self.users if actor.kind == "user" else self.roles).append(actor)
+        self.ids.add(id(actor))
+
+
+_NO_ADMINS = _Admins()
+
+
 def _take_over(
     checker: _Checker,
     group: _AdminGroup,
     actor: Actor,
-    admins: list[Actor],
+    admins: _Admins,
     service_roles: dict[str, list[tuple[str, Actor]]],
     blocked: str | None,
 ) -> AdminRecord | None:
-    admin_ids = {id(admin) for admin in admins}
     candidates: list[tuple[str, Actor, dict[str, tuple[str, ...]], str | None]] = []
-    for kind, actions in (("user", TAKE_OVER_USER), ("role", TAKE_OVER_ROLE)):
+    for targets, actions in ((admins.users, TAKE_OVER_USER), (admins.roles, TAKE_OVER_ROLE)):
         for action in actions:
-            if not checker.may(group, action):
-                continue
-            candidates.extend(
-                (action, admin, {}, None)
-                for admin in admins
-                if admin.kind == kind and admin is not actor
-            )
-    if checker.may(group, "iam:PassRole"):
+            if checker.may(group, action):
+                candidates.extend(
+                    (action, admin, {}, None) for admin in targets if admin is not actor
+                )
+    if admins.ids and checker.may(group, "iam:PassRole"):
         for service, role in service_roles.get(actor.account.account_id, []):
-            if id(role) in admin_ids and role is not actor:
+            if id(role) in admins.ids and role is not actor:
                 candidates.append(
                     ("iam:PassRole", role, {"iam:passedtoservice": (service,)}, COMPUTE[service])
                 )
     hopeless: set[tuple[object, ...]] = set()
     for action, admin, values, start in candidates:
         attempt = (action, tuple(values.items()))
-        if attempt in hopeless or not checker.allows(group, action, admin.arn):
+        if attempt in hopeless or not checker.allows(group, action, admin.arn, actor):
             continue
         if start is not None and not checker.allows(group, start, "*"):
             continue

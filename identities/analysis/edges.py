@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -39,6 +40,7 @@ from identities.analysis.estate import (
     Estate,
 )
 from identities.analysis.evaluation import (
+    RESOURCE_TAG_PREFIXES,
     Evaluator,
     Subject,
     Target,
@@ -130,9 +132,29 @@ class AccessGroupInfo:
         return labels
 
     @cached_property
-    def _allow_patterns(self) -> tuple[Statement, ...] | None:
-        """Allow statements limited to some resources, or None when one covers every role."""
-        limited = []
+    def uniform(self) -> bool:
+        """Do the group's statements (identity, boundary, SCPs) read the same for every role?"""
+        statements = [*self.identity, *(self.boundary or ())]
+        for level in self.subject.scp_levels:
+            for doc in level:
+                statements.extend(doc.statements_for(ASSUME_ROLE))
+        return self._allow_patterns is None and all(
+            (s.resources is None or all(p == "*" for p in s.resources))
+            and not any(
+                c.key.lower() == "aws:resourceaccount"
+                or c.key.lower().startswith(RESOURCE_TAG_PREFIXES)
+                or any("${" in v for v in c.values)
+                for c in s.conditions
+            )
+            for s in statements
+        )
+
+    @cached_property
+    def _allow_patterns(self) -> tuple[frozenset[str], tuple[str, ...]] | None:
+        """(exact ARNs, ARN patterns) the Allow statements are limited to, or None when one
+        covers every role."""
+        literals: set[str] = set()
+        patterns: list[str] = []
         for statement in self.identity:
             if statement.effect is not Effect.ALLOW:
                 continue
@@ -143,15 +165,28 @@ class AccessGroupInfo:
                 or any(p == "*" or "${" in p for p in statement.resources)
             ):
                 return None
-            limited.append(statement)
-        return tuple(limited)
+            for pattern in statement.resources:
+                if "*" in pattern or "?" in pattern:
+                    patterns.append(pattern)
+                else:
+                    literals.add(pattern)
+        return frozenset(literals), tuple(dict.fromkeys(patterns))
 
     def may_allow(self, arn: str) -> bool:
         """Cheap test: could an Allow statement of the group cover ``arn`` at all?"""
         limited = self._allow_patterns
         if limited is None:
             return True
-        return any(match_arn(p, arn) for s in limited for p in s.resources or ())
+        literals, patterns = limited
+        return arn in literals or any(match_arn(p, arn) for p in patterns)
+
+
+def _known_key(key: str, subject: Subject) -> bool:
+    return (
+        subject.lookup(key)[0]
+        or key == "aws:resourceaccount"
+        or key.startswith(RESOURCE_TAG_PREFIXES)
+    )
 
 
 def _doc_name(doc: Doc) -> str:
@@ -288,6 +323,7 @@ class _Builder:
         self.notes: list[str] = []
         self.members: dict[int, Subject] = {}
         self.stats: dict[str, int] = defaultdict(int)
+        self._uniform_verdicts: dict[tuple[object, ...], list[tuple[AccessGroupInfo, Verdict]]] = {}
 
     def member(self, actor: Actor) -> Subject:
         found = self.members.get(id(actor))
@@ -386,7 +422,9 @@ class _Builder:
                     verdict=verdict,
                 )
             elif name.kind is not PrincipalKind.AWS:
-                self.notes.append(f"{role.arn}: trust names {name.kind.value} {name.value}; skipped")
+                self.notes.append(
+                    f"{role.arn}: trust names {name.kind.value} {name.value}; skipped"
+                )
             elif name.is_wildcard:
                 anyone = True
             elif name.is_account:
@@ -397,7 +435,9 @@ class _Builder:
                     root = f"arn:aws:iam::{account_id}:root"
                     subject = outsider_subject(root)
                     verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
-                    self.emit(subject, target, ASSUME_ROLE, root, SourceKind.ACCOUNT, verdict=verdict)
+                    self.emit(
+                        subject, target, ASSUME_ROLE, root, SourceKind.ACCOUNT, verdict=verdict
+                    )
             else:
                 actor = self.estate.by_arn.get(name.value)
                 if actor is not None:
@@ -411,7 +451,12 @@ class _Builder:
                     subject = outsider_subject(name.value)
                     verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
                     self.emit(
-                        subject, target, ASSUME_ROLE, name.value, SourceKind.EXTERNAL, verdict=verdict
+                        subject,
+                        target,
+                        ASSUME_ROLE,
+                        name.value,
+                        SourceKind.EXTERNAL,
+                        verdict=verdict,
                     )
                 else:
                     self.notes.append(
@@ -435,11 +480,7 @@ class _Builder:
                 if anyone or actor.account.account_id in delegated:
                     individuals[actor_id] = actor
         for account_id in sorted(delegated):
-            for group in self.grouping.by_account.get(account_id, ()):
-                if not group.may_allow(role.arn):
-                    self.stats["groups_prefiltered"] += 1
-                    continue
-                verdict = self.evaluator.verdict(group.subject, target, ASSUME_ROLE)
+            for group, verdict in self._group_verdicts(account_id, target):
                 if verdict.principal_specific:
                     for actor in group.members:
                         individuals[id(actor)] = actor
@@ -468,6 +509,56 @@ class _Builder:
                 extra=extra,
                 actor=actor,
             )
+
+    def _group_verdicts(
+        self, account_id: str, target: Target
+    ) -> Iterator[tuple[AccessGroupInfo, Verdict]]:
+        """The verdict of every group of ``account_id`` for ``target`` (prefiltered ones left out).
+
+        Groups whose statements cover every role ("uniform") get the same verdicts for every role
+        whose trust policy has the same shape for them: those lists are cached per shape.
+        """
+        groups = self.grouping.by_account.get(account_id, ())
+        uniform = [group for group in groups if group.uniform]
+        shape = self._shape(uniform, target)
+        cached = self._uniform_verdicts.get(shape) if shape is not None else None
+        if cached is None:
+            cached = [
+                (group, self.evaluator.verdict(group.subject, target, ASSUME_ROLE))
+                for group in uniform
+            ]
+            if shape is not None:
+                self._uniform_verdicts[shape] = cached
+        else:
+            self.stats["group_verdicts_shared"] += len(cached)
+        yield from cached
+        for group in groups:
+            if group.uniform:
+                continue
+            if not group.may_allow(target.arn):
+                self.stats["groups_prefiltered"] += 1
+                continue
+            yield group, self.evaluator.verdict(group.subject, target, ASSUME_ROLE)
+
+    def _shape(self, groups: list[AccessGroupInfo], target: Target) -> tuple[object, ...] | None:
+        """The role's trust policy and RCPs as these groups see them, or None when some
+        condition key's value is known (it may differ between roles: no sharing)."""
+        parts: list[object] = [
+            bool(groups) and groups[0].account is target.account,
+            bool(target.account.rcp_levels),
+        ]
+        seen: set[tuple[str, bool, int]] = set()
+        for group in groups:
+            subject = group.subject
+            marker = (subject.principal.value, subject.has_boundary, subject.profile)
+            if marker in seen:
+                continue
+            seen.add((subject.principal.value, subject.has_boundary, subject.profile))
+            part, keys, variables = self.evaluator.target_part(subject, target, ASSUME_ROLE)
+            if variables or any(_known_key(key, subject) for key in keys):
+                return None
+            parts.append((marker, part))
+        return tuple(parts)
 
     def _actor_by_id(self, actor_id: int) -> Actor:
         if not hasattr(self, "_actors"):

@@ -77,9 +77,7 @@ class Doc:
         """The statements whose Action/NotAction covers ``action`` (any effect), cached."""
         found = self._by_action.get(action)
         if found is None:
-            found = tuple(
-                s for s in self.policy.statements if statement_matches_action(s, action)
-            )
+            found = tuple(s for s in self.policy.statements if statement_matches_action(s, action))
             self._by_action[action] = found
         return found
 
@@ -324,7 +322,9 @@ def load_estate(only: set[str] | None = None) -> Estate:
             return None
         found = boundaries.get((account.pk, arn))
         if found is None:
-            name, document, is_aws = managed_by_account_arn.get((account.pk, arn), (None, None, False))
+            name, document, is_aws = managed_by_account_arn.get(
+                (account.pk, arn), (None, None, False)
+            )
             source = PolicySource(
                 Layer.BOUNDARY, name or arn.rsplit("/", 1)[-1], arn, kind="permissions boundary"
             )
@@ -400,7 +400,9 @@ def load_estate(only: set[str] | None = None) -> Estate:
     providers = dict(IdentityProvider.objects.values_list("arn", "kind"))
     keys = [
         KeyInfo(*row)
-        for row in keys_qs.values_list("user_id", "slot", "active", "last_rotated", "last_used_date")
+        for row in keys_qs.values_list(
+            "user_id", "slot", "active", "last_rotated", "last_used_date"
+        )
     ]
     logger.info(
         "loaded %d accounts, %d users, %d roles, %d groups",
@@ -456,7 +458,15 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
             attached[policy_type][target].append(doc)
 
     accounts: dict[str, AccountInfo] = {}
-    for pk, account_id, name, alias, parent_id, is_management, in_org in Account.objects.values_list(
+    for (
+        pk,
+        account_id,
+        name,
+        alias,
+        parent_id,
+        is_management,
+        in_org,
+    ) in Account.objects.values_list(
         "pk", "account_id", "name", "alias", "parent_id", "is_management", "in_organization"
     ):
         info = AccountInfo(pk, account_id, name or alias or account_id, is_management, in_org)

@@ -211,6 +211,7 @@ class Evaluator:
         self._layer_memo: dict[tuple[Any, ...], _Layers] = {}
         self._sig_memo: dict[tuple[Any, ...], tuple[Any, frozenset[str], bool]] = {}
         self._interned: dict[Any, int] = {}
+        self._tokens: dict[tuple[int, str, bool], tuple[Any, ...]] = {}
         self._target_memo: dict[tuple[Any, ...], tuple[int, frozenset[str], bool]] = {}
         self._own_layers: dict[tuple[int, str], _Layers] = {}
         self._own_memo: dict[tuple[Any, ...], tuple[int, frozenset[str], bool]] = {}
@@ -302,7 +303,7 @@ class Evaluator:
     ) -> tuple[Any, ...]:
         arn = target.arn
         has_boundary = subject.has_boundary
-        target_id, keys, variables = self._target_part(subject, target, action, has_boundary)
+        target_id, keys, variables = self.target_part(subject, target, action, has_boundary)
         own_id, own_keys, own_vars = self._own_part(subject, action, arn, has_boundary)
         extra_sig: Any = ()
         if extra:
@@ -383,10 +384,14 @@ class Evaluator:
             self._own_memo[key] = found
         return found
 
-    def _target_part(
-        self, subject: Subject, target: Target, action: str, has_boundary: bool
+    def target_part(
+        self, subject: Subject, target: Target, action: str, has_boundary: bool | None = None
     ) -> tuple[int, frozenset[str], bool]:
-        """The trust policy and RCPs normalised for this requester (memoised per role)."""
+        """The trust policy and RCPs normalised for this requester (memoised per role): an id
+        equal for roles whose trust policy and RCPs read the same to it, the condition keys they
+        test, and whether they use policy variables."""
+        if has_boundary is None:
+            has_boundary = subject.has_boundary
         trust_doc = target.role.trust
         assert trust_doc is not None
         memo = (id(trust_doc), action, subject.principal.value, has_boundary, subject.profile)
@@ -422,14 +427,16 @@ class Evaluator:
         found = self._layer_memo.get(memo)
         if found is None:
             levels = build()
+            statements = [statement for level in levels for statement in level]
             found = _Layers(
                 levels,
                 tuple(
                     (statement, self._static_of(statement))
-                    for level in levels
-                    for statement in level
+                    for statement in statements
                     if self._static_of(statement).dependent
                 ),
+                tuple(sorted({key for s in statements for key in self._static_of(s).keys})),
+                tuple(statements),
             )
             self._layer_memo[memo] = found
         return found
@@ -437,13 +444,24 @@ class Evaluator:
     def _sig(
         self, layers: _Layers, subject: Subject, arn: str, has_boundary: bool, *, principals: bool
     ) -> tuple[Any, frozenset[str], bool]:
+        # What the signature depends on: resource matches, which referenced keys are known,
+        # and how each Principal element names the requester (not who the requester is).
         matched = tuple(_resource_match(static, arn) for _, static in layers.dependents)
+        tokens = None
+        if principals:
+            token_memo = (id(layers), subject.principal.value, has_boundary)
+            tokens = self._tokens.get(token_memo)
+            if tokens is None:
+                tokens = tuple(
+                    _principal_token(statement, subject.principal, has_boundary)
+                    for statement in layers.statements
+                )
+                self._tokens[token_memo] = tokens
         memo = (
             id(layers),
             matched,
-            subject.profile,
-            subject.principal.value if principals else None,
-            has_boundary,
+            tuple(_known(key, subject) for key in layers.keys) if layers.keys else (),
+            tokens,
         )
         found = self._sig_memo.get(memo)
         if found is None:
@@ -520,6 +538,8 @@ class Evaluator:
 class _Layers:
     levels: tuple[tuple[Statement, ...], ...]
     dependents: tuple[tuple[Statement, _Static], ...]
+    keys: tuple[str, ...] = ()
+    statements: tuple[Statement, ...] = ()
 
 
 def _resource_match(static: _Static, arn: str) -> Any:

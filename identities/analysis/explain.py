@@ -138,7 +138,9 @@ def explain_access(source: str, target: str) -> Explanation:
         provider = source_key.removeprefix("federated:")
         subject = federated_subject(provider)
         action = (
-            ASSUME_ROLE_WITH_SAML if ":saml-provider/" in provider else ASSUME_ROLE_WITH_WEB_IDENTITY
+            ASSUME_ROLE_WITH_SAML
+            if ":saml-provider/" in provider
+            else ASSUME_ROLE_WITH_WEB_IDENTITY
         )
     elif kind == "anyone":
         subject = anyone_subject()

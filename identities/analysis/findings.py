@@ -55,7 +55,7 @@ def _public_roles(edges: list[EdgeRecord]) -> list[FindingRecord]:
                 f"{', '.join(edge.condition_keys)}"
             )
             how = (
-                "Its trust policy names every principal (\"*\") and limits it only with "
+                'Its trust policy names every principal ("*") and limits it only with '
                 f"conditions on {', '.join(edge.condition_keys)}: any AWS principal of any "
                 "account that meets them can assume the role."
             )
@@ -63,7 +63,7 @@ def _public_roles(edges: list[EdgeRecord]) -> list[FindingRecord]:
             severity = "high"
             title = f"Anyone can assume {role.name} in {role.account.name}"
             how = (
-                "Its trust policy names every principal (\"*\") without a condition: any AWS "
+                'Its trust policy names every principal ("*") without a condition: any AWS '
                 "principal of any account whose own policies allow sts:AssumeRole can assume it."
             )
         found.append(
@@ -75,7 +75,10 @@ def _public_roles(edges: list[EdgeRecord]) -> list[FindingRecord]:
                 principal_arn=role.arn,
                 account=role.account,
                 actor=role,
-                data={"condition_keys": list(edge.condition_keys), "granted_by": list(edge.granted_by)},
+                data={
+                    "condition_keys": list(edge.condition_keys),
+                    "granted_by": list(edge.granted_by),
+                },
             )
         )
     return found

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 import orjson
@@ -35,11 +36,27 @@ def is_hop_node(node: str) -> bool:
 
 @dataclass(frozen=True)
 class Reached:
-    """A node found by a search, with the shortest chain to or from the start."""
+    """A node found by a search, with the shortest chain to or from the start.
+
+    ``path`` (principals and roles only, from the chain's first principal to its role) is
+    built on first use: a search may reach tens of thousands of nodes, a page shows a few.
+    """
 
     node: str
     hops: int
-    path: tuple[str, ...]  # principals and roles only, from the chain's start to its end
+    parents: dict[str, str | None] = field(repr=False, compare=False)
+    start_first: bool = field(repr=False, compare=False)
+
+    @cached_property
+    def path(self) -> tuple[str, ...]:
+        chain = []
+        step: str | None = self.node
+        while step is not None:
+            if not is_hop_node(step):
+                chain.append(step)
+            step = self.parents[step]
+        # ``chain`` runs from ``node`` back to the search's start.
+        return tuple(reversed(chain)) if self.start_first else tuple(chain)
 
 
 class ReachGraph:
@@ -105,59 +122,66 @@ class ReachGraph:
         return cls(graph)
 
     # -- searches ------------------------------------------------------------------------------
+    # The searches walk networkx's own adjacency dicts (``_succ``/``_pred``): the public views
+    # wrap every lookup in a new view object, which doubles the time of a search that visits
+    # a few hundred thousand edges.
 
     def reach_from(self, start: str) -> list[Reached]:
         """Every role ``start`` can end up in, with the shortest chain (start first)."""
         if start not in self.graph:
             return []
-        parents = _bfs(self.graph.succ, [start])
-        return _collect(parents, start_first=True, keep=lambda node: node != start)
+        search = _bfs(self.graph._succ, [start])
+        return _collect(search, start_first=True, keep=lambda node: node != start)
 
     def reach_to(self, target: str) -> list[Reached]:
         """Every principal that can end up in role ``target``, with the shortest chain."""
         if target not in self.graph:
             return []
-        parents = _bfs(self.graph.pred, [target])
-        return _collect(parents, start_first=False, keep=lambda node: node != target)
+        search = _bfs(self.graph._pred, [target])
+        return _collect(search, start_first=False, keep=lambda node: node != target)
 
     def nearest(self, targets: Iterable[str]) -> dict[str, Reached]:
         """For every principal that can reach one of ``targets``, the nearest and its chain."""
         sources = [node for node in targets if node in self.graph]
-        parents = _bfs(self.graph.pred, sources)
+        search = _bfs(self.graph._pred, sources)
         found = set(sources)
         return {
             reached.node: reached
-            for reached in _collect(parents, start_first=False, keep=lambda n: n not in found)
+            for reached in _collect(search, start_first=False, keep=lambda n: n not in found)
         }
 
 
-def _bfs(adjacency: nx.classes.coreviews.AdjacencyView, starts: list[str]) -> dict[str, str | None]:
-    parents: dict[str, str | None] = {start: None for start in starts}
+def _bfs(
+    adjacency: dict[str, dict[str, dict[str, object]]], starts: list[str]
+) -> tuple[dict[str, str | None], dict[str, int]]:
+    """Breadth-first search: parent pointers and hop counts (hop nodes add no hop)."""
+    parents: dict[str, str | None] = dict.fromkeys(starts)
+    hops = dict.fromkeys(starts, 0)
     queue = deque(starts)
+    prefixes = (GROUP_PREFIX, VIA_PREFIX)
     while queue:
         node = queue.popleft()
+        depth = hops[node]
         for neighbour in adjacency[node]:
             if neighbour not in parents:
                 parents[neighbour] = node
+                hops[neighbour] = depth if neighbour.startswith(prefixes) else depth + 1
                 queue.append(neighbour)
-    return parents
+    return parents, hops
 
 
-def _collect(parents: dict[str, str | None], *, start_first: bool, keep) -> list[Reached]:  # type: ignore[no-untyped-def]
-    found: list[Reached] = []
-    for node in parents:
-        if is_hop_node(node) or not keep(node):
-            continue
-        chain = []
-        step: str | None = node
-        while step is not None:
-            if not is_hop_node(step):
-                chain.append(step)
-            step = parents[step]
-        # ``chain`` runs from ``node`` back to the search's start.
-        path = tuple(reversed(chain)) if start_first else tuple(chain)
-        found.append(Reached(node, len(chain) - 1, path))
-    return found
+def _collect(
+    search: tuple[dict[str, str | None], dict[str, int]],
+    *,
+    start_first: bool,
+    keep: Callable[[str], bool],
+) -> list[Reached]:
+    parents, hops = search
+    return [
+        Reached(node, hops[node], parents, start_first)
+        for node in parents
+        if not is_hop_node(node) and keep(node)
+    ]
 
 
 def load_graph(data: bytes | memoryview | None) -> ReachGraph | None:

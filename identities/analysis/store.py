@@ -23,8 +23,8 @@ from identities.models import (
     AccessEdge,
     AccessGroup,
     AccessGroupMember,
-    AdminPath,
     Administrator,
+    AdminPath,
     Finding,
 )
 
@@ -105,8 +105,12 @@ def store_results(
             {
                 "source": edge.source,
                 "source_kind": edge.source_kind,
-                "source_user_id": edge.actor.pk if edge.actor and edge.actor.kind == "user" else None,
-                "source_role_id": edge.actor.pk if edge.actor and edge.actor.kind == "role" else None,
+                "source_user_id": edge.actor.pk
+                if edge.actor and edge.actor.kind == "user"
+                else None,
+                "source_role_id": edge.actor.pk
+                if edge.actor and edge.actor.kind == "role"
+                else None,
                 "source_group_id": group_pk[edge.group.key] if edge.group else None,
                 "target_id": edge.target.pk,
                 "action": edge.action,
@@ -166,9 +170,7 @@ def store_results(
         (
             {
                 "source": source,
-                "source_kind": (
-                    actor.kind if actor else kinds.get(source, SourceKind.EXTERNAL)
-                ),
+                "source_kind": (actor.kind if actor else kinds.get(source, SourceKind.EXTERNAL)),
                 "source_user_id": actor.pk if actor and actor.kind == "user" else None,
                 "source_role_id": actor.pk if actor and actor.kind == "role" else None,
                 "administrator_id": admin_pk[reached.path[-1]],
@@ -199,8 +201,12 @@ def store_results(
                 "severity": finding.severity,
                 "account_id": finding.account.pk if finding.account else None,
                 "principal_arn": finding.principal_arn,
-                "user_id": finding.actor.pk if finding.actor and finding.actor.kind == "user" else None,
-                "role_id": finding.actor.pk if finding.actor and finding.actor.kind == "role" else None,
+                "user_id": finding.actor.pk
+                if finding.actor and finding.actor.kind == "user"
+                else None,
+                "role_id": finding.actor.pk
+                if finding.actor and finding.actor.kind == "role"
+                else None,
                 "title": finding.title[:1000],
                 "detail": finding.detail,
                 "data": finding.data,
@@ -217,6 +223,26 @@ def store_results(
     }
     logger.info("stored %s", counts)
     return counts
+
+
+def refresh_statistics() -> None:
+    """Let PostgreSQL's planner see the new row counts at once (autovacuum comes later): with
+    stale statistics it scans the whole edge table for one role's edges."""
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    # Only the columns queries filter and join on: statistics of the JSON columns cost seconds.
+    columns = {
+        AccessEdge: ("target_id", "outcome", "source_user_id", "source_role_id", "source_group_id"),
+        AccessGroupMember: ("group_id", "user_id", "role_id"),
+        AdminPath: ("administrator_id", "source_user_id", "source_role_id"),
+        Finding: ("kind", "severity", "account_id"),
+    }
+    with connection.cursor() as cursor:
+        for model, names in columns.items():
+            cursor.execute(
+                f"ANALYZE {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)})"
+            )
 
 
 def _insert(model: type[models.Model], fields: list[str], rows: Iterable[dict[str, Any]]) -> None:
@@ -246,7 +272,9 @@ def _copy(model: type[models.Model], fields: list[str], rows: Iterable[dict[str,
         for row in rows:
             copy.write_row(
                 [
-                    orjson.dumps(row[name]).decode() if json and row[name] is not None else row[name]
+                    orjson.dumps(row[name]).decode()
+                    if json and row[name] is not None
+                    else row[name]
                     for name, json in zip(fields, is_json, strict=True)
                 ]
             )

@@ -34,6 +34,4 @@ class Command(BaseCommand):
         run = AnalysisRun.objects.get(pk=summary["run"])
         stages = ", ".join(f"{name} {seconds}s" for name, seconds in run.timings.items())
         self.stdout.write(f"Stages: {stages}")
-        self.stdout.write(
-            f"Analysed the estate in {time.perf_counter() - started:.1f}s: {summary}"
-        )
+        self.stdout.write(f"Analysed the estate in {time.perf_counter() - started:.1f}s: {summary}")

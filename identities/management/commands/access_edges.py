@@ -1,0 +1,92 @@
+"""Print the stored access edges: python manage.py access_edges --format json [--account ID]
+[--transitive]"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from identities.access import current_run, iter_direct_edges, iter_transitive_edges
+from identities.models import Account
+
+
+class Command(BaseCommand):
+    help = (
+        "Print who can assume which role, one object per edge, sorted by (source, target): "
+        "source (user/role ARN, arn:aws:iam::ID:root for an account outside the synced set, "
+        "service:NAME, federated:PROVIDER or *), target (role ARN), conditions (sorted condition "
+        "keys, empty when unconditional), transitive, path (ARNs from source to target; "
+        "[source, target] for a direct edge), granted_by (statement references; for a chain, "
+        "every hop's in order). CSV joins list cells with ' | '."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--format", choices=["json", "csv"], default="json")
+        parser.add_argument("--account", help="only edges whose target role is in this account")
+        parser.add_argument(
+            "--transitive",
+            action="store_true",
+            help="also every role a source can end up in through role chaining",
+        )
+
+    def handle(self, *args, format: str, account: str | None, transitive: bool, **options) -> None:
+        if account is not None and not Account.objects.filter(account_id=account).exists():
+            raise CommandError(f"no synced account {account}")
+        if current_run() is None:
+            self.stderr.write("warning: no analysis has run yet; run `manage.py analyse`")
+        rows = self._rows(account, transitive)
+        if format == "json":
+            self._json(rows)
+        else:
+            self._csv(rows)
+
+    def _rows(self, account: str | None, transitive: bool) -> Iterable[dict[str, Any]]:
+        if not transitive:
+            for access in iter_direct_edges(account):
+                yield {
+                    "source": access.source,
+                    "target": access.target,
+                    "conditions": list(access.condition_keys),
+                    "transitive": False,
+                    "path": [access.source, access.target],
+                    "granted_by": list(access.granted_by),
+                }
+            return
+        for reach in iter_transitive_edges(account):
+            yield {
+                "source": reach.source,
+                "target": reach.target,
+                "conditions": list(reach.condition_keys),
+                "transitive": reach.transitive,
+                "path": list(reach.path),
+                "granted_by": list(reach.granted_by),
+            }
+
+    def _json(self, rows: Iterable[dict[str, Any]]) -> None:
+        out = self.stdout
+        out.write("[", ending="")
+        first = True
+        for row in rows:
+            out.write(("\n  " if first else ",\n  ") + json.dumps(row), ending="")
+            first = False
+        out.write("\n]" if not first else "]")
+
+    def _csv(self, rows: Iterable[dict[str, Any]]) -> None:
+        writer = csv.writer(self.stdout if self.stdout else sys.stdout, lineterminator="\n")
+        writer.writerow(["source", "target", "conditions", "transitive", "path", "granted_by"])
+        for row in rows:
+            writer.writerow(
+                [
+                    row["source"],
+                    row["target"],
+                    " | ".join(row["conditions"]),
+                    "true" if row["transitive"] else "false",
+                    " | ".join(row["path"]),
+                    " | ".join(row["granted_by"]),
+                ]
+            )

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+DEV = "333333333333"
+PROD = "444444444444"
+ALICE = f"arn:aws:iam::{DEV}:user/alice"
+CI = f"arn:aws:iam::{DEV}:user/ci-deploy"
+DEPLOY = f"arn:aws:iam::{PROD}:role/deploy"
+
+
+def test_role_access_lists_conditional_edge_with_both_statements(imported_sample, logged_in_client):
+    response = logged_in_client.get(f"/accounts/{PROD}/roles/deploy/access/")
+
+    direct = response.context["direct"]
+    assert [(a.source, a.outcome, a.condition_keys) for a in direct] == [
+        (CI, "conditional", ("sts:ExternalId",))
+    ]
+    assert len(direct[0].granted_by) == 2
+    assert "trust policy deploy" in direct[0].granted_by[0]
+    assert "ci-deploy-assume" in direct[0].granted_by[1]
+    assert b"conditional" in response.content
+
+
+def test_role_access_htmx_returns_only_the_fragment(imported_sample, logged_in_client):
+    response = logged_in_client.get(
+        f"/accounts/{PROD}/roles/deploy/access/", headers={"HX-Request": "true"}
+    )
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="who-can-assume"')
+    assert "<html" not in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_role_access_shows_the_three_hop_chain(imported_sample, logged_in_client):
+    response = logged_in_client.get(f"/accounts/{PROD}/roles/prod-break-glass/access/")
+
+    chains = {reached.node: reached.path for reached in response.context["chains"]}
+    assert chains[ALICE] == (
+        ALICE,
+        f"arn:aws:iam::{DEV}:role/dev-ops",
+        f"arn:aws:iam::{PROD}:role/prod-ops",
+        f"arn:aws:iam::{PROD}:role/prod-break-glass",
+    )
+
+
+def test_role_access_csv_has_direct_edges_and_chains(imported_sample, logged_in_client):
+    response = logged_in_client.get(f"/accounts/{PROD}/roles/prod-break-glass/access/?format=csv")
+
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "source,hops,outcome,conditions,granted_by_or_chain"
+    assert f"{ALICE},3,chain,," in "\n".join(lines)
+    assert any(line.startswith(f"arn:aws:iam::{PROD}:role/prod-ops,1,allow,,") for line in lines)
+
+
+def test_user_reach_lists_direct_role_and_chain_ends(imported_sample, logged_in_client):
+    response = logged_in_client.get(f"/accounts/{DEV}/users/alice/reach/")
+
+    assert [a.target for a in response.context["direct"]] == [f"arn:aws:iam::{DEV}:role/dev-ops"]
+    assert {(r.node, r.hops) for r in response.context["chains"]} >= {
+        (f"arn:aws:iam::{PROD}:role/prod-ops", 2),
+        (f"arn:aws:iam::{PROD}:role/prod-break-glass", 3),
+    }
+
+
+def test_explain_refused_pair_names_the_deciding_layer(imported_sample, logged_in_client):
+    response = logged_in_client.get("/access/explain/", {"source": ALICE, "target": DEPLOY})
+
+    explanation = response.context["explanation"]
+    assert explanation.possible is False
+    assert "decided by the trust layer" in explanation.text
+    assert b"cannot assume it" in response.content
+
+
+def test_explain_conditional_pair_lists_the_condition(imported_sample, logged_in_client):
+    response = logged_in_client.get(
+        "/access/explain/", {"source": CI, "target": DEPLOY}, headers={"HX-Request": "true"}
+    )
+
+    assert response.context["explanation"].condition_keys == ("sts:ExternalId",)
+    assert response.content.decode().lstrip().startswith('<div id="explanation">')
+    assert b"under conditions" in response.content
+
+
+def test_explain_unknown_principal_is_a_clear_error(imported_sample, logged_in_client):
+    response = logged_in_client.get("/access/explain/", {"source": "nobody", "target": DEPLOY})
+
+    assert response.status_code == 200
+    assert response.context["error"] == "'nobody' is neither an ARN nor account/name"
+
+
+def test_administrators_page_lists_admins_with_reasons(imported_sample, logged_in_client):
+    response = logged_in_client.get("/access/administrators/")
+
+    admins = {admin.arn: admin for admin in response.context["admins"]}
+    okta = admins["arn:aws:iam::111111111111:role/okta-admin"]
+    assert okta.basis == "full"
+    assert "AdministratorAccess" in okta.reason or any(
+        "AdministratorAccess" in ref for ref in okta.statements
+    )
+    assert response.context["paths"].paginator.count >= 1
+
+
+def test_findings_page_filters_by_kind(imported_sample, logged_in_client):
+    response = logged_in_client.get("/access/findings/", {"kind": "public_role"})
+
+    rows = list(response.context["page"])
+    assert [finding.principal_arn for finding in rows] == [f"arn:aws:iam::{DEV}:role/public-reader"]
+    assert rows[0].severity == "high"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/accounts/{PROD}/roles/deploy/access/",
+        f"/accounts/{DEV}/users/alice/reach/",
+        "/access/administrators/",
+        "/access/findings/",
+        "/access/explain/",
+    ],
+)
+def test_access_pages_need_login(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_access_pages_without_analysis_say_how_to_run_it(db, logged_in_client, sample_bundle):
+    from identities.ingest import import_bundle
+
+    import_bundle(sample_bundle)
+
+    response = logged_in_client.get(f"/accounts/{PROD}/roles/deploy/access/")
+
+    assert b"No access analysis yet" in response.content
