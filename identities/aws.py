@@ -154,6 +154,13 @@ class CallCounter:
         events.register("before-send.*.*", self._count_send, unique_id=f"iamviz-sends-{id(self)}")
         return self
 
+    def detach(self, session: boto3.Session) -> None:
+        """Stop counting `session`'s calls: a session shared between runs must not feed a
+        finished run's counter (its heartbeat would write those calls to the wrong run)."""
+        events = session.events
+        events.unregister("before-call.*.*", unique_id=f"iamviz-calls-{id(self)}")
+        events.unregister("before-send.*.*", unique_id=f"iamviz-sends-{id(self)}")
+
     def as_dict(self) -> dict[str, int]:
         return {"calls": self.calls, "attempts": self.attempts, "retries": self.retries}
 

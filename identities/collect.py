@@ -259,20 +259,25 @@ def collect_member_account(
     """
     if counter is not None:
         counter.attach(base_session)
-    caller_sts = build_client(base_session, "sts", region_name=region, config=config)
-    if caller_sts.get_caller_identity()["Account"] == account_id:
-        session = base_session
-    else:
-        session = assume_account_session(
-            base_session,
-            account_id=account_id,
-            role_name_or_arn=role_name_or_arn,
-            external_id=external_id,
-            region=region,
-            config=config,
-            counter=counter,
-        )
-    return collect_account(session, account_id=account_id, name=name, config=config)
+    try:
+        caller_sts = build_client(base_session, "sts", region_name=region, config=config)
+        if caller_sts.get_caller_identity()["Account"] == account_id:
+            session = base_session
+        else:
+            session = assume_account_session(
+                base_session,
+                account_id=account_id,
+                role_name_or_arn=role_name_or_arn,
+                external_id=external_id,
+                region=region,
+                config=config,
+                counter=counter,
+            )
+        return collect_account(session, account_id=account_id, name=name, config=config)
+    finally:
+        if counter is not None:
+            # The base session outlives this account: later accounts must not count here.
+            counter.detach(base_session)
 
 
 def collect_estate(

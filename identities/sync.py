@@ -614,7 +614,10 @@ def start_organization_sync(
         try:
             management = session or base_session(sync_settings)
             counter.attach(management)
-            organization = collect_organization(management, config=config)
+            try:
+                organization = collect_organization(management, config=config)
+            finally:
+                counter.detach(management)
             validate_organization(organization, source="AWS Organizations")
             changes = import_organization(organization, sync_run=run)
             change_counts = {kind: dict(actions) for kind, actions in changes.counts.items()}
