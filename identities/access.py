@@ -56,6 +56,7 @@ __all__ = [
     "reach_from",
     "reach_graph",
     "reach_to",
+    "severity_rank",
 ]
 
 POSSIBLE = (AccessEdge.Outcome.ALLOW, AccessEdge.Outcome.CONDITIONAL)

@@ -506,6 +506,10 @@ def test_unknown_policy_document_makes_the_edge_conditional_with_a_reason(solo_e
     ]
 
     assert mystery.condition_keys == ("iamviz:PolicyDocumentUnknown",)
+    assert mystery.notes == (
+        "depends on policy documents the bundle does not hold: customer-managed policy "
+        f"not-exported (arn:aws:iam::{SOLO}:policy/not-exported)",
+    )
     assert mystery.granted_by == (
         trust_ref(SOLO, "root-trusted"),
         "statement 'UnknownAllow' (Statement[0]) of customer-managed policy not-exported "
@@ -520,3 +524,35 @@ def test_account_outside_the_synced_set_is_an_external_node(solo_estate):
     assert [(f.kind, f.severity) for f in findings(kind="root_trust_without_external_id")] == [
         ("root_trust_without_external_id", "high")
     ]
+
+
+def test_rebound_statement_keeps_every_field_but_its_source():
+    from dataclasses import fields
+
+    from identities.analysis.estate import _rebind
+    from identities.policy import Layer, PolicySource, parse_policy
+
+    first = PolicySource(Layer.TRUST, "first", arn(SOLO, "role", "first"))
+    second = PolicySource(Layer.TRUST, "second", arn(SOLO, "role", "second"))
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "S",
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": arn(SOLO, "user", "x")},
+                "NotAction": "iam:*",
+                "NotResource": "arn:aws:s3:::b",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            }
+        ],
+    }
+    [original] = parse_policy(document, first).statements
+
+    rebound = _rebind(original, second)
+
+    assert rebound.source == second
+    assert rebound.ref == f"statement 'S' (Statement[0]) of trust policy second ({second.arn})"
+    assert {f.name: getattr(rebound, f.name) for f in fields(rebound) if f.name != "source"} == {
+        f.name: getattr(original, f.name) for f in fields(original) if f.name != "source"
+    }

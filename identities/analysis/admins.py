@@ -381,24 +381,17 @@ class _Checker:
         return found
 
 
-_CONTENT: dict[int, tuple[object, ...]] = {}
-
-
 def _content(statement: Statement) -> tuple[object, ...]:
     """What a statement says, whatever policy it is in."""
-    found = _CONTENT.get(id(statement))
-    if found is None:
-        found = (
-            statement.effect,
-            statement.actions,
-            statement.not_action,
-            statement.resources,
-            statement.not_resource,
-            tuple((c.operator.name, c.key.lower(), c.values) for c in statement.conditions),
-            statement.substitute_variables,
-        )
-        _CONTENT[id(statement)] = found
-    return found
+    return (
+        statement.effect,
+        statement.actions,
+        statement.not_action,
+        statement.resources,
+        statement.not_resource,
+        tuple((c.operator.name, c.key.lower(), c.values) for c in statement.conditions),
+        statement.substitute_variables,
+    )
 
 
 def _grants(decision: Decision) -> tuple[str, ...]:
@@ -470,7 +463,7 @@ def find_administrators(estate: Estate, edges: list[EdgeRecord]) -> list[AdminRe
         targets = []
         for group in groups:
             members = [m for m in group.members if id(m) not in found]
-            if not members or member_account_lacks(members[0], admins_by_account):
+            if not members or _lacks_targets(members[0], admins_by_account):
                 continue
             per_member = checker.specific(group, _TAKE_OVER_ACTIONS)
             for member in members if per_member else members[:1]:
@@ -624,7 +617,7 @@ def _self_grant(
     return None
 
 
-def member_account_lacks(actor: Actor, admins: dict[str, _Admins]) -> bool:
+def _lacks_targets(actor: Actor, admins: dict[str, _Admins]) -> bool:
     return actor.account.account_id not in admins
 
 

@@ -34,6 +34,7 @@ from identities.analysis.estate import (
     ASSUME_ROLE,
     ASSUME_ROLE_WITH_SAML,
     ASSUME_ROLE_WITH_WEB_IDENTITY,
+    UNKNOWN_DOCUMENT_KEY,
     AccountInfo,
     Actor,
     Doc,
@@ -322,6 +323,7 @@ class _Builder:
         self.edges: list[EdgeRecord] = []
         self.notes: list[str] = []
         self.members: dict[int, Subject] = {}
+        self._actors = {id(actor): actor for actor in estate.actors}
         self.stats: dict[str, int] = defaultdict(int)
         self._uniform_verdicts: dict[tuple[object, ...], list[tuple[AccessGroupInfo, Verdict]]] = {}
 
@@ -378,6 +380,17 @@ class _Builder:
                 statement = trust[position] if section == "trust" else identity[position]
                 refs.append(statement.ref)
             record.granted_by = tuple(refs)
+            if UNKNOWN_DOCUMENT_KEY in verdict.condition_keys:
+                missing = sorted(
+                    {
+                        s.source.label
+                        for s in (*identity, *(subject.boundary or ()))
+                        if s.conditions and s.conditions[0].key == UNKNOWN_DOCUMENT_KEY
+                    }
+                )
+                record.notes += (
+                    "depends on policy documents the bundle does not hold: " + "; ".join(missing),
+                )
         self.stats[f"edges_{outcome}"] += 1
         self.edges.append(record)
 
@@ -561,8 +574,6 @@ class _Builder:
         return tuple(parts)
 
     def _actor_by_id(self, actor_id: int) -> Actor:
-        if not hasattr(self, "_actors"):
-            self._actors = {id(actor): actor for actor in self.estate.actors}
         return self._actors[actor_id]
 
 

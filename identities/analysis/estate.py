@@ -197,6 +197,48 @@ def make_doc(key: str, document: Any, source: PolicySource, *, missing: str | No
     return Doc(key, source.name, source.label, policy)
 
 
+class _Parser:
+    """Parse each distinct document text once (per layer); equal documents of other owners get
+    copies of its statements with their own source, so every reference names its real policy."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[Layer, str], Policy] = {}
+
+    def doc(self, key: str, raw: Any, source: PolicySource, missing: str | None = None) -> Doc:
+        if not isinstance(raw, str):
+            return make_doc(key, _json(raw), source, missing=missing)
+        base = self._parsed.get((source.layer, raw))
+        if base is None:
+            doc = make_doc(key, _json(raw), source, missing=missing)
+            if doc.unknown is None:
+                self._parsed[(source.layer, raw)] = doc.policy
+            return doc
+        policy = Policy(
+            source=source,
+            statements=tuple(_rebind(s, source) for s in base.statements),
+            version=base.version,
+        )
+        return Doc(key, source.name, source.label, policy)
+
+
+def _rebind(statement: Statement, source: PolicySource) -> Statement:
+    # The constructor, not dataclasses.replace: replace() introspects the fields on every call.
+    return Statement(
+        source=source,
+        index=statement.index,
+        sid=statement.sid,
+        effect=statement.effect,
+        actions=statement.actions,
+        not_action=statement.not_action,
+        resources=statement.resources,
+        not_resource=statement.not_resource,
+        principals=statement.principals,
+        not_principal=statement.not_principal,
+        conditions=statement.conditions,
+        substitute_variables=statement.substitute_variables,
+    )
+
+
 def load_estate(only: set[str] | None = None) -> Estate:
     """Read the whole estate with one query per table and parse every policy once.
 
@@ -208,7 +250,7 @@ def load_estate(only: set[str] | None = None) -> Estate:
     account_by_pk = {info.pk: info for info in accounts.values()}
 
     managed_rows = list(
-        ManagedPolicy.objects.values_list(
+        ManagedPolicy.objects.order_by("pk").values_list(
             "pk", "account_id", "arn", "name", "is_aws_managed", _text("document")
         )
     )
@@ -231,8 +273,9 @@ def load_estate(only: set[str] | None = None) -> Estate:
             shared[cache_key] = doc
         managed[pk] = doc
 
-    users_qs = IamUser.objects.all()
-    roles_qs = IamRole.objects.all()
+    # Ordered, so that edges and the reach graph come out the same way on every run.
+    users_qs = IamUser.objects.order_by("pk")
+    roles_qs = IamRole.objects.order_by("pk")
     if only is not None:
         users_qs = users_qs.filter(arn__in=only)
         roles_qs = roles_qs.filter(arn__in=only)
@@ -263,10 +306,10 @@ def load_estate(only: set[str] | None = None) -> Estate:
             _text("trust_policy"),
         )
     )
-    memberships_qs = GroupMembership.objects.all()
-    groups_qs = IamGroup.objects.all()
-    attachments_qs = PolicyAttachment.objects.all()
-    inline_qs = InlinePolicy.objects.all()
+    memberships_qs = GroupMembership.objects.order_by("pk")
+    groups_qs = IamGroup.objects.order_by("pk")
+    attachments_qs = PolicyAttachment.objects.order_by("pk")
+    inline_qs = InlinePolicy.objects.order_by("pk")
     keys_qs = AccessKey.objects.all()
     if only is not None:
         user_pks = [row[0] for row in user_rows]
@@ -299,15 +342,15 @@ def load_estate(only: set[str] | None = None) -> Estate:
         "group": {row[0]: row[2] for row in group_rows},
         "role": {row[0]: row[2] for row in role_rows},
     }
+    parser = _Parser()
     for pk, name, raw, user_pk, group_pk, role_pk in inline_qs.values_list(
         "pk", "name", _text("document"), "user_id", "group_id", "role_id"
     ):
-        document = _json(raw)
         owner, owner_pk = _owner(user_pk, group_pk, role_pk)
         source = PolicySource(
             Layer.IDENTITY, name, owner_arn[owner].get(owner_pk), kind="inline policy"
         )
-        owners[owner][owner_pk].append(make_doc(f"inline:{pk}", document, source))
+        owners[owner][owner_pk].append(parser.doc(f"inline:{pk}", raw, source))
 
     groups = [
         GroupInfo(pk, arn, name, account_by_pk[account_pk], owners["group"].get(pk, []))
@@ -387,9 +430,9 @@ def load_estate(only: set[str] | None = None) -> Estate:
                 boundary=boundary_of(account, boundary_arn),
                 boundary_arn=boundary_arn,
                 tags=dict(_json(tags) or {}),
-                trust=make_doc(
+                trust=parser.doc(
                     f"trust:{pk}",
-                    _json(trust),
+                    trust,
                     PolicySource(Layer.TRUST, name, arn),
                     missing="the role has no trust policy in the bundle",
                 ),
@@ -404,7 +447,8 @@ def load_estate(only: set[str] | None = None) -> Estate:
             "user_id", "slot", "active", "last_rotated", "last_used_date"
         )
     ]
-    logger.info(
+    logger.log(
+        logging.DEBUG if only is not None else logging.INFO,
         "loaded %d accounts, %d users, %d roles, %d groups",
         len(accounts),
         len(users),

@@ -75,16 +75,16 @@ class ReachGraph:
         """``edges``: possible (source, role ARN) pairs, a source being an ARN, ``*``,
         ``service:…``, ``federated:…`` or ``group:KEY``; ``memberships``: (ARN, ``group:KEY``);
         ``refused``: (ARN, role ARN) pairs where a member's own answer is no."""
-        graph = nx.DiGraph()
+        pairs: list[tuple[str, str]] = []
         group_targets: dict[str, set[str]] = defaultdict(set)
         for source, target in edges:
             if source.startswith(GROUP_PREFIX):
                 group_targets[source].add(target)
-                graph.add_edge(source, target)
+                pairs.append((source, target))
             else:
                 via = VIA_PREFIX + source
-                graph.add_edge(source, via)
-                graph.add_edge(via, target)
+                pairs.append((source, via))
+                pairs.append((via, target))
         refused_by: dict[str, set[str]] = defaultdict(set)
         for source, target in refused:
             refused_by[source].add(target)
@@ -95,10 +95,12 @@ class ReachGraph:
             denied = refused_by.get(member)
             if denied and denied & targets:
                 via = VIA_PREFIX + member
-                graph.add_edge(member, via)
-                graph.add_edges_from((via, target) for target in targets - denied)
+                pairs.append((member, via))
+                pairs.extend((via, target) for target in sorted(targets - denied))
             else:
-                graph.add_edge(member, group)
+                pairs.append((member, group))
+        graph = nx.DiGraph()
+        graph.add_edges_from(pairs)
         return cls(graph)
 
     # -- storage -------------------------------------------------------------------------------
@@ -188,15 +190,3 @@ def load_graph(data: bytes | memoryview | None) -> ReachGraph | None:
     if data is None:
         return None
     return ReachGraph.from_bytes(bytes(data))
-
-
-def build_from_pairs(
-    pairs: Iterable[tuple[str, str, bool]], memberships: Iterable[tuple[str, str]]
-) -> ReachGraph:
-    """From (source, role ARN, possible) rows: possible ones are edges, refused ones exceptions."""
-    edges: list[tuple[str, str]] = []
-    refused: list[tuple[str, str]] = []
-    for source, target, possible in pairs:
-        (edges if possible else refused).append((source, target))
-    logger.debug("reach graph: %d edges, %d refused", len(edges), len(refused))
-    return ReachGraph.build(edges, memberships, refused)
