@@ -36,6 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/iamviz_bench"
 BUDGET_MS = 300
+# Debian's Chromium, as the browser tests drive it (tests/browser/conftest.py).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 def setup_django(database_url: str) -> None:
@@ -99,11 +102,10 @@ def pick_targets() -> dict[str, str]:
 
 def time_requests(query: dict[str, str], repeat: int) -> dict[str, Any]:
     """Median wall time of GET graph/data.json?<query> through the URL resolver and view."""
+    import orjson
     from django.contrib.auth import get_user_model
     from django.test import RequestFactory
     from django.urls import resolve, reverse
-
-    import orjson
 
     url = reverse("identities:graph-data")
     view = resolve(url).func
@@ -148,9 +150,6 @@ def browser_first_draw(database_url: str, path: str) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from playwright.sync_api import sync_playwright
 
-    sys.path.insert(0, str(ROOT / "tests" / "browser"))
-    from conftest import CHROMIUM, CHROMIUM_ARGS
-
     password = secrets.token_urlsafe(16)
     user, _ = get_user_model().objects.get_or_create(username="iamviz-bench")
     user.is_staff = True
@@ -175,9 +174,7 @@ def browser_first_draw(database_url: str, path: str) -> dict[str, Any]:
             except OSError:
                 time.sleep(0.2)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -258,7 +255,10 @@ def main() -> None:
             f"{name:<48} {row['median_ms']:>9} {row['p90_ms']:>7} {row['nodes']:>6} "
             f"{row['edges']:>6}  {', '.join(row['folded']) or '-'}"
         )
-    for name in ("access 2-hop neighbourhood of the busiest role", "access view of one whole account"):
+    for name in (
+        "access 2-hop neighbourhood of the busiest role",
+        "access view of one whole account",
+    ):
         verdict = "within" if results["endpoints"][name]["median_ms"] < BUDGET_MS else "OVER"
         print(f"  {name}: {verdict} the {BUDGET_MS} ms budget")
     if options.browser:

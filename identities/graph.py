@@ -30,7 +30,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 import networkx as nx
-from django.db.models import Exists, OuterRef, Q
+import orjson
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, TextField
+from django.db.models.functions import Cast
 from django.urls import reverse
 
 from identities.analysis.reach import GROUP_PREFIX, VIA_PREFIX, is_hop_node, load_graph
@@ -54,6 +56,8 @@ from identities.models import (
 logger = logging.getLogger(__name__)
 
 AGGREGATE_THRESHOLD = 1500
+# A folded view draws at most this many edges, the heaviest (see _thin_out).
+EDGE_LIMIT = 400
 # A neighbourhood stops growing past this many nodes (it is then folded to fit the threshold).
 COLLECT_LIMIT = 20000
 MAX_DEPTH = 4
@@ -419,6 +423,7 @@ def build_identity_graph(
         hide_aws_managed=hide_aws_managed,
     )
     builder = _Builder(scope)
+    folded_by_sql = False
     if focus:
         _seed_identity_node(builder, focus)
         frontier = {focus}
@@ -429,14 +434,20 @@ def build_identity_graph(
             frontier = _grow_identity(builder, frontier)
             if not frontier:
                 break
-    elif account_id:
-        in_account = Q(account__account_id=account_id)
-        for kind, model in (("user", IamUser), ("group", IamGroup), ("role", IamRole)):
-            for pk, name, account in model.objects.filter(in_account).values_list(
-                *_PRINCIPAL_VALUES
-            ):
-                _add_principal(builder, kind, pk, name, account)
-        _load_identity_edges(builder, users=in_account, groups=in_account, roles=in_account)
+    else:
+        in_scope = Q(account__account_id=account_id) if account_id else Q()
+        if scope.accounts:
+            in_scope &= Q(account__account_id__in=sorted(scope.accounts))
+        if not account_id and _principal_count("", scope.accounts) > threshold:
+            _load_identity_overview(builder)
+            folded_by_sql = True
+        else:
+            for kind, model in (("user", IamUser), ("group", IamGroup), ("role", IamRole)):
+                for pk, name, account in model.objects.filter(in_scope).values_list(
+                    *_PRINCIPAL_VALUES
+                ):
+                    _add_principal(builder, kind, pk, name, account)
+            _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
     expanded = [node_id for node_id in expand if node_id]
     for node_id in expanded:
         if node_id not in builder.graph:
@@ -446,8 +457,9 @@ def build_identity_graph(
                 continue
     if expanded:
         _grow_identity(builder, set(expanded))
-    graph = builder.graph
-    folded = _fold(graph, threshold, _identity_fold_steps, focus=focus)
+    graph, folded = _fold(builder.graph, threshold, _identity_fold_steps, focus=focus)
+    if folded_by_sql:
+        folded = ["users", "roles", "policies"]
     positions, columns = _layout_columns(graph)
     return _serialise(
         graph,
@@ -457,6 +469,88 @@ def build_identity_graph(
         stats={"truncated": builder.truncated, "folded": folded, "focus": focus},
         pks=builder.pks,
     )
+
+
+def _load_identity_overview(builder: _Builder) -> None:
+    """The identity view of an estate past the threshold: per account, its users, groups,
+    roles, customer-managed and inline policies as one node each (AWS-managed policies as one
+    node), the memberships and attachments between them counted by the database."""
+    scope = builder.scope
+    account_of = dict(Account.objects.values_list("pk", "account_id"))
+
+    def node(of: str, account: str) -> str | None:
+        if of == "policy-aws":
+            if scope.hide_aws_managed:
+                return None
+            account = ""
+        elif not scope.keeps_account(account):
+            return None
+        node_id = f"agg:{of}:{account}" if account else f"agg:{of}"
+        if node_id not in builder.graph:
+            label = {
+                "user": "users",
+                "group": "groups",
+                "role": "roles",
+                "policy-aws": "AWS-managed policies",
+                "policy-customer": "customer-managed policies",
+                "inline": "inline policies",
+            }[of]
+            drill = {"view": "identity", "account": account} if account else {"hide_aws": ""}
+            builder.graph.add_node(
+                node_id, kind="aggregate", label=label, account=account, of=of, count=0,
+                drill=drill, sample=[],
+            )  # fmt: skip
+        return node_id
+
+    def link(source: str | None, target: str | None, kind: str, n: int) -> None:
+        if source and target and scope.keeps_kind(kind):
+            key = (kind, "")
+            if builder.graph.has_edge(source, target, key):
+                builder.graph.edges[source, target, key]["count"] += n
+            else:
+                builder.graph.add_edge(source, target, key=key, kind=kind, count=n)
+
+    for model, of in ((IamUser, "user"), (IamGroup, "group"), (IamRole, "role")):
+        for account_pk, n in model.objects.values_list("account_id").annotate(n=Count("pk")):
+            if node_id := node(of, account_of[account_pk]):
+                builder.graph.nodes[node_id]["count"] = n
+    for account_pk, n in (
+        ManagedPolicy.objects.filter(is_aws_managed=False)
+        .values_list("account_id")
+        .annotate(n=Count("pk"))
+    ):
+        if node_id := node("policy-customer", account_of[account_pk]):
+            builder.graph.nodes[node_id]["count"] = n
+    if aws := node("policy-aws", ""):
+        builder.graph.nodes[aws]["count"] = (
+            ManagedPolicy.objects.filter(is_aws_managed=True).values("arn").distinct().count()
+        )
+    for account_pk, n in GroupMembership.objects.values_list("group__account_id").annotate(
+        n=Count("pk")
+    ):
+        account = account_of[account_pk]
+        link(node("user", account), node("group", account), "member", n)
+    for owner in PRINCIPAL_KINDS:
+        rows = (
+            PolicyAttachment.objects.filter(**{f"{owner}__isnull": False})
+            .values_list("policy__account_id", "policy__is_aws_managed")
+            .annotate(n=Count("pk"))
+        )
+        for account_pk, aws_managed, n in rows:
+            account = account_of[account_pk]
+            target = node("policy-aws" if aws_managed else "policy-customer", account)
+            link(node(owner, account), target, "attached", n)
+        inline = (
+            InlinePolicy.objects.filter(**{f"{owner}__isnull": False})
+            .values_list("account_id")
+            .annotate(n=Count("pk"))
+        )
+        for account_pk, n in inline:
+            account = account_of[account_pk]
+            inline_node = node("inline", account)
+            link(node(owner, account), inline_node, "inline", n)
+            if inline_node:
+                builder.graph.nodes[inline_node]["count"] += n
 
 
 # --- access view: who can assume what ------------------------------------------------------
@@ -478,23 +572,12 @@ _EDGE_VALUES = (
     "source",
     "source_kind",
     "source_user_id",
-    "source_user__name",
-    "source_user__account__account_id",
     "source_role_id",
-    "source_role__name",
-    "source_role__account__account_id",
     "source_group_id",
-    "source_group__key",
-    "source_group__label",
-    "source_group__kind",
-    "source_group__member_count",
-    "source_group__account__account_id",
     "target_id",
-    "target__name",
-    "target__account__account_id",
     "action",
     "outcome",
-    "condition_keys",
+    "conditions_text",
     "via_pass_role",
 )
 _KIND = _EDGE_VALUES.index("source_kind")
@@ -553,6 +636,29 @@ class _AccessLoader:
         self.builder = builder
         self.group_pks: dict[str, int] = {}
         self.big_groups: set[str] = set()
+        # pk -> (name, account id) of users and roles, pk -> row of access groups
+        self.names: dict[str, dict[int, tuple[str, str]]] = {"user": {}, "role": {}}
+        self.groups: dict[int, tuple[str, str, str, int, str]] = {}
+
+    def learn(self, kind: str, pks: Iterable[int]) -> None:
+        """Fetch the names of the users or roles (or access groups) not known yet."""
+        if kind == "group":
+            missing = {pk for pk in pks if pk is not None and pk not in self.groups}
+            if missing:
+                rows = AccessGroup.objects.filter(pk__in=missing).values_list(
+                    "pk", "key", "label", "kind", "member_count", "account__account_id"
+                )
+                for pk, *row in rows:
+                    self.groups[pk] = tuple(row)  # type: ignore[assignment]
+            return
+        known = self.names[kind]
+        missing = {pk for pk in pks if pk is not None and pk not in known}
+        if missing:
+            model = IamUser if kind == "user" else IamRole
+            for pk, name, account_id in model.objects.filter(pk__in=missing).values_list(
+                "pk", "name", "account__account_id"
+            ):
+                known[pk] = (name, account_id)
 
     # nodes
 
@@ -605,37 +711,44 @@ class _AccessLoader:
             outcomes.discard("conditional")
         kinds = {k for k, category in _SOURCE_CATEGORY.items() if scope.keeps_kind(category)}
         seen: set[int] = set()
+        rows = []
         for part in parts:
-            for pk, *row in AccessEdge.objects.filter(part).values_list("pk", *_EDGE_VALUES):
+            query = AccessEdge.objects.filter(part).annotate(
+                conditions_text=Cast("condition_keys", TextField())
+            )
+            for pk, *row in query.values_list("pk", *_EDGE_VALUES):
                 if pk in seen or row[_OUTCOME] not in outcomes or row[_KIND] not in kinds:
                     continue
                 seen.add(pk)
-                self._add_edge(tuple(row))
+                rows.append(row)
+        self.learn("user", (row[2] for row in rows))
+        self.learn("role", (pk for row in rows for pk in (row[3], row[5])))
+        self.learn("group", (row[4] for row in rows))
+        for row in rows:
+            self._add_edge(row)
 
-    def _add_edge(self, row: tuple[Any, ...]) -> None:
+    def _add_edge(self, row: list[Any]) -> None:
         (
-            source, source_kind, user_pk, user, user_account, role_pk, role, role_account,
-            group_pk, group_key, group_label, group_kind, group_count, group_account,
-            target_pk, target, target_account, action, outcome, condition_keys, via_pass_role,
+            source, source_kind, user_pk, role_pk, group_pk, target_pk, action, outcome,
+            conditions_text, via_pass_role,
         ) = row  # fmt: skip
         if source_kind == "user":
-            source_id = self.principal("user", user, user_account, user_pk)
+            source_id = self.principal("user", *self.names["user"][user_pk], user_pk)
         elif source_kind == "role":
-            source_id = self.principal("role", role, role_account, role_pk)
+            source_id = self.principal("role", *self.names["role"][role_pk], role_pk)
         elif source_kind == "group":
-            source_id = self.group(
-                group_pk, group_key, group_label, group_kind, group_count, group_account
-            )
+            source_id = self.group(group_pk, *self.groups[group_pk])
         else:
             source_id = self.outside(source, source_kind)
-        target_id = self.principal("role", target, target_account, target_pk)
+        target_id = self.principal("role", *self.names["role"][target_pk], target_pk)
+        conditions = orjson.loads(conditions_text) if outcome != "allow" and conditions_text else []
         self.builder.edge(
             source_id,
             target_id,
             _SOURCE_CATEGORY[source_kind],
             key=("assume", outcome),
             outcome=outcome,
-            conditions=list(condition_keys),
+            conditions=conditions,
             action=action,
             via="pass-role" if via_pass_role else "",
         )
@@ -649,15 +762,18 @@ class _AccessLoader:
         }
         if not wanted:
             return
-        rows = AccessGroupMember.objects.filter(group_id__in=wanted).values_list(
-            "group_id", "user_id", "user__name", "user__account__account_id",
-            "role_id", "role__name", "role__account__account_id",
-        )  # fmt: skip
-        for group_pk, user_pk, user, user_account, role_pk, role, role_account in rows:
+        rows = list(
+            AccessGroupMember.objects.filter(group_id__in=wanted).values_list(
+                "group_id", "user_id", "role_id"
+            )
+        )
+        self.learn("user", (user_pk for _, user_pk, _ in rows))
+        self.learn("role", (role_pk for _, _, role_pk in rows))
+        for group_pk, user_pk, role_pk in rows:
             if user_pk is not None:
-                member = self.principal("user", user, user_account, user_pk)
+                member = self.principal("user", *self.names["user"][user_pk], user_pk)
             else:
-                member = self.principal("role", role, role_account, role_pk)
+                member = self.principal("role", *self.names["role"][role_pk], role_pk)
             self.builder.edge(member, wanted[group_pk], "in-group", key=("in-group", ""))
 
     def groups_of(self, node_ids: Iterable[str]) -> None:
@@ -800,6 +916,7 @@ def build_access_graph(
     )
     builder = _Builder(scope)
     loader = _AccessLoader(builder)
+    folded_by_sql = False
     if focus:
         _seed_access_node(loader, focus)
         up, down = {focus}, {focus}
@@ -810,23 +927,18 @@ def build_access_graph(
             up, down = loader.reach(up, down)
             if not up and not down:
                 break
-    elif account_id:
-        account = Account.objects.filter(account_id=account_id).values_list("pk", flat=True)
-        roles = list(IamRole.objects.filter(account_id__in=account).values_list("pk", flat=True))
-        users = list(IamUser.objects.filter(account_id__in=account).values_list("pk", flat=True))
-        groups = AccessGroup.objects.filter(account_id__in=account).values_list("pk", flat=True)
-        loader.edges(
-            [
-                Q(target_id__in=roles),
-                Q(source_role_id__in=roles),
-                Q(source_user_id__in=users),
-                Q(source_group_id__in=list(groups)),
-            ]
-        )
-        loader.members(list(loader.group_pks))
     else:
-        loader.edges([Q()])
-        loader.members(list(loader.group_pks))
+        where = _account_edges(account_id) if account_id else [Q()]
+        # An account holding half the threshold in principals overflows it with the parties
+        # it trusts or is trusted by; below that, the database counts what would be drawn.
+        folded_by_sql = _principal_count(account_id) > threshold // 2 or (
+            _access_size(where, scope) > threshold
+        )
+        if folded_by_sql:
+            _load_access_overview(builder, where, account_id)
+        else:
+            loader.edges(where)
+            loader.members(list(loader.group_pks))
     expanded = [node_id for node_id in expand if node_id]
     for node_id in expanded:
         if node_id not in builder.graph:
@@ -836,8 +948,10 @@ def build_access_graph(
                 continue
     if expanded:
         loader.grow(set(expanded))
-    graph = builder.graph
-    folded = _fold(graph, threshold, _access_fold_steps, focus=focus)
+    graph, folded = _fold(builder.graph, threshold, _access_fold_steps, focus=focus)
+    if not focus and folded_by_sql:
+        folded = ["users", "roles", "access groups"]
+    hidden = _thin_out(graph, EDGE_LIMIT) if folded else 0
     names = _account_names()
     positions, boxes, parents = _layout_access(graph, names)
     return _serialise(
@@ -847,9 +961,269 @@ def build_access_graph(
         extra_nodes=boxes,
         parents=parents,
         account_names=names,
-        stats={"truncated": builder.truncated, "folded": folded, "focus": focus},
+        stats={
+            "truncated": builder.truncated,
+            "folded": folded,
+            "focus": focus,
+            "edges_hidden": hidden,
+        },
         pks=builder.pks,
     )
+
+
+def _thin_out(graph: nx.MultiDiGraph, limit: int) -> int:
+    """Keep the ``limit`` heaviest folded edges (those standing for the most edges) so that
+    an aggregated picture stays readable; returns how many were left out."""
+    if graph.number_of_edges() <= limit:
+        return 0
+    ranked = sorted(
+        graph.edges(keys=True, data="count", default=1),
+        key=lambda edge: (-edge[3], edge[0], edge[1], str(edge[2])),
+    )
+    dropped = ranked[limit:]
+    graph.remove_edges_from((u, v, k) for u, v, k, _ in dropped)
+    return len(dropped)
+
+
+_OUTSIDE_KINDS = ("account", "external", "service", "federated", "anyone")
+
+
+def _account_edges(account_id: str) -> list[Q]:
+    """The edges into or out of one account, as one query per indexed column."""
+    # Key lists rather than joins: the planner picks the foreign-key indexes for them.
+    in_account = Q(account__account_id=account_id)
+    roles = list(IamRole.objects.filter(in_account).values_list("pk", flat=True))
+    users = list(IamUser.objects.filter(in_account).values_list("pk", flat=True))
+    groups = list(AccessGroup.objects.filter(in_account).values_list("pk", flat=True))
+    return [
+        Q(target_id__in=roles),
+        Q(source_role_id__in=roles),
+        Q(source_user_id__in=users),
+        Q(source_group_id__in=groups),
+    ]
+
+
+def _scope_filter(scope: _Scope) -> Q:
+    outcomes = ["allow", "conditional"] + (["denied"] if scope.show_denied else [])
+    if scope.conditional == "only":
+        outcomes.remove("allow")
+    elif scope.conditional == "none":
+        outcomes.remove("conditional")
+    kinds = [k for k, category in _SOURCE_CATEGORY.items() if scope.keeps_kind(category)]
+    where = Q(outcome__in=outcomes, source_kind__in=kinds)
+    if scope.accounts:
+        accounts = sorted(scope.accounts)
+        where &= Q(target__account__account_id__in=accounts) & (
+            Q(source_kind__in=_OUTSIDE_KINDS)
+            | Q(source_user__account__account_id__in=accounts)
+            | Q(source_role__account__account_id__in=accounts)
+            | Q(source_group__account__account_id__in=accounts)
+        )
+    return where
+
+
+def _principal_count(account_id: str, accounts: Iterable[str] = ()) -> int:
+    """Users and roles of the account (of the estate, or of ``accounts``, without one): a view
+    holding them all is past the threshold whatever its edges."""
+    in_scope = Q(account__account_id=account_id) if account_id else Q()
+    if accounts:
+        in_scope &= Q(account__account_id__in=sorted(accounts))
+    return IamUser.objects.filter(in_scope).count() + IamRole.objects.filter(in_scope).count()
+
+
+def _access_size(parts: list[Q], scope: _Scope) -> int:
+    """About how many nodes the edges of ``parts`` draw (targets, sources and the members of
+    small access groups), counted by the database."""
+    total = 0
+    for part in parts:
+        edges = AccessEdge.objects.filter(part).filter(_scope_filter(scope))
+        counts = edges.aggregate(
+            targets=Count("target_id", distinct=True),
+            groups=Count("source_group_id", distinct=True),
+            users=Count("source_user_id", distinct=True),
+            roles=Count("source_role_id", distinct=True),
+            outside=Count("source", distinct=True, filter=Q(source_kind__in=_OUTSIDE_KINDS)),
+        )
+        members = AccessGroup.objects.filter(
+            pk__in=edges.filter(source_group__isnull=False).values("source_group_id"),
+            member_count__lte=MEMBER_LIMIT,
+        ).aggregate(n=Sum("member_count"))
+        total += sum(value or 0 for value in counts.values()) + (members["n"] or 0)
+        if total > COLLECT_LIMIT:
+            break
+    return total
+
+
+_index_cache: dict[str, Any] = {"key": None, "value": None}
+
+
+def _account_index() -> tuple[dict[int, int], dict[int, int]]:
+    """Account pk of every role and every user, read once per analysis run and process: the
+    overview groups edges by role and user keys instead of joining 50,000-row tables."""
+    key = (
+        AnalysisRun.objects.filter(status=AnalysisRun.Status.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .values_list("pk", "finished_at")
+        .first()
+    )
+    if key is None or _index_cache["key"] != key:
+        roles = dict(IamRole.objects.values_list("pk", "account_id"))
+        users = dict(IamUser.objects.values_list("pk", "account_id"))
+        _index_cache.update(key=key, value=(roles, users))
+    return _index_cache["value"]
+
+
+def _load_access_overview(builder: _Builder, parts: list[Q], account_id: str = "") -> None:
+    """Users and roles of each account folded into one node each, outside parties kept, the
+    edges between them counted by the database (GROUP BY), never one row per edge.
+
+    For one account the edges into it and out of it are grouped by source and target key and
+    mapped to accounts here; for the estate, one GROUP BY per kind of source joins only the
+    table that holds the source's account.
+    """
+    scope = builder.scope
+    account_of = dict(Account.objects.values_list("pk", "account_id"))
+    groups = {
+        pk: (account_pk, kind)
+        for pk, account_pk, kind in AccessGroup.objects.values_list("pk", "account_id", "kind")
+    }
+    counts: dict[tuple[str, str, Any], dict[str, Any]] = {}
+    if account_id:
+        role_account, user_account = _account_index()
+        into, *out = parts
+        rows: Iterable[dict[str, Any]] = (
+            AccessEdge.objects.filter(into)
+            .filter(_scope_filter(scope))
+            .values(
+                "source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
+                "outcome",
+            )
+            .annotate(n=Count("pk"))
+            .order_by()
+        )  # fmt: skip
+        for row in rows:
+            row["target_account"] = None
+            row["source_account"] = (
+                groups[row["source_group_id"]][0]
+                if row["source_group_id"]
+                else user_account.get(row["source_user_id"])
+                or role_account.get(row["source_role_id"])
+            )
+            row["source_group__kind"] = (
+                groups[row["source_group_id"]][1] if row["source_group_id"] else ""
+            )
+            row["outside_source"] = row["source"]
+        _add_overview_rows(builder, rows, account_of, account_id, counts)
+        leaving = Q(pk__in=[])
+        for part in out:
+            leaving |= part
+        rows = (
+            AccessEdge.objects.filter(leaving)
+            .filter(_scope_filter(scope))
+            .values("source_kind", "source_group_id", "target_id", "outcome")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        own = next(pk for pk, value in account_of.items() if value == account_id)
+        kept = []
+        for row in rows:
+            target_account = role_account.get(row["target_id"])
+            if target_account == own:
+                continue  # counted with the edges into the account
+            row["target_account"] = target_account
+            row["source_group__kind"] = (
+                groups[row["source_group_id"]][1] if row["source_group_id"] else ""
+            )
+            kept.append(row)
+        _add_overview_rows(builder, kept, account_of, account_id, counts)
+    else:
+        for source_kinds, source_column in _OVERVIEW_SOURCES:
+            columns: dict[str, Any] = {"target_account": F("target__account_id")}
+            if source_column:
+                columns["source_account"] = F(source_column)
+            else:
+                columns["outside_source"] = F("source")
+            rows = (
+                AccessEdge.objects.filter(source_kind__in=source_kinds)
+                .filter(_scope_filter(scope))
+                .annotate(**columns)
+                .values("source_kind", "source_group__kind", "outcome", *columns)
+                .annotate(n=Count("pk"))
+                .order_by()
+            )
+            _add_overview_rows(builder, rows, account_of, account_id, counts)
+    for (source_id, target_id, key), data in counts.items():
+        builder.graph.add_edge(source_id, target_id, key=key, **data)
+    # Every user and role is in exactly one access group: their sizes sum to the counts.
+    sizes: dict[tuple[str, str], int] = defaultdict(int)
+    for account_pk, kind, n in AccessGroup.objects.values_list(
+        "account_id", "kind", "member_count"
+    ):
+        sizes[(kind, account_of[account_pk])] += n
+    for _, data in builder.graph.nodes(data=True):
+        if data["kind"] == "aggregate":
+            data["count"] = sizes.get((data["of"], data["account"]), 0)
+
+
+# One GROUP BY per kind of source, each joining only the table that holds its account.
+_OVERVIEW_SOURCES = (
+    (("group",), "source_group__account_id"),
+    (("user",), "source_user__account_id"),
+    (("role",), "source_role__account_id"),
+    (_OUTSIDE_KINDS, ""),
+)
+
+
+def _add_overview_rows(
+    builder: _Builder,
+    rows: Iterable[dict[str, Any]],
+    account_of: dict[int, str],
+    account_id: str,
+    counts: dict[tuple[str, str, Any], dict[str, Any]],
+) -> None:
+    for row in rows:
+        kind = row["source_kind"]
+        if kind in _OUTSIDE_KINDS:
+            node_id, node_kind, label, source_account = outside_node(row["outside_source"], kind)
+            if node_id not in builder.graph:
+                builder.graph.add_node(
+                    node_id, kind=node_kind, label=label, account=source_account, outside=True
+                )
+            source_id: str | None = node_id
+        else:
+            of = "user" if kind == "user" or row["source_group__kind"] == "user" else "role"
+            source = (
+                account_of.get(row["source_account"]) if "source_account" in row else account_id
+            )
+            source_id = _overview_node(builder, of, source)
+        target = account_of.get(row["target_account"]) if row.get("target_account") else account_id
+        target_id = _overview_node(builder, "role", target)
+        category = _SOURCE_CATEGORY[kind]
+        if source_id is None or target_id is None or source_id == target_id:
+            continue
+        slot = (source_id, target_id, (category, row["outcome"]))
+        if slot in counts:
+            counts[slot]["count"] += row["n"]
+        else:
+            counts[slot] = {"kind": category, "outcome": row["outcome"], "count": row["n"]}
+
+
+def _overview_node(builder: _Builder, of: str, account_id: str | None) -> str | None:
+    if not account_id or not builder.scope.keeps_account(account_id):
+        return None
+    node_id = f"agg:{of}s:{account_id}"
+    if node_id not in builder.graph:
+        builder.graph.add_node(
+            node_id,
+            kind="aggregate",
+            label=f"{of}s",
+            account=account_id,
+            of=of,
+            count=0,
+            drill={"view": "access", "account": account_id, "accounts": account_id},
+            sample=[],
+        )
+    return node_id
 
 
 def _access_fold_steps(graph: nx.MultiDiGraph) -> list[_FoldStep]:
@@ -1236,67 +1610,82 @@ def _fold(
     threshold: int,
     steps_of: Callable[[nx.MultiDiGraph], list[_FoldStep]],
     focus: str = "",
-) -> list[str]:
-    """Contract nodes step by step (in place) until the graph has at most ``threshold`` nodes.
+) -> tuple[nx.MultiDiGraph, list[str]]:
+    """Fold nodes, step after step, until at most ``threshold`` nodes are left.
 
-    Edges between folded nodes merge into one edge per (source, target, kind) with a count.
-    The focus node is never folded. Returns the names of the steps applied.
+    Each step maps some of the remaining original nodes to folded nodes; the steps needed are
+    decided on the counts alone, then the graph is contracted once. Edges between folded
+    nodes merge into one edge per (source, target, kind, outcome) with a count and the union
+    of their condition keys. The focus node is never folded. Returns the graph (the same one
+    when nothing folds) and the names of the steps applied.
     """
+    count = graph.number_of_nodes()
+    if count <= threshold:
+        return graph, []
+    mapping: dict[str, str] = {}
+    members: dict[str, list[str]] = defaultdict(list)
+    attrs: dict[str, dict[str, Any]] = {}
     applied: list[str] = []
-    if graph.number_of_nodes() <= threshold:
-        return applied
     for name, key_of in steps_of(graph):
-        if graph.number_of_nodes() <= threshold:
+        if count <= threshold:
             break
-        mapping: dict[str, str] = {}
-        members: dict[str, list[str]] = defaultdict(list)
-        attrs: dict[str, dict[str, Any]] = {}
+        step: dict[str, str] = {}
         for node_id, data in graph.nodes(data=True):
-            if node_id == focus or data["kind"] in {"aggregate", "box"}:
+            if node_id == focus or node_id in mapping:
                 continue
             found = key_of(node_id, data)
             if found is None:
                 continue
             agg_id, label, account, drill = found
-            mapping[node_id] = agg_id
-            members[agg_id].append(node_id)
-            attrs.setdefault(
-                agg_id,
-                {"label": label, "account": account, "drill": drill, "of": data["kind"]},
-            )
-        if not mapping:
+            step[node_id] = agg_id
+            if agg_id not in attrs:
+                attrs[agg_id] = {"label": label, "account": account, "drill": drill}
+                attrs[agg_id]["of"] = data["kind"]
+        if step:
+            applied.append(name)
+            count += len(set(step.values())) - len(step)
+            mapping.update(step)
+    for node_id, agg_id in mapping.items():
+        members[agg_id].append(node_id)
+    folded = nx.MultiDiGraph()
+    for node_id, data in graph.nodes(data=True):
+        if node_id not in mapping:
+            folded.add_node(node_id, **data)
+    for agg_id, data in attrs.items():
+        ids = sorted(members[agg_id])
+        folded.add_node(
+            agg_id,
+            kind="aggregate",
+            label=data["label"],
+            account=data["account"],
+            count=len(ids),
+            of=data["of"],
+            drill=data["drill"],
+            sample=ids[:5],
+        )
+    merged: dict[tuple[str, str, Any], dict[str, Any]] = {}
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        new_source, new_target = mapping.get(source, source), mapping.get(target, target)
+        if new_source == new_target:
             continue
-        applied.append(name)
-        edges = list(graph.edges(keys=True, data=True))
-        graph.remove_nodes_from(mapping)
-        for agg_id, data in attrs.items():
-            ids = sorted(members[agg_id])
-            graph.add_node(
-                agg_id,
-                kind="aggregate",
-                label=data["label"],
-                account=data["account"],
-                count=len(ids),
-                of=data["of"],
-                drill=data["drill"],
-                sample=ids[:5],
-            )
-        for source, target, _, data in edges:
-            new_source, new_target = mapping.get(source, source), mapping.get(target, target)
-            if source not in mapping and target not in mapping:
-                continue
-            if new_source == new_target:
-                continue
-            kind = data["kind"]
-            key = (kind, data.get("outcome", ""))
-            if graph.has_edge(new_source, new_target, key=key):
-                graph.edges[new_source, new_target, key]["count"] += data.get("count", 1)
-            else:
-                merged = {k: v for k, v in data.items() if k in {"kind", "outcome", "conditional"}}
-                graph.add_edge(
-                    new_source, new_target, key=key, **merged, count=data.get("count", 1)
-                )
-    return applied
+        if new_source == source and new_target == target:
+            folded.add_edge(source, target, key=key, **data)
+            continue
+        slot = (new_source, new_target, (data["kind"], data.get("outcome", "")))
+        edge = merged.get(slot)
+        if edge is None:
+            edge = merged[slot] = {
+                "kind": data["kind"],
+                "outcome": data.get("outcome", ""),
+                "count": 0,
+                "conditions": set(),
+            }
+        edge["count"] += data.get("count", 1)
+        edge["conditions"].update(data.get("conditions") or ())
+    for (source, target, key), data in merged.items():
+        data["conditions"] = sorted(data["conditions"])
+        folded.add_edge(source, target, key=key, **data)
+    return folded, applied
 
 
 # --- layouts --------------------------------------------------------------------------------
@@ -1444,9 +1833,12 @@ def _layout_bands(
         for index_of_hop, hop in enumerate(sorted(columns)):
             column = hop if chain else index_of_hop
 
-            def key(node_id: str) -> tuple[float, tuple[str, str, str]]:
+            def key(node_id: str) -> tuple[float, bool, tuple[str, str, str]]:
                 centre = _barycentre_float(local_y, graph.predecessors(node_id))
-                return (math.inf if centre is None else centre, _sort_key(graph, node_id))
+                # Providers head their column: an edge leaving the users below them then
+                # never crosses them.
+                last = graph.nodes[node_id]["kind"] != "federated"
+                return (math.inf if centre is None else centre, last, _sort_key(graph, node_id))
 
             ordered = sorted(columns[hop], key=key)
             for index, node_id in enumerate(ordered):
@@ -1531,7 +1923,7 @@ def _serialise(
     """The JSON the page and the exports share: nodes sorted by id, then edges sorted by ends."""
     urls = _Urls()
     names = account_names if account_names is not None else _account_names()
-    flags = _risk_flags(pks or {})
+    flags = _risk_flags({n: pk for n, pk in (pks or {}).items() if n in graph})
     many_accounts = len({d["account"] for _, d in graph.nodes(data=True) if d["account"]}) > 1
     nodes: list[dict[str, Any]] = [dict(node) for node in extra_nodes]
     for node_id in sorted(graph):
@@ -1659,12 +2051,15 @@ def _risk_flags(pks: dict[str, int]) -> dict[str, list[str]]:
     if not users and not roles:
         return {}
     flags: dict[str, list[str]] = defaultdict(list)
-    owned = Q(user_id__in=users) | Q(role_id__in=roles)
     for model, flag in ((Administrator, "admin"), (Finding, "finding")):
-        for user_pk, role_pk in model.objects.filter(owned).values_list("user_id", "role_id"):
-            node_id = by_pk.get(("user", user_pk) if user_pk else ("role", role_pk))
-            if node_id and flag not in flags[node_id]:
-                flags[node_id].append(flag)
+        for kind, pks_of_kind in (("user", users), ("role", roles)):
+            if not pks_of_kind:
+                continue
+            owned = model.objects.filter(**{f"{kind}_id__in": pks_of_kind})
+            for pk in owned.values_list(f"{kind}_id", flat=True).order_by().distinct():
+                node_id = by_pk[(kind, pk)]
+                if flag not in flags[node_id]:
+                    flags[node_id].append(flag)
     return dict(flags)
 
 

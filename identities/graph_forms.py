@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from identities.graph import IDENTITY_EDGE_KINDS, MAX_DEPTH, MAX_PATH_LENGTH
+from identities.graph import MAX_DEPTH, MAX_PATH_LENGTH
 from identities.queries import account_choices
 
 logger = logging.getLogger(__name__)
@@ -75,10 +75,8 @@ class _GraphForm(forms.Form):
         self.is_valid()
         if name in self.cleaned_data:
             return self.cleaned_data[name]
-        return self.fields[name].to_python(None) if name != "depth" else 2
-
-    def selected_kinds(self) -> list[str]:
-        return self.clean_value("kinds") or [value for value, _ in self.edge_kind_choices]
+        field = self.fields[name]
+        return field.empty_value if hasattr(field, "empty_value") else field.to_python(None)
 
 
 class IdentityGraphForm(_GraphForm):
@@ -93,14 +91,12 @@ class IdentityGraphForm(_GraphForm):
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of graph.build_identity_graph."""
-        kinds = self.clean_value("kinds")
-        assert set(kinds) <= set(IDENTITY_EDGE_KINDS)
         return {
             "account_id": self.clean_value("account") or "",
             "focus": self.clean_value("focus") or "",
             "depth": self.clean_value("depth") or 2,
             "expand": self.clean_value("expand"),
-            "edge_kinds": kinds,
+            "edge_kinds": self.clean_value("kinds"),
             "accounts": self.clean_value("accounts"),
             "hide_aws_managed": bool(self.clean_value("hide_aws")),
         }

@@ -92,9 +92,18 @@ def _document_for(kind: str, name: str, arn: str) -> Any:
 
 
 def _edge_row(
-    other_id: str, other_label: str, other_kind: str, row: dict[str, Any], *, incoming: bool
+    other_id: str,
+    other_label: str,
+    other_kind: str,
+    row: dict[str, Any],
+    *,
+    incoming: bool,
+    node_id: str,
 ) -> dict[str, Any]:
     return {
+        "source": other_id if incoming else node_id,
+        "target": node_id if incoming else other_id,
+        "edge_kind": "assume",
         "id": other_id,
         "label": other_label,
         "kind": other_kind,
@@ -150,29 +159,31 @@ _IN_VALUES = (
 _OUT_VALUES = ("target__name", "target__account__account_id", "action", "outcome", "condition_keys")
 
 
-def _incoming(role_pk: int) -> tuple[list[dict[str, Any]], int]:
+def _incoming(role_pk: int, node_id: str) -> tuple[list[dict[str, Any]], int]:
     edges = AccessEdge.objects.filter(target_id=role_pk, outcome__in=_POSSIBLE)
     rows = []
     for row in edges.order_by("source_kind", "source").values(*_IN_VALUES)[:PANEL_LIMIT]:
-        node_id, label, kind = _source_of_row(row)
-        rows.append(_edge_row(node_id, label, kind, row, incoming=True))
+        other, label, kind = _source_of_row(row)
+        rows.append(_edge_row(other, label, kind, row, incoming=True, node_id=node_id))
     return rows, edges.count()
 
 
-def _outgoing(where: Q) -> tuple[list[dict[str, Any]], int]:
+def _outgoing(where: Q, node_id: str) -> tuple[list[dict[str, Any]], int]:
     edges = AccessEdge.objects.filter(where, outcome__in=_POSSIBLE)
     rows = []
     ordered = edges.order_by("target__account__account_id", "target__name")
     for row in ordered.values(*_OUT_VALUES)[:PANEL_LIMIT]:
-        node_id = principal_node_id("role", row["target__account__account_id"], row["target__name"])
-        rows.append(_edge_row(node_id, row["target__name"], "role", row, incoming=False))
+        other = principal_node_id("role", row["target__account__account_id"], row["target__name"])
+        rows.append(
+            _edge_row(other, row["target__name"], "role", row, incoming=False, node_id=node_id)
+        )
     return rows, edges.count()
 
 
-def _outgoing_of_principal(kind: str, pk: int) -> tuple[list[dict[str, Any]], int]:
+def _outgoing_of_principal(kind: str, pk: int, node_id: str) -> tuple[list[dict[str, Any]], int]:
     own = Q(source_user_id=pk) if kind == "user" else Q(source_role_id=pk)
     member = AccessGroupMember.objects.filter(**{f"{kind}_id": pk}).values("group_id")
-    return _outgoing(own | Q(source_group_id__in=member))
+    return _outgoing(own | Q(source_group_id__in=member), node_id)
 
 
 def _risk(kind: str, pk: int) -> dict[str, Any]:
@@ -206,7 +217,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
         panel.update(
             label=found.name, object=found, account=found.account, url=found.get_absolute_url()
         )
-        panel.update(_principal_panel(kind, found))
+        panel.update(_principal_panel(kind, found, node_id))
     elif kind == "policy":
         policy = ManagedPolicy.objects.select_related("account").filter(arn=key).first()
         if policy is None:
@@ -259,11 +270,11 @@ def node_panel(node_id: str) -> dict[str, Any]:
             ],
             member_count=group.member_count,
         )
-        panel["out"], panel["out_count"] = _outgoing(Q(source_group=group))
+        panel["out"], panel["out_count"] = _outgoing(Q(source_group=group), node_id)
     elif kind in {"service", "federated", "account", "external", "anyone"}:
         source = node_source(node_id)
         panel.update(label=key or "Anyone (*)", source=source)
-        panel["out"], panel["out_count"] = _outgoing(Q(source=source))
+        panel["out"], panel["out_count"] = _outgoing(Q(source=source), node_id)
         if not panel["out_count"]:
             raise GraphError(f"No access edge comes from {source}.")
         if kind == "account":
@@ -278,7 +289,7 @@ def _member_id(arn: str) -> str:
     return principal_node_id(match[2], match[1], match[3]) if match else ""
 
 
-def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole) -> dict[str, Any]:
+def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole, node_id: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     owner = {kind: obj}
     found["policies"] = list(
@@ -300,9 +311,9 @@ def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole) -> dict[str, 
         found["group_members"] = list(members.values_list("user__name", flat=True)[:PANEL_LIMIT])
         found["member_count"] = members.count()
         return found
-    found["out"], found["out_count"] = _outgoing_of_principal(kind, obj.pk)
+    found["out"], found["out_count"] = _outgoing_of_principal(kind, obj.pk, node_id)
     if kind == "role":
-        found["in"], found["in_count"] = _incoming(obj.pk)
+        found["in"], found["in_count"] = _incoming(obj.pk, node_id)
     found["risk"] = _risk(kind, obj.pk)
     return found
 

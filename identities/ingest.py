@@ -23,6 +23,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from identities.bundle import BundleError
+from identities.db import refresh_planner_statistics
 from identities.models import (
     AccessKey,
     Account,
@@ -45,6 +46,19 @@ from identities.models import (
 logger = logging.getLogger(__name__)
 
 BATCH = 2000
+# A change this large (a first import, a big sync) leaves PostgreSQL's statistics stale.
+STATISTICS_AFTER_CHANGES = 1000
+ESTATE_STATISTICS: dict[type[models.Model], tuple[str, ...]] = {
+    IamUser: ("account_id", "unique_id", "arn", "name"),
+    IamGroup: ("account_id", "unique_id", "arn", "name"),
+    IamRole: ("account_id", "unique_id", "arn", "name"),
+    ManagedPolicy: ("account_id", "arn", "name", "is_aws_managed"),
+    PolicyVersion: ("policy_id",),
+    GroupMembership: ("user_id", "group_id"),
+    PolicyAttachment: ("policy_id", "user_id", "group_id", "role_id"),
+    InlinePolicy: ("account_id", "user_id", "group_id", "role_id"),
+    Change: ("sync_run_id", "kind"),
+}
 Key = tuple[Any, ...]
 Rows = dict[Key, dict[str, Any]]
 
@@ -997,6 +1011,8 @@ def import_bundle(
         run.finished_at = timezone.now()
         run.save()
         raise
+    if changes.total() >= STATISTICS_AFTER_CHANGES:
+        refresh_planner_statistics(ESTATE_STATISTICS)
     run.status = SyncRun.Status.SUCCEEDED
     run.change_counts = {kind: dict(actions) for kind, actions in sorted(changes.counts.items())}
     run.finished_at = timezone.now()

@@ -19,6 +19,7 @@ from identities.analysis.edges import EdgeResult, SourceKind
 from identities.analysis.estate import Estate
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
+from identities.db import refresh_planner_statistics
 from identities.models import (
     AccessEdge,
     AccessGroup,
@@ -226,23 +227,22 @@ def store_results(
 
 
 def refresh_statistics() -> None:
-    """Let PostgreSQL's planner see the new row counts at once (autovacuum comes later): with
-    stale statistics it scans the whole edge table for one role's edges."""
-    if connection.vendor != "postgresql":
-        return
-    quote = connection.ops.quote_name
-    # Only the columns queries filter and join on: statistics of the JSON columns cost seconds.
-    columns = {
-        AccessEdge: ("target_id", "outcome", "source_user_id", "source_role_id", "source_group_id"),
-        AccessGroupMember: ("group_id", "user_id", "role_id"),
-        AdminPath: ("administrator_id", "source_user_id", "source_role_id"),
-        Finding: ("kind", "severity", "account_id"),
-    }
-    with connection.cursor() as cursor:
-        for model, names in columns.items():
-            cursor.execute(
-                f"ANALYZE {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)})"
-            )
+    """Let PostgreSQL's planner see the new row counts at once: with stale statistics it scans
+    the whole edge table for one role's edges."""
+    refresh_planner_statistics(
+        {
+            AccessEdge: (
+                "target_id",
+                "outcome",
+                "source_user_id",
+                "source_role_id",
+                "source_group_id",
+            ),
+            AccessGroupMember: ("group_id", "user_id", "role_id"),
+            AdminPath: ("administrator_id", "source_user_id", "source_role_id"),
+            Finding: ("kind", "severity", "account_id"),
+        }
+    )
 
 
 def _insert(model: type[models.Model], fields: list[str], rows: Iterable[dict[str, Any]]) -> None:

@@ -37,7 +37,7 @@ def node_account(node_id: str) -> str:
 @register.filter
 def edge_url(edge: dict[str, Any]) -> str:
     """The panel URL of an edge (or a path hop): its two ends and its kind."""
-    kind = edge.get("kind") or "assume"
+    kind = edge.get("edge_kind") or edge.get("kind") or "assume"
     query = urlencode({"source": edge["source"], "target": edge["target"], "kind": kind})
     return f"{reverse('identities:graph-edge')}?{query}"
 

@@ -146,6 +146,16 @@
       { selector: "edge.from-anyone", style: { "line-color": "#b91c1c", "target-arrow-color": "#b91c1c", width: 2.2 } },
       { selector: "edge.folded", style: { width: "mapData(count, 1, 200, 1.5, 7)" } },
       { selector: "edge.in-group", style: { "line-color": "#0369a1", "target-arrow-color": "#0369a1", "target-arrow-shape": "circle", width: 1.1 } },
+      {
+        // A vertical edge between two boxes would run straight through the nodes between
+        // them: bend it aside so that it cannot be read as passing through them.
+        selector: "edge.arc",
+        style: {
+          "curve-style": "unbundled-bezier",
+          "control-point-distances": [120],
+          "control-point-weights": [0.5],
+        },
+      },
       { selector: ".faded", style: { opacity: 0.18 } },
       {
         selector: "node.hl",
@@ -361,6 +371,7 @@
         pixelRatio: big ? 1 : "auto",
       });
       currentView = data.view;
+      markArcs();
       capZoom();
       wire(cy);
       window.iamvizGraph = cy;
@@ -378,6 +389,15 @@
       });
       if (path.nonempty() && data.nodes.length > 40) cy.fit(path, 60);
     }
+  }
+
+  function markArcs() {
+    cy.edges().forEach(function (edge) {
+      var source = edge.source().position();
+      var target = edge.target().position();
+      var vertical = Math.abs(source.x - target.x) < 30 && Math.abs(source.y - target.y) > 80;
+      edge.toggleClass("arc", vertical && !edge.isLoop());
+    });
   }
 
   function capZoom() {
@@ -409,6 +429,7 @@
         }
       });
     });
+    markArcs();
     cy.fit(undefined, 30);
     capZoom();
     var container = cy.container();
@@ -492,7 +513,13 @@
     var elt = event.detail && event.detail.elt;
     // htmx also announces the initial page (the body); DOMContentLoaded draws that one.
     if (!elt || elt === document.body) return;
-    if (elt.id === "graph-view" || (elt.querySelector && elt.querySelector("#graph-data"))) draw();
+    if (elt.id === "graph-view" || (elt.querySelector && elt.querySelector("#graph-data"))) {
+      // A suggestion was picked: the view changed, so the search boxes start empty again.
+      document.querySelectorAll(".graph-search input[type=search]").forEach(function (input) {
+        if (input !== document.activeElement) input.value = "";
+      });
+      draw();
+    }
   });
   document.addEventListener("htmx:historyRestore", function () {
     if (cy) {
