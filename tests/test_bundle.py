@@ -133,7 +133,12 @@ def _details(bundle):
 
 
 MALFORMED = [
-    pytest.param(b"{not json", "$", "not valid JSON: unexpected character, expected a string key at line 1 column 2", id="not-json"),
+    pytest.param(
+        b"{not json",
+        "$",
+        "not valid JSON: unexpected character, expected a string key at line 1 column 2",
+        id="not-json",
+    ),
     pytest.param(b"\xff\xfe", "$", "not UTF-8", id="not-utf8"),
     pytest.param(b"[1, 2]", "$", "expected a JSON object, found a list", id="top-level-list"),
     pytest.param(b"{}", "$", "neither an iamviz bundle", id="neither-format"),

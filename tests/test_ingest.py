@@ -134,7 +134,9 @@ def test_import_paged_file_creates_every_entity_and_relation():
         "2024-11-01T12:00:00+00:00",
     )
     assert list(InstanceProfile.objects.values_list("name", "roles__name")) == [("web", "web")]
-    assert sorted(InlinePolicy.objects.values_list("name", "user__name", "group__name"), key=str) == [
+    assert sorted(
+        InlinePolicy.objects.values_list("name", "user__name", "group__name"), key=str
+    ) == [
         ("assume-ops", "alice", None),
         ("read-logs", None, "engineers"),
     ]
