@@ -5,6 +5,8 @@ import json
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from identities.bundle import (
     BundleError,
@@ -346,3 +348,21 @@ def test_parse_bundle_malformed_input_names_path_and_problem(raw, path, problem)
     assert error.value.source == "input.json"
     assert error.value.path == path
     assert problem in error.value.problem
+
+
+@given(st.text())
+def test_url_decode_inverts_quote(text):
+    from urllib.parse import quote
+
+    from identities.bundle import _url_decode
+
+    assert _url_decode(quote(text)) == text
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_url_decode_agrees_with_unquote_on_any_ascii(text):
+    from urllib.parse import unquote
+
+    from identities.bundle import _url_decode
+
+    assert _url_decode(text) == unquote(text)
