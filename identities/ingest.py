@@ -580,13 +580,6 @@ def _apply_account(
             watch=watch,
         )
 
-    # Removed relations are described by the ARNs of their ends as they were before.
-    existing_arns: dict[tuple[str, int], str] = {}
-    for owner, model in (("user", IamUser), ("group", IamGroup), ("role", IamRole)):
-        for pk, arn in model.objects.filter(account=account).values_list("pk", "arn"):
-            existing_arns[(owner, pk)] = arn
-    policy_arn_before = dict(ManagedPolicy.objects.filter(account=account).values_list("pk", "arn"))
-
     policy_pks = sync(
         ManagedPolicy,
         _with(rows.policies, account_id=account.pk),
@@ -598,7 +591,9 @@ def _apply_account(
         (policy_pks[(arn,)], version_id): {**row, "policy_id": policy_pks[(arn,)]}
         for (arn, version_id), row in rows.versions.items()
     }
-    policy_arn = {**policy_arn_before, **{pk: key[0] for key, pk in policy_pks.items()}}
+    # Relations of removed principals and policies go with them (cascade), so both ends of a
+    # removed relation are among the rows just synced.
+    policy_arn = {pk: key[0] for key, pk in policy_pks.items()}
     sync(
         PolicyVersion,
         versions,
@@ -636,7 +631,6 @@ def _apply_account(
         raise RuntimeError("injected failure after principals")
 
     arn_of = {
-        **existing_arns,
         **{("group", pk): rows.groups[key]["arn"] for key, pk in group_pks.items()},
         **{("user", pk): rows.users[key]["arn"] for key, pk in user_pks.items()},
         **{("role", pk): rows.roles[key]["arn"] for key, pk in role_pks.items()},
@@ -790,36 +784,33 @@ def _sync_rows(
     fields = list(next(iter(desired.values())).keys()) if desired else []
     # With a fingerprint only it (and the key) is read: an unchanged re-import decodes no JSON.
     compared = ["fingerprint"] if fingerprinted else fields
-    fields_to_read = list(dict.fromkeys([*key_fields, *compared, *_DESCRIBED_BY.get(model, ())]))
-    existing: dict[Key, dict[str, Any]] = {}
-    rows = model.objects.filter(**scope).values("pk", *fields_to_read)
-    for row in rows.iterator(chunk_size=BATCH):
-        existing[tuple(row[name] for name in key_fields)] = row
+    read = ["pk", *key_fields, *(name for name in compared if name not in key_fields)]
+    width = len(key_fields)
+    existing: dict[Key, tuple[Any, ...]] = {}
+    # One account's rows: a plain fetch of tuples beats a server-side cursor and dicts.
+    for values in model.objects.filter(**scope).values_list(*read):
+        existing[values[1 : 1 + width]] = values
 
     result: dict[Key, int] = {}
     to_create: list[tuple[Key, dict[str, Any]]] = []
-    candidates: list[tuple[Key, dict[str, Any], dict[str, Any]]] = []
+    candidates: list[tuple[Key, dict[str, Any], int]] = []
     for key, row in desired.items():
         current = existing.pop(key, None)
         if current is None:
             to_create.append((key, row))
             changes.add(account_id, kind, "added", describe(key, row), record=record)
             continue
-        result[key] = current["pk"]
-        if any(current[name] != row[name] for name in compared):
-            candidates.append((key, row, current))
+        result[key] = current[0]
+        stored_values = dict(zip(read[1:], current[1:], strict=True))
+        if any(stored_values[name] != row[name] for name in compared):
+            candidates.append((key, row, current[0]))
 
     to_update: list[models.Model] = []
     changed_fields: set[str] = set()
-    stored = (
-        _full_rows(model, [current["pk"] for *_, current in candidates], fields)
-        if fingerprinted
-        else {}
-    )
-    for key, row, current in candidates:
-        if fingerprinted:
-            current = stored[current["pk"]]
-        to_update.append(model(pk=current["pk"], **row))
+    stored = _full_rows(model, [pk for *_, pk in candidates], fields)
+    for key, row, pk in candidates:
+        current = stored[pk]
+        to_update.append(model(pk=pk, **row))
         differing = [
             name for name in fields if name != "fingerprint" and current[name] != row[name]
         ]
@@ -844,23 +835,17 @@ def _sync_rows(
 
     # Removed rows go first: a principal recreated under the same name must not collide.
     if existing:
-        gone = list(existing.items())
-        for key, row in gone:
-            changes.add(
-                account_id,
-                kind,
-                "removed",
-                describe(key, row),
-                record=record,
-            )
-        pks = [row["pk"] for _, row in gone]
+        pks = [values[0] for values in existing.values()]
+        described = dict.fromkeys(["pk", *key_fields, *_DESCRIBED_BY.get(model, ())])
         for start in range(0, len(pks), BATCH):
-            model.objects.filter(pk__in=pks[start : start + BATCH]).delete()
+            batch = pks[start : start + BATCH]
+            for row in model.objects.filter(pk__in=batch).values(*described):
+                key = tuple(row[name] for name in key_fields)
+                changes.add(account_id, kind, "removed", describe(key, row), record=record)
+            model.objects.filter(pk__in=batch).delete()
     if to_create and connection.vendor == "postgresql":
         _copy_rows(model, [row for _, row in to_create], fields)
-        for row in (
-            model.objects.filter(**scope).values("pk", *key_fields).iterator(chunk_size=BATCH)
-        ):
+        for row in model.objects.filter(**scope).values("pk", *key_fields):
             result.setdefault(tuple(row[name] for name in key_fields), row["pk"])
     elif to_create:
         created = model.objects.bulk_create(
