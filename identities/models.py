@@ -23,6 +23,12 @@ class Account(models.Model):
     last_sync_run = models.ForeignKey(
         "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    content_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="digest of the bundle section last applied; equal content is not re-applied",
+    )
 
     class Meta:
         ordering = ["name", "account_id"]

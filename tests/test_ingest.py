@@ -415,3 +415,25 @@ def test_import_change_rows_reference_only_this_run():
 
     assert Change.objects.filter(sync_run=first).count() == 2
     assert Change.objects.filter(sync_run=second).count() == 0
+
+
+def test_import_unchanged_account_section_is_not_reapplied():
+    import_bundle(paged_bundle())
+    # Only ingest writes estate rows; a write behind its back shows whether rows were re-read.
+    IamUser.objects.filter(name="bob").update(path="/marker/")
+
+    run = import_bundle(paged_bundle()).sync_run
+
+    assert IamUser.objects.get(name="bob").path == "/marker/"
+    assert Account.objects.get(account_id=ACCOUNT).last_sync_run == run
+    assert run.counts["users"] == 3
+
+
+def test_import_changed_account_section_is_applied():
+    import_bundle(paged_bundle())
+    changed = paged_bundle()
+    details(changed)["UserDetailList"][0]["Path"] = "/people/"  # changed after validation
+
+    import_bundle(changed)
+
+    assert IamUser.objects.get(name="alice").path == "/people/"
