@@ -11,6 +11,7 @@ from celery import Task, chain, chord, shared_task
 from django.db import InterfaceError, OperationalError
 
 from identities import sync
+from identities.analysis import analyse_estate
 from identities.bundle import read_bundle
 from identities.ingest import import_bundle
 
@@ -31,13 +32,9 @@ def import_bundle_file(*, path: str, analyse: bool = True) -> int:
 @shared_task(name="identities.analyse")
 def analyse_estate_task() -> dict:
     """Recompute access edges and findings over the whole estate."""
-    try:
-        from identities.analysis import analyse_estate
-    except ImportError:
-        return {}
     summary = analyse_estate()
     logger.info("analysis: %s", summary)
-    return dict(summary) if isinstance(summary, dict) else {"summary": str(summary)}
+    return dict(summary)
 
 
 # --- live sync from AWS ------------------------------------------------------------------------

@@ -70,16 +70,13 @@ def sample_bundle():
 
 @pytest.fixture
 def imported_sample(db, sample_bundle):
-    """The bundled sample organisation imported (and analysed, once analysis exists)."""
+    """The bundled sample organisation imported and analysed."""
     from identities.ingest import import_bundle
 
     result = import_bundle(sample_bundle, label="sample-org.json")
-    try:
-        from identities.analysis import analyse_estate
-    except ImportError:
-        pass
-    else:
-        analyse_estate()
+    from identities.analysis import analyse_estate
+
+    analyse_estate()
     return result.sync_run
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from identities.analysis import analyse_estate
 from identities.bundle import BundleError, read_bundles
 from identities.ingest import import_bundle
 
@@ -53,10 +54,6 @@ class Command(BaseCommand):
             self._analyse()
 
     def _analyse(self) -> None:
-        try:
-            from identities.analysis import analyse_estate  # noqa: PLC0415
-        except ImportError:
-            return
         started = time.perf_counter()
         summary = analyse_estate()
         self.stdout.write(f"Analysed the estate in {time.perf_counter() - started:.1f}s: {summary}")
