@@ -24,10 +24,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.run import fresh_database  # noqa: E402 - after the repository is on sys.path
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/iamviz_bench_sync"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
@@ -141,37 +142,15 @@ def _build_org(accounts: int) -> None:
     build_org(management_session(region_name=REGION), members)
 
 
-def _start_worker(processes: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "iamviz",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(processes),
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"bench-{os.getpid()}-{processes}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    return process
+def _start_worker(processes: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    from tests.awsfake import start_celery_worker
+
+    options = ["--pool", "prefork", "--concurrency", str(processes)]
+    options += ["-n", f"bench-{os.getpid()}-{processes}@%h"]
+    try:
+        return start_celery_worker(options, env=env, log=log)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _timed_sync(env: dict[str, str]) -> dict:
@@ -203,21 +182,6 @@ def _timed_sync(env: dict[str, str]) -> dict:
         text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
-
-
-def fresh_database(url: str) -> None:
-    parsed = urlparse(url)
-    if parsed.scheme.startswith("postgres"):
-        import psycopg
-
-        name = parsed.path.lstrip("/")
-        admin = parsed._replace(path="/postgres").geturl()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    elif parsed.scheme == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{parsed.path}{suffix}").unlink(missing_ok=True)
 
 
 def main() -> None:

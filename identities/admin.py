@@ -174,8 +174,8 @@ class ChangeAdmin(ReadOnlyAdmin):
 # --- AWS sync configuration (editable: it is configuration, not estate) ----------------------
 # Staff only, as all of the admin. No credential is stored: boto3's credential chain is used.
 
+from identities.forms import AccountSyncConfigForm, SyncSettingsForm  # noqa: E402
 from identities.models import AccountSyncConfig, SyncSettings  # noqa: E402
-from identities.sync_forms import AccountSyncConfigForm, SyncSettingsForm  # noqa: E402
 
 
 @admin.register(SyncSettings)

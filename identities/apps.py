@@ -18,7 +18,7 @@ class IdentitiesConfig(AppConfig):
 def _install_periodic_tasks(*, using: str = "default", **kwargs: Any) -> None:
     """Seed the nightly organisation sync and the reaper after `migrate` (idempotent; a
     schedule staff changed or paused is kept). `manage.py setup_periodic_tasks` does the same."""
-    from identities.sync import ensure_periodic_tasks  # noqa: PLC0415 - models load after ready()
+    from identities.sync.schedule import ensure_periodic_tasks  # noqa: PLC0415 - models load after ready()
 
     if using == "default":
         ensure_periodic_tasks()

@@ -12,18 +12,18 @@ import codecs
 import csv
 import io
 import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
 
+from identities.arns import AWS_MANAGED_ACCOUNT, Arn, is_account_id, parse_arn
+
 BUNDLE_FORMAT = "iamviz-bundle/1"
 AUTHZ_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
-ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
-IAM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>[0-9]{12}|aws):(?P<resource>.+)$")
 ORG_POLICY_TYPES = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
 CREDENTIAL_REPORT_COLUMNS = ("user", "arn", "mfa_active", "password_enabled")
 
@@ -38,29 +38,56 @@ class BundleError(ValueError):
         super().__init__(f"{source}: {path}: {problem}")
 
 
+def make_bundle(
+    accounts: Iterable[dict[str, Any]],
+    *,
+    organization: dict[str, Any] | None = None,
+    warnings: Sequence[str] | None = None,
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The bundle envelope around account entries (and the organisation section, if any).
+
+    Keys come in the order the format documents them; ``generated_at`` (UTC) and ``warnings``
+    are left out when not given.
+    """
+    bundle: dict[str, Any] = {"format": BUNDLE_FORMAT}
+    if generated_at is not None:
+        bundle["generated_at"] = generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    bundle["accounts"] = list(accounts)
+    if warnings is not None:
+        bundle["warnings"] = list(warnings)
+    if organization is not None:
+        bundle["organization"] = organization
+    return bundle
+
+
+def read_file(path: str | Path) -> bytes:
+    """The bytes of one input file; BundleError when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise BundleError(str(path), "$", f"cannot read the file ({exc.strerror})") from exc
+
+
 def read_bundle(path: str | Path) -> dict[str, Any]:
     """Read a bundle or an authorization-details file from disk and validate it."""
-    source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise BundleError(source, "$", f"cannot read the file ({exc.strerror})") from exc
-    return parse_bundle(raw, source=source)
+    return parse_bundle(read_file(path), source=str(path))
 
 
 def read_bundles(paths: Iterable[str | Path]) -> dict[str, Any]:
-    """Read several files (bundles, or pages of one authorization-details call) as one bundle.
+    """Read several files (bundles, or pages of one authorization-details call) as one bundle."""
+    return parse_files([(str(path), read_file(path)) for path in paths])
+
+
+def parse_files(files: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
+    """Parse the contents of several files, named by source, into one validated bundle.
 
     References between entities (a user's groups) may cross pages, so they are checked once the
     files are merged.
     """
-    parsed = []
-    for path in paths:
-        try:
-            raw = Path(path).read_bytes()
-        except OSError as exc:
-            raise BundleError(str(path), "$", f"cannot read the file ({exc.strerror})") from exc
-        parsed.append((str(path), parse_bundle(raw, source=str(path), check_references=False)))
+    parsed = [
+        (source, parse_bundle(raw, source=source, check_references=False)) for source, raw in files
+    ]
     merged = parsed[0][1] if len(parsed) == 1 else merge_bundles(parsed)
     sources = ", ".join(source for source, _ in parsed)
     for index, account in enumerate(merged["accounts"]):
@@ -128,14 +155,16 @@ def validate_bundle(
             )
     if data.get("organization") is not None:
         _validate_organization(check, data["organization"], "$.organization")
-    return data
+    bundle: dict[str, Any] = data
+    return bundle
 
 
 def validate_organization(data: Any, *, source: str = "<organization>") -> dict[str, Any]:
     """Validate a bundle's `organization` section on its own (a live sync applies it before the
     accounts); returns it with SCP/RCP documents decoded."""
     _validate_organization(_Checker(source), data, "$.organization")
-    return data
+    organization: dict[str, Any] = data
+    return organization
 
 
 def decode_policy_document(document: Any, *, source: str, path: str) -> dict[str, Any]:
@@ -211,7 +240,7 @@ def merge_bundles(bundles: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, An
     get-account-authorization-details call (every page but the last says IsTruncated), whose
     lists are concatenated as AWS's own pagination would.
     """
-    merged: dict[str, Any] = {"format": BUNDLE_FORMAT, "accounts": [], "warnings": []}
+    merged = make_bundle([], warnings=[])
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for source, bundle in bundles:
         for index, account in enumerate(bundle["accounts"]):
@@ -259,25 +288,6 @@ def merge_authorization_pages(into: dict[str, Any], page: dict[str, Any], *, sou
     into["IsTruncated"] = bool(page.get("IsTruncated"))
 
 
-def iter_policy_documents(bundle: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every policy document in a validated bundle (used by tests and statistics)."""
-    for account in bundle["accounts"]:
-        details = account["authorization_details"]
-        for user in details["UserDetailList"]:
-            for inline in user.get("UserPolicyList") or []:
-                yield inline["PolicyDocument"]
-        for group in details["GroupDetailList"]:
-            for inline in group.get("GroupPolicyList") or []:
-                yield inline["PolicyDocument"]
-        for role in details["RoleDetailList"]:
-            yield role["AssumeRolePolicyDocument"]
-            for inline in role.get("RolePolicyList") or []:
-                yield inline["PolicyDocument"]
-        for policy in details["Policies"]:
-            for version in policy.get("PolicyVersionList") or []:
-                yield version["Document"]
-
-
 def _wrap_authorization_details(details: dict[str, Any], source: str) -> dict[str, Any]:
     """Read the plain CLI output as a bundle of the account(s) its ARNs name.
 
@@ -292,13 +302,13 @@ def _wrap_authorization_details(details: dict[str, Any], source: str) -> dict[st
             raise BundleError(source, f"$.{list_name}", f"must be a list, found {_kind(entries)}")
         for index, entry in enumerate(entries):
             arn = entry.get("Arn") if isinstance(entry, dict) else None
-            match = IAM_ARN_RE.match(arn) if isinstance(arn, str) else None
-            if match is None:
+            parsed = _iam_arn(arn)
+            if parsed is None:
                 raise BundleError(source, f"$.{list_name}[{index}].Arn", f"not an IAM ARN: {arn!r}")
-            if match["account"] == "aws":
+            if parsed.account == AWS_MANAGED_ACCOUNT:
                 aws_managed.append(entry)
                 continue
-            lists = by_account.setdefault(match["account"], {name: [] for name in AUTHZ_LISTS})
+            lists = by_account.setdefault(parsed.account, {name: [] for name in AUTHZ_LISTS})
             lists[list_name].append(entry)
     if not by_account:
         raise BundleError(
@@ -312,12 +322,13 @@ def _wrap_authorization_details(details: dict[str, Any], source: str) -> dict[st
         )
     accounts = []
     for account_id, lists in sorted(by_account.items()):
+        account: dict[str, Any] = {"id": account_id, "authorization_details": lists}
         lists["Policies"].extend(aws_managed)
         if details.get("IsTruncated"):
             # One page of a paginated call: `merge_bundles` joins it with the pages that follow.
-            lists["IsTruncated"] = True
-        accounts.append({"id": account_id, "authorization_details": lists})
-    return {"format": BUNDLE_FORMAT, "accounts": accounts, "warnings": warnings}
+            account["authorization_details"] = {**lists, "IsTruncated": True}
+        accounts.append(account)
+    return make_bundle(accounts, warnings=warnings)
 
 
 def _validate_account(
@@ -407,14 +418,14 @@ def _validate_account(
     for index, policy in enumerate(details["Policies"]):
         at = f"{details_where}.Policies[{index}]"
         arn = check.string(policy, "Arn", at)
-        match = IAM_ARN_RE.match(arn)
-        if match is None or not match["resource"].startswith("policy/"):
+        parsed = _iam_arn(arn)
+        if parsed is None or not parsed.resource.startswith("policy/"):
             raise BundleError(check.source, f"{at}.Arn", f"not an IAM policy ARN: {arn!r}")
-        if match["account"] not in ("aws", account_id):
+        if parsed.account not in (AWS_MANAGED_ACCOUNT, account_id):
             raise BundleError(
                 check.source,
                 f"{at}.Arn",
-                f"policy of account {match['account']} listed under account {account_id}",
+                f"policy of account {parsed.account} listed under account {account_id}",
             )
         if arn in policy_arns:
             raise BundleError(check.source, f"{at}.Arn", f"policy {arn} is listed twice")
@@ -548,7 +559,7 @@ class _Checker:
             )
 
     def account_id(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not ACCOUNT_ID_RE.match(value):
+        if not isinstance(value, str) or not is_account_id(value):
             raise BundleError(
                 self.source, where, f"an account id is 12 digits as a string, found {value!r}"
             )
@@ -577,19 +588,27 @@ class _Checker:
 
     def arn_in_account(self, entry: dict[str, Any], where: str, account_id: str, kind: str) -> None:
         arn = self.string(entry, "Arn", where)
-        match = IAM_ARN_RE.match(arn)
-        if match is None or not match["resource"].startswith(f"{kind}/"):
+        parsed = _iam_arn(arn)
+        if parsed is None or not parsed.resource.startswith(f"{kind}/"):
             raise BundleError(self.source, f"{where}.Arn", f"not an IAM {kind} ARN: {arn!r}")
-        if match["account"] != account_id:
+        if parsed.account != account_id:
             raise BundleError(
                 self.source,
                 f"{where}.Arn",
-                f"{kind} of account {match['account']} listed under account {account_id}",
+                f"{kind} of account {parsed.account} listed under account {account_id}",
             )
 
     def tags(self, entry: dict[str, Any], where: str) -> None:
         for index, tag in enumerate(self.list_of_objects(entry, "Tags", where, required=False)):
             self.string(tag, "Key", f"{where}.Tags[{index}]")
+
+
+def _iam_arn(arn: Any) -> Arn | None:
+    """An IAM ARN of an account or of AWS (managed policies), else None."""
+    parsed = parse_arn(arn) if isinstance(arn, str) else None
+    if parsed is None or parsed.service != "iam" or not parsed.account:
+        return None
+    return parsed
 
 
 def _kind(value: Any) -> str:

@@ -9,28 +9,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from identities.aws import CallCounter, assume_account_session, build_client
+from identities.bundle import AUTHZ_LISTS, ORG_POLICY_TYPES
 
 logger = logging.getLogger(__name__)
 
-BUNDLE_FORMAT = "iamviz-bundle/1"
 AUTHORIZATION_DETAILS_FILTER = ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"]
-AUTHORIZATION_DETAILS_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
-ORGANIZATION_POLICY_TYPES = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
 # While AWS builds the report, GetCredentialReport answers with one of these codes.
 _REPORT_NOT_READY = {"ReportInProgress", "ReportNotPresent"}
 _REPORT_EXPIRED = "ReportExpired"
-
-ProgressCallback = Callable[[int, int, str], None]
 
 
 class CollectError(Exception):
@@ -39,15 +34,6 @@ class CollectError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class AccountFailure:
-    """An account that could not be collected; the others still were."""
-
-    account_id: str
-    error_code: str
-    message: str
 
 
 # --- one account -----------------------------------------------------------------------------
@@ -102,7 +88,8 @@ def collect_account(
     }
     if credential_report is not None:
         entry["credential_report"] = credential_report
-    return _jsonable(entry)
+    jsonable: dict[str, Any] = _jsonable(entry)
+    return jsonable
 
 
 def get_authorization_details(iam: Any) -> dict[str, list[dict[str, Any]]]:
@@ -112,10 +99,10 @@ def get_authorization_details(iam: Any) -> dict[str, list[dict[str, Any]]]:
     name is filled from the ARN (`arn:aws:iam::<acct>:policy/<path><name>`); a missing id stays
     missing because nothing else carries it.
     """
-    merged: dict[str, list[dict[str, Any]]] = {key: [] for key in AUTHORIZATION_DETAILS_LISTS}
+    merged: dict[str, list[dict[str, Any]]] = {key: [] for key in AUTHZ_LISTS}
     paginator = iam.get_paginator("get_account_authorization_details")
     for page in paginator.paginate(Filter=AUTHORIZATION_DETAILS_FILTER):
-        for key in AUTHORIZATION_DETAILS_LISTS:
+        for key in AUTHZ_LISTS:
             merged[key].extend(page.get(key, []))
     for policy in merged["Policies"]:
         if not policy.get("PolicyName"):
@@ -205,7 +192,7 @@ def collect_organization(session: boto3.Session, *, config: Config | None = None
 
     policies: list[dict[str, Any]] = []
     warnings: list[str] = []
-    for policy_type in ORGANIZATION_POLICY_TYPES:
+    for policy_type in ORG_POLICY_TYPES:
         try:
             summaries = list(_paginate(org, "list_policies", "Policies", Filter=policy_type))
         except ClientError as error:
@@ -224,7 +211,7 @@ def collect_organization(session: boto3.Session, *, config: Config | None = None
                 }
             )
 
-    return _jsonable(
+    jsonable: dict[str, Any] = _jsonable(
         {
             "id": organization["Id"],
             "management_account_id": organization["MasterAccountId"],
@@ -236,6 +223,7 @@ def collect_organization(session: boto3.Session, *, config: Config | None = None
             "warnings": warnings,
         }
     )
+    return jsonable
 
 
 # --- the estate ------------------------------------------------------------------------------
@@ -280,108 +268,6 @@ def collect_member_account(
             counter.detach(base_session)
 
 
-def collect_estate(
-    base_session: boto3.Session,
-    *,
-    role_name: str,
-    external_id: str | None,
-    accounts: list[str] | None = None,
-    region: str,
-    progress: ProgressCallback | None = None,
-    include_suspended: bool = False,
-    config: Config | None = None,
-    counter: CallCounter | None = None,
-) -> tuple[dict[str, Any], list[AccountFailure]]:
-    """A whole bundle: the organisation (if any) and every account in it, or in `accounts`.
-
-    Accounts come from the organisation tree (active ones only unless `include_suspended`), or
-    from `accounts`; without an organisation and a list, only the caller's own account. Each
-    account is independent: one that fails (AssumeRole denied, expired credentials, throttling
-    past the retries, a malformed response) becomes an `AccountFailure` and the others go on.
-    `progress(done, total, account_id)` is called after each account. `counter`, if given,
-    counts every API call made, across all sessions. An organisation that exists but cannot be
-    read (AccessDenied) is explained in the bundle's top-level `warnings`, since without it the
-    bundle would say that no SCP applies.
-    """
-    if counter is not None:
-        counter.attach(base_session)
-    sts = build_client(base_session, "sts", region_name=region, config=config)
-    caller_account_id = sts.get_caller_identity()["Account"]
-
-    warnings: list[str] = []
-    organization: dict[str, Any] | None
-    try:
-        organization = collect_organization(base_session, config=config)
-    except ClientError as error:
-        code = _error_code(error)
-        if code == "AWSOrganizationsNotInUseException":
-            organization = None
-        elif code in {"AccessDeniedException", "AccessDenied"}:
-            # A member account may sit in an organisation it cannot read: SCPs may still apply.
-            organization = None
-            warnings.append(
-                f"organization not read from account {caller_account_id}: {code}: "
-                f"{_message(error)}; service and resource control policies are missing"
-            )
-            logger.warning("%s", warnings[-1])
-        else:
-            raise
-
-    names: dict[str, str] = {}
-    if organization is not None:
-        names = {account["Id"]: account["Name"] for account in organization["accounts"]}
-    if accounts is not None:
-        account_ids = list(dict.fromkeys(accounts))
-    elif organization is not None:
-        account_ids = [
-            account["Id"]
-            for account in organization["accounts"]
-            if include_suspended or _account_state(account) == "ACTIVE"
-        ]
-    else:
-        account_ids = [caller_account_id]
-
-    entries: list[dict[str, Any]] = []
-    failures: list[AccountFailure] = []
-    for done, account_id in enumerate(account_ids, start=1):
-        try:
-            if account_id == caller_account_id:
-                session = base_session
-            else:
-                session = assume_account_session(
-                    base_session,
-                    account_id=account_id,
-                    role_name_or_arn=role_name,
-                    external_id=external_id,
-                    region=region,
-                    config=config,
-                    counter=counter,
-                )
-            entries.append(
-                collect_account(
-                    session, account_id=account_id, name=names.get(account_id), config=config
-                )
-            )
-        except (ClientError, BotoCoreError, CollectError, KeyError, TypeError, ValueError) as error:
-            failure = AccountFailure(account_id, _error_code(error), _message(error))
-            failures.append(failure)
-            logger.warning(
-                "Account %s not collected: %s: %s", account_id, failure.error_code, failure.message
-            )
-        if progress is not None:
-            progress(done, len(account_ids), account_id)
-
-    bundle: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "accounts": entries,
-        "warnings": warnings,
-    }
-    if organization is not None:
-        bundle["organization"] = organization
-    return bundle, failures
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -392,11 +278,6 @@ def _paginate(client: Any, operation: str, result_key: str, **params: Any) -> It
             yield from page.get(result_key, [])
     else:
         yield from getattr(client, operation)(**params).get(result_key, [])
-
-
-def _account_state(account: dict[str, Any]) -> str:
-    # Organizations is replacing `Status` (ACTIVE/SUSPENDED/PENDING_CLOSURE) by `State`.
-    return str(account.get("State") or account.get("Status") or "")
 
 
 def _error_code(error: Exception) -> str:

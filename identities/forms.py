@@ -1,31 +1,60 @@
-"""GET filter and search forms of the browse pages; validation only."""
+"""Forms: validation only.
+
+The browse pages' GET filters and search; the graph pages' GET forms, which parse what a view
+shows from (and write it back to) its URL; the AWS sync pages' POST forms (settings, accounts,
+schedule).
+
+Every GET field is optional and an invalid value falls back to its default (or to no filter),
+so a pasted permalink with a stale filter still opens a page rather than an error.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import zoneinfo
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
-from identities.models import Change
-from identities.queries import (
+from identities import arns
+from identities.graph import ACCESS_EDGE_KINDS, IDENTITY_EDGE_KINDS, MAX_DEPTH, MAX_PATH_LENGTH
+from identities.models import AccountSyncConfig, Change, SyncSettings
+from identities.queries.estate import (
     GROUP_SORTS,
     POLICY_SORTS,
     ROLE_SORTS,
     USER_SORTS,
     account_choices,
 )
+from identities.sync.schedule import validate_cron
 
 logger = logging.getLogger(__name__)
 
 ANY = [("", "Any")]
 
 
+def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """A choice field of `form`, whose choices are set per request."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
 def _sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
     return [("", "")] + [(k, k) for k in sorts] + [(f"-{k}", f"-{k}") for k in sorts]
 
 
-class ListFilterForm(forms.Form):
+class _FilterForm(forms.Form):
+    def filters(self) -> dict[str, Any]:
+        """The valid filters; an invalid field falls back to no filter rather than an error."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+
+class ListFilterForm(_FilterForm):
     """Search text, account and path prefix shared by every estate list."""
 
     sorts: dict[str, str] = {}
@@ -38,13 +67,8 @@ class ListFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].choices = [("", "All accounts"), *account_choices()]
-        self.fields["sort"].choices = _sort_choices(self.sorts)
-
-    def filters(self) -> dict[str, Any]:
-        """The valid filters; an invalid field falls back to no filter rather than an error."""
-        self.is_valid()
-        return {name: value for name, value in self.cleaned_data.items() if value}
+        _choice_field(self, "account").choices = [("", "All accounts"), *account_choices()]
+        _choice_field(self, "sort").choices = _sort_choices(self.sorts)
 
 
 class UserFilterForm(ListFilterForm):
@@ -93,7 +117,7 @@ class PolicyFilterForm(ListFilterForm):
     )
 
 
-class ChangeFilterForm(forms.Form):
+class ChangeFilterForm(_FilterForm):
     kind = forms.ChoiceField(required=False, label="Kind")
     action = forms.ChoiceField(
         required=False, label="Action", choices=[("", "Any"), *Change.Action.choices]
@@ -102,12 +126,299 @@ class ChangeFilterForm(forms.Form):
 
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Any"), *((k, k) for k in kinds)]
-
-    def filters(self) -> dict[str, Any]:
-        self.is_valid()
-        return {name: value for name, value in self.cleaned_data.items() if value}
+        _choice_field(self, "kind").choices = [("", "Any"), *((k, k) for k in kinds)]
 
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=2048, label="Search")
+
+
+# --- graph pages ----------------------------------------------------------------------------------
+
+DEPTH_CHOICES = [(str(n), f"{n} hop{'s' if n > 1 else ''}") for n in range(1, MAX_DEPTH + 1)]
+# The kinds and their order are the graph's; only the filter's wording is said here.
+_EDGE_KIND_FILTER_LABELS = {
+    "member": "Group membership",
+    "attached": "Managed policies",
+    "inline": "Inline policies",
+    "boundary": "Permission boundaries",
+    "assume": "IAM principals (sts:AssumeRole)",
+    "federated": "SAML / OIDC federation",
+    "service": "AWS services",
+    "anyone": "Anyone (*)",
+    "outside": "Accounts outside the estate",
+}
+IDENTITY_KIND_CHOICES = [(kind, _EDGE_KIND_FILTER_LABELS[kind]) for kind in IDENTITY_EDGE_KINDS]
+ACCESS_KIND_CHOICES = [(kind, _EDGE_KIND_FILTER_LABELS[kind]) for kind in ACCESS_EDGE_KINDS]
+CONDITION_CHOICES = [
+    ("", "Conditional and unconditional"),
+    ("only", "Only conditional"),
+    ("none", "Only unconditional"),
+]
+LENGTH_CHOICES = [(str(n), f"up to {n} hops") for n in range(1, MAX_PATH_LENGTH + 1)]
+
+
+class NodeListField(forms.Field):
+    """Repeated node ids (`expand=a&expand=b`), deduplicated in order."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))[:50]
+
+
+class _GraphForm(forms.Form):
+    edge_kind_choices: list[tuple[str, str]] = []
+
+    kinds = forms.MultipleChoiceField(
+        required=False, label="Edge kinds", widget=forms.CheckboxSelectMultiple
+    )
+    accounts = forms.MultipleChoiceField(required=False, label="Only accounts")
+    expand = NodeListField(required=False)
+    node = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+
+    def __init__(self, data: QueryDict, *args: Any, **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        choices = account_choices()
+        self.account_labels = dict(choices)
+        _choice_field(self, "kinds").choices = self.edge_kind_choices
+        _choice_field(self, "accounts").choices = choices
+        if "account" in self.fields:
+            _choice_field(self, "account").choices = [("", "All accounts"), *choices]
+
+    def clean_value(self, name: str) -> Any:
+        """The cleaned value of a field, or its empty value when it did not validate."""
+        self.is_valid()
+        if name in self.cleaned_data:
+            return self.cleaned_data[name]
+        field = self.fields[name]
+        return field.empty_value if hasattr(field, "empty_value") else field.to_python(None)
+
+
+class IdentityGraphForm(_GraphForm):
+    edge_kind_choices = IDENTITY_KIND_CHOICES
+
+    account = forms.ChoiceField(required=False, label="Account")
+    focus = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    depth = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=DEPTH_CHOICES,
+        label="Depth",
+        empty_value=2,  # type: ignore[arg-type]  # stubs say str; any value works
+    )
+    hide_aws = forms.BooleanField(required=False, label="Hide AWS-managed policies")
+
+    def params(self) -> dict[str, Any]:
+        """Keyword arguments of graph.build_identity_graph."""
+        return {
+            "account_id": self.clean_value("account") or "",
+            "focus": self.clean_value("focus") or "",
+            "depth": self.clean_value("depth") or 2,
+            "expand": self.clean_value("expand"),
+            "edge_kinds": self.clean_value("kinds"),
+            "accounts": self.clean_value("accounts"),
+            "hide_aws_managed": bool(self.clean_value("hide_aws")),
+        }
+
+
+class AccessGraphForm(_GraphForm):
+    edge_kind_choices = ACCESS_KIND_CHOICES
+
+    account = forms.ChoiceField(required=False, label="Account")
+    focus = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    depth = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=DEPTH_CHOICES,
+        label="Depth",
+        empty_value=2,  # type: ignore[arg-type]  # stubs say str; any value works
+    )
+    cond = forms.ChoiceField(required=False, choices=CONDITION_CHOICES, label="Conditions")
+    denied = forms.BooleanField(required=False, label="Show refused candidates")
+
+    def params(self) -> dict[str, Any]:
+        """Keyword arguments of graph.build_access_graph."""
+        return {
+            "account_id": self.clean_value("account") or "",
+            "focus": self.clean_value("focus") or "",
+            "depth": self.clean_value("depth") or 2,
+            "expand": self.clean_value("expand"),
+            "edge_kinds": self.clean_value("kinds"),
+            "accounts": self.clean_value("accounts"),
+            "conditional": self.clean_value("cond") or "",
+            "show_denied": bool(self.clean_value("denied")),
+        }
+
+
+class PathForm(forms.Form):
+    source = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    target = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    length = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=LENGTH_CHOICES,
+        label="Longest chain",
+        empty_value=4,  # type: ignore[arg-type]  # as for Depth
+    )
+    mode = forms.ChoiceField(
+        required=False,
+        choices=[("shortest", "Shortest chains"), ("all", "All simple chains")],
+        label="Show",
+    )
+    cond = forms.ChoiceField(required=False, choices=CONDITION_CHOICES, label="Conditions")
+    node = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+
+    def params(self) -> dict[str, Any]:
+        """Keyword arguments of graph.find_paths."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "source": data.get("source") or "",
+            "target": data.get("target") or "",
+            "max_length": data.get("length") or 4,
+            "mode": data.get("mode") or "shortest",
+            "conditional": data.get("cond") or "",
+        }
+
+
+class SuggestForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200)
+    field = forms.ChoiceField(
+        required=False, choices=[("focus", "focus"), ("source", "source"), ("target", "target")]
+    )
+
+
+# --- AWS sync pages -------------------------------------------------------------------------------
+
+# https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (RoleArn, ExternalId)
+ACCOUNT_PLACEHOLDER = "{account_id}"
+ROLE_NAME_RE = re.compile(r"^[\w+=,.@/-]+$")
+EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+
+
+def validate_role(value: str) -> str:
+    """A role name (with an optional path, `audit/iamviz`) or a role ARN, where the account
+    may be written `{account_id}`. Role names are at most 64 characters."""
+    value = value.strip()
+    if value.startswith("arn:"):
+        if not _is_role_arn(value):
+            raise ValidationError(
+                "Not a role ARN: expected arn:aws:iam::<account id or {account_id}>:role/NAME."
+            )
+        return value
+    if not ROLE_NAME_RE.match(value) or len(value.strip("/").rsplit("/", 1)[-1]) > 64:
+        raise ValidationError(
+            "A role name has at most 64 letters, digits and +=,.@_- (a path may precede it)."
+        )
+    return value.strip("/")
+
+
+def _is_role_arn(value: str) -> bool:
+    parts = value.split(":", 5)
+    if len(parts) == 6 and parts[4] == ACCOUNT_PLACEHOLDER:
+        parts[4] = "0" * 12
+    parsed = arns.parse_arn(":".join(parts))
+    return (
+        parsed is not None
+        and parsed.service == "iam"
+        and not parsed.region
+        and arns.is_account_id(parsed.account)
+        and parsed.resource_type == "role"
+        and ROLE_NAME_RE.match(parsed.resource.removeprefix("role/")) is not None
+    )
+
+
+def validate_external_id(value: str) -> str:
+    if value and not EXTERNAL_ID_RE.match(value):
+        raise ValidationError(
+            "An ExternalId has 2 to 1224 letters, digits and +=,.@:/_- (no spaces)."
+        )
+    return value
+
+
+# ModelForm[Model] is not subscriptable at run time (no django_stubs_ext monkeypatch).
+class SyncSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = SyncSettings
+        fields = ["discover_accounts", "role_name", "external_id", "region", "profile_name"]
+        labels = {
+            "discover_accounts": "Discover member accounts through AWS Organizations",
+            "role_name": "Read-only role in each account",
+            "external_id": "ExternalId",
+            "region": "Region for STS",
+            "profile_name": "AWS profile for the management account",
+        }
+        help_texts = {
+            "discover_accounts": "Off: only the accounts listed below are synced.",
+            "region": "The regional STS endpoint used for AssumeRole, e.g. eu-west-1.",
+            "role_name": "A name (iamviz-readonly) or an ARN with {account_id} in it.",
+            "external_id": "Optional; presented on AssumeRole when the trust policy asks for it.",
+            "profile_name": "Blank: boto3's standard credential chain of the worker.",
+        }
+
+    def clean_role_name(self) -> str:
+        return validate_role(str(self.cleaned_data["role_name"]))
+
+    def clean_external_id(self) -> str:
+        return validate_external_id(str(self.cleaned_data["external_id"]).strip())
+
+    def clean_region(self) -> str:
+        region = str(self.cleaned_data["region"]).strip()
+        if not REGION_RE.match(region):
+            raise ValidationError("Not an AWS region name such as eu-west-1.")
+        return region
+
+
+class AccountSyncConfigForm(forms.ModelForm):  # type: ignore[type-arg]  # as above
+    """An account listed by hand, or the settings of a discovered one."""
+
+    class Meta:
+        model = AccountSyncConfig
+        fields = ["account_id", "name", "role_name_or_arn", "external_id", "enabled"]
+        labels = {"role_name_or_arn": "Role (name or ARN)", "external_id": "ExternalId"}
+        help_texts = {"role_name_or_arn": "Blank: the role of the sync settings."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # The account id is the row's identity: it is in the URL, not editable.
+            self.fields.pop("account_id", None)
+
+    def clean_account_id(self) -> str:
+        account_id: str = self.cleaned_data["account_id"].strip()
+        if not arns.is_account_id(account_id):
+            raise ValidationError("An AWS account id is 12 digits.")
+        return account_id
+
+    def clean_role_name_or_arn(self) -> str:
+        value = str(self.cleaned_data["role_name_or_arn"]).strip()
+        return validate_role(value) if value else ""
+
+    def clean_external_id(self) -> str:
+        return validate_external_id(str(self.cleaned_data["external_id"]).strip())
+
+
+class ScheduleForm(forms.Form):
+    """When the nightly organisation sync runs, or that it is paused."""
+
+    cron = forms.CharField(
+        label="Cron expression",
+        max_length=200,
+        help_text="minute hour day-of-month month day-of-week, e.g. 0 2 * * * for 02:00 daily",
+    )
+    timezone = forms.ChoiceField(label="Time zone")
+    paused = forms.BooleanField(label="Paused", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choice_field(self, "timezone").choices = [
+            (name, name) for name in sorted(zoneinfo.available_timezones())
+        ]
+
+    def clean_cron(self) -> str:
+        return " ".join(validate_cron(self.cleaned_data["cron"]))

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import redis
 from celery import Task, chain, chord, shared_task
 from django.db import InterfaceError, OperationalError
 
-from identities import sync
 from identities.analysis import analyse_estate
-from identities.bundle import read_bundle
-from identities.ingest import import_bundle
+from identities.ingest.imports import import_files
+from identities.sync.guards import reap_stale_runs
+from identities.sync.runs import ORGANIZATION_LABEL, run_account_sync, start_organization_sync
+from identities.sync.runs import finish_organization_sync as finish_organization_run
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +21,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="identities.import_bundle_file")
 def import_bundle_file(*, path: str, analyse: bool = True) -> int:
     """Import a bundle file that the worker can read; returns the SyncRun id."""
-    bundle = read_bundle(path)
-    result = import_bundle(bundle, label=Path(path).name, raw=Path(path).read_bytes())
+    result = import_files([path])
     logger.info("imported %s as run %s", path, result.sync_run.pk)
     if analyse:
         analyse_estate_task.delay()
@@ -38,10 +37,10 @@ def analyse_estate_task() -> dict:
 
 
 # --- live sync from AWS ------------------------------------------------------------------------
-# The logic is in identities.sync; these wrappers only load ids, call it and fan out.
+# The logic is in identities.sync.runs; these wrappers only load ids, call it and fan out.
 
 # Infrastructure errors before a run is claimed (database or Redis unreachable) are retried
-# with backoff; AWS errors never reach here: sync.run_account_sync records them on the run.
+# with backoff; AWS errors never reach here: run_account_sync records them on the run.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 
 
@@ -56,8 +55,8 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, redis.ConnectionError, red
 )
 def sync_account(self: Task, *, run_id: int) -> dict[str, Any]:
     """Sync the account of the pending run `run_id`; returns the outcome (never raises for AWS)."""
-    sync.reap_stale_runs()
-    outcome = sync.run_account_sync(run_id=run_id, task_id=self.request.id or "")
+    reap_stale_runs()
+    outcome = run_account_sync(run_id=run_id, task_id=self.request.id or "")
     logger.info("sync_account run %s: %s %s", run_id, outcome.status, outcome.error)
     return outcome.as_dict()
 
@@ -69,10 +68,10 @@ def sync_account(self: Task, *, run_id: int) -> dict[str, Any]:
     retry_backoff=5,
     retry_backoff_max=60,
 )
-def sync_organization(*, run_id: int | None = None, label: str = sync.ORGANIZATION_LABEL) -> dict:
+def sync_organization(*, run_id: int | None = None, label: str = ORGANIZATION_LABEL) -> dict:
     """Discover the accounts, then one `sync_account` per account as a group, and once they are
     all done (failed ones included) close the run and analyse the whole estate (a chord)."""
-    plan = sync.start_organization_sync(run_id=run_id, label=label)
+    plan = start_organization_sync(run_id=run_id, label=label)
     if plan is None:
         logger.info("sync_organization: another organisation sync is running")
         return {"run_id": run_id, "accounts": 0, "started": False}
@@ -87,14 +86,14 @@ def sync_organization(*, run_id: int | None = None, label: str = sync.ORGANIZATI
 @shared_task(name="identities.finish_organization_sync")
 def finish_organization_sync(*, run_id: int) -> dict:
     """Close an organisation run from its account runs."""
-    run = sync.finish_organization_sync(run_id=run_id)
+    run = finish_organization_run(run_id=run_id)
     return {"run_id": run.pk, "status": run.status}
 
 
 @shared_task(name="identities.reap_stale_syncs")
 def reap_stale_syncs() -> list[int]:
     """Fail the sync runs whose worker stopped sending heartbeats (beat runs this)."""
-    return sync.reap_stale_runs()
+    return reap_stale_runs()
 
 
 def queue_account_sync(*, run_id: int) -> None:

@@ -1,5 +1,6 @@
 """A fake AWS for the sync tests and benchmarks: moto (in-process or moto_server on 127.0.0.1),
-fake credentials, a small organisation, and AWS-like paging that moto lacks."""
+fake credentials, a small organisation, AWS-like paging that moto lacks, and the Celery worker
+process that syncs from moto_server. The pytest fixtures over these are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from botocore.handlers import json_decode_policies
 
 from identities.aws import assume_account_session
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 MANAGEMENT_ID = "123456789012"  # moto's account for the fake credentials
 SETUP_ROLE = "OrganizationAccountAccessRole"
@@ -35,6 +37,11 @@ TRUST_EC2 = {
             "Action": "sts:AssumeRole",
         }
     ],
+}
+# The organisation of the sync tests: the management account (one user) and two members.
+FAKE_ORG_MEMBERS: dict[str, dict[str, int]] = {
+    "dev": {"users": 2, "roles": 2},
+    "prod": {"users": 1, "roles": 1},
 }
 # What the worker and moto_server must (not) see from this machine's own AWS set-up.
 CLEARED_VARIABLES = (
@@ -91,11 +98,40 @@ def moto_server(*, timeout: float = 20.0) -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        stop_process(process, timeout=10)
+
+
+def start_celery_worker(
+    options: list[str], *, env: dict[str, str], log: Path, timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
+    """`celery -A iamviz worker` with `options` in the repository, its output in `log`; returns
+    once it is ready, or raises RuntimeError with the log."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "iamviz", "worker", *options]
+        + ["--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    while "ready." not in log.read_text():
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log.read_text()}")
+        if time.monotonic() > deadline:
             process.kill()
+            raise RuntimeError(f"celery worker did not become ready:\n{log.read_text()}")
+        time.sleep(0.2)
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @dataclass

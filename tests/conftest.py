@@ -5,14 +5,29 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import pytest
 
+if TYPE_CHECKING:
+    import subprocess
+
+    import boto3
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from identities.models import SyncRun
+    from tests.awsfake import FakeOrg
+
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from
 # inside one unless told this is deliberate.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_AWS_DATA = REPO_ROOT.parent / "shared" / "data" / "aws"
@@ -44,8 +59,54 @@ def require_service(name: str, url: str | None) -> str:
     pytest.skip(reason)  # on a laptop only: not configured or unreachable (CI fails above)
 
 
+def users_of(account_id: str) -> list[str]:
+    """The user names stored for an account, sorted."""
+    from identities.models import IamUser
+
+    users = IamUser.objects.filter(account__account_id=account_id).order_by("name")
+    return list(users.values_list("name", flat=True))
+
+
+def roles_of(account_id: str) -> list[str]:
+    """The role names stored for an account, sorted."""
+    from identities.models import IamRole
+
+    roles = IamRole.objects.filter(account__account_id=account_id).order_by("name")
+    return list(roles.values_list("name", flat=True))
+
+
+def at_once(times: int, action: Callable[[int], T]) -> list[T]:
+    """Call `action(0)` ... `action(times - 1)` in as many threads released together, each
+    closing its own database connection; returns what they returned, in finishing order."""
+    from django.db import connection
+
+    barrier = threading.Barrier(times)
+    results: list[T] = []
+
+    def call(number: int) -> None:
+        try:
+            barrier.wait()
+            results.append(action(number))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call, args=(number,)) for number in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 @pytest.fixture
-def shared_aws_file():
+def embedded(settings: Any) -> None:
+    """No Redis in this process, as in the embedded default (the Redis lock is tested against a
+    real Redis)."""
+    settings.REDIS_URL = ""
+
+
+@pytest.fixture
+def shared_aws_file() -> Callable[[str], Path]:
     """Path to a file of ../shared/data/aws, or a skip where that folder is absent."""
 
     def get(name: str) -> Path:
@@ -61,7 +122,7 @@ def shared_aws_file():
 
 
 @pytest.fixture
-def sample_bundle():
+def sample_bundle() -> dict[str, Any]:
     from identities.bundle import read_bundle
     from identities.sample import SAMPLE_BUNDLE_PATH
 
@@ -69,9 +130,9 @@ def sample_bundle():
 
 
 @pytest.fixture
-def imported_sample(db, sample_bundle):
+def imported_sample(db: None, sample_bundle: dict[str, Any]) -> SyncRun:
     """The bundled sample organisation imported and analysed."""
-    from identities.ingest import import_bundle
+    from identities.ingest.imports import import_bundle
 
     result = import_bundle(sample_bundle, label="sample-org.json")
     from identities.analysis import analyse_estate
@@ -81,20 +142,20 @@ def imported_sample(db, sample_bundle):
 
 
 @pytest.fixture
-def staff_user(db, django_user_model):
+def staff_user(db: None, django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user(
         username="reviewer", password="correct-horse-battery", is_staff=True
     )
 
 
 @pytest.fixture
-def logged_in_client(client, staff_user):
+def logged_in_client(client: Client, staff_user: User) -> Client:
     client.force_login(staff_user)
     return client
 
 
 @pytest.fixture(autouse=True)
-def _tasks_run_in_process():
+def _tasks_run_in_process() -> Iterator[None]:
     """Tasks run eagerly in tests unless a test asks for the real worker."""
     from iamviz.celery import app
 
@@ -104,16 +165,14 @@ def _tasks_run_in_process():
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
+def celery_worker_process(
+    transactional_db: None, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery worker` process on the Redis broker, using the test database."""
-    import subprocess
-    import sys
-    import time
-
-    from django.conf import settings
     from django.db import connection
 
     from iamviz.celery import app
+    from tests.awsfake import start_celery_worker, stop_process
 
     redis_url = require_service("Redis", os.environ.get("REDIS_URL"))
     db = connection.settings_dict
@@ -128,64 +187,71 @@ def celery_worker_process(transactional_db, tmp_path):
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("celery")
     log = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "iamviz",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"celery worker exited early:\n{log.read_text()}")
-        if "ready." in log.read_text():
-            break
-        time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"celery worker did not become ready:\n{log.read_text()}")
-    yield process
-    process.terminate()
+    options = ["--pool", "solo", "-n", f"test-{os.getpid()}@%h"]
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        process = start_celery_worker(options, env=env, log=log)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield process
+    stop_process(process, timeout=20)
     app.conf.task_always_eager = True
 
 
+# --- the fake AWS: one set of fixtures for every test that talks to "AWS" -------------------
+
+
 @pytest.fixture
-def aws_server(monkeypatch, tmp_path):
-    """moto_server on 127.0.0.1 with fake credentials, and `AWS_ENDPOINT_URL` pointing at it in
-    os.environ: request it before `celery_worker_process` so that the worker inherits both."""
-    from tests.awsfake import CLEARED_VARIABLES, fake_credentials, moto_server
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials only: no profile, config file or endpoint from this machine."""
+    from tests.awsfake import CLEARED_VARIABLES, fake_credentials
 
     for name in CLEARED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in fake_credentials(tmp_path).items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def fake_aws(aws_env: None) -> Iterator[None]:
+    """AWS faked by moto in this process. A module whose tests need a worker process to reach
+    the fake overrides this fixture with one that requests `aws_server`."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def aws_server(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto_server on 127.0.0.1, and `AWS_ENDPOINT_URL` pointing at it in os.environ: request it
+    before `celery_worker_process` so that the worker inherits the endpoint and credentials."""
+    from tests.awsfake import moto_server
+
     with moto_server() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         yield url
 
 
+@pytest.fixture
+def aws_session(fake_aws: None) -> boto3.Session:
+    """The management account's session, as the sync makes it, on the fake AWS."""
+    from identities.aws import management_session
+    from tests.awsfake import REGION
+
+    return management_session(region_name=REGION)
+
+
+@pytest.fixture
+def fake_org(aws_session: boto3.Session, db: None) -> FakeOrg:
+    """The fake organisation (`awsfake.FAKE_ORG_MEMBERS`: management, dev, prod) in the fake
+    AWS, built through Organizations and the role it creates in each account."""
+    from tests.awsfake import FAKE_ORG_MEMBERS, build_org
+
+    return build_org(aws_session, FAKE_ORG_MEMBERS)
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _static_root_exists():
+def _static_root_exists() -> None:
     """WhiteNoise warns at every request when STATIC_ROOT is missing (no collectstatic in tests)."""
     from django.conf import settings
 

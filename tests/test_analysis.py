@@ -7,19 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from identities.access import (
-    DirectAccess,
-    access_edges_into,
-    access_into,
-    access_out_of,
-    admin_paths,
-    administrators,
-    findings,
-    reach_from,
-    reach_to,
-)
 from identities.analysis import analyse_estate
-from identities.ingest import import_bundle
+from identities.ingest.imports import import_bundle
 from identities.models import (
     AccessEdge,
     AccessGroup,
@@ -29,6 +18,17 @@ from identities.models import (
     IamUser,
     OrgNode,
     OrgPolicy,
+)
+from identities.queries.access import (
+    DirectAccess,
+    access_edges_into,
+    access_into,
+    access_out_of,
+    admin_paths,
+    administrators,
+    findings,
+    reach_from,
+    reach_to,
 )
 
 MGMT, SEC, DEV, PROD = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -53,6 +53,11 @@ POWER_USER = (
     "(arn:aws:iam::aws:policy/PowerUserAccess)"
 )
 ALICE, DEV_OPS = arn(DEV, "user", "alice"), arn(DEV, "role", "dev-ops")
+PUBLIC_READER, PARTNER_GATEWAY = (
+    arn(DEV, "role", "public-reader"),
+    arn(PROD, "role", "partner-gateway"),
+)
+ORG_INVENTORY = arn(SEC, "role", "org-inventory")
 PROD_OPS, BREAK_GLASS = arn(PROD, "role", "prod-ops"), arn(PROD, "role", "prod-break-glass")
 
 
@@ -100,6 +105,11 @@ def test_role_chain_reach_from_alice_has_the_exact_path(imported_sample):
         DEV_OPS: (1, (ALICE, DEV_OPS)),
         PROD_OPS: (2, (ALICE, DEV_OPS, PROD_OPS)),
         BREAK_GLASS: (3, (ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS)),
+        # Roles trusting "*": alice's own account needs no identity Allow (public-reader);
+        # PowerUserAccess allows sts:AssumeRole on the others.
+        PUBLIC_READER: (1, (ALICE, PUBLIC_READER)),
+        PARTNER_GATEWAY: (1, (ALICE, PARTNER_GATEWAY)),
+        ORG_INVENTORY: (1, (ALICE, ORG_INVENTORY)),
     }
 
 
@@ -156,9 +166,24 @@ def test_oidc_role_lists_both_token_conditions(imported_sample):
 
 
 def test_public_role_is_assumed_by_anyone(imported_sample):
-    assert edges_into(arn(DEV, "role", "public-reader")) == [
-        ("*", "allow", (), (trust_ref(DEV, "public-reader"),))
-    ]
+    assert edges_into(PUBLIC_READER)[0] == ("*", "allow", (), (trust_ref(DEV, "public-reader"),))
+
+
+def test_public_role_is_assumed_by_its_account_without_identity_allow(imported_sample):
+    # Principal element page, "All principals": "For IAM users and roles within your account,
+    # no other permissions are required. For principals in other accounts, they must also have
+    # identity-based permissions"; app-server's policies allow no sts:AssumeRole.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
+    edges = {
+        source: (outcome, granted) for source, outcome, _, granted in edges_into(PUBLIC_READER)
+    }
+
+    assert edges[arn(DEV, "role", "app-server")] == ("allow", (trust_ref(DEV, "public-reader"),))
+    assert edges[arn(PROD, "role", "deploy")] == (
+        "allow",
+        (trust_ref(DEV, "public-reader"), POWER_USER),
+    )
+    assert arn(SEC, "user", "auditor") not in edges
 
 
 def test_audit_roles_are_assumed_from_the_security_account(imported_sample):
@@ -214,11 +239,14 @@ def test_organization_access_roles_are_assumed_from_the_management_account(impor
     ]
 
 
-def test_principal_without_an_edge_assumes_nothing(imported_sample):
+def test_principal_without_identity_allow_assumes_only_public_roles(imported_sample):
     erin = IamUser.objects.get(arn=arn(DEV, "user", "erin"))
 
-    assert access_out_of(erin) == []
-    assert reach_from(erin.arn) == []
+    assert [(access.target, access.outcome) for access in access_out_of(erin)] == [
+        (ORG_INVENTORY, "conditional"),
+        (PUBLIC_READER, "allow"),
+        (PARTNER_GATEWAY, "conditional"),
+    ]
 
 
 def test_access_out_of_a_member_includes_its_group_edges(imported_sample):
@@ -226,8 +254,11 @@ def test_access_out_of_a_member_includes_its_group_edges(imported_sample):
 
     assert [(access.target, access.group is not None) for access in access_out_of(carol)] == [
         (arn(SEC, "role", "OrganizationAccountAccessRole"), True),
+        (ORG_INVENTORY, True),
         (arn(DEV, "role", "OrganizationAccountAccessRole"), True),
+        (PUBLIC_READER, True),
         (arn(PROD, "role", "OrganizationAccountAccessRole"), True),
+        (PARTNER_GATEWAY, True),
     ]
 
 
@@ -281,27 +312,13 @@ def test_findings_of_the_sample(imported_sample):
 
     rows = [(f.kind, f.severity, f.principal_arn) for f in findings()]
 
+    # No "without ExternalId" finding: every cross-account trust of the sample stays inside
+    # the organisation, where an external ID does not apply.
     assert rows == [
         ("admin_without_mfa", "high", arn(MGMT, "user", "dave")),
-        ("public_role", "high", arn(DEV, "role", "public-reader")),
-        ("root_trust_without_external_id", "medium", arn(MGMT, "role", "audit")),
-        (
-            "root_trust_without_external_id",
-            "medium",
-            arn(SEC, "role", "OrganizationAccountAccessRole"),
-        ),
-        (
-            "root_trust_without_external_id",
-            "medium",
-            arn(DEV, "role", "OrganizationAccountAccessRole"),
-        ),
-        ("root_trust_without_external_id", "medium", arn(DEV, "role", "audit")),
-        (
-            "root_trust_without_external_id",
-            "medium",
-            arn(PROD, "role", "OrganizationAccountAccessRole"),
-        ),
-        ("root_trust_without_external_id", "medium", arn(PROD, "role", "audit")),
+        ("public_role", "medium", ORG_INVENTORY),
+        ("public_role", "high", PUBLIC_READER),
+        ("public_role", "medium", PARTNER_GATEWAY),
         ("stale_password", "medium", arn(DEV, "user", "erin")),
     ]
     erin = findings(kind="stale_password").get()
@@ -388,10 +405,10 @@ def test_analysis_replaces_the_previous_results(imported_sample):
 
     summary = analyse_estate()
 
-    assert AccessEdge.objects.count() == edges == summary["access_edges"] == 21
+    assert AccessEdge.objects.count() == edges == summary["access_edges"] == 60
     assert AnalysisRun.objects.filter(status="succeeded").count() == 2
     assert AnalysisRun.objects.get(pk=first.pk).graph is None
-    assert AccessGroup.objects.count() == summary["access_groups"] == 16
+    assert AccessGroup.objects.count() == summary["access_groups"] == 17
 
 
 def test_failed_analysis_leaves_the_previous_results(imported_sample):
@@ -403,7 +420,7 @@ def test_failed_analysis_leaves_the_previous_results(imported_sample):
     failed = AnalysisRun.objects.get(status="failed")
     assert failed.error.startswith("TypeError: ")
     assert sorted(AccessEdge.objects.values_list("source", "target__arn", "outcome")) == before
-    assert Finding.objects.count() == 9
+    assert Finding.objects.count() == 5
 
 
 # -- a small hand-made estate --------------------------------------------------------------------

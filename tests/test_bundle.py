@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +15,7 @@ from hypothesis import strategies as st
 from identities.bundle import (
     BundleError,
     decode_policy_document,
+    make_bundle,
     parse_bundle,
     read_bundle,
     read_bundles,
@@ -30,7 +35,7 @@ TRUST = {
 }
 
 
-def minimal_bundle() -> dict:
+def minimal_bundle() -> dict[str, Any]:
     return {
         "format": "iamviz-bundle/1",
         "accounts": [
@@ -67,17 +72,17 @@ def minimal_bundle() -> dict:
     }
 
 
-def encode(data: dict) -> bytes:
+def encode(data: dict[str, Any]) -> bytes:
     return json.dumps(data).encode()
 
 
-def test_parse_bundle_minimal_is_accepted():
+def test_parse_bundle_minimal_is_accepted() -> None:
     bundle = parse_bundle(encode(minimal_bundle()), source="b.json")
 
     assert [account["id"] for account in bundle["accounts"]] == [ACCOUNT]
 
 
-def test_decode_policy_document_url_encoded_string_equals_object():
+def test_decode_policy_document_url_encoded_string_equals_object() -> None:
     encoded = quote(json.dumps(TRUST))
 
     assert decode_policy_document(encoded, source="s", path="$") == TRUST
@@ -85,7 +90,7 @@ def test_decode_policy_document_url_encoded_string_equals_object():
     assert decode_policy_document(TRUST, source="s", path="$") == TRUST
 
 
-def test_read_bundle_plain_authorization_details_takes_account_from_arns():
+def test_read_bundle_plain_authorization_details_takes_account_from_arns() -> None:
     bundle = read_bundle(TEST_DATA / "aws" / "authz-page-2.json")
 
     assert [account["id"] for account in bundle["accounts"]] == [ACCOUNT]
@@ -95,7 +100,7 @@ def test_read_bundle_plain_authorization_details_takes_account_from_arns():
     }
 
 
-def test_read_bundles_merges_pages_of_one_call():
+def test_read_bundles_merges_pages_of_one_call() -> None:
     bundle = read_bundles(
         [TEST_DATA / "aws" / "authz-page-1.json", TEST_DATA / "aws" / "authz-page-2.json"]
     )
@@ -106,7 +111,7 @@ def test_read_bundles_merges_pages_of_one_call():
     assert details["IsTruncated"] is False
 
 
-def test_read_bundles_same_account_twice_without_pagination_is_an_error():
+def test_read_bundles_same_account_twice_without_pagination_is_an_error() -> None:
     path = TEST_DATA / "aws" / "authz-page-2.json"
 
     with pytest.raises(BundleError) as error:
@@ -116,7 +121,7 @@ def test_read_bundles_same_account_twice_without_pagination_is_an_error():
     assert "is also in" in error.value.problem
 
 
-def test_read_bundle_missing_file_names_it(tmp_path):
+def test_read_bundle_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(BundleError) as error:
         read_bundle(tmp_path / "nope.json")
 
@@ -124,14 +129,15 @@ def test_read_bundle_missing_file_names_it(tmp_path):
     assert "cannot read the file" in error.value.problem
 
 
-def _break(mutate):
+def _break(mutate: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     bundle = minimal_bundle()
     mutate(bundle)
     return bundle
 
 
-def _details(bundle):
-    return bundle["accounts"][0]["authorization_details"]
+def _details(bundle: dict[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = bundle["accounts"][0]["authorization_details"]
+    return details
 
 
 MALFORMED = [
@@ -341,7 +347,9 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("raw", "path", "problem"), MALFORMED)
-def test_parse_bundle_malformed_input_names_path_and_problem(raw, path, problem):
+def test_parse_bundle_malformed_input_names_path_and_problem(
+    raw: str, path: str, problem: str
+) -> None:
     with pytest.raises(BundleError) as error:
         parse_bundle(raw, source="input.json")
 
@@ -351,7 +359,7 @@ def test_parse_bundle_malformed_input_names_path_and_problem(raw, path, problem)
 
 
 @given(st.text())
-def test_url_decode_inverts_quote(text):
+def test_url_decode_inverts_quote(text: str) -> None:
     from urllib.parse import quote
 
     from identities.bundle import _url_decode
@@ -360,9 +368,32 @@ def test_url_decode_inverts_quote(text):
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
-def test_url_decode_agrees_with_unquote_on_any_ascii(text):
+def test_url_decode_agrees_with_unquote_on_any_ascii(text: str) -> None:
     from urllib.parse import unquote
 
     from identities.bundle import _url_decode
 
     assert _url_decode(text) == unquote(text)
+
+
+def test_make_bundle_envelope_keys_in_documented_order() -> None:
+    entry = {"id": ACCOUNT, "authorization_details": {}}
+
+    bundle = make_bundle(
+        [entry],
+        organization={"roots": []},
+        warnings=["w"],
+        generated_at=datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC),
+    )
+
+    assert list(bundle.items()) == [
+        ("format", "iamviz-bundle/1"),
+        ("generated_at", "2024-05-06T07:08:09Z"),
+        ("accounts", [entry]),
+        ("warnings", ["w"]),
+        ("organization", {"roots": []}),
+    ]
+
+
+def test_make_bundle_leaves_out_what_is_not_given() -> None:
+    assert make_bundle([]) == {"format": "iamviz-bundle/1", "accounts": []}

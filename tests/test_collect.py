@@ -30,13 +30,13 @@ from identities.aws import (
     management_session,
     role_arn_for,
 )
+from identities.bundle import make_bundle
 from identities.collect import (
     AUTHORIZATION_DETAILS_FILTER,
-    AccountFailure,
     CollectError,
     collect_account,
-    collect_estate,
     collect_member_account,
+    collect_organization,
     get_authorization_details,
     get_credential_report,
 )
@@ -421,30 +421,11 @@ def test_collect_account_rejects_session_of_another_account(moto: None) -> None:
 # --- organisation and estate ----------------------------------------------------------------
 
 
-def test_collect_estate_collects_every_account_and_the_organization(estate: Estate) -> None:
+def test_collect_organization_reads_the_tree_and_its_policies(estate: Estate) -> None:
     session = management_session(region_name=REGION)
-    seen: list[tuple[int, int, str]] = []
 
-    bundle, failures = collect_estate(
-        session,
-        role_name="IamViz",
-        external_id="ext-1",
-        region=REGION,
-        progress=lambda done, total, account_id: seen.append((done, total, account_id)),
-    )
+    organization = collect_organization(session)
 
-    organization = bundle["organization"]
-    assert failures == []
-    assert bundle["format"] == "iamviz-bundle/1"
-    assert _counts_by_account(bundle) == _expected_counts(estate)
-    assert {entry["id"]: entry["name"] for entry in bundle["accounts"]} == {
-        MANAGEMENT_ID: "master",
-        estate.dev_id: "dev",
-        estate.prod_id: "prod",
-    }
-    assert [(done, total) for done, total, _ in seen] == [(1, 3), (2, 3), (3, 3)]
-    dev = next(entry for entry in bundle["accounts"] if entry["id"] == estate.dev_id)
-    assert [p["PolicyName"] for p in dev["authorization_details"]["Policies"]] == ["Deploy"]
     assert (organization["management_account_id"], organization["roots"][0]["Id"]) == (
         MANAGEMENT_ID,
         estate.root_id,
@@ -472,91 +453,63 @@ def test_collect_estate_collects_every_account_and_the_organization(estate: Esta
         ("RCPFullAWSAccess", "RESOURCE_CONTROL_POLICY"),
     ]
     assert organization["warnings"] == []
-    assert json.loads(json.dumps(bundle)) == bundle
+    assert json.loads(json.dumps(organization)) == organization
 
 
-def test_collect_estate_refused_assume_role_fails_only_that_account(estate: Estate) -> None:
+def test_collect_member_account_refused_assume_role_raises(estate: Estate) -> None:
     session = management_session(region_name=REGION)
 
-    def refuse_dev(params: dict[str, Any], **kwargs: Any) -> None:
-        if f"::{estate.dev_id}:" in params["RoleArn"]:
-            raise _client_error(
-                "AccessDenied", "not authorized to perform sts:AssumeRole", "AssumeRole"
-            )
+    def refuse(params: dict[str, Any], **kwargs: Any) -> None:
+        raise _client_error(
+            "AccessDenied", "not authorized to perform sts:AssumeRole", "AssumeRole"
+        )
 
-    session.events.register("before-parameter-build.sts.AssumeRole", refuse_dev)
+    session.events.register("before-parameter-build.sts.AssumeRole", refuse)
 
-    bundle, failures = collect_estate(session, role_name="IamViz", external_id=None, region=REGION)
+    with pytest.raises(ClientError, match="not authorized to perform sts:AssumeRole"):
+        collect_member_account(
+            session,
+            account_id=estate.dev_id,
+            role_name_or_arn="IamViz",
+            external_id=None,
+            region=REGION,
+        )
 
-    assert failures == [
-        AccountFailure(estate.dev_id, "AccessDenied", "not authorized to perform sts:AssumeRole")
-    ]
-    assert sorted(entry["id"] for entry in bundle["accounts"]) == sorted(
-        [MANAGEMENT_ID, estate.prod_id]
-    )
 
-
-def test_collect_estate_throttled_past_retries_fails_only_that_account(estate: Estate) -> None:
+def test_collect_member_account_throttled_past_retries_raises(estate: Estate) -> None:
     session = management_session(region_name=REGION)
     session.events.register_first(
         "before-send.iam.GetAccountAuthorizationDetails",
         lambda request, **kwargs: _throttling_response(request.url),
     )
 
-    bundle, failures = collect_estate(
+    with pytest.raises(ClientError, match="Rate exceeded"):
+        collect_member_account(
+            session,
+            account_id=MANAGEMENT_ID,
+            role_name_or_arn="IamViz",
+            external_id=None,
+            region=REGION,
+            config=build_config(max_attempts=2),
+        )
+
+
+def test_collect_member_account_reads_its_own_account_without_assuming(estate: Estate) -> None:
+    session = management_session(region_name=REGION)
+    counter = CallCounter()
+
+    entry = collect_member_account(
         session,
-        role_name="IamViz",
+        account_id=MANAGEMENT_ID,
+        role_name_or_arn="IamViz",
         external_id=None,
-        accounts=[estate.prod_id, MANAGEMENT_ID],
         region=REGION,
-        config=build_config(max_attempts=2),
+        counter=counter,
     )
 
-    assert failures == [AccountFailure(MANAGEMENT_ID, "Throttling", "Rate exceeded")]
-    assert [entry["id"] for entry in bundle["accounts"]] == [estate.prod_id]
-
-
-def test_collect_estate_without_organization_collects_the_caller(moto: None) -> None:
-    session = management_session(region_name=REGION)
-
-    bundle, failures = collect_estate(session, role_name="IamViz", external_id=None, region=REGION)
-
-    assert (failures, [entry["id"] for entry in bundle["accounts"]]) == ([], [MANAGEMENT_ID])
-    assert ("organization" in bundle, bundle["warnings"]) == (False, [])
-
-
-def test_collect_estate_unreadable_organization_is_a_warning(moto: None) -> None:
-    session = management_session(region_name=REGION)
-
-    def deny(**kwargs: Any) -> None:
-        raise _client_error("AccessDeniedException", "member account", "DescribeOrganization")
-
-    session.events.register("before-parameter-build.organizations.DescribeOrganization", deny)
-
-    bundle, failures = collect_estate(session, role_name="IamViz", external_id=None, region=REGION)
-
-    assert (failures, [entry["id"] for entry in bundle["accounts"]]) == ([], [MANAGEMENT_ID])
-    assert bundle["warnings"] == [
-        f"organization not read from account {MANAGEMENT_ID}: AccessDeniedException: "
-        "member account; service and resource control policies are missing"
-    ]
-
-
-def test_collect_estate_skips_suspended_accounts_unless_asked(estate: Estate) -> None:
-    session = management_session(region_name=REGION)
-    session.client("organizations").close_account(AccountId=estate.prod_id)
-
-    skipping, _ = collect_estate(session, role_name="IamViz", external_id=None, region=REGION)
-    including, _ = collect_estate(
-        session, role_name="IamViz", external_id=None, region=REGION, include_suspended=True
-    )
-
-    assert sorted(entry["id"] for entry in skipping["accounts"]) == sorted(
-        [MANAGEMENT_ID, estate.dev_id]
-    )
-    assert sorted(entry["id"] for entry in including["accounts"]) == sorted(
-        [MANAGEMENT_ID, estate.dev_id, estate.prod_id]
-    )
+    assert _counts(entry) == _expected_counts(estate)[MANAGEMENT_ID]
+    # caller identity, then 7 calls in the account: no AssumeRole
+    assert counter.as_dict() == {"calls": 8, "attempts": 8, "retries": 0}
 
 
 def test_collect_member_account_assumes_the_role(estate: Estate) -> None:
@@ -658,22 +611,33 @@ def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         process.wait(timeout=10)
 
 
-def test_collect_estate_against_moto_server(moto_server: str) -> None:
+def test_collect_against_moto_server(moto_server: str) -> None:
     session = management_session(region_name=REGION)
     estate = build_estate(session)
+    org_counter = CallCounter().attach(session)
+    organization = collect_organization(session)
+    org_counter.detach(session)
     counter = CallCounter()
 
-    bundle, failures = collect_estate(
-        session, role_name="IamViz", external_id=None, region=REGION, counter=counter
-    )
+    entries = [
+        collect_member_account(
+            session,
+            account_id=account["Id"],
+            role_name_or_arn="IamViz",
+            external_id=None,
+            region=REGION,
+            counter=counter,
+        )
+        for account in organization["accounts"]
+    ]
 
-    assert failures == []
-    assert _counts_by_account(bundle) == _expected_counts(estate)
-    assert sorted(policy["Name"] for policy in bundle["organization"]["policies"]) == [
+    assert _counts_by_account(make_bundle(entries)) == _expected_counts(estate)
+    assert sorted(policy["Name"] for policy in organization["policies"]) == [
         "DenyLeaveOrg",
         "FullAWSAccess",
         "RCPFullAWSAccess",
     ]
-    # 1 caller identity + 14 Organizations (1 describe, 1 roots, 2 per parent, 2 policy lists,
-    # 2 per policy) + 2 AssumeRole + 7 per account
-    assert counter.as_dict() == {"calls": 38, "attempts": 38, "retries": 0}
+    # 14 Organizations calls (1 describe, 1 roots, 2 per parent, 2 policy lists, 2 per
+    # policy); per account 1 caller identity, 1 AssumeRole (not into the caller's own) and 7
+    assert org_counter.as_dict() == {"calls": 14, "attempts": 14, "retries": 0}
+    assert counter.as_dict() == {"calls": 26, "attempts": 26, "retries": 0}

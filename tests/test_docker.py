@@ -47,34 +47,34 @@ SERVICES_WITH_COMMANDS = {
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES_WITH_COMMANDS))
-def test_compose_service_command_exists(service):
+def test_compose_service_command_exists(service: str) -> None:
     check_command(SERVICES_WITH_COMMANDS[service])
 
 
-def test_compose_has_every_part():
+def test_compose_has_every_part() -> None:
     assert set(COMPOSE["services"]) == {"migrate", "web", "worker", "beat", "postgres", "redis"}
 
 
-def test_dockerfile_cmd_exists():
+def test_dockerfile_cmd_exists() -> None:
     [cmd] = dockerfile_instructions("CMD")
 
     check_command(json.loads(cmd))
 
 
-def test_dockerfile_copies_only_files_that_exist():
+def test_dockerfile_copies_only_files_that_exist() -> None:
     for copy in dockerfile_instructions("COPY"):
         *sources, _target = shlex.split(copy)
         for source in sources:
             assert (REPO_ROOT / source).exists(), f"COPY names missing {source}"
 
 
-def test_dockerfile_run_uses_project_commands():
+def test_dockerfile_run_uses_project_commands() -> None:
     [run] = dockerfile_instructions("RUN")
     for manage_command in re.findall(r"manage\.py (\w+)", run):
         assert manage_command in get_commands()
 
 
-def test_compose_build_points_at_the_dockerfile():
+def test_compose_build_points_at_the_dockerfile() -> None:
     build = COMPOSE["x-app"]["build"]
 
     assert (REPO_ROOT / "docker" / build["context"] / build["dockerfile"]).exists()

@@ -1,14 +1,19 @@
+"""identities.tasks: eagerly in this process, and the import on a real worker."""
+
 from __future__ import annotations
 
 import pytest
 
+from identities import tasks
 from identities.models import IamUser, SyncRun
+from identities.sync.runs import request_account_sync
 from identities.tasks import import_bundle_file
-from tests.conftest import TEST_DATA
+from tests.awsfake import FakeOrg
+from tests.conftest import TEST_DATA, users_of
 
 
 @pytest.mark.django_db
-def test_import_bundle_file_task_imports_in_process():
+def test_import_bundle_file_task_imports_in_process() -> None:
     run_id = import_bundle_file(path=str(TEST_DATA / "aws" / "authz-page-2.json"), analyse=False)
 
     run = SyncRun.objects.get(pk=run_id)
@@ -17,7 +22,7 @@ def test_import_bundle_file_task_imports_in_process():
 
 
 @pytest.mark.services
-def test_import_bundle_file_task_runs_on_a_real_worker(celery_worker_process):
+def test_import_bundle_file_task_runs_on_a_real_worker(celery_worker_process: object) -> None:
     result = import_bundle_file.apply_async(
         kwargs={"path": str(TEST_DATA / "aws" / "authz-page-2.json"), "analyse": False}
     )
@@ -26,3 +31,40 @@ def test_import_bundle_file_task_runs_on_a_real_worker(celery_worker_process):
 
     assert SyncRun.objects.get(pk=run_id).status == SyncRun.Status.SUCCEEDED
     assert list(IamUser.objects.values_list("name", flat=True)) == ["deployer"]
+
+
+def test_reaper_task_fails_a_run_whose_worker_died(db: None) -> None:
+    run, _ = request_account_sync("111111111111")
+    SyncRun.objects.filter(pk=run.pk).update(
+        status="running", heartbeat_at="2020-01-01T00:00:00Z", phase="importing"
+    )
+
+    reaped = tasks.reap_stale_syncs.apply().get()
+
+    run.refresh_from_db()
+    assert (reaped, run.status) == ([run.pk], "failed")
+    assert "Marked failed by the reaper" in run.error
+
+
+@pytest.mark.usefixtures("embedded")
+def test_sync_organization_task_runs_the_chord_in_process(fake_org: FakeOrg) -> None:
+    result = tasks.sync_organization.delay()
+
+    run = SyncRun.objects.get(pk=result.get()["run_id"])
+    assert (run.status, run.target_account_id, run.children.count()) == ("succeeded", "", 3)
+    assert sorted(run.children.values_list("status", flat=True)) == ["succeeded"] * 3
+    assert users_of(fake_org.accounts["dev"]) == ["user-0", "user-1"]
+
+
+@pytest.mark.usefixtures("embedded")
+def test_queue_account_sync_runs_one_account(fake_org: FakeOrg) -> None:
+    run, _ = request_account_sync(fake_org.accounts["prod"])
+
+    tasks.queue_account_sync(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert (run.status, run.parent_id, users_of(fake_org.accounts["prod"])) == (
+        "succeeded",
+        None,
+        ["user-0"],
+    )

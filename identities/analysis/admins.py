@@ -40,7 +40,7 @@ from identities.policy import (
     RequestContext,
     Statement,
     evaluate_request,
-    match_arn,
+    match_resource,
     statement_matches_action,
 )
 from identities.policy.conditions import substitute
@@ -225,7 +225,7 @@ class _Checker:
             id(group),
             id(actor) if self.specific(group, (action,)) else None,
             action,
-            tuple(match_arn(p, resource) for p in patterns),
+            tuple(match_resource(p, resource) for p in patterns),
             tuple(sorted((extra_values or {}).items())),
         )
         found = self._cache.get(key)
@@ -367,7 +367,7 @@ class _Checker:
                             return True  # depends on a key nobody knows
                         continue
                     pattern = done.text
-                if match_arn(pattern, resource):
+                if match_resource(pattern, resource):
                     return True
         return False
 

@@ -15,9 +15,12 @@ they name (`principals_named_in`):
   groups whose Allow statements could cover the role reach the engine.
 
 A member's own result (when it has one for a role) replaces its group's for that role.
-Roles trusting ``*`` get one edge from ``*``; estate principals reach them only through that edge
-(or their own result when a statement of theirs names the role).
-https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+Roles trusting ``*`` get one edge from ``*`` (anyone in the world) and, like a trusted account
+root, an edge from every access group of every synced account that can use the trust: groups of
+the role's own account need no identity-based Allow ("For IAM users and roles within your
+account, no other permissions are required"), groups of other accounts do. Roles whose trust
+policies read alike (same statements, same account) share the groups' verdicts.
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_compare-resource-policies.html
 """
 
@@ -51,6 +54,7 @@ from identities.analysis.evaluation import (
     group_subject,
     member_subject,
     outsider_subject,
+    resource_key_known,
     service_subject,
 )
 from identities.policy import (
@@ -58,7 +62,7 @@ from identities.policy import (
     Outcome,
     PrincipalKind,
     Statement,
-    match_arn,
+    match_resource,
     principals_named_in,
 )
 
@@ -142,9 +146,7 @@ class AccessGroupInfo:
         return self._allow_patterns is None and all(
             (s.resources is None or all(p == "*" for p in s.resources))
             and not any(
-                c.key.lower() == "aws:resourceaccount"
-                or c.key.lower().startswith(RESOURCE_TAG_PREFIXES)
-                or any("${" in v for v in c.values)
+                resource_key_known(c.key.lower()) or any("${" in v for v in c.values)
                 for c in s.conditions
             )
             for s in statements
@@ -179,15 +181,11 @@ class AccessGroupInfo:
         if limited is None:
             return True
         literals, patterns = limited
-        return arn in literals or any(match_arn(p, arn) for p in patterns)
+        return arn in literals or any(match_resource(p, arn) for p in patterns)
 
 
 def _known_key(key: str, subject: Subject) -> bool:
-    return (
-        subject.lookup(key)[0]
-        or key == "aws:resourceaccount"
-        or key.startswith(RESOURCE_TAG_PREFIXES)
-    )
+    return subject.lookup(key)[0] or resource_key_known(key)
 
 
 def _doc_name(doc: Doc) -> str:
@@ -326,6 +324,8 @@ class _Builder:
         self._actors = {id(actor): actor for actor in estate.actors}
         self.stats: dict[str, int] = defaultdict(int)
         self._uniform_verdicts: dict[tuple[object, ...], list[tuple[AccessGroupInfo, Verdict]]] = {}
+        self._contents: dict[int, tuple[object, Doc]] = {}  # keeps the Doc alive for its id
+        self._rcp_shareable: dict[str, bool] = {}
 
     def member(self, actor: Actor) -> Subject:
         found = self.members.get(id(actor))
@@ -373,7 +373,7 @@ class _Builder:
             record.reasons = tuple(reason.text for reason in decision.reasons)
         else:
             assert target.role.trust is not None
-            trust = target.role.trust.statements_for(action)
+            trust = target.role.trust.trust_statements(action)
             identity = subject.identity + extra
             refs: list[str] = []
             for section, position in verdict.granting:
@@ -492,8 +492,11 @@ class _Builder:
                 actor = self._actor_by_id(actor_id)
                 if anyone or actor.account.account_id in delegated:
                     individuals[actor_id] = actor
-        for account_id in sorted(delegated):
-            for group, verdict in self._group_verdicts(account_id, target):
+        # "*" reaches every synced account's principals: those of the role's own account need
+        # no identity-based Allow, so no group of that account is prefiltered.
+        for account_id in sorted(accounts if anyone else delegated):
+            prefilter = not (anyone and account_id == role.account.account_id)
+            for group, verdict in self._group_verdicts(account_id, target, prefilter=prefilter):
                 if verdict.principal_specific:
                     for actor in group.members:
                         individuals[id(actor)] = actor
@@ -524,17 +527,24 @@ class _Builder:
             )
 
     def _group_verdicts(
-        self, account_id: str, target: Target
+        self, account_id: str, target: Target, *, prefilter: bool = True
     ) -> Iterator[tuple[AccessGroupInfo, Verdict]]:
         """The verdict of every group of ``account_id`` for ``target`` (prefiltered ones left out).
 
         Groups whose statements cover every role ("uniform") get the same verdicts for every role
-        whose trust policy has the same shape for them: those lists are cached per shape.
+        whose trust policy reads the same (same statements, same account: `_content_key`) or has
+        the same shape for them: those lists are cached. ``prefilter`` false: evaluate groups
+        even when no Allow of theirs can cover the role (a same-account "*" trust needs none).
         """
         groups = self.grouping.by_account.get(account_id, ())
         uniform = [group for group in groups if group.uniform]
-        shape = self._shape(uniform, target)
-        cached = self._uniform_verdicts.get(shape) if shape is not None else None
+        content = self._content_key(target)
+        memo = (content, account_id) if content is not None else None
+        cached = self._uniform_verdicts.get(memo) if memo is not None else None
+        shape = None
+        if cached is None:
+            shape = self._shape(uniform, target)
+            cached = self._uniform_verdicts.get(shape) if shape is not None else None
         if cached is None:
             cached = [
                 (group, self.evaluator.verdict(group.subject, target, ASSUME_ROLE))
@@ -544,14 +554,68 @@ class _Builder:
                 self._uniform_verdicts[shape] = cached
         else:
             self.stats["group_verdicts_shared"] += len(cached)
+        if memo is not None:
+            self._uniform_verdicts[memo] = cached
         yield from cached
         for group in groups:
             if group.uniform:
                 continue
-            if not group.may_allow(target.arn):
+            if prefilter and not group.may_allow(target.arn):
                 self.stats["groups_prefiltered"] += 1
                 continue
             yield group, self.evaluator.verdict(group.subject, target, ASSUME_ROLE)
+
+    def _content_key(self, target: Target) -> tuple[object, ...] | None:
+        """The role's trust statements as written and its account, or None when a uniform
+        group's verdict may still depend on the role itself (Resource patterns, policy
+        variables, resource tags in the trust policy; Resource patterns in its RCPs)."""
+        trust = target.role.trust
+        assert trust is not None
+        found = self._contents.get(id(trust))
+        if found is None:
+            statements = trust.trust_statements(ASSUME_ROLE)
+            shareable = all(
+                s.resources is None
+                and not any(
+                    c.key.lower().startswith(RESOURCE_TAG_PREFIXES)
+                    or any("${" in v for v in c.values)
+                    for c in s.conditions
+                )
+                for s in statements
+            )
+            content: object = (
+                tuple(
+                    (
+                        s.effect,
+                        s.actions,
+                        s.not_action,
+                        s.principals,
+                        s.not_principal,
+                        s.conditions,
+                        s.substitute_variables,
+                    )
+                    for s in statements
+                )
+                if shareable
+                else None
+            )
+            found = self._contents[id(trust)] = (content, trust)
+        content = found[0]
+        if content is None or not self._rcps_shareable(target.account):
+            return None
+        return ("content", content, target.account.account_id)
+
+    def _rcps_shareable(self, account: AccountInfo) -> bool:
+        found = self._rcp_shareable.get(account.account_id)
+        if found is None:
+            found = all(
+                s.resources is None or all(p == "*" for p in s.resources)
+                for level in account.rcp_levels
+                for doc in level
+                for s in doc.statements_for(ASSUME_ROLE)
+            )
+            self._rcp_shareable[account.account_id] = found
+        return found
 
     def _shape(self, groups: list[AccessGroupInfo], target: Target) -> tuple[object, ...] | None:
         """The role's trust policy and RCPs as these groups see them, or None when some

@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 ASSUME_ROLE = "sts:AssumeRole"
 ASSUME_ROLE_WITH_SAML = "sts:AssumeRoleWithSAML"
 ASSUME_ROLE_WITH_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+# Actions a trust policy must also allow when its statements need a source identity or session
+# tags in the request (the engine checks them; see policy.evaluate.SESSION_REQUIREMENTS).
+SESSION_ACTIONS = ("sts:SetSourceIdentity", "sts:TagSession")
 
 # A pseudo condition key: statements of a document the bundle does not hold are conditional on
 # it, so the decisions that depend on them are reported as conditional with this key.
@@ -81,6 +84,20 @@ class Doc:
             self._by_action[action] = found
         return found
 
+    def trust_statements(self, action: str) -> tuple[Statement, ...]:
+        """The statements of a trust policy that matter to ``action``: those covering it and
+        those covering the session actions it may need (sts:SetSourceIdentity, sts:TagSession)."""
+        memo = f"trust:{action}"
+        found = self._by_action.get(memo)
+        if found is None:
+            found = tuple(
+                s
+                for s in self.policy.statements
+                if any(statement_matches_action(s, a) for a in (action, *SESSION_ACTIONS))
+            )
+            self._by_action[memo] = found
+        return found
+
 
 @dataclass(eq=False)
 class AccountInfo:
@@ -93,6 +110,16 @@ class AccountInfo:
     rcp_levels: tuple[tuple[Doc, ...], ...] = ()
     org_levels: tuple[str, ...] = ()  # root, OUs, account: the ids the levels belong to
     org_note: str | None = None
+    # The organisation's id (o-…) when the estate stores it; None when unknown. An account
+    # outside any organisation has in_organization False: its org keys are absent.
+    org_id: str | None = None
+
+    @property
+    def org_path(self) -> str | None:
+        """The aws:PrincipalOrgPaths / aws:ResourceOrgPaths value: ``o-…/r-…/ou-…/``."""
+        if self.org_id is None or not self.org_levels:
+            return None
+        return "/".join([self.org_id, *self.org_levels[:-1]]) + "/"
 
 
 @dataclass(eq=False)
@@ -110,6 +137,7 @@ class Actor:
     boundary_arn: str
     tags: dict[str, str]
     group_pks: list[int] = field(default_factory=list)
+    unique_id: str = ""  # AIDA… / AROA…: the aws:userid of a user (a role's adds the session)
     # users (from the credential report; None when no report was imported)
     mfa_active: bool | None = None
     password_enabled: bool | None = None
@@ -292,6 +320,7 @@ def load_estate(only: set[str] | None = None) -> Estate:
             "password_enabled",
             "password_last_used",
             "create_date",
+            "unique_id",
         )
     )
     role_rows = list(
@@ -389,6 +418,7 @@ def load_estate(only: set[str] | None = None) -> Estate:
         password_enabled,
         password_last_used,
         create_date,
+        unique_id,
     ) in user_rows:
         account = account_by_pk[account_pk]
         group_pks = sorted(memberships.get(pk, []))
@@ -412,6 +442,7 @@ def load_estate(only: set[str] | None = None) -> Estate:
                 password_enabled=password_enabled,
                 password_last_used=password_last_used,
                 create_date=create_date,
+                unique_id=unique_id,
             )
         )
 
@@ -502,6 +533,7 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
             attached[policy_type][target].append(doc)
 
     accounts: dict[str, AccountInfo] = {}
+    org_ids = _organization_ids()
     for (
         pk,
         account_id,
@@ -514,6 +546,7 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
         "pk", "account_id", "name", "alias", "parent_id", "is_management", "in_organization"
     ):
         info = AccountInfo(pk, account_id, name or alias or account_id, is_management, in_org)
+        info.org_id = org_ids.get(account_id) if in_org else None
         accounts[account_id] = info
         if not in_org or is_management:
             continue
@@ -542,3 +575,20 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
                 tuple(attached[OrgPolicy.Type.RCP].get(level, ())) for level in levels
             )
     return accounts
+
+
+def _organization_ids() -> dict[str, str]:
+    """The organisation id of each member account, where the estate stores one.
+
+    aws:PrincipalOrgID, aws:PrincipalOrgPaths, aws:ResourceOrgID and aws:ResourceOrgPaths need
+    the organisation's id (``o-…``). It is read from an ``organization_id`` column of Account
+    when the schema has one; without it those keys stay unknown (conditional), as before.
+    """
+    names = {field.name for field in Account._meta.get_fields()}
+    if "organization_id" not in names:
+        return {}
+    return {
+        account_id: org_id
+        for account_id, org_id in Account.objects.values_list("account_id", "organization_id")
+        if org_id
+    }

@@ -20,7 +20,15 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from identities.analysis.estate import AccountInfo, Actor, Doc
+from identities.analysis.estate import (
+    ASSUME_ROLE,
+    ASSUME_ROLE_WITH_SAML,
+    ASSUME_ROLE_WITH_WEB_IDENTITY,
+    SESSION_ACTIONS,
+    AccountInfo,
+    Actor,
+    Doc,
+)
 from identities.policy import (
     Decision,
     Effect,
@@ -34,7 +42,8 @@ from identities.policy import (
     RequestContext,
     Statement,
     evaluate_request,
-    match_arn,
+    match_resource,
+    statement_matches_action,
     trust_principal_matches,
 )
 
@@ -57,9 +66,12 @@ class Mode(StrEnum):
 PRINCIPAL_SPECIFIC_KEYS = frozenset({"aws:principalarn", "aws:username", "aws:userid"})
 PRINCIPAL_TAG_PREFIX = "aws:principaltag/"
 RESOURCE_TAG_PREFIXES = ("aws:resourcetag/", "iam:resourcetag/")
+# Keys about the role being assumed that the estate answers; they differ between roles (of
+# different accounts), so decisions depending on them are not shared between roles.
+RESOURCE_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
 
 _IDENTITY_SOURCE = PolicySource(Layer.IDENTITY, "identity-based policies")
-_ANYONE_ARN = "arn:aws:iam::000000000000:root"
+_ANYONE_ARN = "arn:aws:iam::000000000000:role/#anyone"
 
 
 def display_key(key: str) -> str:
@@ -155,8 +167,8 @@ class Target:
         return self.role.account
 
     def lookup(self, key: str) -> tuple[bool, tuple[str, ...] | None]:
-        if key == "aws:resourceaccount":
-            return True, (self.role.account.account_id,)
+        if key in RESOURCE_KEYS:
+            return _account_key(self.role.account, key.removeprefix("aws:resource"))
         for prefix in RESOURCE_TAG_PREFIXES:
             if key.startswith(prefix):
                 name = key[len(prefix) :]
@@ -200,6 +212,7 @@ class _Static:
     conditions: tuple[tuple[str, str, tuple[str, ...]], ...]
     keys: frozenset[str]
     has_variables: bool
+    actions: tuple[bool, ...]  # which of _SIGNATURE_ACTIONS the Action element covers
 
 
 class Evaluator:
@@ -253,7 +266,7 @@ class Evaluator:
         self.calls += 1
         trust_doc = target.role.trust
         assert trust_doc is not None
-        trust = trust_doc.statements_for(action)
+        trust = trust_doc.trust_statements(action)
         identity = subject.identity + extra
         scp_levels = [
             [Policy(doc.policy.source, doc.statements_for(action)) for doc in level]
@@ -399,7 +412,7 @@ class Evaluator:
         if found is None:
             arn = target.arn
             trust = self._layers(
-                ("trust", id(trust_doc), action), lambda: (trust_doc.statements_for(action),)
+                ("trust", id(trust_doc), action), lambda: (trust_doc.trust_statements(action),)
             )
             trust_id, keys, variables = self._sig(
                 trust, subject, arn, has_boundary, principals=True
@@ -500,7 +513,7 @@ class Evaluator:
                     if principals
                     else None
                 )
-                out.append((token, static.effect, resources, conditions))
+                out.append((token, static.effect, resources, conditions, static.actions))
             levels.append(tuple(out))
         return tuple(levels), frozenset(keys), variables
 
@@ -528,10 +541,21 @@ class Evaluator:
                 keys=frozenset(key for _, key, _ in conditions),
                 has_variables=any("${" in p for p in patterns)
                 or any("${" in v for _, _, values in conditions for v in values),
+                actions=tuple(statement_matches_action(statement, a) for a in _SIGNATURE_ACTIONS),
             )
             self._static[id(statement)] = found
             self._keep[id(statement)] = statement
         return found
+
+
+# A trust policy's statements for one assume action include those for the session actions;
+# the signature tells them apart.
+_SIGNATURE_ACTIONS = (
+    ASSUME_ROLE,
+    ASSUME_ROLE_WITH_SAML,
+    ASSUME_ROLE_WITH_WEB_IDENTITY,
+    *SESSION_ACTIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -544,7 +568,7 @@ class _Layers:
 
 def _resource_match(static: _Static, arn: str) -> Any:
     """What the engine will find for the statement's Resource element and ``arn``."""
-    if arn in static.literals or any(match_arn(p, arn) for p in static.wildcards):
+    if arn in static.literals or any(match_resource(p, arn) for p in static.wildcards):
         return True
     return static.variables or False
 
@@ -591,10 +615,27 @@ def build_request(
     )
 
 
+def _account_key(account: AccountInfo, what: str) -> tuple[bool, tuple[str, ...] | None]:
+    """(known, values) of the account-level keys ``aws:Principal…``/``aws:Resource…`` ``what``
+    (account, orgid, orgpaths). Org keys are absent outside an organisation and unknown when
+    the estate does not store the organisation's id.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgid
+    """
+    if what == "account":
+        return True, (account.account_id,)
+    if not account.in_organization:
+        return True, None
+    value = account.org_id if what == "orgid" else account.org_path
+    return (True, (value,)) if value is not None else (False, None)
+
+
+def resource_key_known(key: str) -> bool:
+    """A key about the role (its account, organisation or tags) the analysis can answer."""
+    return key in RESOURCE_KEYS or key.startswith(RESOURCE_TAG_PREFIXES)
+
+
 def _known(key: str, subject: Subject) -> bool:
-    if subject.lookup(key)[0]:
-        return True
-    return key == "aws:resourceaccount" or key.startswith(RESOURCE_TAG_PREFIXES)
+    return subject.lookup(key)[0] or resource_key_known(key)
 
 
 def _all_statements(
@@ -655,16 +696,12 @@ def member_subject(
 ) -> Subject:
     """One IAM user or role: everything about it is known except session keys (MFA, IP, …)."""
     account = actor.account
-    values: dict[str, tuple[str, ...]] = {
-        "aws:principalarn": (actor.arn,),
-        "aws:principalaccount": (account.account_id,),
-        "aws:principalisawsservice": ("false",),
-    }
-    absent: set[str] = set()
+    values, absent = _principal_values(account, actor.kind)
+    values["aws:principalarn"] = (actor.arn,)
     if actor.kind == "user":
         values["aws:username"] = (actor.name,)
-    else:
-        absent.add("aws:username")
+        if actor.unique_id:
+            values["aws:userid"] = (actor.unique_id,)
     return Subject(
         principal=Principal.aws(actor.arn),
         mode=Mode.MEMBER,
@@ -695,6 +732,7 @@ def group_subject(
     differ between members (aws:PrincipalArn, aws:username, tags) stay unknown.
     """
     arn = f"arn:aws:iam::{account.account_id}:{kind}/#member"
+    values, absent = _principal_values(account, kind)
     return Subject(
         principal=Principal.aws(arn),
         mode=Mode.GROUP,
@@ -703,12 +741,36 @@ def group_subject(
         boundary=boundary,
         boundary_source=boundary_source,
         scp_levels=_scp_levels(account, is_service_linked),
-        values={
-            "aws:principalaccount": (account.account_id,),
-            "aws:principalisawsservice": ("false",),
-        },
-        absent=frozenset({"aws:username"}) if kind == "role" else frozenset(),
+        values=values,
+        absent=frozenset(absent),
     )
+
+
+def _principal_values(
+    account: AccountInfo, kind: str
+) -> tuple[dict[str, tuple[str, ...]], set[str]]:
+    """The keys every user (or every role session) of ``account`` shares, from the stored
+    estate: account, type, organisation id and path; aws:username is absent for roles.
+
+    A role assuming a role calls as an assumed-role session: aws:PrincipalType AssumedRole.
+    Principals grouped together are of one account and kind, so they share these answers.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principaltype
+    """
+    values: dict[str, tuple[str, ...]] = {
+        "aws:principalaccount": (account.account_id,),
+        "aws:principalisawsservice": ("false",),
+        "aws:principaltype": ("User" if kind == "user" else "AssumedRole",),
+    }
+    absent: set[str] = set()
+    if kind != "user":
+        absent.add("aws:username")
+    for key, what in (("aws:principalorgid", "orgid"), ("aws:principalorgpaths", "orgpaths")):
+        known, found = _account_key(account, what)
+        if known and found is None:
+            absent.add(key)
+        elif found is not None:
+            values[key] = found
+    return values, absent
 
 
 def _scp_levels(account: AccountInfo, is_service_linked: bool) -> tuple[tuple[Doc, ...], ...]:
@@ -735,9 +797,36 @@ def federated_subject(provider: str) -> Subject:
     return Subject(principal=Principal.federated(provider), mode=Mode.FEDERATED, account=None)
 
 
+_ANYONE_SOURCE = PolicySource(
+    Layer.IDENTITY,
+    "identity-based policies",
+    kind="(the caller's own, not evaluated)",
+)
+
+
 def anyone_subject() -> Subject:
-    """``*``: any principal of any account; nothing about it is known."""
-    return Subject(principal=Principal.aws(_ANYONE_ARN), mode=Mode.ANYONE, account=None)
+    """``*``: any principal of any account; nothing about it is known.
+
+    It stands for an IAM user or role of an account outside the estate (not an account root:
+    that would read as "the root user has full access"), with a stand-in identity Allow that is
+    never cited: whether the caller's own policies allow sts:AssumeRole is the caller's matter.
+    Estate principals get their own edges (`edges`).
+    """
+    standin = Statement(
+        source=_ANYONE_SOURCE,
+        index=0,
+        sid=None,
+        effect=Effect.ALLOW,
+        actions=("sts:AssumeRole",),
+        resources=("*",),
+    )
+    return Subject(
+        principal=Principal.aws(_ANYONE_ARN),
+        mode=Mode.ANYONE,
+        account=None,
+        identity=(standin,),
+        standins=frozenset({id(standin)}),
+    )
 
 
 _OUTSIDE_SOURCE = PolicySource(

@@ -8,7 +8,6 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-l
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,7 +35,17 @@ from identities.analysis.evaluation import (
     outsider_subject,
     service_subject,
 )
-from identities.models import Account, IamRole, IamUser
+from identities.analysis.reach import load_graph
+from identities.arns import (
+    ANYONE,
+    FEDERATED_PREFIX,
+    SERVICE_PREFIX,
+    account_of,
+    federated_protocol,
+    is_account_root,
+    source_value,
+)
+from identities.models import Account, AnalysisRun, IamRole, IamUser
 from identities.policy import (
     Decision,
     Effect,
@@ -53,9 +62,6 @@ from identities.policy import (
 
 logger = logging.getLogger(__name__)
 
-_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
-_IAM_ARN = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
-
 
 class ExplainError(ValueError):
     """The source or target names nothing the estate knows."""
@@ -63,16 +69,26 @@ class ExplainError(ValueError):
 
 @dataclass(frozen=True)
 class Explanation:
+    """One pair evaluated live; ``outcome`` is the direct request's. ``chain`` is set when no
+    direct request succeeds but the last analysis found a role chain: the principals and roles
+    from source to target."""
+
     source: str
     target: str
     action: str
     outcome: Outcome
     condition_keys: tuple[str, ...]
     text: str
+    chain: tuple[str, ...] = ()
 
     @property
     def possible(self) -> bool:
         return self.outcome in (Outcome.ALLOW, Outcome.CONDITIONAL_ALLOW)
+
+    @property
+    def reachable(self) -> bool:
+        """Directly, or through a role chain."""
+        return self.possible or bool(self.chain)
 
 
 def resolve_principal(text: str, *, role_only: bool = False) -> tuple[str, str]:
@@ -110,12 +126,14 @@ def resolve_principal(text: str, *, role_only: bool = False) -> tuple[str, str]:
     return found[0]
 
 
-def explain_access(source: str, target: str) -> Explanation:
+def explain_access(source: str, target: str, *, _hops: int | None = 1) -> Explanation:
     """Evaluate ``source`` assuming ``target`` and explain it statement by statement.
 
     ``source``: a user or role ARN, ``account/name``, ``arn:aws:iam::ID:root`` of an account
     outside the synced set (or any ARN there), ``service:NAME``, ``federated:PROVIDER`` or
     ``*``. ``target``: a role ARN or ``account/name``. Raises ExplainError for unknown names.
+    When the direct request is refused but the last analysis found a role chain, the text says
+    so first and explains each hop.
     """
     _, role_arn = resolve_principal(target, role_only=True)
     kind, source_key = _resolve_source(source)
@@ -133,13 +151,13 @@ def explain_access(source: str, target: str) -> Explanation:
         boundary = actor.boundary.statements_for(action) if actor.boundary else None
         subject = member_subject(actor, statements, boundary)
     elif kind == "service":
-        subject = service_subject(source_key.removeprefix("service:"))
+        subject = service_subject(source_value(source_key))
     elif kind == "federated":
-        provider = source_key.removeprefix("federated:")
+        provider = source_value(source_key)
         subject = federated_subject(provider)
         action = (
             ASSUME_ROLE_WITH_SAML
-            if ":saml-provider/" in provider
+            if federated_protocol(provider) == "SAML"
             else ASSUME_ROLE_WITH_WEB_IDENTITY
         )
     elif kind == "anyone":
@@ -148,6 +166,11 @@ def explain_access(source: str, target: str) -> Explanation:
         subject = outsider_subject(source_key)
     decision, _ = Evaluator().decide(subject, goal, action)
     text = _render(source_key, subject, actor, goal, action, decision)
+    chain: tuple[str, ...] = ()
+    if not decision.possible and _hops is not None:
+        chain = _stored_chain(source_key, role_arn)
+        if chain:
+            text = _with_chain(text, source_key, role_arn, chain, _hops)
     return Explanation(
         source=source_key,
         target=role_arn,
@@ -155,30 +178,70 @@ def explain_access(source: str, target: str) -> Explanation:
         outcome=decision.outcome,
         condition_keys=display_keys(decision.condition_keys),
         text=text,
+        chain=chain,
     )
 
 
+def _stored_chain(source: str, target: str) -> tuple[str, ...]:
+    """The shortest role chain from ``source`` to ``target`` in the last analysis's reach graph
+    (empty when there is none, or only the direct edge)."""
+    blob = (
+        AnalysisRun.objects.filter(status=AnalysisRun.Status.SUCCEEDED, graph__isnull=False)
+        .order_by("-finished_at", "-id")
+        .values_list("graph", flat=True)
+        .first()
+    )
+    graph = load_graph(blob)
+    if graph is None:
+        return ()
+    for reached in graph.reach_from(source):
+        if reached.node == target:
+            return reached.path if len(reached.path) > 2 else ()
+    return ()
+
+
+def _with_chain(text: str, source: str, target: str, chain: tuple[str, ...], depth: int) -> str:
+    """Replace the headline: not directly, but through the chain; then explain each hop."""
+    through = " → ".join(_short(node) for node in chain[1:-1])
+    head, _, rest = text.partition("\n")
+    lines = [
+        f"{source} cannot assume {target} directly, but can through {through} "
+        f"({len(chain) - 1} hops; each chained session lasts at most one hour).",
+        "",
+        "The chain, hop by hop (from the last analysis; each hop evaluated live):",
+    ]
+    for number, (start, end) in enumerate(zip(chain, chain[1:], strict=False), 1):
+        hop = explain_access(start, end, _hops=None) if depth > 0 else None
+        verdict = hop.text.partition("\n")[0] if hop is not None else ""
+        lines.append(f"  {number}. {_short(start)} → {_short(end)}: {verdict}")
+    lines += ["", "The direct request:", head, rest]
+    return "\n".join(lines)
+
+
+def _short(node: str) -> str:
+    return node.rsplit("/", 1)[-1] if node.startswith("arn:") else node
+
+
 def _resolve_source(source: str) -> tuple[str, str]:
-    if source == "*":
-        return "anyone", "*"
-    if source.startswith("service:"):
-        if len(source) <= len("service:"):
+    if source == ANYONE:
+        return "anyone", ANYONE
+    if source.startswith(SERVICE_PREFIX):
+        if len(source) <= len(SERVICE_PREFIX):
             raise ExplainError("service: needs a service name, e.g. service:ec2.amazonaws.com")
         return "service", source
-    if source.startswith("federated:"):
-        if len(source) <= len("federated:"):
+    if source.startswith(FEDERATED_PREFIX):
+        if len(source) <= len(FEDERATED_PREFIX):
             raise ExplainError("federated: needs a provider ARN or name")
         return "federated", source
-    root = _ROOT.match(source)
-    if root:
-        if Account.objects.filter(account_id=root.group(1)).exists():
+    account_id = account_of(source)
+    if is_account_root(source):
+        if Account.objects.filter(account_id=account_id).exists():
             raise ExplainError(
                 f"{source} is the root of a synced account: the root user cannot assume roles; "
                 "name one of its users or roles"
             )
         return "outsider", source
-    arn = _IAM_ARN.match(source)
-    if arn and not Account.objects.filter(account_id=arn.group(1)).exists():
+    if account_id and not Account.objects.filter(account_id=account_id).exists():
         return "outsider", source
     return resolve_principal(source)
 
@@ -267,6 +330,14 @@ def _render(
             f"{step}. Identity-based policies: not known (outside the synced accounts); the "
             "principal's own account decides which of its principals may use this trust."
         )
+    elif subject.mode is Mode.ANYONE:
+        lines.append(
+            f'{step}. Identity-based policies: those of whoever calls. A trust policy naming "*" '
+            "lets IAM users and roles of the role's own account assume it with no other "
+            "permission (within their permissions boundary); principals of any other account "
+            "also need an identity-based Allow for sts:AssumeRole on the role. Each principal "
+            "of the synced accounts for which that holds has its own edge."
+        )
     else:
         lines.append(
             f"{step}. Identity-based policies: none; a {subject.principal.kind.value} principal "
@@ -276,6 +347,8 @@ def _render(
     lines.append("")
     lines.append(f"Decision: {_outcome_text(decision)}")
     for reason in decision.reasons:
+        if reason.statement is not None and id(reason.statement) in subject.standins:
+            continue  # the stand-in for policies nobody evaluated is not a reason
         lines.append(f"  - [{reason.layer.value}] {reason.text}")
     for note in decision.notes:
         lines.append(f"  note: {note}")

@@ -85,11 +85,14 @@ def _public_roles(edges: list[EdgeRecord]) -> list[FindingRecord]:
 
 
 def _root_trust_without_external_id(estate: Estate) -> list[FindingRecord]:
-    """A role trusting another account's root for sts:AssumeRole with no sts:ExternalId test.
+    """A role trusting the root of an account outside its organisation for sts:AssumeRole with no
+    sts:ExternalId test.
 
-    The whole other account (every principal its administrators allow) can then assume the role;
-    for a third party, AWS recommends an external ID against the confused deputy problem.
+    AWS documents the external ID for access by a third party's account, against the confused
+    deputy problem; between accounts of one organisation it does not apply, so trust inside the
+    organisation is not reported (and a synced account outside it is named as such).
     https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html
     """
     found = []
     for role in estate.roles:
@@ -97,6 +100,9 @@ def _root_trust_without_external_id(estate: Estate) -> list[FindingRecord]:
             continue
         for name, statements in principals_named_in(role.trust.policy, ASSUME_ROLE).items():
             if not name.is_account or name.account_id == role.account.account_id:
+                continue
+            other = estate.accounts.get(name.account_id or "")
+            if other is not None and _same_organization(role.account, other):
                 continue
             bare = [
                 s
@@ -106,27 +112,24 @@ def _root_trust_without_external_id(estate: Estate) -> list[FindingRecord]:
             ]
             if not bare:
                 continue
-            other = estate.accounts.get(name.account_id or "")
-            inside = other is not None
             who = f"{other.name} ({other.account_id})" if other else name.account_id
+            where = (
+                "a synced account outside the organisation"
+                if other is not None
+                else "an account outside the synced set and the organisation (a third party?)"
+            )
             refs = [s.ref for s in bare]
             found.append(
                 FindingRecord(
                     kind="root_trust_without_external_id",
-                    severity="medium" if inside else "high",
-                    title=f"{role.name} in {role.account.name} trusts the whole account {who} "
-                    "without an ExternalId",
+                    severity="medium" if other is not None else "high",
+                    title=f"{role.name} in {role.account.name} trusts the whole account {who}, "
+                    "outside the organisation, without an ExternalId",
                     detail=(
-                        f"The trust policy names arn:aws:iam::{name.account_id}:root without a "
-                        "condition on sts:ExternalId, so every principal of that account whose "
-                        "own policies allow it can assume the role"
-                        + (
-                            "."
-                            if inside
-                            else "; the account is outside the synced set (a third party?), "
-                            "where an external ID guards against the confused deputy problem."
-                        )
-                        + f" Statement: {'; '.join(refs)}."
+                        f"The trust policy names arn:aws:iam::{name.account_id}:root, {where}, "
+                        "without a condition on sts:ExternalId, so every principal of that "
+                        "account whose own policies allow it can assume the role; an external ID "
+                        f"guards against the confused deputy problem. Statement: {'; '.join(refs)}."
                     ),
                     principal_arn=role.arn,
                     account=role.account,
@@ -135,6 +138,12 @@ def _root_trust_without_external_id(estate: Estate) -> list[FindingRecord]:
                 )
             )
     return found
+
+
+def _same_organization(one: AccountInfo, other: AccountInfo) -> bool:
+    if not (one.in_organization and other.in_organization):
+        return False
+    return one.org_id is None or other.org_id is None or one.org_id == other.org_id
 
 
 def _admins_without_mfa(admins: list[AdminRecord]) -> list[FindingRecord]:

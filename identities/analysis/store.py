@@ -8,18 +8,14 @@ new ones. Large tables go in with PostgreSQL's COPY (several times faster than I
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Any
-
-import orjson
-from django.db import connection, models
+from collections.abc import Sequence
 
 from identities.analysis.admins import AdminRecord
 from identities.analysis.edges import EdgeResult, SourceKind
 from identities.analysis.estate import Estate
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
-from identities.db import refresh_planner_statistics
+from identities.db import insert_rows, refresh_planner_statistics
 from identities.models import (
     AccessEdge,
     AccessGroup,
@@ -54,7 +50,7 @@ def store_results(
     """
     clear_results()
     groups = result.grouping.groups
-    _insert(
+    insert_rows(
         AccessGroup,
         ["key", "account_id", "kind", "label", "policies", "member_count"],
         (
@@ -68,9 +64,10 @@ def store_results(
             }
             for group in groups
         ),
+        batch_size=BATCH,
     )
     group_pk = dict(AccessGroup.objects.values_list("key", "pk"))
-    _insert(
+    insert_rows(
         AccessGroupMember,
         ["group_id", "user_id", "role_id", "arn"],
         (
@@ -83,8 +80,9 @@ def store_results(
             for group in groups
             for actor in group.members
         ),
+        batch_size=BATCH,
     )
-    _insert(
+    insert_rows(
         AccessEdge,
         [
             "source",
@@ -125,8 +123,9 @@ def store_results(
             }
             for edge in result.edges
         ),
+        batch_size=BATCH,
     )
-    _insert(
+    insert_rows(
         Administrator,
         [
             "account_id",
@@ -153,10 +152,11 @@ def store_results(
             }
             for record in admins
         ),
+        batch_size=BATCH,
     )
     admin_pk = dict(Administrator.objects.values_list("arn", "pk"))
     kinds = {edge.source: edge.source_kind for edge in result.edges}
-    _insert(
+    insert_rows(
         AdminPath,
         [
             "source",
@@ -182,8 +182,9 @@ def store_results(
             for source, (reached, keys) in sorted(admin_paths.items())
             for actor in [estate.by_arn.get(source)]
         ),
+        batch_size=BATCH,
     )
-    _insert(
+    insert_rows(
         Finding,
         [
             "kind",
@@ -214,6 +215,7 @@ def store_results(
             }
             for finding in findings
         ),
+        batch_size=BATCH,
     )
     counts = {
         "access_groups": len(groups),
@@ -243,38 +245,3 @@ def refresh_statistics() -> None:
             Finding: ("kind", "severity", "account_id"),
         }
     )
-
-
-def _insert(model: type[models.Model], fields: list[str], rows: Iterable[dict[str, Any]]) -> None:
-    if connection.vendor == "postgresql":
-        _copy(model, fields, rows)
-        return
-    batch: list[models.Model] = []
-    for row in rows:
-        batch.append(model(**row))
-        if len(batch) >= BATCH:
-            model.objects.bulk_create(batch)
-            batch = []
-    if batch:
-        model.objects.bulk_create(batch)
-
-
-def _copy(model: type[models.Model], fields: list[str], rows: Iterable[dict[str, Any]]) -> None:
-    by_attname = {field.attname: field for field in model._meta.concrete_fields}
-    columns = [by_attname[name] for name in fields]
-    is_json = [isinstance(column, models.JSONField) for column in columns]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(column.column) for column in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                [
-                    orjson.dumps(row[name]).decode()
-                    if json and row[name] is not None
-                    else row[name]
-                    for name, json in zip(fields, is_json, strict=True)
-                ]
-            )

@@ -26,7 +26,8 @@ Parse, describe the request, decide::
 Modules:
     document    parse_policy(document, source) -> Policy; dict, JSON or URL-encoded JSON;
                 PolicyParseError(path, message) with paths like ``Statement[2].Condition``.
-    match       wildcard, action (case-insensitive) and ARN (segment by segment, case-sensitive)
+    match       wildcard, action (case-insensitive), ARN (segment by segment, case-sensitive, for
+                the ARN operators) and Resource (a segment's final `*` spans colons)
                 matching with cached compiled regexes; Principal; principal matching;
                 principals_named_in(policy) to index trust policies by principal;
                 statement_matches_action / statement_allows_action.
@@ -90,6 +91,7 @@ from identities.policy.match import (
     glob_match,
     match_action,
     match_arn,
+    match_resource,
     principals_named_in,
     statement_allows_action,
     statement_matches_action,
@@ -127,6 +129,7 @@ __all__ = [
     "load_document",
     "match_action",
     "match_arn",
+    "match_resource",
     "parse_policy",
     "principals_named_in",
     "statement_allows_action",

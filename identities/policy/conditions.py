@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
 
-from identities.policy.document import Condition
+from identities.policy.document import UNSUPPORTED_KEY_PREFIX, Condition
 from identities.policy.match import (
     LITERAL_QUESTION,
     LITERAL_STAR,
@@ -336,14 +336,24 @@ def evaluate_condition(
       an absent key); ``ForAnyValue:`` when at least one does (false for an absent key). With a
       negated operator the per-value test is "matches none of the policy values".
     - Unknown key: UNKNOWN listing the key.
+    - ``ForAllValues:Null`` / ``ForAnyValue:Null``: with the key present, as ``Null``; with it
+      absent, true / false (the set qualifiers' rule for a missing key).
+    - An operator the engine does not know: UNKNOWN on the pseudo key
+      ``iamviz:UnsupportedCondition/OPERATOR/KEY``, so only its statement is in doubt.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
     """
     operator = condition.operator
+    if not operator.supported:
+        return ConditionResult(Tri.UNKNOWN, frozenset({unsupported_key(condition)}))
     state, values = context.lookup(condition.key)
     if state is KeyState.UNKNOWN:
         return ConditionResult(Tri.UNKNOWN, frozenset({condition.key}))
     if operator.base == "Null":
         present = state is KeyState.PRESENT
+        if not present and operator.set_operator is not None:
+            # The set qualifiers' documented rule for a key missing from the request wins:
+            # ForAllValues is true, ForAnyValue false, whatever the Null value asks.
+            return TRUE_RESULT if operator.set_operator == "ForAllValues" else FALSE_RESULT
         hit = any((wanted.lower() == "true") != present for wanted in condition.values)
         return TRUE_RESULT if hit else FALSE_RESULT
     if state is KeyState.ABSENT:
@@ -371,6 +381,11 @@ def evaluate_condition(
     else:
         hit = any(matches(value) for value in values) != operator.negated
     return TRUE_RESULT if hit else FALSE_RESULT
+
+
+def unsupported_key(condition: Condition) -> str:
+    """The pseudo key a condition with an operator the engine does not know is UNKNOWN on."""
+    return f"{UNSUPPORTED_KEY_PREFIX}{condition.operator.name}/{condition.key}"
 
 
 def _resolve_values(

@@ -131,14 +131,25 @@ NEGATED_OPERATORS: dict[str, str] = {
 SET_OPERATORS = {"forallvalues": "ForAllValues", "foranyvalue": "ForAnyValue"}
 
 
+# The pseudo condition key a statement depends on when one of its condition operators is not
+# one the engine knows: the statement is UNKNOWN on this key (followed by the operator and key
+# as written), never silently true or false, and the rest of the document still counts.
+UNSUPPORTED_KEY_PREFIX = "iamviz:UnsupportedCondition/"
+
+
 @dataclass(frozen=True)
 class ConditionOperator:
-    """A condition operator split into set qualifier, base operator and IfExists."""
+    """A condition operator split into set qualifier, base operator and IfExists.
+
+    ``supported`` is false for an operator name the engine does not know (``base`` is then
+    the name as written); conditions with it evaluate to UNKNOWN.
+    """
 
     name: str
     base: str
     set_operator: str | None = None
     if_exists: bool = False
+    supported: bool = True
 
     @property
     def negated(self) -> bool:
@@ -164,7 +175,9 @@ def parse_condition_operator(name: str) -> ConditionOperator | None:
     if base is None and rest.lower().endswith("ifexists"):
         base = BASE_OPERATORS.get(rest[: -len("ifexists")].lower())
         if_exists = True
-    if base is None or (base == "Null" and (if_exists or set_operator)):
+    # ForAllValues:Null / ForAnyValue:Null are accepted (the set qualifier decides the absent
+    # case); NullIfExists has no meaning and is left to the caller as unsupported.
+    if base is None or (base == "Null" and if_exists):
         return None
     return ConditionOperator(name=name, base=base, set_operator=set_operator, if_exists=if_exists)
 
@@ -399,7 +412,12 @@ def _parse_conditions(raw: Any, path: str) -> tuple[Condition, ...]:
     for operator_name, block in raw.items():
         operator = parse_condition_operator(str(operator_name))
         if operator is None:
-            raise PolicyParseError(f"{path}.{operator_name}", "unknown condition operator")
+            # Only this statement becomes unknown: the document's other statements still
+            # decide (a trust policy is not dropped whole for one operator we do not know).
+            logger.info("%s.%s: unknown condition operator", path, operator_name)
+            operator = ConditionOperator(
+                name=str(operator_name), base=str(operator_name), supported=False
+            )
         if not isinstance(block, Mapping) or not block:
             raise PolicyParseError(
                 f"{path}.{operator_name}", "must be a non-empty object of key: value(s)"

@@ -24,7 +24,7 @@ from identities.policy.document import (
 from identities.policy.match import (
     PrincipalKind,
     PrincipalMatch,
-    match_arn,
+    match_resource,
     split_arn,
     statement_matches_action,
     trust_principal_matches,
@@ -238,7 +238,7 @@ def evaluate_statement(
             elif done.text is None:
                 unknown |= done.unknown
                 hit = Tri.UNKNOWN
-            elif match_arn(done.text, request.resource):
+            elif match_resource(done.text, request.resource):
                 hit = Tri.TRUE
                 break
         if hit is Tri.TRUE:
@@ -391,9 +391,14 @@ def evaluate_request(
       ("Cross-account policy evaluation logic").
     - Service, federated, canonical and anonymous principals carry no identity policies: only
       the resource-based policy can grant.
-    - Where the docs leave a case open (``"*"`` in a same-account trust policy without an
-      identity-policy Allow, or with a boundary that does not allow), the result is
-      CONDITIONAL_ALLOW with a reason marked ambiguous.
+    - Role trust policy naming the principal's ARN or ``"*"`` (same account): grants without
+      an identity-based Allow ("Principal" element page), but the permissions boundary (and
+      session policy) must allow sts:AssumeRole ("Update a role trust policy").
+    - Trust statements that hold only with a source identity or session tags in the request
+      need the trust policy to allow sts:SetSourceIdentity / sts:TagSession as well.
+    - Where the docs leave a case open (``"*"`` in a same-account resource-based policy with a
+      boundary that does not allow), the result is CONDITIONAL_ALLOW with a reason marked
+      ambiguous.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
     https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
@@ -439,6 +444,8 @@ def evaluate_request(
 
     resource_layer = Layer.TRUST if is_trust else Layer.RESOURCE
     res = run([resource_policy], resource_layer) if resource_policy is not None else None
+    if res is not None and is_trust and resource_policy is not None:
+        res = layers[-1] = _with_session_requirements(res, resource_policy, request, has_boundary)
 
     if is_aws:
         if principal.is_account_root:
@@ -528,21 +535,22 @@ def _grant_for_iam_principal(
             identity_side,
         )
     direct = f"The {policy_name} does not name {who} to allow {action}"
-    exact = named(PrincipalMatch.EXACT, PrincipalMatch.ROLE, missing=direct)
-    if exact.value is not Tri.FALSE:
-        exact = any_of(
-            named(PrincipalMatch.EXACT, missing=direct),
-            all_of(named(PrincipalMatch.ROLE, missing=direct), bounded),
-        )
     wildcard = named(PrincipalMatch.WILDCARD, missing=direct)
     if is_trust:
-        # "*" in a same-account trust policy: the docs say neither that it names the principal
-        # (trust alone grants) nor that it only delegates to identity policies.
-        wild_needs = identity_side
-        wild_text = (
-            'The trust policy allows "*"; AWS does not document whether that grants a same-account '
-            "principal without an identity-based Allow or beyond its permissions boundary"
+        # A trust policy that names the principal (its ARN, or "*") grants without an
+        # identity-based Allow: "*" because "for IAM users and roles within your account, no
+        # other permissions are required" (Principal element page); but the permissions
+        # boundary must still allow sts:AssumeRole, also for a user named by ARN ("Update a role
+        # trust policy"). The general resource-based policy table says a policy naming the user
+        # ARN is not limited by the boundary; for role trust policies iamviz follows the IAM
+        # page about trust policies (docs/semantics.md).
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-trust-policy.html
+        exact = named(
+            PrincipalMatch.EXACT, PrincipalMatch.ROLE, PrincipalMatch.WILDCARD, missing=direct
         )
+        if exact.value is not Tri.FALSE:
+            exact = all_of(exact, bounded)
         delegated = all_of(
             named(
                 PrincipalMatch.ACCOUNT,
@@ -550,18 +558,126 @@ def _grant_for_iam_principal(
             ),
             identity_side,
         )
-    else:
-        wild_needs = bounded
-        wild_text = (
-            'The resource-based policy allows "*"; AWS does not document whether an implicit deny '
-            "in the permissions boundary or session policy limits that grant"
+        return any_of(exact, delegated)
+    exact = named(PrincipalMatch.EXACT, PrincipalMatch.ROLE, missing=direct)
+    if exact.value is not Tri.FALSE:
+        exact = any_of(
+            named(PrincipalMatch.EXACT, missing=direct),
+            all_of(named(PrincipalMatch.ROLE, missing=direct), bounded),
         )
-        delegated = identity_side
-    if wildcard.value is Tri.FALSE or wild_needs.value is Tri.TRUE:
-        wild = all_of(wildcard, wild_needs)
+    if wildcard.value is Tri.FALSE or bounded.value is Tri.TRUE:
+        wild = all_of(wildcard, bounded)
     else:
-        wild = all_of(wildcard, _ambiguous(res.layer, wild_text))
-    return any_of(exact, wild, delegated)
+        wild = all_of(
+            wildcard,
+            _ambiguous(
+                res.layer,
+                'The resource-based policy allows "*"; AWS does not document whether an implicit '
+                "deny in the permissions boundary or session policy limits that grant",
+            ),
+        )
+    return any_of(exact, wild, identity_side)
+
+
+# Session keys a trust policy can require, and the action the trust must then also allow:
+# setting a source identity is sts:SetSourceIdentity, passing session tags is sts:TagSession.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html#id_credentials_temp_control-access_monitor-perms
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required
+SESSION_REQUIREMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("sts:SetSourceIdentity", ("sts:sourceidentity",)),
+    ("sts:TagSession", ("aws:requesttag/", "aws:tagkeys", "sts:transitivetagkeys")),
+)
+
+
+def _with_session_requirements(
+    res: LayerResult, policy: Policy, request: RequestContext, has_boundary: bool
+) -> LayerResult:
+    """Trust Allow statements that hold only with a source identity or session tags in the
+    request also need the trust policy to allow sts:SetSourceIdentity / sts:TagSession for the
+    same principal; without that, nobody can meet them."""
+    if not request.action.lower().startswith("sts:assumerole"):
+        return res
+    results: list[StatementResult] = []
+    notes = list(res.notes)
+    changed = False
+    for result in res.results:
+        statement = result.statement
+        for session_action, prefixes in SESSION_REQUIREMENTS:
+            if statement.effect is not Effect.ALLOW or not _requires(statement, request, prefixes):
+                continue
+            permitted = _trust_permits(policy, request, session_action, has_boundary)
+            changed = True
+            if permitted.value is Tri.FALSE:
+                notes.append(
+                    f"{statement.ref} holds only if the request sets "
+                    f"{_session_what(session_action)}, which needs {session_action}; the trust "
+                    "policy does not allow it, so nobody can meet the statement"
+                )
+                result = StatementResult(
+                    statement, Tri.FALSE, principal_match=result.principal_match
+                )
+                break
+            if permitted.value is Tri.UNKNOWN:
+                result = StatementResult(
+                    statement,
+                    Tri.UNKNOWN,
+                    result.unknown_keys | permitted.keys,
+                    result.principal_match,
+                    result.note,
+                )
+        if result.value is not Tri.FALSE:
+            results.append(result)
+    if not changed:
+        return res
+    return LayerResult(res.layer, res.request, tuple(results), tuple(notes))
+
+
+def _session_what(action: str) -> str:
+    return "a source identity" if action == "sts:SetSourceIdentity" else "session tags"
+
+
+def _requires(statement: Statement, request: RequestContext, prefixes: tuple[str, ...]) -> bool:
+    """Does the statement fail when the request carries none of the keys with ``prefixes``?"""
+    keys = {c.key.lower() for c in statement.conditions if c.key.lower().startswith(prefixes)}
+    if not keys:
+        return False
+    without = RequestContext(
+        principal=request.principal,
+        action=request.action,
+        resource=request.resource,
+        values={k: v for k, v in request.values.items() if not k.startswith(prefixes)},
+        absent_keys=request.absent_keys | keys,
+        complete=request.complete,
+        derive_principal_keys=False,
+    )
+    found = evaluate_conditions(
+        statement.conditions, without, substitute_variables=statement.substitute_variables
+    )
+    return found.value is Tri.FALSE
+
+
+def _trust_permits(
+    policy: Policy, request: RequestContext, action: str, has_boundary: bool
+) -> Evidence:
+    """Whether the trust policy lets the same principal perform ``action`` on the role."""
+    session = RequestContext(
+        principal=request.principal,
+        action=action,
+        resource=request.resource,
+        values=request.values,
+        absent_keys=request.absent_keys,
+        complete=request.complete,
+        derive_principal_keys=False,
+    )
+    layer = evaluate_policies(
+        [policy], session, layer=Layer.TRUST, principal_has_boundary=has_boundary
+    )
+    allow, deny = layer.allow(), layer.deny()
+    if deny.value is Tri.TRUE or allow.value is Tri.FALSE:
+        return Evidence(Tri.FALSE)
+    if allow.value is Tri.TRUE and deny.value is Tri.FALSE:
+        return YES
+    return Evidence(Tri.UNKNOWN, (), allow.keys | deny.keys)
 
 
 def _decide(denies: Evidence, allowed: Evidence, notes: tuple[str, ...]) -> Decision:

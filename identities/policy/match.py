@@ -87,9 +87,9 @@ def match_arn(pattern: str, arn: str) -> bool:
 
     Each of the six colon-separated parts is matched on its own, so a wildcard never spans a
     segment boundary, except within the final resource part, which may itself contain `:`.
-    A pattern of fewer than six parts (or a non-ARN value) is matched as one glob.
+    A pattern of fewer than six parts (or a non-ARN value) is matched as one glob. This is the
+    matching of the ARN condition operators; Resource/NotResource use :func:`match_resource`.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN
-    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html
     """
     if pattern == "*":
         return True
@@ -106,6 +106,38 @@ def _arn_regex(pattern: str) -> re.Pattern[str]:
     if parts is None:
         return glob_regex(pattern)
     head = [_glob_source(part, "[^:]*", "[^:]") for part in parts[:5]]
+    return re.compile(":".join([*head, _glob_source(parts[5], ".*", ".")]), re.DOTALL)
+
+
+def match_resource(pattern: str, arn: str) -> bool:
+    """Match a Resource or NotResource pattern: like :func:`match_arn`, except that a ``*``
+    ending one of the first five segments may also match across the colons that follow.
+
+    The Resource element page: "If the * wildcard is the last character of a resource ARN
+    segment, it can expand to match beyond the colon boundaries", so
+    ``arn:aws:lambda:*:function:foo`` matches a function in any region *and account*. The ARN
+    condition operators keep their segment-confined matching (:func:`match_arn`).
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
+    """
+    if pattern == "*":
+        return True
+    if "*" not in pattern and "?" not in pattern:
+        return unescape_literals(pattern) == arn
+    return _resource_regex(pattern).fullmatch(arn) is not None
+
+
+@lru_cache(maxsize=65536)
+def _resource_regex(pattern: str) -> re.Pattern[str]:
+    parts = split_arn(pattern)
+    if parts is None:
+        return glob_regex(pattern)
+    head = []
+    for part in parts[:5]:
+        source = _glob_source(part, "[^:]*", "[^:]")
+        if part.endswith("*"):
+            # The segment's last `*` may run over the following colons.
+            source = source[: -len("[^:]*")] + ".*"
+        head.append(source)
     return re.compile(":".join([*head, _glob_source(parts[5], ".*", ".")]), re.DOTALL)
 
 

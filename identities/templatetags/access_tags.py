@@ -2,48 +2,44 @@
 
 from __future__ import annotations
 
-import re
-
 from django import template
+
+from identities.arns import SourceKind, account_of, classify_source, parse_arn, source_value
 
 register = template.Library()
 
-_IAM_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):(?P<resource>.+)$")
+_SHOWN = {
+    SourceKind.USER,
+    SourceKind.ROLE,
+    SourceKind.ACCOUNT,
+    SourceKind.SERVICE,
+    SourceKind.FEDERATED,
+    SourceKind.ANYONE,
+}
 
 
 @register.filter
 def source_category(source: str) -> str:
     """user, role, account, service, federated, anyone or other."""
-    if source == "*":
-        return "anyone"
-    if source.startswith("service:"):
-        return "service"
-    if source.startswith("federated:"):
-        return "federated"
-    match = _IAM_ARN.match(source)
-    if match is None:
-        return "other"
-    resource = match["resource"]
-    if resource == "root":
-        return "account"
-    return resource.split("/", 1)[0] if resource.startswith(("user/", "role/")) else "other"
+    kind = classify_source(source)
+    return str(kind) if kind in _SHOWN else "other"
 
 
 @register.filter
 def source_label(source: str) -> str:
     """A short name: the user or role name, 'account 123456789012', the service or provider."""
-    category = source_category(source)
-    if category in {"service", "federated"}:
-        return source.split(":", 1)[1]
-    match = _IAM_ARN.match(source)
-    if category == "account" and match:
-        return f"account {match['account']}"
-    if category in {"user", "role"}:
-        return source.rsplit("/", 1)[-1]
+    kind = classify_source(source)
+    if kind in (SourceKind.SERVICE, SourceKind.FEDERATED):
+        return source_value(source)
+    if kind is SourceKind.ACCOUNT:
+        return f"account {account_of(source)}"
+    if kind in (SourceKind.USER, SourceKind.ROLE):
+        parsed = parse_arn(source)
+        return parsed.name if parsed else source
     return source
 
 
 @register.filter
 def arn_account(source: str) -> str:
-    match = _IAM_ARN.match(source)
-    return match["account"] if match else ""
+    """The account of a user, role or account-root source."""
+    return account_of(source)

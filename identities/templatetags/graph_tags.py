@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
-from identities.graph import NODE_KIND_LABELS, describe_node, node_panel_url
+from identities.graph.build import NODE_KIND_LABELS, describe_node
+from identities.graph.urls import node_panel_url
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from identities import sync
+from identities.queries.sync import total_changes
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ register = template.Library()
 @register.filter
 def changes_total(change_counts: dict[str, dict[str, int]] | None) -> int:
     """Added + removed + changed entries of a run's `change_counts`."""
-    return sync.total_changes(change_counts)
+    return total_changes(change_counts)
 
 
 @register.filter

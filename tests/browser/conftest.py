@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -21,7 +26,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing (apt-get install chromium)"
         if os.environ.get("CI", "").lower() == "true":
@@ -36,7 +41,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser: Browser) -> Iterator[Page]:
     """A fresh page whose console errors and uncaught exceptions land in `page.errors`."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -48,7 +53,7 @@ def page(browser):
 
 
 @pytest.fixture
-def screenshot(page):
+def screenshot(page: Page) -> Callable[[str], Path]:
     """Save a full-page screenshot of the current step under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     print(f"screenshots: {SCREENSHOTS}")

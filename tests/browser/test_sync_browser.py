@@ -8,18 +8,14 @@ from typing import Any
 
 import pytest
 
-from identities.aws import management_session
-from tests.awsfake import REGION, FakeOrg, build_org
+from tests.awsfake import FakeOrg
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
 
 
 @pytest.fixture
-def fake_org(aws_server: str, transactional_db: None) -> FakeOrg:
-    return build_org(
-        management_session(region_name=REGION),
-        {"dev": {"users": 2, "roles": 2}, "prod": {"users": 1, "roles": 1}},
-    )
+def fake_aws(aws_server: str, transactional_db: None) -> None:
+    """The fake AWS is moto_server, which the worker process reaches too."""
 
 
 def test_staff_syncs_the_organization_from_the_browser(

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from identities.policy import Principal, RequestContext, Tri, evaluate_condition
+from identities.policy import (
+    Layer,
+    PolicySource,
+    Principal,
+    RequestContext,
+    Tri,
+    evaluate_condition,
+    parse_policy,
+)
 from identities.policy.document import Condition, parse_condition_operator
 
 ALICE = Principal.aws("arn:aws:iam::111111111111:user/alice")
@@ -363,3 +371,62 @@ def test_request_context_derives_principal_keys() -> None:
         "aws:principalaccount": ("111111111111",),
         "aws:username": ("alice",),
     }
+
+
+# "Single-valued vs. multivalued context keys": ForAllValues "returns true if there are no
+# context keys in the request"; ForAnyValue returns false then. With the key present the Null
+# test itself decides.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+@pytest.mark.parametrize(
+    ("operator", "values", "context", "expected"),
+    [
+        pytest.param("ForAllValues:Null", "true", {}, T, id="multivalued/for-all-null-absent"),
+        pytest.param("ForAllValues:Null", "false", {}, T, id="multivalued/for-all-null-absent-2"),
+        pytest.param("ForAnyValue:Null", "true", {}, F, id="multivalued/for-any-null-absent"),
+        pytest.param("ForAnyValue:Null", "false", {}, F, id="multivalued/for-any-null-absent-2"),
+        pytest.param(
+            "ForAllValues:Null",
+            "false",
+            {"aws:TagKeys": ["a"]},
+            T,
+            id="multivalued/for-all-null-present",
+        ),
+        pytest.param(
+            "ForAnyValue:Null",
+            "true",
+            {"aws:TagKeys": ["a"]},
+            F,
+            id="multivalued/for-any-null-present",
+        ),
+    ],
+)
+def test_evaluate_condition_set_operator_null(
+    operator: str, values: str, context: dict[str, Any], expected: Tri
+) -> None:
+    assert check(operator, "aws:TagKeys", values, context) is expected
+
+
+def test_evaluate_condition_unsupported_operator_is_unknown_on_named_key() -> None:
+    policy = parse_policy(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": "*",
+                    "Condition": {"StringEqualz": {"aws:PrincipalTag/team": "x"}},
+                }
+            ]
+        },
+        PolicySource(Layer.IDENTITY, "p"),
+    )
+    request = RequestContext(
+        principal=ALICE, action="s3:GetObject", resource="*", values={}, complete=True
+    )
+
+    result = evaluate_condition(policy.statements[0].conditions[0], request)
+
+    assert (result.value, result.unknown_keys) == (
+        Tri.UNKNOWN,
+        frozenset({"iamviz:UnsupportedCondition/StringEqualz/aws:PrincipalTag/team"}),
+    )

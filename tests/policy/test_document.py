@@ -162,16 +162,6 @@ def statement(**overrides: Any) -> dict[str, Any]:
             id="empty-resource",
         ),
         pytest.param(
-            {"Statement": [statement(Condition={"StringEqualz": {"k": "v"}})]},
-            "Statement[0].Condition.StringEqualz: unknown condition operator",
-            id="unknown-operator",
-        ),
-        pytest.param(
-            {"Statement": [statement(Condition={"NullIfExists": {"k": "true"}})]},
-            "Statement[0].Condition.NullIfExists: unknown condition operator",
-            id="null-ifexists",
-        ),
-        pytest.param(
             {"Statement": [statement(Condition={"Null": {"k": "yes"}})]},
             'Statement[0].Condition.Null.k: Null takes "true" or "false"',
             id="null-value",
@@ -208,3 +198,38 @@ def test_parse_policy_errors_name_the_element(document: Any, message: str) -> No
         parse_policy(document, SOURCE)
 
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        pytest.param("StringEqualz", id="unknown-operator"),
+        pytest.param("NullIfExists", id="null-ifexists"),
+    ],
+)
+def test_parse_policy_unknown_operator_keeps_document_and_marks_condition(operator: str) -> None:
+    policy = parse_policy(
+        {"Statement": [statement(Condition={operator: {"k": "true"}}), statement()]}, SOURCE
+    )
+
+    condition = policy.statements[0].conditions[0]
+    assert (len(policy.statements), condition.operator.supported, condition.operator.name) == (
+        2,
+        False,
+        operator,
+    )
+
+
+def test_parse_policy_set_operators_accept_null() -> None:
+    # Single-valued vs. multivalued context keys: the set qualifiers apply to any operator.
+    policy = parse_policy(
+        {"Statement": [statement(Condition={"ForAllValues:Null": {"aws:TagKeys": "false"}})]},
+        SOURCE,
+    )
+
+    operator = policy.statements[0].conditions[0].operator
+    assert (operator.base, operator.set_operator, operator.supported) == (
+        "Null",
+        "ForAllValues",
+        True,
+    )

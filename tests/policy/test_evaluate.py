@@ -5,6 +5,7 @@ Sections (IAM User Guide unless noted):
   single-account "Policy evaluation for requests within a single account"
   cross-account  "Cross-account policy evaluation logic"
   trust          "Policy evaluation logic" (role trust policies exception) and "Roles terms and concepts"
+  update-role-trust-policy  "Update a role trust policy" (a boundary must allow sts:AssumeRole)
   boundaries     "Permissions boundaries for IAM entities"
   scp / rcp      AWS Organizations User Guide "Service control policies" / "Resource control policies"
   conditions     "IAM JSON policy elements: Condition operators"
@@ -178,12 +179,32 @@ CASES = [
     ),
     pytest.param(
         {
+            **S3_GET,
+            "resource_policy": bucket_policy(
+                names(ALICE) | stmt(action="s3:GetObject", Resource="arn:aws:s3:::reports/*")
+            ),
+            "boundary": pol(Layer.BOUNDARY, "pb", stmt(action="ec2:*", Resource="*")),
+        },
+        Outcome.ALLOW,
+        id="boundaries/user-arn-in-resource-policy-not-limited-by-boundary",
+    ),
+    pytest.param(
+        {
             "resource_policy": trust(names(ALICE) | allow_assume()),
             "identity_policies": [],
             "boundary": pol(Layer.BOUNDARY, "pb", stmt(action="s3:*", Resource="*")),
         },
+        Outcome.IMPLICIT_DENY,
+        id="update-role-trust-policy/user-named-in-trust-still-needs-boundary-allow",
+    ),
+    pytest.param(
+        {
+            "resource_policy": trust(names(ALICE) | allow_assume()),
+            "identity_policies": [],
+            "boundary": pol(Layer.BOUNDARY, "pb", stmt(action="sts:AssumeRole", Resource="*")),
+        },
         Outcome.ALLOW,
-        id="boundaries/user-arn-in-resource-policy-not-limited-by-boundary",
+        id="update-role-trust-policy/user-named-in-trust-boundary-allows",
     ),
     pytest.param(
         {
@@ -206,12 +227,24 @@ CASES = [
     ),
     pytest.param(
         {
+            **S3_GET,
+            "principal": Principal.aws(CI_ROLE, session_arn=CI_SESSION),
+            "resource_policy": bucket_policy(
+                names(CI_SESSION) | stmt(action="s3:GetObject", Resource="arn:aws:s3:::reports/*")
+            ),
+            "boundary": pol(Layer.BOUNDARY, "pb", stmt(action="ec2:*", Resource="*")),
+        },
+        Outcome.ALLOW,
+        id="boundaries/session-arn-in-resource-policy-not-limited-by-boundary",
+    ),
+    pytest.param(
+        {
             "principal": Principal.aws(CI_ROLE, session_arn=CI_SESSION),
             "resource_policy": trust(names(CI_SESSION) | allow_assume()),
             "boundary": pol(Layer.BOUNDARY, "pb", stmt(action="s3:*", Resource="*")),
         },
-        Outcome.ALLOW,
-        id="boundaries/session-arn-in-resource-policy-not-limited-by-boundary",
+        Outcome.IMPLICIT_DENY,
+        id="update-role-trust-policy/session-named-in-trust-needs-boundary-allow",
     ),
     pytest.param(
         {
@@ -232,8 +265,30 @@ CASES = [
     ),
     pytest.param(
         {"resource_policy": trust(names("*") | allow_assume()), "identity_policies": []},
-        Outcome.CONDITIONAL_ALLOW,
-        id="trust/wildcard-without-identity-allow-is-undocumented",
+        Outcome.ALLOW,
+        id="principal/wildcard-trust-same-account-needs-no-identity-allow",
+    ),
+    pytest.param(
+        {"resource_policy": trust({"Principal": {"AWS": "*"}} | allow_assume())},
+        Outcome.ALLOW,
+        id="principal/aws-wildcard-trust-same-account-needs-no-identity-allow",
+    ),
+    pytest.param(
+        {
+            "resource_policy": trust(names("*") | allow_assume()),
+            "boundary": pol(Layer.BOUNDARY, "pb", stmt(action="s3:*", Resource="*")),
+        },
+        Outcome.IMPLICIT_DENY,
+        id="update-role-trust-policy/wildcard-trust-still-needs-boundary-allow",
+    ),
+    pytest.param(
+        {
+            "principal": Principal.aws(BOB),
+            "resource_policy": trust(names("*") | allow_assume()),
+            "identity_policies": [],
+        },
+        Outcome.IMPLICIT_DENY,
+        id="principal/wildcard-trust-other-account-needs-identity-allow",
     ),
     pytest.param(
         {
@@ -1154,12 +1209,18 @@ def test_evaluate_request_conditional_deny_listed_with_allow() -> None:
     ]
 
 
-def test_evaluate_request_wildcard_trust_reports_ambiguity() -> None:
+def test_evaluate_request_wildcard_trust_same_account_grants_without_ambiguity() -> None:
+    # Principal element page, "All principals": within the role's account no other
+    # permission is required.
     decision = decide(resource_policy=trust(names("*") | allow_assume()))
 
-    assert decision.ambiguities == (
-        'The trust policy allows "*"; AWS does not document whether that grants a same-account '
-        "principal without an identity-based Allow or beyond its permissions boundary",
+    assert (decision.outcome, decision.ambiguities, [r.text for r in decision.reasons]) == (
+        Outcome.ALLOW,
+        (),
+        [
+            "Allow by statement (Statement[0]) of trust policy deploy-trust "
+            f'(arn:aws:iam::{A}:policy/deploy-trust), which names every principal ("*")'
+        ],
     )
 
 
@@ -1199,3 +1260,158 @@ def test_evaluate_policies_single_layer_lists_applying_statements() -> None:
     result = evaluate_policies([policy], request)
 
     assert [r.statement.sid for r in result.results] == ["One"]
+
+
+# --- Resource element: a `*` ending a segment spans colons ---------------------------------------
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
+FOO_FUNCTION = f"arn:aws:lambda:us-east-1:{A}:function:foo"
+INVOKE_FOO = {"action": "lambda:InvokeFunction", "resource": FOO_FUNCTION}
+
+
+@pytest.mark.parametrize(
+    ("policies", "expected"),
+    [
+        pytest.param(
+            [identity(stmt(action="lambda:*", Resource="arn:aws:lambda:*:function:foo"))],
+            Outcome.ALLOW,
+            id="resource/star-across-region-and-account-allows",
+        ),
+        pytest.param(
+            [
+                identity(
+                    stmt(action="lambda:*", Resource="*"),
+                    stmt("Deny", "lambda:*", Resource="arn:aws:lambda:*:function:foo"),
+                )
+            ],
+            Outcome.EXPLICIT_DENY,
+            id="resource/star-across-region-and-account-denies",
+        ),
+        pytest.param(
+            [
+                identity(
+                    stmt(action="lambda:*", Resource="*"),
+                    {
+                        "Effect": "Deny",
+                        "Action": "lambda:*",
+                        "NotResource": "arn:aws:lambda:*:function:foo",
+                    },
+                )
+            ],
+            Outcome.ALLOW,
+            id="notresource/star-across-region-and-account-exempts",
+        ),
+    ],
+)
+def test_evaluate_request_resource_wildcard_spans_segments(
+    policies: list[Policy], expected: Outcome
+) -> None:
+    decision = decide(**INVOKE_FOO, identity_policies=policies)
+
+    assert decision.outcome is expected
+
+
+# --- An operator the engine does not know: only its statement is unknown ----------------------
+def test_evaluate_request_unknown_operator_makes_statement_conditional() -> None:
+    policy = trust(
+        names(ALICE) | allow_assume(Condition={"StringEqualz": {"aws:PrincipalTag/team": "x"}}),
+    )
+
+    decision = decide(resource_policy=policy)
+
+    assert (decision.outcome, decision.condition_keys) == (
+        Outcome.CONDITIONAL_ALLOW,
+        frozenset({"iamviz:UnsupportedCondition/StringEqualz/aws:PrincipalTag/team"}),
+    )
+
+
+def test_evaluate_request_unknown_operator_leaves_other_statements() -> None:
+    policy = trust(
+        names(f"arn:aws:iam::{A}:user/carol")
+        | allow_assume(Condition={"ForAnyValue:Frobnicate": {"k": "x"}}),
+        names(ALICE) | allow_assume(),
+    )
+
+    assert decide(resource_policy=policy).outcome is Outcome.ALLOW
+
+
+# --- Session requirements of trust policies ------------------------------------------------------
+# Source identity: "the sts:SetSourceIdentity action must be allowed in the role trust policy";
+# session tags: "the sts:TagSession action must be allowed in the role trust policy".
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+SOURCE_IDENTITY = {"StringLike": {"sts:SourceIdentity": "${aws:username}"}}
+REQUEST_TAG = {"StringEquals": {"aws:RequestTag/project": "blue"}}
+
+
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        pytest.param(
+            [names(ALICE) | allow_assume(Condition=SOURCE_IDENTITY)],
+            Outcome.IMPLICIT_DENY,
+            id="source-identity/required-without-set-source-identity",
+        ),
+        pytest.param(
+            [
+                names(ALICE)
+                | stmt(
+                    action=["sts:AssumeRole", "sts:SetSourceIdentity"],
+                    Resource="*",
+                    Condition=SOURCE_IDENTITY,
+                )
+            ],
+            (Outcome.CONDITIONAL_ALLOW, {"sts:SourceIdentity"}),
+            id="source-identity/required-with-set-source-identity",
+        ),
+        pytest.param(
+            [names(ALICE) | allow_assume(Condition=REQUEST_TAG)],
+            Outcome.IMPLICIT_DENY,
+            id="session-tags/request-tag-required-without-tag-session",
+        ),
+        pytest.param(
+            [
+                names(ALICE) | allow_assume(Condition=REQUEST_TAG),
+                names(ALICE) | stmt(action="sts:TagSession", Resource="*"),
+            ],
+            (Outcome.CONDITIONAL_ALLOW, {"aws:RequestTag/project"}),
+            id="session-tags/request-tag-with-tag-session-statement",
+        ),
+        pytest.param(
+            [names(ALICE) | allow_assume(Condition={"Null": {"sts:TransitiveTagKeys": "false"}})],
+            Outcome.IMPLICIT_DENY,
+            id="session-tags/transitive-tag-keys-required-without-tag-session",
+        ),
+        pytest.param(
+            [
+                names(ALICE)
+                | allow_assume(Condition={"StringEqualsIfExists": {"sts:SourceIdentity": "alice"}})
+            ],
+            (Outcome.CONDITIONAL_ALLOW, {"sts:SourceIdentity"}),
+            id="source-identity/optional-needs-nothing-more",
+        ),
+    ],
+)
+def test_evaluate_request_trust_session_requirements(
+    statements: list[dict[str, Any]], expected: Any
+) -> None:
+    outcome, keys = expected if isinstance(expected, tuple) else (expected, set())
+
+    decision = decide(resource_policy=trust(*statements), complete=False)
+
+    assert (decision.outcome, set(decision.condition_keys)) == (outcome, keys), [
+        r.text for r in decision.reasons
+    ]
+
+
+def test_evaluate_request_session_requirement_explained_in_notes() -> None:
+    decision = decide(
+        resource_policy=trust(names(ALICE) | allow_assume(Condition=SOURCE_IDENTITY)),
+        complete=False,
+    )
+
+    assert decision.notes == (
+        "statement (Statement[0]) of trust policy deploy-trust "
+        f"(arn:aws:iam::{A}:policy/deploy-trust) holds only if the request sets a source "
+        "identity, which needs sts:SetSourceIdentity; the trust policy does not allow it, so "
+        "nobody can meet the statement",
+    )

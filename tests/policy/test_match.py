@@ -17,6 +17,7 @@ from identities.policy import (
     glob_match,
     match_action,
     match_arn,
+    match_resource,
     parse_policy,
     principals_named_in,
     statement_allows_action,
@@ -245,3 +246,57 @@ def test_statement_allows_action_only_for_allow() -> None:
         False,
         False,
     ]
+
+
+# Resource element page, "Using wildcards in resource ARNs": "If the * wildcard is the last
+# character of a resource ARN segment, it can expand to match beyond the colon boundaries."
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
+@pytest.mark.parametrize(
+    ("pattern", "arn", "expected"),
+    [
+        pytest.param(
+            "arn:aws:lambda:*:function:foo",
+            "arn:aws:lambda:us-east-1:111122223333:function:foo",
+            True,
+            id="resource/segment-final-star-spans-region-and-account",
+        ),
+        pytest.param(
+            "arn:aws:iam::*:role/deploy",
+            "arn:aws:iam::111122223333:role/deploy",
+            True,
+            id="resource/star-account",
+        ),
+        pytest.param(
+            "arn:aws:lambda:us-*1:*:function:foo",
+            "arn:aws:lambda:us-east-1:111122223333:function:foo",
+            True,
+            id="resource/prefix-star-ends-segment",
+        ),
+        pytest.param(
+            "arn:aws:lambda:u*1:111122223333:function:foo",
+            "arn:aws:lambda:us:x1:111122223333:function:foo",
+            False,
+            id="resource/inner-star-stays-in-segment",
+        ),
+        pytest.param(
+            "arn:aws:lambda:*:function:bar",
+            "arn:aws:lambda:us-east-1:111122223333:function:foo",
+            False,
+            id="resource/rest-must-still-match",
+        ),
+    ],
+)
+def test_match_resource_star_ending_segment_crosses_colons(
+    pattern: str, arn: str, expected: bool
+) -> None:
+    assert match_resource(pattern, arn) is expected
+
+
+def test_match_arn_condition_operator_stays_segment_confined() -> None:
+    # Condition operators page, ARN operators: each segment is matched on its own.
+    assert (
+        match_arn(
+            "arn:aws:lambda:*:function:foo", "arn:aws:lambda:us-east-1:111122223333:function:foo"
+        )
+        is False
+    )

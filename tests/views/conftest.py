@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
+    from django.test import Client
+
+    from identities.models import SyncRun
 
 FULL_PAGE_MARKER = "<html"
 NAV_MARKER = 'class="site-header"'
 
 
 @pytest.fixture
-def imported_shared(db, shared_aws_file):
+def imported_shared(db: None, shared_aws_file: Callable[[str], Path]) -> SyncRun:
     """cloudsplaining's example export (two accounts by ARN) imported as one sync run."""
     from identities.bundle import read_bundle
-    from identities.ingest import import_bundle
+    from identities.ingest.imports import import_bundle
 
     path = shared_aws_file("cloudsplaining-example-authz-details.json")
     return import_bundle(read_bundle(path), label=path.name).sync_run
 
 
-def htmx_get(client, url: str, target: str = "results", **params):
+def htmx_get(client: Client, url: str, target: str = "results", **params: Any) -> HttpResponse:
     return client.get(url, params, headers={"HX-Request": "true", "HX-Target": target})
 
 
-def assert_fragment(response) -> str:
+def assert_fragment(response: HttpResponse) -> str:
     """The response is an htmx fragment: 200, no page chrome, varies on HX-Request."""
     body = response.content.decode()
     assert response.status_code == 200
@@ -33,6 +43,6 @@ def assert_fragment(response) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
+def fast_password_hasher(settings: Any) -> None:
     """`staff_user` hashes a password; the default PBKDF2 costs most of a second per test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

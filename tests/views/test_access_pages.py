@@ -130,7 +130,7 @@ def test_access_pages_need_login(client, url):
 
 
 def test_access_pages_without_analysis_say_how_to_run_it(db, logged_in_client, sample_bundle):
-    from identities.ingest import import_bundle
+    from identities.ingest.imports import import_bundle
 
     import_bundle(sample_bundle)
 

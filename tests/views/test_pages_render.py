@@ -101,3 +101,39 @@ def test_pages_post_is_refused(logged_in_client):
     response = logged_in_client.post("/users/")
 
     assert response.status_code == 405
+
+
+# Pages that answer htmx with a fragment of themselves.
+FRAGMENT_PAGES = [
+    "/users/",
+    "/groups/",
+    "/roles/",
+    "/policies/",
+    "/accounts/333333333333/policies/arn:aws:iam::333333333333:policy/ci-deploy-assume/?version=v1",
+    "/runs/",
+    "/search/?q=audit",
+    "/accounts/444444444444/roles/deploy/access/",
+    "/accounts/333333333333/users/alice/reach/",
+    "/access/administrators/",
+    "/access/findings/",
+    "/access/explain/",
+    "/graph/identity/",
+    "/graph/access/",
+    "/graph/paths/",
+    "/sync/",
+    "/sync/runs/",
+]
+
+
+def test_every_fragment_page_answers_a_history_restore_with_the_full_page(
+    logged_in_client, imported_sample
+):
+    """One rule for every view: htmx restoring history after a cache miss gets the page."""
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true", "HX-Target": "results"}
+    full = {
+        url: "<html" in (response := logged_in_client.get(url, headers=headers)).content.decode()
+        and "HX-History-Restore-Request" in response["Vary"]
+        for url in FRAGMENT_PAGES
+    }
+
+    assert full == dict.fromkeys(FRAGMENT_PAGES, True)

@@ -89,7 +89,7 @@ def test_user_list_full_page_has_active_search_and_varies(logged_in_client, user
     assert 'hx-trigger="input changed delay:300ms, search"' in body
     assert 'hx-target="#results"' in body
     assert 'hx-push-url="true"' in body
-    assert response["Vary"] == "HX-Request, Cookie"
+    assert response["Vary"] == "HX-Request, HX-History-Restore-Request, Cookie"
 
 
 def test_user_list_history_restore_gets_full_page(logged_in_client, users):

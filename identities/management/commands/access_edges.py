@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.access import current_run, iter_direct_edges, iter_transitive_edges
+from identities.management.output import stop_quietly_when_reader_closes
 from identities.models import Account
+from identities.queries.access import current_run, iter_direct_edges, iter_transitive_edges
 
 
 class Command(BaseCommand):
@@ -34,16 +34,19 @@ class Command(BaseCommand):
             help="also every role a source can end up in through role chaining",
         )
 
-    def handle(self, *args, format: str, account: str | None, transitive: bool, **options) -> None:
+    def handle(
+        self, *args: Any, format: str, account: str | None, transitive: bool, **options: Any
+    ) -> None:
         if account is not None and not Account.objects.filter(account_id=account).exists():
             raise CommandError(f"no synced account {account}")
         if current_run() is None:
             self.stderr.write("warning: no analysis has run yet; run `manage.py analyse`")
         rows = self._rows(account, transitive)
-        if format == "json":
-            self._json(rows)
-        else:
-            self._csv(rows)
+        with stop_quietly_when_reader_closes(self.stdout):
+            if format == "json":
+                self._json(rows)
+            else:
+                self._csv(rows)
 
     def _rows(self, account: str | None, transitive: bool) -> Iterable[dict[str, Any]]:
         if not transitive:
@@ -77,7 +80,7 @@ class Command(BaseCommand):
         out.write("\n]" if not first else "]")
 
     def _csv(self, rows: Iterable[dict[str, Any]]) -> None:
-        writer = csv.writer(self.stdout if self.stdout else sys.stdout, lineterminator="\n")
+        writer = csv.writer(self.stdout, lineterminator="\n")
         writer.writerow(["source", "target", "conditions", "transitive", "path", "granted_by"])
         for row in rows:
             writer.writerow(

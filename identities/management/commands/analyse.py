@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
             help="reference date for stale credentials (ISO 8601; default: now)",
         )
 
-    def handle(self, *args, now: str | None, **options) -> None:
+    def handle(self, *args: Any, now: str | None, **options: Any) -> None:
         reference = None
         if now:
             try:

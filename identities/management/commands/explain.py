@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.access import chain_between
 from identities.analysis.explain import ExplainError, explain_access
+from identities.management.output import stop_quietly_when_reader_closes
+from identities.queries.access import chain_between
 
 
 class Command(BaseCommand):
@@ -20,14 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("source")
         parser.add_argument("target")
 
-    def handle(self, *args, source: str, target: str, **options) -> None:
+    def handle(self, *args: Any, source: str, target: str, **options: Any) -> None:
         try:
             explanation = explain_access(source, target)
         except ExplainError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(explanation.text)
-        if not explanation.possible:
-            chain = chain_between(explanation.source, explanation.target)
+        chain = (
+            None if explanation.possible else chain_between(explanation.source, explanation.target)
+        )
+        with stop_quietly_when_reader_closes(self.stdout):
+            self.stdout.write(explanation.text)
             if chain is not None:
                 self.stdout.write(
                     "\nIt can still end up in the role through role chaining (stored analysis): "

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.generate import generate_bundle, write_bundle
+from identities.sample.generate import generate_bundle, write_bundle
 
 logger = logging.getLogger(__name__)
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from identities.analysis import analyse_estate
-from identities.bundle import BundleError, read_bundles
-from identities.ingest import import_bundle
+from identities.bundle import BundleError
+from identities.ingest.imports import import_files
 
 
 class Command(BaseCommand):
@@ -24,21 +24,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-analyse", action="store_true", help="skip the access analysis")
 
     def handle(
-        self, *args, paths: list[Path], account_name: str | None, no_analyse: bool, **options
+        self,
+        *args: Any,
+        paths: list[Path],
+        account_name: str | None,
+        no_analyse: bool,
+        **options: Any,
     ) -> None:
         started = time.perf_counter()
         try:
-            bundle = read_bundles(paths)
-        except BundleError as exc:
-            raise CommandError(str(exc)) from exc
-        if account_name:
-            if len(bundle["accounts"]) != 1:
-                raise CommandError("--account-name needs exactly one account in the input")
-            bundle["accounts"][0]["name"] = account_name
-        label = ", ".join(path.name for path in paths)
-        raw = paths[0].read_bytes() if len(paths) == 1 else json.dumps(bundle).encode()
-        try:
-            result = import_bundle(bundle, label=label, raw=raw)
+            result = import_files(paths, account_name=account_name)
         except BundleError as exc:
             raise CommandError(str(exc)) from exc
         for warning in result.warnings:
@@ -47,7 +42,7 @@ class Command(BaseCommand):
         counts = ", ".join(f"{value} {name}" for name, value in run.counts.items())
         changed = sum(sum(actions.values()) for actions in run.change_counts.values())
         self.stdout.write(
-            f"Imported {label} as sync run #{run.pk}: {counts}; {changed} changes "
+            f"Imported {run.label} as sync run #{run.pk}: {counts}; {changed} changes "
             f"in {time.perf_counter() - started:.1f}s"
         )
         if not no_analyse:

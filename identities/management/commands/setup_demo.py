@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-sample", action="store_true", help="only create the login")
 
-    def handle(self, *args, no_sample: bool, **options) -> None:
+    def handle(self, *args: Any, no_sample: bool, **options: Any) -> None:
         password_file = settings.DATA_DIR / "demo-login.txt"
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         if password_file.exists():

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
-from identities import sync
+from identities.sync.schedule import (
+    REAPER_EVERY_MINUTES,
+    ensure_periodic_tasks,
+    get_nightly_schedule,
+)
 
 
 class Command(BaseCommand):
     help = "Install the nightly AWS sync and the stale-run reaper schedules if they are missing."
 
-    def handle(self, *args, **options) -> None:
-        sync.ensure_periodic_tasks()
-        schedule = sync.get_nightly_schedule()
+    def handle(self, *args: Any, **options: Any) -> None:
+        ensure_periodic_tasks()
+        schedule = get_nightly_schedule()
         state = "enabled" if schedule.enabled else "paused"
         self.stdout.write(
             f"Nightly organisation sync: {schedule.cron} ({schedule.timezone}), {state}; "
-            f"stale runs reaped every {sync.REAPER_EVERY_MINUTES} minutes."
+            f"stale runs reaped every {REAPER_EVERY_MINUTES} minutes."
         )

@@ -1,23 +1,30 @@
 """Sync from AWS in this process: python manage.py sync [--account ID] [--organization ...]
 
-The same path as the Celery tasks (identities.sync), one account after the other, with a
+The same path as the Celery tasks (identities.sync.runs), one account after the other, with a
 progress bar. Exits non-zero when an account failed. boto3 honours AWS_ENDPOINT_URL, so the
 command runs against moto_server too.
 """
 
 from __future__ import annotations
 
-import re
 import sys
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from identities import sync
+from identities.arns import is_account_id
 from identities.models import AccountSyncConfig, SyncRun
+from identities.queries.sync import total_changes
+from identities.sync.config import load_settings
+from identities.sync.runs import (
+    AccountOutcome,
+    finish_organization_sync,
+    request_account_sync,
+    run_account_sync,
+    start_organization_sync,
+)
 from identities.tasks import analyse_estate_task
-
-ACCOUNT_ID_RE = re.compile(r"^[0-9]{12}$")
 
 
 class Command(BaseCommand):
@@ -51,21 +58,21 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         accounts: list[str] | None,
         organization: bool,
         role_name: str | None,
         external_id: str | None,
         no_analyse: bool,
         no_progress: bool,
-        **options,
+        **options: Any,
     ) -> None:
         self._save_settings(organization, role_name, external_id)
         if accounts:
             run_ids = [self._request_account(account_id) for account_id in accounts]
             outcomes = self._run_accounts(run_ids, no_progress=no_progress)
         else:
-            sync_settings = sync.load_settings()
+            sync_settings = load_settings()
             if (
                 not sync_settings.discover_accounts
                 and not AccountSyncConfig.objects.filter(enabled=True).exists()
@@ -75,13 +82,13 @@ class Command(BaseCommand):
                     "settings page, or discover them: manage.py sync --organization "
                     "--role-name NAME [--external-id X]"
                 )
-            plan = sync.start_organization_sync(
+            plan = start_organization_sync(
                 discover=True if organization else None, label="organisation (command line)"
             )
             if plan is None:
                 raise CommandError("An organisation sync is already running.")
             outcomes = self._run_accounts(plan.child_run_ids, no_progress=no_progress)
-            parent = sync.finish_organization_sync(run_id=plan.run_id)
+            parent = finish_organization_sync(run_id=plan.run_id)
             for warning in parent.warnings:
                 self.stderr.write(self.style.WARNING(f"warning: {warning}"))
             if not plan.child_run_ids:
@@ -102,7 +109,7 @@ class Command(BaseCommand):
     def _save_settings(
         self, organization: bool, role_name: str | None, external_id: str | None
     ) -> None:
-        sync_settings = sync.load_settings()
+        sync_settings = load_settings()
         changed = []
         if organization and not sync_settings.discover_accounts:
             sync_settings.discover_accounts = True
@@ -114,23 +121,24 @@ class Command(BaseCommand):
             sync_settings.external_id = external_id
             changed.append("external_id")
         if changed:
-            sync_settings.save(update_fields=changed)
+            # The first save creates the row (load_settings reads, never writes).
+            sync_settings.save(update_fields=changed if sync_settings.pk else None)
             self.stdout.write(f"Saved in the sync settings: {', '.join(changed)}")
 
     def _request_account(self, account_id: str) -> int:
-        if not ACCOUNT_ID_RE.match(account_id):
+        if not is_account_id(account_id):
             raise CommandError(f"{account_id!r} is not a 12-digit AWS account id")
         _, created = AccountSyncConfig.objects.get_or_create(account_id=account_id)
         if created:
             self.stdout.write(f"Added account {account_id} to the sync configuration")
-        run, created = sync.request_account_sync(
+        run, created = request_account_sync(
             account_id, label=f"account {account_id} (command line)"
         )
         if not created:
             raise CommandError(f"Account {account_id} is already being synced by run #{run.pk}.")
         return run.pk
 
-    def _run_accounts(self, run_ids: list[int], *, no_progress: bool) -> list[sync.AccountOutcome]:
+    def _run_accounts(self, run_ids: list[int], *, no_progress: bool) -> list[AccountOutcome]:
         outcomes = []
         with tqdm(
             total=len(run_ids), unit="account", file=sys.stderr, disable=no_progress
@@ -139,18 +147,18 @@ class Command(BaseCommand):
                 progress.set_postfix_str(
                     SyncRun.objects.values_list("target_account_id", flat=True).get(pk=run_id)
                 )
-                outcomes.append(sync.run_account_sync(run_id=run_id))
+                outcomes.append(run_account_sync(run_id=run_id))
                 progress.update(1)
         return outcomes
 
-    def _report(self, outcome: sync.AccountOutcome) -> None:
+    def _report(self, outcome: AccountOutcome) -> None:
         run = SyncRun.objects.defer("bundle_gzip").get(pk=outcome.run_id)
         took = f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "-"
         if outcome.status == SyncRun.Status.SUCCEEDED:
             counts = ", ".join(
                 f"{run.counts.get(name, 0)} {name}" for name in ("users", "groups", "roles")
             )
-            changes = sync.total_changes(run.change_counts)
+            changes = total_changes(run.change_counts)
             self.stdout.write(
                 f"ok    {outcome.account_id}: {counts}; {changes} changes; "
                 f"{outcome.aws_calls} AWS calls ({outcome.aws_retries} retries); {took}"

@@ -1,0 +1,353 @@
+"""The access view: who can assume what, principals → roles in one box per account, from the
+stored edges (read through `identities.queries.access`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from identities.graph.build import (
+    ACCESS_EDGE_KINDS,
+    AGGREGATE_THRESHOLD,
+    COLLECT_LIMIT,
+    EDGE_LIMIT,
+    MAX_DEPTH,
+    MEMBER_LIMIT,
+    SOURCE_CATEGORY,
+    Builder,
+    GraphError,
+    Scope,
+    node_source,
+    outside_node,
+    principal_node_id,
+    split_node_id,
+)
+from identities.graph.fold import access_fold_steps, fold_graph, thin_out
+from identities.graph.identity import account_names, risk_flags, seed_identity_node
+from identities.graph.layout import layout_access
+from identities.graph.overview import access_size, load_access_overview, principal_count
+from identities.graph.serialise import serialise_graph
+from identities.models import AccessGroup, IamRole, IamUser
+from identities.queries.access import (
+    EdgeSelection,
+    Membership,
+    StoredEdge,
+    account_selection,
+    first_source_kind,
+    memberships,
+    stored_edges,
+)
+
+
+def _group_label(label: str, kind: str, count: int) -> str:
+    # "users of acme-dev with PowerUserAccess" sits in the acme-dev box: drop the account.
+    rest = label.split(" with ", 1)[1] if " with " in label else label
+    noun = kind if count == 1 else f"{kind}s"
+    return f"{count} {noun} with {rest}"
+
+
+def _pks(pks: dict[str, int], node_ids: Iterable[str], kind: str) -> list[int]:
+    prefix = f"{kind}:"
+    return [pks[n] for n in node_ids if n.startswith(prefix) and n in pks]
+
+
+class AccessLoader:
+    """Adds access edges and access-group memberships to a builder, hop by hop."""
+
+    def __init__(self, builder: Builder) -> None:
+        self.builder = builder
+        self.group_pks: dict[str, int] = {}
+        self.big_groups: set[str] = set()
+        # pk -> (name, account id) of users and roles, pk -> row of access groups
+        self.names: dict[str, dict[int, tuple[str, str]]] = {"user": {}, "role": {}}
+        self.groups: dict[int, tuple[str, str, str, int, str]] = {}
+        scope = builder.scope
+        outcomes = {"allow", "conditional"}
+        if scope.show_denied:
+            outcomes.add("denied")
+        if scope.conditional == "only":
+            outcomes.discard("allow")
+        elif scope.conditional == "none":
+            outcomes.discard("conditional")
+        self.outcomes = frozenset(outcomes)
+        self.kinds = frozenset(k for k, c in SOURCE_CATEGORY.items() if scope.keeps_kind(c))
+
+    def learn(self, kind: str, pks: Iterable[int | None]) -> None:
+        """Fetch the names of the users or roles (or access groups) not known yet."""
+        if kind == "group":
+            missing = {pk for pk in pks if pk is not None and pk not in self.groups}
+            if missing:
+                rows = AccessGroup.objects.filter(pk__in=missing).values_list(
+                    "pk", "key", "label", "kind", "member_count", "account__account_id"
+                )
+                for pk, key, label, group_kind, count, account_id in rows:
+                    self.groups[pk] = (key, label, group_kind, count, account_id)
+            return
+        known = self.names[kind]
+        missing = {pk for pk in pks if pk is not None and pk not in known}
+        if missing:
+            model = IamUser if kind == "user" else IamRole
+            for pk, name, account_id in model.objects.filter(pk__in=missing).values_list(
+                "pk", "name", "account__account_id"
+            ):
+                known[pk] = (name, account_id)
+
+    # nodes
+
+    def principal(self, kind: str, pk: int) -> str:
+        name, account_id = self.names[kind][pk]
+        node_id = principal_node_id(kind, account_id, name)
+        if self.builder.node(node_id, kind, name, account_id):
+            self.builder.pks[node_id] = pk
+        return node_id
+
+    def group(self, pk: int, key: str, label: str, kind: str, count: int, account_id: str) -> str:
+        node_id = f"access-group:{key}"
+        if self.builder.node(
+            node_id,
+            "access-group",
+            _group_label(label, kind, count),
+            account_id,
+            count=count,
+            of=kind,
+            title=label,
+        ):
+            self.group_pks[node_id] = pk
+            if count > MEMBER_LIMIT:
+                self.big_groups.add(node_id)
+        return node_id
+
+    def outside(self, source: str, source_kind: str) -> str:
+        node_id, kind, label, account_id = outside_node(source, source_kind)
+        if node_id not in self.builder.graph:
+            self.builder.graph.add_node(
+                node_id, kind=kind, label=label, account=account_id, outside=True
+            )
+        return node_id
+
+    # edges
+
+    def edges(self, selection: EdgeSelection) -> None:
+        """Add the stored edges of ``selection`` that the scope keeps."""
+        self._add_edges(stored_edges(selection, outcomes=self.outcomes, source_kinds=self.kinds))
+
+    def _add_edges(self, edges: list[StoredEdge]) -> None:
+        self.learn("user", (edge.user_id for edge in edges))
+        self.learn("role", (pk for edge in edges for pk in (edge.role_id, edge.target_id)))
+        self.learn("group", (edge.group_id for edge in edges))
+        for edge in edges:
+            if edge.source_kind == "user" and edge.user_id is not None:
+                source_id = self.principal("user", edge.user_id)
+            elif edge.source_kind == "role" and edge.role_id is not None:
+                source_id = self.principal("role", edge.role_id)
+            elif edge.source_kind == "group" and edge.group_id is not None:
+                source_id = self.group(edge.group_id, *self.groups[edge.group_id])
+            else:
+                source_id = self.outside(edge.source, edge.source_kind)
+            self.builder.edge(
+                source_id,
+                self.principal("role", edge.target_id),
+                SOURCE_CATEGORY[edge.source_kind],
+                key=("assume", edge.outcome),
+                outcome=edge.outcome,
+                conditions=list(edge.conditions) if edge.outcome != "allow" else [],
+                action=edge.action,
+                via="pass-role" if edge.via_pass_role else "",
+            )
+
+    def _inherited(self, member: Membership, roles: set[int] | None = None) -> list[StoredEdge]:
+        """The group edges that hold for a member its own edges set apart, that the scope
+        keeps (and that end in ``roles``, if given)."""
+        return [
+            edge
+            for edge in member.inherited or ()
+            if edge.outcome in self.outcomes
+            and edge.source_kind in self.kinds
+            and (roles is None or edge.target_id in roles)
+        ]
+
+    def _link(self, found: list[Membership], drawn_roles_only: bool) -> None:
+        """A member to its group, or, when its own edges set it apart, to the group's roles
+        that still hold for it (only those already drawn with ``drawn_roles_only``)."""
+        self.learn("user", (member.user_id for member in found))
+        self.learn("role", (member.role_id for member in found))
+        self.learn("group", (member.group_id for member in found))
+        roles = set(_pks(self.builder.pks, self.builder.graph, "role"))
+        inherited = []
+        for member in found:
+            kind, pk = ("user", member.user_id) if member.user_id else ("role", member.role_id)
+            assert pk is not None
+            if member.inherited is None:
+                group = self.group(member.group_id, *self.groups[member.group_id])
+                self.builder.edge(self.principal(kind, pk), group, "in-group", key=("in-group", ""))
+            else:
+                inherited += self._inherited(member, roles if drawn_roles_only else None)
+        self._add_edges(inherited)
+
+    def members(self, group_node_ids: Iterable[str]) -> None:
+        """Link the members of these access groups (the small ones) to their group."""
+        wanted = [
+            self.group_pks[n]
+            for n in group_node_ids
+            if n in self.group_pks and n not in self.big_groups
+        ]
+        if wanted:
+            self._link(memberships(groups=wanted), drawn_roles_only=True)
+
+    def groups_of(self, node_ids: Iterable[str]) -> None:
+        """Add the access group of each user or role (if the group has stored edges)."""
+        node_ids = list(node_ids)
+        users = _pks(self.builder.pks, node_ids, "user")
+        roles = _pks(self.builder.pks, node_ids, "role")
+        if users or roles:
+            found = memberships(users=users, roles=roles, with_edges=True)
+            self._link(found, drawn_roles_only=False)
+
+    def _selection(self, sources: set[str], groups: Iterable[str]) -> EdgeSelection:
+        """The edges from these principals, outside parties and access groups."""
+        graph, pks = self.builder.graph, self.builder.pks
+        return EdgeSelection(
+            source_roles=_pks(pks, sources, "role"),
+            source_users=_pks(pks, sources, "user"),
+            source_groups=[self.group_pks[n] for n in groups if n in self.group_pks],
+            sources=[node_source(n) for n in sources if graph.nodes[n].get("outside")],
+        )
+
+    def grow(self, frontier: set[str]) -> set[str]:
+        """One hop in both directions from the frontier; returns the new nodes."""
+        before = set(self.builder.graph)
+        selection = self._selection(frontier, frontier)
+        roles = _pks(self.builder.pks, frontier, "role")
+        self.edges(replace(selection, targets=roles))
+        self.groups_of(frontier)
+        self.members(n for n in frontier if n in self.group_pks)
+        return set(self.builder.graph) - before
+
+    def reach(self, up: set[str], down: set[str]) -> tuple[set[str], set[str]]:
+        """One role assumption further in each direction: who can assume the ``up`` roles, and
+        what the ``down`` principals can assume. An access group and its members count as one
+        step with their edges (their edges are the members' edges); returns the new nodes of
+        each direction."""
+        graph = self.builder.graph
+        before = set(graph)
+        roles = _pks(self.builder.pks, up, "role")
+        if roles:
+            self.edges(EdgeSelection(targets=roles))
+        sources = (set(graph) - before) | up
+        self.members(n for n in sources if n in self.group_pks)
+        new_up = set(graph) - before
+        before = set(graph)
+        self.groups_of(down)
+        reached = (set(graph) - before) | down
+        self.edges(self._selection(down, reached))
+        return new_up, set(graph) - before
+
+
+def seed_access_node(loader: AccessLoader, node_id: str) -> None:
+    builder = loader.builder
+    kind, key = split_node_id(node_id)
+    if kind in {"user", "role"}:
+        seed_identity_node(builder, node_id)
+    elif kind == "access-group":
+        row = (
+            AccessGroup.objects.filter(key=key)
+            .values_list("pk", "key", "label", "kind", "member_count", "account__account_id")
+            .first()
+        )
+        if row is None:
+            raise GraphError(f"No access group {key} in the current analysis.")
+        loader.group(*row)
+    elif kind in {"anyone", "service", "federated", "account", "external"}:
+        source = node_source(node_id)
+        source_kind = first_source_kind(source)
+        if source_kind is None:
+            raise GraphError(f"No access edge comes from {source}.")
+        loader.outside(source, source_kind)
+    else:
+        raise GraphError(f"The access view has no {kind} nodes.")
+
+
+def build_access_graph(
+    *,
+    account_id: str = "",
+    focus: str = "",
+    depth: int = 2,
+    expand: Iterable[str] = (),
+    edge_kinds: Iterable[str] = (),
+    accounts: Iterable[str] = (),
+    conditional: str = "",
+    show_denied: bool = False,
+    threshold: int = AGGREGATE_THRESHOLD,
+) -> dict[str, Any]:
+    """Who can assume what: principals → roles, in one box per account, from the stored edges.
+
+    Scope: around the ``focus`` node, ``depth`` role assumptions each way (who can reach it,
+    and what it can reach; an access group counts with its members), or every edge into or
+    out of ``account_id``, or the whole estate. ``expand`` merges in every neighbour of a
+    node. An edge from an access group holds for each of its members, unless the member's own
+    edge for the role replaces it (`identities.queries.access`); such a member is drawn with
+    its own edges instead of as one of the group:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_compare-resource-policies.html
+    """
+    scope = Scope(
+        edge_kinds=frozenset(edge_kinds) & frozenset(ACCESS_EDGE_KINDS),
+        accounts=frozenset(accounts),
+        conditional=conditional if conditional in {"only", "none"} else "",
+        show_denied=show_denied,
+    )
+    builder = Builder(scope)
+    loader = AccessLoader(builder)
+    folded_by_sql = False
+    if focus:
+        seed_access_node(loader, focus)
+        up, down = {focus}, {focus}
+        for _ in range(max(0, min(depth, MAX_DEPTH))):
+            if len(builder.graph) > COLLECT_LIMIT:
+                builder.truncated = True
+                break
+            up, down = loader.reach(up, down)
+            if not up and not down:
+                break
+    else:
+        where = account_selection(account_id) if account_id else EdgeSelection(every=True)
+        # An account holding half the threshold in principals overflows it with the parties
+        # it trusts or is trusted by; below that, the database counts what would be drawn.
+        folded_by_sql = principal_count(account_id) > threshold // 2 or (
+            access_size(where, scope) > threshold
+        )
+        if folded_by_sql:
+            load_access_overview(builder, where, account_id)
+        else:
+            loader.edges(where)
+            loader.members(list(loader.group_pks))
+    expanded = [node_id for node_id in expand if node_id]
+    for node_id in expanded:
+        if node_id not in builder.graph:
+            try:
+                seed_access_node(loader, node_id)
+            except GraphError:
+                continue
+    if expanded:
+        loader.grow(set(expanded))
+    graph, folded = fold_graph(builder.graph, threshold, access_fold_steps, focus=focus)
+    if not focus and folded_by_sql:
+        folded = ["users", "roles", "access groups"]
+    hidden = thin_out(graph, EDGE_LIMIT) if folded else 0
+    names = account_names()
+    positions, boxes, parents = layout_access(graph, names)
+    return serialise_graph(
+        graph,
+        positions,
+        view="access",
+        extra_nodes=boxes,
+        parents=parents,
+        account_names=names,
+        stats={
+            "truncated": builder.truncated,
+            "folded": folded,
+            "focus": focus,
+            "edges_hidden": hidden,
+        },
+        flags=risk_flags(graph, builder.pks),
+    )

@@ -1,0 +1,316 @@
+"""The identity view: users → groups → policies ← roles, read from the estate tables, and the
+estate reads every view shares (the node named by an id, account names, risk flags)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q
+
+from identities.graph.build import (
+    AGGREGATE_THRESHOLD,
+    COLLECT_LIMIT,
+    IDENTITY_EDGE_KINDS,
+    MAX_DEPTH,
+    PRINCIPAL_KINDS,
+    Builder,
+    GraphError,
+    Scope,
+    account_and_name,
+    policy_kind,
+    policy_name,
+    principal_node_id,
+    split_node_id,
+)
+from identities.graph.fold import fold_graph, identity_fold_steps
+from identities.graph.layout import layout_columns
+from identities.graph.overview import load_identity_overview, principal_count
+from identities.graph.serialise import serialise_graph
+from identities.models import (
+    Account,
+    GroupMembership,
+    IamGroup,
+    IamRole,
+    IamUser,
+    InlinePolicy,
+    ManagedPolicy,
+    PolicyAttachment,
+)
+from identities.queries.findings import principal_flags
+
+_PRINCIPAL_VALUES = ("pk", "name", "account__account_id")
+
+
+def _add_principal(builder: Builder, kind: str, pk: int, name: str, account_id: str) -> str:
+    node_id = principal_node_id(kind, account_id, name)
+    if builder.node(node_id, kind, name, account_id):
+        builder.pks[node_id] = pk
+    return node_id
+
+
+def _add_policy(builder: Builder, arn: str, name: str, account_id: str) -> str:
+    kind = policy_kind(arn)
+    node_id = f"policy:{arn}"
+    builder.node(node_id, kind, name, "" if kind == "policy-aws" else account_id)
+    return node_id
+
+
+def _add_inline(builder: Builder, pk: int, name: str, owner_kind: str, owner_name: str,
+                account_id: str) -> str:  # fmt: skip
+    node_id = f"inline:{owner_kind}:{account_id}:{owner_name}:{name}"
+    if builder.node(node_id, "inline", name, account_id, owner=f"{owner_kind} {owner_name}"):
+        builder.pks[node_id] = pk
+    return node_id
+
+
+def _load_identity_edges(
+    builder: Builder,
+    *,
+    users: Q | None,
+    groups: Q | None,
+    roles: Q | None,
+    policy_arns: Iterable[str] = (),
+    inline_pks: Iterable[int] = (),
+) -> None:
+    """Add the identity edges touching the principals matched by the three Q objects (None:
+    none), the managed policies with these ARNs and the inline policies with these pks."""
+    scope = builder.scope
+    policy_arns = list(policy_arns)
+    inline_pks = list(inline_pks)
+    nothing = Q(pk__in=[])
+    owners = {"user": users, "group": groups, "role": roles}
+
+    if scope.keeps_kind("member") and (users is not None or groups is not None):
+        where = nothing
+        if users is not None:
+            where |= Q(user__in=IamUser.objects.filter(users).values("pk"))
+        if groups is not None:
+            where |= Q(group__in=IamGroup.objects.filter(groups).values("pk"))
+        rows = GroupMembership.objects.filter(where).values_list(
+            "user_id", "user__name", "user__account__account_id",
+            "group_id", "group__name", "group__account__account_id",
+        )  # fmt: skip
+        for user_pk, user, user_account, group_pk, group, group_account in rows:
+            source = _add_principal(builder, "user", user_pk, user, user_account)
+            target = _add_principal(builder, "group", group_pk, group, group_account)
+            builder.edge(source, target, "member")
+
+    if scope.keeps_kind("attached"):
+        where = nothing
+        for kind, q in owners.items():
+            if q is not None:
+                model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+                where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
+        if policy_arns:
+            where |= Q(policy__arn__in=policy_arns)
+        if scope.hide_aws_managed:
+            where &= Q(policy__is_aws_managed=False)
+        rows = PolicyAttachment.objects.filter(where).values_list(
+            "policy__arn", "policy__name", "policy__account__account_id",
+            "user_id", "user__name", "user__account__account_id",
+            "group_id", "group__name", "group__account__account_id",
+            "role_id", "role__name", "role__account__account_id",
+        )  # fmt: skip
+        for arn, name, policy_account, *owner_columns in rows:
+            target = _add_policy(builder, arn, name, policy_account)
+            for index, kind in enumerate(PRINCIPAL_KINDS):
+                pk, owner, account_id = owner_columns[index * 3 : index * 3 + 3]
+                if pk is not None:
+                    source = _add_principal(builder, kind, pk, owner, account_id)
+                    builder.edge(source, target, "attached")
+
+    if scope.keeps_kind("inline"):
+        where = Q(pk__in=inline_pks) if inline_pks else nothing
+        for kind, q in owners.items():
+            if q is not None:
+                model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+                where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
+        rows = InlinePolicy.objects.filter(where).values_list(
+            "pk", "name", "account__account_id",
+            "user_id", "user__name", "group_id", "group__name", "role_id", "role__name",
+        )  # fmt: skip
+        for pk, name, account_id, *owner_columns in rows:
+            for index, kind in enumerate(PRINCIPAL_KINDS):
+                owner_pk, owner = owner_columns[index * 2 : index * 2 + 2]
+                if owner_pk is not None:
+                    source = _add_principal(builder, kind, owner_pk, owner, account_id)
+                    target = _add_inline(builder, pk, name, kind, owner, account_id)
+                    builder.edge(source, target, "inline")
+
+    if scope.keeps_kind("boundary"):
+        for kind, model, q in (("user", IamUser, users), ("role", IamRole, roles)):
+            where = nothing
+            if q is not None:
+                where |= q
+            if policy_arns:
+                where |= Q(boundary_arn__in=policy_arns)
+            rows = (
+                model.objects.filter(where)
+                .exclude(boundary_arn="")
+                .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
+            )
+            for pk, name, account_id, boundary_arn in rows:
+                source = _add_principal(builder, kind, pk, name, account_id)
+                target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
+                builder.edge(source, target, "boundary")
+
+
+def _grow_identity(builder: Builder, frontier: set[str]) -> set[str]:
+    """Add every identity neighbour of the frontier nodes; return the nodes that are new."""
+    before = set(builder.graph)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    arns: list[str] = []
+    for node_id in frontier:
+        kind, key = split_node_id(node_id)
+        if kind == "policy":
+            arns.append(key)
+        elif node_id in builder.pks:
+            by_kind[kind].append(builder.pks[node_id])
+    _load_identity_edges(
+        builder,
+        users=Q(pk__in=by_kind["user"]) if by_kind["user"] else None,
+        groups=Q(pk__in=by_kind["group"]) if by_kind["group"] else None,
+        roles=Q(pk__in=by_kind["role"]) if by_kind["role"] else None,
+        policy_arns=arns,
+        inline_pks=by_kind["inline"],
+    )
+    return set(builder.graph) - before
+
+
+def seed_identity_node(builder: Builder, node_id: str) -> None:
+    """Put one named node in the graph, or raise GraphError when the estate has no such node."""
+    kind, key = split_node_id(node_id)
+    if kind in PRINCIPAL_KINDS:
+        account_id, name = account_and_name(key)
+        model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+        pk = (
+            model.objects.filter(account__account_id=account_id, name=name)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            raise GraphError(f"No IAM {kind} named {name!r} in account {account_id}.")
+        builder.graph.add_node(node_id, kind=kind, label=name, account=account_id)
+        builder.pks[node_id] = pk
+    elif kind == "policy":
+        row = ManagedPolicy.objects.filter(arn=key).values_list("name", "account__account_id")
+        found = row.first()
+        if found is None:
+            raise GraphError(f"No managed policy {key}.")
+        kind = policy_kind(key)
+        builder.graph.add_node(
+            node_id, kind=kind, label=found[0], account="" if kind == "policy-aws" else found[1]
+        )
+    elif kind == "inline":
+        owner_kind, account_id, owner, name = (key.split(":", 3) + ["", "", ""])[:4]
+        if owner_kind not in PRINCIPAL_KINDS:
+            raise GraphError(f"Not an inline policy id: {node_id!r}")
+        pk = (
+            InlinePolicy.objects.filter(
+                account__account_id=account_id, name=name, **{f"{owner_kind}__name": owner}
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            raise GraphError(f"No inline policy {name!r} on {owner_kind} {owner}.")
+        builder.graph.add_node(
+            node_id, kind="inline", label=name, account=account_id, owner=f"{owner_kind} {owner}"
+        )
+        builder.pks[node_id] = pk
+    else:
+        raise GraphError(f"The identity view has no {kind} nodes.")
+
+
+def build_identity_graph(
+    *,
+    account_id: str = "",
+    focus: str = "",
+    depth: int = 2,
+    expand: Iterable[str] = (),
+    edge_kinds: Iterable[str] = (),
+    accounts: Iterable[str] = (),
+    hide_aws_managed: bool = False,
+    threshold: int = AGGREGATE_THRESHOLD,
+) -> dict[str, Any]:
+    """Users → groups → policies ← roles, in four columns, for one account or around a node.
+
+    With ``focus`` the view is every node within ``depth`` hops of it (edges taken in either
+    direction); with ``account_id`` it is every user, group and role of the account and their
+    policies. ``expand`` merges in the neighbours of further nodes. A user's policies are its
+    own and those of its groups:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_groups.html
+    """
+    scope = Scope(
+        edge_kinds=frozenset(edge_kinds) & frozenset(IDENTITY_EDGE_KINDS),
+        accounts=frozenset(accounts),
+        hide_aws_managed=hide_aws_managed,
+    )
+    builder = Builder(scope)
+    folded_by_sql = False
+    if focus:
+        seed_identity_node(builder, focus)
+        frontier = {focus}
+        for _ in range(max(0, min(depth, MAX_DEPTH))):
+            if len(builder.graph) > COLLECT_LIMIT:
+                builder.truncated = True
+                break
+            frontier = _grow_identity(builder, frontier)
+            if not frontier:
+                break
+    else:
+        in_scope = Q(account__account_id=account_id) if account_id else Q()
+        if scope.accounts:
+            in_scope &= Q(account__account_id__in=sorted(scope.accounts))
+        if not account_id and principal_count("", scope.accounts) > threshold:
+            load_identity_overview(builder)
+            folded_by_sql = True
+        else:
+            for kind, model in (("user", IamUser), ("group", IamGroup), ("role", IamRole)):
+                for pk, name, account in model.objects.filter(in_scope).values_list(
+                    *_PRINCIPAL_VALUES
+                ):
+                    _add_principal(builder, kind, pk, name, account)
+            _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
+    expanded = [node_id for node_id in expand if node_id]
+    for node_id in expanded:
+        if node_id not in builder.graph:
+            try:
+                seed_identity_node(builder, node_id)
+            except GraphError:
+                continue
+    if expanded:
+        _grow_identity(builder, set(expanded))
+    graph, folded = fold_graph(builder.graph, threshold, identity_fold_steps, focus=focus)
+    if folded_by_sql:
+        folded = ["users", "roles", "policies"]
+    positions, columns = layout_columns(graph)
+    return serialise_graph(
+        graph,
+        positions,
+        view="identity",
+        extra_nodes=columns,
+        stats={"truncated": builder.truncated, "folded": folded, "focus": focus},
+        account_names=account_names(),
+        flags=risk_flags(graph, builder.pks),
+    )
+
+
+def account_names() -> dict[str, str]:
+    """The name every page shows for each account id of the estate."""
+    return {
+        account_id: name or alias or account_id
+        for account_id, name, alias in Account.objects.values_list("account_id", "name", "alias")
+    }
+
+
+def risk_flags(graph: Any, pks: dict[str, int]) -> dict[str, list[str]]:
+    """``admin`` for administrators, ``finding`` for principals with a finding, of the users and
+    roles drawn in ``graph`` (``pks``: their primary keys by node id)."""
+    drawn = {node_id: pk for node_id, pk in pks.items() if node_id in graph}
+    users = {pk: n for n, pk in drawn.items() if n.startswith("user:")}
+    roles = {pk: n for n, pk in drawn.items() if n.startswith("role:")}
+    flags = principal_flags(users=users, roles=roles)
+    return {(users if kind == "user" else roles)[pk]: found for (kind, pk), found in flags.items()}

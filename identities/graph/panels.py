@@ -1,0 +1,441 @@
+"""Read side of the graph pages: the detail panel of a node or an edge, search suggestions, and
+the exact policy statements behind an access edge. Nothing here writes or re-evaluates a policy;
+access edges come from the stored analysis through `identities.queries.access`, so a panel
+shows what the graph draws and the path finder finds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from django.db.models import Q
+
+from identities.arns import parse_arn
+from identities.graph.build import (
+    EDGE_KIND_LABELS,
+    NODE_KIND_LABELS,
+    GraphError,
+    arn_node_id,
+    node_source,
+    outside_node,
+    principal_node_id,
+    split_node_id,
+)
+from identities.models import (
+    AccessGroup,
+    Account,
+    Administrator,
+    AdminPath,
+    Finding,
+    GroupMembership,
+    IamGroup,
+    IamRole,
+    IamUser,
+    InlinePolicy,
+    ManagedPolicy,
+    PolicyAttachment,
+)
+from identities.queries.access import (
+    DirectAccess,
+    access_into,
+    access_out_of,
+    edges_between,
+    member_arns,
+    outside_sources,
+)
+
+logger = logging.getLogger(__name__)
+
+PANEL_LIMIT = 15
+SUGGEST_LIMIT = 6
+
+
+# --- the exact statements behind an edge ------------------------------------------------------
+
+_REF = re.compile(
+    r"^statement (?:'(?P<sid>.*)' )?\(Statement\[(?P<index>\d+)\]\) of "
+    r"(?P<kind>.+?) (?P<name>\S+) \((?P<arn>[^()]+)\)$"
+)
+
+
+def _statements_of(document: Any) -> list[Any]:
+    if not isinstance(document, dict):
+        return []
+    statements = document.get("Statement") or []
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def resolve_statements(refs: list[str]) -> list[dict[str, Any]]:
+    """Each analysis reference ("statement 'Sid' (Statement[0]) of trust policy deploy (ARN)")
+    with the statement itself, read from the stored document (None when it cannot be found)."""
+    resolved = []
+    for ref in refs:
+        match = _REF.match(ref)
+        statement = None
+        if match:
+            document = _document_for(match["kind"], match["name"], match["arn"])
+            statements = _statements_of(document)
+            index = int(match["index"])
+            statement = statements[index] if index < len(statements) else None
+        resolved.append({"ref": ref, "statement": statement})
+    return resolved
+
+
+def _document_for(kind: str, name: str, arn: str) -> Any:
+    if kind == "trust policy":
+        return IamRole.objects.filter(arn=arn).values_list("trust_policy", flat=True).first()
+    if kind.startswith("inline policy"):
+        owner = Q(user__arn=arn) | Q(group__arn=arn) | Q(role__arn=arn)
+        return (
+            InlinePolicy.objects.filter(owner, name=name).values_list("document", flat=True).first()
+        )
+    if "policy" in kind or kind.startswith("permissions boundary"):
+        return ManagedPolicy.objects.filter(arn=arn).values_list("document", flat=True).first()
+    return None
+
+
+# --- node panels ------------------------------------------------------------------------------
+
+
+def _edge_row(
+    other_id: str,
+    other_label: str,
+    other_kind: str,
+    access: DirectAccess,
+    *,
+    incoming: bool,
+    node_id: str,
+) -> dict[str, Any]:
+    return {
+        "source": other_id if incoming else node_id,
+        "target": node_id if incoming else other_id,
+        "edge_kind": "assume",
+        "id": other_id,
+        "label": other_label,
+        "kind": other_kind,
+        "kind_label": NODE_KIND_LABELS.get(other_kind, other_kind),
+        "outcome": access.outcome,
+        "conditions": list(access.condition_keys),
+        "action": access.action,
+        "incoming": incoming,
+    }
+
+
+def _arn_name(arn: str) -> str:
+    parsed = parse_arn(arn)
+    return parsed.name if parsed is not None else arn
+
+
+def _source_of(access: DirectAccess) -> tuple[str, str, str]:
+    """(node id, label, kind) of an edge's source."""
+    kind = access.source_kind
+    if kind in {"user", "role"}:
+        return arn_node_id(access.source), _arn_name(access.source), kind
+    if kind == "group":
+        return f"access-group:{access.group}", access.group_label, "access-group"
+    node_id, node_kind, label, _ = outside_node(access.source, kind)
+    return node_id, label, node_kind
+
+
+def _incoming(role: IamRole, node_id: str) -> tuple[list[dict[str, Any]], int]:
+    """Who can assume the role, access groups as one row each (as the graph draws them)."""
+    found = sorted(access_into(role, expand_groups=False), key=lambda a: (a.source_kind, a.source))
+    rows = []
+    for access in found[:PANEL_LIMIT]:
+        other, label, kind = _source_of(access)
+        rows.append(_edge_row(other, label, kind, access, incoming=True, node_id=node_id))
+    return rows, len(found)
+
+
+def _outgoing(principal: IamUser | IamRole | str, node_id: str) -> tuple[list[dict[str, Any]], int]:
+    """The roles a principal (or a source string) can assume: its own edges, and its access
+    group's where its own edge does not replace them."""
+    found = [(arn_node_id(access.target), access) for access in access_out_of(principal)]
+    found.sort(key=lambda item: split_node_id(item[0])[1].split(":", 1))
+    rows = []
+    for other, access in found[:PANEL_LIMIT]:
+        label = _arn_name(access.target)
+        rows.append(_edge_row(other, label, "role", access, incoming=False, node_id=node_id))
+    return rows, len(found)
+
+
+def _risk(kind: str, pk: int) -> dict[str, Any]:
+    owner = {f"{kind}_id": pk}
+    source = {f"source_{kind}_id": pk}
+    admin = Administrator.objects.filter(**owner).values("basis", "reason").first()
+    path = AdminPath.objects.filter(**source).values("hops", "path", "condition_keys").first()
+    findings = list(Finding.objects.filter(**owner).values("severity", "title"))
+    return {"admin": admin, "admin_path": path, "findings": findings}
+
+
+def node_panel(node_id: str) -> dict[str, Any]:
+    """Everything the panel beside the graph shows about one node (raises GraphError)."""
+    kind, key = split_node_id(node_id)
+    panel: dict[str, Any] = {
+        "id": node_id,
+        "kind": kind,
+        "kind_label": NODE_KIND_LABELS.get(kind, kind),
+        "can_focus_identity": kind in {"user", "group", "role", "policy", "inline"},
+        "can_focus_access": kind not in {"group", "policy", "inline"},
+    }
+    if kind in {"user", "group", "role"}:
+        account_id, _, name = key.partition(":")
+        model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+        obj = model.objects.select_related("account").filter(
+            account__account_id=account_id, name=name
+        )
+        found = obj.first()
+        if found is None:
+            raise GraphError(f"No IAM {kind} named {name!r} in account {account_id}.")
+        panel.update(
+            label=found.name, object=found, account=found.account, url=found.get_absolute_url()
+        )
+        panel.update(_principal_panel(kind, found, node_id))
+    elif kind == "policy":
+        policy = ManagedPolicy.objects.select_related("account").filter(arn=key).first()
+        if policy is None:
+            raise GraphError(f"No managed policy {key}.")
+        users = PolicyAttachment.objects.filter(policy__arn=key)
+        panel.update(
+            label=policy.name,
+            object=policy,
+            account=None if policy.is_aws_managed else policy.account,
+            url=policy.get_absolute_url(),
+            kind_label=NODE_KIND_LABELS[
+                "policy-aws" if policy.is_aws_managed else "policy-customer"
+            ],
+            document=policy.document,
+            attachment_count=users.count(),
+        )
+    elif kind == "inline":
+        owner_kind, account_id, owner, name = (key.split(":", 3) + ["", "", ""])[:4]
+        if owner_kind not in {"user", "group", "role"}:
+            raise GraphError(f"Not an inline policy id: {node_id!r}")
+        inline = (
+            InlinePolicy.objects.select_related("account")
+            .filter(account__account_id=account_id, name=name, **{f"{owner_kind}__name": owner})
+            .first()
+        )
+        if inline is None:
+            raise GraphError(f"No inline policy {name!r} on {owner_kind} {owner}.")
+        owner_url = principal_node_id(owner_kind, account_id, owner)
+        panel.update(
+            label=name,
+            object=inline,
+            account=inline.account,
+            document=inline.document,
+            owner=f"{owner_kind} {owner}",
+            owner_id=owner_url,
+        )
+    elif kind == "access-group":
+        group = AccessGroup.objects.select_related("account").filter(key=key).first()
+        if group is None:
+            raise GraphError(f"No access group {key} in the current analysis.")
+        members = member_arns(group)
+        panel.update(
+            label=group.label,
+            object=group,
+            account=group.account,
+            policies=group.policies,
+            members=[{"arn": arn, "id": arn_node_id(arn)} for arn in members[:PANEL_LIMIT]],
+            member_count=group.member_count,
+        )
+        panel["out"], panel["out_count"] = _outgoing(f"group:{group.key}", node_id)
+    elif kind in {"service", "federated", "account", "external", "anyone"}:
+        source = node_source(node_id)
+        panel.update(label=key or "Anyone (*)", source=source)
+        panel["out"], panel["out_count"] = _outgoing(source, node_id)
+        if not panel["out_count"]:
+            raise GraphError(f"No access edge comes from {source}.")
+        if kind == "account":
+            panel["account"] = Account.objects.filter(account_id=key).first()
+    else:
+        raise GraphError(f"No panel for {kind} nodes.")
+    return panel
+
+
+def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole, node_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    owner = {kind: obj}
+    found["policies"] = list(
+        PolicyAttachment.objects.filter(**owner)
+        .order_by("policy__name")
+        .values_list("policy__name", "policy__arn", "policy__is_aws_managed")
+    )
+    found["inline_policies"] = list(
+        InlinePolicy.objects.filter(**owner).order_by("name").values_list("name", flat=True)
+    )
+    if kind == "user":
+        found["groups"] = list(
+            GroupMembership.objects.filter(user=obj)
+            .order_by("group__name")
+            .values_list("group__name", flat=True)
+        )
+    if kind == "group":
+        members = GroupMembership.objects.filter(group=obj).order_by("user__name")
+        found["group_members"] = list(members.values_list("user__name", flat=True)[:PANEL_LIMIT])
+        found["member_count"] = members.count()
+        return found
+    assert isinstance(obj, IamUser | IamRole)
+    found["out"], found["out_count"] = _outgoing(obj, node_id)
+    if isinstance(obj, IamRole):
+        found["in"], found["in_count"] = _incoming(obj, node_id)
+    found["risk"] = _risk(kind, obj.pk)
+    return found
+
+
+# --- edge panels ------------------------------------------------------------------------------
+
+
+def edge_panel(source: str, target: str, kind: str) -> dict[str, Any]:
+    """The edge between two nodes with the statements behind it (raises GraphError)."""
+    panel: dict[str, Any] = {
+        "source": source,
+        "target": target,
+        "kind": kind,
+        "relation": EDGE_KIND_LABELS.get(kind, kind),
+    }
+    source_kind, source_key = split_node_id(source)
+    target_kind, target_key = split_node_id(target)
+    panel["source_label"] = _short_label(source_kind, source_key)
+    panel["target_label"] = _short_label(target_kind, target_key)
+    if kind in {"attached", "boundary"}:
+        policy = ManagedPolicy.objects.filter(arn=target_key).values("name", "document").first()
+        if policy is None:
+            raise GraphError(f"No managed policy {target_key}.")
+        panel["documents"] = [{"label": policy["name"], "document": policy["document"]}]
+    elif kind == "inline":
+        owner_kind, account_id, owner, name = (target_key.split(":", 3) + ["", "", ""])[:4]
+        document = (
+            InlinePolicy.objects.filter(
+                account__account_id=account_id, name=name, **{f"{owner_kind}__name": owner}
+            )
+            .values_list("document", flat=True)
+            .first()
+        )
+        panel["documents"] = [{"label": name, "document": document}]
+    elif kind == "member":
+        panel["documents"] = []
+    elif kind == "in-group":
+        group = AccessGroup.objects.filter(key=target_key).values("label", "policies").first()
+        if group is None:
+            raise GraphError(f"No access group {target_key}.")
+        panel["group"] = group
+    else:
+        panel["access"] = _access_edges(source, source_kind, source_key, target_key)
+        if not panel["access"]:
+            raise GraphError(f"No stored access edge from {source} to {target}.")
+    return panel
+
+
+def _short_label(kind: str, key: str) -> str:
+    if kind in {"user", "group", "role"}:
+        account_id, _, name = key.partition(":")
+        return f"{name} ({account_id})"
+    if kind == "policy":
+        return key.rsplit("/", 1)[-1]
+    if kind == "inline":
+        return key.rsplit(":", 1)[-1]
+    return key or "Anyone (*)"
+
+
+def _access_edges(source: str, source_kind: str, source_key: str, target_key: str) -> list[dict]:
+    """The stored edges from a node to a role, refused ones included (the member's own edge
+    replaces its group's, as everywhere)."""
+    account_id, _, role = target_key.partition(":")
+    target = (
+        IamRole.objects.filter(account__account_id=account_id, name=role)
+        .values_list("arn", flat=True)
+        .first()
+    )
+    if source_kind in {"user", "role"}:
+        source_account, _, name = source_key.partition(":")
+        model = IamUser if source_kind == "user" else IamRole
+        arn = (
+            model.objects.filter(account__account_id=source_account, name=name)
+            .values_list("arn", flat=True)
+            .first()
+        )
+    else:
+        arn = node_source(source)
+    if target is None or arn is None:
+        return []
+    found = edges_between([(arn, target)], include_refused=True).get((arn, target), [])
+    return [
+        {
+            "source": access.source,
+            "source_kind": access.source_kind,
+            "action": access.action,
+            "outcome": access.outcome,
+            "condition_keys": list(access.condition_keys),
+            "granted_by": list(access.granted_by),
+            "reasons": list(access.reasons),
+            "notes": list(access.notes),
+            "denied_layer": access.denied_layer,
+            "via_pass_role": access.via_pass_role,
+            "source_group__label": access.group_label,
+            "statements": resolve_statements(list(access.granted_by)),
+        }
+        for access in found
+    ]
+
+
+# --- suggestions ------------------------------------------------------------------------------
+
+
+def suggest_nodes(q: str, view: str, limit: int = SUGGEST_LIMIT) -> list[dict[str, str]]:
+    """Nodes whose name (or ARN, for outside parties) contains ``q``, for the focus box."""
+    q = q.strip()
+    if len(q) < 2:
+        return []
+    found: list[dict[str, str]] = []
+    kinds = ["user", "role"] + (["group"] if view == "identity" else [])
+    for kind in kinds:
+        model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+        rows = (
+            model.objects.filter(Q(name__icontains=q) | Q(arn__icontains=q))
+            .order_by("name", "account__name")
+            .values_list("name", "account__account_id", "account__name")[:limit]
+        )
+        for name, account_id, account_name in rows:
+            found.append(
+                {
+                    "id": principal_node_id(kind, account_id, name),
+                    "label": name,
+                    "kind": kind,
+                    "kind_label": NODE_KIND_LABELS[kind],
+                    "account": account_name or account_id,
+                }
+            )
+    if view == "identity":
+        rows = (
+            ManagedPolicy.objects.filter(name__icontains=q)
+            .order_by("name", "arn")
+            .values_list("name", "arn", "is_aws_managed")
+            .distinct()[:limit]
+        )
+        for name, arn, aws in rows:
+            found.append(
+                {
+                    "id": f"policy:{arn}",
+                    "label": name,
+                    "kind": "policy",
+                    "kind_label": NODE_KIND_LABELS["policy-aws" if aws else "policy-customer"],
+                    "account": "AWS" if aws else arn.split(":")[4],
+                }
+            )
+    else:
+        for source, source_kind in outside_sources(q, limit):
+            node_id, kind, label, account_id = outside_node(source, source_kind)
+            found.append(
+                {
+                    "id": node_id,
+                    "label": label,
+                    "kind": kind,
+                    "kind_label": NODE_KIND_LABELS[kind],
+                    "account": account_id,
+                }
+            )
+    return found

@@ -1,0 +1,209 @@
+"""The path finder: chains of role assumptions from one principal to a role, searched on the
+current run's reach graph, each hop with the stored edge behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from identities.analysis.reach import GROUP_PREFIX, VIA_PREFIX, is_hop_node
+from identities.graph.access import AccessLoader, seed_access_node
+from identities.graph.build import (
+    MAX_PATH_LENGTH,
+    MAX_PATHS,
+    Builder,
+    GraphError,
+    Scope,
+    account_and_name,
+    arn_node_id,
+    node_source,
+    outside_kind,
+    outside_node,
+    split_node_id,
+)
+from identities.graph.identity import account_names
+from identities.graph.layout import layout_access
+from identities.graph.serialise import serialise_graph
+from identities.models import IamRole, IamUser
+from identities.queries.access import DirectAccess, edges_between, reach_graph
+
+
+def _node_reach_key(node_id: str) -> str:
+    kind, key = split_node_id(node_id)
+    if kind in {"user", "role"}:
+        account_id, name = account_and_name(key)
+        model = IamUser if kind == "user" else IamRole
+        arn = (
+            model.objects.filter(account__account_id=account_id, name=name)
+            .values_list("arn", flat=True)
+            .first()
+        )
+        if arn is None:
+            raise GraphError(f"No IAM {kind} named {name!r} in account {account_id}.")
+        return arn
+    return node_source(node_id)
+
+
+def _hop_details(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], DirectAccess]:
+    """The stored edge behind each (hop node, role ARN) pair of the reach graph.
+
+    A hop node is an access group (``group:KEY``, its edges) or a principal's own node
+    (``via:ARN``): the principal's edges, its own or its group's by the rule of
+    `identities.queries.access`.
+    """
+    sources = {hop: hop if hop.startswith(GROUP_PREFIX) else hop.removeprefix(VIA_PREFIX)
+               for hop, _ in pairs}  # fmt: skip
+    found = edges_between((sources[hop], role) for hop, role in pairs)
+    return {
+        (hop, role): found[(sources[hop], role)][0]
+        for hop, role in pairs
+        if (sources[hop], role) in found
+    }
+
+
+def find_paths(
+    *,
+    source: str,
+    target: str,
+    max_length: int = 4,
+    mode: str = "shortest",
+    conditional: str = "",
+    limit: int = MAX_PATHS,
+) -> dict[str, Any]:
+    """Chains of role assumptions from one principal to a role: the shortest ones, or every
+    simple chain of at most ``max_length`` hops (``mode="all"``), from the stored edges.
+
+    ``conditional="none"`` keeps only hops that need no condition; ``"only"`` keeps chains with
+    at least one conditional hop. Each hop lists the stored edge behind it: action, outcome,
+    condition keys and the statements that grant it. Role chaining:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
+    """
+    max_length = max(1, min(max_length, MAX_PATH_LENGTH))
+    start, end = _node_reach_key(source), _node_reach_key(target)
+    loaded = reach_graph()
+    reach = loaded.graph if loaded is not None else None
+    chains: list[list[tuple[str, str, DirectAccess]]] = []
+    if reach is not None and start in reach and end in reach and start != end:
+        chains = _search_chains(reach, start, end, max_length, mode, conditional, limit)
+    builder = Builder(Scope())
+    loader = AccessLoader(builder)
+    for node_id in (source, target):
+        seed_access_node(loader, node_id)
+    graph = builder.graph
+    paths = []
+    for chain in chains:
+        hops = []
+        for hop_source, hop_target, row in chain:
+            source_id, target_id = arn_node_id(hop_source), arn_node_id(hop_target)
+            for node_id, arn in ((source_id, hop_source), (target_id, hop_target)):
+                if node_id not in graph:
+                    kind, key = split_node_id(node_id)
+                    label = key.rsplit(":", 1)[-1] if kind in {"user", "role"} else key
+                    if kind in {"user", "role"}:
+                        graph.add_node(node_id, kind=kind, label=label, account=key.split(":")[0])
+                    else:
+                        _, kind, label, account_id = outside_node(arn, outside_kind(arn))
+                        graph.add_node(
+                            node_id, kind=kind, label=label, account=account_id, outside=True
+                        )
+            category = "assume"
+            if hop_source.startswith("service:"):
+                category = "service"
+            elif hop_source.startswith("federated:"):
+                category = "federated"
+            elif hop_source == "*":
+                category = "anyone"
+            graph.add_edge(
+                source_id,
+                target_id,
+                key=("assume", row.outcome),
+                kind=category,
+                outcome=row.outcome,
+                conditions=list(row.condition_keys),
+                action=row.action,
+            )
+            hops.append(
+                {
+                    "source": source_id,
+                    "target": target_id,
+                    "source_arn": hop_source,
+                    "target_arn": hop_target,
+                    "action": row.action,
+                    "outcome": row.outcome,
+                    "conditions": list(row.condition_keys),
+                    "granted_by": list(row.granted_by),
+                    "via_group": row.group_label,
+                    "kind": category,
+                    "edge": f"{source_id}|{category}|{row.outcome}|{target_id}",
+                }
+            )
+        paths.append({"length": len(hops), "hops": hops})
+    names = account_names()
+    positions, boxes, parents = layout_access(graph, names, roots=[source], chain=True)
+    data = serialise_graph(
+        graph,
+        positions,
+        view="paths",
+        extra_nodes=boxes,
+        parents=parents,
+        account_names=names,
+        stats={"paths": len(paths), "mode": mode, "max_length": max_length},
+    )
+    highlight = {source, target}
+    for path in paths:
+        for hop in path["hops"]:
+            highlight.update((hop["source"], hop["target"], hop["edge"]))
+    data["paths"] = paths
+    data["highlight"] = sorted(highlight) if paths else []
+    data["source"], data["target"] = source, target
+    return data
+
+
+def _search_chains(
+    reach: nx.DiGraph,
+    start: str,
+    end: str,
+    max_length: int,
+    mode: str,
+    conditional: str,
+    limit: int,
+) -> list[list[tuple[str, str, DirectAccess]]]:
+    """Chains as lists of (principal, role, stored edge) hops, shortest first, then by ARNs.
+
+    Every hop is two edges of the reach graph (principal -> hop node -> role), so the search
+    runs on the part of the graph within ``2 * max_length`` edges of both ends.
+    """
+    cutoff = 2 * max_length
+    ahead = nx.single_source_shortest_path_length(reach, start, cutoff=cutoff)
+    behind = nx.single_source_shortest_path_length(reach.reverse(copy=False), end, cutoff=cutoff)
+    keep = {n for n, d in ahead.items() if n in behind and d + behind[n] <= cutoff}
+    sub = nx.DiGraph(reach.subgraph(keep))
+    pairs = {(u, v) for u, v in sub.edges if is_hop_node(u)}
+    details = _hop_details(pairs)
+    for u, v in list(sub.edges):
+        if not is_hop_node(u):
+            continue
+        row = details.get((u, v))
+        if row is None or (conditional == "none" and row.conditional):
+            sub.remove_edge(u, v)
+    if start not in sub or end not in sub or not nx.has_path(sub, start, end):
+        return []
+    if mode == "all":
+        raw = nx.all_simple_paths(sub, start, end, cutoff=cutoff)
+    else:
+        raw = nx.all_shortest_paths(sub, start, end)
+    found: dict[tuple[str, ...], list[tuple[str, str, DirectAccess]]] = {}
+    for count, path in enumerate(raw):
+        if count >= limit * 10:
+            break
+        principals = tuple(node for node in path if not is_hop_node(node))
+        hops = [
+            (path[i], path[i + 2], details[(path[i + 1], path[i + 2])])
+            for i in range(0, len(path) - 2, 2)
+        ]
+        if conditional == "only" and not any(row.conditional for _, _, row in hops):
+            continue
+        found.setdefault(principals, hops)
+    ordered = sorted(found.items(), key=lambda item: (len(item[0]), item[0]))
+    return [hops for _, hops in ordered[:limit]]

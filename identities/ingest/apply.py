@@ -1,0 +1,510 @@
+"""Row dicts -> the tables: write only the difference, in ONE transaction, as a change set.
+
+`apply_estate` compares the normalised rows with what the database holds and writes only the
+difference, with bulk statements, recording every difference as a `Change` of the run. A failure
+anywhere rolls the whole transaction back: the previous state stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from django.db import connection, models, transaction
+
+from identities.db import BATCH, copy_rows, update_rows
+from identities.ingest.normalise import AccountRows, EstateRows, Key, OrganizationRows, Rows
+from identities.models import (
+    AccessKey,
+    Account,
+    Change,
+    GroupMembership,
+    IamGroup,
+    IamRole,
+    IamUser,
+    IdentityProvider,
+    InlinePolicy,
+    InstanceProfile,
+    ManagedPolicy,
+    OrgNode,
+    OrgPolicy,
+    PolicyAttachment,
+    PolicyVersion,
+    SyncRun,
+)
+
+
+class ChangeLog:
+    """Collects the change set of one run and counts it by kind."""
+
+    def __init__(self, sync_run: SyncRun) -> None:
+        self.sync_run = sync_run
+        self.entries: list[Change] = []
+        self.counts: dict[str, dict[str, int]] = defaultdict(
+            lambda: {"added": 0, "removed": 0, "changed": 0}
+        )
+
+    def add(
+        self,
+        account_id: str,
+        kind: str,
+        action: str,
+        key: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        record: bool = True,
+    ) -> None:
+        self.counts[kind][action] += 1
+        if record:
+            self.entries.append(
+                Change(
+                    sync_run=self.sync_run,
+                    account_id=account_id,
+                    kind=kind,
+                    action=action,
+                    key=key,
+                    detail=detail or {},
+                )
+            )
+
+    def total(self) -> int:
+        return sum(sum(actions.values()) for actions in self.counts.values())
+
+
+def apply_estate(estate: EstateRows, sync_run: SyncRun) -> ChangeLog:
+    """Write the difference between `estate` and the database in one transaction."""
+    changes = ChangeLog(sync_run)
+    with transaction.atomic():
+        if estate.organization is not None:
+            apply_organization(estate.organization, changes)
+        for account_rows in estate.accounts:
+            _apply_account(account_rows, sync_run, changes)
+        Change.objects.bulk_create(changes.entries, batch_size=BATCH)
+    return changes
+
+
+def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
+    _sync_rows(
+        OrgNode,
+        scope={},
+        key_fields=("node_id",),
+        desired=org.nodes,
+        kind="org_unit",
+        changes=changes,
+        account_id="",
+        describe=lambda key, row: row["path"],
+    )
+    _sync_rows(
+        OrgPolicy,
+        scope={},
+        key_fields=("policy_id",),
+        desired=org.policies,
+        kind="org_policy",
+        changes=changes,
+        account_id="",
+        describe=lambda key, row: f"{row['type']} {row['name']}",
+    )
+    members = org.member_accounts
+    existing = {account.account_id: account for account in Account.objects.all()}
+    for account_id, member in members.items():
+        wanted = {
+            "ou_path": member["ou_path"],
+            "parent_id": member["parent_id"],
+            "in_organization": True,
+            "is_management": account_id == org.management_account_id,
+        }
+        account = existing.get(account_id)
+        if account is None:
+            Account.objects.create(account_id=account_id, name=member["name"], **wanted)
+            changes.add(account_id, "account", "added", account_id)
+            continue
+        if not account.name and member["name"]:
+            wanted["name"] = member["name"]
+        differing = [name for name, value in wanted.items() if getattr(account, name) != value]
+        if differing:
+            Account.objects.filter(pk=account.pk).update(**wanted)
+            changes.add(account_id, "account", "changed", account_id, {"fields": differing})
+    gone = [
+        acc for acc in existing.values() if acc.in_organization and acc.account_id not in members
+    ]
+    for account in gone:
+        Account.objects.filter(pk=account.pk).update(
+            in_organization=False, is_management=False, ou_path="", parent_id=""
+        )
+        changes.add(
+            account.account_id,
+            "account",
+            "changed",
+            account.account_id,
+            {"fields": ["in_organization"]},
+        )
+
+
+def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> None:
+    account_id = rows.account_id
+    account = Account.objects.filter(account_id=account_id).first()
+    has_data_before = account is not None and account.last_sync_run_id is not None
+    if (
+        account is not None
+        and has_data_before
+        and rows.content_sha256
+        and account.content_sha256 == rows.content_sha256
+    ):
+        # The same section as the last applied import of this account: its rows equal it
+        # already (only ingest writes them), so nightly syncs of quiet accounts cost nothing.
+        Account.objects.filter(pk=account.pk).update(last_sync_run=sync_run)
+        return
+    if account is None:
+        account = Account.objects.create(account_id=account_id, name=rows.name, alias=rows.alias)
+        changes.add(account_id, "account", "added", account_id)
+    else:
+        updates = {}
+        if rows.name and rows.name != account.name:
+            updates["name"] = rows.name
+        if rows.alias != account.alias:
+            updates["alias"] = rows.alias
+        if updates:
+            Account.objects.filter(pk=account.pk).update(**updates)
+            changes.add(account_id, "account", "changed", account_id, {"fields": sorted(updates)})
+    # A first import of an account is one "added" summary, not one row per entity.
+    record = has_data_before
+    if not has_data_before:
+        changes.entries.append(
+            Change(
+                sync_run=sync_run,
+                account_id=account_id,
+                kind="account_data",
+                action="added",
+                key=account_id,
+                detail=rows.counts(),
+            )
+        )
+    scope = {"account": account}
+
+    def sync(
+        model: type[models.Model],
+        desired: Rows,
+        key_fields: tuple[str, ...],
+        kind: str,
+        describe: Callable[[Key, dict[str, Any]], str],
+        *,
+        scope: dict[str, Any] = scope,
+        watch: dict[str, str] | None = None,
+    ) -> dict[Key, int]:
+        return _sync_rows(
+            model,
+            scope=scope,
+            key_fields=key_fields,
+            desired=desired,
+            kind=kind,
+            changes=changes,
+            account_id=account_id,
+            describe=describe,
+            record=record,
+            watch=watch,
+        )
+
+    policy_pks = sync(
+        ManagedPolicy,
+        _with(rows.policies, account_id=account.pk),
+        ("arn",),
+        "policy",
+        lambda key, row: row["arn"],
+    )
+    versions = {
+        (policy_pks[(arn,)], version_id): {**row, "policy_id": policy_pks[(arn,)]}
+        for (arn, version_id), row in rows.versions.items()
+    }
+    # Relations of removed principals and policies go with them (cascade), so both ends of a
+    # removed relation are among the rows just synced.
+    policy_arn = {pk: key[0] for key, pk in policy_pks.items()}
+    sync(
+        PolicyVersion,
+        versions,
+        ("policy_id", "version_id"),
+        "policy_version",
+        lambda key, row: f"{policy_arn[key[0]]} {key[1]}",
+        scope={"policy__account": account},
+    )
+
+    group_pks = sync(
+        IamGroup,
+        _with(rows.groups, account_id=account.pk),
+        ("unique_id",),
+        "group",
+        lambda key, row: row["arn"],
+    )
+    user_pks = sync(
+        IamUser,
+        _with(rows.users, account_id=account.pk),
+        ("unique_id",),
+        "user",
+        lambda key, row: row["arn"],
+    )
+    role_pks = sync(
+        IamRole,
+        _with(rows.roles, account_id=account.pk),
+        ("unique_id",),
+        "role",
+        lambda key, row: row["arn"],
+        watch={"trust_policy": "trust_policy"},
+    )
+
+    arn_of = {
+        **{("group", pk): rows.groups[key]["arn"] for key, pk in group_pks.items()},
+        **{("user", pk): rows.users[key]["arn"] for key, pk in user_pks.items()},
+        **{("role", pk): rows.roles[key]["arn"] for key, pk in role_pks.items()},
+    }
+    owner_pks = {"user": user_pks, "group": group_pks, "role": role_pks}
+
+    memberships = {
+        (user_pks[(user,)], group_pks[(group,)]): {
+            "user_id": user_pks[(user,)],
+            "group_id": group_pks[(group,)],
+        }
+        for user, group in rows.memberships
+    }
+    sync(
+        GroupMembership,
+        memberships,
+        ("user_id", "group_id"),
+        "membership",
+        lambda key, row: f"{arn_of[('user', key[0])]} in {arn_of[('group', key[1])]}",
+        scope={"user__account": account},
+    )
+
+    attachments: Rows = {}
+    for arn, owner, uid in rows.attachments:
+        row = {
+            "policy_id": policy_pks[(arn,)],
+            **_owner_columns(owner, owner_pks[owner][(uid,)]),
+        }
+        attachments[_owner_key(row, "policy_id")] = row
+    sync(
+        PolicyAttachment,
+        attachments,
+        ("policy_id", "user_id", "group_id", "role_id"),
+        "attachment",
+        lambda key, row: f"{policy_arn[key[0]]} on {_owner_arn(arn_of, row)}",
+        scope={"policy__account": account},
+    )
+
+    inline: Rows = {}
+    for (owner, uid, _name), row in rows.inline_policies.items():
+        inline_row = {
+            **row,
+            "account_id": account.pk,
+            **_owner_columns(owner, owner_pks[owner][(uid,)]),
+        }
+        inline[_owner_key(inline_row, "name")] = inline_row
+    sync(
+        InlinePolicy,
+        inline,
+        ("user_id", "group_id", "role_id", "name"),
+        "inline_policy",
+        lambda key, row: f"{_owner_arn(arn_of, row)} inline {row['name']}",
+    )
+
+    profile_pks = sync(
+        InstanceProfile,
+        _with(rows.instance_profiles, account_id=account.pk),
+        ("unique_id",),
+        "instance_profile",
+        lambda key, row: row["arn"],
+    )
+    through = InstanceProfile.roles.through
+    profile_roles = {
+        (profile_pks[(profile,)], role_pks[(role,)]): {
+            "instanceprofile_id": profile_pks[(profile,)],
+            "iamrole_id": role_pks[(role,)],
+        }
+        for profile, role in rows.profile_roles
+    }
+    sync(
+        through,
+        profile_roles,
+        ("instanceprofile_id", "iamrole_id"),
+        "instance_profile_role",
+        lambda key, row: f"{arn_of[('role', key[1])]} in profile {key[0]}",
+        scope={"instanceprofile__account": account},
+    )
+    sync(
+        IdentityProvider,
+        _with(rows.providers, account_id=account.pk),
+        ("arn",),
+        "identity_provider",
+        lambda key, row: row["arn"],
+    )
+    keys = {
+        (user_pks[(uid,)], slot): {**row, "user_id": user_pks[(uid,)]}
+        for (uid, slot), row in rows.access_keys.items()
+    }
+    sync(
+        AccessKey,
+        keys,
+        ("user_id", "slot"),
+        "access_key",
+        lambda key, row: f"{arn_of[('user', key[0])]} key {key[1]}",
+        scope={"user__account": account},
+    )
+
+    Account.objects.filter(pk=account.pk).update(
+        last_sync_run=sync_run, content_sha256=rows.content_sha256
+    )
+
+
+def _owner_columns(owner: str, pk: int) -> dict[str, int | None]:
+    """The user_id, group_id and role_id of a row that belongs to one principal."""
+    return {f"{kind}_id": pk if kind == owner else None for kind in ("user", "group", "role")}
+
+
+def _owner_key(row: dict[str, Any], other: str) -> Key:
+    if other == "name":
+        return (row["user_id"], row["group_id"], row["role_id"], row["name"])
+    return (row[other], row["user_id"], row["group_id"], row["role_id"])
+
+
+def _owner_arn(arn_of: dict[tuple[str, int], str], row: dict[str, Any]) -> str:
+    for owner in ("user", "group", "role"):
+        if row.get(f"{owner}_id") is not None:
+            return arn_of.get((owner, row[f"{owner}_id"]), f"{owner} #{row[f'{owner}_id']}")
+    return "?"
+
+
+def _with(rows: Rows, **extra: Any) -> Rows:
+    return {key: {**row, **extra} for key, row in rows.items()}
+
+
+def _sync_rows(
+    model: type[models.Model],
+    *,
+    scope: dict[str, Any],
+    key_fields: tuple[str, ...],
+    desired: Rows,
+    kind: str,
+    changes: ChangeLog,
+    account_id: str,
+    describe: Callable[[Key, dict[str, Any]], str],
+    record: bool = True,
+    watch: dict[str, str] | None = None,
+) -> dict[Key, int]:
+    """Make the rows of `model` within `scope` equal `desired`; return key -> pk for all of them.
+
+    Only differences are written: new rows in bulk inserts, changed ones in bulk updates,
+    vanished ones in bulk deletes. `watch` maps a field to a change kind of its own (a role's
+    trust policy changing is worth its own entry, with before and after).
+    """
+    fingerprinted = any(field.name == "fingerprint" for field in model._meta.concrete_fields)
+    if fingerprinted:
+        for row in desired.values():
+            row["fingerprint"] = _fingerprint(row)
+    fields = list(next(iter(desired.values())).keys()) if desired else []
+    # With a fingerprint only it (and the key) is read: an unchanged re-import decodes no JSON.
+    compared = ["fingerprint"] if fingerprinted else fields
+    read = ["pk", *key_fields, *(name for name in compared if name not in key_fields)]
+    width = len(key_fields)
+    existing: dict[Key, tuple[Any, ...]] = {}
+    # One account's rows: a plain fetch of tuples beats a server-side cursor and dicts.
+    for values in model._default_manager.filter(**scope).values_list(*read):
+        existing[values[1 : 1 + width]] = values
+
+    result: dict[Key, int] = {}
+    to_create: list[tuple[Key, dict[str, Any]]] = []
+    candidates: list[tuple[Key, dict[str, Any], int]] = []
+    for key, row in desired.items():
+        current = existing.pop(key, None)
+        if current is None:
+            to_create.append((key, row))
+            changes.add(account_id, kind, "added", describe(key, row), record=record)
+            continue
+        result[key] = current[0]
+        stored_values = dict(zip(read[1:], current[1:], strict=True))
+        if any(stored_values[name] != row[name] for name in compared):
+            candidates.append((key, row, current[0]))
+
+    to_update: list[models.Model] = []
+    changed_fields: set[str] = set()
+    stored = _full_rows(model, [pk for *_, pk in candidates], fields)
+    for key, row, pk in candidates:
+        before = stored[pk]
+        to_update.append(model(pk=pk, **row))
+        differing = [name for name in fields if name != "fingerprint" and before[name] != row[name]]
+        changed_fields.update(differing)
+        if fingerprinted:
+            changed_fields.add("fingerprint")
+        plain = [name for name in differing if not (watch and name in watch)]
+        if plain:
+            changes.add(
+                account_id, kind, "changed", describe(key, row), {"fields": plain}, record=record
+            )
+        for name in differing:
+            if watch and name in watch:
+                changes.add(
+                    account_id,
+                    watch[name],
+                    "changed",
+                    describe(key, row),
+                    {"before": before[name], "after": row[name]},
+                    record=record,
+                )
+
+    # Removed rows go first: a principal recreated under the same name must not collide.
+    if existing:
+        pks = [values[0] for values in existing.values()]
+        described = dict.fromkeys(["pk", *key_fields, *_DESCRIBED_BY.get(model, ())])
+        for start in range(0, len(pks), BATCH):
+            batch = pks[start : start + BATCH]
+            for row in model._default_manager.filter(pk__in=batch).values(*described):
+                key = tuple(row[name] for name in key_fields)
+                changes.add(account_id, kind, "removed", describe(key, row), record=record)
+            model._default_manager.filter(pk__in=batch).delete()
+    if to_create and connection.vendor == "postgresql":
+        copy_rows(model, fields, (row for _, row in to_create))
+        for row in model._default_manager.filter(**scope).values("pk", *key_fields):
+            result.setdefault(tuple(row[name] for name in key_fields), row["pk"])
+    elif to_create:
+        created = model._default_manager.bulk_create(
+            [model(**row) for _, row in to_create], batch_size=BATCH
+        )
+        for (key, _), obj in zip(to_create, created, strict=True):
+            result[key] = obj.pk
+    if to_update:
+        update_rows(model, to_update, sorted(changed_fields))
+    return result
+
+
+def _fingerprint(row: dict[str, Any]) -> str:
+    """A digest of a row's values, stored beside it so an unchanged row is known by one column."""
+    values = {name: value for name, value in row.items() if name != "fingerprint"}
+    text = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def _full_rows(
+    model: type[models.Model], pks: list[int], fields: list[str]
+) -> dict[int, dict[str, Any]]:
+    """The stored values of the rows whose fingerprint differs, to name what changed."""
+    rows: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(pks), BATCH):
+        for row in model._default_manager.filter(pk__in=pks[start : start + BATCH]).values(
+            "pk", *fields
+        ):
+            rows[row["pk"]] = row
+    return rows
+
+
+_DESCRIBED_BY: dict[type[models.Model], tuple[str, ...]] = {
+    ManagedPolicy: ("arn",),
+    IamGroup: ("arn",),
+    IamUser: ("arn",),
+    IamRole: ("arn",),
+    InstanceProfile: ("arn",),
+    IdentityProvider: ("arn",),
+    OrgNode: ("path",),
+    OrgPolicy: ("type", "name"),
+    PolicyAttachment: ("user_id", "group_id", "role_id"),
+    InlinePolicy: ("user_id", "group_id", "role_id", "name"),
+}

@@ -1,0 +1,36 @@
+"""Output of the commands that print a contract (JSON, CSV, text) for other programs to read."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from django.core.management.base import OutputWrapper
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def stop_quietly_when_reader_closes(stdout: OutputWrapper | TextIO) -> Iterator[None]:
+    """Run a command's printing for a reader that may stop early (`| head -1`).
+
+    Python ignores SIGPIPE, so a write after the reader has gone raises `BrokenPipeError` (a
+    traceback), and again when the interpreter flushes stdout at exit. Here the output is
+    flushed before leaving, and a closed pipe ends the process without a word, with the status
+    of a Unix filter stopped the same way: 128 + SIGPIPE (141).
+    https://docs.python.org/3/library/signal.html#note-on-sigpipe
+    """
+    try:
+        yield
+        stdout.flush()
+    except BrokenPipeError:
+        # Whatever is still buffered goes to /dev/null, so the flush at exit cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise SystemExit(128 + signal.SIGPIPE) from None

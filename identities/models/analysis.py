@@ -1,0 +1,376 @@
+"""Analysis results: the run, access groups and edges, administrators, findings.
+
+Only `analysis` writes these rows; pages read them through `queries`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from identities.models.estate import Account, IamRole, IamUser
+from identities.models.runs import SyncRun
+
+
+class AnalysisRun(models.Model):
+    """One run of the access analysis over the whole estate.
+
+    The rows of the analysis tables always belong to the newest succeeded run: a run replaces
+    them in one transaction, and a failed run leaves them as they were (and records its error).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    sync_run = models.ForeignKey(
+        SyncRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="analysis_runs",
+        help_text="the newest sync run when the analysis started",
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True)
+    counts = models.JSONField(default=dict)
+    timings = models.JSONField(default=dict, help_text="seconds per stage")
+    notes = models.JSONField(default=list, help_text="what the analysis could not decide")
+    error = models.TextField(blank=True)
+    graph = models.BinaryField(
+        null=True, editable=False, help_text="the direct edges as a compact graph (reach queries)"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "succeeded", "failed"]),
+                name="analysisrun_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Analysis #{self.pk} {self.status}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class PrincipalKind(models.TextChoices):
+    USER = "user", "User"
+    ROLE = "role", "Role"
+
+
+def _user_or_role(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=(
+            Q(user__isnull=False, role__isnull=True) | Q(user__isnull=True, role__isnull=False)
+        ),
+        name=f"{prefix}_user_or_role",
+    )
+
+
+class AccessGroup(models.Model):
+    """Principals of one account the analysis treats alike: same kind, same identity statements
+    about sts:AssumeRole (other than ones naming a role by exact ARN), same permissions boundary,
+    same SCPs. An access edge from a group holds for each member, unless the member has an edge
+    of its own for that role."""
+
+    key = models.CharField(max_length=40, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="access_groups")
+    kind = models.CharField(max_length=4, choices=PrincipalKind.choices)
+    label = models.CharField(max_length=2000)
+    policies = models.JSONField(default=list, help_text="the policies that define it")
+    member_count = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["account", "kind", "label"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["user", "role"]), name="accessgroup_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def source(self) -> str:
+        return f"group:{self.key}"
+
+
+class AccessGroupMember(models.Model):
+    group = models.ForeignKey(
+        AccessGroup, on_delete=models.CASCADE, related_name="members", db_constraint=False
+    )
+    user = models.OneToOneField(
+        IamUser,
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="access_group_member",
+        db_constraint=False,
+    )
+    role = models.OneToOneField(
+        IamRole,
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="access_group_member",
+        db_constraint=False,
+    )
+    arn = models.CharField(max_length=2048)
+
+    class Meta:
+        constraints = [_user_or_role("accessgroupmember")]
+
+    def __str__(self) -> str:
+        return f"{self.arn} in {self.group_id}"
+
+
+class AccessEdge(models.Model):
+    """A principal that can assume a role (or a named candidate that cannot, and why).
+
+    ``source`` is the principal as the command line prints it: a user or role ARN,
+    ``arn:aws:iam::ID:root`` for an account outside the synced set, ``service:NAME``,
+    ``federated:PROVIDER``, ``*`` for anyone, or ``group:KEY`` for an access group.
+    """
+
+    class SourceKind(models.TextChoices):
+        USER = "user", "User"
+        ROLE = "role", "Role"
+        GROUP = "group", "Access group"
+        ACCOUNT = "account", "Account outside the synced set"
+        EXTERNAL = "external", "Principal outside the synced set"
+        SERVICE = "service", "AWS service"
+        FEDERATED = "federated", "Federated (SAML/OIDC)"
+        ANYONE = "anyone", "Anyone"
+
+    class Outcome(models.TextChoices):
+        ALLOW = "allow", "Allowed"
+        CONDITIONAL = "conditional", "Allowed under conditions"
+        DENIED = "denied", "Refused"
+
+    source = models.CharField(max_length=2048)
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
+    source_user = models.ForeignKey(
+        IamUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="access_edges",
+        db_constraint=False,
+    )
+    source_role = models.ForeignKey(
+        IamRole,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="access_edges_out",
+        db_constraint=False,
+    )
+    source_group = models.ForeignKey(
+        AccessGroup,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="edges",
+        db_constraint=False,
+    )
+    # Indexed by the (target, outcome) index below.
+    target = models.ForeignKey(
+        IamRole,
+        on_delete=models.CASCADE,
+        related_name="access_edges_in",
+        db_constraint=False,
+        db_index=False,
+    )
+    action = models.CharField(
+        max_length=64, help_text="sts:AssumeRole, …WithSAML, …WithWebIdentity"
+    )
+    via_pass_role = models.BooleanField(
+        default=False, help_text="a service, which gets the role when a principal passes it"
+    )
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    condition_keys = models.JSONField(default=list, help_text="sorted; empty when unconditional")
+    granted_by = models.JSONField(default=list, help_text="trust and identity statements")
+    denied_layer = models.CharField(max_length=16, blank=True, help_text="for refused candidates")
+    reasons = models.JSONField(default=list, help_text="why a candidate is refused")
+    notes = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["target", "outcome"], name="accessedge_target_outcome")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["allow", "conditional", "denied"]),
+                name="accessedge_outcome",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    source_kind__in=[
+                        "user",
+                        "role",
+                        "group",
+                        "account",
+                        "external",
+                        "service",
+                        "federated",
+                        "anyone",
+                    ]
+                ),
+                name="accessedge_source_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target_id} ({self.outcome})"
+
+    @property
+    def possible(self) -> bool:
+        return self.outcome != self.Outcome.DENIED
+
+
+class Administrator(models.Model):
+    """A principal whose effective permissions allow everything, or enough IAM to get that."""
+
+    class Basis(models.TextChoices):
+        FULL = "full", "Full access"
+        ESCALATION = "escalation", "Can grant itself full access"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="administrators")
+    user = models.OneToOneField(
+        IamUser, null=True, blank=True, on_delete=models.CASCADE, related_name="administrator"
+    )
+    role = models.OneToOneField(
+        IamRole, null=True, blank=True, on_delete=models.CASCADE, related_name="administrator"
+    )
+    arn = models.CharField(max_length=2048)
+    basis = models.CharField(max_length=10, choices=Basis.choices)
+    condition_keys = models.JSONField(default=list)
+    statements = models.JSONField(default=list, help_text="the statements that make it one")
+    reason = models.TextField()
+    via_arn = models.CharField(
+        max_length=2048, blank=True, help_text="the administrator it can take over, if any"
+    )
+
+    class Meta:
+        ordering = ["arn"]
+        constraints = [
+            _user_or_role("administrator"),
+            models.CheckConstraint(
+                condition=Q(basis__in=["full", "escalation"]), name="administrator_basis"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.arn
+
+
+class AdminPath(models.Model):
+    """A principal that can become an administrator by assuming roles: its nearest one."""
+
+    source = models.CharField(max_length=2048)
+    source_kind = models.CharField(max_length=10, choices=AccessEdge.SourceKind.choices)
+    source_user = models.ForeignKey(
+        IamUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="admin_paths",
+        db_constraint=False,
+    )
+    source_role = models.ForeignKey(
+        IamRole,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="admin_paths",
+        db_constraint=False,
+    )
+    administrator = models.ForeignKey(
+        Administrator, on_delete=models.CASCADE, related_name="reached_by", db_constraint=False
+    )
+    hops = models.PositiveSmallIntegerField()
+    path = models.JSONField(help_text="ARNs from the principal to the administrator")
+    condition_keys = models.JSONField(default=list, help_text="of every hop, sorted")
+
+    class Meta:
+        ordering = ["hops", "source"]
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.administrator_id} in {self.hops}"
+
+
+class Finding(models.Model):
+    """Something a reviewer should look at, with a human explanation."""
+
+    class Severity(models.TextChoices):
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+
+    class Kind(models.TextChoices):
+        PUBLIC_ROLE = "public_role", "Role anyone can assume"
+        ROOT_TRUST_WITHOUT_EXTERNAL_ID = (
+            "root_trust_without_external_id",
+            "Cross-account trust of an account root without ExternalId",
+        )
+        ADMIN_WITHOUT_MFA = "admin_without_mfa", "Administrator user without MFA"
+        STALE_ACCESS_KEY = "stale_access_key", "Access key unused for over 90 days"
+        STALE_PASSWORD = "stale_password", "Console password unused for over 90 days"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    severity = models.CharField(max_length=6, choices=Severity.choices)
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_constraint=False,
+    )
+    principal_arn = models.CharField(max_length=2048)
+    user = models.ForeignKey(
+        IamUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_constraint=False,
+    )
+    role = models.ForeignKey(
+        IamRole,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="findings",
+        db_constraint=False,
+    )
+    title = models.CharField(max_length=1000)
+    detail = models.TextField()
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["kind", "principal_arn", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(severity__in=["high", "medium", "low"]), name="finding_severity"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "public_role",
+                        "root_trust_without_external_id",
+                        "admin_without_mfa",
+                        "stale_access_key",
+                        "stale_password",
+                    ]
+                ),
+                name="finding_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

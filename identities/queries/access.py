@@ -1,0 +1,747 @@
+"""Read side of the access analysis: the one reader of stored access edges and reach.
+
+Everything here reads the rows the analysis stored; nothing evaluates a policy, except
+`explain`, which evaluates one pair live. Pages, panels, graphs, exports and the command line
+all read edges through these functions, so they cannot disagree.
+
+The rows belong to the *current run*: the succeeded analysis run that finished last (it
+replaced the rows of every earlier one in its transaction). Transitive reach ("who can end up
+in this role?") is a breadth-first search over that run's stored graph of direct edges, loaded
+once per process and run (`run_cached`; see `identities.analysis.reach`).
+
+An access edge may come from an *access group*: the principals of one account that share their
+identity statements about sts:AssumeRole, boundary and SCPs. A group's edge holds for each of
+its members, except that a member's own edge for a role, whatever its outcome, replaces its
+group's for that role (the analysis stores one when the member is singled out, for instance
+denied by ARN in the trust policy). `_own_replaces` is that rule; every function below that
+expands groups goes through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import orjson
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, TextField
+from django.db.models.functions import Cast
+
+from identities.analysis.explain import Explanation, explain_access
+from identities.analysis.reach import Reached, ReachGraph, load_graph
+from identities.models import (
+    AccessEdge,
+    AccessGroup,
+    AccessGroupMember,
+    AnalysisRun,
+    IamRole,
+    IamUser,
+)
+
+# Transition (issue 8): the views still import these from here; they live in queries.findings.
+from identities.queries.findings import (  # noqa: F401
+    admin_paths,
+    administrators,
+    findings,
+    severity_rank,
+)
+
+logger = logging.getLogger(__name__)
+
+POSSIBLE = (AccessEdge.Outcome.ALLOW, AccessEdge.Outcome.CONDITIONAL)
+_GROUP = AccessEdge.SourceKind.GROUP
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DirectAccess:
+    """One principal that can (or, for a refused named candidate, cannot) assume one role.
+
+    ``group`` is the access group's key when the principal holds the edge as a member of it
+    (or when the principal is the group itself), ``group_label`` its label.
+    """
+
+    source: str
+    source_kind: str
+    target: str
+    outcome: str
+    condition_keys: tuple[str, ...]
+    granted_by: tuple[str, ...]
+    action: str = "sts:AssumeRole"
+    via_pass_role: bool = False
+    group: str | None = None
+    denied_layer: str = ""
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    group_label: str = ""
+
+    @property
+    def conditional(self) -> bool:
+        return self.outcome == AccessEdge.Outcome.CONDITIONAL
+
+    @property
+    def possible(self) -> bool:
+        return self.outcome in POSSIBLE
+
+
+@dataclass(frozen=True)
+class TransitiveAccess:
+    """A principal that can end up in a role, with the shortest chain and every hop's detail."""
+
+    source: str
+    target: str
+    path: tuple[str, ...]
+    hops: tuple[DirectAccess, ...] = field(default=())
+
+    @property
+    def transitive(self) -> bool:
+        return len(self.path) > 2
+
+    @property
+    def condition_keys(self) -> tuple[str, ...]:
+        return tuple(sorted({key for hop in self.hops for key in hop.condition_keys}))
+
+    @property
+    def granted_by(self) -> tuple[str, ...]:
+        return tuple(ref for hop in self.hops for ref in hop.granted_by)
+
+
+# -- the current run and what is cached for it -------------------------------------------------
+
+
+def _succeeded() -> QuerySet[AnalysisRun]:
+    return AnalysisRun.objects.filter(status=AnalysisRun.Status.SUCCEEDED).order_by(
+        "-finished_at", "-id"
+    )
+
+
+def current_run() -> AnalysisRun | None:
+    """The analysis run whose results are stored: the succeeded run that finished last.
+
+    Not the one that started last: of two overlapping runs, the one committing last replaced
+    the other's rows (and its graph), whenever it started.
+    """
+    return _succeeded().defer("graph").first()
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, Any] = {"run": None, "values": {}}
+
+
+def run_cached(name: str, compute: Callable[[int], T]) -> T | None:
+    """``compute(run id)`` for the current run, once per process and run (None without one).
+
+    Every per-run cache of the read side lives here, keyed by the same run, so two readers
+    cannot use the results of different runs. The key holds the finish time as well as the
+    id: a database restored (or a test rolled back) may give an id to another run.
+    """
+    key = _succeeded().values_list("pk", "finished_at").first()
+    if key is None:
+        return None
+    values = _cache["values"]
+    if _cache["run"] == key and name in values:
+        return values[name]
+    with _cache_lock:
+        if _cache["run"] != key:
+            _cache.update(run=key, values={})
+        values = _cache["values"]
+        if name not in values:
+            values[name] = compute(key[0])
+        return values[name]
+
+
+def reach_graph() -> ReachGraph | None:
+    """The current run's graph of direct edges (see `identities.analysis.reach`)."""
+
+    def load(run_id: int) -> ReachGraph | None:
+        blob = AnalysisRun.objects.filter(pk=run_id).values_list("graph", flat=True).first()
+        return load_graph(blob)
+
+    return run_cached("reach", load)
+
+
+# -- direct edges ------------------------------------------------------------------------------
+
+_FIELDS = (
+    "id",
+    "source",
+    "source_kind",
+    "source_group__key",
+    "source_group__label",
+    "target_id",
+    "target__arn",
+    "outcome",
+    "condition_keys",
+    "granted_by",
+    "action",
+    "via_pass_role",
+    "denied_layer",
+    "reasons",
+    "notes",
+)
+
+
+def _direct(row: dict, *, source: str | None = None, kind: str | None = None) -> DirectAccess:
+    return DirectAccess(
+        source=source or row["source"],
+        source_kind=kind or row["source_kind"],
+        target=row["target__arn"],
+        outcome=row["outcome"],
+        condition_keys=tuple(row["condition_keys"]),
+        granted_by=tuple(row["granted_by"]),
+        action=row["action"],
+        via_pass_role=row["via_pass_role"],
+        group=row["source_group__key"],
+        denied_layer=row["denied_layer"],
+        reasons=tuple(row["reasons"]),
+        notes=tuple(row["notes"]),
+        group_label=row["source_group__label"] or "",
+    )
+
+
+def _own_replaces(own: Collection[tuple[str, int]], member: str, target_id: int) -> bool:
+    """The rule: the member's own edge for the role (any outcome) replaces its group's."""
+    return (member, target_id) in own
+
+
+def _member_kind(user_id: int | None) -> str:
+    return AccessEdge.SourceKind.USER if user_id else AccessEdge.SourceKind.ROLE
+
+
+def _expand(
+    group_rows: dict[str, list[dict]],
+    members: Iterable[tuple[str, str, int | None]],
+    own: Collection[tuple[str, int]],
+) -> Iterator[DirectAccess]:
+    """The group rows (by group key) that hold for each (group key, ARN, user id) member."""
+    for key, arn, user_id in members:
+        for row in group_rows.get(key, ()):
+            if not _own_replaces(own, arn, row["target_id"]):
+                yield _direct(row, source=arn, kind=_member_kind(user_id))
+
+
+def access_edges_into(role: IamRole) -> QuerySet[AccessEdge]:
+    """The stored edges into ``role`` as they are (access groups not expanded), possible first.
+
+    For a page that shows "12 users of acme-dev with PowerUserAccess" as one row.
+    """
+    return (
+        AccessEdge.objects.filter(target=role)
+        .select_related("source_user", "source_role", "source_group", "source_group__account")
+        .order_by("outcome", "source_kind", "source")
+    )
+
+
+def access_into(
+    role: IamRole | str, *, include_refused: bool = False, expand_groups: bool = True
+) -> list[DirectAccess]:
+    """Every principal that can assume ``role`` directly, by source.
+
+    With ``expand_groups`` an access group's edge is listed once per member (unless the
+    member's own edge replaces it); without, once, from ``group:KEY``.
+    """
+    role_pk = (
+        IamRole.objects.filter(arn=role).values_list("pk", flat=True).first()
+        if isinstance(role, str)
+        else role.pk
+    )
+    rows = list(AccessEdge.objects.filter(target_id=role_pk).values(*_FIELDS))
+    found = [
+        _direct(row)
+        for row in rows
+        if (include_refused or row["outcome"] in POSSIBLE)
+        and (row["source_kind"] != _GROUP or not expand_groups)
+    ]
+    if expand_groups:
+        own = {(row["source"], row["target_id"]) for row in rows if row["source_kind"] != _GROUP}
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for row in rows:
+            if row["source_kind"] == _GROUP and row["outcome"] in POSSIBLE:
+                groups[row["source_group__key"]].append(row)
+        if groups:
+            members = AccessGroupMember.objects.filter(group__key__in=list(groups)).values_list(
+                "group__key", "arn", "user_id"
+            )
+            found.extend(_expand(groups, members, own))
+    return sorted(found, key=lambda access: access.source)
+
+
+def access_out_of(
+    principal: IamUser | IamRole | str, *, include_refused: bool = False
+) -> list[DirectAccess]:
+    """Every role ``principal`` can assume directly (its own edges, then its group's), by role.
+
+    ``principal`` may also be a source string such as ``service:ec2.amazonaws.com`` or
+    ``group:KEY`` (an access group's own edges).
+    """
+    if isinstance(principal, IamUser):
+        own_filter, member_filter, arn = Q(source_user=principal), Q(user=principal), principal.arn
+    elif isinstance(principal, IamRole):
+        own_filter, member_filter, arn = Q(source_role=principal), Q(role=principal), principal.arn
+    else:
+        own_filter, member_filter, arn = Q(source=principal), None, principal
+    rows = list(AccessEdge.objects.filter(own_filter).values(*_FIELDS))
+    found = [_direct(row) for row in rows if include_refused or row["outcome"] in POSSIBLE]
+    if member_filter is not None:
+        own = {(arn, row["target_id"]) for row in rows}
+        members = list(
+            AccessGroupMember.objects.filter(member_filter).values_list(
+                "group_id", "group__key", "user_id"
+            )
+        )
+        groups: dict[str, list[dict]] = defaultdict(list)
+        group_rows = AccessEdge.objects.filter(
+            source_group_id__in=[group_id for group_id, _, _ in members], outcome__in=POSSIBLE
+        )
+        for row in group_rows.values(*_FIELDS):
+            groups[row["source_group__key"]].append(row)
+        found.extend(_expand(groups, ((key, arn, user) for _, key, user in members), own))
+    return sorted(found, key=lambda access: access.target)
+
+
+def edges_between(
+    pairs: Iterable[tuple[str, str]], *, include_refused: bool = False
+) -> dict[tuple[str, str], list[DirectAccess]]:
+    """The edges from each source (an ARN, ``*``, ``service:…``, ``group:KEY``, …) to each
+    role ARN of ``pairs``, groups expanded by the same rule as `access_out_of`."""
+    pairs = set(pairs)
+    sources = {source for source, _ in pairs}
+    targets = {target for _, target in pairs}
+    group_of = dict(
+        AccessGroupMember.objects.filter(arn__in=sources).values_list("arn", "group__key")
+    )
+    kinds = dict(AccessGroupMember.objects.filter(arn__in=sources).values_list("arn", "user_id"))
+    wanted = sources | {f"group:{key}" for key in group_of.values()}
+    rows = list(
+        AccessEdge.objects.filter(source__in=wanted, target__arn__in=targets).values(*_FIELDS)
+    )
+    own = {(row["source"], row["target_id"]) for row in rows if row["source_kind"] != _GROUP}
+    groups: dict[str, list[dict]] = defaultdict(list)
+    found: dict[tuple[str, str], list[DirectAccess]] = defaultdict(list)
+    for row in rows:
+        if row["source_kind"] == _GROUP and row["outcome"] in POSSIBLE:
+            groups[row["source_group__key"]].append(row)
+        if row["source"] in sources and (include_refused or row["outcome"] in POSSIBLE):
+            found[(row["source"], row["target__arn"])].append(_direct(row))
+    members = ((group_of[arn], arn, kinds[arn]) for arn in sources if arn in group_of)
+    for access in _expand(groups, members, own):
+        found[(access.source, access.target)].append(access)
+    return {pair: found[pair] for pair in pairs if found.get(pair)}
+
+
+def hop_details(path: tuple[str, ...] | list[str]) -> list[DirectAccess]:
+    """The direct edge behind each hop of a chain (conditions, granting statements)."""
+    hops = list(zip(path, path[1:], strict=False))
+    found = edges_between(hops)
+    if missing := [pair for pair in hops if pair not in found]:
+        raise LookupError(f"no stored edge from {missing[0][0]} to {missing[0][1]}")
+    return [found[pair][0] for pair in hops]
+
+
+# -- the graph pages: stored edges by primary key ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEdge:
+    """A stored edge by the primary keys of its ends (access groups not expanded)."""
+
+    source: str
+    source_kind: str
+    user_id: int | None
+    role_id: int | None
+    group_id: int | None
+    target_id: int
+    action: str
+    outcome: str
+    conditions: tuple[str, ...]
+    via_pass_role: bool
+
+
+@dataclass(frozen=True)
+class EdgeSelection:
+    """Edges touching these roles, users, access groups (primary keys) or sources; every edge
+    of the estate with ``every``."""
+
+    targets: Collection[int] = ()
+    source_roles: Collection[int] = ()
+    source_users: Collection[int] = ()
+    source_groups: Collection[int] = ()
+    sources: Collection[str] = ()
+    every: bool = False
+
+    def parts(self) -> list[Q]:
+        """One filter per indexed column: an OR across columns can turn into a scan of every
+        edge of the estate."""
+        if self.every:
+            return [Q()]
+        columns = (
+            ("target_id__in", self.targets),
+            ("source_role_id__in", self.source_roles),
+            ("source_user_id__in", self.source_users),
+            ("source_group_id__in", self.source_groups),
+            ("source__in", self.sources),
+        )
+        return [Q(**{column: list(values)}) for column, values in columns if values]
+
+
+def account_selection(account_id: str) -> EdgeSelection:
+    """The edges into or out of one account."""
+    # Key lists rather than joins: the planner picks the foreign-key indexes for them.
+    in_account = Q(account__account_id=account_id)
+    roles = list(IamRole.objects.filter(in_account).values_list("pk", flat=True))
+    return EdgeSelection(
+        targets=roles,
+        source_roles=roles,
+        source_users=list(IamUser.objects.filter(in_account).values_list("pk", flat=True)),
+        source_groups=list(AccessGroup.objects.filter(in_account).values_list("pk", flat=True)),
+    )
+
+
+_EDGE_VALUES = (
+    "pk",
+    "source",
+    "source_kind",
+    "source_user_id",
+    "source_role_id",
+    "source_group_id",
+    "target_id",
+    "action",
+    "outcome",
+    "conditions_text",
+    "via_pass_role",
+)
+
+
+def stored_edges(
+    selection: EdgeSelection, *, outcomes: Collection[str], source_kinds: Collection[str]
+) -> list[StoredEdge]:
+    """The stored edges of ``selection`` with these outcomes and source kinds, groups as they
+    are; each edge once.
+
+    The outcome and kind filters are applied here: an outcome filter the planner misjudges on
+    a freshly loaded table can turn into a scan of every edge of the estate.
+    """
+    seen: set[int] = set()
+    found = []
+    for part in selection.parts():
+        query = AccessEdge.objects.filter(part).annotate(
+            conditions_text=Cast("condition_keys", TextField())
+        )
+        for (
+            pk,
+            source,
+            kind,
+            user,
+            role,
+            group,
+            target,
+            action,
+            outcome,
+            conditions,
+            via,
+        ) in query.values_list(*_EDGE_VALUES):
+            if pk in seen or outcome not in outcomes or kind not in source_kinds:
+                continue
+            seen.add(pk)
+            keys = tuple(orjson.loads(conditions)) if outcome != "allow" and conditions else ()
+            found.append(
+                StoredEdge(source, kind, user, role, group, target, action, outcome, keys, via)
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A user or role in an access group, and the group's edges that hold for it.
+
+    ``inherited`` is None when every possible edge of the group holds for the member (a
+    picture may draw it through the group); otherwise its own edge for some role replaces
+    the group's, and ``inherited`` lists the group's edges that still hold, from the member.
+    """
+
+    group_id: int
+    arn: str
+    user_id: int | None
+    role_id: int | None
+    inherited: tuple[StoredEdge, ...] | None
+
+
+def memberships(
+    *,
+    groups: Collection[int] = (),
+    users: Collection[int] = (),
+    roles: Collection[int] = (),
+    with_edges: bool = False,
+) -> list[Membership]:
+    """The members of these access groups, and the memberships of these users and roles
+    (only in groups with at least one stored edge when ``with_edges``)."""
+    query = AccessGroupMember.objects.all()
+    if with_edges:
+        query = query.filter(Exists(AccessEdge.objects.filter(source_group=OuterRef("group_id"))))
+    rows: dict[int, tuple[int, str, int | None, int | None]] = {}
+    for column, values in (("group_id", groups), ("user_id", users), ("role_id", roles)):
+        if values:
+            for pk, *row in query.filter(**{f"{column}__in": list(values)}).values_list(
+                "pk", "group_id", "arn", "user_id", "role_id"
+            ):
+                rows[pk] = tuple(row)  # type: ignore[assignment]  # values_list rows are lists
+    if not rows:
+        return []
+    group_edges: dict[int, list[StoredEdge]] = defaultdict(list)
+    selection = EdgeSelection(source_groups={group for group, _, _, _ in rows.values()})
+    for edge in stored_edges(selection, outcomes=POSSIBLE, source_kinds=(_GROUP,)):
+        assert edge.group_id is not None
+        group_edges[edge.group_id].append(edge)
+    # Own edges on the groups' roles only: one query on the indexed target column.
+    own = set(
+        AccessEdge.objects.filter(
+            target_id__in=list(
+                {edge.target_id for edges in group_edges.values() for edge in edges}
+            ),
+            source__in=list({arn for _, arn, _, _ in rows.values()}),
+        ).values_list("source", "target_id")
+    )
+    found = []
+    for group, arn, user, role in sorted(rows.values()):
+        edges = group_edges[group]
+        inherited: tuple[StoredEdge, ...] | None = None
+        if any(_own_replaces(own, arn, edge.target_id) for edge in edges):
+            inherited = tuple(
+                replace(edge, source=arn, source_kind=_member_kind(user), user_id=user,
+                        role_id=role, group_id=None)
+                for edge in edges
+                if not _own_replaces(own, arn, edge.target_id)
+            )  # fmt: skip
+        found.append(Membership(group, arn, user, role, inherited))
+    return found
+
+
+# -- the folded pictures: edges counted by the database ----------------------------------------
+
+OUTSIDE_KINDS = ("account", "external", "service", "federated", "anyone")
+
+
+@dataclass(frozen=True)
+class EdgeFilter:
+    """Outcomes and source kinds to keep, and the accounts both ends must be in (if any)."""
+
+    outcomes: Collection[str]
+    source_kinds: Collection[str]
+    accounts: Collection[str] = ()
+
+    def q(self) -> Q:
+        where = Q(outcome__in=list(self.outcomes), source_kind__in=list(self.source_kinds))
+        if self.accounts:
+            accounts = sorted(self.accounts)
+            where &= Q(target__account__account_id__in=accounts) & (
+                Q(source_kind__in=OUTSIDE_KINDS)
+                | Q(source_user__account__account_id__in=accounts)
+                | Q(source_role__account__account_id__in=accounts)
+                | Q(source_group__account__account_id__in=accounts)
+            )
+        return where
+
+
+def count_edge_ends(
+    selection: EdgeSelection, edge_filter: EdgeFilter, *, member_limit: int, stop_after: int
+) -> int:
+    """About how many nodes the edges of ``selection`` draw (targets, sources and the members
+    of access groups of at most ``member_limit``), counted by the database."""
+    total = 0
+    for part in selection.parts():
+        edges = AccessEdge.objects.filter(part).filter(edge_filter.q())
+        counts = edges.aggregate(
+            targets=Count("target_id", distinct=True),
+            groups=Count("source_group_id", distinct=True),
+            users=Count("source_user_id", distinct=True),
+            roles=Count("source_role_id", distinct=True),
+            outside=Count("source", distinct=True, filter=Q(source_kind__in=OUTSIDE_KINDS)),
+        )
+        members = AccessGroup.objects.filter(
+            pk__in=edges.filter(source_group__isnull=False).values("source_group_id"),
+            member_count__lte=member_limit,
+        ).aggregate(n=Sum("member_count"))
+        total += sum(value or 0 for value in counts.values()) + (members["n"] or 0)
+        if total > stop_after:
+            break
+    return total
+
+
+def count_edges_into(roles: Collection[int], edge_filter: EdgeFilter) -> list[dict[str, Any]]:
+    """Edges into these roles, counted (``n``) per source and outcome."""
+    return list(
+        AccessEdge.objects.filter(target_id__in=list(roles))
+        .filter(edge_filter.q())
+        .values(
+            "source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
+            "outcome",
+        )
+        .annotate(n=Count("pk"))
+        .order_by()
+    )  # fmt: skip
+
+
+def count_edges_out_of(selection: EdgeSelection, edge_filter: EdgeFilter) -> list[dict[str, Any]]:
+    """Edges from the sources of ``selection``, counted (``n``) per target, source kind, access
+    group and outcome."""
+    where = Q(pk__in=[])
+    for part in selection.parts():
+        where |= part
+    return list(
+        AccessEdge.objects.filter(where)
+        .filter(edge_filter.q())
+        .values("source_kind", "source_group_id", "target_id", "outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+# One GROUP BY per kind of source, each joining only the table that holds its account.
+_ACCOUNT_OF_SOURCE = (
+    (("group",), "source_group__account_id"),
+    (("user",), "source_user__account_id"),
+    (("role",), "source_role__account_id"),
+    (OUTSIDE_KINDS, ""),
+)
+
+
+def count_edges_by_account(edge_filter: EdgeFilter) -> Iterator[dict[str, Any]]:
+    """Every edge of the estate counted (``n``) per source account (``source_account``, an
+    Account pk) or outside source (``outside_source``), target account, source kind, access
+    group kind and outcome."""
+    for source_kinds, source_column in _ACCOUNT_OF_SOURCE:
+        columns: dict[str, Any] = {"target_account": F("target__account_id")}
+        if source_column:
+            columns["source_account"] = F(source_column)
+        else:
+            columns["outside_source"] = F("source")
+        yield from (
+            AccessEdge.objects.filter(source_kind__in=source_kinds)
+            .filter(edge_filter.q())
+            .annotate(**columns)
+            .values("source_kind", "source_group__kind", "outcome", *columns)
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+
+
+def member_arns(group: AccessGroup) -> QuerySet[AccessGroupMember, str]:
+    """The ARNs of the members of an access group, sorted."""
+    return (
+        AccessGroupMember.objects.filter(group=group).order_by("arn").values_list("arn", flat=True)
+    )
+
+
+def first_source_kind(source: str) -> str | None:
+    """The kind of the edges from ``source`` (an outside party), or None when it has none."""
+    return AccessEdge.objects.filter(source=source).values_list("source_kind", flat=True).first()
+
+
+def outside_sources(q: str, limit: int) -> list[tuple[str, str]]:
+    """(source, kind) of the outside parties whose source contains ``q``, by source."""
+    return list(
+        AccessEdge.objects.filter(source__icontains=q)
+        .exclude(source_kind__in=["user", "role", "group"])
+        .order_by("source")
+        .values_list("source", "source_kind")
+        .distinct()[:limit]
+    )
+
+
+# -- transitive reach --------------------------------------------------------------------------
+
+
+def reach_from(principal: str) -> list[Reached]:
+    """Every role ``principal`` (an ARN or source string) can end up in, nearest first.
+
+    Each result has the shortest chain (``path``, the principal first) and its ``hops``. Roles
+    that trust ``*`` are reached only by ``*`` itself (or by principals whose own statements
+    name the role); the analysis does not expand "anyone" into every principal.
+    """
+    graph = reach_graph()
+    if graph is None:
+        return []
+    return sorted(graph.reach_from(principal), key=lambda r: (r.hops, r.node))
+
+
+def reach_to(role_arn: str) -> list[Reached]:
+    """Every principal that can end up in the role, nearest first, with the shortest chain.
+
+    Users, roles, outside accounts (``arn:aws:iam::ID:root``), services, federated providers
+    and ``*``; access groups are already expanded into their members.
+    """
+    graph = reach_graph()
+    if graph is None:
+        return []
+    return sorted(graph.reach_to(role_arn), key=lambda r: (r.hops, r.node))
+
+
+def chain_between(source: str, target: str) -> tuple[str, ...] | None:
+    """The shortest chain from ``source`` to the role ``target``, or None."""
+    graph = reach_graph()
+    if graph is None:
+        return None
+    for reached in graph.reach_from(source):
+        if reached.node == target:
+            return reached.path
+    return None
+
+
+# -- exports (the access_edges command) --------------------------------------------------------
+
+
+def iter_direct_edges(account_id: str | None = None) -> Iterator[DirectAccess]:
+    """Every possible direct edge with access groups expanded, sorted by (source, target).
+
+    ``account_id`` keeps the edges whose target role is in that account.
+    """
+    rows = AccessEdge.objects.all()
+    if account_id is not None:
+        rows = rows.filter(target__account__account_id=account_id)
+    own: set[tuple[str, int]] = set()
+    groups: dict[str, list[dict]] = defaultdict(list)
+    found: list[DirectAccess] = []
+    for row in rows.values(*_FIELDS):
+        if row["source_kind"] == _GROUP:
+            if row["outcome"] in POSSIBLE:
+                groups[row["source_group__key"]].append(row)
+            continue
+        own.add((row["source"], row["target_id"]))
+        if row["outcome"] in POSSIBLE:
+            found.append(_direct(row))
+    members = AccessGroupMember.objects.values_list("group__key", "arn", "user_id")
+    found.extend(_expand(groups, members, own))
+    found.sort(key=lambda access: (access.source, access.target))
+    yield from found
+
+
+def iter_transitive_edges(account_id: str | None = None) -> Iterator[TransitiveAccess]:
+    """Direct edges and chains: for every source, every role it can end up in, sorted by
+    (source, target); ``path`` is ``[source, target]`` for a direct edge."""
+    direct = list(iter_direct_edges())
+    by_pair = {(access.source, access.target): access for access in direct}
+    graph = reach_graph()
+    role_accounts = dict(IamRole.objects.values_list("arn", "account__account_id"))
+    sources = sorted({access.source for access in direct})
+    for source in sources:
+        reached = graph.reach_from(source) if graph is not None else []
+        for item in sorted(reached, key=lambda r: r.node):
+            if account_id is not None and role_accounts.get(item.node) != account_id:
+                continue
+            hops = tuple(
+                by_pair[(start, end)]
+                for start, end in zip(item.path, item.path[1:], strict=False)
+                if (start, end) in by_pair
+            )
+            yield TransitiveAccess(source=source, target=item.node, path=item.path, hops=hops)
+
+
+# -- explanations ------------------------------------------------------------------------------
+
+
+def explain(source: str, target: str) -> Explanation:
+    """Why ``source`` can or cannot assume ``target``, evaluated live (see the explain command)."""
+    return explain_access(source, target)

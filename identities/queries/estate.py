@@ -1,0 +1,492 @@
+"""The estate pages' read side: list filters and sorts, detail-page contexts, search, and the
+page of any ARN. Nothing here writes.
+
+Counts are correlated subqueries rather than `Count()` over joins: several `Count()`s over
+different relations in one query multiply each other's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Lower
+from django.urls import reverse
+
+from identities.models import (
+    AccessKey,
+    Account,
+    GroupMembership,
+    IamGroup,
+    IamRole,
+    IamUser,
+    IdentityProvider,
+    InlinePolicy,
+    InstanceProfile,
+    ManagedPolicy,
+    OrgNode,
+    OrgPolicy,
+    PolicyAttachment,
+    PolicyVersion,
+)
+from identities.queries.trust import account_named_by, assumed_role_of, role_trust_context
+
+logger = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=Model)
+
+PAGE_SIZE = 50
+SUGGESTION_LIMIT = 5
+SEARCH_LIMIT = 25
+
+
+# --- shared building blocks -----------------------------------------------------------------
+
+
+def count_of(model: type[Model], fk: str, **filters: Any) -> Coalesce:
+    """A correlated `COUNT(*)` of `model` rows whose `fk` points at the outer row."""
+    counted = (
+        model._default_manager.filter(**{fk: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(fk)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _search(q: str) -> Q:
+    """Name or ARN contains the text (case-insensitive), or the AWS unique id equals it."""
+    return Q(name__icontains=q) | Q(arn__icontains=q) | Q(unique_id=q)
+
+
+def _order(queryset: QuerySet[_M], sort: str, sorts: dict[str, str]) -> QuerySet[_M]:
+    """Order by a whitelisted column (`-key` descends); nulls last; stable for pagination."""
+    key = sort.removeprefix("-")
+    field = sorts.get(key, next(iter(sorts.values())))
+    # Text sorts case-insensitively, the same on SQLite and PostgreSQL.
+    column = Lower(field) if field in _TEXT_SORTS else F(field)
+    expression = column.desc(nulls_last=True) if sort.startswith("-") else column.asc()
+    return queryset.order_by(expression, "account__account_id", Lower("name"), "pk")
+
+
+_TEXT_SORTS = {"name", "account__name"}
+
+
+def _common_filters(queryset: QuerySet[_M], filters: dict[str, Any]) -> QuerySet[_M]:
+    if q := (filters.get("q") or "").strip():
+        queryset = queryset.filter(_search(q))
+    if account := filters.get("account"):
+        queryset = queryset.filter(account__account_id=account)
+    if path := filters.get("path"):
+        queryset = queryset.filter(path__startswith=path)
+    return queryset
+
+
+def account_choices() -> list[tuple[str, str]]:
+    """(account id, label) pairs for the account select of the list filters."""
+    return [
+        (account_id, f"{name or alias or account_id} ({account_id})")
+        for account_id, name, alias in Account.objects.order_by("name", "account_id").values_list(
+            "account_id", "name", "alias"
+        )
+    ]
+
+
+# --- dashboard and accounts -----------------------------------------------------------------
+
+
+def accounts_with_counts() -> QuerySet[Account]:
+    """Every account with its principal and policy counts and its last sync run."""
+    return (
+        Account.objects.select_related("last_sync_run")
+        .defer("last_sync_run__bundle_gzip")
+        .annotate(
+            user_count=count_of(IamUser, "account"),
+            group_count=count_of(IamGroup, "account"),
+            role_count=count_of(IamRole, "account"),
+            customer_policy_count=count_of(ManagedPolicy, "account", is_aws_managed=False),
+            aws_policy_count=count_of(ManagedPolicy, "account", is_aws_managed=True),
+        )
+        .order_by("name", "account_id")
+    )
+
+
+def estate_totals() -> dict[str, int]:
+    """Row counts of the whole estate for the dashboard header, one query per table."""
+    return {
+        "accounts": Account.objects.count(),
+        "users": IamUser.objects.count(),
+        "groups": IamGroup.objects.count(),
+        "roles": IamRole.objects.count(),
+        "policies": ManagedPolicy.objects.filter(is_aws_managed=False).count(),
+    }
+
+
+def org_ancestors(account: Account) -> list[OrgNode]:
+    """The roots and OUs above an account, root first (the org tree is small: one query)."""
+    nodes = {node.node_id: node for node in OrgNode.objects.all()}
+    chain = []
+    node_id = account.parent_id
+    while node_id in nodes and nodes[node_id] not in chain:
+        chain.append(nodes[node_id])
+        node_id = nodes[node_id].parent_id
+    return list(reversed(chain))
+
+
+def org_policies_for(account: Account, ancestors: list[OrgNode]) -> list[tuple[OrgPolicy, str]]:
+    """SCPs/RCPs that reach the account, each with where it is attached (account, OU or root).
+
+    An SCP attached to a root or OU applies to every account below it:
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+    """
+    where = {node.node_id: node.path for node in ancestors}
+    where[account.account_id] = "this account"
+    found = []
+    for policy in OrgPolicy.objects.all():
+        for target in policy.targets:
+            if target in where:
+                found.append((policy, where[target]))
+    return found
+
+
+def account_detail_context(account: Account) -> dict[str, Any]:
+    ancestors = org_ancestors(account)
+    return {
+        "account": account,
+        "counts": {
+            "users": account.users.count(),
+            "groups": account.groups.count(),
+            "roles": account.roles.count(),
+            "customer_policies": account.managed_policies.filter(is_aws_managed=False).count(),
+            "aws_policies": account.managed_policies.filter(is_aws_managed=True).count(),
+            "inline_policies": account.inline_policies.count(),
+        },
+        "ancestors": ancestors,
+        "org_policies": org_policies_for(account, ancestors),
+        "identity_providers": list(IdentityProvider.objects.filter(account=account)),
+        "password_without_mfa": list(
+            account.users.filter(mfa_active=False, password_enabled=True).order_by("name")[:50]
+        ),
+    }
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+USER_SORTS = {
+    "name": "name",
+    "account": "account__name",
+    "created": "create_date",
+    "password_last_used": "password_last_used",
+    "groups": "group_count",
+    "keys": "active_key_count",
+}
+GROUP_SORTS = {
+    "name": "name",
+    "account": "account__name",
+    "created": "create_date",
+    "members": "member_count",
+    "policies": "attached_count",
+}
+ROLE_SORTS = {
+    "name": "name",
+    "account": "account__name",
+    "created": "create_date",
+    "last_used": "last_used_date",
+    "policies": "attached_count",
+}
+POLICY_SORTS = {
+    "name": "name",
+    "account": "account__name",
+    "attachments": "live_attachment_count",
+    "updated": "update_date",
+    "created": "create_date",
+}
+
+
+def filter_users(filters: dict[str, Any]) -> QuerySet[IamUser]:
+    """Users matching the list filters: q, account, path, mfa, password, keys, sort."""
+    queryset = (
+        IamUser.objects.select_related("account")
+        .only(*_principal_columns(), "password_enabled", "password_last_used", "mfa_active")
+        .annotate(
+            group_count=count_of(GroupMembership, "user"),
+            active_key_count=count_of(AccessKey, "user", active=True),
+            attached_count=count_of(PolicyAttachment, "user"),
+            inline_count=count_of(InlinePolicy, "user"),
+        )
+    )
+    queryset = _common_filters(queryset, filters)
+    tri_state = {"yes": True, "no": False, "unknown": None}
+    for field, name in (("mfa_active", "mfa"), ("password_enabled", "password")):
+        if (choice := filters.get(name)) in tri_state:
+            value = tri_state[choice]
+            queryset = queryset.filter(
+                **({f"{field}__isnull": True} if value is None else {field: value})
+            )
+    if filters.get("keys") == "yes":
+        queryset = queryset.filter(active_key_count__gt=0)
+    elif filters.get("keys") == "no":
+        queryset = queryset.filter(active_key_count=0)
+    return _order(queryset, filters.get("sort") or "name", USER_SORTS)
+
+
+def filter_groups(filters: dict[str, Any]) -> QuerySet[IamGroup]:
+    """Groups matching the list filters: q, account, path, sort."""
+    queryset = (
+        IamGroup.objects.select_related("account")
+        .only(*_principal_columns())
+        .annotate(
+            member_count=count_of(GroupMembership, "group"),
+            attached_count=count_of(PolicyAttachment, "group"),
+            inline_count=count_of(InlinePolicy, "group"),
+        )
+    )
+    queryset = _common_filters(queryset, filters)
+    return _order(queryset, filters.get("sort") or "name", GROUP_SORTS)
+
+
+def filter_roles(filters: dict[str, Any]) -> QuerySet[IamRole]:
+    """Roles matching the list filters: q, account, path, service_linked, sort."""
+    queryset = (
+        IamRole.objects.select_related("account")
+        .only(*_principal_columns(), "description", "last_used_date", "last_used_region")
+        .annotate(
+            attached_count=count_of(PolicyAttachment, "role"),
+            inline_count=count_of(InlinePolicy, "role"),
+        )
+    )
+    queryset = _common_filters(queryset, filters)
+    if filters.get("service_linked") == "only":
+        queryset = queryset.filter(path__startswith="/aws-service-role/")
+    elif filters.get("service_linked") == "hide":
+        queryset = queryset.exclude(path__startswith="/aws-service-role/")
+    return _order(queryset, filters.get("sort") or "name", ROLE_SORTS)
+
+
+def filter_policies(filters: dict[str, Any]) -> QuerySet[ManagedPolicy]:
+    """Managed policies matching the list filters: q, account, path, scope, usage, sort.
+
+    `scope` is `aws` (AWS managed), `customer` (customer managed) or empty for all.
+    """
+    queryset = (
+        ManagedPolicy.objects.select_related("account")
+        .defer("document", "description")
+        .annotate(
+            live_attachment_count=count_of(PolicyAttachment, "policy"),
+            version_count=count_of(PolicyVersion, "policy"),
+        )
+    )
+    if q := (filters.get("q") or "").strip():
+        queryset = queryset.filter(Q(name__icontains=q) | Q(arn__icontains=q) | Q(policy_id=q))
+    if account := filters.get("account"):
+        queryset = queryset.filter(account__account_id=account)
+    if path := filters.get("path"):
+        queryset = queryset.filter(path__startswith=path)
+    if filters.get("scope") == "aws":
+        queryset = queryset.filter(is_aws_managed=True)
+    elif filters.get("scope") == "customer":
+        queryset = queryset.filter(is_aws_managed=False)
+    if filters.get("usage") == "attached":
+        queryset = queryset.filter(live_attachment_count__gt=0)
+    elif filters.get("usage") == "unattached":
+        queryset = queryset.filter(live_attachment_count=0, boundary_usage_count=0)
+    return _order(queryset, filters.get("sort") or "name", POLICY_SORTS)
+
+
+def _principal_columns() -> tuple[str, ...]:
+    return (
+        "unique_id",
+        "arn",
+        "name",
+        "path",
+        "create_date",
+        "account__account_id",
+        "account__name",
+        "account__alias",
+    )
+
+
+# --- detail pages ---------------------------------------------------------------------------
+
+
+def policy_for_arn(account: Account, arn: str) -> ManagedPolicy | None:
+    """The managed policy with this ARN as the account sees it (for boundaries), or None."""
+    if not arn:
+        return None
+    return ManagedPolicy.objects.filter(account=account, arn=arn).select_related("account").first()
+
+
+def user_detail_context(user: IamUser) -> dict[str, Any]:
+    """Groups, direct and group-inherited policies, boundary, keys and tags of one user.
+
+    A user's effective identity policies are its own plus those of every group it is in:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_groups.html
+    """
+    in_user_groups = Q(group__memberships__user=user)
+    return {
+        "user": user,
+        "groups": list(
+            IamGroup.objects.filter(memberships__user=user)
+            .select_related("account")
+            .annotate(member_count=count_of(GroupMembership, "group"))
+            .order_by("name")
+        ),
+        "attachments": list(
+            PolicyAttachment.objects.filter(Q(user=user) | in_user_groups)
+            .select_related("policy__account", "group__account")
+            .defer("policy__document")
+            .order_by(F("group__name").asc(nulls_first=True), "policy__name")
+        ),
+        "inline_policies": list(
+            InlinePolicy.objects.filter(Q(user=user) | in_user_groups)
+            .select_related("group__account")
+            .order_by(F("group__name").asc(nulls_first=True), "name")
+        ),
+        "boundary": policy_for_arn(user.account, user.boundary_arn),
+        "access_keys": list(user.access_keys.all()),
+        "has_credential_report": user.mfa_active is not None or user.password_enabled is not None,
+    }
+
+
+def group_detail_context(group: IamGroup) -> dict[str, Any]:
+    return {
+        "group": group,
+        "members": list(
+            IamUser.objects.filter(memberships__group=group)
+            .select_related("account")
+            .order_by("name")
+        ),
+        "attachments": list(
+            PolicyAttachment.objects.filter(group=group)
+            .select_related("policy__account")
+            .defer("policy__document")
+            .order_by("policy__name")
+        ),
+        "inline_policies": list(InlinePolicy.objects.filter(group=group).order_by("name")),
+    }
+
+
+def role_detail_context(role: IamRole) -> dict[str, Any]:
+    return {
+        "role": role,
+        **role_trust_context(role),
+        "attachments": list(
+            PolicyAttachment.objects.filter(role=role)
+            .select_related("policy__account")
+            .defer("policy__document")
+            .order_by("policy__name")
+        ),
+        "inline_policies": list(InlinePolicy.objects.filter(role=role).order_by("name")),
+        "boundary": policy_for_arn(role.account, role.boundary_arn),
+        "instance_profiles": list(InstanceProfile.objects.filter(roles=role).order_by("name")),
+    }
+
+
+def policy_detail_context(policy: ManagedPolicy, version_id: str = "") -> dict[str, Any]:
+    """Versions, the shown version, and everything the policy is attached to in its account."""
+    versions = list(policy.versions.order_by("-is_default", "-create_date", "version_id"))
+    shown = next((v for v in versions if v.version_id == version_id), None)
+    attachments = list(
+        PolicyAttachment.objects.filter(policy=policy).select_related(
+            "user__account", "group__account", "role__account"
+        )
+    )
+    boundary_of = Q(account=policy.account, boundary_arn=policy.arn)
+    return {
+        "policy": policy,
+        "versions": versions,
+        "version": shown,
+        "attached_users": sorted((a.user for a in attachments if a.user), key=_by_name),
+        "attached_groups": sorted((a.group for a in attachments if a.group), key=_by_name),
+        "attached_roles": sorted((a.role for a in attachments if a.role), key=_by_name),
+        "boundary_users": list(IamUser.objects.filter(boundary_of).select_related("account")),
+        "boundary_roles": list(IamRole.objects.filter(boundary_of).select_related("account")),
+        "other_accounts": list(
+            ManagedPolicy.objects.filter(arn=policy.arn, is_aws_managed=True)
+            .exclude(pk=policy.pk)
+            .select_related("account")
+            .only("arn", "account__account_id", "account__name", "account__alias")
+            .order_by("account__name")
+        ),
+    }
+
+
+def _by_name(principal: IamUser | IamGroup | IamRole) -> str:
+    return principal.name
+
+
+# --- search and ARNs ------------------------------------------------------------------------
+
+
+def search_estate(q: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
+    """Accounts, users, groups, roles and policies matching `q`, `limit` of each plus totals."""
+    q = q.strip()
+    if not q:
+        return {"q": q, "groups": [], "total": 0}
+    account_match = Q(account_id__startswith=q) | Q(name__icontains=q) | Q(alias__icontains=q)
+    sections = [
+        ("Accounts", Account.objects.filter(account_match).order_by("name", "account_id")),
+        ("Users", IamUser.objects.filter(_search(q)).select_related("account").order_by("name")),
+        ("Groups", IamGroup.objects.filter(_search(q)).select_related("account").order_by("name")),
+        ("Roles", IamRole.objects.filter(_search(q)).select_related("account").order_by("name")),
+        (
+            "Policies",
+            ManagedPolicy.objects.filter(
+                Q(name__icontains=q) | Q(arn__icontains=q) | Q(policy_id=q)
+            )
+            .select_related("account")
+            .defer("document", "description")
+            .order_by("name", "account__name"),
+        ),
+    ]
+    groups = []
+    total = 0
+    for title, queryset in sections:
+        rows = list(queryset[: limit + 1])
+        groups.append({"title": title, "rows": rows[:limit], "more": len(rows) > limit})
+        total += len(rows[:limit])
+    return {"q": q, "groups": [g for g in groups if g["rows"]], "total": total}
+
+
+def resolve_arn(arn: str) -> str | None:
+    """The estate page of any known ARN (user, group, role, policy, instance profile, account
+    root, assumed-role session), or None."""
+    arn = arn.strip()
+    for model in (IamUser, IamRole, IamGroup):
+        if obj := model.objects.filter(arn=arn).select_related("account").first():
+            return obj.get_absolute_url()
+    policy = (
+        ManagedPolicy.objects.filter(arn=arn)
+        .select_related("account")
+        .order_by("account__name", "account__account_id")
+        .first()
+    )
+    if policy:
+        return policy.get_absolute_url()
+    if profile := InstanceProfile.objects.filter(arn=arn).first():
+        role = profile.roles.select_related("account").first()
+        return role.get_absolute_url() if role else None
+    if session := assumed_role_of(arn):
+        account_id, name = session
+        role = (
+            IamRole.objects.filter(account__account_id=account_id, name=name)
+            .select_related("account")
+            .first()
+        )
+        return role.get_absolute_url() if role else None
+    account_id = account_named_by(arn)
+    if account_id and Account.objects.filter(account_id=account_id).exists():
+        return reverse("identities:account-detail", args=[account_id])
+    return None

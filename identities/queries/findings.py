@@ -1,0 +1,68 @@
+"""Read side of the analysis' verdicts on principals: administrators, the chains that reach
+them, findings, and the flags the graph pages draw on principals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+
+from django.db.models import QuerySet
+
+from identities.models import Administrator, AdminPath, Finding
+
+
+def administrators(account_id: str | None = None) -> QuerySet[Administrator]:
+    """Administrators with the reason and statements that make each one."""
+    found = Administrator.objects.select_related("account", "user", "role")
+    if account_id is not None:
+        found = found.filter(account__account_id=account_id)
+    return found.order_by("arn")
+
+
+def admin_paths(administrator: Administrator | None = None) -> QuerySet[AdminPath]:
+    """Principals that can become an administrator through role chaining (nearest one each)."""
+    found = AdminPath.objects.select_related("administrator")
+    if administrator is not None:
+        found = found.filter(administrator=administrator)
+    return found.order_by("hops", "source")
+
+
+def principal_flags(
+    *, users: Collection[int] = (), roles: Collection[int] = ()
+) -> dict[tuple[str, int], list[str]]:
+    """``admin`` for administrators, ``finding`` for principals with a finding, by (kind, pk)
+    of these users and roles."""
+    flags: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for model, flag in ((Administrator, "admin"), (Finding, "finding")):
+        for kind, pks in (("user", users), ("role", roles)):
+            if not pks:
+                continue
+            owned = model.objects.filter(**{f"{kind}_id__in": list(pks)})  # type: ignore[attr-defined]
+            for pk in owned.values_list(f"{kind}_id", flat=True).order_by().distinct():
+                if flag not in flags[(kind, pk)]:
+                    flags[(kind, pk)].append(flag)
+    return dict(flags)
+
+
+_SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def findings(
+    *,
+    severity: str | None = None,
+    kind: str | None = None,
+    account_id: str | None = None,
+) -> QuerySet[Finding]:
+    """Findings, filtered; order by severity with ``sorted(..., key=severity_rank)`` if needed."""
+    found = Finding.objects.select_related("account", "user", "role")
+    if severity:
+        found = found.filter(severity=severity)
+    if kind:
+        found = found.filter(kind=kind)
+    if account_id:
+        found = found.filter(account__account_id=account_id)
+    return found
+
+
+def severity_rank(finding: Finding) -> int:
+    return _SEVERITY_ORDER.get(finding.severity, 9)

@@ -1,0 +1,151 @@
+"""Read side of the sync pages: progress of the latest runs, the history, change totals; and
+every run (imports and syncs) with its change set, for the run pages and the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q, QuerySet
+from django.utils import timezone
+
+from identities.models import Account, AccountSyncConfig, Change, SyncRun
+from identities.queries.estate import count_of
+from identities.sync.config import ACTIVE, load_settings, role_for
+
+
+@dataclass(frozen=True)
+class AccountProgress:
+    """One configured account and its latest AWS run, for the sync page."""
+
+    config: AccountSyncConfig
+    role: str
+    run: SyncRun | None
+    elapsed_seconds: float | None
+    has_data: bool
+
+    @property
+    def account_id(self) -> str:
+        return self.config.account_id
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Everything the sync page shows: the latest organisation run and every account."""
+
+    organization_run: SyncRun | None
+    organization_elapsed: float | None
+    accounts: list[AccountProgress]
+    accounts_done: int
+    accounts_total: int
+    active: bool
+
+
+def sync_progress(*, now: datetime | None = None) -> SyncProgress:
+    """The latest organisation run and each configured account with its latest run."""
+    now = now or timezone.now()
+    sync_settings = load_settings()
+    configs = list(AccountSyncConfig.objects.order_by("account_id"))
+    latest_ids = (
+        SyncRun.objects.filter(source=SyncRun.Source.AWS)
+        .exclude(target_account_id="")
+        .values("target_account_id")
+        .annotate(last=Max("pk"))
+        .values("last")
+    )
+    latest = {
+        run.target_account_id: run
+        for run in SyncRun.objects.filter(pk__in=latest_ids).defer("bundle_gzip")
+    }
+    organization_run = (
+        SyncRun.objects.filter(source=SyncRun.Source.AWS, target_account_id="", parent=None)
+        .defer("bundle_gzip")
+        .order_by("-pk")
+        .first()
+    )
+    with_data = set(
+        Account.objects.filter(last_sync_run__isnull=False).values_list("account_id", flat=True)
+    )
+    accounts = [
+        AccountProgress(
+            config=config,
+            role=role_for(config, config.account_id, sync_settings),
+            run=latest.get(config.account_id),
+            elapsed_seconds=elapsed_seconds(latest.get(config.account_id), now),
+            has_data=config.account_id in with_data,
+        )
+        for config in configs
+    ]
+    done = total = 0
+    if organization_run is not None:
+        statuses = list(organization_run.children.values_list("status", flat=True))
+        total = len(statuses)
+        done = sum(1 for status in statuses if status not in ACTIVE)
+    active = SyncRun.objects.filter(source=SyncRun.Source.AWS, status__in=ACTIVE).exists()
+    return SyncProgress(
+        organization_run=organization_run,
+        organization_elapsed=elapsed_seconds(organization_run, now),
+        accounts=accounts,
+        accounts_done=done,
+        accounts_total=total,
+        active=active,
+    )
+
+
+def elapsed_seconds(run: SyncRun | None, now: datetime) -> float | None:
+    """Seconds a run has been running (or ran); None before it starts."""
+    if run is None or run.started_at is None:
+        return None
+    end = run.finished_at or now
+    return max(0.0, (end - run.started_at).total_seconds())
+
+
+def sync_history() -> QuerySet[SyncRun]:
+    """Top-level AWS runs, newest first, with how many accounts each covered and how many
+    failed (an organisation run's account runs are its children)."""
+    return (
+        SyncRun.objects.filter(source=SyncRun.Source.AWS, parent=None)
+        .defer("bundle_gzip")
+        .annotate(
+            child_total=Count("children"),
+            child_failed=Count("children", filter=Q(children__status=SyncRun.Status.FAILED)),
+        )
+        .order_by("-pk")
+    )
+
+
+def total_changes(change_counts: dict[str, dict[str, int]] | None) -> int:
+    """All added, removed and changed entries of a run's change counts."""
+    return sum(sum(actions.values()) for actions in (change_counts or {}).values())
+
+
+def sync_runs() -> QuerySet[SyncRun]:
+    """Sync runs newest first, without loading archived bundles."""
+    return (
+        SyncRun.objects.defer("bundle_gzip")
+        .select_related("account")
+        .annotate(
+            has_bundle=ExpressionWrapper(Q(bundle_gzip__isnull=False), output_field=BooleanField()),
+            change_total=count_of(Change, "sync_run"),
+        )
+        .order_by(F("started_at").desc(nulls_last=True), "-pk")
+    )
+
+
+def account_runs(account: Account, limit: int = 10) -> list[SyncRun]:
+    """The latest runs that touched an account (its own, and organisation runs naming it)."""
+    return list(
+        sync_runs().filter(Q(account=account) | Q(account_ids__icontains=account.account_id))[
+            :limit
+        ]
+    )
+
+
+def changes_for(run: SyncRun, *, kind: str = "", action: str = "") -> QuerySet[Change]:
+    """The change set of a run, optionally narrowed to one kind and/or action."""
+    queryset = run.changes.order_by("kind", "action", "key", "pk")
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if action:
+        queryset = queryset.filter(action=action)
+    return queryset

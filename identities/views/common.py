@@ -1,0 +1,150 @@
+"""What every view shares: the typed htmx request, the `*_or_404` lookups, pagination, the CSV
+response, and the one rule that decides between a full page and an htmx fragment."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django_htmx.middleware import HtmxDetails
+
+from identities.models import Account, IamGroup, IamRole, IamUser, ManagedPolicy, SyncRun
+from identities.queries.estate import PAGE_SIZE
+from identities.queries.sync import sync_runs
+
+logger = logging.getLogger(__name__)
+
+# The request headers the page-or-fragment choice reads: a cache must key on both.
+FRAGMENT_VARY = ("HX-Request", "HX-History-Restore-Request")
+
+
+_Principal = TypeVar("_Principal", IamUser, IamGroup, IamRole)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+# --- page or fragment -----------------------------------------------------------------------
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """True for an htmx request that swaps a region; False for a full page load.
+
+    A history-restore request (htmx missed its cache on Back) needs the whole page.
+    """
+    htmx: HtmxDetails | None = getattr(request, "htmx", None)
+    if not htmx:
+        return False
+    return not htmx.history_restore_request
+
+
+def render_page_or_fragment(
+    request: HttpRequest,
+    template: str,
+    fragment: str | None,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """Render `template`, or only its partial `fragment` when htmx asks for a region.
+
+    `fragment=None` always renders the page. The response varies on the htmx headers either
+    way, so that no cache serves a fragment for a page load or the reverse.
+    """
+    name = f"{template}#{fragment}" if fragment and wants_fragment(request) else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, FRAGMENT_VARY)
+    return response
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def account_or_404(account_id: str) -> Account:
+    try:
+        return (
+            Account.objects.select_related("last_sync_run")
+            .defer("last_sync_run__bundle_gzip")
+            .get(account_id=account_id)
+        )
+    except Account.DoesNotExist:
+        raise Http404(f"No account {account_id} in the estate.") from None
+
+
+def _named_or_404(model: type[_Principal], noun: str, account_id: str, name: str) -> _Principal:
+    try:
+        return model._default_manager.select_related("account").get(
+            account__account_id=account_id, name=name
+        )
+    except model.DoesNotExist:
+        raise Http404(f"No IAM {noun} named “{name}” in account {account_id}.") from None
+
+
+def user_or_404(account_id: str, name: str) -> IamUser:
+    return _named_or_404(IamUser, "user", account_id, name)
+
+
+def group_or_404(account_id: str, name: str) -> IamGroup:
+    return _named_or_404(IamGroup, "group", account_id, name)
+
+
+def role_or_404(account_id: str, name: str) -> IamRole:
+    return _named_or_404(IamRole, "role", account_id, name)
+
+
+def policy_or_404(account_id: str, arn: str) -> ManagedPolicy:
+    try:
+        return ManagedPolicy.objects.select_related("account").get(
+            account__account_id=account_id, arn=arn
+        )
+    except ManagedPolicy.DoesNotExist:
+        raise Http404(f"No managed policy {arn} in account {account_id}.") from None
+
+
+def run_or_404(pk: int) -> SyncRun:
+    try:
+        return sync_runs().get(pk=pk)
+    except SyncRun.DoesNotExist:
+        raise Http404(f"No sync run #{pk}.") from None
+
+
+# --- pages of rows --------------------------------------------------------------------------
+
+
+def paginate(
+    request: HttpRequest, rows: QuerySet[Any] | Sequence[Any], per_page: int = PAGE_SIZE
+) -> Page[Any]:
+    """The page of `rows` that `?page=` asks for (the last one when past the end)."""
+    return Paginator(rows, per_page).get_page(request.GET.get("page"))
+
+
+_Response = TypeVar("_Response", bound=HttpResponseBase)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(filename: str, rows: Iterable[list[str]]) -> StreamingHttpResponse:
+    """A CSV download streamed row by row (the first row is the header)."""
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    return attachment(response, filename)
+
+
+def attachment(response: _Response, filename: str) -> _Response:
+    """Mark a response as a download named `filename`."""
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

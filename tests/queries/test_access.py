@@ -1,0 +1,88 @@
+"""The one reader of stored edges and reach: the current run, its cache, and the rule that a
+member's own edge replaces its access group's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from identities.analysis import analyse_estate
+from identities.graph.paths import find_paths
+from identities.models import AnalysisRun, IamRole, IamUser
+from identities.queries.access import (
+    access_into,
+    access_out_of,
+    current_run,
+    edges_between,
+    hop_details,
+    iter_direct_edges,
+    reach_from,
+    reach_graph,
+)
+
+MGMT, DEV, PROD = "111111111111", "333333333333", "444444444444"
+SOLO = "555555555555"
+ALICE = f"arn:aws:iam::{DEV}:user/alice"
+BREAK_GLASS = f"arn:aws:iam::{PROD}:role/prod-break-glass"
+SOLO_ALICE, SOLO_BOB = f"arn:aws:iam::{SOLO}:user/alice", f"arn:aws:iam::{SOLO}:user/bob"
+SOLO_DEPLOY, SOLO_AUDIT = f"arn:aws:iam::{SOLO}:role/deploy", f"arn:aws:iam::{SOLO}:role/audit"
+
+
+def test_current_run_is_the_one_that_finished_last_when_two_overlap(imported_sample):
+    first = current_run()
+    second = AnalysisRun.objects.get(pk=analyse_estate().run)
+    # The first run started after the second but committed before it: the stored rows and the
+    # only stored graph are the second run's.
+    AnalysisRun.objects.filter(pk=first.pk).update(
+        started_at=second.started_at + timedelta(minutes=1),
+        finished_at=second.finished_at - timedelta(seconds=1),
+    )
+
+    assert current_run().pk == second.pk
+    assert reach_graph() is not None
+    chain = [reached.path for reached in reach_from(ALICE) if reached.node == BREAK_GLASS]
+    paths = find_paths(source=f"user:{DEV}:alice", target=f"role:{PROD}:prod-break-glass")
+    assert chain == [
+        (ALICE, f"arn:aws:iam::{DEV}:role/dev-ops", f"arn:aws:iam::{PROD}:role/prod-ops",
+         BREAK_GLASS)
+    ]  # fmt: skip
+    assert [hop["target_arn"] for hop in paths["paths"][0]["hops"]] == list(chain[0][1:])
+
+
+def test_reach_graph_is_loaded_once_per_run(imported_sample):
+    loaded = reach_graph()
+
+    assert reach_graph() is loaded
+    analyse_estate()
+    assert reach_graph() is not loaded
+
+
+def test_access_out_of_a_denied_member_leaves_out_the_group_edge(denied_member_estate):
+    alice = IamUser.objects.get(arn=SOLO_ALICE)
+
+    assert [(a.target, a.outcome) for a in access_out_of(alice)] == [(SOLO_AUDIT, "allow")]
+    assert [(a.target, a.outcome) for a in access_out_of(alice, include_refused=True)] == [
+        (SOLO_AUDIT, "allow"),
+        (SOLO_DEPLOY, "denied"),
+    ]
+
+
+def test_access_into_expands_groups_except_a_replaced_member(denied_member_estate):
+    deploy = IamRole.objects.get(arn=SOLO_DEPLOY)
+
+    assert [a.source for a in access_into(deploy)] == [SOLO_BOB]
+    assert [a.source_kind for a in access_into(deploy, expand_groups=False)] == [
+        "group",
+        "group",
+    ]
+
+
+def test_edges_between_and_exports_follow_the_same_rule(denied_member_estate):
+    found = edges_between([(SOLO_ALICE, SOLO_DEPLOY), (SOLO_BOB, SOLO_DEPLOY)])
+
+    assert sorted(found) == [(SOLO_BOB, SOLO_DEPLOY)]
+    assert sorted((a.source, a.target) for a in iter_direct_edges()) == [
+        (SOLO_ALICE, SOLO_AUDIT),
+        (SOLO_BOB, SOLO_AUDIT),
+        (SOLO_BOB, SOLO_DEPLOY),
+    ]
+    assert [hop.group_label != "" for hop in hop_details([SOLO_BOB, SOLO_DEPLOY])] == [True]
