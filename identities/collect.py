@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from identities.aws import CallCounter, assume_account_session, build_client
-from identities.bundle import AUTHZ_LISTS, ORG_POLICY_TYPES
+from identities.bundle_checks import AUTHZ_LISTS, ORG_POLICY_TYPES
 
 logger = logging.getLogger(__name__)
 

@@ -179,6 +179,15 @@ class _GraphForm(forms.Form):
     accounts = forms.MultipleChoiceField(required=False, label="Only accounts")
     expand = NodeListField(required=False)
     node = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    account = forms.ChoiceField(required=False, label="Account")
+    focus = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    depth = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=DEPTH_CHOICES,
+        label="Depth",
+        empty_value=2,  # type: ignore[arg-type]  # stubs say str; any value works
+    )
 
     def __init__(self, data: QueryDict, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
@@ -186,8 +195,19 @@ class _GraphForm(forms.Form):
         self.account_labels = dict(choices)
         _choice_field(self, "kinds").choices = self.edge_kind_choices
         _choice_field(self, "accounts").choices = choices
-        if "account" in self.fields:
-            _choice_field(self, "account").choices = [("", "All accounts"), *choices]
+        _choice_field(self, "account").choices = [("", "All accounts"), *choices]
+
+    def scope_params(self) -> dict[str, Any]:
+        """The keyword arguments every neighbourhood view takes: account, focus, depth, the
+        expanded nodes, edge kinds and accounts shown."""
+        return {
+            "account_id": self.clean_value("account") or "",
+            "focus": self.clean_value("focus") or "",
+            "depth": self.clean_value("depth") or 2,
+            "expand": self.clean_value("expand"),
+            "edge_kinds": self.clean_value("kinds"),
+            "accounts": self.clean_value("accounts"),
+        }
 
     def clean_value(self, name: str) -> Any:
         """The cleaned value of a field, or its empty value when it did not validate."""
@@ -201,26 +221,12 @@ class _GraphForm(forms.Form):
 class IdentityGraphForm(_GraphForm):
     edge_kind_choices = IDENTITY_KIND_CHOICES
 
-    account = forms.ChoiceField(required=False, label="Account")
-    focus = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
-    depth = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        choices=DEPTH_CHOICES,
-        label="Depth",
-        empty_value=2,  # type: ignore[arg-type]  # stubs say str; any value works
-    )
     hide_aws = forms.BooleanField(required=False, label="Hide AWS-managed policies")
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of graph.build_identity_graph."""
         return {
-            "account_id": self.clean_value("account") or "",
-            "focus": self.clean_value("focus") or "",
-            "depth": self.clean_value("depth") or 2,
-            "expand": self.clean_value("expand"),
-            "edge_kinds": self.clean_value("kinds"),
-            "accounts": self.clean_value("accounts"),
+            **self.scope_params(),
             "hide_aws_managed": bool(self.clean_value("hide_aws")),
         }
 
@@ -228,27 +234,13 @@ class IdentityGraphForm(_GraphForm):
 class AccessGraphForm(_GraphForm):
     edge_kind_choices = ACCESS_KIND_CHOICES
 
-    account = forms.ChoiceField(required=False, label="Account")
-    focus = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
-    depth = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        choices=DEPTH_CHOICES,
-        label="Depth",
-        empty_value=2,  # type: ignore[arg-type]  # stubs say str; any value works
-    )
     cond = forms.ChoiceField(required=False, choices=CONDITION_CHOICES, label="Conditions")
     denied = forms.BooleanField(required=False, label="Show refused candidates")
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of graph.build_access_graph."""
         return {
-            "account_id": self.clean_value("account") or "",
-            "focus": self.clean_value("focus") or "",
-            "depth": self.clean_value("depth") or 2,
-            "expand": self.clean_value("expand"),
-            "edge_kinds": self.clean_value("kinds"),
-            "accounts": self.clean_value("accounts"),
+            **self.scope_params(),
             "conditional": self.clean_value("cond") or "",
             "show_denied": bool(self.clean_value("denied")),
         }

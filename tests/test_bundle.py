@@ -362,7 +362,7 @@ def test_parse_bundle_malformed_input_names_path_and_problem(
 def test_url_decode_inverts_quote(text: str) -> None:
     from urllib.parse import quote
 
-    from identities.bundle import _url_decode
+    from identities.bundle_checks import _url_decode
 
     assert _url_decode(quote(text)) == text
 
@@ -371,7 +371,7 @@ def test_url_decode_inverts_quote(text: str) -> None:
 def test_url_decode_agrees_with_unquote_on_any_ascii(text: str) -> None:
     from urllib.parse import unquote
 
-    from identities.bundle import _url_decode
+    from identities.bundle_checks import _url_decode
 
     assert _url_decode(text) == unquote(text)
 

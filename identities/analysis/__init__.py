@@ -30,10 +30,11 @@ from django.utils import timezone
 from identities.analysis.admins import find_administrators
 from identities.analysis.edges import EdgeResult, compute_edges, group_principals
 from identities.analysis.estate import load_estate
-from identities.analysis.evaluation import Evaluator, display_keys
+from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
 from identities.analysis.reach import Reached, ReachGraph
 from identities.analysis.store import refresh_statistics, store_results
+from identities.analysis.subjects import display_keys
 from identities.models import AnalysisRun, SyncRun
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from identities.analysis.edges import EdgeRecord, SourceKind
 from identities.analysis.estate import Actor, Doc, Estate, GroupInfo
-from identities.analysis.evaluation import display_keys
+from identities.analysis.subjects import display_keys
 from identities.policy import (
     Decision,
     Effect,

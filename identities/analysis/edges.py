@@ -43,12 +43,11 @@ from identities.analysis.estate import (
     Doc,
     Estate,
 )
-from identities.analysis.evaluation import (
+from identities.analysis.evaluation import Evaluator, Verdict
+from identities.analysis.subjects import (
     RESOURCE_TAG_PREFIXES,
-    Evaluator,
     Subject,
     Target,
-    Verdict,
     anyone_subject,
     federated_subject,
     group_subject,

@@ -522,7 +522,7 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
         OrgPolicy.Type.SCP: defaultdict(list),
         OrgPolicy.Type.RCP: defaultdict(list),
     }
-    present = {OrgPolicy.Type.SCP: False, OrgPolicy.Type.RCP: False}
+    present: dict[str, bool] = {OrgPolicy.Type.SCP: False, OrgPolicy.Type.RCP: False}
     for policy_id, name, policy_type, document, targets in OrgPolicy.objects.order_by(
         "policy_id"
     ).values_list("policy_id", "name", "type", "document", "targets"):
@@ -584,11 +584,11 @@ def _organization_ids() -> dict[str, str]:
     the organisation's id (``o-…``). It is read from an ``organization_id`` column of Account
     when the schema has one; without it those keys stay unknown (conditional), as before.
     """
-    names = {field.name for field in Account._meta.get_fields()}
-    if "organization_id" not in names:
+    column: str = "organization_id"  # a plain str: the schema may not have it yet
+    if column not in {field.name for field in Account._meta.get_fields()}:
         return {}
     return {
-        account_id: org_id
-        for account_id, org_id in Account.objects.values_list("account_id", "organization_id")
+        str(account_id): str(org_id)
+        for account_id, org_id in Account.objects.values_list("account_id", column)
         if org_id
     }

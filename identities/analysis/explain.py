@@ -22,20 +22,19 @@ from identities.analysis.estate import (
     Doc,
     load_estate,
 )
-from identities.analysis.evaluation import (
-    Evaluator,
+from identities.analysis.evaluation import Evaluator, build_request
+from identities.analysis.reach import load_graph
+from identities.analysis.subjects import (
     Mode,
     Subject,
     Target,
     anyone_subject,
-    build_request,
     display_keys,
     federated_subject,
     member_subject,
     outsider_subject,
     service_subject,
 )
-from identities.analysis.reach import load_graph
 from identities.arns import (
     ANYONE,
     FEDERATED_PREFIX,

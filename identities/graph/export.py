@@ -21,7 +21,7 @@ def table_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The view's edges as rows (source, relation, target, details), at most TABLE_LIMIT,
     then the nodes no edge touches: the same information as the picture."""
     nodes = {node["id"]: node for node in data["nodes"]}
-    rows = []
+    rows: list[dict[str, Any]] = []
     touched: set[str] = set()
     for edge in data["edges"]:
         source, target = nodes[edge["source"]], nodes[edge["target"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q
 
@@ -41,6 +41,11 @@ from identities.models import (
 from identities.queries.findings import principal_flags
 
 _PRINCIPAL_VALUES = ("pk", "name", "account__account_id")
+PRINCIPAL_MODELS: dict[str, type[IamUser] | type[IamGroup] | type[IamRole]] = {
+    "user": IamUser,
+    "group": IamGroup,
+    "role": IamRole,
+}
 
 
 def _add_principal(builder: Builder, kind: str, pk: int, name: str, account_id: str) -> str:
@@ -101,22 +106,22 @@ def _load_identity_edges(
         where = nothing
         for kind, q in owners.items():
             if q is not None:
-                model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+                model = PRINCIPAL_MODELS[kind]
                 where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
         if policy_arns:
             where |= Q(policy__arn__in=policy_arns)
         if scope.hide_aws_managed:
             where &= Q(policy__is_aws_managed=False)
-        rows = PolicyAttachment.objects.filter(where).values_list(
+        attachments = PolicyAttachment.objects.filter(where).values_list(
             "policy__arn", "policy__name", "policy__account__account_id",
             "user_id", "user__name", "user__account__account_id",
             "group_id", "group__name", "group__account__account_id",
             "role_id", "role__name", "role__account__account_id",
         )  # fmt: skip
-        for arn, name, policy_account, *owner_columns in rows:
+        for arn, name, policy_account, *owner_columns in attachments:
             target = _add_policy(builder, arn, name, policy_account)
             for index, kind in enumerate(PRINCIPAL_KINDS):
-                pk, owner, account_id = owner_columns[index * 3 : index * 3 + 3]
+                pk, owner, account_id = cast(list[Any], owner_columns)[index * 3 : index * 3 + 3]
                 if pk is not None:
                     source = _add_principal(builder, kind, pk, owner, account_id)
                     builder.edge(source, target, "attached")
@@ -125,15 +130,15 @@ def _load_identity_edges(
         where = Q(pk__in=inline_pks) if inline_pks else nothing
         for kind, q in owners.items():
             if q is not None:
-                model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+                model = PRINCIPAL_MODELS[kind]
                 where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
-        rows = InlinePolicy.objects.filter(where).values_list(
+        inlines = InlinePolicy.objects.filter(where).values_list(
             "pk", "name", "account__account_id",
             "user_id", "user__name", "group_id", "group__name", "role_id", "role__name",
         )  # fmt: skip
-        for pk, name, account_id, *owner_columns in rows:
+        for pk, name, account_id, *owner_columns in inlines:
             for index, kind in enumerate(PRINCIPAL_KINDS):
-                owner_pk, owner = owner_columns[index * 2 : index * 2 + 2]
+                owner_pk, owner = cast(list[Any], owner_columns)[index * 2 : index * 2 + 2]
                 if owner_pk is not None:
                     source = _add_principal(builder, kind, owner_pk, owner, account_id)
                     target = _add_inline(builder, pk, name, kind, owner, account_id)
@@ -146,12 +151,12 @@ def _load_identity_edges(
                 where |= q
             if policy_arns:
                 where |= Q(boundary_arn__in=policy_arns)
-            rows = (
+            bounded = (
                 model.objects.filter(where)
                 .exclude(boundary_arn="")
                 .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
             )
-            for pk, name, account_id, boundary_arn in rows:
+            for pk, name, account_id, boundary_arn in bounded:
                 source = _add_principal(builder, kind, pk, name, account_id)
                 target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
                 builder.edge(source, target, "boundary")
@@ -179,19 +184,27 @@ def _grow_identity(builder: Builder, frontier: set[str]) -> set[str]:
     return set(builder.graph) - before
 
 
+def principal_field(kind: str, key: str, field: str) -> Any:
+    """``field`` of the user, group or role that a node key (``<account id>:<name>``) names;
+    GraphError when the estate has none."""
+    account_id, name = account_and_name(key)
+    found = (
+        PRINCIPAL_MODELS[kind]
+        .objects.filter(account__account_id=account_id, name=name)
+        .values_list(field, flat=True)
+        .first()
+    )
+    if found is None:
+        raise GraphError(f"No IAM {kind} named {name!r} in account {account_id}.")
+    return found
+
+
 def seed_identity_node(builder: Builder, node_id: str) -> None:
     """Put one named node in the graph, or raise GraphError when the estate has no such node."""
     kind, key = split_node_id(node_id)
     if kind in PRINCIPAL_KINDS:
+        pk = principal_field(kind, key, "pk")
         account_id, name = account_and_name(key)
-        model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
-        pk = (
-            model.objects.filter(account__account_id=account_id, name=name)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if pk is None:
-            raise GraphError(f"No IAM {kind} named {name!r} in account {account_id}.")
         builder.graph.add_node(node_id, kind=kind, label=name, account=account_id)
         builder.pks[node_id] = pk
     elif kind == "policy":
@@ -268,7 +281,7 @@ def build_identity_graph(
             load_identity_overview(builder)
             folded_by_sql = True
         else:
-            for kind, model in (("user", IamUser), ("group", IamGroup), ("role", IamRole)):
+            for kind, model in PRINCIPAL_MODELS.items():
                 for pk, name, account in model.objects.filter(in_scope).values_list(
                     *_PRINCIPAL_VALUES
                 ):

@@ -23,6 +23,7 @@ from identities.graph.build import (
     principal_node_id,
     split_node_id,
 )
+from identities.graph.identity import PRINCIPAL_MODELS, principal_field
 from identities.models import (
     AccessGroup,
     Account,
@@ -182,7 +183,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
     }
     if kind in {"user", "group", "role"}:
         account_id, _, name = key.partition(":")
-        model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+        model = PRINCIPAL_MODELS[kind]
         obj = model.objects.select_related("account").filter(
             account__account_id=account_id, name=name
         )
@@ -258,7 +259,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
 
 def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole, node_id: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    owner = {kind: obj}
+    owner: dict[str, Any] = {kind: obj}
     found["policies"] = list(
         PolicyAttachment.objects.filter(**owner)
         .order_by("policy__name")
@@ -269,12 +270,12 @@ def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole, node_id: str)
     )
     if kind == "user":
         found["groups"] = list(
-            GroupMembership.objects.filter(user=obj)
+            GroupMembership.objects.filter(user_id=obj.pk)
             .order_by("group__name")
             .values_list("group__name", flat=True)
         )
     if kind == "group":
-        members = GroupMembership.objects.filter(group=obj).order_by("user__name")
+        members = GroupMembership.objects.filter(group_id=obj.pk).order_by("user__name")
         found["group_members"] = list(members.values_list("user__name", flat=True)[:PANEL_LIMIT])
         found["member_count"] = members.count()
         return found
@@ -344,24 +345,11 @@ def _short_label(kind: str, key: str) -> str:
 def _access_edges(source: str, source_kind: str, source_key: str, target_key: str) -> list[dict]:
     """The stored edges from a node to a role, refused ones included (the member's own edge
     replaces its group's, as everywhere)."""
-    account_id, _, role = target_key.partition(":")
-    target = (
-        IamRole.objects.filter(account__account_id=account_id, name=role)
-        .values_list("arn", flat=True)
-        .first()
-    )
+    target = principal_field("role", target_key, "arn")
     if source_kind in {"user", "role"}:
-        source_account, _, name = source_key.partition(":")
-        model = IamUser if source_kind == "user" else IamRole
-        arn = (
-            model.objects.filter(account__account_id=source_account, name=name)
-            .values_list("arn", flat=True)
-            .first()
-        )
+        arn = principal_field(source_kind, source_key, "arn")
     else:
         arn = node_source(source)
-    if target is None or arn is None:
-        return []
     found = edges_between([(arn, target)], include_refused=True).get((arn, target), [])
     return [
         {
@@ -393,7 +381,7 @@ def suggest_nodes(q: str, view: str, limit: int = SUGGEST_LIMIT) -> list[dict[st
     found: list[dict[str, str]] = []
     kinds = ["user", "role"] + (["group"] if view == "identity" else [])
     for kind in kinds:
-        model = {"user": IamUser, "group": IamGroup, "role": IamRole}[kind]
+        model = PRINCIPAL_MODELS[kind]
         rows = (
             model.objects.filter(Q(name__icontains=q) | Q(arn__icontains=q))
             .order_by("name", "account__name")
@@ -410,13 +398,13 @@ def suggest_nodes(q: str, view: str, limit: int = SUGGEST_LIMIT) -> list[dict[st
                 }
             )
     if view == "identity":
-        rows = (
+        policies = (
             ManagedPolicy.objects.filter(name__icontains=q)
             .order_by("name", "arn")
             .values_list("name", "arn", "is_aws_managed")
             .distinct()[:limit]
         )
-        for name, arn, aws in rows:
+        for name, arn, aws in policies:
             found.append(
                 {
                     "id": f"policy:{arn}",

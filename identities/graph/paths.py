@@ -13,35 +13,23 @@ from identities.graph.build import (
     MAX_PATH_LENGTH,
     MAX_PATHS,
     Builder,
-    GraphError,
     Scope,
-    account_and_name,
     arn_node_id,
     node_source,
     outside_kind,
     outside_node,
     split_node_id,
 )
-from identities.graph.identity import account_names
+from identities.graph.identity import account_names, principal_field
 from identities.graph.layout import layout_access
 from identities.graph.serialise import serialise_graph
-from identities.models import IamRole, IamUser
 from identities.queries.access import DirectAccess, edges_between, reach_graph
 
 
 def _node_reach_key(node_id: str) -> str:
     kind, key = split_node_id(node_id)
     if kind in {"user", "role"}:
-        account_id, name = account_and_name(key)
-        model = IamUser if kind == "user" else IamRole
-        arn = (
-            model.objects.filter(account__account_id=account_id, name=name)
-            .values_list("arn", flat=True)
-            .first()
-        )
-        if arn is None:
-            raise GraphError(f"No IAM {kind} named {name!r} in account {account_id}.")
-        return arn
+        return str(principal_field(kind, key, "arn"))
     return node_source(node_id)
 
 
@@ -91,7 +79,7 @@ def find_paths(
     for node_id in (source, target):
         seed_access_node(loader, node_id)
     graph = builder.graph
-    paths = []
+    paths: list[dict[str, Any]] = []
     for chain in chains:
         hops = []
         for hop_source, hop_target, row in chain:

@@ -461,6 +461,11 @@ def _sync_rows(
                 key = tuple(row[name] for name in key_fields)
                 changes.add(account_id, kind, "removed", describe(key, row), record=record)
             model._default_manager.filter(pk__in=batch).delete()
+    # A renamed row may hand its name to a new row or to another renamed one (a rename and a
+    # new user under the old name; two names swapped), and UNIQUE(account, name) is checked
+    # row by row on SQLite and PostgreSQL alike. So renamed rows first park under a name no
+    # IAM name can be, then the inserts and updates write the names AWS reports.
+    _park_renamed(model, key_fields, to_update, stored)
     if to_create and connection.vendor == "postgresql":
         copy_rows(model, fields, (row for _, row in to_create))
         for row in model._default_manager.filter(**scope).values("pk", *key_fields):
@@ -473,6 +478,43 @@ def _sync_rows(
             result[key] = obj.pk
     if to_update:
         update_rows(model, to_update, sorted(changed_fields))
+    return result
+
+
+def _park_renamed(
+    model: type[models.Model],
+    key_fields: tuple[str, ...],
+    to_update: list[models.Model],
+    stored: dict[int, dict[str, Any]],
+) -> None:
+    """Move the rows whose unique name changes out of the way of the names being written."""
+    for fields in _unique_beside_key(model, key_fields):
+        parked = [
+            obj
+            for obj in to_update
+            if any(getattr(obj, name) != stored[obj.pk][name] for name in fields)
+        ]
+        for obj in parked:
+            # A space and "#" are in no IAM name (`[\w+=,.@-]`), so this meets no real row.
+            model._default_manager.filter(pk=obj.pk).update(
+                **dict.fromkeys(fields, f"#renaming {obj.pk}")
+            )
+
+
+def _unique_beside_key(
+    model: type[models.Model], key_fields: tuple[str, ...]
+) -> list[tuple[str, ...]]:
+    """The text columns of each UNIQUE constraint that is not on the natural key (a name)."""
+    result = []
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint):
+            fields = tuple(
+                name
+                for name in constraint.fields
+                if isinstance(model._meta.get_field(name), models.CharField)
+            )
+            if fields and not set(fields) <= set(key_fields):
+                result.append(fields)
     return result
 
 

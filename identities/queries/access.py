@@ -572,8 +572,9 @@ def count_edge_ends(
 
 def count_edges_into(roles: Collection[int], edge_filter: EdgeFilter) -> list[dict[str, Any]]:
     """Edges into these roles, counted (``n``) per source and outcome."""
-    return list(
-        AccessEdge.objects.filter(target_id__in=list(roles))
+    return [
+        dict(row)
+        for row in AccessEdge.objects.filter(target_id__in=list(roles))
         .filter(edge_filter.q())
         .values(
             "source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
@@ -581,7 +582,7 @@ def count_edges_into(roles: Collection[int], edge_filter: EdgeFilter) -> list[di
         )
         .annotate(n=Count("pk"))
         .order_by()
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
 def count_edges_out_of(selection: EdgeSelection, edge_filter: EdgeFilter) -> list[dict[str, Any]]:
@@ -590,13 +591,14 @@ def count_edges_out_of(selection: EdgeSelection, edge_filter: EdgeFilter) -> lis
     where = Q(pk__in=[])
     for part in selection.parts():
         where |= part
-    return list(
-        AccessEdge.objects.filter(where)
+    return [
+        dict(row)
+        for row in AccessEdge.objects.filter(where)
         .filter(edge_filter.q())
         .values("source_kind", "source_group_id", "target_id", "outcome")
         .annotate(n=Count("pk"))
         .order_by()
-    )
+    ]
 
 
 # One GROUP BY per kind of source, each joining only the table that holds its account.

@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from identities.aws import CallCounter
-from identities.bundle import BUNDLE_FORMAT, BundleError, validate_bundle, validate_organization
+from identities.bundle import BundleError, make_bundle, validate_bundle, validate_organization
 from identities.collect import CollectError, collect_member_account, collect_organization
 from identities.ingest.imports import import_bundle, import_organization
 from identities.models import Account, AccountSyncConfig, SyncRun
@@ -213,12 +213,7 @@ def _run_locked(
             config=config,
             counter=counter,
         )
-        bundle = {
-            "format": BUNDLE_FORMAT,
-            "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "accounts": [entry],
-            "warnings": [],
-        }
+        bundle = make_bundle([entry], warnings=[], generated_at=datetime.now(UTC))
         raw = json.dumps(bundle).encode()
         heartbeat.beat("validating", force=True)
         validate_bundle(bundle, source=f"AWS account {account_id}")

@@ -310,7 +310,10 @@
   }
 
   function wire(instance) {
-    instance.on("tap", "node", function (event) {
+    // "onetap", not "tap": Cytoscape fires it once the double-tap interval has passed without
+    // a second tap. The two taps of a double tap would each load a panel, and those requests
+    // race the expansion's swap of the whole view.
+    instance.on("onetap", "node", function (event) {
       var node = event.target;
       if (node.data("drill_url")) {
         goTo(node.data("drill_url"));

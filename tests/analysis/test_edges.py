@@ -28,7 +28,7 @@ def arn(account: str, kind: str, name: str) -> str:
 
 
 def user(account: str, name: str, *, inline: Any = None, boundary: str | None = None) -> dict:
-    entry = {
+    entry: dict[str, Any] = {
         "Path": "/",
         "UserName": name,
         "UserId": "AIDA" + name.upper().replace("-", "")[:10].ljust(17, "X"),

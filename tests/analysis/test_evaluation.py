@@ -9,8 +9,8 @@ unknown. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_con
 from __future__ import annotations
 
 from identities.analysis.estate import AccountInfo, Actor, Doc
-from identities.analysis.evaluation import (
-    Evaluator,
+from identities.analysis.evaluation import Evaluator
+from identities.analysis.subjects import (
     Target,
     anyone_subject,
     group_subject,

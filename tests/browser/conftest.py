@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,10 +41,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser) -> Iterator[Any]:
     """A fresh page whose console errors and uncaught exceptions land in `page.errors`."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
+    # Any: `errors` is this fixture's own attribute, unknown to Playwright's Page.
+    page: Any = context.new_page()
     page.errors = []
     page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -53,7 +54,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def screenshot(page: Page) -> Callable[[str], Path]:
+def screenshot(page: Any) -> Callable[[str], Path]:
     """Save a full-page screenshot of the current step under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     print(f"screenshots: {SCREENSHOTS}")

@@ -115,17 +115,20 @@ def test_graph_edge_panel_shows_statements_and_expand_merges(
     statements = page.locator("#node-panel .edge-panel").inner_text()
     shot("03-access-edge-statements")
 
-    # The double tap is emitted on the node itself: a real double click also fires two single
-    # taps whose panel requests race the expansion's swap of the whole view.
+    # A real double click: its two taps must not load panels that race the expansion's swap.
     page.evaluate(
-        "(id) => window.iamvizGraph.getElementById(id).emit('dbltap')", f"role:{DEV}:dev-ops"
+        "() => { window.__panelLoads = 0; document.body.addEventListener('htmx:beforeRequest',"
+        " (e) => { if (e.detail.target && e.detail.target.id === 'node-panel')"
+        " window.__panelLoads += 1; }); }"
     )
+    _click_node(page, f"role:{DEV}:dev-ops", double=True)
     page.wait_for_url(re.compile(r"expand=role%3A333333333333%3Adev-ops"))
     page.wait_for_function(
         "() => window.iamvizGraph.getElementById('role:444444444444:prod-ops').nonempty()"
     )
     shot("04-access-expanded")
     after = _drawn(page)
+    page.wait_for_timeout(600)  # past the double-tap interval: a single tap would load by now
 
     assert "AliceWithMFA" in statements
     assert "aws:MultiFactorAuthPresent" in statements
@@ -134,6 +137,7 @@ def test_graph_edge_panel_shows_statements_and_expand_merges(
         f"user:{DEV}:alice",
     ]
     assert f"role:{PROD}:prod-ops" in [n[0] for n in after["nodes"]]
+    assert page.evaluate("() => window.__panelLoads") == 0
     assert page.errors == []
 
 

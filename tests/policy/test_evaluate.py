@@ -1265,7 +1265,6 @@ def test_evaluate_policies_single_layer_lists_applying_statements() -> None:
 # --- Resource element: a `*` ending a segment spans colons ---------------------------------------
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
 FOO_FUNCTION = f"arn:aws:lambda:us-east-1:{A}:function:foo"
-INVOKE_FOO = {"action": "lambda:InvokeFunction", "resource": FOO_FUNCTION}
 
 
 @pytest.mark.parametrize(
@@ -1305,7 +1304,9 @@ INVOKE_FOO = {"action": "lambda:InvokeFunction", "resource": FOO_FUNCTION}
 def test_evaluate_request_resource_wildcard_spans_segments(
     policies: list[Policy], expected: Outcome
 ) -> None:
-    decision = decide(**INVOKE_FOO, identity_policies=policies)
+    decision = decide(
+        action="lambda:InvokeFunction", resource=FOO_FUNCTION, identity_policies=policies
+    )
 
     assert decision.outcome is expected
 

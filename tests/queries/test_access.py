@@ -29,7 +29,7 @@ SOLO_DEPLOY, SOLO_AUDIT = f"arn:aws:iam::{SOLO}:role/deploy", f"arn:aws:iam::{SO
 
 def test_current_run_is_the_one_that_finished_last_when_two_overlap(imported_sample):
     first = current_run()
-    second = AnalysisRun.objects.get(pk=analyse_estate().run)
+    second = AnalysisRun.objects.get(pk=analyse_estate()["run"])
     # The first run started after the second but committed before it: the stored rows and the
     # only stored graph are the second run's.
     AnalysisRun.objects.filter(pk=first.pk).update(

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from django.http import HttpResponse
     from django.test import Client
+
+    # The test client's response type (only in django-stubs).
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
     from identities.models import SyncRun
 
@@ -28,11 +30,11 @@ def imported_shared(db: None, shared_aws_file: Callable[[str], Path]) -> SyncRun
     return import_bundle(read_bundle(path), label=path.name).sync_run
 
 
-def htmx_get(client: Client, url: str, target: str = "results", **params: Any) -> HttpResponse:
+def htmx_get(client: Client, url: str, target: str = "results", **params: Any) -> TestResponse:
     return client.get(url, params, headers={"HX-Request": "true", "HX-Target": target})
 
 
-def assert_fragment(response: HttpResponse) -> str:
+def assert_fragment(response: TestResponse) -> str:
     """The response is an htmx fragment: 200, no page chrome, varies on HX-Request."""
     body = response.content.decode()
     assert response.status_code == 200

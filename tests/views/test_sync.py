@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 from moto import mock_aws
 
+from identities.models import AccountSyncConfig, SyncRun, SyncSettings
 from identities.sync.runs import request_account_sync
 from identities.sync.schedule import ensure_periodic_tasks, get_nightly_schedule
-from identities.models import AccountSyncConfig, SyncRun, SyncSettings
 from tests.awsfake import CLEARED_VARIABLES, build_org, fake_credentials
 
 HTMX = {"HX-Request": "true", "HX-Target": "progress"}
