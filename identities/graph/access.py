@@ -321,15 +321,8 @@ def build_access_graph(
         else:
             loader.edges(where)
             loader.members(list(loader.group_pks))
-    expanded = [node_id for node_id in expand if node_id]
-    for node_id in expanded:
-        if node_id not in builder.graph:
-            try:
-                seed_access_node(loader, node_id)
-            except GraphError:
-                continue
-    if expanded:
-        loader.grow(set(expanded))
+    if expanded := builder.seed_all(expand, lambda node_id: seed_access_node(loader, node_id)):
+        loader.grow(expanded)
     graph, folded = fold_graph(builder.graph, threshold, access_fold_steps, focus=focus)
     if not focus and folded_by_sql:
         folded = ["users", "roles", "access groups"]

@@ -13,6 +13,7 @@ account that share their access, ``agg:…`` for folded nodes.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,17 @@ class Builder:
             return False
         self.graph.add_node(node_id, kind=kind, label=label, account=account, **extra)
         return True
+
+    def seed_all(self, node_ids: Iterable[str], seed: Callable[[str], None]) -> set[str]:
+        """Seed each named node not in the graph yet with ``seed``, skipping the ids that name
+        nothing (a stale link); returns the ids asked for."""
+        wanted = {node_id for node_id in node_ids if node_id}
+        for node_id in sorted(wanted - set(self.graph)):
+            try:
+                seed(node_id)
+            except GraphError:
+                continue
+        return wanted
 
     def edge(self, source: str, target: str, kind: str, **extra: Any) -> None:
         if source in self.graph and target in self.graph and self.scope.keeps_kind(kind):

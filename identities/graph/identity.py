@@ -287,15 +287,8 @@ def build_identity_graph(
                 ):
                     _add_principal(builder, kind, pk, name, account)
             _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
-    expanded = [node_id for node_id in expand if node_id]
-    for node_id in expanded:
-        if node_id not in builder.graph:
-            try:
-                seed_identity_node(builder, node_id)
-            except GraphError:
-                continue
-    if expanded:
-        _grow_identity(builder, set(expanded))
+    if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):
+        _grow_identity(builder, expanded)
     graph, folded = fold_graph(builder.graph, threshold, identity_fold_steps, focus=focus)
     if folded_by_sql:
         folded = ["users", "roles", "policies"]
