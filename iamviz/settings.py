@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from iamviz.log_redaction import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -120,6 +122,8 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# A task is acknowledged when it ends, and one whose worker process died is put back in its
+# queue (each task also says so: identities/tasks.py), so a killed worker's sync is redelivered.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -128,22 +132,51 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Three queues, so that the reaper never waits behind an analysis nor an analysis behind the
+# syncs: `make worker` consumes all three; docker/compose.yaml runs one worker per kind.
+CELERY_TASK_QUEUES = {"housekeeping": {}, "sync": {}, "analysis": {}}
+CELERY_TASK_DEFAULT_QUEUE = "sync"
+CELERY_TASK_ROUTES = {
+    "identities.reap_stale_syncs": {"queue": "housekeeping"},
+    "identities.finish_organization_sync": {"queue": "housekeeping"},
+    "identities.sync_organization": {"queue": "sync"},
+    "identities.sync_account": {"queue": "sync"},
+    "identities.import_bundle_file": {"queue": "sync"},
+    "identities.analyse": {"queue": "analysis"},
+}
+# Hard time limits in seconds (the soft limit is a minute earlier, housekeeping's 10 s).
+IAMVIZ_TIME_LIMITS = {
+    "housekeeping": env.int("IAMVIZ_HOUSEKEEPING_TIME_LIMIT", default=120),
+    "sync": env.int("IAMVIZ_SYNC_TIME_LIMIT", default=30 * 60),
+    "analysis": env.int("IAMVIZ_ANALYSIS_TIME_LIMIT", default=60 * 60),
+}
+# Redis hands an unacknowledged task to another worker after this many seconds. Longer than the
+# longest time limit, so a task that still runs is never delivered twice; a killed worker's
+# task comes back this late only when the whole worker died (a killed pool process's task is
+# redelivered at once), and meanwhile the reaper fails its run within IAMVIZ_SYNC_STALE_SECONDS,
+# closes its organisation run and queues the analysis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "IAMVIZ_VISIBILITY_TIMEOUT", default=max(IAMVIZ_TIME_LIMITS.values()) + 5 * 60
+    )
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 
-# A running sync whose worker has shown no sign of life for this long is marked failed.
-IAMVIZ_SYNC_STALE_MINUTES = env.int("IAMVIZ_SYNC_STALE_MINUTES", default=10)
+# A sync or analysis whose worker has shown no sign of life for this long is dead: its run is
+# taken over by the redelivered task or failed by the reaper. Workers beat every sixth of it.
+IAMVIZ_SYNC_STALE_SECONDS = env.int("IAMVIZ_SYNC_STALE_SECONDS", default=120)
+# How often the reaper runs (beat, housekeeping queue), and the pause before a throttled
+# account is tried again within the same run (twice, then it fails).
+IAMVIZ_REAPER_EVERY_SECONDS = env.int("IAMVIZ_REAPER_EVERY_SECONDS", default=60)
+IAMVIZ_THROTTLE_RETRY_SECONDS = env.int("IAMVIZ_THROTTLE_RETRY_SECONDS", default=60)
 
 # Archived bundles larger than this are still stored; the limit guards uploads only.
 IAMVIZ_MAX_UPLOAD_BYTES = env.int("IAMVIZ_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# AWS client libraries stay at WARNING even at DEBUG, and every handler redacts secrets
+# (STS session keys, ExternalId): see iamviz/log_redaction.py.
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True

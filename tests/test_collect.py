@@ -3,7 +3,10 @@ Stubber for what moto cannot show (several pages, a report still being generated
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import logging.config
 import os
 import socket
 import subprocess
@@ -22,6 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from iamviz.log_redaction import REDACTED, RedactSecrets, logging_config
 from identities.aws import (
     CallCounter,
     assume_account_session,
@@ -641,3 +645,89 @@ def test_collect_against_moto_server(moto_server: str) -> None:
     # policy); per account 1 caller identity, 1 AssumeRole (not into the caller's own) and 7
     assert org_counter.as_dict() == {"calls": 14, "attempts": 14, "retries": 0}
     assert counter.as_dict() == {"calls": 26, "attempts": 26, "retries": 0}
+
+
+# --- no secrets in logs (issue 14 item 5) ----------------------------------------------------
+
+
+@pytest.fixture(params=["capped", "filter alone"])
+def debug_log(request: pytest.FixtureRequest) -> Any:
+    """The project's LOGGING at LOG_LEVEL=DEBUG for one test, its console handler writing to a
+    buffer the test reads; then the configured LOGGING again. "filter alone" lets botocore
+    write at DEBUG too, so the redacting filter is tested on its own."""
+    from django.conf import settings
+
+    config = logging_config("DEBUG")
+    if request.param == "filter alone":
+        config["loggers"] = {name: {"level": "NOTSET"} for name in config["loggers"]}
+    logging.config.dictConfig(config)
+    buffer = io.StringIO()
+    consoles = [
+        handler
+        for handler in logging.getLogger().handlers
+        if type(handler) is logging.StreamHandler
+    ]
+    assert consoles and all(handler.filters for handler in consoles)
+    for handler in consoles:
+        handler.setStream(buffer)
+    yield buffer
+    logging.config.dictConfig(settings.LOGGING)
+
+
+def test_collect_member_account_at_debug_logs_no_secret(
+    estate: Estate, debug_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions: list[boto3.Session] = []
+
+    def recording(*args: Any, **kwargs: Any) -> boto3.Session:
+        session = assume_account_session(*args, **kwargs)
+        sessions.append(session)
+        return session
+
+    monkeypatch.setattr("identities.collect.assume_account_session", recording)
+    logging.getLogger("identities").debug("start of the sync")
+
+    collect_member_account(
+        management_session(region_name=REGION),
+        account_id=estate.prod_id,
+        role_name_or_arn="IamViz",
+        external_id="ext-Zq9-secret-external",
+        region=REGION,
+        counter=CallCounter(),
+    )
+
+    output = debug_log.getvalue()
+    credentials = sessions[0].get_credentials().get_frozen_credentials()
+    assert "start of the sync" in output and "Assumed arn:aws:iam::" in output
+    assert credentials.secret_key and credentials.secret_key not in output
+    assert credentials.token and credentials.token not in output
+    assert "ext-Zq9-secret-external" not in output
+
+
+@pytest.mark.parametrize(
+    ("message", "args"),
+    [
+        ("Response body:\n%s", (b"<SecretAccessKey>wJalrXUtnFEMI</SecretAccessKey>",)),
+        ("params %s", ({"ExternalId": "wJalrXUtnFEMI", "RoleArn": "arn:aws:iam::1:role/x"},)),
+        ("body Action=AssumeRole&ExternalId=wJalrXUtnFEMI&RoleSessionName=x", ()),
+        ("headers {'X-Amz-Security-Token': b'wJalrXUtnFEMI'}", ()),
+        ('json {"SessionToken": "wJalrXUtnFEMI", "Expiration": 1}', ()),
+    ],
+)
+def test_redact_secrets_filter_blanks_every_shape(message: str, args: tuple[Any, ...]) -> None:
+    record = logging.LogRecord("botocore", logging.DEBUG, __file__, 1, message, args, None)
+
+    assert RedactSecrets().filter(record) is True
+
+    assert "wJalrXUtnFEMI" not in record.getMessage()
+    assert REDACTED in record.getMessage()
+
+
+def test_logging_config_caps_aws_libraries_even_at_debug() -> None:
+    loggers = logging_config("DEBUG")["loggers"]
+    assert {name: loggers[name]["level"] for name in ("botocore", "urllib3", "s3transfer")} == {
+        "botocore": "WARNING",
+        "urllib3": "WARNING",
+        "s3transfer": "WARNING",
+    }
+    assert logging_config("ERROR")["loggers"]["botocore"]["level"] == "ERROR"

@@ -36,9 +36,8 @@ from identities.queries.access import (
     EdgeFilter,
     EdgeSelection,
     count_edge_ends,
+    count_edges,
     count_edges_by_account,
-    count_edges_into,
-    count_edges_out_of,
     run_cached,
 )
 
@@ -182,7 +181,12 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
     if account_id:
         role_account, user_account = _account_index()
         edge_filter = _edge_filter(scope)
-        rows: Iterable[dict[str, Any]] = count_edges_into(selection.targets, edge_filter)
+        rows: Iterable[dict[str, Any]] = count_edges(
+            EdgeSelection(targets=selection.targets),
+            edge_filter,
+            ("source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
+             "outcome"),
+        )  # fmt: skip
         for row in rows:
             row["target_account"] = None
             row["source_account"] = (
@@ -201,7 +205,9 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
             source_users=selection.source_users,
             source_groups=selection.source_groups,
         )
-        rows = count_edges_out_of(leaving, edge_filter)
+        rows = count_edges(
+            leaving, edge_filter, ("source_kind", "source_group_id", "target_id", "outcome")
+        )
         own = next(pk for pk, value in account_of.items() if value == account_id)
         kept = []
         for row in rows:

@@ -570,35 +570,15 @@ def count_edge_ends(
     return total
 
 
-def count_edges_into(roles: Collection[int], edge_filter: EdgeFilter) -> list[dict[str, Any]]:
-    """Edges into these roles, counted (``n``) per source and outcome."""
-    return [
-        dict(row)
-        for row in AccessEdge.objects.filter(target_id__in=list(roles))
-        .filter(edge_filter.q())
-        .values(
-            "source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
-            "outcome",
-        )
-        .annotate(n=Count("pk"))
-        .order_by()
-    ]  # fmt: skip
-
-
-def count_edges_out_of(selection: EdgeSelection, edge_filter: EdgeFilter) -> list[dict[str, Any]]:
-    """Edges from the sources of ``selection``, counted (``n``) per target, source kind, access
-    group and outcome."""
+def count_edges(
+    selection: EdgeSelection, edge_filter: EdgeFilter, by: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The edges of ``selection`` counted (``n``) per value of the ``by`` columns."""
     where = Q(pk__in=[])
     for part in selection.parts():
         where |= part
-    return [
-        dict(row)
-        for row in AccessEdge.objects.filter(where)
-        .filter(edge_filter.q())
-        .values("source_kind", "source_group_id", "target_id", "outcome")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ]
+    query = AccessEdge.objects.filter(where).filter(edge_filter.q())
+    return [dict(row) for row in query.values(*by).annotate(n=Count("pk")).order_by()]
 
 
 # One GROUP BY per kind of source, each joining only the table that holds its account.

@@ -18,13 +18,26 @@ logger = logging.getLogger(__name__)
 
 # A run in one of these states holds its account: no second run of the account may start.
 ACTIVE = (SyncRun.Status.PENDING, SyncRun.Status.RUNNING)
-DEFAULT_STALE_MINUTES = 10
+DEFAULT_STALE_SECONDS = 120
 
 
 def stale_after() -> timedelta:
-    """How long a run may go without a heartbeat before the reaper fails it
-    (`IAMVIZ_SYNC_STALE_MINUTES`, default 10)."""
-    return timedelta(minutes=getattr(settings, "IAMVIZ_SYNC_STALE_MINUTES", DEFAULT_STALE_MINUTES))
+    """How long a sync or analysis may go without a heartbeat before it counts as dead: taken
+    over by its redelivered task or failed by the reaper (`IAMVIZ_SYNC_STALE_SECONDS`, 120)."""
+    return timedelta(
+        seconds=getattr(settings, "IAMVIZ_SYNC_STALE_SECONDS", DEFAULT_STALE_SECONDS)
+    )
+
+
+def beat_interval() -> float:
+    """Seconds between the background heartbeats of a worker: a sixth of `stale_after()`, so
+    that a live worker is never taken for dead (between 0.5 and 20 s)."""
+    return min(20.0, max(0.5, stale_after().total_seconds() / 6))
+
+
+def has_broker() -> bool:
+    """Tasks run in worker processes (which may die on their own), not in-process."""
+    return bool(getattr(settings, "REDIS_URL", ""))
 
 
 def load_settings() -> SyncSettings:

@@ -40,6 +40,15 @@ _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# Take the lock over from a dead run: only if nobody holds it, or still the dead run does.
+_TAKE_OVER = """
+local value = redis.call('get', KEYS[1])
+if (not value) or string.sub(value, 1, string.len(ARGV[3])) == ARGV[3] then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
 _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
@@ -67,6 +76,12 @@ class AccountLock:
         run_id = value.decode().split(":", 1)[0]
         return int(run_id) if run_id.isdigit() else None
 
+    def take_over(self, dead_run_id: int) -> bool:
+        """Hold the lock in place of `dead_run_id` (whose worker stopped beating)."""
+        return bool(
+            self.client.eval(_TAKE_OVER, 1, self.key, self.token, self.ttl_ms, f"{dead_run_id}:")
+        )
+
     def extend(self) -> bool:
         return bool(self.client.eval(_EXTEND, 1, self.key, self.token, self.ttl_ms))
 
@@ -83,6 +98,9 @@ class NoLock:
 
     def holder_run_id(self) -> int | None:
         return None
+
+    def take_over(self, dead_run_id: int) -> bool:
+        return True
 
     def extend(self) -> bool:
         return True
