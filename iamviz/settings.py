@@ -143,6 +143,8 @@ CELERY_TASK_ROUTES = {
     "identities.sync_account": {"queue": "sync"},
     "identities.import_bundle_file": {"queue": "sync"},
     "identities.analyse": {"queue": "analysis"},
+    "identities.notify_analysis": {"queue": "housekeeping"},
+    "identities.send_notification": {"queue": "housekeeping"},
 }
 # Hard time limits in seconds (the soft limit is a minute earlier, housekeeping's 10 s).
 IAMVIZ_TIME_LIMITS = {
@@ -172,6 +174,12 @@ IAMVIZ_THROTTLE_RETRY_SECONDS = env.int("IAMVIZ_THROTTLE_RETRY_SECONDS", default
 
 # Archived bundles larger than this are still stored; the limit guards uploads only.
 IAMVIZ_MAX_UPLOAD_BYTES = env.int("IAMVIZ_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
+# Days the access history (what each analysis changed) is kept; finding audit trails stay.
+IAMVIZ_HISTORY_RETENTION_DAYS = env.int("IAMVIZ_HISTORY_RETENTION_DAYS", default=90)
+# Outgoing email (review notifications), e.g. smtp+tls://user:password@smtp.example.com:587;
+# the default prints messages to the log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="iamviz@localhost")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # AWS client libraries stay at WARNING even at DEBUG, and every handler redacts secrets

@@ -176,8 +176,10 @@ def validate_account(check: Checker, account: dict[str, Any], account_id: str, w
             "missing" if details is None else f"must be an object, found {kind_of(details)}",
         )
     for list_name in AUTHZ_LISTS:
-        details.setdefault(list_name, [])
-        check.list_of_objects(details, list_name, details_where, required=False)
+        # Absent or null: none of them (later stages read the list unconditionally).
+        details[list_name] = check.list_of_objects(
+            details, list_name, details_where, required=False
+        )
     for list_name, (kind, name_key, id_key, inline_key) in _ENTITIES.items():
         for index, entry in enumerate(details[list_name]):
             at = f"{details_where}.{list_name}[{index}]"
@@ -250,13 +252,8 @@ def _validate_policy_references(
         check.policy_arn(ref, "PolicyArn", ref_at, account_id)
         if ref.get("PolicyName") is not None:
             check.iam_name(ref, "PolicyName", ref_at, "policy")
-    boundary = entry.get("PermissionsBoundary")
+    boundary = check.optional_object(entry, "PermissionsBoundary", at)
     if boundary is not None:
-        if not isinstance(boundary, dict):
-            raise BundleProblem(
-                f"{at}.PermissionsBoundary",
-                f"must be an object, found {kind_of(boundary)}",
-            )
         check.policy_arn(
             boundary, "PermissionsBoundaryArn", f"{at}.PermissionsBoundary", account_id
         )
@@ -305,12 +302,8 @@ def _validate_role(check: Checker, role: dict[str, Any], at: str, account_id: st
     check.text(role, "Description", at, iam_limits.DESCRIPTION_MAX)
     low, high = iam_limits.SESSION_DURATION
     check.integer(role, "MaxSessionDuration", at, low, high, nullable=True)
-    last_used = role.get("RoleLastUsed")
+    last_used = check.optional_object(role, "RoleLastUsed", at)
     if last_used is not None:
-        if not isinstance(last_used, dict):
-            raise BundleProblem(
-                f"{at}.RoleLastUsed", f"must be an object, found {kind_of(last_used)}"
-            )
         check.timestamps(last_used, f"{at}.RoleLastUsed", "LastUsedDate")
         check.text(last_used, "Region", f"{at}.RoleLastUsed", iam_limits.REGION_MAX)
     for index, profile in enumerate(
@@ -601,6 +594,12 @@ class Checker:
             raise BundleProblem(f"{where}.{key}", f"not an Organizations id: {value!r:.60}")
         if value in seen:
             raise BundleProblem(f"{where}.{key}", f"{value} is listed twice")
+
+    def optional_object(self, obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise BundleProblem(f"{where}.{key}", f"must be an object, found {kind_of(value)}")
+        return value
 
     def list_of_objects(
         self, obj: dict[str, Any], key: str, where: str, *, required: bool

@@ -47,8 +47,9 @@ _VERSION_ID = re.compile(r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?")
 VERSION_ID_MAX = 20  # the column; real ids are v1…v5 (at most five versions a policy)
 POLICY_VERSIONS_MAX = 5
 # "Policy documents can contain only … tab (U+0009), linefeed (U+000A), carriage return (U+000D),
-# and characters in the range U+0020 to U+00FF."
-_DOCUMENT_CHARACTERS = re.compile(r"[^\t\n\r\x20-\xff]")
+# and characters in the range U+0020 to U+00FF." In orjson's output the others are either
+# themselves (above U+00FF) or an escape not preceded by an escaped backslash.
+_FORBIDDEN_IN_JSON = re.compile(r"(?<!\\)(?:\\\\)*\\(?:u00[01][0-9a-fA-F]|[bf])|[^\x00-\xff]")
 ARN_MAX = 2048
 DESCRIPTION_MAX = 1000  # Role.Description and ManagedPolicyDetail.Description
 TAGS_MAX = 50
@@ -71,9 +72,8 @@ AWS_MANAGED_POLICY_MAX = 1_048_576
 INLINE_TOTAL_MAX = {"user": 2048, "group": 5120, "role": 10240}
 # AWS Organizations: SCPs and RCPs are at most 5,120 characters.
 ORG_POLICY_MAX = 5120
-# Policy documents are shallow (Statement > Condition > operator > key > values); anything
-# deeper than this is not a policy, and orjson refuses to write past 254 levels.
-DOCUMENT_DEPTH_MAX = 32
+# orjson writes at most 254 levels of nesting (the digest and JSON columns are written with it).
+ORJSON_DEPTH_MAX = 254
 # Organizations: "OU maximum nesting in a root: five levels of OUs deep under a root".
 OU_DEPTH_MAX = 5
 ORG_ID_MAX = 100  # the columns of OrgNode.node_id and OrgPolicy.policy_id
@@ -148,21 +148,23 @@ def timestamp_problem(value: Any) -> str | None:
 
 
 def document_problem(document: Any, limit: int, what: str) -> str | None:
-    """Depth, characters and size (whitespace not counted) of one policy document."""
-    depth_problem = _depth_problem(document, DOCUMENT_DEPTH_MAX)
-    if depth_problem:
-        return depth_problem
+    """Characters and size (whitespace not counted) of one policy document.
+
+    Both are read from its compact JSON text (orjson, so fast on large estates): a character
+    AWS forbids shows there either as itself (above U+00FF) or as an escape (\\b, \\f, \\u00XX).
+    """
     try:
         text = orjson.dumps(document).decode()
     except orjson.JSONEncodeError as exc:
-        return f"{what} cannot be stored: {exc}"
-    for string in _strings(document):
-        bad = _DOCUMENT_CHARACTERS.search(string)
-        if bad:
-            return (
-                f"{what} holds the character U+{ord(bad.group()):04X}; AWS allows tab, "
-                "newline, carriage return and U+0020 to U+00FF"
-            )
+        return f"{what} cannot be stored ({exc}; nested past {ORJSON_DEPTH_MAX} levels?)"
+    bad = _FORBIDDEN_IN_JSON.search(text)
+    if bad:
+        shown = bad.group()
+        shown = "\\" + shown.rsplit("\\", 1)[-1] if shown.startswith("\\") else shown
+        return (
+            f"{what} holds {shown}, a character AWS does not allow in policy documents "
+            "(only tab, newline, carriage return and U+0020 to U+00FF)"
+        )
     size = len(text) - text.count(" ")
     if size > limit:
         return f"{what} is {size} characters; AWS's quota is {limit} (whitespace not counted)"
@@ -173,31 +175,3 @@ def document_size(document: Any) -> int:
     """The size AWS counts against a quota: characters without whitespace."""
     text = orjson.dumps(document).decode()
     return len(text) - text.count(" ")
-
-
-def _depth_problem(value: Any, limit: int) -> str | None:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return f"nested deeper than {limit} levels"
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return None
-
-
-def _strings(value: Any) -> list[str]:
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict):
-            found.extend(key for key in item if isinstance(key, str))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from identities.views import access, estate, graph, sync
+from identities.views import access, estate, graph, review, sync
 
 app_name = "identities"
 
@@ -46,6 +46,19 @@ urlpatterns = [
     path("access/administrators/", access.administrators, name="administrators"),
     path("access/findings/", access.findings, name="findings"),
     path("access/explain/", access.explain, name="explain"),
+    path("review/changes/", review.changes, name="changes"),
+    path("review/changes/edge/", review.change_edge, name="change-edge"),
+    path("review/edges/", review.edge_review, name="edge-review"),
+    path("review/findings/", review.finding_triage, name="finding-triage"),
+    path("review/findings/<str:key>/", review.finding_detail, name="finding-detail"),
+    path("review/findings/<str:key>/decide/", review.finding_decide, name="finding-decide"),
+    path("review/findings/<str:key>/reopen/", review.finding_reopen, name="finding-reopen"),
+    path("review/rules/", review.suppression_rules, name="suppression-rules"),
+    path(
+        "review/notifications/",
+        review.notification_settings_page,
+        name="notification-settings",
+    ),
     path("graph/identity/", graph.graph_page, {"view": "identity"}, name="graph-identity"),
     path("graph/access/", graph.graph_page, {"view": "access"}, name="graph-access"),
     path("graph/paths/", graph.graph_page, {"view": "paths"}, name="graph-paths"),

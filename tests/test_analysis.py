@@ -24,12 +24,10 @@ from identities.queries.access import (
     access_edges_into,
     access_into,
     access_out_of,
-    admin_paths,
-    administrators,
-    findings,
     reach_from,
     reach_to,
 )
+from identities.queries.findings import admin_paths, administrators, findings
 
 MGMT, SEC, DEV, PROD = "111111111111", "222222222222", "333333333333", "444444444444"
 SAMPLE_NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -397,3 +397,13 @@ def test_make_bundle_envelope_keys_in_documented_order() -> None:
 
 def test_make_bundle_leaves_out_what_is_not_given() -> None:
     assert make_bundle([]) == {"format": "iamviz-bundle/1", "accounts": []}
+
+
+def test_parse_bundle_null_list_is_read_as_empty() -> None:
+    bundle = minimal_bundle()
+    _details(bundle)["GroupDetailList"] = None
+    _details(bundle)["UserDetailList"][0]["GroupList"] = []
+
+    parsed = parse_bundle(encode(bundle), source="b.json")
+
+    assert _details(parsed)["GroupDetailList"] == []

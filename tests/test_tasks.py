@@ -42,7 +42,7 @@ def test_reaper_task_fails_a_run_whose_worker_died(db: None) -> None:
     reaped = tasks.reap_stale_syncs.apply().get()
 
     run.refresh_from_db()
-    assert (reaped, run.status) == ([run.pk], "failed")
+    assert (reaped["failed"], run.status) == ([run.pk], "failed")
     assert "Marked failed by the reaper" in run.error
 
 

@@ -6,10 +6,12 @@
 2. sort users and roles into access groups and compute the access edges with the policy engine,
    indexed by the principals trust policies name and cached by normalised request (`edges`,
    `evaluation`);
-3. find the administrators (`admins`) and, through role chaining on a networkx graph of the
-   direct edges, the principals that can become one (`reach`);
+3. find the administrators (`admins`), the escalations (`escalations`, methods catalogued in
+   `escalation_methods`) and, through role chaining and escalation on a networkx graph of the
+   direct edges, the principals that can become an administrator (`reach`);
 4. collect findings (`findings`);
-5. replace the stored results in one transaction (`store`); a failure leaves the previous ones.
+5. replace the stored results in one transaction (`store`), recording in it what changed since
+   the previous analysis (`history`); a failure leaves the previous ones and records nothing.
 
 Pages read the stored rows (`identities.access` is the read side); nothing is recomputed per page
 view except the searches over the stored graph. ``explain`` evaluates one pair live.
@@ -29,9 +31,15 @@ from django.utils import timezone
 
 from identities.analysis.admins import find_administrators
 from identities.analysis.edges import EdgeResult, compute_edges, group_principals
+from identities.analysis.escalations import (
+    EscalationResult,
+    compute_escalations,
+    load_escalation_facts,
+)
 from identities.analysis.estate import load_estate
 from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
+from identities.analysis.history import record_history, state_of_results
 from identities.analysis.reach import Reached, ReachGraph
 from identities.analysis.store import refresh_statistics, store_results
 from identities.analysis.subjects import display_keys
@@ -67,8 +75,9 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def graph_of_edges(result: EdgeResult) -> ReachGraph:
-    """The reach graph of freshly computed edges (possible edges, refusals, memberships)."""
+def graph_of_edges(result: EdgeResult, escalations: EscalationResult | None = None) -> ReachGraph:
+    """The reach graph of freshly computed edges (possible edges, refusals, memberships) and
+    escalations."""
     edges = []
     refused = []
     for edge in result.edges:
@@ -80,10 +89,20 @@ def graph_of_edges(result: EdgeResult) -> ReachGraph:
     memberships = [
         (actor.arn, group.source) for group in result.grouping.groups for actor in group.members
     ]
-    return ReachGraph.build(edges, memberships, refused)
+    if escalations is None:
+        return ReachGraph.build(edges, memberships, refused)
+    return ReachGraph.build(
+        edges,
+        memberships,
+        refused,
+        escalations.reach_edges(),
+        escalations.reach_memberships(),
+    )
 
 
-def _chain_keys(result: EdgeResult, chains: dict[str, Reached]) -> dict[str, tuple[str, ...]]:
+def _chain_keys(
+    result: EdgeResult, chains: dict[str, Reached], escalations: EscalationResult
+) -> dict[str, tuple[str, ...]]:
     """The condition keys of every hop of each chain, sorted."""
     hop_keys: dict[tuple[str, str], tuple[str, ...]] = {}
     for edge in result.edges:
@@ -98,24 +117,33 @@ def _chain_keys(result: EdgeResult, chains: dict[str, Reached]) -> dict[str, tup
         for start, end in zip(reached.path, reached.path[1:], strict=False):
             own = hop_keys.get((start, end))
             if own is None:
-                own = hop_keys.get((group_of.get(start, ""), end), ())
-            keys.update(own)
+                own = hop_keys.get((group_of.get(start, ""), end))
+            if own is None:
+                own = escalations.keys_between(start, end)
+            keys.update(own or ())
         found[source] = display_keys(keys)
     return found
 
 
-def analyse_estate(*, now: datetime | None = None) -> AnalysisSummary:
+def analyse_estate(
+    *, now: datetime | None = None, run: AnalysisRun | None = None
+) -> AnalysisSummary:
     """Analyse the whole estate and store the results, replacing the previous ones atomically.
 
-    ``now`` is the reference time for stale credentials (default: the current time).
+    ``now`` is the reference time for stale credentials (default: the current time). ``run`` is
+    a running AnalysisRun to record into (the single-flight queue claims one), else a new one.
     """
     now = now or timezone.now()
-    run = AnalysisRun.objects.create(
-        started_at=timezone.now(),
-        sync_run=SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
+    newest_sync = (
+        SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
         .order_by("-finished_at", "-id")
-        .first(),
+        .first()
     )
+    if run is None:
+        run = AnalysisRun.objects.create(started_at=timezone.now(), sync_run=newest_sync)
+    else:
+        run.sync_run = newest_sync
+        run.save(update_fields=["sync_run"])
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -134,21 +162,33 @@ def analyse_estate(*, now: datetime | None = None) -> AnalysisSummary:
             lap("edges")
             admins = find_administrators(estate, result.edges)
             lap("administrators")
-            graph = graph_of_edges(result)
+            profiled, other_versions = load_escalation_facts()
+            escalations = compute_escalations(
+                estate,
+                result.edges,
+                admins,
+                now=now,
+                profiled=profiled,
+                other_versions=other_versions,
+            )
+            lap("escalations")
+            graph = graph_of_edges(result, escalations)
             chains = graph.nearest(record.actor.arn for record in admins)
-            keys = _chain_keys(result, chains)
+            keys = _chain_keys(result, chains, escalations)
             admin_paths = {source: (reached, keys[source]) for source, reached in chains.items()}
             lap("reach")
             findings = find_findings(estate, result.edges, admins, now)
             lap("findings")
             blob = graph.to_bytes()
+            state = state_of_results(result, admins, admin_paths, findings, estate.accounts)
             with transaction.atomic():
-                counts = store_results(estate, result, admins, admin_paths, findings)
+                counts = store_results(estate, result, admins, admin_paths, findings, escalations)
                 AnalysisRun.objects.exclude(pk=run.pk).update(graph=None)
+                record_history(run, state, now)
                 lap("store")
                 run.status = AnalysisRun.Status.SUCCEEDED
                 run.finished_at = timezone.now()
-                run.counts = {**counts, **result.stats}
+                run.counts = {**counts, **result.stats, **escalations.stats}
                 run.timings = timings
                 run.notes = [*estate.notes, *result.notes][:1000]
                 run.graph = blob

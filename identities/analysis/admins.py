@@ -6,10 +6,11 @@ policies, permissions boundary, SCPs, explicit denies):
 - **full**: a statement allows ``"Action": "*"`` on ``"Resource": "*"`` and a sample of
   sensitive actions across services (:data:`FULL_PROBES`) is allowed on ``*``; or
 - **escalation**: it may grant itself that: put or attach a policy on itself, add itself to a
-  group with full access, write a new default version of a customer-managed policy it carries;
-  or become an administrator of its account: create an access key or console password for an
-  administrator user, rewrite an administrator role's trust policy, or pass an administrator
-  role to a compute service it can start.
+  group with full access, write a new default version of a customer-managed policy it carries.
+
+A principal that can *become* an administrator (an access key for an administrator user, an
+administrator role passed to a service, a rewritten trust policy) is not one: it reaches one
+through an escalation edge (`escalations`), and the reach analysis lists it.
 
 Principals are evaluated once per *admin group* (same account, kind, statements about the probed
 actions, boundary); a group whose statements use policy variables or principal-specific keys is
@@ -24,9 +25,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from identities.analysis.edges import EdgeRecord, SourceKind
+from identities.analysis.edges import EdgeRecord
 from identities.analysis.estate import Actor, Doc, Estate, GroupInfo
 from identities.analysis.subjects import display_keys
 from identities.policy import (
@@ -451,44 +452,6 @@ def find_administrators(estate: Estate, edges: list[EdgeRecord]) -> list[AdminRe
                     actor, record.basis, record.condition_keys, record.statements, record.reason
                 )
 
-    # Taking over other administrators: repeat until nothing changes (an administrator made
-    # through escalation is itself a target).
-    service_roles = _service_roles(edges)
-    targets: list[AdminRecord] = list(found.values())
-    # Each round tries only the administrators the previous round found.
-    while targets:
-        admins_by_account: dict[str, _Admins] = defaultdict(_Admins)
-        for record in targets:
-            admins_by_account[record.actor.account.account_id].add(record.actor)
-        targets = []
-        for group in groups:
-            members = [m for m in group.members if id(m) not in found]
-            if not members or _lacks_targets(members[0], admins_by_account):
-                continue
-            per_member = checker.specific(group, _TAKE_OVER_ACTIONS)
-            for member in members if per_member else members[:1]:
-                record = _take_over(
-                    checker,
-                    group,
-                    member,
-                    admins_by_account.get(member.account.account_id, _NO_ADMINS),
-                    service_roles,
-                    blocked.get(id(member)),
-                )
-                if record is None:
-                    continue
-                for actor in [member] if per_member else members:
-                    if record.via is actor:
-                        continue
-                    found[id(actor)] = AdminRecord(
-                        actor,
-                        record.basis,
-                        record.condition_keys,
-                        record.statements,
-                        record.reason,
-                        record.via,
-                    )
-                    targets.append(found[id(actor)])
     logger.info(
         "administrators: %d (%d admin groups, %d engine calls)",
         len(found),
@@ -504,9 +467,6 @@ _SELF_ACTIONS = (
     "iam:AddUserToGroup",
     "iam:CreatePolicyVersion",
 )
-
-
-_TAKE_OVER_ACTIONS = (*TAKE_OVER_USER, *TAKE_OVER_ROLE, "iam:PassRole", *COMPUTE.values())
 
 
 def _may_self_grant(group: _AdminGroup) -> bool:
@@ -614,86 +574,4 @@ def _self_grant(
             if keys:
                 text += f", only if conditions on {', '.join(keys)} are met"
             return AdminRecord(actor, "escalation", keys, refs, text + _suffix(blocked))
-    return None
-
-
-def _lacks_targets(actor: Actor, admins: dict[str, _Admins]) -> bool:
-    return actor.account.account_id not in admins
-
-
-def _service_roles(edges: list[EdgeRecord]) -> dict[str, list[tuple[str, Actor]]]:
-    """Roles each compute service may use, by account: (service, role)."""
-    found: dict[str, list[tuple[str, Actor]]] = defaultdict(list)
-    for edge in edges:
-        if edge.source_kind == SourceKind.SERVICE and edge.possible:
-            service = edge.source.removeprefix("service:")
-            if service in COMPUTE:
-                found[edge.target.account.account_id].append((service, edge.target))
-    return found
-
-
-@dataclass
-class _Admins:
-    """The administrators of one account, by kind (targets for taking over)."""
-
-    users: list[Actor] = field(default_factory=list)
-    roles: list[Actor] = field(default_factory=list)
-    ids: set[int] = field(default_factory=set)
-
-    def add(self, actor: Actor) -> None:
-        (self.users if actor.kind == "user" else self.roles).append(actor)
-        self.ids.add(id(actor))
-
-
-_NO_ADMINS = _Admins()
-
-
-def _take_over(
-    checker: _Checker,
-    group: _AdminGroup,
-    actor: Actor,
-    admins: _Admins,
-    service_roles: dict[str, list[tuple[str, Actor]]],
-    blocked: str | None,
-) -> AdminRecord | None:
-    candidates: list[tuple[str, Actor, dict[str, tuple[str, ...]], str | None]] = []
-    for targets, actions in ((admins.users, TAKE_OVER_USER), (admins.roles, TAKE_OVER_ROLE)):
-        for action in actions:
-            if checker.may(group, action):
-                candidates.extend(
-                    (action, admin, {}, None) for admin in targets if admin is not actor
-                )
-    if admins.ids and checker.may(group, "iam:PassRole"):
-        for service, role in service_roles.get(actor.account.account_id, []):
-            if id(role) in admins.ids and role is not actor:
-                candidates.append(
-                    ("iam:PassRole", role, {"iam:passedtoservice": (service,)}, COMPUTE[service])
-                )
-    hopeless: set[tuple[object, ...]] = set()
-    for action, admin, values, start in candidates:
-        attempt = (action, tuple(values.items()))
-        if attempt in hopeless or not checker.allows(group, action, admin.arn, actor):
-            continue
-        if start is not None and not checker.allows(group, start, "*"):
-            continue
-        decision = checker.decide(group, actor, action, admin.arn, values)
-        if not decision.possible:
-            if not checker.resource_dependent(group, actor, action):
-                hopeless.add(attempt)  # the same answer for every other administrator
-            continue
-        keys = set(decision.condition_keys)
-        refs = list(_grants(decision))
-        what = f"{action} on administrator {admin.arn}"
-        if start is not None:
-            started = checker.decide(group, actor, start, "*")
-            if not started.possible:
-                continue
-            keys |= started.condition_keys
-            refs.extend(ref for ref in _grants(started) if ref not in refs)
-            what += f" (to {values['iam:passedtoservice'][0]}) and {start}"
-        shown = display_keys(keys)
-        text = f"can become an administrator: {what}, allowed by {', '.join(refs)}"
-        if shown:
-            text += f", only if conditions on {', '.join(shown)} are met"
-        return AdminRecord(actor, "escalation", shown, tuple(refs), text + _suffix(blocked), admin)
     return None

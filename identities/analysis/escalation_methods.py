@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Targets(StrEnum):
@@ -71,7 +72,7 @@ class Method:
     service: str | None = None  # the service a passed or used role must trust
     needs_instance_profile: bool = False  # the role must be in an instance profile (EC2)
 
-    @property
+    @cached_property
     def actions(self) -> tuple[str, ...]:
         return tuple(p.action for p in self.permissions)
 

@@ -28,10 +28,13 @@ logger = logging.getLogger(__name__)
 
 GROUP_PREFIX = "group:"
 VIA_PREFIX = "via:"
+# Escalation hops (a distinct kind): ``escalate:ARN`` or ``escalate:group:N`` before the target.
+ESCALATE_PREFIX = "escalate:"
+HOP_PREFIXES = (GROUP_PREFIX, VIA_PREFIX, ESCALATE_PREFIX)
 
 
 def is_hop_node(node: str) -> bool:
-    return node.startswith((GROUP_PREFIX, VIA_PREFIX))
+    return node.startswith(HOP_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,14 @@ class ReachGraph:
         edges: Iterable[tuple[str, str]],
         memberships: Iterable[tuple[str, str]],
         refused: Iterable[tuple[str, str]] = (),
+        escalations: Iterable[tuple[str, str]] = (),
+        escalation_memberships: Iterable[tuple[str, str]] = (),
     ) -> ReachGraph:
         """``edges``: possible (source, role ARN) pairs, a source being an ARN, ``*``,
         ``service:…``, ``federated:…`` or ``group:KEY``; ``memberships``: (ARN, ``group:KEY``);
-        ``refused``: (ARN, role ARN) pairs where a member's own answer is no."""
+        ``refused``: (ARN, role ARN) pairs where a member's own answer is no;
+        ``escalations``: (ARN or ``escalate:group:N``, principal ARN) escalation pairs and
+        ``escalation_memberships`` (ARN, ``escalate:group:N``) for the grouped ones."""
         pairs: list[tuple[str, str]] = []
         group_targets: dict[str, set[str]] = defaultdict(set)
         for source, target in edges:
@@ -99,6 +106,13 @@ class ReachGraph:
                 pairs.extend((via, target) for target in sorted(targets - denied))
             else:
                 pairs.append((member, group))
+        for source, target in escalations:
+            if source.startswith(ESCALATE_PREFIX):
+                pairs.append((source, target))
+            else:
+                pairs.append((source, ESCALATE_PREFIX + source))
+                pairs.append((ESCALATE_PREFIX + source, target))
+        pairs.extend(escalation_memberships)
         graph = nx.DiGraph()
         graph.add_edges_from(pairs)
         return cls(graph)
@@ -160,7 +174,7 @@ def _bfs(
     parents: dict[str, str | None] = dict.fromkeys(starts)
     hops = dict.fromkeys(starts, 0)
     queue = deque(starts)
-    prefixes = (GROUP_PREFIX, VIA_PREFIX)
+    prefixes = HOP_PREFIXES
     while queue:
         node = queue.popleft()
         depth = hops[node]

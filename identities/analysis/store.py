@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from identities.analysis.admins import AdminRecord
 from identities.analysis.edges import EdgeResult, SourceKind
+from identities.analysis.escalations import EscalationResult
 from identities.analysis.estate import Estate
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
@@ -22,6 +23,9 @@ from identities.models import (
     AccessGroupMember,
     Administrator,
     AdminPath,
+    EscalationEdge,
+    EscalationGroup,
+    EscalationGroupMember,
     Finding,
 )
 
@@ -32,7 +36,17 @@ BATCH = 5000
 
 def clear_results() -> None:
     """Delete every analysis row (children first, so each delete is one statement)."""
-    for model in (AdminPath, Administrator, Finding, AccessEdge, AccessGroupMember, AccessGroup):
+    for model in (
+        AdminPath,
+        Administrator,
+        Finding,
+        EscalationEdge,
+        EscalationGroupMember,
+        EscalationGroup,
+        AccessEdge,
+        AccessGroupMember,
+        AccessGroup,
+    ):
         model.objects.all().delete()
 
 
@@ -42,6 +56,7 @@ def store_results(
     admins: Sequence[AdminRecord],
     admin_paths: dict[str, tuple[Reached, tuple[str, ...]]],
     findings: Sequence[FindingRecord],
+    escalations: EscalationResult | None = None,
 ) -> dict[str, int]:
     """Replace the stored results with these; returns row counts by table.
 
@@ -217,8 +232,10 @@ def store_results(
         ),
         batch_size=BATCH,
     )
+    escalation_count = store_escalations(escalations) if escalations is not None else 0
     counts = {
         "access_groups": len(groups),
+        "escalations": escalation_count,
         "access_edges": len(result.edges),
         "administrators": len(admins),
         "admin_paths": len(admin_paths),
@@ -226,6 +243,64 @@ def store_results(
     }
     logger.info("stored %s", counts)
     return counts
+
+
+def store_escalations(result: EscalationResult) -> int:
+    """Insert the escalation groups, their members and the escalation edges; returns the
+    number of edge rows."""
+    groups = result.groups
+    insert_rows(
+        EscalationGroup,
+        ["key", "account_id", "kind", "label", "member_count"],
+        (
+            {
+                "key": group.key,
+                "account_id": group.members[0].account.pk,
+                "kind": group.members[0].kind,
+                "label": group.label[:2000],
+                "member_count": len(group.members),
+            }
+            for group in groups
+        ),
+        batch_size=BATCH,
+    )
+    group_pk = dict(EscalationGroup.objects.values_list("key", "pk"))
+    insert_rows(
+        EscalationGroupMember,
+        ["group_id", "user_id", "role_id", "arn"],
+        (
+            {
+                "group_id": group_pk[group.key],
+                "user_id": actor.pk if actor.kind == "user" else None,
+                "role_id": actor.pk if actor.kind == "role" else None,
+                "arn": actor.arn,
+            }
+            for group in groups
+            for actor in group.members
+        ),
+        batch_size=BATCH,
+    )
+    rows = []
+    for record in result.records:
+        group = record.group
+        actor = record.sources[0]
+        rows.append(
+            {
+                "source": f"group:{group.key}" if group else actor.arn,
+                "source_kind": "group" if group else actor.kind,
+                "source_user_id": actor.pk if not group and actor.kind == "user" else None,
+                "source_role_id": actor.pk if not group and actor.kind == "role" else None,
+                "source_group_id": group_pk[group.key] if group else None,
+                "account_id": actor.account.pk,
+                "method": record.method.id,
+                "status": record.status,
+                "targets": [arn for arn, _ in record.targets],
+                "condition_keys": list(record.condition_keys),
+                "granted_by": list(record.granted_by),
+            }
+        )
+    insert_rows(EscalationEdge, list(rows[0]) if rows else ["source"], rows, batch_size=BATCH)
+    return len(rows)
 
 
 def refresh_statistics() -> None:
@@ -243,5 +318,7 @@ def refresh_statistics() -> None:
             AccessGroupMember: ("group_id", "user_id", "role_id"),
             AdminPath: ("administrator_id", "source_user_id", "source_role_id"),
             Finding: ("kind", "severity", "account_id"),
+            EscalationEdge: ("source", "method"),
+            EscalationGroupMember: ("arn", "group_id"),
         }
     )

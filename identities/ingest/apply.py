@@ -16,6 +16,13 @@ import orjson
 from django.db import connection, models, transaction
 
 from identities.db import BATCH, copy_rows, update_rows
+from identities.ingest.cascade import record_cascade
+from identities.ingest.facts import (
+    VOLATILE,
+    keep_previous_credentials,
+    kept_credentials_warning,
+    store_volatile,
+)
 from identities.ingest.normalise import AccountRows, EstateRows, Key, OrganizationRows, Rows
 from identities.models import (
     AccessKey,
@@ -46,6 +53,7 @@ class ChangeLog:
         self.counts: dict[str, dict[str, int]] = defaultdict(
             lambda: {"added": 0, "removed": 0, "changed": 0}
         )
+        self.warnings: list[str] = []
 
     def add(
         self,
@@ -154,8 +162,11 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         and account.content_sha256 == rows.content_sha256
     ):
         # The same section as the last applied import of this account: its rows equal it
-        # already (only ingest writes them), so nightly syncs of quiet accounts cost nothing.
-        Account.objects.filter(pk=account.pk).update(last_sync_run=sync_run)
+        # already (only ingest writes them), so nightly syncs of quiet accounts cost nothing
+        # but the volatile fields (last used), which are no change.
+        store_volatile(account, rows)
+        report = {"credential_report_run": sync_run} if rows.has_credential_report else {}
+        Account.objects.filter(pk=account.pk).update(last_sync_run=sync_run, **report)
         return
     if account is None:
         account = Account.objects.create(account_id=account_id, name=rows.name, alias=rows.alias)
@@ -182,6 +193,10 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
                 detail=rows.counts(),
             )
         )
+    if has_data_before and not rows.has_credential_report:
+        kept = keep_previous_credentials(account, rows)
+        if kept:
+            changes.warnings.append(kept_credentials_warning(account, kept))
     scope = {"account": account}
 
     def sync(
@@ -213,6 +228,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         ("arn",),
         "policy",
         lambda key, row: row["arn"],
+        watch={"document": "policy_document"},
     )
     versions = {
         (policy_pks[(arn,)], version_id): {**row, "policy_id": policy_pks[(arn,)]}
@@ -306,6 +322,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         ("user_id", "group_id", "role_id", "name"),
         "inline_policy",
         lambda key, row: f"{_owner_arn(arn_of, row)} inline {row['name']}",
+        watch={"document": "inline_policy"},
     )
 
     profile_pks = sync(
@@ -351,8 +368,9 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         scope={"user__account": account},
     )
 
+    report = {"credential_report_run": sync_run} if rows.has_credential_report else {}
     Account.objects.filter(pk=account.pk).update(
-        last_sync_run=sync_run, content_sha256=rows.content_sha256
+        last_sync_run=sync_run, content_sha256=rows.content_sha256, **report
     )
 
 
@@ -397,14 +415,16 @@ def _sync_rows(
     vanished ones in bulk deletes. `watch` maps a field to a change kind of its own (a role's
     trust policy changing is worth its own entry, with before and after).
     """
+    volatile = VOLATILE.get(model, ())
     fingerprinted = any(field.name == "fingerprint" for field in model._meta.concrete_fields)
     if fingerprinted:
         for row in desired.values():
-            row["fingerprint"] = _fingerprint(row)
+            row["fingerprint"] = _fingerprint(row, volatile)
     fields = list(next(iter(desired.values())).keys()) if desired else []
     # With a fingerprint only it (and the key) is read: an unchanged re-import decodes no JSON.
-    compared = ["fingerprint"] if fingerprinted else fields
-    read = ["pk", *key_fields, *(name for name in compared if name not in key_fields)]
+    compared = ["fingerprint"] if fingerprinted else [n for n in fields if n not in volatile]
+    volatile = tuple(name for name in volatile if name in fields)
+    read = ["pk", *key_fields, *(n for n in (*compared, *volatile) if n not in key_fields)]
     width = len(key_fields)
     existing: dict[Key, tuple[Any, ...]] = {}
     # One account's rows: a plain fetch of tuples beats a server-side cursor and dicts.
@@ -414,6 +434,7 @@ def _sync_rows(
     result: dict[Key, int] = {}
     to_create: list[tuple[Key, dict[str, Any]]] = []
     candidates: list[tuple[Key, dict[str, Any], int]] = []
+    touched: list[models.Model] = []  # only volatile fields differ: written, not a change
     for key, row in desired.items():
         current = existing.pop(key, None)
         if current is None:
@@ -424,6 +445,8 @@ def _sync_rows(
         stored_values = dict(zip(read[1:], current[1:], strict=True))
         if any(stored_values[name] != row[name] for name in compared):
             candidates.append((key, row, current[0]))
+        elif any(stored_values[name] != row[name] for name in volatile):
+            touched.append(model(pk=current[0], **{name: row[name] for name in volatile}))
 
     to_update: list[models.Model] = []
     changed_fields: set[str] = set()
@@ -431,8 +454,13 @@ def _sync_rows(
     for key, row, pk in candidates:
         before = stored[pk]
         to_update.append(model(pk=pk, **row))
-        differing = [name for name in fields if name != "fingerprint" and before[name] != row[name]]
+        differing = [
+            name
+            for name in fields
+            if name != "fingerprint" and name not in volatile and before[name] != row[name]
+        ]
         changed_fields.update(differing)
+        changed_fields.update(name for name in volatile if before[name] != row[name])
         if fingerprinted:
             changed_fields.add("fingerprint")
         plain = [name for name in differing if not (watch and name in watch)]
@@ -460,6 +488,8 @@ def _sync_rows(
             for row in model._default_manager.filter(pk__in=batch).values(*described):
                 key = tuple(row[name] for name in key_fields)
                 changes.add(account_id, kind, "removed", describe(key, row), record=record)
+            # Their memberships, attachments, inline policies… go with them: say so.
+            record_cascade(model, batch, changes, account_id, record=record)
             model._default_manager.filter(pk__in=batch).delete()
     # A renamed row may hand its name to a new row or to another renamed one (a rename and a
     # new user under the old name; two names swapped), and UNIQUE(account, name) is checked
@@ -478,6 +508,8 @@ def _sync_rows(
             result[key] = obj.pk
     if to_update:
         update_rows(model, to_update, sorted(changed_fields))
+    if touched:
+        update_rows(model, touched, volatile)
     return result
 
 
@@ -518,9 +550,12 @@ def _unique_beside_key(
     return result
 
 
-def _fingerprint(row: dict[str, Any]) -> str:
-    """A digest of a row's values, stored beside it so an unchanged row is known by one column."""
-    values = {name: value for name, value in row.items() if name != "fingerprint"}
+def _fingerprint(row: dict[str, Any], volatile: tuple[str, ...] = ()) -> str:
+    """A digest of a row's values less the volatile ones, stored beside it so an unchanged row
+    is known by one column."""
+    values = {
+        name: value for name, value in row.items() if name != "fingerprint" and name not in volatile
+    }
     text = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.blake2b(text, digest_size=16).hexdigest()
 

@@ -99,6 +99,7 @@ def import_bundle(
         refresh_planner_statistics(ESTATE_STATISTICS)
     run.status = SyncRun.Status.SUCCEEDED
     run.change_counts = {kind: dict(actions) for kind, actions in sorted(changes.counts.items())}
+    run.warnings = [*(run.warnings or []), *changes.warnings]
     run.finished_at = timezone.now()
     run.save()
     logger.info("import %s: %d accounts, %d changes", run.pk, len(estate.accounts), changes.total())

@@ -18,6 +18,22 @@ from identities.arns import is_aws_managed_policy
 Key = tuple[Any, ...]
 Rows = dict[Key, dict[str, Any]]
 
+# Fields AWS updates by mere use (the sync's own AssumeRole touches RoleLastUsed): stored, but
+# out of change detection (row fingerprints, the account digest) and out of the change set.
+VOLATILE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "role": ("last_used_date", "last_used_region"),
+    "user": ("password_last_used",),
+    "access_key": ("last_used_date", "last_used_region", "last_used_service"),
+}
+VOLATILE_REPORT_COLUMNS = frozenset(
+    {"password_last_used"}
+    | {
+        f"access_key_{slot}_last_used_{what}"
+        for slot in (1, 2)
+        for what in ("date", "region", "service")
+    }
+)
+
 
 @dataclass
 class AccountRows:
@@ -27,6 +43,7 @@ class AccountRows:
     name: str
     alias: str
     content_sha256: str = ""
+    has_credential_report: bool = False
     policies: Rows = field(default_factory=dict)  # (arn,)
     versions: Rows = field(default_factory=dict)  # (arn, version_id)
     groups: Rows = field(default_factory=dict)  # (unique_id,)
@@ -87,6 +104,7 @@ def _normalise_account(account: dict[str, Any], org_name: str) -> AccountRows:
         name=account.get("name") or org_name or "",
         alias=account.get("alias") or "",
         content_sha256=_account_digest(account),
+        has_credential_report="credential_report_rows" in account,
     )
     for policy in details["Policies"]:
         arn = policy["Arn"]
@@ -196,8 +214,21 @@ def _normalise_account(account: dict[str, Any], org_name: str) -> AccountRows:
 
 
 def _account_digest(account: dict[str, Any]) -> str:
-    """A digest of everything an account's rows are made from, as it is being applied."""
-    content = {key: value for key, value in account.items() if key != "credential_report_rows"}
+    """A digest of everything an account's rows are made from, as it is being applied, less
+    the volatile fields (RoleLastUsed, the report's last-used times) and the warnings."""
+    skipped = {"credential_report", "credential_report_rows", "warnings", "authorization_details"}
+    content = {key: value for key, value in account.items() if key not in skipped}
+    details = dict(account.get("authorization_details") or {})
+    details["RoleDetailList"] = [
+        {key: value for key, value in role.items() if key != "RoleLastUsed"}
+        for role in details.get("RoleDetailList") or []
+    ]
+    content["authorization_details"] = details
+    if "credential_report_rows" in account:
+        content["credential_report_rows"] = [
+            {key: value for key, value in row.items() if key not in VOLATILE_REPORT_COLUMNS}
+            for row in account["credential_report_rows"]
+        ]
     text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.blake2b(text, digest_size=32).hexdigest()
 

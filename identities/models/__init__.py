@@ -14,6 +14,9 @@ from identities.models.analysis import (
     Administrator,
     AdminPath,
     AnalysisRun,
+    EscalationEdge,
+    EscalationGroup,
+    EscalationGroupMember,
     Finding,
     PrincipalKind,
 )
@@ -34,9 +37,33 @@ from identities.models.estate import (
     PolicyVersion,
     Principal,
 )
+from identities.models.review import (
+    AccessChange,
+    AccessDiff,
+    AccessState,
+    EdgeReview,
+    FindingEvent,
+    NotificationDelivery,
+    NotificationDestination,
+    NotificationSettings,
+    SuppressionRule,
+    TrackedFinding,
+    TriageStatus,
+)
 from identities.models.runs import AccountSyncConfig, Change, SyncRun, SyncSettings
 
 __all__ = [
+    "AccessChange",
+    "AccessDiff",
+    "AccessState",
+    "EdgeReview",
+    "FindingEvent",
+    "NotificationDelivery",
+    "NotificationDestination",
+    "NotificationSettings",
+    "SuppressionRule",
+    "TrackedFinding",
+    "TriageStatus",
     "AccessEdge",
     "AccessGroup",
     "AccessGroupMember",
@@ -47,6 +74,9 @@ __all__ = [
     "Administrator",
     "AnalysisRun",
     "Change",
+    "EscalationEdge",
+    "EscalationGroup",
+    "EscalationGroupMember",
     "Finding",
     "GroupMembership",
     "IamGroup",

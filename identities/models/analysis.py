@@ -20,6 +20,7 @@ class AnalysisRun(models.Model):
     """
 
     class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
@@ -33,8 +34,9 @@ class AnalysisRun(models.Model):
         related_name="analysis_runs",
         help_text="the newest sync run when the analysis started",
     )
-    started_at = models.DateTimeField()
+    started_at = models.DateTimeField(help_text="when it started (pending: when requested)")
     finished_at = models.DateTimeField(null=True)
+    heartbeat_at = models.DateTimeField(null=True, help_text="last sign of life of its worker")
     counts = models.JSONField(default=dict)
     timings = models.JSONField(default=dict, help_text="seconds per stage")
     notes = models.JSONField(default=list, help_text="what the analysis could not decide")
@@ -47,8 +49,14 @@ class AnalysisRun(models.Model):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["running", "succeeded", "failed"]),
+                condition=Q(status__in=["pending", "running", "succeeded", "failed"]),
                 name="analysisrun_status",
+            ),
+            # Single flight: every request while one waits is covered by the one waiting.
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="pending"),
+                name="analysisrun_one_pending",
             ),
         ]
 
@@ -374,3 +382,121 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class EscalationGroup(models.Model):
+    """Principals of one account every escalation question treats alike (same kind, statements
+    about the catalogue's actions, boundary, IAM groups, customer-managed policies). An
+    escalation edge from a group holds for each member, except on the member itself."""
+
+    key = models.CharField(max_length=40, unique=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="escalation_groups", db_constraint=False
+    )
+    kind = models.CharField(max_length=4, choices=PrincipalKind.choices)
+    label = models.CharField(max_length=2000)
+    member_count = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["account", "kind", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class EscalationGroupMember(models.Model):
+    group = models.ForeignKey(
+        EscalationGroup, on_delete=models.CASCADE, related_name="members", db_constraint=False
+    )
+    user = models.OneToOneField(
+        IamUser,
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="escalation_group_member",
+        db_constraint=False,
+    )
+    role = models.OneToOneField(
+        IamRole,
+        null=True,
+        on_delete=models.CASCADE,
+        related_name="escalation_group_member",
+        db_constraint=False,
+    )
+    arn = models.CharField(max_length=2048, db_index=True)
+
+    class Meta:
+        constraints = [_user_or_role("escalationgroupmember")]
+
+    def __str__(self) -> str:
+        return f"{self.arn} in {self.group_id}"
+
+
+class EscalationEdge(models.Model):
+    """Principals that can become others (or grant themselves anything) by one escalation
+    method of the catalogue (`identities.analysis.escalation_methods`), with the statements
+    that let them.
+
+    The source is one user or role, or an escalation group (each member). ``targets`` are the
+    ARNs it acts on or becomes (users, roles, groups or policies), empty when the method acts
+    on the source itself; a member of a group is never its own target. One row holds every
+    target with the same conditions and granting statements, so a group with CreateAccessKey
+    on ``*`` is one row, not one per user.
+    """
+
+    class Status(models.TextChoices):
+        PROVEN = "proven", "Proven from IAM data"
+        POTENTIAL = "potential", "Potential: needs a resource IAM data does not show"
+
+    source = models.CharField(max_length=2048, help_text="a user or role ARN, or group:KEY")
+    source_kind = models.CharField(max_length=5)
+    source_user = models.ForeignKey(
+        IamUser,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="escalations_out",
+        db_constraint=False,
+    )
+    source_role = models.ForeignKey(
+        IamRole,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="escalations_out",
+        db_constraint=False,
+    )
+    source_group = models.ForeignKey(
+        EscalationGroup,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="edges",
+        db_constraint=False,
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="escalations", db_constraint=False
+    )
+    method = models.CharField(max_length=80, help_text="the catalogue id")
+    status = models.CharField(max_length=9, choices=Status.choices)
+    targets = models.JSONField(default=list, help_text="ARNs; empty when it acts on itself")
+    condition_keys = models.JSONField(default=list, help_text="sorted; empty when unconditional")
+    granted_by = models.JSONField(default=list, help_text="identity statements")
+
+    class Meta:
+        ordering = ["source", "method"]
+        indexes = [
+            models.Index(fields=["source", "method"], name="escalationedge_source"),
+            models.Index(fields=["method"], name="escalationedge_method"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["proven", "potential"]), name="escalationedge_status"
+            ),
+            models.CheckConstraint(
+                condition=Q(source_kind__in=["user", "role", "group"]),
+                name="escalationedge_source_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.method} ({len(self.targets)} targets)"

@@ -22,6 +22,15 @@ class Account(models.Model):
     last_sync_run = models.ForeignKey(
         "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    credential_report_run = models.ForeignKey(
+        "SyncRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the run whose credential report the users' password, MFA and key facts are "
+        "from; an earlier run than last_sync_run when the latest report could not be had",
+    )
     content_sha256 = models.CharField(
         max_length=64,
         blank=True,

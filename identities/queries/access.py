@@ -41,13 +41,6 @@ from identities.models import (
     IamUser,
 )
 
-# Transition (issue 8): the views still import these from here; they live in queries.findings.
-from identities.queries.findings import (  # noqa: F401
-    admin_paths,
-    administrators,
-    findings,
-    severity_rank,
-)
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from identities.models import Account, AccountSyncConfig, Change, SyncRun
 from identities.queries.estate import count_of
-from identities.sync.config import ACTIVE, load_settings, role_for
+from identities.sync.config import ACTIVE, load_settings, role_for, stale_after
 
 
 @dataclass(frozen=True)
@@ -120,13 +120,14 @@ def total_changes(change_counts: dict[str, dict[str, int]] | None) -> int:
 
 
 def sync_runs() -> QuerySet[SyncRun]:
-    """Sync runs newest first, without loading archived bundles."""
+    """Sync runs newest first, without loading archived bundles; an organisation run's change
+    total counts its account runs' changes too."""
     return (
         SyncRun.objects.defer("bundle_gzip")
         .select_related("account")
         .annotate(
             has_bundle=ExpressionWrapper(Q(bundle_gzip__isnull=False), output_field=BooleanField()),
-            change_total=count_of(Change, "sync_run"),
+            change_total=count_of(Change, "sync_run") + count_of(Change, "sync_run__parent"),
         )
         .order_by(F("started_at").desc(nulls_last=True), "-pk")
     )
@@ -142,10 +143,50 @@ def account_runs(account: Account, limit: int = 10) -> list[SyncRun]:
 
 
 def changes_for(run: SyncRun, *, kind: str = "", action: str = "") -> QuerySet[Change]:
-    """The change set of a run, optionally narrowed to one kind and/or action."""
-    queryset = run.changes.order_by("kind", "action", "key", "pk")
+    """The change set of a run (an organisation run's includes its account runs'), optionally
+    narrowed to one kind and/or action."""
+    queryset = Change.objects.filter(Q(sync_run=run) | Q(sync_run__parent=run)).order_by(
+        "kind", "action", "key", "pk"
+    )
     if kind:
         queryset = queryset.filter(kind=kind)
     if action:
         queryset = queryset.filter(action=action)
     return queryset
+
+
+def account_runs_of(run: SyncRun) -> QuerySet[SyncRun]:
+    """The account runs of an organisation run, with their own change totals."""
+    return (
+        run.children.defer("bundle_gzip")
+        .annotate(change_total=count_of(Change, "sync_run"))
+        .order_by("target_account_id")
+    )
+
+
+def busy_reason(run: SyncRun, *, now: datetime | None = None) -> str:
+    """Why a "Sync now" did not start a run: the run that holds the account (or the
+    organisation), what it does and when its worker last showed it lives."""
+    now = now or timezone.now()
+    what = f"account {run.target_account_id}" if run.target_account_id else "the organisation"
+    if run.parent_id:
+        holder = f"run #{run.pk} of organisation run #{run.parent_id}"
+    else:
+        holder = f"run #{run.pk}"
+    if run.status == SyncRun.Status.PENDING:
+        state = f"queued since {_clock(run.heartbeat_at or run.started_at)}, waiting for a worker"
+    else:
+        state = f"running since {_clock(run.started_at)}"
+        if run.phase:
+            state += f", {run.phase}"
+    if run.heartbeat_at is not None:
+        silent = max(0.0, (now - run.heartbeat_at).total_seconds())
+        state += f"; last heartbeat {silent:.0f} s ago"
+        limit = stale_after().total_seconds()
+        if run.status == SyncRun.Status.RUNNING and silent > limit / 2:
+            state += f" (its worker counts as dead after {limit:.0f} s without one)"
+    return f"Not started: {what} is already being synced by {holder} ({state})."
+
+
+def _clock(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%H:%M:%S") if value else "an unknown time"

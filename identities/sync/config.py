@@ -24,9 +24,14 @@ DEFAULT_STALE_SECONDS = 120
 def stale_after() -> timedelta:
     """How long a sync or analysis may go without a heartbeat before it counts as dead: taken
     over by its redelivered task or failed by the reaper (`IAMVIZ_SYNC_STALE_SECONDS`, 120)."""
-    return timedelta(
-        seconds=getattr(settings, "IAMVIZ_SYNC_STALE_SECONDS", DEFAULT_STALE_SECONDS)
-    )
+    return timedelta(seconds=getattr(settings, "IAMVIZ_SYNC_STALE_SECONDS", DEFAULT_STALE_SECONDS))
+
+
+def takeover_after() -> timedelta:
+    """How long a run's worker may be silent before a redelivered task of the same run takes it
+    over: half of `stale_after()` (three missed heartbeats), so that it comes before the reaper,
+    which fails the run at `stale_after()`."""
+    return stale_after() / 2
 
 
 def beat_interval() -> float:

@@ -1,5 +1,6 @@
 """What keeps syncs safe from each other and from dead workers: the per-account Redis lock, the
-heartbeat a running sync writes while AWS answers, and the reaper of runs whose worker died.
+heartbeat a running sync writes (on every AWS call, and from a thread while it imports), and the
+reaper of runs whose worker died.
 
 Two syncs of one account never overlap: the database refuses a second pending/running run of an
 account (a partial unique constraint on SyncRun), the pending -> running transition is a
@@ -11,21 +12,25 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import redis
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from identities.aws import CallCounter
 from identities.models import SyncRun
-from identities.sync.config import ACTIVE, stale_after
+from identities.sync.config import ACTIVE, beat_interval, has_broker, stale_after
+from identities.sync.finish import account_applied, finish_organization_sync, organization_applied
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +131,37 @@ def _redis_client(url: str) -> redis.Redis:
 # --- heartbeats ------------------------------------------------------------------------------
 
 
+@contextmanager
+def beating(beat: Callable[[], object], *, interval: float | None = None) -> Iterator[None]:
+    """Call `beat` every `interval` seconds (default `beat_interval()`) from a thread while the
+    body runs, so that a long import or analysis, which makes no AWS call for minutes, still
+    shows its worker lives. Only with a broker: in-process there is no worker to lose, and a
+    second SQLite writer would only wait for the body's transaction."""
+    if not has_broker():
+        yield
+        return
+    stop = threading.Event()
+    period = interval or beat_interval()
+
+    def loop() -> None:
+        try:
+            while not stop.wait(period):
+                try:
+                    beat()
+                except Exception:  # a missed beat is retried; it must not kill the sync
+                    logger.warning("heartbeat failed", exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=loop, name="iamviz-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 @dataclass
 class ProgressCounter(CallCounter):
     """A CallCounter that also tells `on_call` the operation of every call (for heartbeats)."""
@@ -140,7 +176,8 @@ class ProgressCounter(CallCounter):
 
 class Heartbeat:
     """Writes a run's heartbeat, phase and call counts (at most once a second), touches its
-    parent's heartbeat and extends the account lock, so the reaper knows the worker lives."""
+    parent's heartbeat and extends the account lock, so the reaper knows the worker lives.
+    `background()` keeps beating between AWS calls (the import)."""
 
     def __init__(
         self,
@@ -177,48 +214,96 @@ class Heartbeat:
         if not force and clock - self._last < self.interval:
             return
         self._last = clock
-        now = timezone.now()
         SyncRun.objects.filter(pk=self.run_id, status=SyncRun.Status.RUNNING).update(
-            heartbeat_at=now,
+            heartbeat_at=timezone.now(),
             phase=phase[:100],
             aws_calls=self.counter.calls,
             aws_retries=self.counter.retries,
+        )
+        self.pulse()
+
+    def pulse(self) -> None:
+        """A sign of life only (the background thread's beat): heartbeat and lock."""
+        now = timezone.now()
+        SyncRun.objects.filter(pk=self.run_id, status=SyncRun.Status.RUNNING).update(
+            heartbeat_at=now
         )
         if self.parent_id is not None:
             SyncRun.objects.filter(pk=self.parent_id, status__in=ACTIVE).update(heartbeat_at=now)
         if self.lock is not None:
             self.lock.extend()
 
+    def background(self) -> AbstractContextManager[None]:
+        return beating(self.pulse)
+
+
+def heartbeat_age(heartbeat_at: datetime | None, *, now: datetime | None = None) -> timedelta:
+    """How long ago a run last showed its worker lived (forever when it never did)."""
+    if heartbeat_at is None:
+        return timedelta.max
+    return (now or timezone.now()) - heartbeat_at
+
 
 # --- the reaper ------------------------------------------------------------------------------
 
 
-def reap_stale_runs(*, now: datetime | None = None, stale: timedelta | None = None) -> list[int]:
-    """Fail the AWS runs whose worker died; returns their ids.
+@dataclass
+class Reaped:
+    """What one pass of the reaper did: runs failed, organisation runs closed."""
 
-    A running run without a heartbeat for `stale` (default `stale_after()`) lost its worker.
-    A pending run queued longer than that is failed only when no AWS run anywhere has beaten
-    since: a busy queue is slow, a queue nobody consumes is dead.
+    failed: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.failed or self.closed)
+
+
+def reap_stale_runs(
+    *, now: datetime | None = None, stale: timedelta | None = None, spare: int | None = None
+) -> Reaped:
+    """Fail the AWS runs whose worker died and close the organisation runs they leave behind.
+
+    A running account run without a heartbeat for `stale` (default `stale_after()`) lost its
+    worker; the message says whether its import was applied. `spare` is a run the caller is
+    about to take over itself. A pending run queued longer than that is failed only when no AWS
+    run anywhere has beaten since: a busy queue is slow, a queue nobody consumes is dead. An
+    organisation run that went silent is closed from its account runs once none is active (its
+    closing task was lost with a worker), else failed naming which accounts applied changes.
     """
     now = now or timezone.now()
     stale = stale or stale_after()
     cutoff = now - stale
-    minutes = round(stale.total_seconds() / 60)
-    reaped: list[int] = []
+    seconds = round(stale.total_seconds())
+    reaped = Reaped()
     running = SyncRun.objects.filter(source=SyncRun.Source.AWS, status=SyncRun.Status.RUNNING)
-    dead = running.filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    ).values_list("pk", "heartbeat_at", "phase")
-    for pk, heartbeat_at, phase in dead:
-        seen = _format_time(heartbeat_at, "its start")
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    dead = (
+        running.filter(silent)
+        .exclude(target_account_id="")
+        .exclude(pk=spare or 0)
+        .values_list("pk", "target_account_id", "heartbeat_at", "phase")
+    )
+    for pk, account_id, heartbeat_at, phase in dead:
         error = (
-            f"no heartbeat from its worker since {seen} (over {minutes} min)"
-            + (f" while {phase}" if phase else "")
-            + ": the worker stopped or was killed. Marked failed by the reaper; "
-            "the previous data is unchanged."
+            f"{_silence(heartbeat_at, seconds, phase)}: the worker stopped or was killed. "
+            f"Marked failed by the reaper; {account_applied(pk, account_id)}."
         )
         if _fail_if(pk, SyncRun.Status.RUNNING, error, now):
-            reaped.append(pk)
+            reaped.failed.append(pk)
+    for run in running.filter(silent, target_account_id="").defer("bundle_gzip"):
+        if run.children.filter(status__in=ACTIVE).exists():
+            continue  # its accounts are still at work (or are reaped on their own)
+        if run.children.exists():
+            finish_organization_sync(run_id=run.pk)
+            reaped.closed.append(run.pk)
+            continue
+        error = (
+            f"{_silence(run.heartbeat_at, seconds, run.phase)}: the worker stopped or was killed "
+            f"before any account was synced. Marked failed by the reaper; "
+            f"{organization_applied(run)}."
+        )
+        if _fail_if(run.pk, SyncRun.Status.RUNNING, error, now):
+            reaped.failed.append(run.pk)
     progressing = running.filter(heartbeat_at__gte=cutoff).exists()
     if not progressing:
         queued = SyncRun.objects.filter(
@@ -226,14 +311,22 @@ def reap_stale_runs(*, now: datetime | None = None, stale: timedelta | None = No
         ).values_list("pk", "heartbeat_at")
         for pk, queued_at in queued:
             error = (
-                f"queued at {_format_time(queued_at, 'an unknown time')} and not started by a worker within "
-                f"{minutes} min while no other sync made progress: is a Celery worker running?"
+                f"queued at {_format_time(queued_at, 'an unknown time')} and not started by a "
+                f"worker within {seconds} s while no other sync made progress: is a Celery "
+                "worker running? Nothing was applied."
             )
             if _fail_if(pk, SyncRun.Status.PENDING, error, now):
-                reaped.append(pk)
+                reaped.failed.append(pk)
     if reaped:
-        logger.warning("Reaped stale sync runs %s", reaped)
+        logger.warning("Reaper: failed runs %s, closed runs %s", reaped.failed, reaped.closed)
     return reaped
+
+
+def _silence(heartbeat_at: datetime | None, seconds: int, phase: str) -> str:
+    seen = _format_time(heartbeat_at, "its start")
+    return f"no heartbeat from its worker since {seen} (over {seconds} s)" + (
+        f" while {phase}" if phase else ""
+    )
 
 
 def _fail_if(pk: int, status: str, error: str, now: datetime) -> bool:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from identities.aws import CallCounter
@@ -32,17 +34,40 @@ from identities.models import Account, AccountSyncConfig, SyncRun
 from identities.sync.config import (
     ACTIVE,
     base_session,
+    beat_interval,
     load_settings,
     resolve_target,
+    stale_after,
+    takeover_after,
     update_discovered_accounts,
 )
-from identities.sync.guards import AccountLock, Heartbeat, NoLock, account_lock, reap_stale_runs
+from identities.sync.guards import (
+    AccountLock,
+    Heartbeat,
+    NoLock,
+    account_lock,
+    heartbeat_age,
+    reap_stale_runs,
+)
 
 logger = logging.getLogger(__name__)
 
 ORGANIZATION_LABEL = "organisation"
 # Errors that are AWS's (or the answer's) fault: recorded on the account's run, never raised.
 AWS_ERRORS = (ClientError, BotoCoreError, CollectError, BundleError, KeyError, TypeError)
+# What AWS answers when a caller exceeds a rate limit (after botocore's own adaptive retries).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
 
 
 class SyncRefused(Exception):
@@ -124,7 +149,9 @@ def _create_run(
 
 @dataclass(frozen=True)
 class AccountOutcome:
-    """What `run_account_sync` did: succeeded, failed (with the error) or skipped (why)."""
+    """What `run_account_sync` did: succeeded, failed (with the error), skipped (why), or
+    deferred: try again in `retry_in` seconds (throttled by AWS, or a redelivered task whose
+    first delivery may still live)."""
 
     run_id: int
     account_id: str
@@ -132,6 +159,7 @@ class AccountOutcome:
     error: str = ""
     aws_calls: int = 0
     aws_retries: int = 0
+    retry_in: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +169,7 @@ class AccountOutcome:
             "error": self.error,
             "aws_calls": self.aws_calls,
             "aws_retries": self.aws_retries,
+            "retry_in": self.retry_in,
         }
 
 
@@ -150,14 +179,18 @@ def run_account_sync(
     task_id: str = "",
     session: boto3.Session | None = None,
     config: Config | None = None,
+    defer_throttled: bool = False,
 ) -> AccountOutcome:
     """Collect and import one account for the pending (or, on a retry, running) run `run_id`.
 
     AWS errors (AccessDenied on AssumeRole, expired credentials, throttling past botocore's
     retries, a malformed answer) mark the run failed with the error text and leave the
-    account's previous data untouched; the outcome says so. A run already finished is skipped,
-    so a retried or redelivered task is harmless. `session` replaces the management session from
-    the credential chain (tests).
+    account's previous data untouched; the outcome says so. With `defer_throttled` a throttled
+    account is put back to pending instead and the outcome is "deferred" (the task tries it
+    again later in the same organisation run). A run already finished is skipped, so a retried
+    or redelivered task is harmless; a redelivered task whose run's worker died (no heartbeat
+    for `takeover_after()`) takes the run over. `session` replaces the management session from the
+    credential chain (tests).
     """
     run = SyncRun.objects.defer("bundle_gzip").get(pk=run_id)
     account_id = run.target_account_id
@@ -166,14 +199,38 @@ def run_account_sync(
     lock = account_lock(account_id, run_id)
     if not lock.acquire():
         holder = lock.holder_run_id()
-        if holder == run_id:
-            # A redelivered copy of a task another worker is still executing.
-            return AccountOutcome(run_id, account_id, "skipped", "run by another worker")
-        error = f"another sync of account {account_id} (run #{holder}) holds its lock"
-        _mark_failed(run_id, error, None)
-        return AccountOutcome(run_id, account_id, SyncRun.Status.FAILED, error)
+        held = (
+            SyncRun.objects.filter(pk=holder).values("status", "heartbeat_at").first()
+            if holder is not None
+            else None
+        )
+        age = heartbeat_age(held["heartbeat_at"]) if held else timedelta.max
+        alive = held is not None and held["status"] in ACTIVE and age < takeover_after()
+        if alive and holder == run_id:
+            # A redelivered copy of a task whose first delivery still beats: look again when
+            # it would count as dead, then take the run over (or find it finished).
+            wait = (takeover_after() - age).total_seconds() + beat_interval()
+            error = f"run by another worker (heartbeat {age.total_seconds():.0f} s ago)"
+            return AccountOutcome(run_id, account_id, "deferred", error, retry_in=wait)
+        if alive:
+            error = f"another sync of account {account_id} (run #{holder}) holds its lock"
+            _mark_failed(run_id, error, None)
+            return AccountOutcome(run_id, account_id, SyncRun.Status.FAILED, error)
+        if not lock.take_over(holder or 0):
+            error = "another worker took the lock over first"
+            return AccountOutcome(run_id, account_id, "deferred", error, retry_in=beat_interval())
+        logger.warning(
+            "Sync run %s: took the lock of account %s over from run %s", run_id, account_id, holder
+        )
     try:
-        return _run_locked(run, lock, task_id=task_id, session=session, config=config)
+        return _run_locked(
+            run,
+            lock,
+            task_id=task_id,
+            session=session,
+            config=config,
+            defer_throttled=defer_throttled,
+        )
     finally:
         lock.release()
 
@@ -185,11 +242,13 @@ def _run_locked(
     task_id: str,
     session: boto3.Session | None,
     config: Config | None,
+    defer_throttled: bool,
 ) -> AccountOutcome:
     account_id = run.target_account_id
+    silent_since = run.heartbeat_at
     claimed = _claim(run.pk, "starting", task_id=task_id, error="")
-    # Not pending: running is a retry of this very run (we hold the lock, so the earlier
-    # attempt is gone); anything else is finished.
+    # Not pending: running is a retry of this very run whose worker is gone (we hold the lock,
+    # which a live worker keeps extending); anything else is finished.
     resumed = not claimed and SyncRun.objects.filter(
         pk=run.pk, status=SyncRun.Status.RUNNING
     ).update(heartbeat_at=timezone.now(), task_id=task_id)
@@ -197,11 +256,42 @@ def _run_locked(
         run.refresh_from_db(fields=["status"])
         return AccountOutcome(run.pk, account_id, "skipped", f"already {run.status}")
     run.refresh_from_db()
+    if resumed:
+        note = (
+            f"taken over at {timezone.localtime():%H:%M:%S} by a redelivered task: the worker "
+            f"that ran it stopped (last heartbeat {_clock(silent_since)}); nothing of its "
+            "attempt had been applied, the account is read again"
+        )
+        run.warnings = [*run.warnings, note]
+        SyncRun.objects.filter(pk=run.pk).update(warnings=run.warnings)
+        logger.warning("Sync run %s: %s", run.pk, note)
     sync_settings = load_settings()
     target = resolve_target(account_id, sync_settings)
     heartbeat = Heartbeat(run.pk, run.parent_id, lock)
-    counter = heartbeat.counter
+    # Counted over every attempt of the run (a deferred or taken-over run has made calls).
+    heartbeat.counter.calls, heartbeat.counter.retries = run.aws_calls, run.aws_retries
     logger.info("Sync run %s: account %s as %s", run.pk, account_id, target.role_name_or_arn)
+    with heartbeat.background():
+        return _collect_and_import(
+            run, heartbeat, sync_settings, target, session, config, defer_throttled
+        )
+
+
+def _clock(value: datetime | None) -> str:
+    return f"{timezone.localtime(value):%H:%M:%S}" if value else "unknown"
+
+
+def _collect_and_import(
+    run: SyncRun,
+    heartbeat: Heartbeat,
+    sync_settings: Any,
+    target: Any,
+    session: boto3.Session | None,
+    config: Config | None,
+    defer_throttled: bool,
+) -> AccountOutcome:
+    account_id = run.target_account_id
+    counter = heartbeat.counter
     try:
         entry = collect_member_account(
             session or base_session(sync_settings),
@@ -218,6 +308,8 @@ def _run_locked(
         heartbeat.beat("validating", force=True)
         validate_bundle(bundle, source=f"AWS account {account_id}")
     except AWS_ERRORS as exc:
+        if defer_throttled and is_throttling(exc):
+            return _defer(run, describe_error(exc), counter)
         return _fail(run.pk, account_id, describe_error(exc), counter)
     except Exception as exc:  # a bug in one account must not stop the others
         logger.exception("Sync run %s: account %s failed unexpectedly", run.pk, account_id)
@@ -229,7 +321,7 @@ def _run_locked(
     heartbeat.beat("importing", force=True)
     run.refresh_from_db()
     run.aws_calls, run.aws_retries = counter.calls, counter.retries
-    run.warnings = list(entry.get("warnings") or [])
+    run.warnings = [*run.warnings, *(entry.get("warnings") or [])]
     try:
         import_bundle(
             bundle,
@@ -258,12 +350,55 @@ def _run_locked(
 
 
 def _claim(run_id: int, phase: str, **fields: Any) -> bool:
-    """pending -> running: only one executor's conditional UPDATE wins."""
+    """pending -> running: only one executor's conditional UPDATE wins. A run deferred after
+    throttling keeps the time it first started."""
     now = timezone.now()
     return bool(
         SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.PENDING).update(
-            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, phase=phase, **fields
+            status=SyncRun.Status.RUNNING,
+            started_at=Coalesce(F("started_at"), now),
+            heartbeat_at=now,
+            phase=phase,
+            **fields,
         )
+    )
+
+
+def is_throttling(exc: BaseException) -> bool:
+    """AWS refused for rate: worth trying again in a minute, not worth failing the account."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    return False
+
+
+def throttle_pause() -> float:
+    """Seconds before a throttled account is tried again (`IAMVIZ_THROTTLE_RETRY_SECONDS`),
+    at most half the stale timeout so that the reaper never takes the wait for a dead queue."""
+    wanted = float(getattr(settings, "IAMVIZ_THROTTLE_RETRY_SECONDS", 60))
+    return min(wanted, stale_after().total_seconds() / 2)
+
+
+def _defer(run: SyncRun, error: str, counter: CallCounter) -> AccountOutcome:
+    """Put a throttled run back to pending, noted on the run, to be tried again later."""
+    pause = throttle_pause()
+    note = f"{error}; tried again {pause:.0f} s later in the same run"
+    logger.warning("Sync run %s: account %s throttled: %s", run.pk, run.target_account_id, note)
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.PENDING,
+        phase=f"throttled by AWS; waiting {pause:.0f} s",
+        heartbeat_at=timezone.now(),
+        warnings=[*run.warnings, note],
+        aws_calls=counter.calls,
+        aws_retries=counter.retries,
+    )
+    return AccountOutcome(
+        run.pk,
+        run.target_account_id,
+        "deferred",
+        error,
+        counter.calls,
+        counter.retries,
+        retry_in=pause,
     )
 
 
@@ -399,53 +534,3 @@ def start_organization_sync(
     )
     logger.info("Sync run %s: %d accounts planned", run.pk, len(children))
     return OrganizationPlan(run.pk, children, already)
-
-
-def finish_organization_sync(*, run_id: int) -> SyncRun:
-    """Close an organisation run from its account runs: totals, change counts, and failed when
-    any account failed (naming them with their errors). Idempotent."""
-    run = SyncRun.objects.defer("bundle_gzip").get(pk=run_id)
-    if run.status not in ACTIVE:
-        return run
-    children = list(run.children.defer("bundle_gzip").order_by("target_account_id"))
-    counts: dict[str, int] = defaultdict(int)
-    changes: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"added": 0, "removed": 0, "changed": 0}
-    )
-    for kind, actions in (run.change_counts or {}).items():
-        for action, value in actions.items():
-            changes[kind][action] += value
-    for child in children:
-        for name, value in (child.counts or {}).items():
-            counts[name] += value
-        for kind, actions in (child.change_counts or {}).items():
-            for action, value in actions.items():
-                changes[kind][action] += value
-    failed = [child for child in children if child.status == SyncRun.Status.FAILED]
-    unfinished = [child for child in children if child.status in ACTIVE]
-    problems = [f"{child.target_account_id}: {child.error}" for child in failed]
-    problems += [f"{child.target_account_id}: still {child.status}" for child in unfinished]
-    if problems:
-        status = SyncRun.Status.FAILED
-        error = f"{len(problems)} of {len(children)} accounts failed\n" + "\n".join(problems)
-    elif not children:
-        status = SyncRun.Status.FAILED
-        error = "no accounts to sync: " + (
-            "; ".join(run.warnings) if run.warnings else "configure accounts or enable discovery"
-        )
-    else:
-        status, error = SyncRun.Status.SUCCEEDED, ""
-    SyncRun.objects.filter(pk=run.pk).update(
-        status=status,
-        error=error,
-        counts=dict(counts),
-        change_counts={kind: dict(actions) for kind, actions in sorted(changes.items())},
-        aws_calls=run.aws_calls + sum(child.aws_calls for child in children),
-        aws_retries=run.aws_retries + sum(child.aws_retries for child in children),
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        phase="",
-    )
-    run.refresh_from_db()
-    logger.info("Sync run %s finished %s: %d accounts", run.pk, run.status, len(children))
-    return run

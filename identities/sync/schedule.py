@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -27,7 +28,6 @@ DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
 REAPER_TASK_NAME = "iamviz: fail sync runs whose worker died"
 REAPER_TASK = "identities.reap_stale_syncs"
-REAPER_EVERY_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,9 @@ class Schedule:
 
 
 def ensure_periodic_tasks() -> None:
-    """Install the nightly organisation sync (02:00 UTC) and the reaper (every 5 minutes) if
-    they are missing; an existing schedule, changed or paused by staff, is left alone."""
+    """Install the nightly organisation sync (02:00 UTC) if it is missing (an existing one,
+    changed or paused by staff, is left alone), and the reaper every
+    `IAMVIZ_REAPER_EVERY_SECONDS` on the housekeeping queue."""
     if not PeriodicTask.objects.filter(name=NIGHTLY_TASK_NAME).exists():
         PeriodicTask.objects.create(
             name=NIGHTLY_TASK_NAME,
@@ -52,16 +53,23 @@ def ensure_periodic_tasks() -> None:
             kwargs=json.dumps({"label": "organisation (nightly)"}),
             description="Sync every account of the AWS organisation, then analyse the estate.",
         )
-    if not PeriodicTask.objects.filter(name=REAPER_TASK_NAME).exists():
-        interval, _ = IntervalSchedule.objects.get_or_create(
-            every=REAPER_EVERY_MINUTES, period=IntervalSchedule.MINUTES
-        )
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=settings.IAMVIZ_REAPER_EVERY_SECONDS, period=IntervalSchedule.SECONDS
+    )
+    reaper = PeriodicTask.objects.filter(name=REAPER_TASK_NAME).first()
+    if reaper is None:
         PeriodicTask.objects.create(
             name=REAPER_TASK_NAME,
             task=REAPER_TASK,
             interval=interval,
-            description="Fail sync runs whose worker stopped sending heartbeats.",
+            queue="housekeeping",
+            description="Fail syncs and analyses whose worker stopped sending heartbeats.",
         )
+    elif reaper.interval_id != interval.pk or reaper.queue != "housekeeping":
+        # Not a staff setting: an older install's five minutes become the setting's interval.
+        reaper.interval = interval
+        reaper.queue = "housekeeping"
+        reaper.save()
 
 
 def get_nightly_schedule() -> Schedule:

@@ -14,9 +14,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from identities import graph
 from identities.forms import AccessGraphForm, IdentityGraphForm, PathForm, SuggestForm
-from identities.graph import panels as graph_panels
+from identities.graph.access import build_access_graph
+from identities.graph.build import AGGREGATE_THRESHOLD, GraphError, describe_node
+from identities.graph.export import TABLE_LIMIT, graph_to_graphml, graph_to_svg, table_rows
+from identities.graph.identity import build_identity_graph
+from identities.graph.paths import find_paths
+from identities.graph.urls import empty_graph, panel_links, url_with, view_of_url
+from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.views.common import HtmxHttpRequest, attachment, render_page_or_fragment
 
 logger = logging.getLogger(__name__)
@@ -28,7 +33,7 @@ GRAPH_VIEWS = ("identity", "access", "paths")
 def _graph_or_404(build: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
     try:
         return build(**params)
-    except graph.GraphError as exc:
+    except GraphError as exc:
         raise Http404(str(exc)) from None
 
 
@@ -36,15 +41,15 @@ def _graph_data(request: HttpRequest, view: str) -> tuple[dict[str, Any], Any]:
     """The graph of one view from the query string, and the form that parsed it."""
     if view == "identity":
         form: Any = IdentityGraphForm(request.GET)
-        return _graph_or_404(graph.build_identity_graph, **form.params()), form
+        return _graph_or_404(build_identity_graph, **form.params()), form
     if view == "access":
         form = AccessGraphForm(request.GET)
-        return _graph_or_404(graph.build_access_graph, **form.params()), form
+        return _graph_or_404(build_access_graph, **form.params()), form
     form = PathForm(request.GET)
     params = form.params()
     if not params["source"] or not params["target"]:
-        return graph.empty_graph("paths"), form
-    return _graph_or_404(graph.find_paths, **params), form
+        return empty_graph("paths"), form
+    return _graph_or_404(find_paths, **params), form
 
 
 @require_GET
@@ -60,8 +65,8 @@ def _selected_panel(node_id: str) -> dict[str, Any] | None:
     if not node_id:
         return None
     try:
-        return graph_panels.node_panel(node_id)
-    except graph.GraphError:
+        return node_panel(node_id)
+    except GraphError:
         return None
 
 
@@ -77,17 +82,17 @@ def graph_context(
         "view": view,
         "graph": data,
         "form": form,
-        "rows": graph.table_rows(data),
-        "table_limit": graph.TABLE_LIMIT,
-        "threshold": graph.AGGREGATE_THRESHOLD,
-        "focus": graph.describe_node(request.GET.get("focus", "")),
+        "rows": table_rows(data),
+        "table_limit": TABLE_LIMIT,
+        "threshold": AGGREGATE_THRESHOLD,
+        "focus": describe_node(request.GET.get("focus", "")),
         "expanded": request.GET.getlist("expand"),
-        "clear_focus_url": graph.url_with(here, {}, drop=("focus", "expand", "node", "depth")),
-        "clear_expand_url": graph.url_with(here, {}, drop=("expand",)),
-        "source_node": graph.describe_node(request.GET.get("source", "")),
-        "target_node": graph.describe_node(request.GET.get("target", "")),
+        "clear_focus_url": url_with(here, {}, drop=("focus", "expand", "node", "depth")),
+        "clear_expand_url": url_with(here, {}, drop=("expand",)),
+        "source_node": describe_node(request.GET.get("source", "")),
+        "target_node": describe_node(request.GET.get("target", "")),
         "panel": _selected_panel(node_id),
-        "links": graph.panel_links(node_id, here) if node_id else {},
+        "links": panel_links(node_id, here) if node_id else {},
         "export_query": f"view={view}" + (f"&{query}" if query else ""),
         "filename": f"iamviz-{view}",
     }
@@ -116,7 +121,7 @@ def graph_data(request: HtmxHttpRequest) -> HttpResponse:
 def graph_graphml(request: HtmxHttpRequest) -> HttpResponse:
     view = _export_view(request)
     data, _ = _graph_data(request, view)
-    response = HttpResponse(graph.graph_to_graphml(data), content_type="application/xml")
+    response = HttpResponse(graph_to_graphml(data), content_type="application/xml")
     return attachment(response, f"iamviz-{view}.graphml")
 
 
@@ -125,7 +130,7 @@ def graph_graphml(request: HtmxHttpRequest) -> HttpResponse:
 def graph_svg(request: HtmxHttpRequest) -> HttpResponse:
     view = _export_view(request)
     data, _ = _graph_data(request, view)
-    svg = graph.graph_to_svg(data, highlight=data.get("highlight", ()))
+    svg = graph_to_svg(data, highlight=data.get("highlight", ()))
     return attachment(HttpResponse(svg, content_type="image/svg+xml"), f"iamviz-{view}.svg")
 
 
@@ -134,10 +139,10 @@ def graph_svg(request: HtmxHttpRequest) -> HttpResponse:
 def graph_node(request: HtmxHttpRequest, kind: str, key: str) -> HttpResponse:
     node_id = f"{kind}:{key}" if key != "-" else kind
     try:
-        panel = graph_panels.node_panel(node_id)
-    except graph.GraphError as exc:
+        panel = node_panel(node_id)
+    except GraphError as exc:
         raise Http404(str(exc)) from None
-    context = {"panel": panel, "links": graph.panel_links(node_id, _current_graph_url(request))}
+    context = {"panel": panel, "links": panel_links(node_id, _current_graph_url(request))}
     return render_page_or_fragment(request, "identities/graph_node.html", "node-panel", context)
 
 
@@ -148,8 +153,8 @@ def graph_edge(request: HtmxHttpRequest) -> HttpResponse:
     target = request.GET.get("target", "")
     kind = request.GET.get("kind", "")
     try:
-        panel = graph_panels.edge_panel(source, target, kind)
-    except graph.GraphError as exc:
+        panel = edge_panel(source, target, kind)
+    except GraphError as exc:
         raise Http404(str(exc)) from None
     context = {"edge": panel}
     return render_page_or_fragment(request, "identities/graph_edge.html", "node-panel", context)
@@ -163,10 +168,10 @@ def graph_suggest(request: HtmxHttpRequest) -> HttpResponse:
     q = form.cleaned_data.get("q", "")
     field = form.cleaned_data.get("field") or "focus"
     current = _current_graph_url(request)
-    view = graph.view_of_url(current)
-    suggestions = graph_panels.suggest_nodes(q, view)
+    view = view_of_url(current)
+    suggestions = suggest_nodes(q, view)
     for item in suggestions:
-        item["url"] = graph.url_with(current, {field: item["id"]}, drop=("node", "expand"))
+        item["url"] = url_with(current, {field: item["id"]}, drop=("node", "expand"))
     context = {"q": q, "suggestions": suggestions, "field": field}
     return render_page_or_fragment(request, "identities/graph_suggest.html", "suggestions", context)
 
@@ -174,9 +179,9 @@ def graph_suggest(request: HtmxHttpRequest) -> HttpResponse:
 def _current_graph_url(request: HtmxHttpRequest) -> str:
     """The graph page the request came from (htmx says), or the access view."""
     current = request.htmx.current_url if request.htmx else None
-    if current and graph.view_of_url(current):
+    if current and view_of_url(current):
         return current
     back = request.GET.get("from", "")
-    if back.startswith("/") and graph.view_of_url(back):
+    if back.startswith("/") and view_of_url(back):
         return back
     return reverse("identities:graph-access")

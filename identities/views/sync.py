@@ -77,6 +77,8 @@ def sync_now(request: HtmxHttpRequest) -> HttpResponse:
     if created:
         transaction.on_commit(functools.partial(tasks.queue_organization_sync, run_id=run.pk))
         logger.info("Organisation sync run %s requested by %s", run.pk, request.user)
+    else:
+        messages.warning(request, sync_queries.busy_reason(run))
     return _after_sync_request(request)
 
 
@@ -93,6 +95,8 @@ def sync_account_now(request: HtmxHttpRequest, account_id: str) -> HttpResponse:
     if created:
         transaction.on_commit(functools.partial(tasks.queue_account_sync, run_id=run.pk))
         logger.info("Account sync run %s requested by %s", run.pk, request.user)
+    else:
+        messages.warning(request, sync_queries.busy_reason(run))
     return _after_sync_request(request)
 
 
@@ -225,7 +229,13 @@ def syncrun_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     changes = sync_queries.changes_for(
         run, kind=filters.get("kind", ""), action=filters.get("action", "")
     )
-    context = {"run": run, "form": form, "page": paginate(request, changes), "noun": "changes"}
+    context = {
+        "run": run,
+        "form": form,
+        "page": paginate(request, changes),
+        "noun": "changes",
+        "account_runs": sync_queries.account_runs_of(run),
+    }
     return render_page_or_fragment(request, "identities/syncrun_detail.html", "results", context)
 
 

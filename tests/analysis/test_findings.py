@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from identities.analysis import analyse_estate
 from identities.models import Account
-from identities.queries.access import findings
+from identities.queries.findings import findings
 
 
 def test_trust_inside_the_organisation_raises_no_external_id_finding(imported_sample):

@@ -21,6 +21,23 @@ DEV, PROD, MGMT, SEC = "333333333333", "444444444444", "111111111111", "22222222
 ALICE, BOB = f"user:{SOLO}:alice", f"user:{SOLO}:bob"
 DEPLOY, AUDIT = f"role:{SOLO}:deploy", f"role:{SOLO}:audit"
 
+# Access group labels of the sample organisation.
+NO_STATEMENT = "with no identity statement about sts:AssumeRole"
+BOUNDED = "with PowerUserAccess, within boundary developer-boundary"
+
+
+def _named(data: dict, node_id: str) -> str:
+    """A node's id, or an access group's label (its id is a digest)."""
+    return _labels(data)[node_id] if node_id.startswith("access-group:") else node_id
+
+
+def _named_nodes(data: dict) -> list[str]:
+    return sorted(_named(data, node_id) for node_id in _node_ids(data))
+
+
+def _named_edges(data: dict) -> list[tuple[str, str, str, str]]:
+    return sorted((_named(data, s), _named(data, t), k, o) for s, t, k, o in _edges(data))
+
 
 def _drawn(data: dict) -> nx.DiGraph:
     graph = nx.DiGraph()
@@ -98,25 +115,89 @@ def test_access_estate_exact_edges(imported_sample):
         ("1 role with AdministratorAccess", "audit", "assume", "allow"),
         ("1 role with AdministratorAccess", "audit", "assume", "allow"),
         ("1 role with AdministratorAccess", "audit", "assume", "allow"),
+        ("1 role with AdministratorAccess", "org-inventory", "assume", "conditional"),
+        ("1 role with AdministratorAccess", "org-inventory", "assume", "conditional"),
+        ("1 role with AdministratorAccess", "org-inventory", "assume", "conditional"),
+        ("1 role with AdministratorAccess", "partner-gateway", "assume", "conditional"),
+        ("1 role with AdministratorAccess", "partner-gateway", "assume", "conditional"),
+        ("1 role with AdministratorAccess", "partner-gateway", "assume", "conditional"),
+        ("1 role with AdministratorAccess", "public-reader", "assume", "allow"),
+        ("1 role with AdministratorAccess", "public-reader", "assume", "allow"),
+        ("1 role with AdministratorAccess", "public-reader", "assume", "allow"),
+        ("1 role with PowerUserAccess", "org-inventory", "assume", "conditional"),
+        ("1 role with PowerUserAccess", "org-inventory", "assume", "conditional"),
+        ("1 role with PowerUserAccess", "partner-gateway", "assume", "conditional"),
+        ("1 role with PowerUserAccess", "partner-gateway", "assume", "conditional"),
+        ("1 role with PowerUserAccess", "public-reader", "assume", "allow"),
+        ("1 role with PowerUserAccess", "public-reader", "assume", "allow"),
+        (f"1 role {BOUNDED}", "org-inventory", "assume", "conditional"),
+        (f"1 role {BOUNDED}", "partner-gateway", "assume", "conditional"),
+        (f"1 role {BOUNDED}", "public-reader", "assume", "allow"),
+        (f"1 role {NO_STATEMENT}", "org-inventory", "assume", "conditional"),
+        (f"1 user {BOUNDED}", "org-inventory", "assume", "conditional"),
+        (f"1 user {BOUNDED}", "partner-gateway", "assume", "conditional"),
+        (f"1 user {BOUNDED}", "public-reader", "assume", "allow"),
         ("1 user with assume-audit-roles (group auditors)", "audit", "assume", "conditional"),
         ("1 user with assume-audit-roles (group auditors)", "audit", "assume", "conditional"),
         ("1 user with assume-audit-roles (group auditors)", "audit", "assume", "conditional"),
+        (
+            "1 user with assume-audit-roles (group auditors)",
+            "org-inventory",
+            "assume",
+            "conditional",
+        ),
+        (f"1 user {NO_STATEMENT}", "org-inventory", "assume", "conditional"),
+        (f"1 user {NO_STATEMENT}", "public-reader", "assume", "allow"),
+        ("2 roles with AdministratorAccess", "org-inventory", "assume", "conditional"),
+        ("2 roles with AdministratorAccess", "partner-gateway", "assume", "conditional"),
+        ("2 roles with AdministratorAccess", "public-reader", "assume", "allow"),
         ("2 users with AdministratorAccess", "OrganizationAccountAccessRole", "assume", "allow"),
         ("2 users with AdministratorAccess", "OrganizationAccountAccessRole", "assume", "allow"),
         ("2 users with AdministratorAccess", "OrganizationAccountAccessRole", "assume", "allow"),
+        ("2 users with AdministratorAccess", "org-inventory", "assume", "conditional"),
+        ("2 users with AdministratorAccess", "partner-gateway", "assume", "conditional"),
+        ("2 users with AdministratorAccess", "public-reader", "assume", "allow"),
+        (f"3 roles {NO_STATEMENT}", "partner-gateway", "assume", "conditional"),
+        ("3 users with PowerUserAccess", "org-inventory", "assume", "conditional"),
+        ("3 users with PowerUserAccess", "partner-gateway", "assume", "conditional"),
+        ("3 users with PowerUserAccess", "public-reader", "assume", "allow"),
+        (f"4 roles {NO_STATEMENT}", "public-reader", "assume", "allow"),
+        ("Anyone (*)", "org-inventory", "anyone", "conditional"),
+        ("Anyone (*)", "partner-gateway", "anyone", "conditional"),
         ("Anyone (*)", "public-reader", "anyone", "allow"),
         ("Okta (SAML)", "okta-admin", "federated", "conditional"),
         ("OrganizationAccountAccessRole", "1 role with AdministratorAccess", "in-group", ""),
+        ("OrganizationAccountAccessRole", "1 role with AdministratorAccess", "in-group", ""),
+        ("OrganizationAccountAccessRole", "2 roles with AdministratorAccess", "in-group", ""),
+        ("alice", "3 users with PowerUserAccess", "in-group", ""),
         ("alice", "dev-ops", "assume", "conditional"),
+        ("app-server", f"4 roles {NO_STATEMENT}", "in-group", ""),
+        ("audit", f"3 roles {NO_STATEMENT}", "in-group", ""),
+        ("audit", f"4 roles {NO_STATEMENT}", "in-group", ""),
         ("auditor", "1 user with assume-audit-roles (group auditors)", "in-group", ""),
+        ("bob", f"1 user {BOUNDED}", "in-group", ""),
         ("carol", "2 users with AdministratorAccess", "in-group", ""),
+        ("ci-deploy", f"1 user {NO_STATEMENT}", "in-group", ""),
         ("ci-deploy", "deploy", "assume", "conditional"),
         ("dave", "2 users with AdministratorAccess", "in-group", ""),
+        ("deploy", "1 role with PowerUserAccess", "in-group", ""),
+        ("dev-ops", "1 role with PowerUserAccess", "in-group", ""),
         ("dev-ops", "prod-ops", "assume", "allow"),
         ("ec2.amazonaws.com", "app-server", "service", "allow"),
+        ("erin", "3 users with PowerUserAccess", "in-group", ""),
+        ("frank", "3 users with PowerUserAccess", "in-group", ""),
+        ("github-deploy", f"1 role {BOUNDED}", "in-group", ""),
+        ("lambda-exec", f"4 roles {NO_STATEMENT}", "in-group", ""),
         ("lambda.amazonaws.com", "lambda-exec", "service", "allow"),
         ("okta-admin", "1 role with AdministratorAccess", "in-group", ""),
+        ("org-inventory", f"1 role {NO_STATEMENT}", "in-group", ""),
+        ("partner-gateway", f"3 roles {NO_STATEMENT}", "in-group", ""),
+        ("partner-gateway", "org-inventory", "assume", "conditional"),
+        ("prod-break-glass", "2 roles with AdministratorAccess", "in-group", ""),
+        ("prod-ops", f"3 roles {NO_STATEMENT}", "in-group", ""),
         ("prod-ops", "prod-break-glass", "assume", "allow"),
+        ("public-reader", f"4 roles {NO_STATEMENT}", "in-group", ""),
+        ("svc-key-rotator", f"1 user {NO_STATEMENT}", "in-group", ""),
         ("token.actions.githubusercontent.com (OIDC)", "github-deploy", "federated", "conditional"),
     ]
 
@@ -169,14 +250,28 @@ def test_access_edge_kind_filter_keeps_services_only(imported_sample):
 def test_access_focus_two_hops_each_way(imported_sample):
     data = build_access_graph(focus=f"role:{PROD}:prod-ops", depth=2)
 
-    assert _node_ids(data) == [
+    admins, no_statement = "2 roles with AdministratorAccess", f"3 roles {NO_STATEMENT}"
+    assert _named_nodes(data) == [
+        admins,
+        no_statement,
+        f"role:{SEC}:org-inventory",
         f"role:{DEV}:dev-ops",
+        f"role:{DEV}:public-reader",
+        f"role:{PROD}:partner-gateway",
         f"role:{PROD}:prod-break-glass",
         f"role:{PROD}:prod-ops",
         f"user:{DEV}:alice",
     ]
-    assert _edges(data) == [
+    assert _named_edges(data) == [
+        (admins, f"role:{SEC}:org-inventory", "assume", "conditional"),
+        (admins, f"role:{DEV}:public-reader", "assume", "allow"),
+        (admins, f"role:{PROD}:partner-gateway", "assume", "conditional"),
+        (no_statement, f"role:{PROD}:partner-gateway", "assume", "conditional"),
         (f"role:{DEV}:dev-ops", f"role:{PROD}:prod-ops", "assume", "allow"),
+        (f"role:{PROD}:partner-gateway", no_statement, "in-group", ""),
+        (f"role:{PROD}:partner-gateway", f"role:{SEC}:org-inventory", "assume", "conditional"),
+        (f"role:{PROD}:prod-break-glass", admins, "in-group", ""),
+        (f"role:{PROD}:prod-ops", no_statement, "in-group", ""),
         (f"role:{PROD}:prod-ops", f"role:{PROD}:prod-break-glass", "assume", "allow"),
         (f"user:{DEV}:alice", f"role:{DEV}:dev-ops", "assume", "conditional"),
     ]
@@ -188,8 +283,16 @@ def test_access_expand_merges_neighbours(imported_sample):
         focus=f"role:{PROD}:deploy", depth=1, expand=[f"user:{DEV}:alice"]
     )
 
-    assert _node_ids(base) == [f"role:{PROD}:deploy", f"user:{DEV}:ci-deploy"]
-    assert set(_node_ids(expanded)) - set(_node_ids(base)) == {
+    assert _named_nodes(base) == [
+        "1 role with PowerUserAccess",
+        f"role:{SEC}:org-inventory",
+        f"role:{DEV}:public-reader",
+        f"role:{PROD}:deploy",
+        f"role:{PROD}:partner-gateway",
+        f"user:{DEV}:ci-deploy",
+    ]
+    assert set(_named_nodes(expanded)) - set(_named_nodes(base)) == {
+        "3 users with PowerUserAccess",
         f"role:{DEV}:dev-ops",
         f"user:{DEV}:alice",
     }
@@ -212,14 +315,14 @@ def test_access_estate_overview_past_the_threshold(imported_sample):
     assert data["aggregated"] is True
     assert counts == {
         f"agg:roles:{MGMT}": 2,
-        f"agg:roles:{SEC}": 1,
+        f"agg:roles:{SEC}": 2,
         f"agg:roles:{DEV}": 7,
-        f"agg:roles:{PROD}": 5,
+        f"agg:roles:{PROD}": 6,
         f"agg:users:{MGMT}": 2,
         f"agg:users:{SEC}": 2,
         f"agg:users:{DEV}": 5,
     }
-    assert len(data["edges"]) == 20
+    assert len(data["edges"]) == 34
     assert (f"agg:users:{DEV}", f"agg:roles:{PROD}", "assume", "conditional") in _edges(data)
     aggregate = next(n for n in data["nodes"] if n["id"] == f"agg:roles:{PROD}")
     assert aggregate["drill_url"] == f"/graph/access/?account={PROD}&accounts={PROD}"
@@ -228,13 +331,22 @@ def test_access_estate_overview_past_the_threshold(imported_sample):
 def test_access_account_overview_counts_edges_into_the_account(imported_sample):
     data = build_access_graph(account_id=PROD, threshold=4)
 
+    # Edges within the account (to partner-gateway, prod-ops → prod-break-glass) are inside
+    # one aggregate and not drawn.
     assert sorted((e["source"], e["target"], e["outcome"], e["count"]) for e in data["edges"]) == [
         (f"agg:roles:{MGMT}", f"agg:roles:{PROD}", "allow", 1),
+        (f"agg:roles:{MGMT}", f"agg:roles:{PROD}", "conditional", 1),
         (f"agg:roles:{SEC}", f"agg:roles:{PROD}", "allow", 1),
+        (f"agg:roles:{SEC}", f"agg:roles:{PROD}", "conditional", 1),
         (f"agg:roles:{DEV}", f"agg:roles:{PROD}", "allow", 1),
+        (f"agg:roles:{DEV}", f"agg:roles:{PROD}", "conditional", 3),
+        (f"agg:roles:{PROD}", f"agg:roles:{SEC}", "conditional", 3),
+        (f"agg:roles:{PROD}", f"agg:roles:{DEV}", "allow", 2),
         (f"agg:users:{MGMT}", f"agg:roles:{PROD}", "allow", 1),
+        (f"agg:users:{MGMT}", f"agg:roles:{PROD}", "conditional", 1),
         (f"agg:users:{SEC}", f"agg:roles:{PROD}", "conditional", 1),
-        (f"agg:users:{DEV}", f"agg:roles:{PROD}", "conditional", 1),
+        (f"agg:users:{DEV}", f"agg:roles:{PROD}", "conditional", 3),
+        ("anyone", f"agg:roles:{PROD}", "conditional", 1),
     ]
 
 
@@ -246,10 +358,12 @@ def test_access_fold_keeps_edge_totals(imported_sample):
     unfolded = build_access_graph(focus=f"role:{PROD}:prod-ops", depth=2, threshold=100)
     folded = build_access_graph(focus=f"role:{PROD}:prod-ops", depth=2, threshold=2)
 
-    assert folded["stats"]["folded"] == ["users", "roles"]
+    assert folded["stats"]["folded"] == ["users", "roles", "access groups"]
     assert sum(e.get("count", 1) for e in folded["edges"]) == len(unfolded["edges"])
     # The focus stays itself; everything around it folds by kind and account.
     assert _node_ids(folded) == [
+        f"agg:access-groups:{PROD}",
+        f"agg:roles:{SEC}",
         f"agg:roles:{DEV}",
         f"agg:roles:{PROD}",
         f"agg:users:{DEV}",

@@ -126,7 +126,7 @@ def test_identity_estate_overview_past_the_threshold_counts_by_account(imported_
     edges = {(e["source"], e["target"], e["kind"]): e["count"] for e in data["edges"]}
     assert data["stats"]["folded"] == ["users", "roles", "policies"]
     assert counts[f"agg:user:{DEV}"] == 5
-    assert counts[f"agg:role:{PROD}"] == 5
+    assert counts[f"agg:role:{PROD}"] == 6
     assert counts["agg:policy-aws"] == 7
     assert edges[(f"agg:user:{DEV}", f"agg:group:{DEV}", "member")] == 4
     assert edges[(f"agg:role:{DEV}", "agg:policy-aws", "attached")] == 7

@@ -58,7 +58,7 @@ def rename(bundle: dict[str, Any], kind: str, old: str, new: str) -> dict[str, A
 
 
 def names_by_id(kind: str) -> dict[str, str]:
-    return dict(MODELS[kind].objects.values_list("unique_id", "name"))
+    return dict(MODELS[kind]._default_manager.values_list("unique_id", "name"))
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,15 @@ import os
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 from django.utils import timezone
 
 from identities.models import SyncRun
 from identities.sync.guards import Heartbeat, account_lock, reap_stale_runs
 from identities.sync.runs import request_account_sync, run_account_sync
-from tests.conftest import require_service
+from tests.awsfake import FakeOrg
+from tests.conftest import require_service, users_of
 
 
 def test_reaper_fails_running_runs_without_heartbeat(db: None) -> None:
@@ -34,11 +36,12 @@ def test_reaper_fails_running_runs_without_heartbeat(db: None) -> None:
 
     dead.refresh_from_db()
     seen = timezone.localtime(now - timedelta(minutes=11)).strftime("%Y-%m-%d %H:%M:%S %Z")
-    assert reaped == [dead.pk]
+    assert reaped.failed == [dead.pk]
     assert (dead.status, dead.finished_at) == ("failed", now)
     assert dead.error == (
-        f"no heartbeat from its worker since {seen} (over 10 min) while importing: the worker "
-        "stopped or was killed. Marked failed by the reaper; the previous data is unchanged."
+        f"no heartbeat from its worker since {seen} (over 600 s) while importing: the worker "
+        "stopped or was killed. Marked failed by the reaper; nothing of it was applied: "
+        "account 111111111111 keeps no data (never synced)."
     )
     assert SyncRun.objects.get(pk=alive.pk).status == "running"
 
@@ -55,11 +58,11 @@ def test_reaper_fails_old_pending_runs_only_when_nothing_progresses(db: None) ->
     when_idle = reap_stale_runs(now=now, stale=timedelta(minutes=10))
 
     queued.refresh_from_db()
-    assert (while_busy, when_idle) == ([], [queued.pk])
+    assert (while_busy.failed, when_idle.failed) == ([], [queued.pk])
     assert queued.status == "failed"
     assert queued.error.endswith(
-        "not started by a worker within 10 min while no other sync made progress: "
-        "is a Celery worker running?"
+        "not started by a worker within 600 s while no other sync made progress: "
+        "is a Celery worker running? Nothing was applied."
     )
 
 
@@ -95,12 +98,13 @@ def test_heartbeat_writes_phase_and_calls_at_most_once_an_interval(db: None) -> 
 
 
 @pytest.mark.services
-def test_redis_lock_admits_one_holder_and_skips_a_redelivered_task(
+def test_redis_lock_admits_one_holder_and_defers_a_redelivered_task_while_it_beats(
     settings: Any, transactional_db: None
 ) -> None:
     settings.REDIS_URL = require_service("Redis", os.environ.get("REDIS_URL"))
     account_id = "999999999999"
     running, _ = request_account_sync(account_id)
+    SyncRun.objects.filter(pk=running.pk).update(status="running", heartbeat_at=timezone.now())
     lock = account_lock(account_id, running.pk)
     assert lock.acquire()
     try:
@@ -109,9 +113,37 @@ def test_redis_lock_admits_one_holder_and_skips_a_redelivered_task(
         redelivered = run_account_sync(run_id=running.pk)
 
         assert (second.acquire(), second.holder_run_id()) == (False, running.pk)
-        assert (redelivered.status, redelivered.error) == ("skipped", "run by another worker")
-        assert SyncRun.objects.get(pk=running.pk).status == "pending"
+        assert redelivered.status == "deferred"
+        assert redelivered.error.startswith("run by another worker (heartbeat 0 s ago)")
+        assert 60 <= redelivered.retry_in <= 81
+        assert SyncRun.objects.get(pk=running.pk).status == "running"
     finally:
         lock.release()
     assert second.acquire()
     second.release()
+
+
+@pytest.mark.services
+def test_a_redelivered_task_takes_over_a_run_whose_worker_died(
+    settings: Any, transactional_db: None, fake_org: FakeOrg, aws_session: boto3.Session
+) -> None:
+    """Issue 15 item 1: the dead run's lock was still held, and the task gave up on it."""
+    settings.REDIS_URL = require_service("Redis", os.environ.get("REDIS_URL"))
+    dev = fake_org.accounts["dev"]
+    run, _ = request_account_sync(dev)
+    dead_since = timezone.now() - timedelta(minutes=3)
+    SyncRun.objects.filter(pk=run.pk).update(
+        status="running", started_at=dead_since, heartbeat_at=dead_since, phase="importing"
+    )
+    dead_worker = account_lock(dev, run.pk)
+    assert dead_worker.acquire()
+
+    outcome = run_account_sync(run_id=run.pk, task_id="redelivered", session=aws_session)
+
+    run.refresh_from_db()
+    assert (outcome.status, run.status, run.task_id) == ("succeeded", "succeeded", "redelivered")
+    assert run.started_at == dead_since
+    assert run.warnings[0].startswith("taken over at ")
+    assert "the worker that ran it stopped (last heartbeat" in run.warnings[0]
+    assert users_of(dev) == ["user-0", "user-1"]
+    assert dead_worker.holder_run_id() is None  # released by the run that took it over

@@ -28,8 +28,8 @@ from identities.models import (
     SyncRun,
     SyncSettings,
 )
+from identities.sync.finish import finish_organization_sync
 from identities.sync.runs import (
-    finish_organization_sync,
     request_account_sync,
     request_organization_sync,
     run_account_sync,

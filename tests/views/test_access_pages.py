@@ -6,6 +6,7 @@ pytestmark = pytest.mark.django_db
 
 DEV = "333333333333"
 PROD = "444444444444"
+SEC = "222222222222"
 ALICE = f"arn:aws:iam::{DEV}:user/alice"
 CI = f"arn:aws:iam::{DEV}:user/ci-deploy"
 DEPLOY = f"arn:aws:iam::{PROD}:role/deploy"
@@ -59,7 +60,13 @@ def test_role_access_csv_has_direct_edges_and_chains(imported_sample, logged_in_
 def test_user_reach_lists_direct_role_and_chain_ends(imported_sample, logged_in_client):
     response = logged_in_client.get(f"/accounts/{DEV}/users/alice/reach/")
 
-    assert [a.target for a in response.context["direct"]] == [f"arn:aws:iam::{DEV}:role/dev-ops"]
+    # dev-ops names alice; the others trust "*" and her group's PowerUserAccess allows them.
+    assert [a.target for a in response.context["direct"]] == [
+        f"arn:aws:iam::{SEC}:role/org-inventory",
+        f"arn:aws:iam::{DEV}:role/dev-ops",
+        f"arn:aws:iam::{DEV}:role/public-reader",
+        f"arn:aws:iam::{PROD}:role/partner-gateway",
+    ]
     assert {(r.node, r.hops) for r in response.context["chains"]} >= {
         (f"arn:aws:iam::{PROD}:role/prod-ops", 2),
         (f"arn:aws:iam::{PROD}:role/prod-break-glass", 3),
@@ -108,8 +115,11 @@ def test_findings_page_filters_by_kind(imported_sample, logged_in_client):
     response = logged_in_client.get("/access/findings/", {"kind": "public_role"})
 
     rows = list(response.context["page"])
-    assert [finding.principal_arn for finding in rows] == [f"arn:aws:iam::{DEV}:role/public-reader"]
-    assert rows[0].severity == "high"
+    assert [(finding.principal_arn, finding.severity) for finding in rows] == [
+        (f"arn:aws:iam::{DEV}:role/public-reader", "high"),
+        (f"arn:aws:iam::{SEC}:role/org-inventory", "medium"),
+        (f"arn:aws:iam::{PROD}:role/partner-gateway", "medium"),
+    ]
 
 
 @pytest.mark.parametrize(

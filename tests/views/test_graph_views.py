@@ -67,7 +67,8 @@ def test_access_page_island_matches_the_json_endpoint(logged_in_client, imported
 
     assert _island(page) == data.json()
     assert data["Content-Type"] == "application/json"
-    assert data.json()["stats"]["edges"] == 8  # 7 conditional edges, 1 member of their group
+    # 34 conditional edges, and the 20 members of the access groups among their sources
+    assert data.json()["stats"]["edges"] == 54
 
 
 def test_access_fragment_for_htmx_swaps_view_and_state(logged_in_client, imported_sample):
@@ -82,7 +83,7 @@ def test_access_fragment_for_htmx_swaps_view_and_state(logged_in_client, importe
     assert '<div id="graph-state" class="graph-state" hx-swap-oob="true">' in body
     assert f'name="focus" value="role:{PROD}:prod-ops"' in body
     assert '<div id="graph-scope" class="graph-scope" hx-swap-oob="true">' in body
-    assert _island(response)["stats"]["nodes"] == 4
+    assert _island(response)["stats"]["nodes"] == 9  # as in test_access_focus_two_hops_each_way
 
 
 def test_identity_view_focus_unknown_is_404(logged_in_client, imported_sample):

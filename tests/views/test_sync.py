@@ -3,16 +3,22 @@ history, settings, schedule, accounts, and who may do what."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from moto import mock_aws
 
-from identities.models import AccountSyncConfig, SyncRun, SyncSettings
+from identities.models import AccountSyncConfig, Change, SyncRun, SyncSettings
 from identities.sync.runs import request_account_sync
-from identities.sync.schedule import ensure_periodic_tasks, get_nightly_schedule
+from identities.sync.schedule import (
+    ensure_periodic_tasks,
+    get_nightly_schedule,
+    update_nightly_schedule,
+)
 from tests.awsfake import CLEARED_VARIABLES, build_org, fake_credentials
 
 HTMX = {"HX-Request": "true", "HX-Target": "progress"}
@@ -258,3 +264,70 @@ def test_history_fragment_for_htmx_swaps(logged_in_client: Any) -> None:
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
     assert "HX-Request" in response["Vary"]
+
+
+def test_a_sync_now_that_cannot_start_says_which_run_holds_the_account(
+    logged_in_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Issue 14 item 9: a click during a running sync answered 302 and silently did nothing."""
+    AccountSyncConfig.objects.create(account_id="111111111111")
+    run, _ = request_account_sync("111111111111")
+    beat = timezone.now() - timedelta(seconds=7)
+    SyncRun.objects.filter(pk=run.pk).update(
+        status="running", started_at=beat, heartbeat_at=beat, phase="importing"
+    )
+    url = reverse("identities:sync-account-now", args=["111111111111"])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        fragment = logged_in_client.post(url, headers=HTMX).content.decode()
+        redirected = logged_in_client.post(url, follow=True).content.decode()
+
+    started = timezone.localtime(beat).strftime("%H:%M:%S")
+    reason = (
+        f"Not started: account 111111111111 is already being synced by run #{run.pk} "
+        f"(running since {started}, importing; last heartbeat 7 s ago)."
+    )
+    assert callbacks == []
+    assert f'data-testid="sync-message">{reason}</li>' in fragment
+    assert f'data-testid="sync-message">{reason}</li>' in redirected
+
+
+def test_an_organisation_run_page_shows_its_account_runs_and_their_changes(
+    logged_in_client: Any,
+) -> None:
+    """Issue 15 item 10: the organisation run listed "0 changes": they were its children's."""
+    parent = SyncRun.objects.create(source="aws", status="succeeded", label="organisation")
+    child = SyncRun.objects.create(
+        source="aws", status="succeeded", parent=parent, target_account_id="111111111111"
+    )
+    Change.objects.create(
+        sync_run=child, account_id="111111111111", kind="user", action="added", key="arn:x"
+    )
+
+    page = logged_in_client.get(reverse("identities:syncrun-detail", args=[parent.pk]))
+    listed = logged_in_client.get(reverse("identities:syncrun-list")).content.decode()
+
+    body = page.content.decode()
+    assert page.context["page"].paginator.count == 1
+    assert f'<a href="{child.get_absolute_url()}">#{child.pk}</a>' in body
+    assert '<td class="num">1</td>' in body  # the account run's own total
+    parent_row = listed.split(f">#{parent.pk}</a>")[1].split("</tr>")[0]
+    assert '<td class="num">1</td>' in parent_row
+
+
+def test_the_next_scheduled_run_is_shown_in_the_schedules_time_zone(
+    logged_in_client: Any,
+) -> None:
+    """Issue 15 item 11: a Europe/Paris cron showed its next run in UTC, unlabelled."""
+    update_nightly_schedule(cron="0 2 * * *", timezone_name="Europe/Paris", enabled=True)
+
+    pages = [
+        logged_in_client.get(reverse(name)).content.decode()
+        for name in ("identities:sync", "identities:sync-settings")
+    ]
+
+    for body in pages:
+        shown = body.split('data-testid="next-run">')[1].split("</time>")[0]
+        assert shown.endswith(" 02:00 CET (Europe/Paris)") or shown.endswith(
+            " 02:00 CEST (Europe/Paris)"
+        ), shown

@@ -17,9 +17,9 @@ from identities.arns import is_account_id
 from identities.models import AccountSyncConfig, SyncRun
 from identities.queries.sync import total_changes
 from identities.sync.config import load_settings
+from identities.sync.finish import finish_organization_sync
 from identities.sync.runs import (
     AccountOutcome,
-    finish_organization_sync,
     request_account_sync,
     run_account_sync,
     start_organization_sync,

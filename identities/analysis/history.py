@@ -1,0 +1,471 @@
+"""Access history: what an analysis changed against the previous one, stored as differences.
+
+Each analysis builds an `AccessSnapshot` of its results (every stored edge as one line of text, the
+access-group memberships, the administrators, the paths to them, the findings) and compares it
+with the state the previous analysis left (`AccessState` rows keep only the newest, compressed).
+The comparison works at the level the command line and pages show: access groups expanded to
+their members, a member's own edge for a role replacing its group's. Only what differs is
+expanded, so a night where one account changed costs little more than reading the two states.
+
+`record_history` runs inside the transaction that stores the analysis' results: an analysis that
+fails half-way records no history, and the next one compares with the last that succeeded.
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+from identities.analysis.admins import AdminRecord
+from identities.analysis.edges import EdgeResult
+from identities.analysis.findings import FindingRecord
+from identities.analysis.reach import Reached
+from identities.arns import GROUP_PREFIX, SourceKind, account_of, classify_source
+from identities.models import (
+    AccessChange,
+    AccessDiff,
+    AccessState,
+    AnalysisRun,
+    SyncRun,
+)
+from identities.triage import digest, track_findings
+
+logger = logging.getLogger(__name__)
+
+SEP = "\x1f"  # between the fields of an edge line (never in an ARN or a statement reference)
+LIST = "\x1e"  # between the items of a list field
+POSSIBLE = ("allow", "conditional")
+Category = AccessChange.Category
+
+
+@dataclass
+class AccessSnapshot:
+    """One analysis' results, compactly: what the next analysis compares with."""
+
+    rows: set[str] = field(default_factory=set)  # edge lines, see `edge_line`
+    members: dict[str, str] = field(default_factory=dict)  # member ARN -> "group:KEY"
+    admins: dict[str, str] = field(default_factory=dict)  # ARN -> basis
+    reach: dict[str, list[str]] = field(default_factory=dict)  # source -> path to an admin
+    findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> summary
+    accounts: list[str] = field(default_factory=list)  # the synced accounts
+
+    def to_bytes(self) -> bytes:
+        data = {
+            "rows": list(self.rows),
+            "members": self.members,
+            "admins": self.admins,
+            "reach": self.reach,
+            "findings": self.findings,
+            "accounts": self.accounts,
+        }
+        return zlib.compress(orjson.dumps(data), 1)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> AccessSnapshot:
+        data = orjson.loads(zlib.decompress(blob))
+        return cls(
+            rows=set(data["rows"]),
+            members=data["members"],
+            admins=data["admins"],
+            reach=data["reach"],
+            findings=data["findings"],
+            accounts=data.get("accounts", []),
+        )
+
+
+def edge_line(
+    source: str,
+    target: str,
+    action: str,
+    outcome: str,
+    condition_keys: Iterable[str],
+    granted_by: Iterable[str],
+) -> str:
+    """One stored edge as text (group edges keep their ``group:KEY`` source)."""
+    return SEP.join(
+        (source, target, action, outcome, LIST.join(condition_keys), LIST.join(granted_by))
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A stored edge read back from its line."""
+
+    source: str
+    target: str
+    action: str
+    outcome: str
+    condition_keys: tuple[str, ...]
+    granted_by: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, line: str) -> Edge:
+        source, target, action, outcome, keys, granted = line.split(SEP)
+        return cls(
+            source,
+            target,
+            action,
+            outcome,
+            tuple(keys.split(LIST)) if keys else (),
+            tuple(granted.split(LIST)) if granted else (),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"conditions": list(self.condition_keys), "granted_by": list(self.granted_by)}
+
+
+def state_of_results(
+    result: EdgeResult,
+    admins: Sequence[AdminRecord],
+    admin_paths: Mapping[str, tuple[Reached, tuple[str, ...]]],
+    findings: Sequence[FindingRecord],
+    accounts: Iterable[str] = (),
+) -> AccessSnapshot:
+    """The state of freshly computed results (what `store_results` writes)."""
+    return AccessSnapshot(
+        rows={
+            edge_line(
+                edge.source,
+                edge.target.arn,
+                edge.action,
+                edge.outcome,
+                edge.condition_keys,
+                edge.granted_by,
+            )
+            for edge in result.edges
+        },
+        members={
+            actor.arn: group.source for group in result.grouping.groups for actor in group.members
+        },
+        admins={record.actor.arn: record.basis for record in admins},
+        reach={source: list(reached.path) for source, (reached, _) in admin_paths.items()},
+        findings={
+            key: summary for key, summary in (finding_identity(record) for record in findings)
+        },
+        accounts=sorted(accounts),
+    )
+
+
+# The facts of a finding's data that tell two findings of one kind and principal apart.
+_IDENTITY_FIELDS = ("trusted_account", "slot")
+
+
+def finding_identity(record: FindingRecord) -> tuple[str, dict[str, Any]]:
+    """The stable key of a finding (what it is about, not what it says) and the summary the
+    history and the triage keep of it; ``material`` changes when its severity or facts do."""
+    who = [record.kind, record.principal_arn]
+    who.extend(str(record.data.get(name, "")) for name in _IDENTITY_FIELDS)
+    summary = {
+        "kind": record.kind,
+        "severity": record.severity,
+        "principal": record.principal_arn,
+        "account_id": record.account.account_id if record.account else "",
+        "title": record.title,
+        "detail": record.detail,
+        "data": record.data,
+        "material": digest([record.severity, record.data]),
+    }
+    return digest(who), summary
+
+
+# -- the comparison (pure) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One difference, as `AccessChange` stores it."""
+
+    category: str
+    source: str
+    target: str = ""
+    action: str = ""
+    account_id: str = ""
+    severity: str = "low"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _index(rows: Iterable[str], wanted: set[str]) -> dict[str, list[Edge]]:
+    """The edges of these sources (a member, a group, an outside principal)."""
+    found: dict[str, list[Edge]] = defaultdict(list)
+    for line in rows:
+        source = line[: line.index(SEP)]
+        if source in wanted:
+            found[source].append(Edge.parse(line))
+    return found
+
+
+def _holds(
+    index: Mapping[str, list[Edge]], members: Mapping[str, str], principal: str, target: str
+) -> dict[str, Edge]:
+    """The possible edges from ``principal`` to ``target`` by action, groups expanded.
+
+    The rule of `identities.queries.access._own_replaces`: a member's own edge for a role, of
+    any outcome, replaces its group's for that role.
+    """
+    own = [edge for edge in index.get(principal, ()) if edge.target == target]
+    if not own:
+        group = members.get(principal)
+        own = [edge for edge in index.get(group, ()) if edge.target == target] if group else []
+    return {edge.action: edge for edge in own if edge.outcome in POSSIBLE}
+
+
+def _groups_members(members: Mapping[str, str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for arn, group in members.items():
+        found[group].append(arn)
+    return found
+
+
+def diff_edges(old: AccessSnapshot, new: AccessSnapshot) -> list[tuple[str, Edge | None, Edge | None]]:
+    """(source, before, after) of every expanded edge that appeared, disappeared or changed its
+    conditions, sorted by (source, target, action)."""
+    touched = [Edge.parse(line) for line in old.rows ^ new.rows]
+    moved = {
+        arn
+        for arn in old.members.keys() | new.members.keys()
+        if old.members.get(arn) != new.members.get(arn)
+    }
+    old_groups, new_groups = _groups_members(old.members), _groups_members(new.members)
+    wanted: set[str] = set()
+    for edge in touched:
+        wanted.add(edge.source)
+        if edge.source.startswith(GROUP_PREFIX):
+            wanted.update(old_groups.get(edge.source, ()))
+            wanted.update(new_groups.get(edge.source, ()))
+    wanted |= moved
+    for principal in list(wanted):
+        for members in (old.members, new.members):
+            if principal in members:
+                wanted.add(members[principal])
+    old_index, new_index = _index(old.rows, wanted), _index(new.rows, wanted)
+    pairs: set[tuple[str, str]] = set()
+    for edge in touched:
+        if edge.source.startswith(GROUP_PREFIX):
+            for member in (*old_groups.get(edge.source, ()), *new_groups.get(edge.source, ())):
+                pairs.add((member, edge.target))
+        else:
+            pairs.add((edge.source, edge.target))
+    for member in moved:
+        for index, members in ((old_index, old.members), (new_index, new.members)):
+            group = members.get(member)
+            if group:
+                pairs.update((member, edge.target) for edge in index.get(group, ()))
+    found: list[tuple[str, Edge | None, Edge | None]] = []
+    for principal, target in pairs:
+        before = _holds(old_index, old.members, principal, target)
+        after = _holds(new_index, new.members, principal, target)
+        for action in before.keys() | after.keys():
+            was, now = before.get(action), after.get(action)
+            if was is not None and now is not None and was.condition_keys == now.condition_keys:
+                continue
+            found.append((principal, was, now))
+    found.sort(key=lambda item: (item[0], *_target_action(item)))
+    return found
+
+
+def _target_action(item: tuple[str, Edge | None, Edge | None]) -> tuple[str, str]:
+    edge = item[1] or item[2]
+    assert edge is not None
+    return edge.target, edge.action
+
+
+def _outside(source: str, accounts: set[str]) -> bool:
+    """Anyone, or a principal of an account that is not synced: trust outside the estate."""
+    kind = classify_source(source)
+    if kind is SourceKind.ANYONE:
+        return True
+    if kind in (SourceKind.SERVICE, SourceKind.FEDERATED, SourceKind.GROUP):
+        return False
+    account = account_of(source)
+    return bool(account) and account not in accounts
+
+
+def edge_severity(source: str, target: str, before: Edge | None, after: Edge | None, *,
+                  admins: Mapping[str, str], accounts: set[str]) -> str:  # fmt: skip
+    """High for new trust from anyone or outside the estate, or into an administrator role;
+    medium for a new federated edge or conditions dropped; low otherwise."""
+    if after is None:
+        return "low"
+    if before is None:
+        if _outside(source, accounts) or target in admins:
+            return "high"
+        return "medium" if classify_source(source) is SourceKind.FEDERATED else "low"
+    dropped = set(before.condition_keys) - set(after.condition_keys)
+    return "medium" if dropped else "low"
+
+
+def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
+    """Every difference between two states, edges first."""
+    accounts = set(new.accounts) | set(old.accounts)
+    changes: list[ChangeRecord] = []
+    for source, before, after in diff_edges(old, new):
+        edge = after or before
+        assert edge is not None
+        category = (
+            Category.EDGE_ADDED
+            if before is None
+            else Category.EDGE_REMOVED
+            if after is None
+            else Category.EDGE_CHANGED
+        )
+        changes.append(
+            ChangeRecord(
+                category=category,
+                source=source,
+                target=edge.target,
+                action=edge.action,
+                account_id=account_of(edge.target),
+                severity=edge_severity(
+                    source, edge.target, before, after, admins=new.admins, accounts=accounts
+                ),
+                detail={
+                    "before": before.as_dict() if before else None,
+                    "after": after.as_dict() if after else None,
+                },
+            )
+        )
+    for arn in sorted(new.admins.keys() - old.admins.keys()):
+        changes.append(
+            ChangeRecord(
+                Category.ADMIN_ADDED,
+                arn,
+                account_id=account_of(arn),
+                severity="high",
+                detail={"basis": new.admins[arn]},
+            )
+        )
+    for arn in sorted(old.admins.keys() - new.admins.keys()):
+        changes.append(
+            ChangeRecord(
+                Category.ADMIN_REMOVED,
+                arn,
+                account_id=account_of(arn),
+                detail={"basis": old.admins[arn]},
+            )
+        )
+    for source in sorted(new.reach.keys() - old.reach.keys()):
+        path = new.reach[source]
+        changes.append(
+            ChangeRecord(
+                Category.REACH_ADDED,
+                source,
+                target=path[-1],
+                account_id=account_of(source) or account_of(path[-1]),
+                severity="high",
+                detail={"path": path},
+            )
+        )
+    for source in sorted(old.reach.keys() - new.reach.keys()):
+        path = old.reach[source]
+        changes.append(
+            ChangeRecord(
+                Category.REACH_REMOVED,
+                source,
+                target=path[-1],
+                account_id=account_of(source) or account_of(path[-1]),
+                detail={"path": path},
+            )
+        )
+    for key in sorted(new.findings.keys() - old.findings.keys()):
+        summary = new.findings[key]
+        changes.append(
+            ChangeRecord(
+                Category.FINDING_NEW,
+                key,
+                target=summary["principal"],
+                account_id=summary["account_id"],
+                severity=summary["severity"],
+                detail=summary,
+            )
+        )
+    for key in sorted(old.findings.keys() - new.findings.keys()):
+        summary = old.findings[key]
+        changes.append(
+            ChangeRecord(
+                Category.FINDING_RESOLVED,
+                key,
+                target=summary["principal"],
+                account_id=summary["account_id"],
+                detail=summary,
+            )
+        )
+    return changes
+
+
+# -- recording, inside the analysis transaction -------------------------------------------------
+
+
+def retention() -> timedelta:
+    """How long diffs are kept (``IAMVIZ_HISTORY_RETENTION_DAYS``)."""
+    return timedelta(days=settings.IAMVIZ_HISTORY_RETENTION_DAYS)
+
+
+def record_history(run: AnalysisRun, state: AccessSnapshot, now: datetime) -> AccessDiff:
+    """Compare ``state`` with the newest stored one, store the differences and the new state,
+    move the findings' triage along, prune history past the retention.
+
+    Call inside the transaction that stores the analysis' results.
+    """
+    previous = (
+        AccessState.objects.exclude(run=run)
+        .select_related("run")
+        .order_by("-run__finished_at", "-run_id")
+        .first()
+    )
+    diff = AccessDiff.objects.create(
+        run=run,
+        previous=previous.run if previous else None,
+        baseline=previous is None,
+        created_at=now,
+        sync_runs=_sync_runs_between(previous.run if previous else None, run),
+    )
+    changes = diff_states(AccessSnapshot.from_bytes(previous.blob), state) if previous else []
+    AccessChange.objects.bulk_create(
+        (
+            AccessChange(
+                diff=diff,
+                category=change.category,
+                source=change.source[:2048],
+                target=change.target[:2048],
+                action=change.action,
+                account_id=change.account_id,
+                severity=change.severity,
+                detail=change.detail,
+            )
+            for change in changes
+        ),
+        batch_size=2000,
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for change in changes:
+        counts[str(change.category)] += 1
+    diff.counts = dict(counts)
+    diff.save(update_fields=["counts"])
+    track_findings(run, state.findings, now)
+    AccessState.objects.all().delete()
+    AccessState.objects.create(run=run, blob=state.to_bytes())
+    AccessDiff.objects.filter(created_at__lt=now - retention()).delete()
+    logger.info("analysis %s changed %s", run.pk, dict(counts) or "nothing")
+    return diff
+
+
+def _sync_runs_between(previous: AnalysisRun | None, run: AnalysisRun) -> list[int]:
+    """The sync runs that finished after the previous analysis started (their changes are what
+    this analysis sees new), newest first."""
+    runs = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED)
+    if previous is not None:
+        runs = runs.filter(finished_at__gte=previous.started_at)
+    elif run.sync_run_id is not None:
+        runs = runs.filter(pk=run.sync_run_id)
+    else:
+        return []
+    return list(runs.order_by("-finished_at", "-id").values_list("pk", flat=True)[:100])

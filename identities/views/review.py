@@ -1,0 +1,288 @@
+"""The daily review: the Changes page (and the diff of any two runs), an edge's change with its
+causes and review, finding triage with the audit trail, suppression rules, and the staff page
+of notification settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from identities.models import (
+    Finding,
+    NotificationDelivery,
+    NotificationDestination,
+    SuppressionRule,
+    TrackedFinding,
+    TriageStatus,
+)
+from identities.models.review import Severity
+from identities.notify import notification_settings
+from identities.queries.changes import (
+    HistoryUnavailable,
+    analysis_runs,
+    causes_of,
+    changes_between,
+    effective_status,
+    finding_events,
+    tracked_findings,
+)
+from identities.review_forms import (
+    ChangesFilterForm,
+    EdgeReviewForm,
+    FindingDecisionForm,
+    FindingReopenForm,
+    NotificationDestinationForm,
+    NotificationSettingsForm,
+    SuppressionRuleForm,
+)
+from identities.triage import (
+    create_rule,
+    decide_finding,
+    mark_edge_expected,
+    reopen_finding,
+    unmark_edge,
+)
+from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment
+
+logger = logging.getLogger(__name__)
+
+
+def _finding_or_404(key: str) -> TrackedFinding:
+    try:
+        return TrackedFinding.objects.select_related("decided_by", "rule").get(key=key)
+    except TrackedFinding.DoesNotExist:
+        raise Http404(f"No finding {key}.") from None
+
+
+def _staff_only(request: HtmxHttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("Notification settings are for staff.")
+
+
+def _safe_next(request: HtmxHttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+@require_GET
+@login_required
+def changes(request: HtmxHttpRequest) -> HttpResponse:
+    """What changed between two analyses (default: the last two), new first, then expected,
+    then removed and changed; filtered by account, kind and severity."""
+    form = ChangesFilterForm(request.GET)
+    filters = form.filters()
+    context: dict[str, Any] = {"form": form, "runs": list(analysis_runs()[:50])}
+    try:
+        context["changes"] = changes_between(**filters, now=timezone.now())
+    except HistoryUnavailable as exc:
+        context["changes"], context["unavailable"] = None, str(exc)
+    context["query"] = request.GET.urlencode()
+    return render_page_or_fragment(request, "identities/changes.html", "changes", context)
+
+
+@require_GET
+@login_required
+def change_edge(request: HtmxHttpRequest) -> HttpResponse:
+    """One changed edge: before and after, the entity changes that explain it, its review."""
+    source, target = request.GET.get("source", ""), request.GET.get("target", "")
+    form = ChangesFilterForm(request.GET)
+    filters = form.filters()
+    try:
+        found = changes_between(**filters, now=timezone.now())
+    except HistoryUnavailable as exc:
+        raise Http404(str(exc)) from None
+    items = [item for item in found.items if item.source == source and item.target == target]
+    if not items:
+        raise Http404(f"No change of the edge {source} -> {target} in these runs.")
+    back = f"{reverse('identities:changes')}?{request.GET.urlencode()}"
+    item = items[0]
+    context = {
+        "items": items,
+        "item": item,
+        "source": source,
+        "target": target,
+        "causes": causes_of(source, target, found.sync_runs),
+        "changes": found,
+        "back": back,
+        "form": EdgeReviewForm(
+            initial={
+                "source": source,
+                "target": target,
+                "conditions": "|".join(item.conditions),
+                "next": back,
+            }
+        ),
+    }
+    return render_page_or_fragment(request, "identities/change_edge.html", None, context)
+
+
+@require_POST
+@login_required
+def edge_review(request: HtmxHttpRequest) -> HttpResponse:
+    """Mark an edge expected (with a reason), or take that back (``unmark``)."""
+    back = _safe_next(request, reverse("identities:changes"))
+    if request.POST.get("unmark"):
+        unmark_edge(request.POST.get("source", ""), request.POST.get("target", ""))
+        return redirect(back)
+    form = EdgeReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why this edge is expected.")
+        return redirect(back)
+    data = form.cleaned_data
+    mark_edge_expected(
+        data["source"],
+        data["target"],
+        reason=data["reason"],
+        conditions=[key for key in data["conditions"].split("|") if key],
+        user=request.user,
+        now=timezone.now(),
+    )
+    messages.success(request, f"Marked expected: {data['source']} -> {data['target']}")
+    return redirect(back)
+
+
+@require_GET
+@login_required
+def finding_triage(request: HtmxHttpRequest) -> HttpResponse:
+    now = timezone.now()
+    status = request.GET.get("status", TriageStatus.OPEN)
+    severity = request.GET.get("severity", "")
+    kind = request.GET.get("kind", "")
+    rows = tracked_findings(status=status, severity=severity, kind=kind, now=now)
+    context = {
+        "page": paginate(request, rows),
+        "status": status,
+        "severity": severity,
+        "kind": kind,
+        "statuses": TriageStatus.choices,
+        "severities": Severity.choices,
+        "kinds": Finding.Kind.choices,
+        "now": now,
+    }
+    return render_page_or_fragment(request, "identities/finding_triage.html", "triage", context)
+
+
+@require_GET
+@login_required
+def finding_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    finding = _finding_or_404(key)
+    context = _finding_context(finding)
+    return render_page_or_fragment(request, "identities/finding_detail.html", None, context)
+
+
+def _finding_context(
+    finding: TrackedFinding,
+    decision: FindingDecisionForm | None = None,
+    reopen: FindingReopenForm | None = None,
+) -> dict[str, Any]:
+    return {
+        "finding": finding,
+        "status": effective_status(finding, timezone.now()),
+        "events": list(finding_events(finding)),
+        "decision_form": decision or FindingDecisionForm(),
+        "reopen_form": reopen or FindingReopenForm(),
+    }
+
+
+@require_POST
+@login_required
+def finding_decide(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    finding = _finding_or_404(key)
+    form = FindingDecisionForm(request.POST)
+    if not form.is_valid() or finding.status == TriageStatus.RESOLVED:
+        context = _finding_context(finding, decision=form)
+        return render_page_or_fragment(
+            request, "identities/finding_detail.html", None, context, status=400
+        )
+    decide_finding(
+        finding,
+        form.cleaned_data["decision"],
+        reason=form.cleaned_data["reason"],
+        until=form.cleaned_data["until"],
+        user=request.user,
+        now=timezone.now(),
+    )
+    return redirect(finding)
+
+
+@require_POST
+@login_required
+def finding_reopen(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    finding = _finding_or_404(key)
+    form = FindingReopenForm(request.POST)
+    if not form.is_valid() or finding.status not in (TriageStatus.ACCEPTED, TriageStatus.SUPPRESSED):
+        context = _finding_context(finding, reopen=form)
+        return render_page_or_fragment(
+            request, "identities/finding_detail.html", None, context, status=400
+        )
+    reopen_finding(finding, note=form.cleaned_data["note"], user=request.user, now=timezone.now())
+    return redirect(finding)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def suppression_rules(request: HtmxHttpRequest) -> HttpResponse:
+    form = SuppressionRuleForm(request.POST or None)
+    if request.method == "POST":
+        if request.POST.get("deactivate"):
+            SuppressionRule.objects.filter(pk=request.POST["deactivate"]).update(active=False)
+            return redirect("identities:suppression-rules")
+        if form.is_valid():
+            decided = create_rule(form.save(commit=False), user=request.user, now=timezone.now())
+            messages.success(request, f"Rule saved; it decided {decided} open finding(s) now.")
+            return redirect("identities:suppression-rules")
+    context = {"form": form, "rules": SuppressionRule.objects.select_related("created_by")}
+    status = 400 if form.errors else 200
+    return render_page_or_fragment(
+        request, "identities/suppression_rules.html", None, context, status=status
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def notification_settings_page(request: HtmxHttpRequest) -> HttpResponse:
+    """Staff choose the threshold and the destinations, and see how deliveries went."""
+    _staff_only(request)
+    config = notification_settings()
+    settings_form = NotificationSettingsForm(instance=config)
+    destination_form = NotificationDestinationForm()
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            NotificationDestination.objects.filter(pk=request.POST["delete"]).delete()
+            return redirect("identities:notification-settings")
+        if request.POST.get("form") == "settings":
+            settings_form = NotificationSettingsForm(request.POST, instance=config)
+            if settings_form.is_valid():
+                settings_form.save()
+                return redirect("identities:notification-settings")
+        else:
+            destination_form = NotificationDestinationForm(request.POST)
+            if destination_form.is_valid():
+                destination_form.save()
+                return redirect("identities:notification-settings")
+    context = {
+        "settings_form": settings_form,
+        "destination_form": destination_form,
+        "destinations": NotificationDestination.objects.all(),
+        "deliveries": NotificationDelivery.objects.select_related("destination")[:50],
+    }
+    invalid = settings_form.errors or destination_form.errors
+    return render_page_or_fragment(
+        request,
+        "identities/notification_settings.html",
+        None,
+        context,
+        status=400 if invalid else 200,
+    )

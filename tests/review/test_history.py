@@ -1,0 +1,270 @@
+"""Access history: what an analysis changed against the previous one, and the access_changes
+contract."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from identities.analysis import history
+from identities.analysis.history import AccessSnapshot, diff_states, edge_line
+from identities.models import AccessDiff, AccessState, AnalysisRun, TrackedFinding
+from identities.queries.changes import changes_between, causes_of
+from tests.review.conftest import AUDITOR, CI_DEPLOY, PROD_OPS, VENDOR_ROOT, analyse, change_sample
+
+PARTNER_GATEWAY = "arn:aws:iam::444444444444:role/partner-gateway"
+ORG_INVENTORY = "arn:aws:iam::222222222222:role/org-inventory"
+MFA = "aws:MultiFactorAuthPresent"
+
+
+def access_changes(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("access_changes", "--format", "json", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def edges(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    return [(row["source"], row["target"], row["conditions"]) for row in rows]
+
+
+def test_second_import_gives_exactly_the_changed_edges_reach_and_findings(two_analyses):
+    first, second = two_analyses
+
+    document = access_changes()
+
+    assert list(document) == [
+        "from",
+        "to",
+        "edges_added",
+        "edges_removed",
+        "edges_changed",
+        "administrators_added",
+        "administrators_removed",
+        "admin_reach_added",
+        "admin_reach_removed",
+        "findings_new",
+        "findings_resolved",
+    ]
+    assert (document["from"], document["to"]) == (first, second)
+    assert edges(document["edges_added"]) == [
+        (CI_DEPLOY, ORG_INVENTORY, ["aws:PrincipalOrgID"]),
+        (CI_DEPLOY, PARTNER_GATEWAY, ["aws:SourceIp"]),
+        (VENDOR_ROOT, PROD_OPS, []),
+    ]
+    assert edges(document["edges_removed"]) == [
+        (AUDITOR, "arn:aws:iam::111111111111:role/audit", [MFA]),
+        (AUDITOR, "arn:aws:iam::333333333333:role/audit", [MFA]),
+        (AUDITOR, "arn:aws:iam::444444444444:role/audit", [MFA]),
+    ]
+    assert document["edges_changed"] == []
+    assert document["administrators_added"] == []
+    assert document["administrators_removed"] == []
+    assert document["admin_reach_added"] == [VENDOR_ROOT]
+    assert document["admin_reach_removed"] == []
+    assert [(f["kind"], f["severity"], f["principal"]) for f in document["findings_new"]] == [
+        ("root_trust_without_external_id", "high", PROD_OPS)
+    ]
+    assert document["findings_resolved"] == []
+
+
+def test_added_edge_has_the_keys_of_access_edges(two_analyses):
+    document = access_changes()
+
+    edge = document["edges_added"][-1]
+
+    assert edge == {
+        "source": VENDOR_ROOT,
+        "target": PROD_OPS,
+        "conditions": [],
+        "transitive": False,
+        "path": [VENDOR_ROOT, PROD_OPS],
+        "granted_by": [
+            "statement 'VendorSupport' (Statement[1]) of trust policy prod-ops "
+            "(arn:aws:iam::444444444444:role/prod-ops)"
+        ],
+    }
+
+
+def test_reimport_of_the_same_bundle_changes_nothing(imported_sample, sample_bundle, reimport):
+    reimport(sample_bundle)
+
+    document = access_changes()
+
+    assert {key: value for key, value in document.items() if key not in ("from", "to")} == {
+        key: []
+        for key in (
+            "edges_added",
+            "edges_removed",
+            "edges_changed",
+            "administrators_added",
+            "administrators_removed",
+            "admin_reach_added",
+            "admin_reach_removed",
+            "findings_new",
+            "findings_resolved",
+        )
+    }
+
+
+def test_any_two_runs_compare_by_composing_the_diffs_between_them(
+    two_analyses, sample_bundle, reimport
+):
+    first, second = two_analyses
+    third = reimport(sample_bundle, label="back.json").pk
+
+    back = access_changes("--from", str(second), "--to", str(third))
+    round_trip = access_changes("--from", str(first), "--to", str(third))
+
+    assert edges(back["edges_removed"]) == [
+        (CI_DEPLOY, ORG_INVENTORY, ["aws:PrincipalOrgID"]),
+        (CI_DEPLOY, PARTNER_GATEWAY, ["aws:SourceIp"]),
+        (VENDOR_ROOT, PROD_OPS, []),
+    ]
+    assert back["admin_reach_removed"] == [VENDOR_ROOT]
+    assert [f["principal"] for f in back["findings_resolved"]] == [PROD_OPS]
+    assert (round_trip["edges_added"], round_trip["edges_removed"]) == ([], [])
+    assert (round_trip["findings_new"], round_trip["findings_resolved"]) == ([], [])
+
+
+def test_changes_name_the_entity_changes_of_the_sync_that_caused_them(two_analyses):
+    changes = changes_between()
+
+    causes = causes_of(VENDOR_ROOT, PROD_OPS, changes.sync_runs)
+
+    assert [(c.kind, c.action, c.key) for c in causes] == [
+        ("trust_policy", "changed", PROD_OPS)
+    ]
+
+
+def test_failed_analysis_records_no_history(two_analyses, sample_bundle, reimport, monkeypatch):
+    first, second = two_analyses
+    real = history.record_history
+
+    def record_then_fail(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise RuntimeError("the store failed after the history was written")
+
+    monkeypatch.setattr("identities.analysis.record_history", record_then_fail)
+    with pytest.raises(RuntimeError):
+        reimport(sample_bundle, label="back.json")
+    monkeypatch.undo()
+    failed = AnalysisRun.objects.get(status="failed")
+    tracked = dict(TrackedFinding.objects.values_list("principal_arn", "status"))
+    third = analyse().pk
+
+    assert AccessDiff.objects.filter(run=failed).exists() is False
+    assert tracked[PROD_OPS] == "open"
+    assert list(AccessState.objects.values_list("run_id", flat=True)) == [third]
+    assert [d.previous_id for d in AccessDiff.objects.filter(run_id=third)] == [second]
+    assert access_changes()["admin_reach_removed"] == [VENDOR_ROOT]
+
+
+def test_first_analysis_is_a_baseline_and_the_command_says_why_it_cannot_compare(
+    imported_sample,
+):
+    diff = AccessDiff.objects.get()
+    err = io.StringIO()
+
+    with pytest.raises(CommandError) as raised:
+        call_command("access_changes", stderr=err)
+
+    assert (diff.baseline, diff.counts, diff.changes.count()) == (True, {}, 0)
+    assert "fewer than two analyses" in str(raised.value)
+
+
+def test_unknown_run_is_an_error(two_analyses):
+    with pytest.raises(CommandError) as raised:
+        call_command("access_changes", "--from", str(two_analyses[0]), "--to", "9999")
+
+    assert str(raised.value) == "no analysis #9999"
+
+
+def test_history_past_the_retention_is_pruned(two_analyses, sample_bundle, reimport, settings):
+    settings.IAMVIZ_HISTORY_RETENTION_DAYS = 1
+    AccessDiff.objects.update(created_at=timezone.now() - timedelta(days=2))
+
+    third = reimport(sample_bundle, label="back.json").pk
+
+    assert list(AccessDiff.objects.values_list("run_id", flat=True)) == [third]
+    with pytest.raises(CommandError):
+        call_command("access_changes", "--from", str(two_analyses[0]), "--to", str(third))
+
+
+# -- the comparison, without a database ---------------------------------------------------------
+
+
+def snapshot(rows: list[tuple[str, str, tuple[str, ...]]], members: dict[str, str]) -> AccessSnapshot:
+    return AccessSnapshot(
+        rows={
+            edge_line(source, target, "sts:AssumeRole", "conditional" if keys else "allow", keys, ["s"])
+            for source, target, keys in rows
+        },
+        members=members,
+        accounts=["111111111111"],
+    )
+
+
+def test_conditions_changed_on_a_group_edge_change_each_member_edge():
+    old = snapshot([("group:g", "R", ())], {"u1": "group:g", "u2": "group:g"})
+    new = snapshot([("group:g", "R", (MFA,))], {"u1": "group:g", "u2": "group:g"})
+
+    changes = diff_states(old, new)
+
+    assert [(c.category, c.source, c.target, c.detail["before"]["conditions"],
+             c.detail["after"]["conditions"]) for c in changes] == [
+        ("edge_changed", "u1", "R", [], [MFA]),
+        ("edge_changed", "u2", "R", [], [MFA]),
+    ]  # fmt: skip
+
+
+def test_member_own_edge_replaces_its_group_edge_in_the_comparison():
+    old = snapshot([("group:g", "R", ()), ("u1", "R", (MFA,))], {"u1": "group:g"})
+    new = snapshot([("group:g", "R", ())], {"u1": "group:g"})
+
+    changes = diff_states(old, new)
+
+    assert [(c.category, c.source, c.detail["before"]["conditions"], c.detail["after"]["conditions"])
+            for c in changes] == [("edge_changed", "u1", [MFA], [])]  # fmt: skip
+
+
+def test_member_moving_to_another_group_gains_and_loses_that_group_edges():
+    rows = [("group:a", "R1", ()), ("group:b", "R2", ())]
+    old = snapshot(rows, {"u1": "group:a"})
+    new = snapshot(rows, {"u1": "group:b"})
+
+    changes = diff_states(old, new)
+
+    assert [(c.category, c.source, c.target) for c in changes] == [
+        ("edge_removed", "u1", "R1"),
+        ("edge_added", "u1", "R2"),
+    ]
+
+
+def test_new_trust_from_outside_the_estate_is_high_and_from_inside_low():
+    old = snapshot([], {})
+    new = snapshot(
+        [("arn:aws:iam::999999999999:root", "R", ()), ("arn:aws:iam::111111111111:user/u", "R", ())],
+        {},
+    )
+
+    changes = diff_states(old, new)
+
+    assert [(c.source, c.severity) for c in changes] == [
+        ("arn:aws:iam::111111111111:user/u", "low"),
+        ("arn:aws:iam::999999999999:root", "high"),
+    ]
+
+
+def test_snapshot_round_trips_through_bytes():
+    state = snapshot([("group:g", "R", (MFA,))], {"u1": "group:g"})
+
+    again = AccessSnapshot.from_bytes(state.to_bytes())
+
+    assert (again.rows, again.members, again.accounts) == (state.rows, state.members, state.accounts)
