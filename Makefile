@@ -36,8 +36,12 @@ format: setup
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# One worker on the three queues (housekeeping: the reaper; sync: syncs and imports; analysis).
+# In production run one worker per queue (docker/compose.yaml), so the reaper never waits behind
+# an analysis: make worker QUEUES=analysis
+QUEUES ?= housekeeping,sync,analysis
 worker: setup
-	$(BIN)/celery -A iamviz worker --loglevel INFO
+	$(BIN)/celery -A iamviz worker --loglevel INFO -Q $(QUEUES)
 
 beat: setup
 	$(BIN)/celery -A iamviz beat --loglevel INFO

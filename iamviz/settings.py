@@ -185,6 +185,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # AWS client libraries stay at WARNING even at DEBUG, and every handler redacts secrets
 # (STS session keys, ExternalId): see iamviz/log_redaction.py.
 LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))
+# Celery workers keep this LOGGING (its redacting handler) instead of installing their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True

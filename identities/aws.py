@@ -32,7 +32,7 @@ RetryMode = Literal["standard", "adaptive"]
 
 def build_config(
     *,
-    retry_mode: RetryMode = "standard",
+    retry_mode: RetryMode = "adaptive",
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,

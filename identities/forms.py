@@ -20,7 +20,12 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from identities import arns
-from identities.graph.build import ACCESS_EDGE_KINDS, IDENTITY_EDGE_KINDS, MAX_DEPTH, MAX_PATH_LENGTH
+from identities.graph.build import (
+    ACCESS_EDGE_KINDS,
+    IDENTITY_EDGE_KINDS,
+    MAX_DEPTH,
+    MAX_PATH_LENGTH,
+)
 from identities.models import AccountSyncConfig, Change, SyncSettings
 from identities.queries.estate import (
     GROUP_SORTS,

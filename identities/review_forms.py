@@ -138,6 +138,8 @@ class NotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class NotificationDestinationForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.URLField(required=False, max_length=2048, assume_scheme="https")
+
     class Meta:
         model = NotificationDestination
         fields = ["kind", "name", "url", "email", "enabled"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from identities.views import access, estate, graph, review, sync
+from identities.views import access, escalations, estate, graph, review, sync
 
 app_name = "identities"
 
@@ -46,6 +46,23 @@ urlpatterns = [
     path("access/administrators/", access.administrators, name="administrators"),
     path("access/findings/", access.findings, name="findings"),
     path("access/explain/", access.explain, name="explain"),
+    path("access/escalations/", escalations.escalations, name="escalations"),
+    path(
+        "access/escalations/methods/",
+        escalations.escalation_catalogue,
+        name="escalation-catalogue",
+    ),
+    path("access/who-can/", escalations.who_can_page, name="who-can"),
+    path(
+        "accounts/<str:account_id>/users/<str:name>/escalations/",
+        escalations.user_escalations,
+        name="user-escalations",
+    ),
+    path(
+        "accounts/<str:account_id>/roles/<str:name>/escalations/",
+        escalations.role_escalations,
+        name="role-escalations",
+    ),
     path("review/changes/", review.changes, name="changes"),
     path("review/changes/edge/", review.change_edge, name="change-edge"),
     path("review/edges/", review.edge_review, name="edge-review"),

@@ -731,3 +731,10 @@ def test_logging_config_caps_aws_libraries_even_at_debug() -> None:
         "s3transfer": "WARNING",
     }
     assert logging_config("ERROR")["loggers"]["botocore"]["level"] == "ERROR"
+
+
+def test_celery_workers_keep_the_redacting_logging() -> None:
+    from django.conf import settings
+
+    assert settings.CELERY_WORKER_HIJACK_ROOT_LOGGER is False
+    assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact_secrets"]

@@ -42,8 +42,9 @@ def check_command(argv: list[str]) -> None:
 SERVICES_WITH_COMMANDS = {
     name: service["command"]
     for name, service in COMPOSE["services"].items()
-    if name in {"migrate", "web", "worker", "beat"}
+    if name in {"migrate", "web", "beat"} or name.startswith("worker")
 }
+WORKERS = {"worker", "worker-analysis", "worker-housekeeping"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES_WITH_COMMANDS))
@@ -52,7 +53,22 @@ def test_compose_service_command_exists(service: str) -> None:
 
 
 def test_compose_has_every_part() -> None:
-    assert set(COMPOSE["services"]) == {"migrate", "web", "worker", "beat", "postgres", "redis"}
+    assert set(COMPOSE["services"]) == {"migrate", "web", "beat", "postgres", "redis"} | WORKERS
+
+
+def test_compose_workers_consume_every_queue_the_settings_route_to() -> None:
+    """Issue 15 item 3: the reaper waited behind analyses on the only queue."""
+    from django.conf import settings
+
+    queues = [
+        COMPOSE["services"][name]["command"][
+            COMPOSE["services"][name]["command"].index("-Q") + 1
+        ]
+        for name in sorted(WORKERS)
+    ]
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert sorted(queues) == ["analysis", "housekeeping", "sync"]
+    assert routed == set(settings.CELERY_TASK_QUEUES) == set(queues)
 
 
 def test_dockerfile_cmd_exists() -> None:

@@ -44,6 +44,7 @@ from identities.analysis.estate import (
     Estate,
 )
 from identities.analysis.evaluation import Evaluator, Verdict
+from identities.analysis.requirements import Requirements, request_statements
 from identities.analysis.subjects import (
     RESOURCE_TAG_PREFIXES,
     Subject,
@@ -286,6 +287,7 @@ class EdgeRecord:
     group: AccessGroupInfo | None = None
     via_pass_role: bool = False
     condition_keys: tuple[str, ...] = ()
+    condition_values: dict[str, str] = field(default_factory=dict)  # key -> requirement
     granted_by: tuple[str, ...] = ()
     denied_layer: str = ""
     reasons: tuple[str, ...] = ()
@@ -325,6 +327,7 @@ class _Builder:
         self._uniform_verdicts: dict[tuple[object, ...], list[tuple[AccessGroupInfo, Verdict]]] = {}
         self._contents: dict[int, tuple[object, Doc]] = {}  # keeps the Doc alive for its id
         self._rcp_shareable: dict[str, bool] = {}
+        self.requirements = Requirements()
 
     def member(self, actor: Actor) -> Subject:
         found = self.members.get(id(actor))
@@ -374,11 +377,17 @@ class _Builder:
             assert target.role.trust is not None
             trust = target.role.trust.trust_statements(action)
             identity = subject.identity + extra
-            refs: list[str] = []
-            for section, position in verdict.granting:
-                statement = trust[position] if section == "trust" else identity[position]
-                refs.append(statement.ref)
-            record.granted_by = tuple(refs)
+            granted = [
+                trust[position] if section == "trust" else identity[position]
+                for section, position in verdict.granting
+            ]
+            record.granted_by = tuple(statement.ref for statement in granted)
+            if verdict.condition_keys:
+                record.condition_values = self.requirements.of(
+                    verdict.condition_keys,
+                    granted,
+                    lambda: request_statements(subject, target, action, trust, identity),
+                )
             if UNKNOWN_DOCUMENT_KEY in verdict.condition_keys:
                 missing = sorted(
                     {

@@ -261,8 +261,8 @@ def _targets_of(
                 key = (role.account.account_id, edge.source.removeprefix("service:"))
                 service_roles[key].append(role)
     key_counts: dict[int, int] = defaultdict(int)
-    for key in estate.access_keys:
-        key_counts[key.user_pk] += 1
+    for access_key in estate.access_keys:
+        key_counts[access_key.user_pk] += 1
     return _Targets(
         users,
         roles,
@@ -367,9 +367,14 @@ class _Evaluator:
 
     def __init__(self, estate: Estate, now: datetime) -> None:
         self.checker = _Checker(estate)
+        if not isinstance(now, datetime):
+            raise TypeError(f"now must be a datetime, not {type(now).__name__}")
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         # Credentials used for the escalation are issued now.
-        self.time_values = {"aws:currenttime": (stamp,), "aws:tokenissuetime": (stamp,)}
+        self.time_values: dict[str, tuple[str, ...]] = {
+            "aws:currenttime": (stamp,),
+            "aws:tokenissuetime": (stamp,),
+        }
         self._any: dict[tuple[object, ...], Decision | None] = {}
         self._trust: dict[tuple[object, ...], Decision] = {}
         self._refs: dict[int, list[str]] = {}

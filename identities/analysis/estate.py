@@ -533,7 +533,6 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
             attached[policy_type][target].append(doc)
 
     accounts: dict[str, AccountInfo] = {}
-    org_ids = _organization_ids()
     for (
         pk,
         account_id,
@@ -542,13 +541,23 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
         parent_id,
         is_management,
         in_org,
+        org_id,
     ) in Account.objects.values_list(
-        "pk", "account_id", "name", "alias", "parent_id", "is_management", "in_organization"
+        "pk",
+        "account_id",
+        "name",
+        "alias",
+        "parent_id",
+        "is_management",
+        "in_organization",
+        "organization_id",
     ):
         info = AccountInfo(pk, account_id, name or alias or account_id, is_management, in_org)
-        info.org_id = org_ids.get(account_id) if in_org else None
+        # aws:PrincipalOrgID / …OrgPaths and aws:ResourceOrgID / …OrgPaths need the id (o-…);
+        # without one (a bundle that omits it) those keys stay unknown, so conditional.
+        info.org_id = org_id if in_org and org_id else None
         accounts[account_id] = info
-        if not in_org or is_management:
+        if not in_org:
             continue
         chain: list[str] = []
         node = parent_id
@@ -558,6 +567,8 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
             if node in chain:  # a cycle would be a broken bundle; stop rather than loop
                 break
         if not chain or (chain[-1] not in parents and not chain[-1].startswith("r-")):
+            if is_management:
+                continue
             info.org_note = (
                 f"the place of account {account_id} in the organisation is unknown; "
                 "its SCPs and RCPs are not applied"
@@ -565,7 +576,11 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
             notes.append(info.org_note)
             continue
         levels = [*reversed(chain), account_id]
+        # The management account has an organisation path (aws:PrincipalOrgPaths) like any
+        # member, but no SCP or RCP restricts it.
         info.org_levels = tuple(levels)
+        if is_management:
+            continue
         if present[OrgPolicy.Type.SCP]:
             info.scp_levels = tuple(
                 tuple(attached[OrgPolicy.Type.SCP].get(level, ())) for level in levels
@@ -576,19 +591,3 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
             )
     return accounts
 
-
-def _organization_ids() -> dict[str, str]:
-    """The organisation id of each member account, where the estate stores one.
-
-    aws:PrincipalOrgID, aws:PrincipalOrgPaths, aws:ResourceOrgID and aws:ResourceOrgPaths need
-    the organisation's id (``o-…``). It is read from an ``organization_id`` column of Account
-    when the schema has one; without it those keys stay unknown (conditional), as before.
-    """
-    column: str = "organization_id"  # a plain str: the schema may not have it yet
-    if column not in {field.name for field in Account._meta.get_fields()}:
-        return {}
-    return {
-        str(account_id): str(org_id)
-        for account_id, org_id in Account.objects.values_list("account_id", column)
-        if org_id
-    }

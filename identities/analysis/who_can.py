@@ -62,7 +62,10 @@ def who_can(
     account = resource_account(resource)
     checker = _Checker(estate)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    values = {"aws:currenttime": (stamp,), "aws:tokenissuetime": (stamp,)}
+    values: dict[str, tuple[str, ...]] = {
+        "aws:currenttime": (stamp,),
+        "aws:tokenissuetime": (stamp,),
+    }
     groups: dict[tuple[object, ...], _AdminGroup] = {}
     for actor in estate.actors:
         if account is not None and actor.account.account_id != account:

@@ -152,6 +152,7 @@ class AccessLoader:
                 key=("assume", edge.outcome),
                 outcome=edge.outcome,
                 conditions=list(edge.conditions) if edge.outcome != "allow" else [],
+                requirements=list(edge.requirements) if edge.outcome != "allow" else [],
                 action=edge.action,
                 via="pass-role" if edge.via_pass_role else "",
             )

@@ -161,8 +161,8 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
         x1, y1, x2, y2 = _clip(source, target, half_w, half_h)
         title = f"{source['label']} {EDGE_KIND_LABELS.get(edge['kind'], edge['kind'])} "
         title += target["label"]
-        if edge.get("conditions"):
-            title += " when " + ", ".join(edge["conditions"])
+        if edge.get("requirements") or edge.get("conditions"):
+            title += " when " + "; ".join(edge.get("requirements") or edge["conditions"])
         out.append(
             f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
             f'stroke-width="{3 if hl else 1.4}"{dash} marker-end="url(#{"arrow-hl" if hl else "arrow"})">'

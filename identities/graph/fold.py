@@ -141,11 +141,14 @@ def fold_graph(
                 "outcome": data.get("outcome", ""),
                 "count": 0,
                 "conditions": set(),
+                "requirements": set(),
             }
         edge["count"] += data.get("count", 1)
         edge["conditions"].update(data.get("conditions") or ())
+        edge["requirements"].update(data.get("requirements") or ())
     for (source, target, key), data in merged.items():
         data["conditions"] = sorted(data["conditions"])
+        data["requirements"] = sorted(data["requirements"])
         folded.add_edge(source, target, key=key, **data)
     return folded, applied
 

@@ -6,13 +6,14 @@ shows what the graph draws and the path finder finds.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
 
 from django.db.models import Q
 
-from identities.arns import parse_arn
+from identities.arns import AWS_MANAGED_ACCOUNT, parse_arn
 from identities.graph.build import (
     EDGE_KIND_LABELS,
     NODE_KIND_LABELS,
@@ -68,33 +69,88 @@ def _statements_of(document: Any) -> list[Any]:
     return [statements] if isinstance(statements, dict) else list(statements)
 
 
-def resolve_statements(refs: list[str]) -> list[dict[str, Any]]:
+def resolve_statements(refs: list[str], account_id: str | None = None) -> list[dict[str, Any]]:
     """Each analysis reference ("statement 'Sid' (Statement[0]) of trust policy deploy (ARN)")
-    with the statement itself, read from the stored document (None when it cannot be found)."""
+    with the statement itself, read from the stored document (None when it cannot be found).
+
+    `account_id` is the account whose identity policies the edge was evaluated with: an
+    AWS-managed policy is read from that account's copy, never from another account's."""
     resolved = []
     for ref in refs:
         match = _REF.match(ref)
         statement = None
+        warning = ""
         if match:
-            document = _document_for(match["kind"], match["name"], match["arn"])
+            document, warning = _document_for(
+                match["kind"], match["name"], match["arn"], account_id
+            )
             statements = _statements_of(document)
             index = int(match["index"])
             statement = statements[index] if index < len(statements) else None
-        resolved.append({"ref": ref, "statement": statement})
+        resolved.append({"ref": ref, "statement": statement, "warning": warning})
     return resolved
 
 
-def _document_for(kind: str, name: str, arn: str) -> Any:
+def _document_for(kind: str, name: str, arn: str, account_id: str | None) -> tuple[Any, str]:
     if kind == "trust policy":
-        return IamRole.objects.filter(arn=arn).values_list("trust_policy", flat=True).first()
+        found = IamRole.objects.filter(arn=arn, account__account_id=_arn_account(arn))
+        return found.values_list("trust_policy", flat=True).first(), ""
     if kind.startswith("inline policy"):
         owner = Q(user__arn=arn) | Q(group__arn=arn) | Q(role__arn=arn)
-        return (
-            InlinePolicy.objects.filter(owner, name=name).values_list("document", flat=True).first()
-        )
+        found = InlinePolicy.objects.filter(owner, name=name, account__account_id=_arn_account(arn))
+        return found.values_list("document", flat=True).first(), ""
     if "policy" in kind or kind.startswith("permissions boundary"):
-        return ManagedPolicy.objects.filter(arn=arn).values_list("document", flat=True).first()
-    return None
+        policy, warning = managed_policy_copy(arn, account_id)
+        return (policy.document if policy is not None else None), warning
+    return None, ""
+
+
+def _arn_account(arn: str) -> str:
+    parsed = parse_arn(arn)
+    return parsed.account if parsed is not None else ""
+
+
+def managed_policy_copy(arn: str, account_id: str | None) -> tuple[ManagedPolicy | None, str]:
+    """The copy of a managed policy that `account_id` holds, and a warning when the accounts'
+    copies of one AWS-managed policy differ.
+
+    Every account lists its own copy of the AWS-managed policies it uses, so one account can
+    list a rewritten `AdministratorAccess`: its copy is shown for its own principals only.
+    Without an account (a policy node), the copy most accounts hold is shown. A customer-managed
+    policy is only ever read from the account its ARN names.
+    """
+    owner = _arn_account(arn)
+    copies = ManagedPolicy.objects.select_related("account").filter(arn=arn)
+    if owner != AWS_MANAGED_ACCOUNT:
+        return copies.filter(account__account_id=owner).first(), ""
+    found = list(copies.filter(is_aws_managed=True).order_by("account__account_id"))
+    by_text: dict[str, list[ManagedPolicy]] = {}
+    for policy in found:
+        by_text.setdefault(_canonical(policy.document), []).append(policy)
+    if account_id is not None:
+        shown = next((p for p in found if p.account.account_id == account_id), None)
+    else:
+        # The most common document; on a tie, the copy of the lowest account id.
+        common = max(by_text.values(), key=len, default=[])
+        shown = common[0] if common else None
+    if shown is None or len(by_text) < 2:
+        return shown, ""
+    others = sorted(
+        p.account.account_id
+        for text, holders in by_text.items()
+        if text != _canonical(shown.document)
+        for p in holders
+    )
+    warning = (
+        f"The accounts' copies of this AWS-managed policy differ: this is account "
+        f"{shown.account.account_id}'s copy; {', '.join(others)} hold a different document."
+    )
+    logger.warning("copies of %s differ between accounts", arn)
+    return shown, warning
+
+
+def _canonical(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
 # --- node panels ------------------------------------------------------------------------------
@@ -119,6 +175,7 @@ def _edge_row(
         "kind_label": NODE_KIND_LABELS.get(other_kind, other_kind),
         "outcome": access.outcome,
         "conditions": list(access.condition_keys),
+        "requirements": [text for _, text in access.requirements],
         "action": access.action,
         "incoming": incoming,
     }
@@ -195,7 +252,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
         )
         panel.update(_principal_panel(kind, found, node_id))
     elif kind == "policy":
-        policy = ManagedPolicy.objects.select_related("account").filter(arn=key).first()
+        policy, warning = managed_policy_copy(key, None)
         if policy is None:
             raise GraphError(f"No managed policy {key}.")
         users = PolicyAttachment.objects.filter(policy__arn=key)
@@ -208,6 +265,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
                 "policy-aws" if policy.is_aws_managed else "policy-customer"
             ],
             document=policy.document,
+            copy_warning=warning,
             attachment_count=users.count(),
         )
     elif kind == "inline":
@@ -303,10 +361,13 @@ def edge_panel(source: str, target: str, kind: str) -> dict[str, Any]:
     panel["source_label"] = _short_label(source_kind, source_key)
     panel["target_label"] = _short_label(target_kind, target_key)
     if kind in {"attached", "boundary"}:
-        policy = ManagedPolicy.objects.filter(arn=target_key).values("name", "document").first()
+        holder = source_key.partition(":")[0] if source_kind in PRINCIPAL_MODELS else None
+        policy, warning = managed_policy_copy(target_key, holder)
         if policy is None:
             raise GraphError(f"No managed policy {target_key}.")
-        panel["documents"] = [{"label": policy["name"], "document": policy["document"]}]
+        panel["documents"] = [
+            {"label": policy.name, "document": policy.document, "warning": warning}
+        ]
     elif kind == "inline":
         owner_kind, account_id, owner, name = (target_key.split(":", 3) + ["", "", ""])[:4]
         document = (
@@ -355,19 +416,28 @@ def _access_edges(source: str, source_kind: str, source_key: str, target_key: st
         {
             "source": access.source,
             "source_kind": access.source_kind,
+            "statements": resolve_statements(list(access.granted_by), _identity_account(access)),
             "action": access.action,
             "outcome": access.outcome,
             "condition_keys": list(access.condition_keys),
+            "requirements": list(access.requirements),
             "granted_by": list(access.granted_by),
             "reasons": list(access.reasons),
             "notes": list(access.notes),
             "denied_layer": access.denied_layer,
             "via_pass_role": access.via_pass_role,
             "source_group__label": access.group_label,
-            "statements": resolve_statements(list(access.granted_by)),
         }
         for access in found
     ]
+
+
+def _identity_account(access: DirectAccess) -> str | None:
+    """The account whose identity policies the edge's source holds."""
+    if access.group:
+        found = AccessGroup.objects.filter(key=access.group)
+        return found.values_list("account__account_id", flat=True).first()
+    return _arn_account(access.source) or None
 
 
 # --- suggestions ------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ def find_paths(
                 kind=category,
                 outcome=row.outcome,
                 conditions=list(row.condition_keys),
+                requirements=[text for _, text in row.requirements],
                 action=row.action,
             )
             hops.append(
@@ -120,6 +121,7 @@ def find_paths(
                     "action": row.action,
                     "outcome": row.outcome,
                     "conditions": list(row.condition_keys),
+                    "requirements": [text for _, text in row.requirements],
                     "granted_by": list(row.granted_by),
                     "via_group": row.group_label,
                     "kind": category,

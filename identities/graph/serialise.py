@@ -98,7 +98,7 @@ def serialise_graph(
             edge["summary"] = f"{labels[source]} can assume {labels[target]}"
             if data.get("outcome") == "denied":
                 edge["summary"] = f"{labels[source]} is refused {labels[target]}"
-        for name in ("outcome", "conditions", "count", "action", "via"):
+        for name in ("outcome", "conditions", "requirements", "count", "action", "via"):
             if name in data and data[name] not in ("", None, ()):
                 edge[name] = data[name]
         edges.append(edge)

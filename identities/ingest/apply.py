@@ -123,6 +123,7 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
             "parent_id": member["parent_id"],
             "in_organization": True,
             "is_management": account_id == org.management_account_id,
+            "organization_id": org.organization_id,
         }
         account = existing.get(account_id)
         if account is None:
@@ -140,7 +141,7 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
     ]
     for account in gone:
         Account.objects.filter(pk=account.pk).update(
-            in_organization=False, is_management=False, ou_path="", parent_id=""
+            in_organization=False, is_management=False, ou_path="", parent_id="", organization_id=""
         )
         changes.add(
             account.account_id,

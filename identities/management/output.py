@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from django.core.management.base import OutputWrapper
 
@@ -34,3 +35,14 @@ def stop_quietly_when_reader_closes(stdout: OutputWrapper | TextIO) -> Iterator[
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         raise SystemExit(128 + signal.SIGPIPE) from None
+
+
+def write_json_array(stdout: OutputWrapper | TextIO, rows: Iterable[Any]) -> None:
+    """Print ``rows`` as a JSON array, one compact object a line, as they come (no list in
+    memory): ``[`` then ``\\n  {…},`` lines, then ``\\n]``; ``[]`` when there are none."""
+    stdout.write("[", ending="")  # type: ignore[call-arg]
+    first = True
+    for row in rows:
+        stdout.write(("\n  " if first else ",\n  ") + json.dumps(row), ending="")  # type: ignore[call-arg]
+        first = False
+    stdout.write("\n]" if not first else "]")

@@ -203,6 +203,11 @@ class AccessEdge(models.Model):
     )
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     condition_keys = models.JSONField(default=list, help_text="sorted; empty when unconditional")
+    condition_values = models.JSONField(
+        default=dict,
+        help_text="condition key -> what the deciding statements require of it, in words "
+        "(``MFA = true``); empty when unconditional",
+    )
     granted_by = models.JSONField(default=list, help_text="trust and identity statements")
     denied_layer = models.CharField(max_length=16, blank=True, help_text="for refused candidates")
     reasons = models.JSONField(default=list, help_text="why a candidate is refused")

@@ -19,6 +19,11 @@ class Account(models.Model):
     parent_id = models.CharField(max_length=100, blank=True, help_text="Organizations parent id")
     is_management = models.BooleanField(default=False)
     in_organization = models.BooleanField(default=False)
+    organization_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="the organisation's id (o-…) while the account is a member; empty otherwise",
+    )
     last_sync_run = models.ForeignKey(
         "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -41,7 +41,6 @@ from identities.models import (
     IamUser,
 )
 
-
 logger = logging.getLogger(__name__)
 
 POSSIBLE = (AccessEdge.Outcome.ALLOW, AccessEdge.Outcome.CONDITIONAL)
@@ -70,10 +69,17 @@ class DirectAccess:
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     group_label: str = ""
+    # key -> what the statements require of it in words (``MFA = true``), for conditional edges
+    condition_values: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def conditional(self) -> bool:
         return self.outcome == AccessEdge.Outcome.CONDITIONAL
+
+    @property
+    def requirements(self) -> tuple[tuple[str, str], ...]:
+        """(key, requirement) per condition key; the key itself where none is stored."""
+        return _requirements(self.condition_keys, self.condition_values)
 
     @property
     def possible(self) -> bool:
@@ -100,6 +106,47 @@ class TransitiveAccess:
     @property
     def granted_by(self) -> tuple[str, ...]:
         return tuple(ref for hop in self.hops for ref in hop.granted_by)
+
+    @property
+    def condition_values(self) -> dict[str, str]:
+        """Key -> requirement over every hop (``; ``-joined where hops differ)."""
+        return _merged_values(self.hops)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A chain of role assumptions as pages show it: the principal or role at the far end
+    (``node``), the number of hops, the shortest ``path`` and the stored edge of each hop
+    (``steps``, with its conditions), so a chain never hides a hop's condition."""
+
+    node: str
+    hops: int
+    path: tuple[str, ...]
+    steps: tuple[DirectAccess, ...] = ()
+
+    @property
+    def condition_keys(self) -> tuple[str, ...]:
+        return tuple(sorted({key for step in self.steps for key in step.condition_keys}))
+
+    @property
+    def condition_values(self) -> dict[str, str]:
+        return _merged_values(self.steps)
+
+    @property
+    def conditional(self) -> bool:
+        return any(step.conditional for step in self.steps)
+
+
+def _requirements(keys: Iterable[str], values: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((key, values.get(key) or key) for key in keys)
+
+
+def _merged_values(hops: Iterable[DirectAccess]) -> dict[str, str]:
+    found: dict[str, dict[str, None]] = {}
+    for hop in hops:
+        for key, text in hop.requirements:
+            found.setdefault(key, {})[text] = None
+    return {key: "; ".join(texts) for key, texts in sorted(found.items())}
 
 
 # -- the current run and what is cached for it -------------------------------------------------
@@ -168,6 +215,7 @@ _FIELDS = (
     "target__arn",
     "outcome",
     "condition_keys",
+    "condition_values",
     "granted_by",
     "action",
     "via_pass_role",
@@ -192,6 +240,7 @@ def _direct(row: dict, *, source: str | None = None, kind: str | None = None) ->
         reasons=tuple(row["reasons"]),
         notes=tuple(row["notes"]),
         group_label=row["source_group__label"] or "",
+        condition_values=row["condition_values"] or {},
     )
 
 
@@ -334,6 +383,26 @@ def hop_details(path: tuple[str, ...] | list[str]) -> list[DirectAccess]:
     return [found[pair][0] for pair in hops]
 
 
+def chains_with_steps(chains: Iterable[Reached]) -> list[Chain]:
+    """``chains`` (from `reach_to` / `reach_from`) with the stored edge of every hop, read in
+    one query for all of them."""
+    chains = list(chains)
+    hops = {
+        reached.node: list(zip(reached.path, reached.path[1:], strict=False)) for reached in chains
+    }
+    pairs = {pair for pairs in hops.values() for pair in pairs}
+    found = edges_between(pairs) if pairs else {}
+    return [
+        Chain(
+            node=reached.node,
+            hops=reached.hops,
+            path=reached.path,
+            steps=tuple(found[pair][0] for pair in hops[reached.node] if pair in found),
+        )
+        for reached in chains
+    ]
+
+
 # -- the graph pages: stored edges by primary key ----------------------------------------------
 
 
@@ -351,6 +420,7 @@ class StoredEdge:
     outcome: str
     conditions: tuple[str, ...]
     via_pass_role: bool
+    requirements: tuple[str, ...] = ()  # per condition key, what it must be (``MFA = true``)
 
 
 @dataclass(frozen=True)
@@ -405,6 +475,7 @@ _EDGE_VALUES = (
     "outcome",
     "conditions_text",
     "via_pass_role",
+    "values_text",
 )
 
 
@@ -421,7 +492,8 @@ def stored_edges(
     found = []
     for part in selection.parts():
         query = AccessEdge.objects.filter(part).annotate(
-            conditions_text=Cast("condition_keys", TextField())
+            conditions_text=Cast("condition_keys", TextField()),
+            values_text=Cast("condition_values", TextField()),
         )
         for (
             pk,
@@ -435,14 +507,19 @@ def stored_edges(
             outcome,
             conditions,
             via,
+            values,
         ) in query.values_list(*_EDGE_VALUES):
             if pk in seen or outcome not in outcomes or kind not in source_kinds:
                 continue
             seen.add(pk)
             keys = tuple(orjson.loads(conditions)) if outcome != "allow" and conditions else ()
+            shown = orjson.loads(values) if keys and values else {}
             found.append(
-                StoredEdge(source, kind, user, role, group, target, action, outcome, keys, via)
-            )
+                StoredEdge(
+                    source, kind, user, role, group, target, action, outcome, keys, via,
+                    tuple(text for _, text in _requirements(keys, shown)),
+                )
+            )  # fmt: skip
     return found
 
 

@@ -86,9 +86,13 @@ class ChangeItem:
         return self.category in ADDED and not self.expected
 
     @property
+    def side(self) -> dict[str, Any]:
+        """What is there after the change, or was there before a removal."""
+        return self.after or self.before or {}
+
+    @property
     def conditions(self) -> list[str]:
-        side = self.after or self.before or {}
-        return list(side.get("conditions", ()))
+        return list(self.side.get("conditions", ()))
 
     def get_category_display(self) -> str:
         return Category(self.category).label

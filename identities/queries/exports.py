@@ -1,5 +1,6 @@
-"""CSV exports: one row list per list page and for "who can assume this role". The first row is
-the header; values are strings (ISO dates, `true`/`false`, empty for unknown).
+"""CSV exports: one row list per list page and for "who can assume this role", and the one CSV
+writer every export (pages and commands) goes through. The first row is the header; values are
+strings (ISO dates, `true`/`false`, empty for unknown).
 
 The list exports take the rows of `estate.filter_users()` and its siblings, whose counts are
 annotations the model classes do not declare: hence `Iterable[Any]`.
@@ -7,15 +8,38 @@ annotations the model classes do not declare: hence `Iterable[Any]`.
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
-from identities.analysis.reach import Reached
-from identities.queries.access import DirectAccess
+from identities.queries.access import Chain, DirectAccess
 
 logger = logging.getLogger(__name__)
+
+# A spreadsheet reads a cell starting with one of these as a formula, and IAM names (`=a+b` is
+# legal), descriptions and condition keys can start with them (OWASP "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Writable(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+def safe_cell(value: str) -> str:
+    """`value` as a spreadsheet shows it as text: a single quote before a formula start."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+class SafeCsvWriter:
+    """`csv.writer` whose cells can never be read as formulas (see `safe_cell`)."""
+
+    def __init__(self, stream: _Writable, *, lineterminator: str = "\r\n") -> None:
+        self._writer = csv.writer(stream, lineterminator=lineterminator)
+
+    def writerow(self, row: Iterable[str]) -> Any:
+        return self._writer.writerow([safe_cell(cell) for cell in row])
 
 
 def _text(value: Any) -> str:
@@ -105,17 +129,30 @@ def policy_csv_rows(policies: Iterable[Any]) -> Iterator[list[str]]:
 
 
 def role_access_csv_rows(
-    direct: Iterable[DirectAccess], chains: Iterable[Reached]
+    direct: Iterable[DirectAccess], chains: Iterable[Chain]
 ) -> Iterator[list[str]]:
-    """Who can assume a role: the direct edges, then the chains (hops > 1) that end in it."""
-    yield ["source", "hops", "outcome", "conditions", "granted_by_or_chain"]
+    """Who can assume a role: the direct edges, then the chains (hops > 1) that end in it,
+    each with its condition keys and what they require (a chain's per hop)."""
+    yield ["source", "hops", "outcome", "conditions", "condition_values", "granted_by_or_chain"]
     for item in direct:
         yield [
             item.source,
             "1",
             item.outcome,
             " ".join(item.condition_keys),
+            "; ".join(text for _, text in item.requirements),
             " | ".join(item.granted_by),
         ]
-    for reached in chains:
-        yield [reached.node, str(reached.hops), "chain", "", " -> ".join(reached.path)]
+    for chain in chains:
+        yield [
+            chain.node,
+            str(chain.hops),
+            "chain",
+            " ".join(chain.condition_keys),
+            "; ".join(
+                f"hop {number}: {text}"
+                for number, step in enumerate(chain.steps, 1)
+                for _, text in step.requirements
+            ),
+            " -> ".join(chain.path),
+        ]

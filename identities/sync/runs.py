@@ -35,6 +35,7 @@ from identities.sync.config import (
     ACTIVE,
     base_session,
     beat_interval,
+    has_broker,
     load_settings,
     resolve_target,
     stale_after,
@@ -373,7 +374,10 @@ def is_throttling(exc: BaseException) -> bool:
 
 def throttle_pause() -> float:
     """Seconds before a throttled account is tried again (`IAMVIZ_THROTTLE_RETRY_SECONDS`),
-    at most half the stale timeout so that the reaper never takes the wait for a dead queue."""
+    at most half the stale timeout so that the reaper never takes the wait for a dead queue.
+    In-process (no broker) at once."""
+    if not has_broker():
+        return 0.0  # in-process: botocore's adaptive backoff has waited already
     wanted = float(getattr(settings, "IAMVIZ_THROTTLE_RETRY_SECONDS", 60))
     return min(wanted, stale_after().total_seconds() / 2)
 
@@ -381,7 +385,8 @@ def throttle_pause() -> float:
 def _defer(run: SyncRun, error: str, counter: CallCounter) -> AccountOutcome:
     """Put a throttled run back to pending, noted on the run, to be tried again later."""
     pause = throttle_pause()
-    note = f"{error}; tried again {pause:.0f} s later in the same run"
+    later = f"{pause:.0f} s later" if pause else "at once"
+    note = f"{error}; tried again {later} in the same run"
     logger.warning("Sync run %s: account %s throttled: %s", run.pk, run.target_account_id, note)
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
         status=SyncRun.Status.PENDING,

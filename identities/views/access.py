@@ -40,14 +40,15 @@ def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpRes
     chains = [reached for reached in access.reach_to(role.arn) if reached.hops > 1]
     if request.GET.get("format") == "csv":
         return csv_response(
-            f"who-can-assume-{account_id}-{name}.csv", role_access_csv_rows(direct, chains)
+            f"who-can-assume-{account_id}-{name}.csv",
+            role_access_csv_rows(direct, access.chains_with_steps(chains)),
         )
     context = {
         "role": role,
         "analysis": access.current_run(),
         "direct": direct[:ACCESS_ROWS_SHOWN],
         "direct_count": len(direct),
-        "chains": chains[:ACCESS_ROWS_SHOWN],
+        "chains": access.chains_with_steps(chains[:ACCESS_ROWS_SHOWN]),
         "chain_count": len(chains),
     }
     return render_page_or_fragment(
@@ -65,7 +66,7 @@ def _principal_reach(
         "analysis": access.current_run(),
         "administrator": finding_queries.administrators().filter(arn=principal.arn).first(),
         "direct": access.access_out_of(principal),
-        "chains": chains[:ACCESS_ROWS_SHOWN],
+        "chains": access.chains_with_steps(chains[:ACCESS_ROWS_SHOWN]),
         "chain_count": len(chains),
     }
     return render_page_or_fragment(

@@ -3,7 +3,6 @@ response, and the one rule that decides between a full page and an htmx fragment
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from django_htmx.middleware import HtmxDetails
 
 from identities.models import Account, IamGroup, IamRole, IamUser, ManagedPolicy, SyncRun
 from identities.queries.estate import PAGE_SIZE
+from identities.queries.exports import SafeCsvWriter
 from identities.queries.sync import sync_runs
 
 logger = logging.getLogger(__name__)
@@ -136,8 +136,8 @@ class _Echo:
 
 
 def csv_response(filename: str, rows: Iterable[list[str]]) -> StreamingHttpResponse:
-    """A CSV download streamed row by row (the first row is the header)."""
-    writer = csv.writer(_Echo())
+    """A CSV download streamed row by row (the first row is the header), formula-safe."""
+    writer = SafeCsvWriter(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
     )

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from identities.forms import (
@@ -24,6 +25,7 @@ from identities.forms import (
     UserFilterForm,
 )
 from identities.queries import estate, exports
+from identities.queries.changes import risk_summary
 from identities.queries.sync import account_runs, sync_runs
 from identities.views.common import (
     HtmxHttpRequest,
@@ -48,6 +50,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "accounts": list(estate.accounts_with_counts()),
         "totals": estate.estate_totals(),
         "runs": list(sync_runs()[:10]),
+        "risk": risk_summary(timezone.now()),
     }
     return render_page_or_fragment(request, "identities/dashboard.html", None, context)
 

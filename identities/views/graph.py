@@ -19,9 +19,9 @@ from identities.graph.access import build_access_graph
 from identities.graph.build import AGGREGATE_THRESHOLD, GraphError, describe_node
 from identities.graph.export import TABLE_LIMIT, graph_to_graphml, graph_to_svg, table_rows
 from identities.graph.identity import build_identity_graph
+from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.graph.paths import find_paths
 from identities.graph.urls import empty_graph, panel_links, url_with, view_of_url
-from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.views.common import HtmxHttpRequest, attachment, render_page_or_fragment
 
 logger = logging.getLogger(__name__)

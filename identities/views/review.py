@@ -106,7 +106,10 @@ def change_edge(request: HtmxHttpRequest) -> HttpResponse:
     items = [item for item in found.items if item.source == source and item.target == target]
     if not items:
         raise Http404(f"No change of the edge {source} -> {target} in these runs.")
-    back = f"{reverse('identities:changes')}?{request.GET.urlencode()}"
+    params = request.GET.copy()
+    for name in ("source", "target"):
+        params.pop(name, None)
+    back = reverse("identities:changes") + (f"?{params.urlencode()}" if params else "")
     item = items[0]
     context = {
         "items": items,

@@ -303,7 +303,7 @@
 
   function edgeTitle(edge) {
     var parts = [edge.data("summary") || ""];
-    var conditions = edge.data("conditions");
+    var conditions = edge.data("requirements") || edge.data("conditions");
     if (conditions && conditions.length) parts.push("Only when: " + conditions.join("; "));
     if (edge.data("count") > 1) parts.push(edge.data("count") + " edges folded");
     return parts.filter(Boolean).join("\n");

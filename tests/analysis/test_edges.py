@@ -1,99 +1,48 @@
-"""Access edges on small hand-made estates (issue 9, items 1, 2, 4, 5), each citing the AWS page
-it follows."""
+"""Access edges: on small hand-made estates (issue 9, items 1, 2, 4, 5), each citing the AWS page
+it follows, and the stories of the sample organisation."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from identities.analysis import analyse_estate
 from identities.ingest.imports import import_bundle
-from identities.models import AnalysisRun
-from identities.queries.access import access_into
+from identities.models import AccessEdge, AnalysisRun, OrgNode, OrgPolicy
+from identities.queries.access import DirectAccess, access_into, reach_to
+from identities.queries.findings import findings
+from tests.acme import (
+    ADMIN_ACCESS,
+    ALICE,
+    BREAK_GLASS,
+    DEV,
+    DEV_OPS,
+    MGMT,
+    POWER_USER,
+    PROD,
+    PROD_OPS,
+    PUBLIC_READER,
+    SEC,
+    trust_ref,
+)
+from tests.bundles import (
+    ASSUME_ANY,
+    arn,
+    estate_bundle,
+    iam_role,
+    iam_user,
+    managed_policy,
+    trusting,
+)
 
 HOME, OTHER = "555555555555", "666666666666"
-ASSUME_ANY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
-}
 S3_ONLY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
 }
 
 
-def arn(account: str, kind: str, name: str) -> str:
-    return f"arn:aws:iam::{account}:{kind}/{name}"
-
-
-def user(account: str, name: str, *, inline: Any = None, boundary: str | None = None) -> dict:
-    entry: dict[str, Any] = {
-        "Path": "/",
-        "UserName": name,
-        "UserId": "AIDA" + name.upper().replace("-", "")[:10].ljust(17, "X"),
-        "Arn": arn(account, "user", name),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
-        "UserPolicyList": [{"PolicyName": "inline", "PolicyDocument": inline}] if inline else [],
-        "GroupList": [],
-        "AttachedManagedPolicies": [],
-        "Tags": [],
-    }
-    if boundary:
-        entry["PermissionsBoundary"] = {
-            "PermissionsBoundaryType": "Policy",
-            "PermissionsBoundaryArn": boundary,
-        }
-    return entry
-
-
-def role(account: str, name: str, statements: list[dict]) -> dict:
-    return {
-        "Path": "/",
-        "RoleName": name,
-        "RoleId": "AROA" + name.upper().replace("-", "")[:10].ljust(17, "X"),
-        "Arn": arn(account, "role", name),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-        "InstanceProfileList": [],
-        "RolePolicyList": [],
-        "AttachedManagedPolicies": [],
-        "Tags": [],
-        "RoleLastUsed": {},
-    }
-
-
-def managed(account: str, name: str, document: dict) -> dict:
-    return {
-        "PolicyName": name,
-        "PolicyId": "ANPA" + name.upper()[:10].ljust(17, "X"),
-        "Arn": f"arn:aws:iam::{account}:policy/{name}",
-        "Path": "/",
-        "DefaultVersionId": "v1",
-        "AttachmentCount": 1,
-        "IsAttachable": True,
-        "PolicyVersionList": [{"Document": document, "VersionId": "v1", "IsDefaultVersion": True}],
-    }
-
-
 def analyse(accounts: dict[str, dict[str, list[dict]]]) -> None:
-    bundle = {
-        "format": "iamviz-bundle/1",
-        "accounts": [
-            {
-                "id": account,
-                "name": f"acct-{account[:3]}",
-                "authorization_details": {
-                    "UserDetailList": parts.get("users", []),
-                    "GroupDetailList": [],
-                    "RoleDetailList": parts.get("roles", []),
-                    "Policies": parts.get("policies", []),
-                },
-            }
-            for account, parts in accounts.items()
-        ],
-    }
-    import_bundle(bundle, label="estate.json")
+    import_bundle(estate_bundle(accounts), label="estate.json")
     analyse_estate()
 
 
@@ -111,9 +60,15 @@ def test_wildcard_trust_gives_every_estate_principal_its_edge():
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
     analyse(
         {
-            HOME: {"users": [user(HOME, "neighbour")], "roles": [role(HOME, "open", [WILDCARD])]},
+            HOME: {
+                "users": [iam_user(HOME, "neighbour")],
+                "roles": [iam_role(HOME, "open", [WILDCARD])],
+            },
             OTHER: {
-                "users": [user(OTHER, "allowed", inline=ASSUME_ANY), user(OTHER, "plain")],
+                "users": [
+                    iam_user(OTHER, "allowed", inline={"inline": ASSUME_ANY}),
+                    iam_user(OTHER, "plain"),
+                ],
             },
         }
     )
@@ -130,7 +85,12 @@ def test_wildcard_trust_gives_every_estate_principal_its_edge():
 def test_wildcard_trust_conditions_stay_on_estate_edges():
     conditional = WILDCARD | {"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}
     analyse(
-        {HOME: {"users": [user(HOME, "neighbour")], "roles": [role(HOME, "mfa", [conditional])]}}
+        {
+            HOME: {
+                "users": [iam_user(HOME, "neighbour")],
+                "roles": [iam_role(HOME, "mfa", [conditional])],
+            }
+        }
     )
 
     assert sources_into(arn(HOME, "role", "mfa")) == [
@@ -157,9 +117,9 @@ def test_user_named_in_trust_needs_its_boundary_to_allow_assume_role():
     analyse(
         {
             HOME: {
-                "users": [user(HOME, "bounded", boundary=boundary), user(HOME, "free")],
-                "roles": [role(HOME, "named", names)],
-                "policies": [managed(HOME, "s3-only", S3_ONLY)],
+                "users": [iam_user(HOME, "bounded", boundary=boundary), iam_user(HOME, "free")],
+                "roles": [iam_role(HOME, "named", names)],
+                "policies": [managed_policy(HOME, "s3-only", S3_ONLY)],
             }
         }
     )
@@ -181,8 +141,8 @@ def test_unknown_operator_keeps_the_trust_policy_and_names_the_key():
     analyse(
         {
             HOME: {
-                "users": [user(HOME, "neighbour")],
-                "roles": [role(HOME, "odd", [odd]), role(HOME, "null-set", [null_set])],
+                "users": [iam_user(HOME, "neighbour")],
+                "roles": [iam_role(HOME, "odd", [odd]), iam_role(HOME, "null-set", [null_set])],
             }
         }
     )
@@ -217,8 +177,8 @@ def test_source_identity_trust_without_set_source_identity_has_no_edge():
     analyse(
         {
             HOME: {
-                "users": [user(HOME, "neighbour")],
-                "roles": [role(HOME, "without", [needs]), role(HOME, "with", [allowed])],
+                "users": [iam_user(HOME, "neighbour")],
+                "roles": [iam_role(HOME, "without", [needs]), iam_role(HOME, "with", [allowed])],
             }
         }
     )
@@ -230,3 +190,258 @@ def test_source_identity_trust_without_set_source_identity_has_no_edge():
         [],
         [(arn(HOME, "user", "neighbour"), "conditional", ("sts:SourceIdentity",))],
     )
+
+
+# -- the sample organisation (identities/sample/README.md) ------------------------------
+
+
+def edges_into(role_arn: str) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+    return [
+        (access.source, access.outcome, access.condition_keys, access.granted_by)
+        for access in access_into(role_arn)
+    ]
+
+
+def test_role_chain_hops_are_direct_edges(imported_sample):
+    assert edges_into(DEV_OPS) == [
+        (
+            ALICE,
+            "conditional",
+            ("aws:MultiFactorAuthPresent",),
+            (trust_ref(DEV, "dev-ops", "AliceWithMFA"),),
+        )
+    ]
+    assert edges_into(PROD_OPS) == [
+        (
+            DEV_OPS,
+            "allow",
+            (),
+            (
+                trust_ref(PROD, "prod-ops", "FromDevOps"),
+                POWER_USER,
+                "statement 'HopToProd' (Statement[0]) of inline policy assume-prod-ops "
+                f"({DEV_OPS})",
+            ),
+        )
+    ]
+    assert edges_into(BREAK_GLASS) == [
+        (PROD_OPS, "allow", (), (trust_ref(PROD, "prod-break-glass", "FromProdOps"),))
+    ]
+
+
+def test_external_id_deploy_role_is_conditional_on_sts_external_id(imported_sample):
+    assert access_into(arn(PROD, "role", "deploy")) == [
+        DirectAccess(
+            source=arn(DEV, "user", "ci-deploy"),
+            source_kind="user",
+            target=arn(PROD, "role", "deploy"),
+            outcome="conditional",
+            condition_keys=("sts:ExternalId",),
+            granted_by=(
+                trust_ref(PROD, "deploy", "CiDeployFromDev"),
+                "statement 'AssumeProdDeploy' (Statement[0]) of customer-managed policy "
+                f"ci-deploy-assume (arn:aws:iam::{DEV}:policy/ci-deploy-assume)",
+            ),
+        )
+    ]
+
+
+def test_saml_role_is_assumed_by_the_provider_on_saml_aud(imported_sample):
+    [access] = access_into(arn(MGMT, "role", "okta-admin"))
+
+    assert (access.source, access.source_kind, access.action, access.condition_keys) == (
+        f"federated:arn:aws:iam::{MGMT}:saml-provider/Okta",
+        "federated",
+        "sts:AssumeRoleWithSAML",
+        ("saml:aud",),
+    )
+    assert access.granted_by == (trust_ref(MGMT, "okta-admin"),)
+
+
+def test_oidc_role_lists_both_token_conditions(imported_sample):
+    [access] = access_into(arn(DEV, "role", "github-deploy"))
+
+    assert (access.source, access.action, access.condition_keys) == (
+        f"federated:arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com",
+        "sts:AssumeRoleWithWebIdentity",
+        (
+            "token.actions.githubusercontent.com:aud",
+            "token.actions.githubusercontent.com:sub",
+        ),
+    )
+
+
+def test_public_role_is_assumed_by_anyone(imported_sample):
+    assert edges_into(PUBLIC_READER)[0] == ("*", "allow", (), (trust_ref(DEV, "public-reader"),))
+
+
+def test_public_role_is_assumed_by_its_account_without_identity_allow(imported_sample):
+    # Principal element page, "All principals": "For IAM users and roles within your account,
+    # no other permissions are required. For principals in other accounts, they must also have
+    # identity-based permissions"; app-server's policies allow no sts:AssumeRole.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
+    edges = {
+        source: (outcome, granted) for source, outcome, _, granted in edges_into(PUBLIC_READER)
+    }
+
+    assert edges[arn(DEV, "role", "app-server")] == ("allow", (trust_ref(DEV, "public-reader"),))
+    assert edges[arn(PROD, "role", "deploy")] == (
+        "allow",
+        (trust_ref(DEV, "public-reader"), POWER_USER),
+    )
+    assert arn(SEC, "user", "auditor") not in edges
+
+
+def test_audit_roles_are_assumed_from_the_security_account(imported_sample):
+    for account in (MGMT, DEV, PROD):
+        audit = arn(account, "role", "audit")
+        trust = trust_ref(account, "audit", "SecurityAccountAudit")
+
+        assert edges_into(audit) == [
+            (arn(SEC, "role", "OrganizationAccountAccessRole"), "allow", (), (trust, ADMIN_ACCESS)),
+            (
+                arn(SEC, "user", "auditor"),
+                "conditional",
+                ("aws:MultiFactorAuthPresent",),
+                (
+                    trust,
+                    "statement 'AssumeAuditRolesWithMFA' (Statement[0]) of inline policy "
+                    f"assume-audit-roles (arn:aws:iam::{SEC}:group/auditors)",
+                ),
+            ),
+        ]
+
+
+def test_service_role_is_reached_by_the_service_through_pass_role(imported_sample):
+    [access] = access_into(arn(DEV, "role", "app-server"))
+
+    assert (access.source, access.source_kind, access.via_pass_role, access.outcome) == (
+        "service:ec2.amazonaws.com",
+        "service",
+        True,
+        "allow",
+    )
+
+
+def test_organization_access_roles_are_assumed_from_the_management_account(imported_sample):
+    assert [
+        access.source for access in access_into(arn(PROD, "role", "OrganizationAccountAccessRole"))
+    ] == [
+        arn(MGMT, "role", "okta-admin"),
+        arn(MGMT, "user", "carol"),
+        arn(MGMT, "user", "dave"),
+    ]
+
+
+def test_scp_denying_assume_role_refuses_the_named_principal(imported_sample):
+    OrgPolicy.objects.create(
+        policy_id="p-denyassume",
+        name="DenyAssumeRole",
+        type=OrgPolicy.Type.SCP,
+        document={
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "NoRoles", "Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}
+            ],
+        },
+        targets=["ou-ac3e-dev00001"],
+    )
+
+    analyse_estate()
+
+    edge = AccessEdge.objects.get(source=ALICE, target__arn=DEV_OPS)
+    assert (edge.outcome, edge.denied_layer, edge.reasons) == (
+        "denied",
+        "scp",
+        ["Deny by statement 'NoRoles' (Statement[0]) of SCP DenyAssumeRole (p-denyassume)"],
+    )
+    assert access_into(DEV_OPS) == []
+    assert [item.node for item in reach_to(BREAK_GLASS)] == [PROD_OPS]
+
+
+def test_management_account_is_not_restricted_by_scps(imported_sample):
+    root = OrgNode.objects.get(kind=OrgNode.Kind.ROOT).node_id
+    OrgPolicy.objects.create(
+        policy_id="p-denyall",
+        name="DenyAssumeEverywhere",
+        type=OrgPolicy.Type.SCP,
+        document={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}],
+        },
+        targets=[root],
+    )
+
+    analyse_estate()
+
+    assert [a.source for a in access_into(arn(PROD, "role", "OrganizationAccountAccessRole"))] == [
+        arn(MGMT, "role", "okta-admin"),
+        arn(MGMT, "user", "carol"),
+        arn(MGMT, "user", "dave"),
+    ]
+    assert access_into(arn(MGMT, "role", "audit")) == []
+
+
+# -- one account ----------------------------------------
+
+
+@pytest.fixture
+def solo_estate(db):
+    analyse(
+        {
+            HOME: {
+                "users": [
+                    iam_user(HOME, "assumer", inline={"policy-0": ASSUME_ANY}),
+                    iam_user(HOME, "bystander"),
+                    iam_user(HOME, "named"),
+                    iam_user(
+                        HOME, "mystery", attached=[f"arn:aws:iam::{HOME}:policy/not-exported"]
+                    ),
+                ],
+                "roles": [
+                    iam_role(HOME, "root-trusted", trusting({"AWS": f"arn:aws:iam::{HOME}:root"})),
+                    iam_role(HOME, "named-trusted", trusting({"AWS": arn(HOME, "user", "named")})),
+                    iam_role(HOME, "vendor", trusting({"AWS": "arn:aws:iam::999999999999:root"})),
+                ],
+            }
+        }
+    )
+
+
+def test_account_root_trust_needs_the_principals_own_allow(solo_estate):
+    assert [(a.source, a.outcome) for a in access_into(arn(HOME, "role", "root-trusted"))] == [
+        (arn(HOME, "user", "assumer"), "allow"),
+        (arn(HOME, "user", "mystery"), "conditional"),
+    ]
+
+
+def test_trust_naming_a_principal_in_the_same_account_grants_by_itself(solo_estate):
+    assert edges_into(arn(HOME, "role", "named-trusted")) == [
+        (arn(HOME, "user", "named"), "allow", (), (trust_ref(HOME, "named-trusted"),))
+    ]
+
+
+def test_unknown_policy_document_makes_the_edge_conditional_with_a_reason(solo_estate):
+    [mystery] = [
+        a for a in access_into(arn(HOME, "role", "root-trusted")) if a.source.endswith("/mystery")
+    ]
+
+    assert mystery.condition_keys == ("iamviz:PolicyDocumentUnknown",)
+    assert mystery.notes == (
+        "depends on policy documents the bundle does not hold: customer-managed policy "
+        f"not-exported (arn:aws:iam::{HOME}:policy/not-exported)",
+    )
+    assert mystery.granted_by == (
+        trust_ref(HOME, "root-trusted"),
+        "statement 'UnknownAllow' (Statement[0]) of customer-managed policy not-exported "
+        f"(arn:aws:iam::{HOME}:policy/not-exported)",
+    )
+
+
+def test_account_outside_the_synced_set_is_an_external_node(solo_estate):
+    assert edges_into(arn(HOME, "role", "vendor")) == [
+        ("arn:aws:iam::999999999999:root", "allow", (), (trust_ref(HOME, "vendor"),))
+    ]
+    assert [(f.kind, f.severity) for f in findings(kind="root_trust_without_external_id")] == [
+        ("root_trust_without_external_id", "high")
+    ]

@@ -47,8 +47,7 @@ def _statements(method: Method, case: str, account: str, name: str) -> list[dict
         actions.remove(needed[-1])
         actions = actions or ["s3:GetObject"]
     if case != "scoped":
-        extra = {"Condition": MFA} if case == "mfa" else {}
-        statements = [allow(actions, **extra)]
+        statements = [allow(actions, Condition=MFA) if case == "mfa" else allow(actions)]
     else:
         # The permissions that act on the target are limited to a resource that is not it.
         on_target = [p.action for p in method.permissions if p.on == "target"]

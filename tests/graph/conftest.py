@@ -6,48 +6,17 @@ import pytest
 
 from identities.analysis import analyse_estate
 from identities.ingest.imports import import_bundle
+from tests.bundles import ASSUME_ANY, arn, estate_bundle, iam_role, iam_user, trusting
 
 SOLO = "555555555555"
 
 
 def solo_arn(kind: str, name: str) -> str:
-    return f"arn:aws:iam::{SOLO}:{kind}/{name}"
-
-
-ASSUME_ANYTHING = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
-}
+    return arn(SOLO, kind, name)
 
 
 def _user(name: str) -> dict:
-    return {
-        "Path": "/",
-        "UserName": name,
-        "UserId": "AIDA" + name.upper()[:10].ljust(17, "X"),
-        "Arn": solo_arn("user", name),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
-        "UserPolicyList": [{"PolicyName": "assume-anything", "PolicyDocument": ASSUME_ANYTHING}],
-        "GroupList": [],
-        "AttachedManagedPolicies": [],
-        "Tags": [],
-    }
-
-
-def _role(name: str, statements: list[dict]) -> dict:
-    return {
-        "Path": "/",
-        "RoleName": name,
-        "RoleId": "AROA" + name.upper()[:10].ljust(17, "X"),
-        "Arn": solo_arn("role", name),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-        "InstanceProfileList": [],
-        "RolePolicyList": [],
-        "AttachedManagedPolicies": [],
-        "Tags": [],
-        "RoleLastUsed": {},
-    }
+    return iam_user(SOLO, name, inline={"assume-anything": ASSUME_ANY})
 
 
 @pytest.fixture
@@ -55,37 +24,23 @@ def denied_member_estate(db):
     """alice and bob share an access group (the same inline policy); ``deploy`` trusts the
     account root but denies alice by ARN, so only bob can assume it; both can assume ``audit``."""
     root = {"AWS": f"arn:aws:iam::{SOLO}:root"}
-    bundle = {
-        "format": "iamviz-bundle/1",
-        "accounts": [
-            {
-                "id": SOLO,
-                "name": "solo",
-                "authorization_details": {
-                    "UserDetailList": [_user("alice"), _user("bob")],
-                    "GroupDetailList": [],
-                    "RoleDetailList": [
-                        _role(
-                            "deploy",
-                            [
-                                {"Effect": "Allow", "Principal": root, "Action": "sts:AssumeRole"},
-                                {
-                                    "Effect": "Deny",
-                                    "Principal": {"AWS": solo_arn("user", "alice")},
-                                    "Action": "sts:AssumeRole",
-                                },
-                            ],
-                        ),
-                        _role(
-                            "audit",
-                            [{"Effect": "Allow", "Principal": root, "Action": "sts:AssumeRole"}],
-                        ),
-                    ],
-                    "Policies": [],
-                },
-            }
-        ],
+    deny_alice = {
+        "Effect": "Deny",
+        "Principal": {"AWS": solo_arn("user", "alice")},
+        "Action": "sts:AssumeRole",
     }
+    bundle = estate_bundle(
+        {
+            SOLO: {
+                "users": [_user("alice"), _user("bob")],
+                "roles": [
+                    iam_role(SOLO, "deploy", [*trusting(root), deny_alice]),
+                    iam_role(SOLO, "audit", trusting(root)),
+                ],
+            }
+        },
+        names={SOLO: "solo"},
+    )
     import_bundle(bundle, label="solo.json")
     return analyse_estate()
 

@@ -22,6 +22,7 @@ ALICE = f"arn:aws:iam::{DEV}:user/alice"
 DEV_OPS = f"arn:aws:iam::{DEV}:role/dev-ops"
 PROD_OPS = f"arn:aws:iam::{PROD}:role/prod-ops"
 BREAK_GLASS = f"arn:aws:iam::{PROD}:role/prod-break-glass"
+PARTNER_GATEWAY = f"arn:aws:iam::{PROD}:role/partner-gateway"
 KEYS = ["source", "target", "conditions", "transitive", "path", "granted_by"]
 
 
@@ -39,8 +40,8 @@ def test_analyse_command_stores_a_run(imported_sample):
     output = run("analyse", "--now", "2026-11-28")
 
     assert output.splitlines()[-1].endswith(
-        "21 access edges from 16 access groups, 7 administrators, 4 principals that can reach "
-        f"one, 9 findings (analysis #{AnalysisRun.objects.order_by('-id').first().pk})"
+        "60 access edges from 17 access groups, 7 administrators, 4 principals that can reach "
+        f"one, 5 findings (analysis #{AnalysisRun.objects.order_by('-id').first().pk})"
     )
     assert AnalysisRun.objects.filter(status="succeeded").count() == 2
 
@@ -52,7 +53,7 @@ def test_access_edges_json_has_the_contract_keys_sorted(imported_sample):
     assert [(row["source"], row["target"]) for row in rows] == sorted(
         (row["source"], row["target"]) for row in rows
     )
-    assert len(rows) == 24
+    assert len(rows) == 80  # the 60 stored edges, access groups' edges once per member
     assert all(
         row["transitive"] is False and row["path"] == [row["source"], row["target"]] for row in rows
     )
@@ -76,16 +77,34 @@ def test_access_edges_json_direct_edge_of_the_chain(imported_sample):
 def test_access_edges_sources_cover_every_kind(imported_sample):
     sources = sorted({row["source"] for row in edges()})
 
+    # Every user and role but acme-management's audit role: no public role is in its account,
+    # and it has no identity statement about sts:AssumeRole for those of other accounts.
     assert sources == [
         "*",
         f"arn:aws:iam::{MGMT}:role/okta-admin",
         f"arn:aws:iam::{MGMT}:user/carol",
         f"arn:aws:iam::{MGMT}:user/dave",
         f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole",
+        f"arn:aws:iam::{SEC}:role/org-inventory",
         f"arn:aws:iam::{SEC}:user/auditor",
+        f"arn:aws:iam::{SEC}:user/service/svc-key-rotator",
+        f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole",
+        f"arn:aws:iam::{DEV}:role/app-server",
+        f"arn:aws:iam::{DEV}:role/audit",
         DEV_OPS,
+        f"arn:aws:iam::{DEV}:role/github-deploy",
+        f"arn:aws:iam::{DEV}:role/lambda-exec",
+        f"arn:aws:iam::{DEV}:role/public-reader",
         ALICE,
+        f"arn:aws:iam::{DEV}:user/bob",
         f"arn:aws:iam::{DEV}:user/ci-deploy",
+        f"arn:aws:iam::{DEV}:user/erin",
+        f"arn:aws:iam::{DEV}:user/frank",
+        f"arn:aws:iam::{PROD}:role/OrganizationAccountAccessRole",
+        f"arn:aws:iam::{PROD}:role/audit",
+        f"arn:aws:iam::{PROD}:role/deploy",
+        PARTNER_GATEWAY,
+        BREAK_GLASS,
         PROD_OPS,
         f"federated:arn:aws:iam::{MGMT}:saml-provider/Okta",
         f"federated:arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com",
@@ -97,14 +116,33 @@ def test_access_edges_sources_cover_every_kind(imported_sample):
 def test_access_edges_account_filter_keeps_targets_in_that_account(imported_sample):
     rows = edges("--account", PROD)
 
+    gateway = "role/partner-gateway"
     assert [(row["source"], row["target"].rsplit(":", 1)[-1]) for row in rows] == [
+        ("*", gateway),
         (f"arn:aws:iam::{MGMT}:role/okta-admin", "role/OrganizationAccountAccessRole"),
+        (f"arn:aws:iam::{MGMT}:role/okta-admin", gateway),
         (f"arn:aws:iam::{MGMT}:user/carol", "role/OrganizationAccountAccessRole"),
+        (f"arn:aws:iam::{MGMT}:user/carol", gateway),
         (f"arn:aws:iam::{MGMT}:user/dave", "role/OrganizationAccountAccessRole"),
+        (f"arn:aws:iam::{MGMT}:user/dave", gateway),
         (f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole", "role/audit"),
+        (f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole", gateway),
         (f"arn:aws:iam::{SEC}:user/auditor", "role/audit"),
+        (f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole", gateway),
+        (DEV_OPS, gateway),
         (DEV_OPS, "role/prod-ops"),
+        (f"arn:aws:iam::{DEV}:role/github-deploy", gateway),
+        (ALICE, gateway),
+        (f"arn:aws:iam::{DEV}:user/bob", gateway),
         (f"arn:aws:iam::{DEV}:user/ci-deploy", "role/deploy"),
+        (f"arn:aws:iam::{DEV}:user/erin", gateway),
+        (f"arn:aws:iam::{DEV}:user/frank", gateway),
+        (f"arn:aws:iam::{PROD}:role/OrganizationAccountAccessRole", gateway),
+        (f"arn:aws:iam::{PROD}:role/audit", gateway),
+        (f"arn:aws:iam::{PROD}:role/deploy", gateway),
+        (PARTNER_GATEWAY, gateway),
+        (BREAK_GLASS, gateway),
+        (PROD_OPS, gateway),
         (PROD_OPS, "role/prod-break-glass"),
     ]
 
@@ -137,15 +175,17 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
     assert [(r["source"], r["target"]) for r in rows] == sorted(
         (r["source"], r["target"]) for r in rows
     )
-    assert sum(r["transitive"] for r in rows) == 8
-    assert len(rows) == 16
+    assert sum(r["transitive"] for r in rows) == 12
+    # The 26 direct edges into the account but partner-gateway's to itself: a role does not
+    # "end up" in itself through a chain.
+    assert len(rows) == 12 + 25
 
 
 def test_access_edges_csv_has_the_same_rows(imported_sample):
     rows = list(csv.reader(io.StringIO(run("access_edges", "--format", "csv"))))
 
     assert rows[0] == KEYS
-    assert len(rows) == 25
+    assert len(rows) == 1 + 80
     assert [row for row in rows if row[1] == DEV_OPS] == [
         [
             ALICE,

@@ -9,6 +9,7 @@ from identities.analysis import analyse_estate
 from identities.graph.paths import find_paths
 from identities.models import AnalysisRun, IamRole, IamUser
 from identities.queries.access import (
+    access_edges_into,
     access_into,
     access_out_of,
     current_run,
@@ -17,12 +18,24 @@ from identities.queries.access import (
     iter_direct_edges,
     reach_from,
     reach_graph,
+    reach_to,
 )
+from tests.acme import (
+    ALICE,
+    BREAK_GLASS,
+    DEV,
+    DEV_OPS,
+    MGMT,
+    ORG_INVENTORY,
+    PARTNER_GATEWAY,
+    PROD,
+    PROD_OPS,
+    PUBLIC_READER,
+    SEC,
+)
+from tests.bundles import arn
 
-MGMT, DEV, PROD = "111111111111", "333333333333", "444444444444"
 SOLO = "555555555555"
-ALICE = f"arn:aws:iam::{DEV}:user/alice"
-BREAK_GLASS = f"arn:aws:iam::{PROD}:role/prod-break-glass"
 SOLO_ALICE, SOLO_BOB = f"arn:aws:iam::{SOLO}:user/alice", f"arn:aws:iam::{SOLO}:user/bob"
 SOLO_DEPLOY, SOLO_AUDIT = f"arn:aws:iam::{SOLO}:role/deploy", f"arn:aws:iam::{SOLO}:role/audit"
 
@@ -86,3 +99,73 @@ def test_edges_between_and_exports_follow_the_same_rule(denied_member_estate):
         (SOLO_BOB, SOLO_DEPLOY),
     ]
     assert [hop.group_label != "" for hop in hop_details([SOLO_BOB, SOLO_DEPLOY])] == [True]
+
+
+# -- the sample organisation --------------------------------------------------
+
+
+def test_role_chain_reach_from_alice_has_the_exact_path(imported_sample):
+    reached = {item.node: (item.hops, item.path) for item in reach_from(ALICE)}
+
+    assert reached == {
+        DEV_OPS: (1, (ALICE, DEV_OPS)),
+        PROD_OPS: (2, (ALICE, DEV_OPS, PROD_OPS)),
+        BREAK_GLASS: (3, (ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS)),
+        # Roles trusting "*": alice's own account needs no identity Allow (public-reader);
+        # PowerUserAccess allows sts:AssumeRole on the others.
+        PUBLIC_READER: (1, (ALICE, PUBLIC_READER)),
+        PARTNER_GATEWAY: (1, (ALICE, PARTNER_GATEWAY)),
+        ORG_INVENTORY: (1, (ALICE, ORG_INVENTORY)),
+        # Escalations (issue 10): developers may pass lambda-* roles to Lambda, and
+        # PowerUserAccess opens a shell on instances (SSM) running with app-server.
+        f"arn:aws:iam::{DEV}:role/app-server": (1, (ALICE, f"arn:aws:iam::{DEV}:role/app-server")),
+        f"arn:aws:iam::{DEV}:role/lambda-exec": (
+            1,
+            (ALICE, f"arn:aws:iam::{DEV}:role/lambda-exec"),
+        ),
+    }
+
+
+def test_role_chain_reach_to_break_glass_lists_every_principal(imported_sample):
+    reached = [(item.node, item.path) for item in reach_to(BREAK_GLASS)]
+
+    assert reached == [
+        (PROD_OPS, (PROD_OPS, BREAK_GLASS)),
+        (DEV_OPS, (DEV_OPS, PROD_OPS, BREAK_GLASS)),
+        (ALICE, (ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS)),
+    ]
+
+
+def test_audit_edge_comes_from_an_access_group_of_the_security_account(imported_sample):
+    rows = [
+        (edge.source_kind, edge.source_group.label if edge.source_group else edge.source)
+        for edge in access_edges_into(IamRole.objects.get(arn=arn(DEV, "role", "audit")))
+    ]
+
+    assert rows == [
+        ("group", "roles of acme-security with AdministratorAccess"),
+        ("group", "users of acme-security with assume-audit-roles (group auditors)"),
+    ]
+
+
+def test_principal_without_identity_allow_assumes_only_public_roles(imported_sample):
+    erin = IamUser.objects.get(arn=arn(DEV, "user", "erin"))
+
+    assert [(access.target, access.outcome) for access in access_out_of(erin)] == [
+        (ORG_INVENTORY, "conditional"),
+        (PUBLIC_READER, "allow"),
+        (PARTNER_GATEWAY, "conditional"),
+    ]
+
+
+def test_access_out_of_a_member_includes_its_group_edges(imported_sample):
+    carol = IamUser.objects.get(arn=arn(MGMT, "user", "carol"))
+
+    assert [(access.target, access.group is not None) for access in access_out_of(carol)] == [
+        (arn(SEC, "role", "OrganizationAccountAccessRole"), True),
+        (ORG_INVENTORY, True),
+        (arn(DEV, "role", "OrganizationAccountAccessRole"), True),
+        (PUBLIC_READER, True),
+        (arn(PROD, "role", "OrganizationAccountAccessRole"), True),
+        (PARTNER_GATEWAY, True),
+    ]

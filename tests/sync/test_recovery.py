@@ -15,11 +15,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -116,16 +118,26 @@ def pool_children(pid: int) -> list[int]:
     return children
 
 
-def hold_rows(model: Any, **filters: Any) -> None:
-    """Lock rows from the test's connection (inside an atomic block) so that a worker's UPDATE
-    of them waits; FOR NO KEY UPDATE lets inserts that only reference them through."""
-    table = model._meta.db_table
-    where = " AND ".join(f"{name} = ANY(%s)" for name in filters)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {table} WHERE {where} FOR NO KEY UPDATE",
+@contextmanager
+def holding(model: Any, **filters: Any) -> Iterator[None]:
+    """Lock rows from a connection of its own so that a worker's UPDATE of them waits until
+    the block ends; FOR NO KEY UPDATE lets inserts that only reference them through. (The
+    test's connection stays in autocommit: its on_commit callbacks queue tasks at once.)"""
+    database = connection.settings_dict
+    with psycopg.connect(
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+        user=database["USER"] or "postgres",
+        password=database["PASSWORD"] or None,
+        dbname=database["NAME"],
+    ) as holder:
+        where = " AND ".join(f"{name} = ANY(%s)" for name in filters)
+        holder.execute(
+            f"SELECT id FROM {model._meta.db_table} WHERE {where} FOR NO KEY UPDATE",
             [list(values) for values in filters.values()],
         )
+        yield
+        holder.rollback()
 
 
 def analyses_settled() -> bool:
@@ -143,14 +155,13 @@ def test_a_worker_killed_mid_import_is_taken_over_and_the_accounts_are_analysed(
     started = tasks.sync_organization.apply_async(kwargs={}).get(timeout=30)
     org_run = started["run_id"]
 
-    with transaction.atomic():
-        # Each account's import ends with an UPDATE of its Account row: hold them all.
-        wait_for(
-            lambda: Account.objects.filter(account_id__in=accounts).count() == len(accounts),
-            timeout=20,
-            what="the organisation step",
-        )
-        hold_rows(Account, account_id=accounts)
+    # Each account's import ends with an UPDATE of its Account row: hold them all.
+    wait_for(
+        lambda: Account.objects.filter(account_id__in=accounts).count() == len(accounts),
+        timeout=20,
+        what="the organisation step",
+    )
+    with holding(Account, account_id=accounts):
         victim = wait_for(
             lambda: SyncRun.objects.filter(parent_id=org_run, phase="importing").first(),
             timeout=20,
@@ -198,8 +209,7 @@ def test_ten_sync_now_clicks_and_three_imports_during_an_analysis_make_two_analy
     client.force_login(staff_user)
     paths = [TEST_DATA / "aws" / name for name in ("authz-page-1.json", "authz-page-2.json")]
 
-    with transaction.atomic():
-        hold_rows(AnalysisRun, id=[seed.pk])  # the analysis waits to store its results
+    with holding(AnalysisRun, id=[seed.pk]):  # the analysis waits to store its results
         tasks.analyse_estate_task.delay()
         first = wait_for(
             lambda: AnalysisRun.objects.filter(status="running").first(),
@@ -240,8 +250,7 @@ def test_a_killed_analysis_is_reaped_and_asked_for_again(
     seed = AnalysisRun.objects.create(status="succeeded", started_at=timezone.now())
     worker = workers("--pool", "solo", queues=("analysis",))
 
-    with transaction.atomic():
-        hold_rows(AnalysisRun, id=[seed.pk])
+    with holding(AnalysisRun, id=[seed.pk]):
         tasks.analyse_estate_task.delay()
         dead = wait_for(
             lambda: AnalysisRun.objects.filter(status="running").first(),

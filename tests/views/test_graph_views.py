@@ -253,9 +253,9 @@ def test_json_export_download_and_missing_view(logged_in_client, imported_sample
 
     assert download["Content-Disposition"] == 'attachment; filename="iamviz-identity.json"'
     assert download.json()["stats"]["by_kind"] == {
-        "inline": 1,
+        "inline": 2,
         "policy-aws": 4,
-        "role": 5,
+        "role": 6,
     }
     assert missing.status_code == 404
 
@@ -266,8 +266,9 @@ def test_graphml_export_is_valid_graphml(logged_in_client, imported_sample):
     root = ET.fromstring(response.content)
     ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
     assert response["Content-Disposition"] == 'attachment; filename="iamviz-access.graphml"'
-    assert len(root.findall(".//g:edge", ns)) == 26
-    assert len(root.findall(".//g:node", ns)) == 6 + 29  # account boxes and nodes
+    assert len(root.findall(".//g:edge", ns)) == 85  # as in test_access_estate_exact_edges
+    # boxes; 9 users, 17 roles, 16 access groups with edges, 5 outside parties
+    assert len(root.findall(".//g:node", ns)) == 6 + 47
 
 
 def test_svg_export_highlights_the_chain(logged_in_client, imported_sample):

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.management.output import stop_quietly_when_reader_closes
+from identities.management.output import stop_quietly_when_reader_closes, write_json_array
 from identities.models import Account
 from identities.queries.access import current_run, iter_direct_edges, iter_transitive_edges
+from identities.queries.exports import SafeCsvWriter
 
 
 class Command(BaseCommand):
@@ -20,7 +19,8 @@ class Command(BaseCommand):
         "Print who can assume which role, one object per edge, sorted by (source, target): "
         "source (user/role ARN, arn:aws:iam::ID:root for an account outside the synced set, "
         "service:NAME, federated:PROVIDER or *), target (role ARN), conditions (sorted condition "
-        "keys, empty when unconditional), transitive, path (ARNs from source to target; "
+        "keys, empty when unconditional), condition_values (condition key -> what it must be, "
+        'e.g. "MFA = true"; for a chain, over every hop), transitive, path (ARNs from source to target; '
         "[source, target] for a direct edge), granted_by (statement references; for a chain, "
         "every hop's in order). CSV joins list cells with ' | '."
     )
@@ -55,6 +55,7 @@ class Command(BaseCommand):
                     "source": access.source,
                     "target": access.target,
                     "conditions": list(access.condition_keys),
+                    "condition_values": dict(access.requirements),
                     "transitive": False,
                     "path": [access.source, access.target],
                     "granted_by": list(access.granted_by),
@@ -65,29 +66,35 @@ class Command(BaseCommand):
                 "source": reach.source,
                 "target": reach.target,
                 "conditions": list(reach.condition_keys),
+                "condition_values": reach.condition_values,
                 "transitive": reach.transitive,
                 "path": list(reach.path),
                 "granted_by": list(reach.granted_by),
             }
 
     def _json(self, rows: Iterable[dict[str, Any]]) -> None:
-        out = self.stdout
-        out.write("[", ending="")
-        first = True
-        for row in rows:
-            out.write(("\n  " if first else ",\n  ") + json.dumps(row), ending="")
-            first = False
-        out.write("\n]" if not first else "]")
+        write_json_array(self.stdout, rows)
 
     def _csv(self, rows: Iterable[dict[str, Any]]) -> None:
-        writer = csv.writer(self.stdout, lineterminator="\n")
-        writer.writerow(["source", "target", "conditions", "transitive", "path", "granted_by"])
+        writer = SafeCsvWriter(self.stdout, lineterminator="\n")
+        writer.writerow(
+            [
+                "source",
+                "target",
+                "conditions",
+                "condition_values",
+                "transitive",
+                "path",
+                "granted_by",
+            ]
+        )
         for row in rows:
             writer.writerow(
                 [
                     row["source"],
                     row["target"],
                     " | ".join(row["conditions"]),
+                    " | ".join(row["condition_values"].values()),
                     "true" if row["transitive"] else "false",
                     " | ".join(row["path"]),
                     " | ".join(row["granted_by"]),

@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.management.output import stop_quietly_when_reader_closes
+from identities.management.output import stop_quietly_when_reader_closes, write_json_array
 from identities.models import Account, IamRole, IamUser
 from identities.queries.access import current_run
 from identities.queries.escalations import iter_escalations
+from identities.queries.exports import SafeCsvWriter
 
 FIELDS = ("principal", "method", "status", "target", "conditions", "granted_by")
 
@@ -62,16 +61,10 @@ class Command(BaseCommand):
                 self._csv(rows)
 
     def _json(self, rows: Iterable[dict[str, Any]]) -> None:
-        out = self.stdout
-        out.write("[", ending="")
-        first = True
-        for row in rows:
-            out.write(("\n  " if first else ",\n  ") + json.dumps(row), ending="")
-            first = False
-        out.write("\n]" if not first else "]")
+        write_json_array(self.stdout, rows)
 
     def _csv(self, rows: Iterable[dict[str, Any]]) -> None:
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer = SafeCsvWriter(self.stdout, lineterminator="\n")
         writer.writerow(FIELDS)
         for row in rows:
             writer.writerow(

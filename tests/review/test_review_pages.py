@@ -1,0 +1,171 @@
+"""The review pages through the test client: Changes, an edge's change, finding triage, rules,
+notification settings, and the risk-first dashboard."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from django.urls import reverse
+
+from identities.models import EdgeReview, NotificationDestination, TrackedFinding
+from tests.review.conftest import PROD_OPS, VENDOR_ROOT
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def section(body: str, name: str) -> str:
+    start = body.index(f'<section id="{name}"')
+    return body[start : body.index("</section>", start)]
+
+
+def test_changes_page_lists_new_changes_and_what_went_away(two_analyses, logged_in_client):
+    response = logged_in_client.get(reverse("identities:changes"))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "can assume arn:aws:iam::444444444444:role/prod-ops" in section(body, "new")
+    assert "arn:aws:iam::111111111111:role/audit" in section(body, "gone")
+    assert "No new edge is marked expected." in section(body, "expected")
+
+
+def test_changes_page_filters_by_kind_and_serves_its_fragment(two_analyses, logged_in_client):
+    response = logged_in_client.get(
+        reverse("identities:changes"),
+        {"kind": "finding"},
+        headers={"HX-Request": "true", "HX-Target": "changes"},
+    )
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="changes">')
+    assert "<html" not in body
+    assert "trusts the whole account 999999999999" in body
+    assert "can assume" not in body
+
+
+def test_changes_page_without_history_says_why(imported_sample, logged_in_client):
+    response = logged_in_client.get(reverse("identities:changes"))
+
+    assert "fewer than two analyses" in response.content.decode()
+
+
+def test_marking_an_edge_expected_moves_it_to_the_expected_section(
+    two_analyses, logged_in_client
+):
+    edge_url = f"{reverse('identities:change-edge')}?{urlencode({'source': VENDOR_ROOT, 'target': PROD_OPS})}"
+    page = logged_in_client.get(edge_url)
+
+    response = logged_in_client.post(
+        reverse("identities:edge-review"),
+        {
+            "source": VENDOR_ROOT,
+            "target": PROD_OPS,
+            "conditions": "",
+            "reason": "vendor support",
+            "next": reverse("identities:changes"),
+        },
+        follow=True,
+    )
+
+    body = response.content.decode()
+    assert "trust_policy" in section(page.content.decode(), "causes")
+    assert EdgeReview.objects.get().reason == "vendor support"
+    assert f"can assume {PROD_OPS}" in section(body, "expected")
+    assert f"can assume {PROD_OPS}" not in section(body, "new")
+
+
+def test_finding_detail_records_a_decision_in_the_audit_trail(two_analyses, logged_in_client):
+    finding = TrackedFinding.objects.get(principal_arn=PROD_OPS)
+
+    response = logged_in_client.post(
+        reverse("identities:finding-decide", args=[finding.key]),
+        {"decision": "accepted", "reason": "vendor support contract", "until": ""},
+        follow=True,
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "open → accepted" in section(body, "trail")
+    assert "vendor support contract" in section(body, "trail")
+
+
+def test_suppression_needs_an_end(two_analyses, logged_in_client):
+    finding = TrackedFinding.objects.get(principal_arn=PROD_OPS)
+
+    response = logged_in_client.post(
+        reverse("identities:finding-decide", args=[finding.key]),
+        {"decision": "suppressed", "reason": "later", "until": ""},
+    )
+
+    assert response.status_code == 400
+    finding.refresh_from_db()
+    assert finding.status == "open"
+
+
+def test_triage_list_shows_open_findings(two_analyses, logged_in_client):
+    response = logged_in_client.get(reverse("identities:finding-triage"))
+
+    assert response.context["page"].paginator.count == 6
+
+
+def test_rule_page_creates_a_rule_that_decides_open_findings(two_analyses, logged_in_client):
+    response = logged_in_client.post(
+        reverse("identities:suppression-rules"),
+        {
+            "applies_to": "finding",
+            "decision": "accepted",
+            "finding_kind": "root_trust_without_external_id",
+            "source": "999999999999",
+            "reason": "vendor",
+        },
+        follow=True,
+    )
+
+    assert "it decided 1 open finding(s) now" in response.content.decode()
+    assert TrackedFinding.objects.get(principal_arn=PROD_OPS).status == "accepted"
+
+
+def test_notification_settings_are_for_staff(two_analyses, client, django_user_model):
+    user = django_user_model.objects.create_user(username="viewer", password="x" * 12)
+    client.force_login(user)
+
+    response = client.get(reverse("identities:notification-settings"))
+
+    assert response.status_code == 403
+
+
+def test_staff_adds_a_webhook_destination(two_analyses, logged_in_client):
+    response = logged_in_client.post(
+        reverse("identities:notification-settings"),
+        {"form": "destination", "kind": "webhook", "name": "slack", "url": "https://hooks.example.com/x", "enabled": "on"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert list(NotificationDestination.objects.values_list("name", "url")) == [
+        ("slack", "https://hooks.example.com/x")
+    ]
+
+
+def test_webhook_without_url_is_refused(two_analyses, logged_in_client):
+    response = logged_in_client.post(
+        reverse("identities:notification-settings"),
+        {"form": "destination", "kind": "webhook", "name": "slack", "url": "", "enabled": "on"},
+    )
+
+    assert response.status_code == 400
+    assert NotificationDestination.objects.count() == 0
+
+
+def test_dashboard_shows_risk_before_the_estate(two_analyses, logged_in_client):
+    response = logged_in_client.get(reverse("identities:dashboard"))
+
+    body = response.content.decode()
+    risk = response.context["risk"]
+    assert body.index('id="risk"') < body.index("<h1>Estate</h1>")
+    assert (risk["administrators"], risk["admin_paths"], risk["new_total"]) == (7, 5, 5)
+    assert risk["open_findings"] == {"high": 3, "medium": 3, "low": 0}
+    assert [point["admin_paths"] for point in risk["trend"]] == [4, 5]
