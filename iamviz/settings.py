@@ -134,7 +134,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Three queues, so that the reaper never waits behind an analysis nor an analysis behind the
 # syncs: `make worker` consumes all three; docker/compose.yaml runs one worker per kind.
-CELERY_TASK_QUEUES = {"housekeeping": {}, "sync": {}, "analysis": {}}
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {"housekeeping": {}, "sync": {}, "analysis": {}}
 CELERY_TASK_DEFAULT_QUEUE = "sync"
 CELERY_TASK_ROUTES = {
     "identities.reap_stale_syncs": {"queue": "housekeeping"},

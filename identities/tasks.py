@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
 from identities.ingest.imports import import_files
-from identities.notify import attempt_delivery, plan_notifications
 from identities.models import SyncRun
+from identities.notify import attempt_delivery, plan_notifications
 from identities.sync.analysis_queue import (
     reap_dead_analyses,
     request_analysis,

@@ -61,9 +61,7 @@ def test_compose_workers_consume_every_queue_the_settings_route_to() -> None:
     from django.conf import settings
 
     queues = [
-        COMPOSE["services"][name]["command"][
-            COMPOSE["services"][name]["command"].index("-Q") + 1
-        ]
+        COMPOSE["services"][name]["command"][COMPOSE["services"][name]["command"].index("-Q") + 1]
         for name in sorted(WORKERS)
     ]
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}

@@ -98,13 +98,16 @@ def keep_previous_credentials(account: Account, rows: AccountRows) -> int:
 def kept_credentials_warning(account: Account, kept: int) -> str:
     """The run's warning when credential facts come from an earlier report."""
     source = (
-        SyncRun.objects.filter(pk=account.credential_report_run_id)
+        SyncRun.objects.filter(pk=account.credential_report_run_id or 0)
         .values_list("pk", "finished_at")
         .first()
     )
-    when = f"run #{source[0]}" + (f" of {source[1]:%Y-%m-%d %H:%M} UTC" if source[1] else "")
+    if source is None:
+        when = "an earlier run"
+    else:
+        pk, finished_at = source
+        when = f"run #{pk}" + (f" of {finished_at:%Y-%m-%d %H:%M} UTC" if finished_at else "")
     return (
         f"account {account.account_id}: no credential report in this run; the password, MFA "
-        f"and access-key facts of {kept} users are kept from the report of "
-        f"{when if source else 'an earlier run'}"
+        f"and access-key facts of {kept} users are kept from the report of {when}"
     )

@@ -239,6 +239,7 @@ def test_ten_sync_now_clicks_and_three_imports_during_an_analysis_make_two_analy
     syncs = SyncRun.objects.filter(source="aws", status="succeeded").count()
     assert [analysis.status for analysis in made] == ["succeeded", "succeeded"]
     assert made[0].pk == first.pk
+    assert made[0].finished_at is not None
     assert made[1].started_at >= made[0].finished_at
     assert syncs >= 3
 

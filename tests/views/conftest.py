@@ -48,3 +48,8 @@ def assert_fragment(response: TestResponse) -> str:
 def fast_password_hasher(settings: Any) -> None:
     """`staff_user` hashes a password; the default PBKDF2 costs most of a second per test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def page_names(response: TestResponse) -> list[str]:
+    """The names of the objects on a list page, in order."""
+    return [item.name for item in response.context["page"].object_list]
