@@ -128,6 +128,8 @@ def organization_sync(
                 "resync_with_analysis_s": second["idle"],
                 "status": first["status"],
                 "aws_calls": first["aws_calls"],
+                "resync_aws_calls": second["aws_calls"],
+                "resync_changes": second["changes"],
             }
             rows.append(row)
             print(json.dumps(row))
@@ -170,8 +172,9 @@ def _timed_sync(env: dict[str, str]) -> dict:
         "    time.sleep(0.2)\n"
         "idle = time.perf_counter() - started\n"
         "run = SyncRun.objects.get(pk=run_id)\n"
+        "changes = sum(sum(a.values()) for a in (run.change_counts or {}).values())\n"
         "print(json.dumps({'seconds': round(seconds, 1), 'idle': round(idle, 1),"
-        " 'status': run.status, 'aws_calls': run.aws_calls}))\n"
+        " 'status': run.status, 'aws_calls': run.aws_calls, 'changes': changes}))\n"
     )
     output = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],

@@ -152,6 +152,7 @@ _EDGE_KIND_FILTER_LABELS = {
     "service": "AWS services",
     "anyone": "Anyone (*)",
     "outside": "Accounts outside the estate",
+    "escalate": "Privilege escalation",
 }
 IDENTITY_KIND_CHOICES = [(kind, _EDGE_KIND_FILTER_LABELS[kind]) for kind in IDENTITY_EDGE_KINDS]
 ACCESS_KIND_CHOICES = [(kind, _EDGE_KIND_FILTER_LABELS[kind]) for kind in ACCESS_EDGE_KINDS]

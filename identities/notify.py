@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 Category = AccessChange.Category
 TIMEOUT_SECONDS = 10
 MAX_ITEMS = 20
-_HEADLINES = {
+_HEADLINES: dict[str, str] = {
     Category.ADMIN_ADDED: "New administrator",
     Category.REACH_ADDED: "New path to an administrator",
     Category.EDGE_ADDED: "New access",
@@ -58,11 +58,7 @@ def notable_changes(items: list[ChangeItem], min_severity: str) -> list[ChangeIt
     """New (not expected) administrators, paths to one, edges and findings at least this
     severe; new trust from anyone or outside the estate is high (`history.edge_severity`)."""
     limit = SEVERITY_RANK.get(min_severity, 0)
-    return [
-        item
-        for item in items
-        if item.is_new and SEVERITY_RANK.get(item.severity, 9) <= limit
-    ]
+    return [item for item in items if item.is_new and SEVERITY_RANK.get(item.severity, 9) <= limit]
 
 
 def _line(item: ChangeItem) -> str:

@@ -157,10 +157,18 @@ def _apply_rule(
     )
 
 
-_CONTENT = ("severity", "title", "detail", "data", "account_id", "principal_arn", "kind")
+_CONTENT = (
+    "kind",
+    "severity",
+    "account_id",
+    "principal_arn",
+    "title",
+    "detail",
+    "data",
+    "material",
+)
 _UPDATED = (
     *_CONTENT,
-    "material",
     "status",
     "reason",
     "until",
@@ -207,10 +215,28 @@ def track_findings(
                 events.append(ruled)
             continue
         note = _reopen_reason(finding, summary, now)
-        finding.kind, finding.severity = summary["kind"], summary["severity"]
-        finding.account_id, finding.principal_arn = summary["account_id"], summary["principal"]
-        finding.title, finding.detail = summary["title"][:1000], summary["detail"]
-        finding.data, finding.material = summary["data"], summary["material"]
+        content = (
+            summary["kind"],
+            summary["severity"],
+            summary["account_id"],
+            summary["principal"],
+            summary["title"][:1000],
+            summary["detail"],
+            summary["data"],
+            summary["material"],
+        )
+        if note is None and content == tuple(getattr(finding, name) for name in _CONTENT):
+            continue  # only seen again: the one UPDATE below records that
+        (
+            finding.kind,
+            finding.severity,
+            finding.account_id,
+            finding.principal_arn,
+            finding.title,
+            finding.detail,
+            finding.data,
+            finding.material,
+        ) = content
         finding.last_seen_at, finding.last_run = now, run
         if note is not None:
             events.append(_event(finding, OPEN, note, now, from_status=finding.status, run=run))
@@ -223,12 +249,13 @@ def track_findings(
         if key in found or finding.status == RESOLVED:
             continue
         events.append(
-            _event(
-                finding, RESOLVED, "no longer found", now, from_status=finding.status, run=run
-            )
+            _event(finding, RESOLVED, "no longer found", now, from_status=finding.status, run=run)
         )
         finding.status, finding.until = RESOLVED, None
         updated.append(finding)
+    # Every finding still found was seen now; the rows that changed are written after this
+    # (a resolved one keeps its last sighting). One UPDATE, not one CASE per row.
+    TrackedFinding.objects.exclude(status=RESOLVED).update(last_seen_at=now, last_run=run)
     TrackedFinding.objects.bulk_create(created, batch_size=2000)
     TrackedFinding.objects.bulk_update(updated, _UPDATED, batch_size=2000)
     FindingEvent.objects.bulk_create(events, batch_size=2000)
@@ -251,7 +278,9 @@ def _reopen_reason(
             return f"changed: severity {finding.severity} -> {summary['severity']}"
         return "changed: the facts behind it differ"
     if finding.until is not None and finding.until <= now:
-        return f"{finding.get_status_display().lower()} until {finding.until:%Y-%m-%d %H:%M}, expired"
+        return (
+            f"{finding.get_status_display().lower()} until {finding.until:%Y-%m-%d %H:%M}, expired"
+        )
     return None
 
 
@@ -348,7 +377,9 @@ def expected_edges(
         return {}
     found: dict[tuple[str, str], str] = {}
     sources = {source for source, _, _ in edges}
-    reviews = EdgeReview.objects.filter(source__in=sources).values_list("source", "target", "reason")
+    reviews = EdgeReview.objects.filter(source__in=sources).values_list(
+        "source", "target", "reason"
+    )
     reviewed = {(source, target): reason for source, target, reason in reviews}
     rules = active_rules(SuppressionRule.AppliesTo.EDGE, now)
     for source, target, conditions in edges:

@@ -89,14 +89,19 @@ def graph_of_edges(result: EdgeResult, escalations: EscalationResult | None = No
     memberships = [
         (actor.arn, group.source) for group in result.grouping.groups for actor in group.members
     ]
+    classes = [
+        (c.node, [grant.source for grant in c.grants], [role.arn for role in c.roles])
+        for c in result.classes
+    ]
     if escalations is None:
-        return ReachGraph.build(edges, memberships, refused)
+        return ReachGraph.build(edges, memberships, refused, classes=classes)
     return ReachGraph.build(
         edges,
         memberships,
         refused,
         escalations.reach_edges(),
         escalations.reach_memberships(),
+        classes=classes,
     )
 
 
@@ -108,6 +113,10 @@ def _chain_keys(
     for edge in result.edges:
         if edge.possible:
             hop_keys[(edge.source, edge.target.arn)] = edge.condition_keys
+    class_of = result.class_of()
+    for role_class in result.classes:
+        for grant in role_class.grants:
+            hop_keys[(grant.source, role_class.node)] = grant.condition_keys
     group_of = {
         actor.arn: group.source for group in result.grouping.groups for actor in group.members
     }
@@ -118,6 +127,8 @@ def _chain_keys(
             own = hop_keys.get((start, end))
             if own is None:
                 own = hop_keys.get((group_of.get(start, ""), end))
+            if own is None and end in class_of:
+                own = hop_keys.get((group_of.get(start, ""), class_of[end].node))
             if own is None:
                 own = escalations.keys_between(start, end)
             keys.update(own or ())
@@ -184,8 +195,9 @@ def analyse_estate(
             with transaction.atomic():
                 counts = store_results(estate, result, admins, admin_paths, findings, escalations)
                 AnalysisRun.objects.exclude(pk=run.pk).update(graph=None)
-                record_history(run, state, now)
                 lap("store")
+                record_history(run, state, now)
+                lap("history")
                 run.status = AnalysisRun.Status.SUCCEEDED
                 run.finished_at = timezone.now()
                 run.counts = {**counts, **result.stats, **escalations.stats}

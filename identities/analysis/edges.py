@@ -44,6 +44,7 @@ from identities.analysis.estate import (
     Estate,
 )
 from identities.analysis.evaluation import Evaluator, Verdict
+from identities.analysis.reach import CLASS_PREFIX
 from identities.analysis.requirements import Requirements, request_statements
 from identities.analysis.subjects import (
     RESOURCE_TAG_PREFIXES,
@@ -174,6 +175,44 @@ class AccessGroupInfo:
                 else:
                     literals.add(pattern)
         return frozenset(literals), tuple(dict.fromkeys(patterns))
+
+    @cached_property
+    def _patterns(self) -> tuple[tuple[frozenset[str], tuple[str, ...]], ...] | None:
+        """(exact ARNs, ARN patterns) of each of the group's statements (identity, boundary,
+        SCPs) with a Resource other than ``*``; None when a verdict may depend on the role in
+        other ways (policy variables, conditions on the role's keys)."""
+        statements = [*self.identity, *(self.boundary or ())]
+        for level in self.subject.scp_levels:
+            for doc in level:
+                statements.extend(doc.statements_for(ASSUME_ROLE))
+        found = []
+        for s in statements:
+            if any(
+                resource_key_known(c.key.lower()) or any("${" in v for v in c.values)
+                for c in s.conditions
+            ):
+                return None
+            patterns = s.resources or ()
+            if any("${" in p for p in patterns):
+                return None
+            if s.resources is not None and any(p != "*" for p in patterns):
+                found.append(
+                    (
+                        frozenset(p for p in patterns if "*" not in p and "?" not in p),
+                        tuple(p for p in patterns if ("*" in p or "?" in p) and p != "*"),
+                    )
+                )
+        return tuple(found)
+
+    def resource_bits(self, arn: str) -> tuple[bool, ...] | None:
+        """Which of the group's Resource elements match ``arn`` (see `_patterns`)."""
+        patterns = self._patterns
+        if patterns is None:
+            return None
+        return tuple(
+            arn in literals or any(match_resource(p, arn) for p in wildcards)
+            for literals, wildcards in patterns
+        )
 
     def may_allow(self, arn: str) -> bool:
         """Cheap test: could an Allow statement of the group cover ``arn`` at all?"""
@@ -306,12 +345,72 @@ _OUTCOMES = {
 }
 
 
+# Stands for the trust policy's label in the statement references of a role class's grants.
+TRUST_MARK = "{trust policy}"
+
+
+@dataclass(eq=False)
+class RoleClass:
+    """Roles trusting ``*`` whose group edges are alike: trust policies that read the same
+    (same statements, same account) and the same answer from every access group.
+
+    Their group edges are kept once (``grants``, the first role's, each trust statement
+    reference with its policy's label replaced by TRUST_MARK) with the member roles and their
+    trust policies' labels: a role trusting ``*`` has an edge from nearly every access group of
+    the estate, a million rows for fifty accounts if written out. `expanded` writes them out;
+    the stored rows are expanded by a database view (see `identities.models.AccessEdge`).
+    """
+
+    index: int
+    grants: list[EdgeRecord] = field(default_factory=list)
+    roles: list[Actor] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # each role's trust policy label
+
+    @property
+    def node(self) -> str:
+        return f"{CLASS_PREFIX}{self.index}"
+
+    def expanded(self) -> Iterator[EdgeRecord]:
+        """The grants as the edges they stand for, one per (grant, member role)."""
+        for role, label in zip(self.roles, self.labels, strict=True):
+            for grant in self.grants:
+                yield EdgeRecord(
+                    source=grant.source,
+                    source_kind=grant.source_kind,
+                    target=role,
+                    action=grant.action,
+                    outcome=grant.outcome,
+                    group=grant.group,
+                    condition_keys=grant.condition_keys,
+                    condition_values=grant.condition_values,
+                    granted_by=tuple(ref.replace(TRUST_MARK, label) for ref in grant.granted_by),
+                    notes=grant.notes,
+                )
+
+
 @dataclass
 class EdgeResult:
+    """``edges``: the edges as stored one by one; ``classes``: the group edges of roles
+    trusting ``*``, kept per class (`RoleClass`). `all_edges` yields both."""
+
     edges: list[EdgeRecord]
     grouping: Grouping
     notes: list[str]
     stats: dict[str, int]
+    classes: list[RoleClass] = field(default_factory=list)
+
+    @property
+    def edge_count(self) -> int:
+        return len(self.edges) + sum(len(c.grants) * len(c.roles) for c in self.classes)
+
+    def all_edges(self) -> Iterator[EdgeRecord]:
+        yield from self.edges
+        for role_class in self.classes:
+            yield from role_class.expanded()
+
+    def class_of(self) -> dict[str, RoleClass]:
+        """Role ARN -> its class."""
+        return {role.arn: c for c in self.classes for role in c.roles}
 
 
 class _Builder:
@@ -327,6 +426,8 @@ class _Builder:
         self._uniform_verdicts: dict[tuple[object, ...], list[tuple[AccessGroupInfo, Verdict]]] = {}
         self._contents: dict[int, tuple[object, Doc]] = {}  # keeps the Doc alive for its id
         self._rcp_shareable: dict[str, bool] = {}
+        self._matched_verdicts: dict[tuple[object, ...], Verdict] = {}
+        self._classes: dict[tuple[object, ...], RoleClass] = {}
         self.requirements = Requirements()
 
     def member(self, actor: Actor) -> Subject:
@@ -351,6 +452,7 @@ class _Builder:
         group: AccessGroupInfo | None = None,
         keep_denied: bool = True,
         notes: tuple[str, ...] = (),
+        sink: list[EdgeRecord] | None = None,
     ) -> None:
         outcome = _OUTCOMES[verdict.outcome]
         if outcome == "denied" and not keep_denied:
@@ -400,7 +502,7 @@ class _Builder:
                     "depends on policy documents the bundle does not hold: " + "; ".join(missing),
                 )
         self.stats[f"edges_{outcome}"] += 1
-        self.edges.append(record)
+        (self.edges if sink is None else sink).append(record)
 
     def role(self, role: Actor) -> None:
         trust = role.trust
@@ -502,6 +604,8 @@ class _Builder:
                     individuals[actor_id] = actor
         # "*" reaches every synced account's principals: those of the role's own account need
         # no identity-based Allow, so no group of that account is prefiltered.
+        label = self._class_label(target) if anyone else None
+        answers: list[tuple[AccessGroupInfo, Verdict]] = []
         for account_id in sorted(accounts if anyone else delegated):
             prefilter = not (anyone and account_id == role.account.account_id)
             for group, verdict in self._group_verdicts(account_id, target, prefilter=prefilter):
@@ -509,16 +613,12 @@ class _Builder:
                     for actor in group.members:
                         individuals[id(actor)] = actor
                     continue
-                self.emit(
-                    group.subject,
-                    target,
-                    ASSUME_ROLE,
-                    group.source,
-                    SourceKind.GROUP,
-                    verdict=verdict,
-                    group=group,
-                    keep_denied=False,
-                )
+                answers.append((group, verdict))
+        if label is None:
+            for group, verdict in answers:
+                self._emit_group(group, target, verdict)
+        else:
+            self._classify(target, label, answers)
         for actor in individuals.values():
             subject = self.member(actor)
             extra = tuple(self.grouping.specific.get(role.arn, {}).get(id(actor), ()))
@@ -533,6 +633,65 @@ class _Builder:
                 extra=extra,
                 actor=actor,
             )
+
+    def _emit_group(
+        self,
+        group: AccessGroupInfo,
+        target: Target,
+        verdict: Verdict,
+        sink: list[EdgeRecord] | None = None,
+    ) -> None:
+        self.emit(
+            group.subject,
+            target,
+            ASSUME_ROLE,
+            group.source,
+            SourceKind.GROUP,
+            verdict=verdict,
+            group=group,
+            keep_denied=False,
+            sink=sink,
+        )
+
+    def _class_label(self, target: Target) -> str | None:
+        """The label of the role's trust policy when its group edges may join a class: its
+        trust statements read like others' (`_content_key`) and all carry that label."""
+        trust = target.role.trust
+        assert trust is not None
+        label = trust.policy.source.label
+        statements = trust.trust_statements(ASSUME_ROLE)
+        if TRUST_MARK in label or any(s.source.label != label for s in statements):
+            return None
+        return label if self._content_key(target) is not None else None
+
+    def _classify(
+        self, target: Target, label: str, answers: list[tuple[AccessGroupInfo, Verdict]]
+    ) -> None:
+        """Put a role trusting ``*`` in the class of the roles whose trust policy reads the same
+        and whose groups answered the same (the same cached verdicts), or start one."""
+        trust = target.role.trust
+        assert trust is not None
+        refs = tuple(s.ref.replace(label, TRUST_MARK) for s in trust.trust_statements(ASSUME_ROLE))
+        key = (
+            self._content_key(target),
+            refs,
+            tuple((group.index, id(verdict)) for group, verdict in answers),
+        )
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = RoleClass(len(self._classes))
+            marked = {
+                s.ref: s.ref.replace(label, TRUST_MARK) for s in trust.trust_statements(ASSUME_ROLE)
+            }
+            for group, verdict in answers:
+                self._emit_group(group, target, verdict, found.grants)
+            for grant in found.grants:
+                grant.granted_by = tuple(marked.get(ref, ref) for ref in grant.granted_by)
+        else:
+            for grant in found.grants:
+                self.stats[f"edges_{grant.outcome}"] += 1
+        found.roles.append(target.role)
+        found.labels.append(label)
 
     def _group_verdicts(
         self, account_id: str, target: Target, *, prefilter: bool = True
@@ -571,7 +730,26 @@ class _Builder:
             if prefilter and not group.may_allow(target.arn):
                 self.stats["groups_prefiltered"] += 1
                 continue
-            yield group, self.evaluator.verdict(group.subject, target, ASSUME_ROLE)
+            yield group, self._verdict(group, target, memo)
+
+    def _verdict(
+        self, group: AccessGroupInfo, target: Target, memo: tuple[object, ...] | None
+    ) -> Verdict:
+        """A group's verdict for a role its statements do not all read alike (``uniform``):
+        for roles whose trust policy reads the same (``memo``), a function of which of the
+        group's Resource patterns match the role, cached by those matches."""
+        bits = group.resource_bits(target.arn) if memo is not None else None
+        if bits is None:
+            return self.evaluator.verdict(group.subject, target, ASSUME_ROLE)
+        key = (memo, group.index, bits)
+        found = self._matched_verdicts.get(key)
+        if found is None:
+            found = self._matched_verdicts[key] = self.evaluator.verdict(
+                group.subject, target, ASSUME_ROLE
+            )
+        else:
+            self.stats["group_verdicts_shared"] += 1
+        return found
 
     def _content_key(self, target: Target) -> tuple[object, ...] | None:
         """The role's trust statements as written and its account, or None when a uniform
@@ -658,9 +836,11 @@ def compute_edges(
     builder = _Builder(estate, grouping, evaluator)
     for role in estate.roles:
         builder.role(role)
+    classes = list(builder._classes.values())
     stats = dict(builder.stats)
+    stats["role_classes"] = len(classes)
     stats["engine_calls"] = evaluator.calls
     stats["cache_hits"] = evaluator.hits
     stats["access_groups"] = len(grouping.groups)
     logger.info("access edges: %s", stats)
-    return EdgeResult(builder.edges, grouping, builder.notes, stats)
+    return EdgeResult(builder.edges, grouping, builder.notes, stats, classes)

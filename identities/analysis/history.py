@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 SEP = "\x1f"  # between the fields of an edge line (never in an ARN or a statement reference)
 LIST = "\x1e"  # between the items of a list field
+PAIR = "\x1d"  # between a condition key and its requirement
 POSSIBLE = ("allow", "conditional")
 Category = AccessChange.Category
 
@@ -89,10 +90,16 @@ def edge_line(
     outcome: str,
     condition_keys: Iterable[str],
     granted_by: Iterable[str],
+    condition_values: Mapping[str, str] | None = None,
 ) -> str:
     """One stored edge as text (group edges keep their ``group:KEY`` source)."""
+    keys = tuple(condition_keys)
+    values = condition_values or {}
+    # What each key must be in words (`MFA = true`), the key itself where none is known: the
+    # rule `access_edges` prints its condition_values by.
+    requirements = LIST.join(f"{key}{PAIR}{values.get(key) or key}" for key in keys)
     return SEP.join(
-        (source, target, action, outcome, LIST.join(condition_keys), LIST.join(granted_by))
+        (source, target, action, outcome, LIST.join(keys), LIST.join(granted_by), requirements)
     )
 
 
@@ -106,10 +113,11 @@ class Edge:
     outcome: str
     condition_keys: tuple[str, ...]
     granted_by: tuple[str, ...]
+    condition_values: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def parse(cls, line: str) -> Edge:
-        source, target, action, outcome, keys, granted = line.split(SEP)
+        source, target, action, outcome, keys, granted, values = line.split(SEP)
         return cls(
             source,
             target,
@@ -117,10 +125,18 @@ class Edge:
             outcome,
             tuple(keys.split(LIST)) if keys else (),
             tuple(granted.split(LIST)) if granted else (),
+            tuple(
+                (pair.partition(PAIR)[0], pair.partition(PAIR)[2])
+                for pair in (values.split(LIST) if values else ())
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"conditions": list(self.condition_keys), "granted_by": list(self.granted_by)}
+        return {
+            "conditions": list(self.condition_keys),
+            "condition_values": dict(self.condition_values),
+            "granted_by": list(self.granted_by),
+        }
 
 
 def state_of_results(
@@ -140,17 +156,16 @@ def state_of_results(
                 edge.outcome,
                 edge.condition_keys,
                 edge.granted_by,
+                edge.condition_values,
             )
-            for edge in result.edges
+            for edge in result.all_edges()
         },
         members={
             actor.arn: group.source for group in result.grouping.groups for actor in group.members
         },
         admins={record.actor.arn: record.basis for record in admins},
         reach={source: list(reached.path) for source, (reached, _) in admin_paths.items()},
-        findings={
-            key: summary for key, summary in (finding_identity(record) for record in findings)
-        },
+        findings=dict(finding_identity(record) for record in findings),
         accounts=sorted(accounts),
     )
 
@@ -225,7 +240,9 @@ def _groups_members(members: Mapping[str, str]) -> dict[str, list[str]]:
     return found
 
 
-def diff_edges(old: AccessSnapshot, new: AccessSnapshot) -> list[tuple[str, Edge | None, Edge | None]]:
+def diff_edges(
+    old: AccessSnapshot, new: AccessSnapshot
+) -> list[tuple[str, Edge | None, Edge | None]]:
     """(source, before, after) of every expanded edge that appeared, disappeared or changed its
     conditions, sorted by (source, target, action)."""
     touched = [Edge.parse(line) for line in old.rows ^ new.rows]
@@ -265,7 +282,12 @@ def diff_edges(old: AccessSnapshot, new: AccessSnapshot) -> list[tuple[str, Edge
         after = _holds(new_index, new.members, principal, target)
         for action in before.keys() | after.keys():
             was, now = before.get(action), after.get(action)
-            if was is not None and now is not None and was.condition_keys == now.condition_keys:
+            if (
+                was is not None
+                and now is not None
+                and (was.condition_keys, was.condition_values)
+                == (now.condition_keys, now.condition_values)
+            ):
                 continue
             found.append((principal, was, now))
     found.sort(key=lambda item: (item[0], *_target_action(item)))
@@ -333,70 +355,49 @@ def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
                 },
             )
         )
-    for arn in sorted(new.admins.keys() - old.admins.keys()):
-        changes.append(
+    for category, now, then, severity in (
+        (Category.ADMIN_ADDED, new.admins, old.admins, "high"),
+        (Category.ADMIN_REMOVED, old.admins, new.admins, "low"),
+    ):
+        changes.extend(
             ChangeRecord(
-                Category.ADMIN_ADDED,
+                category,
                 arn,
                 account_id=account_of(arn),
-                severity="high",
-                detail={"basis": new.admins[arn]},
+                severity=severity,
+                detail={"basis": now[arn]},
             )
+            for arn in sorted(now.keys() - then.keys())
         )
-    for arn in sorted(old.admins.keys() - new.admins.keys()):
-        changes.append(
+    for category, paths, before, severity in (
+        (Category.REACH_ADDED, new.reach, old.reach, "high"),
+        (Category.REACH_REMOVED, old.reach, new.reach, "low"),
+    ):
+        changes.extend(
             ChangeRecord(
-                Category.ADMIN_REMOVED,
-                arn,
-                account_id=account_of(arn),
-                detail={"basis": old.admins[arn]},
-            )
-        )
-    for source in sorted(new.reach.keys() - old.reach.keys()):
-        path = new.reach[source]
-        changes.append(
-            ChangeRecord(
-                Category.REACH_ADDED,
+                category,
                 source,
-                target=path[-1],
-                account_id=account_of(source) or account_of(path[-1]),
-                severity="high",
-                detail={"path": path},
+                target=paths[source][-1],
+                account_id=account_of(source) or account_of(paths[source][-1]),
+                severity=severity,
+                detail={"path": paths[source]},
             )
+            for source in sorted(paths.keys() - before.keys())
         )
-    for source in sorted(old.reach.keys() - new.reach.keys()):
-        path = old.reach[source]
-        changes.append(
+    for category, found, gone in (
+        (Category.FINDING_NEW, new.findings, old.findings),
+        (Category.FINDING_RESOLVED, old.findings, new.findings),
+    ):
+        changes.extend(
             ChangeRecord(
-                Category.REACH_REMOVED,
-                source,
-                target=path[-1],
-                account_id=account_of(source) or account_of(path[-1]),
-                detail={"path": path},
-            )
-        )
-    for key in sorted(new.findings.keys() - old.findings.keys()):
-        summary = new.findings[key]
-        changes.append(
-            ChangeRecord(
-                Category.FINDING_NEW,
+                category,
                 key,
-                target=summary["principal"],
-                account_id=summary["account_id"],
-                severity=summary["severity"],
-                detail=summary,
+                target=found[key]["principal"],
+                account_id=found[key]["account_id"],
+                severity=found[key]["severity"] if category == Category.FINDING_NEW else "low",
+                detail=found[key],
             )
-        )
-    for key in sorted(old.findings.keys() - new.findings.keys()):
-        summary = old.findings[key]
-        changes.append(
-            ChangeRecord(
-                Category.FINDING_RESOLVED,
-                key,
-                target=summary["principal"],
-                account_id=summary["account_id"],
-                detail=summary,
-            )
+            for key in sorted(found.keys() - gone.keys())
         )
     return changes
 
@@ -428,7 +429,9 @@ def record_history(run: AnalysisRun, state: AccessSnapshot, now: datetime) -> Ac
         created_at=now,
         sync_runs=_sync_runs_between(previous.run if previous else None, run),
     )
-    changes = diff_states(AccessSnapshot.from_bytes(previous.blob), state) if previous else []
+    changes = (
+        diff_states(AccessSnapshot.from_bytes(bytes(previous.blob)), state) if previous else []
+    )
     AccessChange.objects.bulk_create(
         (
             AccessChange(

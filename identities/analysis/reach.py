@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -30,7 +30,10 @@ GROUP_PREFIX = "group:"
 VIA_PREFIX = "via:"
 # Escalation hops (a distinct kind): ``escalate:ARN`` or ``escalate:group:N`` before the target.
 ESCALATE_PREFIX = "escalate:"
-HOP_PREFIXES = (GROUP_PREFIX, VIA_PREFIX, ESCALATE_PREFIX)
+# A class of roles trusting "*" (``class:N``): the groups that can assume all of them point to
+# it, and it to each role; one node instead of an edge per group and role.
+CLASS_PREFIX = "class:"
+HOP_PREFIXES = (GROUP_PREFIX, VIA_PREFIX, ESCALATE_PREFIX, CLASS_PREFIX)
 
 
 def is_hop_node(node: str) -> bool:
@@ -76,14 +79,23 @@ class ReachGraph:
         refused: Iterable[tuple[str, str]] = (),
         escalations: Iterable[tuple[str, str]] = (),
         escalation_memberships: Iterable[tuple[str, str]] = (),
+        classes: Iterable[tuple[str, Collection[str], Collection[str]]] = (),
     ) -> ReachGraph:
         """``edges``: possible (source, role ARN) pairs, a source being an ARN, ``*``,
         ``service:…``, ``federated:…`` or ``group:KEY``; ``memberships``: (ARN, ``group:KEY``);
         ``refused``: (ARN, role ARN) pairs where a member's own answer is no;
         ``escalations``: (ARN or ``escalate:group:N``, principal ARN) escalation pairs and
-        ``escalation_memberships`` (ARN, ``escalate:group:N``) for the grouped ones."""
+        ``escalation_memberships`` (ARN, ``escalate:group:N``) for the grouped ones;
+        ``classes``: (``class:N``, ``group:KEY`` sources, role ARNs), each group assuming each
+        role of the class (a group -> class -> role hop)."""
         pairs: list[tuple[str, str]] = []
         group_targets: dict[str, set[str]] = defaultdict(set)
+        group_classes: dict[str, list[Collection[str]]] = defaultdict(list)
+        for node, groups, roles in classes:
+            pairs.extend((group, node) for group in groups)
+            pairs.extend((node, role) for role in roles)
+            for group in groups:
+                group_classes[group].append(roles)
         for source, target in edges:
             if source.startswith(GROUP_PREFIX):
                 group_targets[source].add(target)
@@ -96,10 +108,12 @@ class ReachGraph:
         for source, target in refused:
             refused_by[source].add(target)
         for member, group in memberships:
-            targets = group_targets.get(group)
-            if not targets:
+            targets = group_targets.get(group, set())
+            if not targets and group not in group_classes:
                 continue
             denied = refused_by.get(member)
+            if denied and group in group_classes:
+                targets = targets.union(*group_classes[group])
             if denied and denied & targets:
                 via = VIA_PREFIX + member
                 pairs.append((member, via))
@@ -165,6 +179,16 @@ class ReachGraph:
             reached.node: reached
             for reached in _collect(search, start_first=False, keep=lambda n: n not in found)
         }
+
+
+def expand_classes(graph: nx.DiGraph) -> None:
+    """Replace each class node of ``graph`` (a copy) by edges from its groups to its roles,
+    so that every hop is two edges again (principal -> hop node -> role)."""
+    for node in [node for node in graph if node.startswith(CLASS_PREFIX)]:
+        roles = list(graph.successors(node))
+        for group in list(graph.predecessors(node)):
+            graph.add_edges_from((group, role) for role in roles)
+        graph.remove_node(node)
 
 
 def _bfs(

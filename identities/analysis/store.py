@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import orjson
+
 from identities.analysis.admins import AdminRecord
-from identities.analysis.edges import EdgeResult, SourceKind
+from identities.analysis.edges import EdgeResult, RoleClass, SourceKind
 from identities.analysis.escalations import EscalationResult
 from identities.analysis.estate import Estate
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
 from identities.db import insert_rows, refresh_planner_statistics
 from identities.models import (
-    AccessEdge,
     AccessGroup,
     AccessGroupMember,
     Administrator,
@@ -27,6 +28,9 @@ from identities.models import (
     EscalationGroup,
     EscalationGroupMember,
     Finding,
+    RoleClassGrant,
+    RoleClassMember,
+    StoredAccessEdge,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,7 +47,9 @@ def clear_results() -> None:
         EscalationEdge,
         EscalationGroupMember,
         EscalationGroup,
-        AccessEdge,
+        StoredAccessEdge,
+        RoleClassGrant,
+        RoleClassMember,
         AccessGroupMember,
         AccessGroup,
     ):
@@ -98,7 +104,7 @@ def store_results(
         batch_size=BATCH,
     )
     insert_rows(
-        AccessEdge,
+        StoredAccessEdge,
         [
             "source",
             "source_kind",
@@ -142,6 +148,7 @@ def store_results(
         ),
         batch_size=BATCH,
     )
+    store_classes(result.classes, group_pk)
     insert_rows(
         Administrator,
         [
@@ -238,7 +245,7 @@ def store_results(
     counts = {
         "access_groups": len(groups),
         "escalations": escalation_count,
-        "access_edges": len(result.edges),
+        "access_edges": result.edge_count,
         "administrators": len(admins),
         "admin_paths": len(admin_paths),
         "findings": len(findings),
@@ -305,12 +312,70 @@ def store_escalations(result: EscalationResult) -> int:
     return len(rows)
 
 
+def store_classes(classes: Sequence[RoleClass], group_pk: dict[str, int]) -> None:
+    """Insert the grants of each role class once and its member roles (the `AccessEdge` view
+    writes them out)."""
+    insert_rows(
+        RoleClassGrant,
+        [
+            "role_class",
+            "source",
+            "source_kind",
+            "source_group_id",
+            "action",
+            "via_pass_role",
+            "outcome",
+            "condition_keys",
+            "condition_values",
+            "granted_by",
+            "denied_layer",
+            "reasons",
+            "notes",
+        ],
+        (
+            {
+                "role_class": role_class.index,
+                "source": grant.source,
+                "source_kind": grant.source_kind,
+                "source_group_id": group_pk[grant.group.key] if grant.group else None,
+                "action": grant.action,
+                "via_pass_role": grant.via_pass_role,
+                "outcome": grant.outcome,
+                "condition_keys": list(grant.condition_keys),
+                "condition_values": grant.condition_values,
+                "granted_by": list(grant.granted_by),
+                "denied_layer": grant.denied_layer,
+                "reasons": list(grant.reasons),
+                "notes": list(grant.notes),
+            }
+            for role_class in classes
+            for grant in role_class.grants
+        ),
+        batch_size=BATCH,
+    )
+    insert_rows(
+        RoleClassMember,
+        ["role_class", "role_id", "trust_label"],
+        (
+            {
+                "role_class": role_class.index,
+                "role_id": role.pk,
+                # As JSON writes it: the view puts it into granted_by's JSON text.
+                "trust_label": orjson.dumps(label).decode()[1:-1],
+            }
+            for role_class in classes
+            for role, label in zip(role_class.roles, role_class.labels, strict=True)
+        ),
+        batch_size=BATCH,
+    )
+
+
 def refresh_statistics() -> None:
     """Let PostgreSQL's planner see the new row counts at once: with stale statistics it scans
     the whole edge table for one role's edges."""
     refresh_planner_statistics(
         {
-            AccessEdge: (
+            StoredAccessEdge: (
                 "target_id",
                 "outcome",
                 "source_user_id",
@@ -322,5 +387,7 @@ def refresh_statistics() -> None:
             Finding: ("kind", "severity", "account_id"),
             EscalationEdge: ("source", "method"),
             EscalationGroupMember: ("arn", "group_id"),
+            RoleClassGrant: ("role_class", "source_group_id"),
+            RoleClassMember: ("role_class", "role_id"),
         }
     )

@@ -23,6 +23,7 @@ from identities.graph.build import (
     principal_node_id,
     split_node_id,
 )
+from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import access_fold_steps, fold_graph, thin_out
 from identities.graph.identity import account_names, risk_flags, seed_identity_node
 from identities.graph.layout import layout_access
@@ -324,6 +325,7 @@ def build_access_graph(
             loader.members(list(loader.group_pks))
     if expanded := builder.seed_all(expand, lambda node_id: seed_access_node(loader, node_id)):
         loader.grow(expanded)
+    escalations_hidden = 0 if folded_by_sql else add_escalation_edges(builder)
     graph, folded = fold_graph(builder.graph, threshold, access_fold_steps, focus=focus)
     if not focus and folded_by_sql:
         folded = ["users", "roles", "access groups"]
@@ -341,7 +343,7 @@ def build_access_graph(
             "truncated": builder.truncated,
             "folded": folded,
             "focus": focus,
-            "edges_hidden": hidden,
+            "edges_hidden": hidden + escalations_hidden,
         },
         flags=risk_flags(graph, builder.pks),
     )

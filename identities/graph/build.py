@@ -49,8 +49,9 @@ LABEL_WIDTH = 34  # characters a line of a node label holds at NODE_WIDTH_MAX
 # Width over height of the canvas the account boxes are packed for.
 CANVAS_ASPECT = 1.8
 
-IDENTITY_EDGE_KINDS = ("member", "attached", "inline", "boundary")
-ACCESS_EDGE_KINDS = ("assume", "federated", "service", "anyone", "outside")
+IDENTITY_EDGE_KINDS = ("member", "attached", "inline", "boundary", "escalate")
+# ``escalate``: a principal can become another one by an escalation method (not an sts call).
+ACCESS_EDGE_KINDS = ("assume", "federated", "service", "anyone", "outside", "escalate")
 _FILTERABLE_KINDS = frozenset(IDENTITY_EDGE_KINDS + ACCESS_EDGE_KINDS)
 EDGE_KIND_LABELS = {
     "member": "member of",
@@ -59,6 +60,7 @@ EDGE_KIND_LABELS = {
     "boundary": "bounded by",
     "assume": "can assume",
     "pass-role": "can pass to a service",
+    "escalate": "can escalate to",
     "in-group": "shares access of",
     "folded": "folded edges",
 }
@@ -80,7 +82,8 @@ NODE_KIND_LABELS = {
     "column": "Column",
 }
 PRINCIPAL_KINDS = ("user", "group", "role")
-_NODE_ID = re.compile(r"^(?P<kind>[a-z-]+)(?::(?P<key>.+))?$")
+# DOTALL and fullmatch: a key holds whatever a name holds, a newline included.
+_NODE_ID = re.compile(r"(?P<kind>[a-z-]+)(?::(?P<key>.+))?", re.DOTALL)
 
 
 class GraphError(ValueError):
@@ -96,7 +99,7 @@ def principal_node_id(kind: str, account_id: str, name: str) -> str:
 
 def split_node_id(node_id: str) -> tuple[str, str]:
     """``("role", "444444444444:deploy")`` from ``"role:444444444444:deploy"``."""
-    match = _NODE_ID.match(node_id or "")
+    match = _NODE_ID.fullmatch(node_id or "")
     if not match:
         raise GraphError(f"Not a node id: {node_id!r}")
     return match["kind"], match["key"] or ""

@@ -31,6 +31,8 @@ def table_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         relation = EDGE_KIND_LABELS.get(edge["kind"], edge["kind"])
         if edge.get("action"):
             relation = f"can assume ({edge['action']})"
+        elif edge.get("methods"):
+            relation = f"can escalate to ({', '.join(edge['methods'])})"
         rows.append({"source": source, "target": target, "relation": relation, "edge": edge})
     for node_id, node in nodes.items():
         if node_id not in touched and node["kind"] not in {"box", "column"}:
@@ -88,6 +90,8 @@ _SVG_FILL = {
     "aggregate": ("#f8fafc", "#334155"),
 }
 _SVG_EDGE = {"conditional": "#b45309", "denied": "#94a3b8"}
+# Escalations are drawn in their own colour, dotted when only potential.
+_SVG_ESCALATE = "#be123c"
 
 
 def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
@@ -158,13 +162,18 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
         dash = ' stroke-dasharray="6 4"' if edge.get("outcome") == "conditional" else ""
         if edge.get("outcome") == "denied":
             dash = ' stroke-dasharray="2 3"'
+        if edge["kind"] == "escalate":
+            colour = "#1d4ed8" if hl else _SVG_ESCALATE
+            dash = ' stroke-dasharray="3 3"' if edge.get("status") == "potential" else dash
         x1, y1, x2, y2 = _clip(source, target, half_w, half_h)
         title = f"{source['label']} {EDGE_KIND_LABELS.get(edge['kind'], edge['kind'])} "
         title += target["label"]
+        if edge.get("methods"):
+            title += f" by {', '.join(edge['methods'])}"
         if edge.get("requirements") or edge.get("conditions"):
             title += " when " + "; ".join(edge.get("requirements") or edge["conditions"])
         out.append(
-            f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
+            f'<line class="edge-{escape(edge["kind"])}" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
             f'stroke-width="{3 if hl else 1.4}"{dash} marker-end="url(#{"arrow-hl" if hl else "arrow"})">'
             f"<title>{escape(title)}</title></line>"
         )

@@ -24,6 +24,7 @@ from identities.graph.build import (
     principal_node_id,
     split_node_id,
 )
+from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import fold_graph, identity_fold_steps
 from identities.graph.layout import layout_columns
 from identities.graph.overview import load_identity_overview, principal_count
@@ -289,6 +290,8 @@ def build_identity_graph(
             _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
     if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):
         _grow_identity(builder, expanded)
+    if not folded_by_sql:
+        add_escalation_edges(builder)
     graph, folded = fold_graph(builder.graph, threshold, identity_fold_steps, focus=focus)
     if folded_by_sql:
         folded = ["users", "roles", "policies"]

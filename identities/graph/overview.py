@@ -21,6 +21,7 @@ from identities.graph.build import (
     Scope,
     outside_node,
 )
+from identities.graph.escalations import add_escalation_counts
 from identities.models import (
     AccessGroup,
     Account,
@@ -122,6 +123,7 @@ def load_identity_overview(builder: Builder) -> None:
             link(node(owner, account), inline_node, "inline", n)
             if inline_node:
                 builder.graph.nodes[inline_node]["count"] += n
+    add_escalation_counts(builder, "", node)
 
 
 def _edge_filter(scope: Scope) -> EdgeFilter:
@@ -226,6 +228,9 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
         )
     for (source_id, target_id, key), data in counts.items():
         builder.graph.add_edge(source_id, target_id, key=key, **data)
+    add_escalation_counts(
+        builder, account_id, lambda of, account: _overview_node(builder, of, account)
+    )
     # Every user and role is in exactly one access group: their sizes sum to the counts.
     sizes: dict[tuple[str, str], int] = defaultdict(int)
     for account_pk, kind, n in AccessGroup.objects.values_list(

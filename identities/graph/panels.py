@@ -24,6 +24,7 @@ from identities.graph.build import (
     principal_node_id,
     split_node_id,
 )
+from identities.graph.escalations import escalation_details
 from identities.graph.identity import PRINCIPAL_MODELS, principal_field
 from identities.models import (
     AccessGroup,
@@ -47,6 +48,7 @@ from identities.queries.access import (
     member_arns,
     outside_sources,
 )
+from identities.queries.escalations import escalations_of
 
 logger = logging.getLogger(__name__)
 
@@ -385,6 +387,10 @@ def edge_panel(source: str, target: str, kind: str) -> dict[str, Any]:
         if group is None:
             raise GraphError(f"No access group {target_key}.")
         panel["group"] = group
+    elif kind == "escalate":
+        panel["escalations"] = _escalation_edges(source_kind, source_key, target_kind, target_key)
+        if not panel["escalations"]:
+            raise GraphError(f"No stored escalation from {source} to {target}.")
     else:
         panel["access"] = _access_edges(source, source_kind, source_key, target_key)
         if not panel["access"]:
@@ -429,6 +435,27 @@ def _access_edges(source: str, source_kind: str, source_key: str, target_key: st
             "source_group__label": access.group_label,
         }
         for access in found
+    ]
+
+
+def _escalation_edges(
+    source_kind: str, source_key: str, target_kind: str, target_key: str
+) -> list[dict[str, Any]]:
+    """Every escalation from a user or role to another one: method, status, conditions, the
+    statements that grant it, remediation and references (`identities.queries.escalations`)."""
+    if source_kind not in {"user", "role"} or target_kind not in {"user", "role"}:
+        return []
+    arn = principal_field(source_kind, source_key, "arn")
+    target = principal_field(target_kind, target_key, "arn")
+    return [
+        {
+            **escalation_details(escalation),
+            "conditions": list(escalation.conditions),
+            "granted_by": list(escalation.granted_by),
+            "statements": resolve_statements(list(escalation.granted_by), _arn_account(arn)),
+        }
+        for escalation in escalations_of(arn)
+        if escalation.target == target
     ]
 
 

@@ -7,7 +7,13 @@ from typing import Any
 
 import networkx as nx
 
-from identities.analysis.reach import GROUP_PREFIX, VIA_PREFIX, is_hop_node
+from identities.analysis.reach import (
+    ESCALATE_PREFIX,
+    GROUP_PREFIX,
+    VIA_PREFIX,
+    expand_classes,
+    is_hop_node,
+)
 from identities.graph.access import AccessLoader, seed_access_node
 from identities.graph.build import (
     MAX_PATH_LENGTH,
@@ -20,10 +26,12 @@ from identities.graph.build import (
     outside_node,
     split_node_id,
 )
+from identities.graph.escalations import escalation_details
 from identities.graph.identity import account_names, principal_field
 from identities.graph.layout import layout_access
 from identities.graph.serialise import serialise_graph
-from identities.queries.access import DirectAccess, edges_between, reach_graph
+from identities.queries.access import DirectAccess, edges_between, escalation_hop, reach_graph
+from identities.queries.escalations import escalations_between
 
 
 def _node_reach_key(node_id: str) -> str:
@@ -34,20 +42,53 @@ def _node_reach_key(node_id: str) -> str:
 
 
 def _hop_details(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], DirectAccess]:
-    """The stored edge behind each (hop node, role ARN) pair of the reach graph.
+    """The stored edge behind each (hop node, target ARN) pair of the reach graph.
 
-    A hop node is an access group (``group:KEY``, its edges) or a principal's own node
-    (``via:ARN``): the principal's edges, its own or its group's by the rule of
-    `identities.queries.access`.
+    A hop node is an access group (``group:KEY``, its edges), a principal's own node
+    (``via:ARN``: the principal's edges, its own or its group's by the rule of
+    `identities.queries.access`) or a principal's escalation node (``escalate:ARN``, see
+    `_own_escalation_nodes`: its escalation to the target, as `escalation_hop`).
     """
+    assume = {(hop, target) for hop, target in pairs if not hop.startswith(ESCALATE_PREFIX)}
     sources = {hop: hop if hop.startswith(GROUP_PREFIX) else hop.removeprefix(VIA_PREFIX)
-               for hop, _ in pairs}  # fmt: skip
-    found = edges_between((sources[hop], role) for hop, role in pairs)
-    return {
+               for hop, _ in assume}  # fmt: skip
+    found = edges_between((sources[hop], role) for hop, role in assume)
+    details = {
         (hop, role): found[(sources[hop], role)][0]
-        for hop, role in pairs
+        for hop, role in assume
         if (sources[hop], role) in found
     }
+    escalations = escalations_between(
+        (hop.removeprefix(ESCALATE_PREFIX), target) for hop, target in pairs - assume
+    )
+    for (principal, target), escalation in escalations.items():
+        details[(ESCALATE_PREFIX + principal, target)] = escalation_hop(escalation)
+    return details
+
+
+def _own_escalation_nodes(sub: nx.DiGraph) -> None:
+    """Give each principal its own escalation node (``escalate:ARN``) in place of its
+    escalation group's: a group's escalation holds for each member but never onto the member
+    itself, and the path finder explains it per principal."""
+    shared = ESCALATE_PREFIX + GROUP_PREFIX
+    for hop in [node for node in sub if node.startswith(shared)]:
+        targets = list(sub.successors(hop))
+        for member in list(sub.predecessors(hop)):
+            own = ESCALATE_PREFIX + member
+            sub.add_edge(member, own)
+            sub.add_edges_from((own, target) for target in targets if target != member)
+        sub.remove_node(hop)
+
+
+def _hop_category(hop_source: str, row: DirectAccess) -> str:
+    """The edge kind a hop is drawn as (the graph's kinds)."""
+    if row.escalation is not None:
+        return "escalate"
+    if hop_source.startswith("service:"):
+        return "service"
+    if hop_source.startswith("federated:"):
+        return "federated"
+    return "anyone" if hop_source == "*" else "assume"
 
 
 def find_paths(
@@ -95,39 +136,41 @@ def find_paths(
                         graph.add_node(
                             node_id, kind=kind, label=label, account=account_id, outside=True
                         )
-            category = "assume"
-            if hop_source.startswith("service:"):
-                category = "service"
-            elif hop_source.startswith("federated:"):
-                category = "federated"
-            elif hop_source == "*":
-                category = "anyone"
+            category = _hop_category(hop_source, row)
+            requirements = [text for _, text in row.requirements]
+            edge: dict[str, Any] = {
+                "outcome": row.outcome,
+                "conditions": list(row.condition_keys),
+                "requirements": requirements,
+            }
+            if row.escalation is None:
+                edge["action"] = row.action
+            else:
+                edge.update(methods=[row.escalation.method], status=row.escalation.status)
             graph.add_edge(
                 source_id,
                 target_id,
-                key=("assume", row.outcome),
+                key=("escalate" if row.escalation else "assume", row.outcome),
                 kind=category,
-                outcome=row.outcome,
-                conditions=list(row.condition_keys),
-                requirements=[text for _, text in row.requirements],
-                action=row.action,
+                **edge,
             )
-            hops.append(
-                {
-                    "source": source_id,
-                    "target": target_id,
-                    "source_arn": hop_source,
-                    "target_arn": hop_target,
-                    "action": row.action,
-                    "outcome": row.outcome,
-                    "conditions": list(row.condition_keys),
-                    "requirements": [text for _, text in row.requirements],
-                    "granted_by": list(row.granted_by),
-                    "via_group": row.group_label,
-                    "kind": category,
-                    "edge": f"{source_id}|{category}|{row.outcome}|{target_id}",
-                }
-            )
+            hop = {
+                "source": source_id,
+                "target": target_id,
+                "source_arn": hop_source,
+                "target_arn": hop_target,
+                "action": row.action,
+                "outcome": row.outcome,
+                "conditions": list(row.condition_keys),
+                "requirements": requirements,
+                "granted_by": list(row.granted_by),
+                "via_group": row.group_label,
+                "kind": category,
+                "edge": f"{source_id}|{category}|{row.outcome}|{target_id}",
+            }
+            if row.escalation is not None:
+                hop.update(escalation_details(row.escalation))
+            hops.append(hop)
         paths.append({"length": len(hops), "hops": hops})
     names = account_names()
     positions, boxes, parents = layout_access(graph, names, roots=[source], chain=True)
@@ -165,10 +208,14 @@ def _search_chains(
     runs on the part of the graph within ``2 * max_length`` edges of both ends.
     """
     cutoff = 2 * max_length
-    ahead = nx.single_source_shortest_path_length(reach, start, cutoff=cutoff)
-    behind = nx.single_source_shortest_path_length(reach.reverse(copy=False), end, cutoff=cutoff)
-    keep = {n for n, d in ahead.items() if n in behind and d + behind[n] <= cutoff}
+    # A hop through a role class node is three edges: search that far, then expand them.
+    near = 3 * max_length
+    ahead = nx.single_source_shortest_path_length(reach, start, cutoff=near)
+    behind = nx.single_source_shortest_path_length(reach.reverse(copy=False), end, cutoff=near)
+    keep = {n for n, d in ahead.items() if n in behind and d + behind[n] <= near}
     sub = nx.DiGraph(reach.subgraph(keep))
+    expand_classes(sub)
+    _own_escalation_nodes(sub)
     pairs = {(u, v) for u, v in sub.edges if is_hop_node(u)}
     details = _hop_details(pairs)
     for u, v in list(sub.edges):

@@ -98,7 +98,10 @@ def serialise_graph(
             edge["summary"] = f"{labels[source]} can assume {labels[target]}"
             if data.get("outcome") == "denied":
                 edge["summary"] = f"{labels[source]} is refused {labels[target]}"
-        for name in ("outcome", "conditions", "requirements", "count", "action", "via"):
+        elif kind == "escalate" and data.get("methods"):
+            edge["summary"] += f" ({', '.join(data['methods'])})"
+        for name in ("outcome", "conditions", "requirements", "count", "action", "via",
+                     "methods", "status"):  # fmt: skip
             if name in data and data[name] not in ("", None, ()):
                 edge[name] = data[name]
         edges.append(edge)
@@ -118,7 +121,7 @@ def serialise_graph(
     }
 
 
-_ACCESS_KINDS = frozenset(ACCESS_EDGE_KINDS)
+_ACCESS_KINDS = frozenset(ACCESS_EDGE_KINDS) - {"escalate"}
 
 
 def _shorten(text: str, width: int) -> str:

@@ -19,6 +19,9 @@ from identities.models.analysis import (
     EscalationGroupMember,
     Finding,
     PrincipalKind,
+    RoleClassGrant,
+    RoleClassMember,
+    StoredAccessEdge,
 )
 from identities.models.estate import (
     AccessKey,
@@ -65,6 +68,9 @@ __all__ = [
     "TrackedFinding",
     "TriageStatus",
     "AccessEdge",
+    "StoredAccessEdge",
+    "RoleClassGrant",
+    "RoleClassMember",
     "AccessGroup",
     "AccessGroupMember",
     "AccessKey",

@@ -138,13 +138,8 @@ class AccessGroupMember(models.Model):
         return f"{self.arn} in {self.group_id}"
 
 
-class AccessEdge(models.Model):
-    """A principal that can assume a role (or a named candidate that cannot, and why).
-
-    ``source`` is the principal as the command line prints it: a user or role ARN,
-    ``arn:aws:iam::ID:root`` for an account outside the synced set, ``service:NAME``,
-    ``federated:PROVIDER``, ``*`` for anyone, or ``group:KEY`` for an access group.
-    """
+class EdgeFields(models.Model):
+    """The columns of an access edge, shared by the stored rows and the view readers use."""
 
     class SourceKind(models.TextChoices):
         USER = "user", "User"
@@ -163,38 +158,6 @@ class AccessEdge(models.Model):
 
     source = models.CharField(max_length=2048)
     source_kind = models.CharField(max_length=10, choices=SourceKind.choices)
-    source_user = models.ForeignKey(
-        IamUser,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="access_edges",
-        db_constraint=False,
-    )
-    source_role = models.ForeignKey(
-        IamRole,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="access_edges_out",
-        db_constraint=False,
-    )
-    source_group = models.ForeignKey(
-        AccessGroup,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="edges",
-        db_constraint=False,
-    )
-    # Indexed by the (target, outcome) index below.
-    target = models.ForeignKey(
-        IamRole,
-        on_delete=models.CASCADE,
-        related_name="access_edges_in",
-        db_constraint=False,
-        db_index=False,
-    )
     action = models.CharField(
         max_length=64, help_text="sts:AssumeRole, …WithSAML, …WithWebIdentity"
     )
@@ -214,6 +177,91 @@ class AccessEdge(models.Model):
     notes = models.JSONField(default=list)
 
     class Meta:
+        abstract = True
+
+    @property
+    def possible(self) -> bool:
+        return self.outcome != self.Outcome.DENIED
+
+
+class AccessEdge(EdgeFields):
+    """A principal that can assume a role (or a named candidate that cannot, and why).
+
+    ``source`` is the principal as the command line prints it: a user or role ARN,
+    ``arn:aws:iam::ID:root`` for an account outside the synced set, ``service:NAME``,
+    ``federated:PROVIDER``, ``*`` for anyone, or ``group:KEY`` for an access group.
+
+    Read-only: a database view (migration 0012) over the `StoredAccessEdge` rows and the
+    grants of role classes (`RoleClassGrant`) written out for each member role
+    (`RoleClassMember`), the trust policy's label put into their ``granted_by``. A role
+    trusting ``*`` gets an edge from nearly every access group of the estate; stored once per
+    class, they are a few thousand rows instead of a million. A column added to `EdgeFields`
+    must be added to the view as well (tests/analysis/test_store.py checks).
+    """
+
+    # DO_NOTHING: a view has no rows to delete; the stored rows cascade.
+    source_user = models.ForeignKey(
+        IamUser,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="access_edges",
+        db_constraint=False,
+    )
+    source_role = models.ForeignKey(
+        IamRole,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="access_edges_out",
+        db_constraint=False,
+    )
+    source_group = models.ForeignKey(
+        AccessGroup,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="edges",
+        db_constraint=False,
+    )
+    target = models.ForeignKey(
+        IamRole,
+        on_delete=models.DO_NOTHING,
+        related_name="access_edges_in",
+        db_constraint=False,
+        db_index=False,
+    )
+
+    class Meta:
+        managed = False
+        db_table = "identities_accessedge"
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target_id} ({self.outcome})"
+
+
+class StoredAccessEdge(EdgeFields):
+    """An access edge as stored one by one (all but the grants of role classes)."""
+
+    source_user = models.ForeignKey(
+        IamUser, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    source_role = models.ForeignKey(
+        IamRole, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    source_group = models.ForeignKey(
+        AccessGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    # Indexed by the (target, outcome) index below.
+    target = models.ForeignKey(
+        IamRole, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+
+    class Meta:
+        db_table = "identities_accessedgerow"
         indexes = [models.Index(fields=["target", "outcome"], name="accessedge_target_outcome")]
         constraints = [
             models.CheckConstraint(
@@ -240,9 +288,32 @@ class AccessEdge(models.Model):
     def __str__(self) -> str:
         return f"{self.source} -> {self.target_id} ({self.outcome})"
 
-    @property
-    def possible(self) -> bool:
-        return self.outcome != self.Outcome.DENIED
+
+class RoleClassGrant(EdgeFields):
+    """An access group's edge to every role of a role class (see `AccessEdge`); trust
+    statement references in ``granted_by`` name the policy "{trust policy}"."""
+
+    role_class = models.IntegerField(db_index=True)
+    source_group = models.ForeignKey(
+        AccessGroup, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+
+    def __str__(self) -> str:
+        return f"{self.source} -> class {self.role_class} ({self.outcome})"
+
+
+class RoleClassMember(models.Model):
+    """A role of a role class, with its trust policy's label (JSON-escaped, as the view puts
+    it into ``granted_by``)."""
+
+    role_class = models.IntegerField(db_index=True)
+    role = models.ForeignKey(
+        IamRole, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    trust_label = models.TextField()
+
+    def __str__(self) -> str:
+        return f"role {self.role_id} in class {self.role_class}"
 
 
 class Administrator(models.Model):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from django.db.models.functions import Cast
 
 from identities.analysis.explain import Explanation, explain_access
 from identities.analysis.reach import Reached, ReachGraph, load_graph
+from identities.arns import classify_arn
 from identities.models import (
     AccessEdge,
     AccessGroup,
@@ -40,6 +41,7 @@ from identities.models import (
     IamRole,
     IamUser,
 )
+from identities.queries.escalations import Escalation, escalations_between
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class DirectAccess:
     group_label: str = ""
     # key -> what the statements require of it in words (``MFA = true``), for conditional edges
     condition_values: dict[str, str] = field(default_factory=dict, compare=False)
+    # set on a hop of a chain that is an escalation, not a role assumption (`escalation_hop`)
+    escalation: Escalation | None = field(default=None, compare=False)
 
     @property
     def conditional(self) -> bool:
@@ -135,6 +139,17 @@ class Chain:
     @property
     def conditional(self) -> bool:
         return any(step.conditional for step in self.steps)
+
+    @property
+    def links(self) -> list[tuple[str, DirectAccess | None]]:
+        """Each principal of the chain with the hop that reaches it (None for the first)."""
+        return _links(self.path, {(step.source, step.target): step for step in self.steps})
+
+
+def _links(
+    path: Sequence[str], hops: dict[tuple[str, str], DirectAccess]
+) -> list[tuple[str, DirectAccess | None]]:
+    return [(node, hops.get((path[i - 1], node)) if i else None) for i, node in enumerate(path)]
 
 
 def _requirements(keys: Iterable[str], values: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -374,13 +389,49 @@ def edges_between(
     return {pair: found[pair] for pair in pairs if found.get(pair)}
 
 
+def escalation_hop(escalation: Escalation) -> DirectAccess:
+    """An escalation as a hop of a chain: its method's permissions as the action, its
+    condition keys, the statements that grant them; ``escalation`` holds the method."""
+    return DirectAccess(
+        source=escalation.principal,
+        source_kind=str(classify_arn(escalation.principal)),
+        target=escalation.target or escalation.principal,
+        outcome=AccessEdge.Outcome.CONDITIONAL
+        if escalation.conditional
+        else AccessEdge.Outcome.ALLOW,
+        condition_keys=escalation.conditions,
+        granted_by=escalation.granted_by,
+        action=" + ".join(escalation.info.actions),
+        escalation=escalation,
+    )
+
+
+def hops_between(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], DirectAccess]:
+    """The stored edge behind each (principal, principal) hop of a chain: a role assumption
+    where there is one, else the escalation (`escalations_between`) as `escalation_hop`."""
+    pairs = set(pairs)
+    found = {pair: edges[0] for pair, edges in edges_between(pairs).items()}
+    if missing := pairs - set(found):
+        for pair, escalation in escalations_between(missing).items():
+            found[pair] = escalation_hop(escalation)
+    return found
+
+
 def hop_details(path: tuple[str, ...] | list[str]) -> list[DirectAccess]:
-    """The direct edge behind each hop of a chain (conditions, granting statements)."""
+    """The direct edge (or escalation) behind each hop of a chain (conditions, statements)."""
     hops = list(zip(path, path[1:], strict=False))
-    found = edges_between(hops)
+    found = hops_between(hops)
     if missing := [pair for pair in hops if pair not in found]:
         raise LookupError(f"no stored edge from {missing[0][0]} to {missing[0][1]}")
-    return [found[pair][0] for pair in hops]
+    return [found[pair] for pair in hops]
+
+
+def path_links(paths: Iterable[Sequence[str]]) -> list[list[tuple[str, DirectAccess | None]]]:
+    """Each chain (ARNs, its first principal first) as (principal, the hop that reaches it)
+    pairs, the hop a role assumption or an escalation (`hops_between`), read at once."""
+    paths = [list(path) for path in paths]
+    found = hops_between({pair for path in paths for pair in zip(path, path[1:], strict=False)})
+    return [_links(path, found) for path in paths]
 
 
 def chains_with_steps(chains: Iterable[Reached]) -> list[Chain]:
@@ -391,13 +442,13 @@ def chains_with_steps(chains: Iterable[Reached]) -> list[Chain]:
         reached.node: list(zip(reached.path, reached.path[1:], strict=False)) for reached in chains
     }
     pairs = {pair for pairs in hops.values() for pair in pairs}
-    found = edges_between(pairs) if pairs else {}
+    found = hops_between(pairs) if pairs else {}
     return [
         Chain(
             node=reached.node,
             hops=reached.hops,
             path=reached.path,
-            steps=tuple(found[pair][0] for pair in hops[reached.node] if pair in found),
+            steps=tuple(found[pair] for pair in hops[reached.node] if pair in found),
         )
         for reached in chains
     ]

@@ -21,8 +21,8 @@ from django.utils import timezone
 from identities.models import (
     AccessChange,
     AccessDiff,
-    AdminPath,
     Administrator,
+    AdminPath,
     AnalysisRun,
     Change,
     SyncRun,
@@ -35,13 +35,13 @@ from identities.triage import DECIDED, expected_edges, is_open_q
 Category = AccessChange.Category
 ADDED = (Category.EDGE_ADDED, Category.ADMIN_ADDED, Category.REACH_ADDED, Category.FINDING_NEW)
 # The families of changes and the categories for (absent before, absent after, both present).
-_FAMILIES = {
+_FAMILIES: dict[str, tuple[str, str, str | None]] = {
     "edge": (Category.EDGE_ADDED, Category.EDGE_REMOVED, Category.EDGE_CHANGED),
     "admin": (Category.ADMIN_ADDED, Category.ADMIN_REMOVED, None),
     "reach": (Category.REACH_ADDED, Category.REACH_REMOVED, None),
     "finding": (Category.FINDING_NEW, Category.FINDING_RESOLVED, None),
 }
-_ORDER = [
+_ORDER: list[str] = [
     Category.ADMIN_ADDED,
     Category.REACH_ADDED,
     Category.EDGE_ADDED,
@@ -52,8 +52,11 @@ _ORDER = [
     Category.EDGE_REMOVED,
     Category.FINDING_RESOLVED,
 ]
-_FAMILY_OF = {
-    category: family for family, categories in _FAMILIES.items() for category in categories
+_FAMILY_OF: dict[str, str] = {
+    category: family
+    for family, categories in _FAMILIES.items()
+    for category in categories
+    if category is not None
 }
 
 
@@ -299,6 +302,7 @@ def _edge(item: ChangeItem, side: Any) -> dict[str, Any]:
         "source": item.source,
         "target": item.target,
         "conditions": list(side["conditions"]),
+        "condition_values": dict(side.get("condition_values", {})),
         "transitive": False,
         "path": [item.source, item.target],
         "granted_by": list(side["granted_by"]),

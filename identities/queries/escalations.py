@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import Q
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID, Method
+from identities.arns import SourceKind, classify_arn, parse_arn
 from identities.models import EscalationEdge, EscalationGroupMember
 
 _FIELDS = (
@@ -91,12 +92,33 @@ def _members(group_ids: Iterable[int]) -> dict[int, list[str]]:
 
 def escalations_of(principal: str) -> list[Escalation]:
     """How one user or role (by ARN) can escalate, by method then target."""
-    group_ids = list(
-        EscalationGroupMember.objects.filter(arn=principal).values_list("group_id", flat=True)
-    )
-    rows = EscalationEdge.objects.filter(Q(source=principal) | Q(source_group_id__in=group_ids))
-    found = [e for row in rows.values(*_FIELDS) for e in _expand(row, [principal])]
-    return sorted(found, key=_sort_key)
+    return escalations_from([principal]).get(principal, [])
+
+
+# Principals per query: SQLite allows a few hundred parameters on older builds.
+_CHUNK = 500
+
+
+def escalations_from(principals: Iterable[str]) -> dict[str, list[Escalation]]:
+    """How each of these users and roles (by ARN) can escalate, by method then target; two
+    queries per 500 principals (a graph asks for every principal it draws)."""
+    found: dict[str, list[Escalation]] = defaultdict(list)
+    wanted = sorted(set(principals))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        members: dict[int, list[str]] = defaultdict(list)
+        for arn, group_id in EscalationGroupMember.objects.filter(arn__in=chunk).values_list(
+            "arn", "group_id"
+        ):
+            members[group_id].append(arn)
+        rows = EscalationEdge.objects.filter(
+            Q(source__in=chunk) | Q(source_group_id__in=list(members))
+        )
+        for row in rows.values(*_FIELDS):
+            holders = members.get(row["source_group_id"], []) if row["source_group_id"] else []
+            for escalation in _expand(row, holders or [row["source"]]):
+                found[escalation.principal].append(escalation)
+    return {principal: sorted(found[principal], key=_sort_key) for principal in found}
 
 
 def iter_escalations(
@@ -148,9 +170,10 @@ def escalations_between(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str
     unconditional and proven one first."""
     wanted = set(pairs)
     found: dict[tuple[str, str], Escalation] = {}
-    for principal in sorted({source for source, _ in wanted}):
+    by_principal = escalations_from(source for source, _ in wanted)
+    for principal in sorted(by_principal):
         for escalation in sorted(
-            escalations_of(principal), key=lambda e: (e.conditional, e.status != "proven")
+            by_principal[principal], key=lambda e: (e.conditional, e.status != "proven")
         ):
             pair = (principal, escalation.target or "")
             if pair in wanted:
@@ -208,11 +231,52 @@ def count_by_principal(escalations: Iterable[Escalation]) -> list[PrincipalCount
 def escalation_graph_edges(principals: Iterable[str]) -> list[Escalation]:
     """The escalations out of these principals whose target is a user or role: the edges the
     access graph draws as a kind of its own."""
-    found: list[Escalation] = []
-    for principal in sorted(set(principals)):
-        found.extend(
-            e
-            for e in escalations_of(principal)
-            if e.target is not None and (":user/" in e.target or ":role/" in e.target)
-        )
-    return found
+    by_principal = escalations_from(principals)
+    return [
+        e
+        for principal in sorted(by_principal)
+        for e in by_principal[principal]
+        if e.target is not None and (":user/" in e.target or ":role/" in e.target)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationCount:
+    """How many escalations go from the users or roles (``source_of``) of one account to the
+    users or roles (``target_of``) of one account, unconditional (``allow``) or not."""
+
+    source_account: str
+    source_of: str
+    target_account: str
+    target_of: str
+    outcome: str
+    n: int
+
+
+def count_escalations_by_account(account_id: str | None = None) -> list[EscalationCount]:
+    """Escalations onto users and roles counted per (source account and kind, target account
+    and kind, outcome), those into or out of ``account_id`` only if given: the folded pictures
+    draw one edge per count. A group's row counts once per member and target (a member that
+    is its own target too: about)."""
+    counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+    rows = EscalationEdge.objects.values_list(
+        "account__account_id",
+        "source_kind",
+        "source_group__kind",
+        "source_group__member_count",
+        "targets",
+        "condition_keys",
+    )
+    for source_account, kind, group_kind, members, targets, keys in rows.iterator():
+        source_of = group_kind if kind == "group" else kind
+        outcome = "conditional" if keys else "allow"
+        for target in targets:
+            parsed = parse_arn(target)
+            kind_of = classify_arn(target)
+            if parsed is None or kind_of not in (SourceKind.USER, SourceKind.ROLE):
+                continue
+            if account_id and account_id not in (source_account, parsed.account):
+                continue
+            slot = (source_account, source_of, parsed.account, str(kind_of), outcome)
+            counts[slot] += (members or 1) if kind == "group" else 1
+    return [EscalationCount(*slot, n) for slot, n in sorted(counts.items())]

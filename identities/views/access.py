@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from identities.analysis.explain import ExplainError
+from identities.analysis.reach import Reached
 from identities.models import Finding, IamRole, IamUser
 from identities.queries import access
 from identities.queries import findings as finding_queries
@@ -31,13 +32,19 @@ logger = logging.getLogger(__name__)
 ACCESS_ROWS_SHOWN = 500
 
 
+def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
+    """The chains of more than one hop, and the one-hop ones that are no role assumption
+    listed as direct (an escalation: a role passed to a service, an access key, …)."""
+    return [r for r in reached if r.hops > 1 or r.node not in direct]
+
+
 @require_GET
 @login_required
 def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
     """Who can assume a role: directly and through chains (also embedded in the role page)."""
     role = role_or_404(account_id, name)
     direct = access.access_into(role)
-    chains = [reached for reached in access.reach_to(role.arn) if reached.hops > 1]
+    chains = _beyond_direct(access.reach_to(role.arn), {item.source for item in direct})
     if request.GET.get("format") == "csv":
         return csv_response(
             f"who-can-assume-{account_id}-{name}.csv",
@@ -59,13 +66,14 @@ def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpRes
 def _principal_reach(
     request: HtmxHttpRequest, principal: IamUser | IamRole, list_label: str
 ) -> HttpResponse:
-    chains = [reached for reached in access.reach_from(principal.arn) if reached.hops > 1]
+    direct = access.access_out_of(principal)
+    chains = _beyond_direct(access.reach_from(principal.arn), {item.target for item in direct})
     context = {
         "principal": principal,
         "list_label": list_label,
         "analysis": access.current_run(),
         "administrator": finding_queries.administrators().filter(arn=principal.arn).first(),
-        "direct": access.access_out_of(principal),
+        "direct": direct,
         "chains": access.chains_with_steps(chains[:ACCESS_ROWS_SHOWN]),
         "chain_count": len(chains),
     }
@@ -93,12 +101,15 @@ def administrators(request: HtmxHttpRequest) -> HttpResponse:
     paths = finding_queries.admin_paths()
     if account:
         paths = paths.filter(administrator__account__account_id=account)
+    page = paginate(request, paths)
     context = {
         "analysis": access.current_run(),
         "account": account or "",
         "account_choices": account_choices(),
         "admins": list(finding_queries.administrators(account)),
-        "paths": paginate(request, paths),
+        "paths": page,
+        # Each chain's hops: role assumptions and escalations (with their method).
+        "path_rows": list(zip(page, access.path_links(p.path for p in page), strict=True)),
     }
     return render_page_or_fragment(
         request, "identities/administrators.html", "administrators", context

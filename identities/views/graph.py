@@ -78,6 +78,7 @@ def graph_context(
     query = params.urlencode()
     here = request.get_full_path()
     node_id = request.GET.get("node", "")
+    panel = _selected_panel(node_id)
     return {
         "view": view,
         "graph": data,
@@ -91,8 +92,8 @@ def graph_context(
         "clear_expand_url": url_with(here, {}, drop=("expand",)),
         "source_node": describe_node(request.GET.get("source", "")),
         "target_node": describe_node(request.GET.get("target", "")),
-        "panel": _selected_panel(node_id),
-        "links": panel_links(node_id, here) if node_id else {},
+        "panel": panel,
+        "links": panel_links(node_id, here) if panel else {},
         "export_query": f"view={view}" + (f"&{query}" if query else ""),
         "filename": f"iamviz-{view}",
     }

@@ -225,7 +225,10 @@ def finding_decide(request: HtmxHttpRequest, key: str) -> HttpResponse:
 def finding_reopen(request: HtmxHttpRequest, key: str) -> HttpResponse:
     finding = _finding_or_404(key)
     form = FindingReopenForm(request.POST)
-    if not form.is_valid() or finding.status not in (TriageStatus.ACCEPTED, TriageStatus.SUPPRESSED):
+    if not form.is_valid() or finding.status not in (
+        TriageStatus.ACCEPTED,
+        TriageStatus.SUPPRESSED,
+    ):
         context = _finding_context(finding, reopen=form)
         return render_page_or_fragment(
             request, "identities/finding_detail.html", None, context, status=400

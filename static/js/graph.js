@@ -146,6 +146,14 @@
       { selector: "edge.from-anyone", style: { "line-color": "#b91c1c", "target-arrow-color": "#b91c1c", width: 2.2 } },
       { selector: "edge.folded", style: { width: "mapData(count, 1, 200, 1.5, 7)" } },
       { selector: "edge.in-group", style: { "line-color": "#0369a1", "target-arrow-color": "#0369a1", "target-arrow-shape": "circle", width: 1.1 } },
+      // Escalations (a principal becomes another one without sts:AssumeRole): their own
+      // colour and a chevron; dashed when conditional, dotted when only potential.
+      {
+        selector: "edge.escalate",
+        style: { "line-color": "#be123c", "target-arrow-color": "#be123c", "target-arrow-shape": "chevron", width: 2, "line-style": "solid" },
+      },
+      { selector: "edge.escalate.conditional", style: { "line-style": "dashed", "line-dash-pattern": [7, 4] } },
+      { selector: "edge.escalate.potential", style: { "line-style": "dotted", opacity: 0.75 } },
       {
         // A vertical edge between two boxes would run straight through the nodes between
         // them: bend it aside so that it cannot be read as passing through them.
@@ -233,6 +241,7 @@
     data.edges.forEach(function (edge) {
       var classes = [edge.kind];
       if (edge.outcome) classes.push(edge.outcome);
+      if (edge.status) classes.push(edge.status);
       if (edge.count && edge.count > 1) classes.push("folded");
       if (edge.source === "anyone") classes.push("from-anyone");
       if (highlighted[edge.id]) classes.push("hl");
@@ -305,6 +314,8 @@
     var parts = [edge.data("summary") || ""];
     var conditions = edge.data("requirements") || edge.data("conditions");
     if (conditions && conditions.length) parts.push("Only when: " + conditions.join("; "));
+    var methods = edge.data("methods");
+    if (methods && methods.length) parts.push((edge.data("status") === "potential" ? "Potential, by: " : "By: ") + methods.join(", "));
     if (edge.data("count") > 1) parts.push(edge.data("count") + " edges folded");
     return parts.filter(Boolean).join("\n");
   }

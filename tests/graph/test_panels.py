@@ -80,3 +80,16 @@ def test_suggest_nodes_finds_outside_parties_in_the_access_view(imported_sample)
     assert [(item["id"], item["kind"]) for item in found] == [
         ("service:ec2.amazonaws.com", "service")
     ]
+
+
+def test_panels_show_what_an_edges_conditions_require(imported_sample):
+    # Issue 9, item 10; display forms after the condition operators page.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_String
+    node = node_panel(f"user:{DEV}:ci-deploy")
+    edge = edge_panel(f"user:{DEV}:ci-deploy", f"role:{PROD}:deploy", "assume")
+
+    [row] = [row for row in node["out"] if row["id"] == f"role:{PROD}:deploy"]
+    assert row["requirements"] == ["ExternalId = acme-ci-7f3a9c"]
+    assert [access["requirements"] for access in edge["access"]] == [
+        [("sts:ExternalId", "ExternalId = acme-ci-7f3a9c")]
+    ]

@@ -23,7 +23,7 @@ DEV_OPS = f"arn:aws:iam::{DEV}:role/dev-ops"
 PROD_OPS = f"arn:aws:iam::{PROD}:role/prod-ops"
 BREAK_GLASS = f"arn:aws:iam::{PROD}:role/prod-break-glass"
 PARTNER_GATEWAY = f"arn:aws:iam::{PROD}:role/partner-gateway"
-KEYS = ["source", "target", "conditions", "transitive", "path", "granted_by"]
+KEYS = ["source", "target", "conditions", "condition_values", "transitive", "path", "granted_by"]
 
 
 def run(*args: str) -> str:
@@ -62,10 +62,13 @@ def test_access_edges_json_has_the_contract_keys_sorted(imported_sample):
 def test_access_edges_json_direct_edge_of_the_chain(imported_sample):
     [row] = [row for row in edges() if row["target"] == DEV_OPS]
 
+    # Issue 9, item 10: what the condition requires, beside the key (condition operators page,
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean).
     assert row == {
         "source": ALICE,
         "target": DEV_OPS,
         "conditions": ["aws:MultiFactorAuthPresent"],
+        "condition_values": {"aws:MultiFactorAuthPresent": "MFA = true"},
         "transitive": False,
         "path": [ALICE, DEV_OPS],
         "granted_by": [
@@ -160,6 +163,7 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
         "source": ALICE,
         "target": BREAK_GLASS,
         "conditions": ["aws:MultiFactorAuthPresent"],
+        "condition_values": {"aws:MultiFactorAuthPresent": "MFA = true"},
         "transitive": True,
         "path": [ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS],
         "granted_by": [
@@ -191,6 +195,7 @@ def test_access_edges_csv_has_the_same_rows(imported_sample):
             ALICE,
             DEV_OPS,
             "aws:MultiFactorAuthPresent",
+            "MFA = true",
             "false",
             f"{ALICE} | {DEV_OPS}",
             f"statement 'AliceWithMFA' (Statement[0]) of trust policy dev-ops ({DEV_OPS})",

@@ -56,5 +56,5 @@ def test_setup_periodic_tasks_installs_the_schedules(db: None) -> None:
 
     assert PeriodicTask.objects.count() == 2
     assert out.getvalue() == (
-        "Nightly organisation sync: 0 2 * * * (UTC), enabled; stale runs reaped every 5 minutes.\n"
+        "Nightly organisation sync: 0 2 * * * (UTC), enabled; stale runs reaped every 60 seconds.\n"
     )

@@ -12,6 +12,7 @@ from identities.queries.access import (
     access_edges_into,
     access_into,
     access_out_of,
+    chains_with_steps,
     current_run,
     edges_between,
     hop_details,
@@ -151,8 +152,9 @@ def test_audit_edge_comes_from_an_access_group_of_the_security_account(imported_
 def test_principal_without_identity_allow_assumes_only_public_roles(imported_sample):
     erin = IamUser.objects.get(arn=arn(DEV, "user", "erin"))
 
+    # org-inventory requires aws:PrincipalOrgID, which the stored organisation answers for her.
     assert [(access.target, access.outcome) for access in access_out_of(erin)] == [
-        (ORG_INVENTORY, "conditional"),
+        (ORG_INVENTORY, "allow"),
         (PUBLIC_READER, "allow"),
         (PARTNER_GATEWAY, "conditional"),
     ]
@@ -168,4 +170,40 @@ def test_access_out_of_a_member_includes_its_group_edges(imported_sample):
         (PUBLIC_READER, True),
         (arn(PROD, "role", "OrganizationAccountAccessRole"), True),
         (PARTNER_GATEWAY, True),
+    ]
+
+
+def test_chains_carry_each_hops_conditions_with_values(imported_sample):
+    # Issue 9, item 7: alice -> dev-ops needs MFA (dev-ops's trust: Bool
+    # aws:MultiFactorAuthPresent true); the chain to prod-break-glass must say so on hop 1.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
+    chains = chains_with_steps(r for r in reach_to(BREAK_GLASS) if r.node == ALICE)
+
+    assert len(chains) == 1
+    chain = chains[0]
+    assert chain.path == (ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS)
+    assert [step.condition_keys for step in chain.steps] == [
+        ("aws:MultiFactorAuthPresent",),
+        (),
+        (),
+    ]
+    assert chain.condition_values == {"aws:MultiFactorAuthPresent": "MFA = true"}
+    assert chain.steps[0].requirements == (("aws:MultiFactorAuthPresent", "MFA = true"),)
+
+
+def test_direct_edges_read_the_condition_values_the_analysis_stored(imported_sample):
+    # Issue 9, item 10; display forms after the condition operators page.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+    by_source = {access.source: access for access in access_into(PARTNER_GATEWAY)}
+    oidc = f"federated:arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com"
+    github = {access.source: access for access in access_into(arn(DEV, "role", "github-deploy"))}
+
+    assert by_source["*"].condition_values == {"aws:SourceIp": "SourceIp in 203.0.113.0/24"}
+    assert github[oidc].condition_values == {
+        "token.actions.githubusercontent.com:aud": "aud = sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "sub like repo:acme/webapp:ref:refs/heads/main",
+    }
+    ci = edges_between([(arn(DEV, "user", "ci-deploy"), arn(PROD, "role", "deploy"))])
+    assert [access.requirements for accesses in ci.values() for access in accesses] == [
+        (("sts:ExternalId", "ExternalId = acme-ci-7f3a9c"),)
     ]

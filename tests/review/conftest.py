@@ -40,9 +40,7 @@ def change_sample(bundle: dict[str, Any]) -> dict[str, Any]:
     )
     dev = _details(changed, "333333333333")
     _named(dev["UserDetailList"], "UserName", "ci-deploy")["GroupList"] = ["developers"]
-    auditors = _named(
-        _details(changed, "222222222222")["GroupDetailList"], "GroupName", "auditors"
-    )
+    auditors = _named(_details(changed, "222222222222")["GroupDetailList"], "GroupName", "auditors")
     auditors["GroupPolicyList"] = []
     return changed
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 from identities.analysis import history
 from identities.analysis.history import AccessSnapshot, diff_states, edge_line
 from identities.models import AccessDiff, AccessState, AnalysisRun, TrackedFinding
-from identities.queries.changes import changes_between, causes_of
-from tests.review.conftest import AUDITOR, CI_DEPLOY, PROD_OPS, VENDOR_ROOT, analyse, change_sample
+from identities.queries.changes import causes_of, changes_between
+from tests.review.conftest import AUDITOR, CI_DEPLOY, PROD_OPS, VENDOR_ROOT, analyse
 
 PARTNER_GATEWAY = "arn:aws:iam::444444444444:role/partner-gateway"
 ORG_INVENTORY = "arn:aws:iam::222222222222:role/org-inventory"
@@ -74,22 +74,27 @@ def test_second_import_gives_exactly_the_changed_edges_reach_and_findings(two_an
     assert document["findings_resolved"] == []
 
 
-def test_added_edge_has_the_keys_of_access_edges(two_analyses):
+def test_added_edge_is_printed_as_access_edges_prints_it(two_analyses):
+    out = io.StringIO()
+    call_command("access_edges", "--format", "json", stdout=out)
+    printed = [row for row in json.loads(out.getvalue()) if row["source"] == CI_DEPLOY]
+
     document = access_changes()
 
-    edge = document["edges_added"][-1]
+    added = [edge for edge in document["edges_added"] if edge["source"] == CI_DEPLOY]
+    assert added == [row for row in printed if row["target"] in (ORG_INVENTORY, PARTNER_GATEWAY)]
+    assert added[1]["condition_values"] == {"aws:SourceIp": "SourceIp in 203.0.113.0/24"}
 
-    assert edge == {
-        "source": VENDOR_ROOT,
-        "target": PROD_OPS,
-        "conditions": [],
-        "transitive": False,
-        "path": [VENDOR_ROOT, PROD_OPS],
-        "granted_by": [
-            "statement 'VendorSupport' (Statement[1]) of trust policy prod-ops "
-            "(arn:aws:iam::444444444444:role/prod-ops)"
-        ],
-    }
+
+def test_condition_values_changed_make_an_edge_changed():
+    old = snapshot([("u1", "R", ("aws:SourceIp",))], {}, {"aws:SourceIp": "SourceIp in 10.0.0.0/8"})
+    new = snapshot([("u1", "R", ("aws:SourceIp",))], {}, {"aws:SourceIp": "SourceIp in 0.0.0.0/0"})
+
+    changes = diff_states(old, new)
+
+    assert [(c.category, c.detail["after"]["condition_values"]) for c in changes] == [
+        ("edge_changed", {"aws:SourceIp": "SourceIp in 0.0.0.0/0"})
+    ]
 
 
 def test_reimport_of_the_same_bundle_changes_nothing(imported_sample, sample_bundle, reimport):
@@ -138,9 +143,7 @@ def test_changes_name_the_entity_changes_of_the_sync_that_caused_them(two_analys
 
     causes = causes_of(VENDOR_ROOT, PROD_OPS, changes.sync_runs)
 
-    assert [(c.kind, c.action, c.key) for c in causes] == [
-        ("trust_policy", "changed", PROD_OPS)
-    ]
+    assert [(c.kind, c.action, c.key) for c in causes] == [("trust_policy", "changed", PROD_OPS)]
 
 
 def test_failed_analysis_records_no_history(two_analyses, sample_bundle, reimport, monkeypatch):
@@ -200,10 +203,22 @@ def test_history_past_the_retention_is_pruned(two_analyses, sample_bundle, reimp
 # -- the comparison, without a database ---------------------------------------------------------
 
 
-def snapshot(rows: list[tuple[str, str, tuple[str, ...]]], members: dict[str, str]) -> AccessSnapshot:
+def snapshot(
+    rows: list[tuple[str, str, tuple[str, ...]]],
+    members: dict[str, str],
+    values: dict[str, str] | None = None,
+) -> AccessSnapshot:
     return AccessSnapshot(
         rows={
-            edge_line(source, target, "sts:AssumeRole", "conditional" if keys else "allow", keys, ["s"])
+            edge_line(
+                source,
+                target,
+                "sts:AssumeRole",
+                "conditional" if keys else "allow",
+                keys,
+                ["s"],
+                values,
+            )
             for source, target, keys in rows
         },
         members=members,
@@ -250,7 +265,10 @@ def test_member_moving_to_another_group_gains_and_loses_that_group_edges():
 def test_new_trust_from_outside_the_estate_is_high_and_from_inside_low():
     old = snapshot([], {})
     new = snapshot(
-        [("arn:aws:iam::999999999999:root", "R", ()), ("arn:aws:iam::111111111111:user/u", "R", ())],
+        [
+            ("arn:aws:iam::999999999999:root", "R", ()),
+            ("arn:aws:iam::111111111111:user/u", "R", ()),
+        ],
         {},
     )
 
@@ -267,4 +285,8 @@ def test_snapshot_round_trips_through_bytes():
 
     again = AccessSnapshot.from_bytes(state.to_bytes())
 
-    assert (again.rows, again.members, again.accounts) == (state.rows, state.members, state.accounts)
+    assert (again.rows, again.members, again.accounts) == (
+        state.rows,
+        state.members,
+        state.accounts,
+    )

@@ -52,9 +52,7 @@ def test_changes_page_without_history_says_why(imported_sample, logged_in_client
     assert "fewer than two analyses" in response.content.decode()
 
 
-def test_marking_an_edge_expected_moves_it_to_the_expected_section(
-    two_analyses, logged_in_client
-):
+def test_marking_an_edge_expected_moves_it_to_the_expected_section(two_analyses, logged_in_client):
     edge_url = f"{reverse('identities:change-edge')}?{urlencode({'source': VENDOR_ROOT, 'target': PROD_OPS})}"
     page = logged_in_client.get(edge_url)
 
@@ -140,7 +138,13 @@ def test_notification_settings_are_for_staff(two_analyses, client, django_user_m
 def test_staff_adds_a_webhook_destination(two_analyses, logged_in_client):
     response = logged_in_client.post(
         reverse("identities:notification-settings"),
-        {"form": "destination", "kind": "webhook", "name": "slack", "url": "https://hooks.example.com/x", "enabled": "on"},
+        {
+            "form": "destination",
+            "kind": "webhook",
+            "name": "slack",
+            "url": "https://hooks.example.com/x",
+            "enabled": "on",
+        },
         follow=True,
     )
 

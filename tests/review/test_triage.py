@@ -219,4 +219,3 @@ def test_a_third_analysis_without_changes_keeps_every_status(two_analyses):
     analyse()
 
     assert dict(TrackedFinding.objects.values_list("key", "status")) == before
-

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from django.utils import timezone
 
-from identities.models import SyncRun
+from identities.models import Account, Change, SyncRun
 from identities.sync.guards import Heartbeat, account_lock, reap_stale_runs
-from identities.sync.runs import request_account_sync, run_account_sync
+from identities.sync.runs import request_account_sync, request_organization_sync, run_account_sync
 from tests.awsfake import FakeOrg
 from tests.conftest import require_service, users_of
 
@@ -147,3 +147,72 @@ def test_a_redelivered_task_takes_over_a_run_whose_worker_died(
     assert "the worker that ran it stopped (last heartbeat" in run.warnings[0]
     assert users_of(dev) == ["user-0", "user-1"]
     assert dead_worker.holder_run_id() is None  # released by the run that took it over
+
+
+def test_the_reaper_says_an_account_import_was_applied_before_the_worker_stopped(
+    db: None,
+) -> None:
+    """Issue 15 item 5: the reaper said "the previous data is unchanged" of applied changes."""
+    now = timezone.now()
+    run, _ = request_account_sync("111111111111")
+    account = Account.objects.create(account_id="111111111111", last_sync_run=run)
+    Change.objects.create(
+        sync_run=run, account_id=account.account_id, kind="user", action="added", key="arn:u"
+    )
+    SyncRun.objects.filter(pk=run.pk).update(
+        status="running", heartbeat_at=now - timedelta(minutes=5), phase="importing"
+    )
+
+    reap_stale_runs(now=now)
+
+    run.refresh_from_db()
+    assert run.error.endswith(
+        "Marked failed by the reaper; its import of account 111111111111 was applied "
+        "(1 changes recorded) before the worker stopped."
+    )
+
+
+def test_the_reaper_closes_an_organisation_run_its_closing_task_never_reached(
+    db: None,
+) -> None:
+    now = timezone.now()
+    parent, _ = request_organization_sync()
+    done, _ = request_account_sync("111111111111", parent=parent)
+    dead, _ = request_account_sync("222222222222", parent=parent)
+    SyncRun.objects.filter(pk=done.pk).update(
+        status="succeeded", change_counts={"user": {"added": 19, "removed": 0, "changed": 0}}
+    )
+    silent = now - timedelta(minutes=5)
+    SyncRun.objects.filter(pk__in=[parent.pk, dead.pk]).update(
+        status="running", heartbeat_at=silent
+    )
+
+    reaped = reap_stale_runs(now=now)
+
+    parent.refresh_from_db()
+    assert (reaped.failed, reaped.closed) == ([dead.pk], [parent.pk])
+    assert parent.status == "failed"
+    assert parent.change_counts == {"user": {"added": 19, "removed": 0, "changed": 0}}
+    assert parent.error.startswith("1 of 2 accounts failed\n222222222222: no heartbeat")
+    assert "account 222222222222 keeps no data (never synced)" in parent.error
+
+
+def test_the_reaper_names_what_an_organisation_run_applied_before_any_account(
+    db: None,
+) -> None:
+    now = timezone.now()
+    parent, _ = request_organization_sync()
+    SyncRun.objects.filter(pk=parent.pk).update(
+        status="running",
+        heartbeat_at=now - timedelta(minutes=5),
+        phase="discovering accounts",
+        change_counts={"account": {"added": 20, "removed": 0, "changed": 0}},
+    )
+
+    reap_stale_runs(now=now)
+
+    parent.refresh_from_db()
+    assert parent.error.endswith(
+        "before any account was synced. Marked failed by the reaper; 0 of 0 accounts applied "
+        "their changes; the organisation's own changes (OUs, SCPs, membership) were applied."
+    )

@@ -107,3 +107,21 @@ def test_a_get_of_the_sync_pages_on_an_empty_database_writes_nothing(
     assert "0 2 * * *" in response.content.decode()
     # The session middleware may touch django_session; the app's own tables must stay as read.
     assert [sql for sql in _writes(queries) if "django_session" not in sql] == []
+
+
+def test_the_reaper_runs_every_minute_on_the_housekeeping_queue(db: None) -> None:
+    """Issue 15 item 3: the reaper sat behind analyses on the only queue, every 5 minutes."""
+    old, _ = IntervalSchedule.objects.get_or_create(every=5, period=IntervalSchedule.MINUTES)
+    PeriodicTask.objects.update_or_create(
+        name=REAPER_TASK_NAME,
+        defaults={"task": "identities.reap_stale_syncs", "interval": old, "queue": None},
+    )
+
+    ensure_periodic_tasks()
+
+    reaper = PeriodicTask.objects.select_related("interval").get(name=REAPER_TASK_NAME)
+    assert (reaper.interval.every, reaper.interval.period, reaper.queue) == (
+        60,
+        "seconds",
+        "housekeeping",
+    )

@@ -52,9 +52,28 @@ def test_role_access_csv_has_direct_edges_and_chains(imported_sample, logged_in_
     response = logged_in_client.get(f"/accounts/{PROD}/roles/prod-break-glass/access/?format=csv")
 
     lines = b"".join(response.streaming_content).decode().splitlines()
-    assert lines[0] == "source,hops,outcome,conditions,granted_by_or_chain"
-    assert f"{ALICE},3,chain,," in "\n".join(lines)
-    assert any(line.startswith(f"arn:aws:iam::{PROD}:role/prod-ops,1,allow,,") for line in lines)
+    assert lines[0] == "source,hops,outcome,conditions,condition_values,granted_by_or_chain"
+    # Issue 9, item 7: the chain keeps hop 1's condition (dev-ops requires MFA).
+    assert f"{ALICE},3,chain,aws:MultiFactorAuthPresent,hop 1: MFA = true," in "\n".join(lines)
+    assert any(line.startswith(f"arn:aws:iam::{PROD}:role/prod-ops,1,allow,,,") for line in lines)
+
+
+def test_role_access_chains_show_each_hops_condition(imported_sample, logged_in_client):
+    # Issue 9, items 7 and 10: "Through role chains" shows alice's MFA hop with its value.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean
+    response = logged_in_client.get(f"/accounts/{PROD}/roles/prod-break-glass/access/")
+
+    chains = {chain.node: chain for chain in response.context["chains"]}
+    assert chains[ALICE].condition_values == {"aws:MultiFactorAuthPresent": "MFA = true"}
+    body = response.content.decode()
+    assert "hop 1 only when" in body
+    assert 'title="aws:MultiFactorAuthPresent">MFA = true</code>' in body
+
+
+def test_role_access_direct_edges_show_what_conditions_require(imported_sample, logged_in_client):
+    response = logged_in_client.get(f"/accounts/{PROD}/roles/deploy/access/")
+
+    assert 'title="sts:ExternalId">ExternalId = acme-ci-7f3a9c</code>' in response.content.decode()
 
 
 def test_user_reach_lists_direct_role_and_chain_ends(imported_sample, logged_in_client):

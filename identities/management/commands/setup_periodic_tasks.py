@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from identities.sync.schedule import (
-    REAPER_EVERY_MINUTES,
-    ensure_periodic_tasks,
-    get_nightly_schedule,
-)
+from identities.sync.schedule import ensure_periodic_tasks, get_nightly_schedule
 
 
 class Command(BaseCommand):
@@ -22,5 +19,5 @@ class Command(BaseCommand):
         state = "enabled" if schedule.enabled else "paused"
         self.stdout.write(
             f"Nightly organisation sync: {schedule.cron} ({schedule.timezone}), {state}; "
-            f"stale runs reaped every {REAPER_EVERY_MINUTES} minutes."
+            f"stale runs reaped every {settings.IAMVIZ_REAPER_EVERY_SECONDS} seconds."
         )

@@ -1,0 +1,184 @@
+"""Escalation edges in the graphs: a principal that can become another user or role (an access
+key for a user, a role passed to a service, a rewritten trust policy, …) gets one ``escalate``
+edge to it, a kind of its own beside the role assumptions, with the catalogue methods behind it.
+Read through `identities.queries.escalations` only, like the Escalations page and the command.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.urls import reverse
+
+from identities.analysis.reach import ESCALATE_PREFIX, GROUP_PREFIX
+from identities.graph.build import EDGE_LIMIT, Builder, principal_node_id, split_node_id
+from identities.models import IamRole, IamUser
+from identities.queries.access import reach_graph
+from identities.queries.escalations import (
+    Escalation,
+    count_escalations_by_account,
+    escalation_graph_edges,
+)
+
+ESCALATE = "escalate"
+
+
+def escalation_details(escalation: Escalation) -> dict[str, Any]:
+    """What a page says about one escalation: the method (catalogue id, title, what it yields),
+    proven or potential, the remediation and the references."""
+    method = escalation.info
+    return {
+        "method": method.id,
+        "method_title": method.title,
+        "method_url": f"{reverse('identities:escalation-catalogue')}#{method.id}",
+        "status": escalation.status,
+        "yields": method.yields,
+        "description": method.description,
+        "remediation": method.remediation,
+        "references": list(method.references),
+        "permissions": list(method.actions),
+    }
+
+
+def _edge_attrs(found: list[Escalation], conditional: str) -> dict[str, Any] | None:
+    """One edge for every method from a principal to a target; None when the conditions
+    filter (``only`` / ``none``) leaves none."""
+    if conditional == "only":
+        found = [e for e in found if e.conditional]
+    elif conditional == "none":
+        found = [e for e in found if not e.conditional]
+    if not found:
+        return None
+    unconditional = any(not e.conditional for e in found)
+    keys = sorted({k for e in found for k in e.conditions}) if not unconditional else []
+    return {
+        "outcome": "allow" if unconditional else "conditional",
+        "status": "proven" if any(e.status == "proven" for e in found) else "potential",
+        "methods": sorted({e.method for e in found}),
+        "conditions": keys,
+        "requirements": keys,
+    }
+
+
+def _escalating_into(targets: Iterable[str]) -> set[str]:
+    """The principals with an escalation edge into one of ``targets`` (ARNs), read from the
+    current run's reach graph (escalation hops ``escalate:…`` before the target)."""
+    loaded = reach_graph()
+    if loaded is None:
+        return set()
+    graph = loaded.graph
+    found: set[str] = set()
+    for target in targets:
+        if target not in graph:
+            continue
+        for hop in graph.predecessors(target):
+            if not hop.startswith(ESCALATE_PREFIX):
+                continue
+            if hop.startswith(ESCALATE_PREFIX + GROUP_PREFIX):
+                found.update(p for p in graph.predecessors(hop) if p != target)
+            else:
+                found.add(hop.removeprefix(ESCALATE_PREFIX))
+    return found
+
+
+def _principal_rows(arns: Iterable[str]) -> dict[str, tuple[str, int, str, str]]:
+    """ARN -> (kind, pk, name, account id) of the users and roles of the estate."""
+    wanted = sorted(set(arns))
+    found: dict[str, tuple[str, int, str, str]] = {}
+    for kind, model in (("user", IamUser), ("role", IamRole)):
+        for start in range(0, len(wanted), 500):
+            rows = model.objects.filter(arn__in=wanted[start : start + 500]).values_list(
+                "arn", "pk", "name", "account__account_id"
+            )
+            for arn, pk, name, account_id in rows:
+                found[arn] = (kind, pk, name, account_id)
+    return found
+
+
+def _drawn_arns(builder: Builder) -> dict[str, str]:
+    """ARN -> node id of the users and roles drawn (by primary key, else by account and name)."""
+    found: dict[str, str] = {}
+    for kind, model in (("user", IamUser), ("role", IamRole)):
+        nodes = [n for n, d in builder.graph.nodes(data=True) if d["kind"] == kind]
+        by_pk = {builder.pks[n]: n for n in nodes if n in builder.pks}
+        for start in range(0, len(by_pk), 500):
+            chunk = list(by_pk)[start : start + 500]
+            for pk, arn in model.objects.filter(pk__in=chunk).values_list("pk", "arn"):
+                found[arn] = by_pk[pk]
+        for node_id in nodes:
+            if node_id not in by_pk.values():
+                account_id, _, name = split_node_id(node_id)[1].partition(":")
+                arn = (
+                    model.objects.filter(account__account_id=account_id, name=name)
+                    .values_list("arn", flat=True)
+                    .first()
+                )
+                if arn:
+                    found[arn] = node_id
+    return found
+
+
+def add_escalation_edges(
+    builder: Builder, on_node: Callable[[str, int], None] | None = None
+) -> int:
+    """Draw the escalations out of and into every user and role in the builder's graph, the
+    other end added when the scope keeps it (``on_node(node id, pk)`` is told of each one), at
+    most ``EDGE_LIMIT`` edges (proven and unconditional first). Returns how many were left
+    out."""
+    scope = builder.scope
+    if not scope.keeps_kind(ESCALATE):
+        return 0
+    node_of = _drawn_arns(builder)
+    sources = set(node_of) | _escalating_into(node_of)
+    by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
+    for escalation in escalation_graph_edges(sources):
+        assert escalation.target is not None
+        if escalation.principal in node_of or escalation.target in node_of:
+            by_pair[(escalation.principal, escalation.target)].append(escalation)
+    edges = [(pair, attrs) for pair, found in by_pair.items()
+             if (attrs := _edge_attrs(found, scope.conditional)) is not None]  # fmt: skip
+    edges.sort(key=lambda item: (item[1]["status"] != "proven", item[1]["outcome"], item[0]))
+    rows = _principal_rows({arn for (pair, _) in edges[:EDGE_LIMIT] for arn in pair} - set(node_of))
+    for (source, target), attrs in edges[:EDGE_LIMIT]:
+        for arn in (source, target):
+            if arn not in node_of and arn in rows:
+                kind, pk, name, account_id = rows[arn]
+                node_id = principal_node_id(kind, account_id, name)
+                if builder.node(node_id, kind, name, account_id):
+                    builder.pks[node_id] = pk
+                    node_of[arn] = node_id
+                    if on_node is not None:
+                        on_node(node_id, pk)
+        if source in node_of and target in node_of:
+            builder.edge(
+                node_of[source], node_of[target], ESCALATE, key=(ESCALATE, attrs["outcome"]),
+                **attrs,
+            )  # fmt: skip
+    return max(0, len(edges) - EDGE_LIMIT)
+
+
+def add_escalation_counts(builder: Builder, account_id: str, node_of: Callable) -> None:
+    """The folded pictures: one ``escalate`` edge per (source account's users or roles,
+    target account's users or roles, outcome), with the number of escalations it stands for.
+    ``node_of(of, account id)`` gives the folded node (or None when the scope hides it)."""
+    scope = builder.scope
+    if not scope.keeps_kind(ESCALATE):
+        return
+    for row in count_escalations_by_account(account_id or None):
+        if scope.conditional == "only" and row.outcome == "allow":
+            continue
+        if scope.conditional == "none" and row.outcome == "conditional":
+            continue
+        source = node_of(row.source_of, row.source_account)
+        target = node_of(row.target_of, row.target_account)
+        if source is None or target is None or source == target:
+            continue
+        key = (ESCALATE, row.outcome)
+        if builder.graph.has_edge(source, target, key):
+            builder.graph.edges[source, target, key]["count"] += row.n
+        else:
+            builder.graph.add_edge(
+                source, target, key=key, kind=ESCALATE, outcome=row.outcome, count=row.n
+            )
