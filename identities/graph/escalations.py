@@ -87,6 +87,8 @@ def _principal_rows(arns: Iterable[str]) -> dict[str, tuple[str, int, str, str]]
     """ARN -> (kind, pk, name, account id) of the users and roles of the estate."""
     wanted = sorted(set(arns))
     found: dict[str, tuple[str, int, str, str]] = {}
+    if not wanted:
+        return found
     for kind, model in (("user", IamUser), ("role", IamRole)):
         for start in range(0, len(wanted), 500):
             rows = model.objects.filter(arn__in=wanted[start : start + 500]).values_list(
@@ -103,7 +105,7 @@ def _drawn_arns(builder: Builder) -> dict[str, str]:
     for kind, model in (("user", IamUser), ("role", IamRole)):
         nodes = [n for n, d in builder.graph.nodes(data=True) if d["kind"] == kind]
         by_pk = {builder.pks[n]: n for n in nodes if n in builder.pks}
-        for start in range(0, len(by_pk), 500):
+        for start in range(0, len(by_pk), 500):  # no query when there is none
             chunk = list(by_pk)[start : start + 500]
             for pk, arn in model.objects.filter(pk__in=chunk).values_list("pk", "arn"):
                 found[arn] = by_pk[pk]
@@ -131,6 +133,8 @@ def add_escalation_edges(
     if not scope.keeps_kind(ESCALATE):
         return 0
     node_of = _drawn_arns(builder)
+    if not node_of:
+        return 0
     sources = set(node_of) | _escalating_into(node_of)
     by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
     for escalation in escalation_graph_edges(sources):
