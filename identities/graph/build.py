@@ -162,14 +162,14 @@ class Builder:
 
     def seed_all(self, node_ids: Iterable[str], seed: Callable[[str], None]) -> set[str]:
         """Seed each named node not in the graph yet with ``seed``, skipping the ids that name
-        nothing (a stale link); returns the ids asked for."""
+        nothing (a stale link or junk); returns the ids asked for that are in the graph."""
         wanted = {node_id for node_id in node_ids if node_id}
         for node_id in sorted(wanted - set(self.graph)):
             try:
                 seed(node_id)
             except GraphError:
                 continue
-        return wanted
+        return {node_id for node_id in wanted if node_id in self.graph}
 
     def edge(self, source: str, target: str, kind: str, **extra: Any) -> None:
         if source in self.graph and target in self.graph and self.scope.keeps_kind(kind):

@@ -109,37 +109,37 @@ def _drawn_arns(builder: Builder) -> dict[str, str]:
             chunk = list(by_pk)[start : start + 500]
             for pk, arn in model.objects.filter(pk__in=chunk).values_list("pk", "arn"):
                 found[arn] = by_pk[pk]
+        with_pk = set(by_pk.values())
         for node_id in nodes:
-            if node_id not in by_pk.values():
+            if node_id not in with_pk:
                 account_id, _, name = split_node_id(node_id)[1].partition(":")
-                arn = (
+                named = (
                     model.objects.filter(account__account_id=account_id, name=name)
                     .values_list("arn", flat=True)
                     .first()
                 )
-                if arn:
-                    found[arn] = node_id
+                if named:
+                    found[named] = node_id
     return found
 
 
-def add_escalation_edges(
-    builder: Builder, on_node: Callable[[str, int], None] | None = None
-) -> int:
-    """Draw the escalations out of and into every user and role in the builder's graph, the
-    other end added when the scope keeps it (``on_node(node id, pk)`` is told of each one), at
-    most ``EDGE_LIMIT`` edges (proven and unconditional first). Returns how many were left
-    out."""
+def add_escalation_edges(builder: Builder, *, add_ends: bool = True) -> int:
+    """Draw the escalations out of and into every user and role in the builder's graph, at
+    most ``EDGE_LIMIT`` edges (proven and unconditional first); with ``add_ends`` the other
+    end is added when the scope keeps it, else only escalations between drawn principals are.
+    Returns how many were left out."""
     scope = builder.scope
     if not scope.keeps_kind(ESCALATE):
         return 0
     node_of = _drawn_arns(builder)
     if not node_of:
         return 0
-    sources = set(node_of) | _escalating_into(node_of)
+    sources = set(node_of) | (_escalating_into(node_of) if add_ends else set())
     by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
     for escalation in escalation_graph_edges(sources):
         assert escalation.target is not None
-        if escalation.principal in node_of or escalation.target in node_of:
+        drawn = (escalation.principal in node_of) + (escalation.target in node_of)
+        if drawn == 2 or (add_ends and drawn):
             by_pair[(escalation.principal, escalation.target)].append(escalation)
     edges = [(pair, attrs) for pair, found in by_pair.items()
              if (attrs := _edge_attrs(found, scope.conditional)) is not None]  # fmt: skip
@@ -153,8 +153,6 @@ def add_escalation_edges(
                 if builder.node(node_id, kind, name, account_id):
                     builder.pks[node_id] = pk
                     node_of[arn] = node_id
-                    if on_node is not None:
-                        on_node(node_id, pk)
         if source in node_of and target in node_of:
             builder.edge(
                 node_of[source], node_of[target], ESCALATE, key=(ESCALATE, attrs["outcome"]),
@@ -163,7 +161,9 @@ def add_escalation_edges(
     return max(0, len(edges) - EDGE_LIMIT)
 
 
-def add_escalation_counts(builder: Builder, account_id: str, node_of: Callable) -> None:
+def add_escalation_counts(
+    builder: Builder, account_id: str, node_of: Callable[[str, str], str | None]
+) -> None:
     """The folded pictures: one ``escalate`` edge per (source account's users or roles,
     target account's users or roles, outcome), with the number of escalations it stands for.
     ``node_of(of, account id)`` gives the folded node (or None when the scope hides it)."""

@@ -291,7 +291,8 @@ def build_identity_graph(
     if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):
         _grow_identity(builder, expanded)
     if not folded_by_sql:
-        add_escalation_edges(builder)
+        # The view's neighbourhood is structural: escalations between the principals it holds.
+        add_escalation_edges(builder, add_ends=False)
     graph, folded = fold_graph(builder.graph, threshold, identity_fold_steps, focus=focus)
     if folded_by_sql:
         folded = ["users", "roles", "policies"]

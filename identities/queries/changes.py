@@ -213,7 +213,8 @@ def changes_between(
     """The net differences from analysis ``from_id`` to ``to_id`` (default: the last two),
     filtered; added edges carry whether a reviewer or a rule expects them."""
     if to_id is None:
-        to_id = default_runs()[1]
+        previous_id, to_id = default_runs()
+        from_id = previous_id if from_id is None else from_id
     if from_id is None:
         from_id = (
             AccessDiff.objects.filter(run_id=to_id).values_list("previous_id", flat=True).first()
@@ -440,12 +441,31 @@ def risk_summary(now: datetime) -> dict[str, Any]:
 
 
 def new_since_last_sync(arn: str, now: datetime) -> list[ChangeItem]:
-    """The new (not expected) changes of the last analysis that involve this principal."""
+    """The new (not expected) changes of the last analysis that involve this principal: an
+    edge from or into it, it becoming an administrator or reaching one, a finding on it."""
     diff = latest_diff()
-    if diff is None or diff.baseline or diff.previous_id is None:
+    if diff is None or diff.baseline:
         return []
-    changes = changes_between(diff.previous_id, diff.run_id, now=now)
-    return [item for item in changes.new if arn in (item.source, item.target)]
+    rows = AccessChange.objects.filter(diff=diff, category__in=ADDED).filter(
+        Q(source=arn) | Q(target=arn)
+    )
+    items = [
+        ChangeItem(
+            category=row.category,
+            source=row.source,
+            target=row.target,
+            action=row.action,
+            account_id=row.account_id,
+            severity=row.severity,
+            before=None,
+            after=_sides(row)[1],
+            detail=row.detail,
+            diff_run=diff.run_id,
+        )
+        for row in rows[:50]
+    ]
+    _mark_expected(items, now)
+    return [item for item in items if item.is_new]
 
 
 # -- finding triage -----------------------------------------------------------------------------

@@ -256,10 +256,12 @@ class EscalationCount:
 def count_escalations_by_account(account_id: str | None = None) -> list[EscalationCount]:
     """Escalations onto users and roles counted per (source account and kind, target account
     and kind, outcome), those into or out of ``account_id`` only if given: the folded pictures
-    draw one edge per count. A group's row counts once per member and target (a member that
-    is its own target too: about)."""
-    counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+    draw one edge per count. Like the unfolded pictures, a principal's methods onto one target
+    count once; a group's row counts once per member (about: a member's own row onto the same
+    target counts again)."""
+    pairs: dict[tuple[str, str], tuple[str, str, int, bool]] = {}
     rows = EscalationEdge.objects.values_list(
+        "source",
         "account__account_id",
         "source_kind",
         "source_group__kind",
@@ -267,16 +269,25 @@ def count_escalations_by_account(account_id: str | None = None) -> list[Escalati
         "targets",
         "condition_keys",
     )
-    for source_account, kind, group_kind, members, targets, keys in rows.iterator():
-        source_of = group_kind if kind == "group" else kind
-        outcome = "conditional" if keys else "allow"
+    for source, source_account, kind, group_kind, members, targets, keys in rows.iterator():
         for target in targets:
-            parsed = parse_arn(target)
-            kind_of = classify_arn(target)
-            if parsed is None or kind_of not in (SourceKind.USER, SourceKind.ROLE):
-                continue
-            if account_id and account_id not in (source_account, parsed.account):
-                continue
-            slot = (source_account, source_of, parsed.account, str(kind_of), outcome)
-            counts[slot] += (members or 1) if kind == "group" else 1
+            slot = (source, target)
+            unconditional = not keys or (slot in pairs and pairs[slot][3])
+            held = 1 if kind != "group" else members or 1
+            pairs[slot] = (
+                source_account,
+                group_kind if kind == "group" else kind,
+                held,
+                unconditional,
+            )
+    counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+    for (_, target), (source_account, source_of, held, unconditional) in pairs.items():
+        parsed = parse_arn(target)
+        target_of = classify_arn(target)
+        if parsed is None or target_of not in (SourceKind.USER, SourceKind.ROLE):
+            continue
+        if account_id and account_id not in (source_account, parsed.account):
+            continue
+        outcome = "allow" if unconditional else "conditional"
+        counts[(source_account, source_of, parsed.account, str(target_of), outcome)] += held
     return [EscalationCount(*slot, n) for slot, n in sorted(counts.items())]

@@ -6,6 +6,9 @@ from typing import Any
 
 from django import template
 from django.http import QueryDict
+from django.utils import timezone
+
+from identities.queries import changes
 
 register = template.Library()
 
@@ -17,3 +20,9 @@ def edge_query(query: str, item: Any) -> str:
     params["source"] = item.source
     params["target"] = item.target
     return params.urlencode()
+
+
+@register.inclusion_tag("partials/new_since_last_sync.html")
+def new_since_last_sync(arn: str) -> dict[str, Any]:
+    """What the last analysis found new about this principal (a mark on its page)."""
+    return {"items": changes.new_since_last_sync(arn, timezone.now()), "arn": arn}

@@ -108,7 +108,7 @@ def test_access_estate_exact_edges(imported_sample):
         (labels[e["source"]], labels[e["target"]], e["kind"], e.get("outcome", ""))
         for e in data["edges"]
     )
-    assert edges == [
+    assert edges == sorted([
         ("1 role with AdministratorAccess", "OrganizationAccountAccessRole", "assume", "allow"),
         ("1 role with AdministratorAccess", "OrganizationAccountAccessRole", "assume", "allow"),
         ("1 role with AdministratorAccess", "OrganizationAccountAccessRole", "assume", "allow"),
@@ -199,7 +199,19 @@ def test_access_estate_exact_edges(imported_sample):
         ("public-reader", f"4 roles {NO_STATEMENT}", "in-group", ""),
         ("svc-key-rotator", f"1 user {NO_STATEMENT}", "in-group", ""),
         ("token.actions.githubusercontent.com (OIDC)", "github-deploy", "federated", "conditional"),
-    ]
+        # Escalations, a kind of their own (issue 10): PassRole to lambda/ec2, CreateAccessKey.
+        ("alice", "app-server", "escalate", "allow"),
+        ("alice", "lambda-exec", "escalate", "allow"),
+        ("bob", "lambda-exec", "escalate", "allow"),
+        ("dev-ops", "app-server", "escalate", "allow"),
+        ("dev-ops", "lambda-exec", "escalate", "allow"),
+        ("erin", "app-server", "escalate", "allow"),
+        ("erin", "lambda-exec", "escalate", "allow"),
+        ("frank", "app-server", "escalate", "allow"),
+        ("frank", "lambda-exec", "escalate", "allow"),
+        ("github-deploy", "lambda-exec", "escalate", "allow"),
+        ("svc-key-rotator", "auditor", "escalate", "allow"),
+    ])  # fmt: skip
 
 
 def test_access_outside_parties_and_boxes_are_distinct(imported_sample):
@@ -265,7 +277,9 @@ def test_access_focus_two_hops_each_way(imported_sample):
         admins,
         no_statement,
         f"role:{SEC}:org-inventory",
+        f"role:{DEV}:app-server",
         f"role:{DEV}:dev-ops",
+        f"role:{DEV}:lambda-exec",
         f"role:{DEV}:public-reader",
         f"role:{PROD}:partner-gateway",
         f"role:{PROD}:prod-break-glass",
@@ -277,13 +291,17 @@ def test_access_focus_two_hops_each_way(imported_sample):
         (admins, f"role:{DEV}:public-reader", "assume", "allow"),
         (admins, f"role:{PROD}:partner-gateway", "assume", "conditional"),
         (no_statement, f"role:{PROD}:partner-gateway", "assume", "conditional"),
+        (f"role:{DEV}:dev-ops", f"role:{DEV}:app-server", "escalate", "allow"),
+        (f"role:{DEV}:dev-ops", f"role:{DEV}:lambda-exec", "escalate", "allow"),
         (f"role:{DEV}:dev-ops", f"role:{PROD}:prod-ops", "assume", "allow"),
         (f"role:{PROD}:partner-gateway", no_statement, "in-group", ""),
         (f"role:{PROD}:partner-gateway", f"role:{SEC}:org-inventory", "assume", "allow"),
         (f"role:{PROD}:prod-break-glass", admins, "in-group", ""),
         (f"role:{PROD}:prod-ops", no_statement, "in-group", ""),
         (f"role:{PROD}:prod-ops", f"role:{PROD}:prod-break-glass", "assume", "allow"),
+        (f"user:{DEV}:alice", f"role:{DEV}:app-server", "escalate", "allow"),
         (f"user:{DEV}:alice", f"role:{DEV}:dev-ops", "assume", "conditional"),
+        (f"user:{DEV}:alice", f"role:{DEV}:lambda-exec", "escalate", "allow"),
     ]
 
 
@@ -303,7 +321,9 @@ def test_access_expand_merges_neighbours(imported_sample):
     ]
     assert set(_named_nodes(expanded)) - set(_named_nodes(base)) == {
         "3 users with PowerUserAccess",
+        f"role:{DEV}:app-server",
         f"role:{DEV}:dev-ops",
+        f"role:{DEV}:lambda-exec",
         f"user:{DEV}:alice",
     }
 
@@ -334,7 +354,9 @@ def test_access_estate_overview_past_the_threshold(imported_sample):
     }
     # 32: org-inventory's aws:PrincipalOrgID is answered for members (issue 9, item 6), so
     # their conditional edges into acme-security are allowed, merging with the allowed ones.
-    assert len(data["edges"]) == 32
+    # 33: and acme-dev's users' escalations onto its roles, one edge.
+    assert len(data["edges"]) == 33
+    assert (f"agg:users:{DEV}", f"agg:roles:{DEV}", "escalate", "allow") in _edges(data)
     assert (f"agg:users:{DEV}", f"agg:roles:{PROD}", "assume", "conditional") in _edges(data)
     aggregate = next(n for n in data["nodes"] if n["id"] == f"agg:roles:{PROD}")
     assert aggregate["drill_url"] == f"/graph/access/?account={PROD}&accounts={PROD}"
@@ -371,7 +393,14 @@ def test_access_fold_keeps_edge_totals(imported_sample):
     folded = build_access_graph(focus=f"role:{PROD}:prod-ops", depth=2, threshold=2)
 
     assert folded["stats"]["folded"] == ["users", "roles", "access groups"]
-    assert sum(e.get("count", 1) for e in folded["edges"]) == len(unfolded["edges"])
+    # Less the escalations of dev-ops onto app-server and lambda-exec: all three fold into
+    # acme-dev's roles, and an edge inside one folded node is not drawn.
+    inside = [e for e in unfolded["edges"] if e["source"] == f"role:{DEV}:dev-ops"]
+    assert [e["kind"] for e in inside if e["target"].startswith(f"role:{DEV}:")] == [
+        "escalate",
+        "escalate",
+    ]
+    assert sum(e.get("count", 1) for e in folded["edges"]) == len(unfolded["edges"]) - 2
     # The focus stays itself; everything around it folds by kind and account.
     assert _node_ids(folded) == [
         f"agg:access-groups:{PROD}",

@@ -53,7 +53,8 @@ def test_identity_account_counts_by_kind(imported_sample):
         "role": 7,
         "user": 5,
     }
-    assert data["stats"]["edges"] == 21
+    # 21 and 10 escalations between the principals drawn (PassRole to lambda, ec2, …).
+    assert data["stats"]["edges"] == 31
 
 
 def test_identity_hide_aws_managed_drops_their_nodes_and_edges(imported_sample):
@@ -130,7 +131,8 @@ def test_identity_estate_overview_past_the_threshold_counts_by_account(imported_
     assert counts["agg:policy-aws"] == 7
     assert edges[(f"agg:user:{DEV}", f"agg:group:{DEV}", "member")] == 4
     assert edges[(f"agg:role:{DEV}", "agg:policy-aws", "attached")] == 7
-    assert len(edges) == 17
+    assert edges[(f"agg:user:{DEV}", f"agg:role:{DEV}", "escalate")] == 7
+    assert len(edges) == 18
 
 
 def test_identity_unknown_focus_raises(imported_sample):

@@ -173,3 +173,58 @@ def test_dashboard_shows_risk_before_the_estate(two_analyses, logged_in_client):
     assert (risk["administrators"], risk["admin_paths"], risk["new_total"]) == (7, 5, 5)
     assert risk["open_findings"] == {"high": 3, "medium": 3, "low": 0}
     assert [point["admin_paths"] for point in risk["trend"]] == [4, 5]
+
+
+def test_user_page_marks_what_is_new_since_the_last_sync(two_analyses, logged_in_client):
+    response = logged_in_client.get("/accounts/333333333333/users/ci-deploy/")
+
+    body = response.content.decode()
+    mark = body[body.index('<aside class="new-since-sync"') : body.index("</aside>")]
+    assert "edge added: can assume arn:aws:iam::444444444444:role/partner-gateway" in mark
+    assert "edge added: can assume arn:aws:iam::222222222222:role/org-inventory" in mark
+
+
+def test_role_page_without_news_has_no_mark(two_analyses, logged_in_client):
+    response = logged_in_client.get("/accounts/444444444444/roles/audit/")
+
+    assert 'class="new-since-sync"' not in response.content.decode()
+
+
+def _diff_with_new_edges(count: int) -> None:
+    from django.utils import timezone
+
+    from identities.models import AccessChange, AccessDiff, AnalysisRun
+
+    now = timezone.now()
+    first, second = (
+        AnalysisRun.objects.create(status="succeeded", started_at=now, finished_at=now)
+        for _ in range(2)
+    )
+    diff = AccessDiff.objects.create(run=second, previous=first, created_at=now)
+    AccessChange.objects.bulk_create(
+        AccessChange(
+            diff=diff,
+            category="edge_added",
+            source=f"arn:aws:iam::999999999999:role/r{number}",
+            target="arn:aws:iam::111111111111:role/target",
+            action="sts:AssumeRole",
+            account_id="111111111111",
+            severity="high",
+            detail={"before": None, "after": {"conditions": [], "granted_by": ["s"]}},
+        )
+        for number in range(count)
+    )
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_changes_page_query_count_is_constant(
+    logged_in_client, django_assert_num_queries, count
+):
+    _diff_with_new_edges(count)
+
+    # session, user, runs; the latest diff, from and to runs, the chain of diffs, their rows;
+    # edge reviews and edge rules (expected edges)
+    with django_assert_num_queries(10):
+        response = logged_in_client.get(reverse("identities:changes"))
+
+    assert len(response.context["changes"].new) == count
