@@ -369,7 +369,7 @@ def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
             )
             for arn in sorted(now.keys() - then.keys())
         )
-    for category, paths, before, severity in (
+    for category, paths, other, severity in (
         (Category.REACH_ADDED, new.reach, old.reach, "high"),
         (Category.REACH_REMOVED, old.reach, new.reach, "low"),
     ):
@@ -382,7 +382,7 @@ def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
                 severity=severity,
                 detail={"path": paths[source]},
             )
-            for source in sorted(paths.keys() - before.keys())
+            for source in sorted(paths.keys() - other.keys())
         )
     for category, found, gone in (
         (Category.FINDING_NEW, new.findings, old.findings),

@@ -224,6 +224,7 @@ class AccessLoader:
         self.edges(replace(selection, targets=roles))
         self.groups_of(frontier)
         self.members(n for n in frontier if n in self.group_pks)
+        add_escalation_edges(self.builder, out_of=frontier, into=frontier)
         return set(self.builder.graph) - before
 
     def reach(self, up: set[str], down: set[str]) -> tuple[set[str], set[str]]:
@@ -243,7 +244,10 @@ class AccessLoader:
         self.groups_of(down)
         reached = (set(graph) - before) | down
         self.edges(self._selection(down, reached))
-        return new_up, set(graph) - before
+        new_down = set(graph) - before
+        # Escalations are a step too: who can become an ``up`` principal, whom ``down`` can become.
+        targets, sources, _ = add_escalation_edges(self.builder, out_of=down, into=up)
+        return new_up | sources, new_down | targets
 
 
 def seed_access_node(loader: AccessLoader, node_id: str) -> None:
@@ -325,7 +329,11 @@ def build_access_graph(
             loader.members(list(loader.group_pks))
     if expanded := builder.seed_all(expand, lambda node_id: seed_access_node(loader, node_id)):
         loader.grow(expanded)
-    escalations_hidden = 0 if folded_by_sql else add_escalation_edges(builder)
+    escalations_hidden = 0
+    if not folded_by_sql:
+        # Around a focus, the steps above drew the escalations within reach: only those
+        # between the principals drawn are left.
+        *_, escalations_hidden = add_escalation_edges(builder, add_ends=not focus)
     graph, folded = fold_graph(builder.graph, threshold, access_fold_steps, focus=focus)
     if not focus and folded_by_sql:
         folded = ["users", "roles", "access groups"]

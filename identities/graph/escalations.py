@@ -100,65 +100,83 @@ def _principal_rows(arns: Iterable[str]) -> dict[str, tuple[str, int, str, str]]
 
 
 def _drawn_arns(builder: Builder) -> dict[str, str]:
-    """ARN -> node id of the users and roles drawn (by primary key, else by account and name)."""
-    found: dict[str, str] = {}
+    """ARN -> node id of the users and roles drawn (by primary key, else by account and name);
+    each node keeps its ARN (``arn``), so that a view growing hop by hop asks once."""
+    graph = builder.graph
     for kind, model in (("user", IamUser), ("role", IamRole)):
-        nodes = [n for n, d in builder.graph.nodes(data=True) if d["kind"] == kind]
+        nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind and "arn" not in d]
         by_pk = {builder.pks[n]: n for n in nodes if n in builder.pks}
         for start in range(0, len(by_pk), 500):  # no query when there is none
             chunk = list(by_pk)[start : start + 500]
             for pk, arn in model.objects.filter(pk__in=chunk).values_list("pk", "arn"):
-                found[arn] = by_pk[pk]
+                graph.nodes[by_pk[pk]]["arn"] = arn
         with_pk = set(by_pk.values())
         for node_id in nodes:
             if node_id not in with_pk:
                 account_id, _, name = split_node_id(node_id)[1].partition(":")
-                named = (
+                graph.nodes[node_id]["arn"] = (
                     model.objects.filter(account__account_id=account_id, name=name)
                     .values_list("arn", flat=True)
                     .first()
                 )
-                if named:
-                    found[named] = node_id
-    return found
+    return {
+        data["arn"]: node_id
+        for node_id, data in graph.nodes(data=True)
+        if data["kind"] in {"user", "role"} and data.get("arn")
+    }
 
 
-def add_escalation_edges(builder: Builder, *, add_ends: bool = True) -> int:
-    """Draw the escalations out of and into every user and role in the builder's graph, at
-    most ``EDGE_LIMIT`` edges (proven and unconditional first); with ``add_ends`` the other
-    end is added when the scope keeps it, else only escalations between drawn principals are.
-    Returns how many were left out."""
+def add_escalation_edges(
+    builder: Builder,
+    *,
+    add_ends: bool = True,
+    out_of: Iterable[str] | None = None,
+    into: Iterable[str] | None = None,
+) -> tuple[set[str], set[str], int]:
+    """Draw the escalations out of the ``out_of`` nodes and into the ``into`` nodes (every user
+    and role drawn, for None), at most ``EDGE_LIMIT`` edges (proven and unconditional first).
+    With ``add_ends`` the other end is added when the scope keeps it, else only escalations
+    between drawn principals are. Returns the targets added, the sources added and how many
+    edges were left out."""
     scope = builder.scope
     if not scope.keeps_kind(ESCALATE):
-        return 0
+        return set(), set(), 0
     node_of = _drawn_arns(builder)
-    if not node_of:
-        return 0
-    sources = set(node_of) | (_escalating_into(node_of) if add_ends else set())
+    arn_of = {node_id: arn for arn, node_id in node_of.items()}
+    leaving = set(node_of) if out_of is None else {arn_of[n] for n in out_of if n in arn_of}
+    entering = set(node_of) if into is None else {arn_of[n] for n in into if n in arn_of}
+    if not leaving and not entering:
+        return set(), set(), 0
+    sources = leaving | (_escalating_into(entering) if add_ends else set())
     by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
     for escalation in escalation_graph_edges(sources):
         assert escalation.target is not None
-        drawn = (escalation.principal in node_of) + (escalation.target in node_of)
-        if drawn == 2 or (add_ends and drawn):
-            by_pair[(escalation.principal, escalation.target)].append(escalation)
+        source, target = escalation.principal, escalation.target
+        if (source in node_of and target in node_of) or (
+            add_ends and (source in leaving or target in entering)
+        ):
+            by_pair[(source, target)].append(escalation)
     edges = [(pair, attrs) for pair, found in by_pair.items()
              if (attrs := _edge_attrs(found, scope.conditional)) is not None]  # fmt: skip
     edges.sort(key=lambda item: (item[1]["status"] != "proven", item[1]["outcome"], item[0]))
-    rows = _principal_rows({arn for (pair, _) in edges[:EDGE_LIMIT] for arn in pair} - set(node_of))
-    for (source, target), attrs in edges[:EDGE_LIMIT]:
-        for arn in (source, target):
+    shown = edges[:EDGE_LIMIT]
+    rows = _principal_rows({arn for (pair, _) in shown for arn in pair} - set(node_of))
+    added: tuple[set[str], set[str]] = (set(), set())
+    for (source, target), attrs in shown:
+        for end, arn in enumerate((target, source)):
             if arn not in node_of and arn in rows:
                 kind, pk, name, account_id = rows[arn]
                 node_id = principal_node_id(kind, account_id, name)
-                if builder.node(node_id, kind, name, account_id):
+                if builder.node(node_id, kind, name, account_id, arn=arn):
                     builder.pks[node_id] = pk
                     node_of[arn] = node_id
+                    added[end].add(node_id)
         if source in node_of and target in node_of:
             builder.edge(
                 node_of[source], node_of[target], ESCALATE, key=(ESCALATE, attrs["outcome"]),
                 **attrs,
             )  # fmt: skip
-    return max(0, len(edges) - EDGE_LIMIT)
+    return added[0], added[1], len(edges) - len(shown)
 
 
 def add_escalation_counts(

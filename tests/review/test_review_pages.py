@@ -217,9 +217,7 @@ def _diff_with_new_edges(count: int) -> None:
 
 
 @pytest.mark.parametrize("count", [1, 3])
-def test_changes_page_query_count_is_constant(
-    logged_in_client, django_assert_num_queries, count
-):
+def test_changes_page_query_count_is_constant(logged_in_client, django_assert_num_queries, count):
     _diff_with_new_edges(count)
 
     # session, user, runs; the latest diff, from and to runs, the chain of diffs, their rows;
