@@ -10,6 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from iamviz.log_redaction import logging_config
+from iamviz.security import content_security_policy, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,12 +31,6 @@ def envbool(name: str, default: bool) -> bool:
 
 
 DEBUG = envbool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG and envbool("IAMVIZ_REQUIRE_SECRET_KEY", default=False):
-        raise ImproperlyConfigured("SECRET_KEY is not set")
-    # Only good for the embedded default on 127.0.0.1; production sets SECRET_KEY.
-    SECRET_KEY = "insecure-embedded-default-key-set-SECRET_KEY-in-production"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -49,6 +44,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "csp",
     "identities",
 ]
 
@@ -59,9 +55,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every view needs a login unless marked @login_not_required; it runs before the views'
+    # method checks, so an anonymous HEAD or POST is sent to the login page, not answered 405.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "iamviz.urls"
@@ -188,7 +188,31 @@ LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))
 # Celery workers keep this LOGGING (its redacting handler) instead of installing their own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    X_FRAME_OPTIONS = "DENY"
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# --- security: production sets these from the environment (.env.example); with its
+# production values `manage.py check --deploy` is clean. IAMVIZ_HTTPS=true turns on every
+# HTTPS-only setting at once; each can still be set on its own.
+SECRET_KEY = secret_key(
+    env.str("SECRET_KEY", default=""),
+    debug=DEBUG,
+    require=envbool("IAMVIZ_REQUIRE_SECRET_KEY", default=False),
+    data_dir=DATA_DIR,
+)
+HTTPS = envbool("IAMVIZ_HTTPS", default=False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", default=HTTPS)
+if envbool("IAMVIZ_BEHIND_TLS_PROXY", default=False):
+    # Only behind a proxy that sets this header itself and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+vars().update(
+    content_security_policy(
+        env.str("IAMVIZ_CSP", default="enforce"), env.str("IAMVIZ_CSP_REPORT_URI", default="")
+    )
+)

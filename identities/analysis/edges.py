@@ -413,6 +413,16 @@ class EdgeResult:
         return {role.arn: c for c in self.classes for role in c.roles}
 
 
+@dataclass
+class _Answers:
+    """The groups' verdicts for a role trusting ``*``: possible or refused (``verdicts``), those
+    that depend on who the member is (``specific``), and a key equal for equal verdicts."""
+
+    verdicts: list[tuple[AccessGroupInfo, Verdict]]
+    specific: list[AccessGroupInfo]
+    signature: tuple[tuple[int, int], ...]
+
+
 class _Builder:
     def __init__(self, estate: Estate, grouping: Grouping, evaluator: Evaluator) -> None:
         self.estate = estate
@@ -428,6 +438,10 @@ class _Builder:
         self._rcp_shareable: dict[str, bool] = {}
         self._matched_verdicts: dict[tuple[object, ...], Verdict] = {}
         self._classes: dict[tuple[object, ...], RoleClass] = {}
+        self._answers: dict[tuple[object, ...], _Answers] = {}
+        self._patterns: tuple[frozenset[str], tuple[str, ...]] | tuple[()] | None = None
+        self._values: dict[tuple[object, ...], dict[str, str]] = {}
+        self._uniform: dict[str, list[AccessGroupInfo]] = {}
         self.requirements = Requirements()
 
     def member(self, actor: Actor) -> Subject:
@@ -485,11 +499,25 @@ class _Builder:
             ]
             record.granted_by = tuple(statement.ref for statement in granted)
             if verdict.condition_keys:
-                record.condition_values = self.requirements.of(
+                # The same statements of the same requester and trust content read the same.
+                content = self._content_key(target)
+                memo = (
                     verdict.condition_keys,
-                    granted,
-                    lambda: request_statements(subject, target, action, trust, identity),
+                    verdict.granting,
+                    content if content is not None else id(target.role.trust),
+                    target.account.account_id,
+                    action,
+                    id(subject),
+                    tuple(id(statement) for statement in extra),
                 )
+                values = self._values.get(memo)
+                if values is None:
+                    values = self._values[memo] = self.requirements.of(
+                        verdict.condition_keys,
+                        granted,
+                        lambda: request_statements(subject, target, action, trust, identity),
+                    )
+                record.condition_values = values
             if UNKNOWN_DOCUMENT_KEY in verdict.condition_keys:
                 missing = sorted(
                     {
@@ -605,19 +633,20 @@ class _Builder:
         # "*" reaches every synced account's principals: those of the role's own account need
         # no identity-based Allow, so no group of that account is prefiltered.
         label = self._class_label(target) if anyone else None
-        answers: list[tuple[AccessGroupInfo, Verdict]] = []
-        for account_id in sorted(accounts if anyone else delegated):
-            prefilter = not (anyone and account_id == role.account.account_id)
-            for group, verdict in self._group_verdicts(account_id, target, prefilter=prefilter):
-                if verdict.principal_specific:
-                    for actor in group.members:
-                        individuals[id(actor)] = actor
-                    continue
-                answers.append((group, verdict))
         if label is None:
-            for group, verdict in answers:
-                self._emit_group(group, target, verdict)
+            for account_id in sorted(accounts if anyone else delegated):
+                prefilter = not (anyone and account_id == role.account.account_id)
+                for group, verdict in self._group_verdicts(account_id, target, prefilter=prefilter):
+                    if verdict.principal_specific:
+                        for actor in group.members:
+                            individuals[id(actor)] = actor
+                    else:
+                        self._emit_group(group, target, verdict)
         else:
+            answers = self._anyone_answers(target)
+            for group in answers.specific:
+                for actor in group.members:
+                    individuals[id(actor)] = actor
             self._classify(target, label, answers)
         for actor in individuals.values():
             subject = self.member(actor)
@@ -664,26 +693,75 @@ class _Builder:
             return None
         return label if self._content_key(target) is not None else None
 
-    def _classify(
-        self, target: Target, label: str, answers: list[tuple[AccessGroupInfo, Verdict]]
-    ) -> None:
+    def _anyone_answers(self, target: Target) -> _Answers:
+        """Every group's verdict for a role trusting ``*`` whose trust policy reads like others'
+        (`_class_label`). The same for roles whose trust policy reads the same and that the
+        groups' Resource patterns match alike (`_matches`): then cached."""
+        matches = self._matches(target.arn)
+        key = (self._content_key(target), matches) if matches is not None else None
+        found = self._answers.get(key) if key is not None else None
+        if found is not None:
+            self.stats["anyone_answers_shared"] += 1
+            return found
+        answers: list[tuple[AccessGroupInfo, Verdict]] = []
+        specific: list[AccessGroupInfo] = []
+        for account_id in sorted(self.estate.accounts):
+            prefilter = account_id != target.account.account_id
+            for group, verdict in self._group_verdicts(account_id, target, prefilter=prefilter):
+                if verdict.principal_specific:
+                    specific.append(group)
+                else:
+                    answers.append((group, verdict))
+        found = _Answers(
+            answers, specific, tuple((group.index, id(verdict)) for group, verdict in answers)
+        )
+        if key is not None:
+            self._answers[key] = found
+        return found
+
+    def _matches(self, arn: str) -> tuple[object, ...] | None:
+        """What every group's Resource patterns (and exact ARNs) say of ``arn``: all that a
+        group's verdict for a role depends on besides its trust policy and account, or None
+        when some group's verdict may depend on the role otherwise (`resource_bits`)."""
+        if self._patterns is None:
+            literals: set[str] = set()
+            wildcards: dict[str, None] = {}
+            usable = True
+            for group in self.grouping.groups:
+                if group.uniform:
+                    continue
+                if group._patterns is None:
+                    usable = False
+                    break
+                for exact, patterns in (
+                    *group._patterns,
+                    *((group._allow_patterns,) if group._allow_patterns is not None else ()),
+                ):
+                    literals.update(exact)
+                    wildcards.update(dict.fromkeys(patterns))
+            self._patterns = (frozenset(literals), tuple(wildcards)) if usable else ()
+        if not self._patterns:
+            return None
+        literals_all, wildcards_all = self._patterns
+        return (
+            arn if arn in literals_all else None,
+            tuple(match_resource(pattern, arn) for pattern in wildcards_all),
+        )
+
+    def _classify(self, target: Target, label: str, answers: _Answers) -> None:
         """Put a role trusting ``*`` in the class of the roles whose trust policy reads the same
         and whose groups answered the same (the same cached verdicts), or start one."""
         trust = target.role.trust
         assert trust is not None
         refs = tuple(s.ref.replace(label, TRUST_MARK) for s in trust.trust_statements(ASSUME_ROLE))
-        key = (
-            self._content_key(target),
-            refs,
-            tuple((group.index, id(verdict)) for group, verdict in answers),
-        )
+        key = (self._content_key(target), refs, answers.signature)
         found = self._classes.get(key)
         if found is None:
             found = self._classes[key] = RoleClass(len(self._classes))
             marked = {
                 s.ref: s.ref.replace(label, TRUST_MARK) for s in trust.trust_statements(ASSUME_ROLE)
             }
-            for group, verdict in answers:
+            for group, verdict in answers.verdicts:
                 self._emit_group(group, target, verdict, found.grants)
             for grant in found.grants:
                 grant.granted_by = tuple(marked.get(ref, ref) for ref in grant.granted_by)
@@ -704,7 +782,9 @@ class _Builder:
         even when no Allow of theirs can cover the role (a same-account "*" trust needs none).
         """
         groups = self.grouping.by_account.get(account_id, ())
-        uniform = [group for group in groups if group.uniform]
+        uniform = self._uniform.get(account_id)
+        if uniform is None:
+            uniform = self._uniform[account_id] = [group for group in groups if group.uniform]
         content = self._content_key(target)
         memo = (content, account_id) if content is not None else None
         cached = self._uniform_verdicts.get(memo) if memo is not None else None

@@ -18,7 +18,7 @@ import logging
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ import orjson
 from django.conf import settings
 
 from identities.analysis.admins import AdminRecord
-from identities.analysis.edges import EdgeResult
+from identities.analysis.edges import TRUST_MARK, EdgeResult
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
 from identities.arns import GROUP_PREFIX, SourceKind, account_of, classify_source
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 SEP = "\x1f"  # between the fields of an edge line (never in an ARN or a statement reference)
 LIST = "\x1e"  # between the items of a list field
 PAIR = "\x1d"  # between a condition key and its requirement
+SNAPSHOT_FORMAT = 3  # of `AccessSnapshot.to_bytes`; another one is not compared with
 POSSIBLE = ("allow", "conditional")
 Category = AccessChange.Category
 
@@ -58,9 +59,14 @@ class AccessSnapshot:
     reach: dict[str, list[str]] = field(default_factory=dict)  # source -> path to an admin
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> summary
     accounts: list[str] = field(default_factory=list)  # the synced accounts
+    # A role class's grants are rows whose target is the class ("class:DIGEST" of its roles):
+    # class -> [role ARN, trust policy label] of its roles (see `identities.analysis.edges`).
+    classes: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         data = {
+            "format": SNAPSHOT_FORMAT,
+            "classes": self.classes,
             "rows": list(self.rows),
             "members": self.members,
             "admins": self.admins,
@@ -71,8 +77,11 @@ class AccessSnapshot:
         return zlib.compress(orjson.dumps(data), 1)
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> AccessSnapshot:
+    def from_bytes(cls, blob: bytes) -> AccessSnapshot | None:
+        """The snapshot, or None when it was written in another format (a baseline then)."""
         data = orjson.loads(zlib.decompress(blob))
+        if data.get("format") != SNAPSHOT_FORMAT:
+            return None
         return cls(
             rows=set(data["rows"]),
             members=data["members"],
@@ -80,7 +89,23 @@ class AccessSnapshot:
             reach=data["reach"],
             findings=data["findings"],
             accounts=data.get("accounts", []),
+            classes=data.get("classes", {}),
         )
+
+    def edges(self, line: str) -> list[Edge]:
+        """The edges of one row: one, or one per role of the class it grants."""
+        edge = Edge.parse(line)
+        roles = self.classes.get(edge.target)
+        if roles is None:
+            return [edge]
+        return [
+            replace(
+                edge,
+                target=arn,
+                granted_by=tuple(ref.replace(TRUST_MARK, label) for ref in edge.granted_by),
+            )
+            for arn, label in roles
+        ]
 
 
 def edge_line(
@@ -147,19 +172,41 @@ def state_of_results(
     accounts: Iterable[str] = (),
 ) -> AccessSnapshot:
     """The state of freshly computed results (what `store_results` writes)."""
-    return AccessSnapshot(
-        rows={
+    rows = {
+        edge_line(
+            edge.source,
+            edge.target.arn,
+            edge.action,
+            edge.outcome,
+            edge.condition_keys,
+            edge.granted_by,
+            edge.condition_values,
+        )
+        for edge in result.edges
+    }
+    classes: dict[str, list[list[str]]] = {}
+    for role_class in result.classes:
+        # Named by its roles, so that an unchanged class reads the same in the next state.
+        node = "class:" + digest(sorted(role.arn for role in role_class.roles))
+        classes[node] = [
+            [role.arn, label]
+            for role, label in zip(role_class.roles, role_class.labels, strict=True)
+        ]
+        rows.update(
             edge_line(
-                edge.source,
-                edge.target.arn,
-                edge.action,
-                edge.outcome,
-                edge.condition_keys,
-                edge.granted_by,
-                edge.condition_values,
+                grant.source,
+                node,
+                grant.action,
+                grant.outcome,
+                grant.condition_keys,
+                grant.granted_by,
+                grant.condition_values,
             )
-            for edge in result.all_edges()
-        },
+            for grant in role_class.grants
+        )
+    return AccessSnapshot(
+        rows=rows,
+        classes=classes,
         members={
             actor.arn: group.source for group in result.grouping.groups for actor in group.members
         },
@@ -208,13 +255,13 @@ class ChangeRecord:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _index(rows: Iterable[str], wanted: set[str]) -> dict[str, list[Edge]]:
+def _index(state: AccessSnapshot, wanted: set[str]) -> dict[str, list[Edge]]:
     """The edges of these sources (a member, a group, an outside principal)."""
     found: dict[str, list[Edge]] = defaultdict(list)
-    for line in rows:
+    for line in state.rows:
         source = line[: line.index(SEP)]
         if source in wanted:
-            found[source].append(Edge.parse(line))
+            found[source].extend(state.edges(line))
     return found
 
 
@@ -245,7 +292,8 @@ def diff_edges(
 ) -> list[tuple[str, Edge | None, Edge | None]]:
     """(source, before, after) of every expanded edge that appeared, disappeared or changed its
     conditions, sorted by (source, target, action)."""
-    touched = [Edge.parse(line) for line in old.rows ^ new.rows]
+    touched = [edge for line in old.rows - new.rows for edge in old.edges(line)]
+    touched += [edge for line in new.rows - old.rows for edge in new.edges(line)]
     moved = {
         arn
         for arn in old.members.keys() | new.members.keys()
@@ -263,7 +311,7 @@ def diff_edges(
         for members in (old.members, new.members):
             if principal in members:
                 wanted.add(members[principal])
-    old_index, new_index = _index(old.rows, wanted), _index(new.rows, wanted)
+    old_index, new_index = _index(old, wanted), _index(new, wanted)
     pairs: set[tuple[str, str]] = set()
     for edge in touched:
         if edge.source.startswith(GROUP_PREFIX):
@@ -422,16 +470,15 @@ def record_history(run: AnalysisRun, state: AccessSnapshot, now: datetime) -> Ac
         .order_by("-run__finished_at", "-run_id")
         .first()
     )
+    before = AccessSnapshot.from_bytes(bytes(previous.blob)) if previous else None
     diff = AccessDiff.objects.create(
         run=run,
-        previous=previous.run if previous else None,
-        baseline=previous is None,
+        previous=previous.run if previous and before else None,
+        baseline=before is None,
         created_at=now,
         sync_runs=_sync_runs_between(previous.run if previous else None, run),
     )
-    changes = (
-        diff_states(AccessSnapshot.from_bytes(bytes(previous.blob)), state) if previous else []
-    )
+    changes = diff_states(before, state) if before is not None else []
     AccessChange.objects.bulk_create(
         (
             AccessChange(

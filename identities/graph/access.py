@@ -307,6 +307,8 @@ def build_access_graph(
     folded_by_sql = False
     if focus:
         seed_access_node(loader, focus)
+        if focus not in builder.graph:  # e.g. `anyone:x`, seeded as `anyone`
+            raise GraphError(f"Not a node id of the access view: {focus!r}")
         up, down = {focus}, {focus}
         for _ in range(max(0, min(depth, MAX_DEPTH))):
             if len(builder.graph) > COLLECT_LIMIT:

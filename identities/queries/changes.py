@@ -25,6 +25,7 @@ from identities.models import (
     AdminPath,
     AnalysisRun,
     Change,
+    GroupMembership,
     SyncRun,
     TrackedFinding,
     TriageStatus,
@@ -368,9 +369,13 @@ def changes_document(changes: ChangeSet) -> dict[str, Any]:
 
 
 def causes_of(source: str, target: str, sync_runs: Iterable[int], limit: int = 50) -> list[Change]:
-    """The entity changes of these sync runs that name the edge's source or target: a trust
-    policy edit, an attachment, a group membership, a policy of either end."""
+    """The entity changes of these sync runs that name the edge's source, its groups or its
+    target: a trust policy edit, an attachment, a group membership or policy, a policy of
+    either end."""
     ends = [end for end in (source, target) if end.startswith("arn:")]
+    ends.extend(
+        GroupMembership.objects.filter(user__arn=source).values_list("group__arn", flat=True)
+    )
     if not ends:
         return []
     named = Q()

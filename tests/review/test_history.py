@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import zlib
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -144,6 +146,20 @@ def test_changes_name_the_entity_changes_of_the_sync_that_caused_them(two_analys
     causes = causes_of(VENDOR_ROOT, PROD_OPS, changes.sync_runs)
 
     assert [(c.kind, c.action, c.key) for c in causes] == [("trust_policy", "changed", PROD_OPS)]
+
+
+def test_a_removed_edge_names_the_change_of_its_principal_group(two_analyses):
+    changes = changes_between()
+
+    causes = causes_of(AUDITOR, "arn:aws:iam::444444444444:role/audit", changes.sync_runs)
+
+    assert [(c.kind, c.action, c.key) for c in causes] == [
+        (
+            "inline_policy",
+            "removed",
+            "arn:aws:iam::222222222222:group/auditors inline assume-audit-roles",
+        )
+    ]
 
 
 def test_failed_analysis_records_no_history(two_analyses, sample_bundle, reimport, monkeypatch):
@@ -285,8 +301,15 @@ def test_snapshot_round_trips_through_bytes():
 
     again = AccessSnapshot.from_bytes(state.to_bytes())
 
+    assert again is not None
     assert (again.rows, again.members, again.accounts) == (
         state.rows,
         state.members,
         state.accounts,
     )
+
+
+def test_snapshot_of_another_format_is_not_compared_with():
+    blob = zlib.compress(orjson.dumps({"rows": ["a\x1fb"], "members": {}}))
+
+    assert AccessSnapshot.from_bytes(blob) is None
