@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from identities.analysis.admins import find_administrators
-from identities.analysis.edges import EdgeResult, compute_edges, group_principals
+from identities.analysis.edges import EdgeResult, compute_edges
 from identities.analysis.escalations import (
     EscalationResult,
     compute_escalations,
@@ -39,6 +39,7 @@ from identities.analysis.escalations import (
 from identities.analysis.estate import load_estate
 from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
+from identities.analysis.groups import group_principals
 from identities.analysis.history import record_history, state_of_results
 from identities.analysis.reach import Reached, ReachGraph
 from identities.analysis.store import refresh_statistics, store_results

@@ -29,13 +29,14 @@ from typing import Any
 from django.utils import timezone
 
 from identities import iam_limits
-from identities.analysis import graph_of_edges
+from identities.analysis import _without_gc, graph_of_edges
 from identities.analysis.admins import find_administrators
-from identities.analysis.edges import compute_edges, group_principals
+from identities.analysis.edges import compute_edges
 from identities.analysis.escalations import compute_escalations, load_escalation_facts
 from identities.analysis.estate import Actor, Doc, Estate, load_estate, make_doc
 from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
+from identities.analysis.groups import group_principals
 from identities.analysis.history import AccessSnapshot, ChangeRecord, diff_states, state_of_results
 from identities.bundle import BundleError, decode_policy_document
 from identities.models import (
@@ -154,18 +155,18 @@ def current_document(ref: PolicyRef) -> dict[str, Any]:
         row = IamRole.objects.filter(arn=ref.arn).values_list("trust_policy", flat=True)
         found, raw = row.exists(), row.first()
     elif ref.kind == MANAGED:
-        rows = ManagedPolicy.objects.filter(arn=ref.arn).order_by("document", "pk")
+        rows = ManagedPolicy.objects.filter(arn=ref.arn).order_by("pk")
         found = rows.exists()
         raw = rows.exclude(document=None).values_list("document", flat=True).first()
     elif ref.kind == INLINE:
         owner = _inline_owner(ref.arn)
-        rows = InlinePolicy.objects.filter(**{f"{owner}__arn": ref.arn}, name=ref.name)
-        found = rows.exists()
-        raw = rows.values_list("document", flat=True).first()
+        inline = InlinePolicy.objects.filter(**{f"{owner}__arn": ref.arn}, name=ref.name)
+        found = inline.exists()
+        raw = inline.values_list("document", flat=True).first()
     elif ref.kind == ORG:
-        rows = OrgPolicy.objects.filter(policy_id=ref.arn)
-        found = rows.exists()
-        raw = rows.values_list("document", flat=True).first()
+        org = OrgPolicy.objects.filter(policy_id=ref.arn)
+        found = org.exists()
+        raw = org.values_list("document", flat=True).first()
     if not found:
         raise WhatIfError(f"no {_KIND_WORDS[ref.kind]} {ref}")
     if raw is None:
@@ -366,7 +367,7 @@ def analyse_in_memory(
         admins,
         admin_paths,
         findings,
-        estate.accounts,  # type: ignore[arg-type]
+        estate.accounts,
     )
 
 
@@ -418,11 +419,12 @@ def what_if(proposal: Proposal, *, now: datetime | None = None) -> WhatIfAnswer:
     if run is None:
         raise WhatIfError("no analysis has run yet; run `manage.py analyse` first")
     facts = load_escalation_facts()
-    before = analyse_in_memory(load_estate(), now=now, facts=facts)
-    estate = load_estate()
-    apply_proposal(estate, proposal)
-    after = analyse_in_memory(estate, now=now, facts=facts)
-    changes = diff_states(before, after)
+    with _without_gc():
+        before = analyse_in_memory(load_estate(), now=now, facts=facts)
+        estate = load_estate()
+        apply_proposal(estate, proposal)
+        after = analyse_in_memory(estate, now=now, facts=facts)
+        changes = diff_states(before, after)
     return WhatIfAnswer(run, changes, round(time.perf_counter() - clock, 2))
 
 

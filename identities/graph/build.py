@@ -82,8 +82,8 @@ NODE_KIND_LABELS = {
     "column": "Column",
 }
 PRINCIPAL_KINDS = ("user", "group", "role")
-# DOTALL and fullmatch: a key holds whatever a name holds, a newline included.
-_NODE_ID = re.compile(r"(?P<kind>[a-z-]+)(?::(?P<key>.+))?", re.DOTALL)
+# A key holds whatever a name holds, a newline included; never NUL (PostgreSQL refuses it).
+_NODE_ID = re.compile(r"(?P<kind>[a-z-]+)(?::(?P<key>[^\x00]+))?")
 
 
 class GraphError(ValueError):

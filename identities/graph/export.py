@@ -57,7 +57,9 @@ def graph_to_graphml(data: dict[str, Any]) -> str:
             key=edge["id"],
             **_scalar_attrs(edge, skip={"source", "target"}),
         )
-    return "\n".join(nx.generate_graphml(graph, named_key_ids=True, edge_id_from_attribute="id"))
+    # Generated key ids (d0, d1, …): named ones repeat `kind` for nodes and edges, and
+    # GraphML key ids must be unique; each key still carries its attribute's name.
+    return "\n".join(nx.generate_graphml(graph, edge_id_from_attribute="id"))
 
 
 def _scalar_attrs(item: dict[str, Any], skip: set[str]) -> dict[str, Any]:
@@ -97,7 +99,6 @@ _SVG_ESCALATE = "#be123c"
 def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
     """The view drawn as a standalone SVG from the server's positions (what the page shows,
     without client state), for tickets and audit evidence."""
-    half_w, half_h = NODE_WIDTH / 2, 15
     nodes = {n["id"]: n for n in data["nodes"] if "x" in n}
     boxes = [n for n in data["nodes"] if n["kind"] == "box"]
     children: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -109,17 +110,17 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
         members = children.get(box["id"], [])
         if not members:
             continue
-        x0 = min(n["x"] for n in members) - half_w - 16
-        x1 = max(n["x"] for n in members) + half_w + 16
-        y0 = min(n["y"] for n in members) - half_h - 34
-        y1 = max(n["y"] for n in members) + half_h + 16
+        x0 = min(n["x"] - _half(n)[0] for n in members) - 16
+        x1 = max(n["x"] + _half(n)[0] for n in members) + 16
+        y0 = min(n["y"] - _half(n)[1] for n in members) - 34
+        y1 = max(n["y"] + _half(n)[1] for n in members) + 16
         box_rects[box["id"]] = (x0, y0, x1, y1)
-    xs = [n["x"] for n in nodes.values()] or [0]
-    ys = [n["y"] for n in nodes.values()] or [0]
-    min_x = min([min(xs) - half_w, *(r[0] for r in box_rects.values())]) - 20
-    min_y = min([min(ys) - half_h, *(r[1] for r in box_rects.values())]) - 20
-    max_x = max([max(xs) + half_w, *(r[2] for r in box_rects.values())]) + 20
-    max_y = max([max(ys) + half_h, *(r[3] for r in box_rects.values())]) + 20
+    drawn = list(nodes.values())
+    min_x = min([0, *(n["x"] - _half(n)[0] for n in drawn), *(r[0] for r in box_rects.values())])
+    min_y = min([0, *(n["y"] - _half(n)[1] for n in drawn), *(r[1] for r in box_rects.values())])
+    max_x = max([0, *(n["x"] + _half(n)[0] for n in drawn), *(r[2] for r in box_rects.values())])
+    max_y = max([0, *(n["y"] + _half(n)[1] for n in drawn), *(r[3] for r in box_rects.values())])
+    min_x, min_y, max_x, max_y = min_x - 20, min_y - 20, max_x + 20, max_y + 20
     width, height = max_x - min_x, max_y - min_y
     marked = set(highlight)
     out = [
@@ -165,7 +166,7 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
         if edge["kind"] == "escalate":
             colour = "#1d4ed8" if hl else _SVG_ESCALATE
             dash = ' stroke-dasharray="3 3"' if edge.get("status") == "potential" else dash
-        x1, y1, x2, y2 = _clip(source, target, half_w, half_h)
+        x1, y1, x2, y2 = _clip(source, target)
         title = f"{source['label']} {EDGE_KIND_LABELS.get(edge['kind'], edge['kind'])} "
         title += target["label"]
         if edge.get("methods"):
@@ -182,30 +183,46 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
             continue
         fill, stroke = _SVG_FILL.get(node["kind"], ("#f1f5f9", "#475569"))
         hl = node["id"] in marked
-        label = node["label"] if len(node["label"]) <= 26 else node["label"][:25] + "…"
-        if node.get("count"):
-            label = f"{label} ({node['count']})"
+        admin = "admin" in node.get("flags", ())
+        width = 1.2
+        if admin:  # the page's red administrator border
+            stroke, width = "#b91c1c", 3.0
+        if hl:
+            stroke, width = "#1d4ed8", 3.0
+        half_w, half_h = _half(node)
+        # The page's own wrapped label (every line, nothing cut), not a truncated copy.
+        lines = (node.get("display") or node["label"]).split("\n")
+        first_y = node["y"] + 4 - 6.5 * (len(lines) - 1)
+        spans = "".join(
+            f'<tspan x="{node["x"]:.1f}" y="{first_y + 13 * i:.1f}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
+        )
         out.append(
-            f'<g class="node"><rect x="{node["x"] - half_w:.1f}" y="{node["y"] - half_h:.1f}" '
-            f'width="{NODE_WIDTH}" height="{2 * half_h}" rx="6" fill="{fill}" '
-            f'stroke="{"#1d4ed8" if hl else stroke}" stroke-width="{3 if hl else 1.2}"/>'
-            f'<text x="{node["x"]:.1f}" y="{node["y"] + 4:.1f}" text-anchor="middle" '
-            f'fill="#0f172a">{escape(label)}</text><title>{escape(node["id"])}</title></g>'
+            f'<g class="node{" admin" if admin else ""}"><rect x="{node["x"] - half_w:.1f}" '
+            f'y="{node["y"] - half_h:.1f}" width="{2 * half_w:.1f}" height="{2 * half_h:.1f}" '
+            f'rx="6" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/>'
+            f'<text text-anchor="middle" fill="#0f172a">{spans}</text>'
+            f"<title>{escape(node['id'])}</title></g>"
         )
     out.append("</svg>")
     return "\n".join(out)
 
 
-def _clip(
-    source: dict[str, Any], target: dict[str, Any], half_w: float, half_h: float
-) -> tuple[float, float, float, float]:
+def _half(node: dict[str, Any]) -> tuple[float, float]:
+    """Half the width and height of a node's rectangle, as the page sizes it."""
+    return (node.get("w") or NODE_WIDTH) / 2, (node.get("h") or 30) / 2
+
+
+def _clip(source: dict[str, Any], target: dict[str, Any]) -> tuple[float, float, float, float]:
     """The segment between two node rectangles, cut at their borders."""
     x1, y1, x2, y2 = source["x"], source["y"], target["x"], target["y"]
     dx, dy = x2 - x1, y2 - y1
     if dx == 0 and dy == 0:
         return x1, y1, x2, y2
-    scale = min(
-        half_w / abs(dx) if dx else math.inf,
-        half_h / abs(dy) if dy else math.inf,
-    )
-    return x1 + dx * scale, y1 + dy * scale, x2 - dx * scale, y2 - dy * scale
+
+    def scale(node: dict[str, Any]) -> float:
+        half_w, half_h = _half(node)
+        return min(half_w / abs(dx) if dx else math.inf, half_h / abs(dy) if dy else math.inf)
+
+    start, end = scale(source), scale(target)
+    return x1 + dx * start, y1 + dy * start, x2 - dx * end, y2 - dy * end

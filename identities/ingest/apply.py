@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 from django.db import connection, models, transaction
 
+from identities.bundle import BundleError
 from identities.db import BATCH, copy_rows, update_rows
 from identities.ingest.cascade import record_cascade
 from identities.ingest.facts import (
@@ -117,6 +118,7 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
     )
     members = org.member_accounts
     existing = {account.account_id: account for account in Account.objects.all()}
+    _refuse_second_organization(org, existing.values())
     for account_id, member in members.items():
         wanted = {
             "ou_path": member["ou_path"],
@@ -150,6 +152,28 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
             account.account_id,
             {"fields": ["in_organization"]},
         )
+
+
+def _refuse_second_organization(org: OrganizationRows, accounts: Iterable[Account]) -> None:
+    """The estate holds one organisation: importing another would make the first one's
+    accounts standalone and drop their SCPs and OUs, so refuse it and say why."""
+    held: dict[str, list[str]] = defaultdict(list)
+    for account in accounts:
+        if account.in_organization and account.organization_id:
+            held[account.organization_id].append(account.account_id)
+    others = {org_id: ids for org_id, ids in held.items() if org_id != org.organization_id}
+    if not others or not org.organization_id:
+        return
+    org_id, ids = sorted(others.items())[0]
+    shown = ", ".join(sorted(ids)[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    raise BundleError(
+        "bundle",
+        "$.organization",
+        f"this is organisation {org.organization_id}, but the estate already holds organisation "
+        f"{org_id} (accounts {shown}). iamviz keeps one organisation: importing a second "
+        f"would turn {org_id}'s accounts standalone and drop their SCPs. Nothing was imported; "
+        "import it into a separate iamviz, or delete the other organisation's accounts first.",
+    )
 
 
 def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from identities.models import Account, AccountSyncConfig, Change, SyncRun
-from identities.queries.estate import count_of
 from identities.sync.config import ACTIVE, load_settings, role_for, stale_after
 
 
@@ -106,6 +105,7 @@ def sync_history() -> QuerySet[SyncRun]:
     return (
         SyncRun.objects.filter(source=SyncRun.Source.AWS, parent=None)
         .defer("bundle_gzip")
+        .prefetch_related(_children())
         .annotate(
             child_total=Count("children"),
             child_failed=Count("children", filter=Q(children__status=SyncRun.Status.FAILED)),
@@ -119,15 +119,39 @@ def total_changes(change_counts: dict[str, dict[str, int]] | None) -> int:
     return sum(sum(actions.values()) for actions in (change_counts or {}).values())
 
 
+def run_change_total(run: SyncRun) -> int:
+    """THE change total of a run, the same on every page and on the command line: every entity
+    it added, removed or changed (its change counts), an organisation run's with its account
+    runs'. Not the number of change-set rows: a first import of an account is one summary row."""
+    children = run.children.all()  # prefetched by the queries below
+    return total_changes(run.change_counts) + sum(total_changes(c.change_counts) for c in children)
+
+
+def run_change_counts(run: SyncRun) -> dict[str, dict[str, int]]:
+    """A run's change counts by kind and action, an organisation run's with its account runs'
+    (so the by-kind table adds up to `run_change_total`)."""
+    merged: dict[str, dict[str, int]] = {}
+    for counts in [run.change_counts, *(child.change_counts for child in run.children.all())]:
+        for kind, actions in (counts or {}).items():
+            row = merged.setdefault(kind, {"added": 0, "removed": 0, "changed": 0})
+            for action, number in actions.items():
+                row[action] = row.get(action, 0) + number
+    return dict(sorted(merged.items()))
+
+
+def _children() -> Prefetch[str]:
+    return Prefetch("children", queryset=SyncRun.objects.only("pk", "parent", "change_counts"))
+
+
 def sync_runs() -> QuerySet[SyncRun]:
-    """Sync runs newest first, without loading archived bundles; an organisation run's change
-    total counts its account runs' changes too."""
+    """Sync runs newest first, without loading archived bundles, with their account runs'
+    change counts for `run_change_total`."""
     return (
         SyncRun.objects.defer("bundle_gzip")
         .select_related("account")
+        .prefetch_related(_children())
         .annotate(
             has_bundle=ExpressionWrapper(Q(bundle_gzip__isnull=False), output_field=BooleanField()),
-            change_total=count_of(Change, "sync_run") + count_of(Change, "sync_run__parent"),
         )
         .order_by(F("started_at").desc(nulls_last=True), "-pk")
     )
@@ -156,10 +180,10 @@ def changes_for(run: SyncRun, *, kind: str = "", action: str = "") -> QuerySet[C
 
 
 def account_runs_of(run: SyncRun) -> QuerySet[SyncRun]:
-    """The account runs of an organisation run, with their own change totals."""
+    """The account runs of an organisation run (`run_change_total` gives each one's total)."""
     return (
         run.children.defer("bundle_gzip")
-        .annotate(change_total=count_of(Change, "sync_run"))
+        .prefetch_related(_children())
         .order_by("target_account_id")
     )
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from django import template
 
-from identities.queries.sync import total_changes
+from identities.models import SyncRun
+from identities.queries.sync import run_change_total, total_changes
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,18 @@ register = template.Library()
 def changes_total(change_counts: dict[str, dict[str, int]] | None) -> int:
     """Added + removed + changed entries of a run's `change_counts`."""
     return total_changes(change_counts)
+
+
+@register.filter
+def run_changes(run: SyncRun) -> int:
+    """A run's change total, one definition everywhere (see `run_change_total`)."""
+    return run_change_total(run)
+
+
+@register.filter
+def words(name: str) -> str:
+    """A snake_case key as words: `inline_policies` → `inline policies`."""
+    return str(name).replace("_", " ")
 
 
 @register.filter

@@ -56,6 +56,10 @@ from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fr
 
 logger = logging.getLogger(__name__)
 
+# Rows per section of the Changes page unless `?all=1`: a night that changed thousands of edges
+# is narrowed with the filters, not read in one table.
+ROW_LIMIT = 100
+
 
 def _finding_or_404(key: str) -> TrackedFinding:
     try:
@@ -88,7 +92,16 @@ def changes(request: HtmxHttpRequest) -> HttpResponse:
         context["changes"] = changes_between(**filters, now=timezone.now())
     except HistoryUnavailable as exc:
         context["changes"], context["unavailable"] = None, str(exc)
-    context["query"] = request.GET.urlencode()
+    params = request.GET.copy()
+    params.pop("all", None)
+    show_all = bool(request.GET.get("all"))
+    context.update(
+        query=params.urlencode(),
+        show_all=show_all,
+        row_limit=ROW_LIMIT,
+        minus_limit=-ROW_LIMIT,
+        limit=":" if show_all else f":{ROW_LIMIT}",
+    )
     return render_page_or_fragment(request, "identities/changes.html", "changes", context)
 
 

@@ -111,7 +111,7 @@ def _after_sync_request(request: HtmxHttpRequest) -> HttpResponse:
 def sync_runs(request: HtmxHttpRequest) -> HttpResponse:
     """The history of AWS syncs: duration, AWS calls, change counts, errors."""
     page = paginate(request, sync_queries.sync_history(), HISTORY_PAGE_SIZE)
-    context = {"page": page, "noun": "syncs"}
+    context = {"page": page, "noun": "syncs", "noun_one": "sync"}
     return render_page_or_fragment(request, "identities/sync_runs.html", "results", context)
 
 
@@ -216,7 +216,11 @@ def _render_settings(
 @require_GET
 @login_required
 def syncrun_list(request: HtmxHttpRequest) -> HttpResponse:
-    context = {"page": paginate(request, sync_queries.sync_runs()), "noun": "sync runs"}
+    context = {
+        "page": paginate(request, sync_queries.sync_runs()),
+        "noun": "sync runs",
+        "noun_one": "sync run",
+    }
     return render_page_or_fragment(request, "identities/syncrun_list.html", "results", context)
 
 
@@ -224,16 +228,23 @@ def syncrun_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def syncrun_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = run_or_404(pk)
-    form = ChangeFilterForm(request.GET, kinds=sorted(run.change_counts))
+    change_counts = sync_queries.run_change_counts(run)
+    form = ChangeFilterForm(request.GET, kinds=sorted(change_counts))
     filters = form.filters()
-    changes = sync_queries.changes_for(
-        run, kind=filters.get("kind", ""), action=filters.get("action", "")
-    )
+    kind, action = filters.get("kind", ""), filters.get("action", "")
+    changes = sync_queries.changes_for(run, kind=kind, action=action)
+    page = paginate(request, changes)
+    counted = change_counts.get(kind, {})
+    counted_total = counted.get(action, 0) if action else sum(counted.values())
     context = {
         "run": run,
         "form": form,
-        "page": paginate(request, changes),
+        "page": page,
         "noun": "changes",
+        "noun_one": "change",
+        "change_counts": change_counts,
+        # First imports of an account count each entity but list one summary row per account.
+        "summarised": max(0, counted_total - page.paginator.count) if kind else 0,
         "account_runs": sync_queries.account_runs_of(run),
     }
     return render_page_or_fragment(request, "identities/syncrun_detail.html", "results", context)

@@ -53,3 +53,19 @@ def test_members_get_the_organisation_id_and_an_account_that_leaves_loses_it(sam
 
     assert org_ids()["111111111111"] == (True, "o-first1234")
     assert org_ids()["222222222222"] == (False, "")
+
+
+def test_a_second_organisation_is_refused_and_the_first_keeps_its_accounts(sample_bundle):
+    from identities.bundle import BundleError
+
+    first = organization("o-first1234", ["111111111111", "222222222222"])
+    import_bundle({**sample_bundle, "organization": first}, label="first.json")
+    other = {"accounts": [], "organization": organization("o-other5678", ["999999999999"])}
+
+    with pytest.raises(BundleError, match="already holds organisation o-first1234") as refused:
+        import_bundle({**sample_bundle, **other}, label="other.json")
+
+    assert "drop their SCPs" in str(refused.value)
+    assert org_ids()["111111111111"] == (True, "o-first1234")
+    assert org_ids()["222222222222"] == (True, "o-first1234")
+    assert "999999999999" not in org_ids()

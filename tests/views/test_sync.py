@@ -298,7 +298,11 @@ def test_an_organisation_run_page_shows_its_account_runs_and_their_changes(
     """Issue 15 item 10: the organisation run listed "0 changes": they were its children's."""
     parent = SyncRun.objects.create(source="aws", status="succeeded", label="organisation")
     child = SyncRun.objects.create(
-        source="aws", status="succeeded", parent=parent, target_account_id="111111111111"
+        source="aws",
+        status="succeeded",
+        parent=parent,
+        target_account_id="111111111111",
+        change_counts={"user": {"added": 1, "removed": 0, "changed": 0}},
     )
     Change.objects.create(
         sync_run=child, account_id="111111111111", kind="user", action="added", key="arn:x"
@@ -331,3 +335,28 @@ def test_the_next_scheduled_run_is_shown_in_the_schedules_time_zone(
         assert shown.endswith(" 02:00 CET (Europe/Paris)") or shown.endswith(
             " 02:00 CEST (Europe/Paris)"
         ), shown
+
+
+def test_a_run_has_one_change_total_on_every_page_and_the_kind_filter_explains_summaries(
+    logged_in_client: Any, imported_sample: SyncRun
+) -> None:
+    """Issue 11 item 4: the run list said 20 changes, the by-kind table 123, Kind=role "0"."""
+    run = imported_sample
+    total = sum(sum(actions.values()) for actions in run.change_counts.values())
+    roles = sum(run.change_counts["role"].values())
+
+    listed = logged_in_client.get(reverse("identities:syncrun-list")).content.decode()
+    detail = logged_in_client.get(reverse("identities:syncrun-detail", args=[run.pk]))
+    by_role = logged_in_client.get(
+        reverse("identities:syncrun-detail", args=[run.pk]), {"kind": "role"}
+    ).content.decode()
+
+    row = listed.split(f">#{run.pk}</a>")[1].split("</tr>")[0]
+    assert f'<td class="num">{total}</td>' in row
+    assert sum(sum(a.values()) for a in detail.context["change_counts"].values()) == total
+    assert f"{roles} more role changes came with the first import" in by_role
+    assert "inline policies" in detail.content.decode()
+    assert "inlinepolicies" not in detail.content.decode()
+    SyncRun.objects.create(source="aws", status="succeeded")
+    syncs = logged_in_client.get(reverse("identities:sync-runs")).content.decode()
+    assert "<strong>1</strong> sync</p>" in syncs
