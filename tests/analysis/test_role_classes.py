@@ -117,6 +117,7 @@ def test_path_finder_explains_a_hop_through_a_class(estate):
     assert hops[0]["granted_by"] == [trust_ref(HOME, "open-b")]
 
 
+@pytest.mark.django_db
 def test_view_has_every_column_of_an_edge():
     with connection.cursor() as cursor:
         columns = {

@@ -88,8 +88,8 @@ def test_syncrun_list_query_count_is_constant(logged_in_client, django_assert_nu
     for _ in range(count):
         ChangeFactory(sync_run=SyncRunFactory(bundle_gzip=b"x"))
 
-    # session, user, count, page
-    with django_assert_num_queries(4):
+    # session, user, count, page, the account runs' change counts (one prefetch)
+    with django_assert_num_queries(5):
         response = logged_in_client.get("/runs/")
 
     assert len(response.context["page"].object_list) == count
