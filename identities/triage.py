@@ -166,6 +166,7 @@ _CONTENT = (
     "detail",
     "data",
     "material",
+    "content",
 )
 _UPDATED = (
     *_CONTENT,
@@ -186,12 +187,31 @@ def track_findings(
     """Move every tracked finding along after an analysis that found ``found`` (key -> summary,
     see `finding_identity`); returns the transitions by target status."""
     rules = active_rules(SuppressionRule.AppliesTo.FINDING, now)
-    tracked = {finding.key: finding for finding in TrackedFinding.objects.all()}
+    # Most findings are found again unchanged: decide that on light tuples, and load (and
+    # write) only the rows that change.
+    light = TrackedFinding.objects.values_list("key", "status", "material", "content", "until")
+    touched = []
+    known = set()
+    for key, status, material, content, until in light.iterator(chunk_size=5000):
+        known.add(key)
+        summary = found.get(key)
+        if summary is None:
+            if status != RESOLVED:
+                touched.append(key)
+        elif (
+            status == RESOLVED
+            or content != summary["content"]
+            or (status in DECIDED and (material != summary["material"] or _expired(until, now)))
+        ):
+            touched.append(key)
+    tracked = TrackedFinding.objects.in_bulk(touched, field_name="key") if touched else {}
     events: list[FindingEvent] = []
     created: list[TrackedFinding] = []
     updated: list[TrackedFinding] = []
     for key, summary in found.items():
         finding = tracked.get(key)
+        if finding is None and key in known:
+            continue  # found again, unchanged
         if finding is None:
             finding = TrackedFinding(
                 key=key,
@@ -203,6 +223,7 @@ def track_findings(
                 detail=summary["detail"],
                 data=summary["data"],
                 material=summary["material"],
+                content=summary["content"],
                 status=OPEN,
                 first_seen_at=now,
                 last_seen_at=now,
@@ -215,18 +236,6 @@ def track_findings(
                 events.append(ruled)
             continue
         note = _reopen_reason(finding, summary, now)
-        content = (
-            summary["kind"],
-            summary["severity"],
-            summary["account_id"],
-            summary["principal"],
-            summary["title"][:1000],
-            summary["detail"],
-            summary["data"],
-            summary["material"],
-        )
-        if note is None and content == tuple(getattr(finding, name) for name in _CONTENT):
-            continue  # only seen again: the one UPDATE below records that
         (
             finding.kind,
             finding.severity,
@@ -236,7 +245,18 @@ def track_findings(
             finding.detail,
             finding.data,
             finding.material,
-        ) = content
+            finding.content,
+        ) = (
+            summary["kind"],
+            summary["severity"],
+            summary["account_id"],
+            summary["principal"],
+            summary["title"][:1000],
+            summary["detail"],
+            summary["data"],
+            summary["material"],
+            summary["content"],
+        )
         finding.last_seen_at, finding.last_run = now, run
         if note is not None:
             events.append(_event(finding, OPEN, note, now, from_status=finding.status, run=run))
@@ -253,9 +273,6 @@ def track_findings(
         )
         finding.status, finding.until = RESOLVED, None
         updated.append(finding)
-    # Every finding still found was seen now; the rows that changed are written after this
-    # (a resolved one keeps its last sighting). One UPDATE, not one CASE per row.
-    TrackedFinding.objects.exclude(status=RESOLVED).update(last_seen_at=now, last_run=run)
     TrackedFinding.objects.bulk_create(created, batch_size=2000)
     TrackedFinding.objects.bulk_update(updated, _UPDATED, batch_size=2000)
     FindingEvent.objects.bulk_create(events, batch_size=2000)
@@ -263,6 +280,10 @@ def track_findings(
     for event in events:
         moved[event.to_status] = moved.get(event.to_status, 0) + 1
     return moved
+
+
+def _expired(until: datetime | None, now: datetime) -> bool:
+    return until is not None and until <= now
 
 
 def _reopen_reason(
@@ -277,7 +298,8 @@ def _reopen_reason(
         if summary["severity"] != finding.severity:
             return f"changed: severity {finding.severity} -> {summary['severity']}"
         return "changed: the facts behind it differ"
-    if finding.until is not None and finding.until <= now:
+    if _expired(finding.until, now):
+        assert finding.until is not None
         return (
             f"{finding.get_status_display().lower()} until {finding.until:%Y-%m-%d %H:%M}, expired"
         )

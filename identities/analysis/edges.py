@@ -19,7 +19,11 @@ Roles trusting ``*`` get one edge from ``*`` (anyone in the world) and, like a t
 root, an edge from every access group of every synced account that can use the trust: groups of
 the role's own account need no identity-based Allow ("For IAM users and roles within your
 account, no other permissions are required"), groups of other accounts do. Roles whose trust
-policies read alike (same statements, same account) share the groups' verdicts.
+policies read alike (same statements, same account) share the groups' verdicts, and when the
+groups' Resource patterns match them alike, the whole list of verdicts. Those roles form a
+*role class* (`RoleClass`): their group edges are kept and stored once per class, not once per
+role (a million rows for fifty accounts), and written out by whoever reads them (the AccessEdge
+view, the reach graph's class nodes, the history).
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-anonymous
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_compare-resource-policies.html
 """

@@ -236,6 +236,7 @@ def finding_identity(record: FindingRecord) -> tuple[str, dict[str, Any]]:
         "data": record.data,
         "material": digest([record.severity, record.data]),
     }
+    summary["content"] = digest(summary)
     return digest(who), summary
 
 

@@ -95,12 +95,14 @@ def resolve_statements(refs: list[str], account_id: str | None = None) -> list[d
 
 def _document_for(kind: str, name: str, arn: str, account_id: str | None) -> tuple[Any, str]:
     if kind == "trust policy":
-        found = IamRole.objects.filter(arn=arn, account__account_id=_arn_account(arn))
-        return found.values_list("trust_policy", flat=True).first(), ""
+        role = IamRole.objects.filter(arn=arn, account__account_id=_arn_account(arn))
+        return role.values_list("trust_policy", flat=True).first(), ""
     if kind.startswith("inline policy"):
         owner = Q(user__arn=arn) | Q(group__arn=arn) | Q(role__arn=arn)
-        found = InlinePolicy.objects.filter(owner, name=name, account__account_id=_arn_account(arn))
-        return found.values_list("document", flat=True).first(), ""
+        inline = InlinePolicy.objects.filter(
+            owner, name=name, account__account_id=_arn_account(arn)
+        )
+        return inline.values_list("document", flat=True).first(), ""
     if "policy" in kind or kind.startswith("permissions boundary"):
         policy, warning = managed_policy_copy(arn, account_id)
         return (policy.document if policy is not None else None), warning

@@ -173,6 +173,7 @@ class TrackedFinding(models.Model):
     detail = models.TextField(blank=True)
     data = models.JSONField(default=dict)
     material = models.CharField(max_length=40, help_text="digest of what makes it this finding")
+    content = models.CharField(max_length=40, help_text="digest of everything it shows")
     status = models.CharField(max_length=10, choices=TriageStatus.choices)
     reason = models.TextField(blank=True)
     until = models.DateTimeField(null=True, blank=True)
@@ -184,7 +185,9 @@ class TrackedFinding(models.Model):
         SuppressionRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
     )
     first_seen_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(
+        help_text="the last analysis that changed it; one not resolved is in every analysis"
+    )
     last_run = models.ForeignKey(
         AnalysisRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -372,8 +372,11 @@ def edges_between(
     )
     kinds = dict(AccessGroupMember.objects.filter(arn__in=sources).values_list("arn", "user_id"))
     wanted = sources | {f"group:{key}" for key in group_of.values()}
+    # Role keys rather than a join on the ARN: the edge view then reads its written-out role
+    # class grants through the member index instead of writing them all out.
+    target_ids = list(IamRole.objects.filter(arn__in=targets).values_list("pk", flat=True))
     rows = list(
-        AccessEdge.objects.filter(source__in=wanted, target__arn__in=targets).values(*_FIELDS)
+        AccessEdge.objects.filter(source__in=wanted, target_id__in=target_ids).values(*_FIELDS)
     )
     own = {(row["source"], row["target_id"]) for row in rows if row["source_kind"] != _GROUP}
     groups: dict[str, list[dict]] = defaultdict(list)

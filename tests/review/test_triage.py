@@ -10,6 +10,7 @@ from identities.models import SuppressionRule, TrackedFinding
 from identities.queries.changes import changes_between, tracked_findings
 from identities.triage import (
     create_rule,
+    digest,
     decide_finding,
     mark_edge_expected,
     reopen_finding,
@@ -26,7 +27,7 @@ def trail(finding: TrackedFinding) -> list[tuple[str, str, str]]:
 
 
 def summary(severity: str = "high", material: str = "m1") -> dict:
-    return {
+    found = {
         "kind": "admin_without_mfa",
         "severity": severity,
         "principal": DAVE,
@@ -36,6 +37,7 @@ def summary(severity: str = "high", material: str = "m1") -> dict:
         "data": {},
         "material": material,
     }
+    return {**found, "content": digest(found)}
 
 
 def test_new_finding_opens_and_a_decision_is_kept_across_analyses(db, staff_user):
@@ -145,6 +147,7 @@ def test_rule_decides_matching_open_findings_and_future_ones(two_analyses, staff
         "detail": "",
         "data": {"trusted_account": "999999999999"},
         "material": "x",
+        "content": "x",
     }
     current = {f.key: _summary_of(f) for f in TrackedFinding.objects.exclude(status="resolved")}
     track_findings(None, {**current, "new": future}, MONDAY)
@@ -168,6 +171,7 @@ def _summary_of(finding: TrackedFinding) -> dict:
         "detail": finding.detail,
         "data": finding.data,
         "material": finding.material,
+        "content": finding.content,
     }
 
 
