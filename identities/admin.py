@@ -4,28 +4,12 @@ nothing here can add, change or delete them."""
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from identities.models import (
-    AccessKey,
-    Account,
-    Change,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    IdentityProvider,
-    InlinePolicy,
-    InstanceProfile,
-    ManagedPolicy,
-    OrgNode,
-    OrgPolicy,
-    PolicyAttachment,
-    PolicyVersion,
-    SyncRun,
-)
+from identities import models
 
 logger = logging.getLogger(__name__)
 
@@ -46,60 +30,60 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Account)
+@admin.register(models.Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ("account_id", "name", "alias", "ou_path", "is_management", "in_organization")
     list_filter = ("is_management", "in_organization")
     search_fields = ("account_id", "name", "alias", "ou_path")
 
 
-@admin.register(OrgNode)
+@admin.register(models.OrgNode)
 class OrgNodeAdmin(ReadOnlyAdmin):
     list_display = ("path", "node_id", "kind")
     list_filter = ("kind",)
     search_fields = ("node_id", "name", "path")
 
 
-@admin.register(OrgPolicy)
+@admin.register(models.OrgPolicy)
 class OrgPolicyAdmin(ReadOnlyAdmin):
     list_display = ("name", "policy_id", "type")
     list_filter = ("type",)
     search_fields = ("policy_id", "name")
 
 
-@admin.register(IamUser)
-class IamUserAdmin(ReadOnlyAdmin):
+class AccountRowAdmin(ReadOnlyAdmin):
+    """The rows of one account: listed with their account, filtered and searched by it."""
+
+    list_filter: ClassVar[tuple[str, ...]] = ("account",)
+    list_select_related = ("account",)
+    search_fields: ClassVar[tuple[str, ...]] = ("name", "arn", "=unique_id")
+
+
+@admin.register(models.IamUser)
+class IamUserAdmin(AccountRowAdmin):
     list_display = ("name", "account", "path", "mfa_active", "password_enabled", "create_date")
     list_filter = ("mfa_active", "password_enabled", "account")
-    list_select_related = ("account",)
-    search_fields = ("name", "arn", "=unique_id")
 
 
-@admin.register(IamGroup)
-class IamGroupAdmin(ReadOnlyAdmin):
+@admin.register(models.IamGroup)
+class IamGroupAdmin(AccountRowAdmin):
     list_display = ("name", "account", "path", "create_date")
-    list_filter = ("account",)
-    list_select_related = ("account",)
-    search_fields = ("name", "arn", "=unique_id")
 
 
-@admin.register(IamRole)
-class IamRoleAdmin(ReadOnlyAdmin):
+@admin.register(models.IamRole)
+class IamRoleAdmin(AccountRowAdmin):
     list_display = ("name", "account", "path", "last_used_date", "last_used_region", "create_date")
-    list_filter = ("account",)
-    list_select_related = ("account",)
-    search_fields = ("name", "arn", "=unique_id", "description")
+    search_fields = (*AccountRowAdmin.search_fields, "description")
 
 
-@admin.register(ManagedPolicy)
-class ManagedPolicyAdmin(ReadOnlyAdmin):
+@admin.register(models.ManagedPolicy)
+class ManagedPolicyAdmin(AccountRowAdmin):
     list_display = ("name", "account", "is_aws_managed", "default_version_id", "attachment_count")
     list_filter = ("is_aws_managed", "account")
-    list_select_related = ("account",)
     search_fields = ("name", "arn", "=policy_id")
 
 
-@admin.register(PolicyVersion)
+@admin.register(models.PolicyVersion)
 class PolicyVersionAdmin(ReadOnlyAdmin):
     list_display = ("policy", "version_id", "is_default", "create_date")
     list_filter = ("is_default",)
@@ -107,21 +91,21 @@ class PolicyVersionAdmin(ReadOnlyAdmin):
     search_fields = ("policy__name", "policy__arn")
 
 
-@admin.register(GroupMembership)
+@admin.register(models.GroupMembership)
 class GroupMembershipAdmin(ReadOnlyAdmin):
     list_display = ("user", "group")
     list_select_related = ("user", "group")
     search_fields = ("user__name", "group__name")
 
 
-@admin.register(PolicyAttachment)
+@admin.register(models.PolicyAttachment)
 class PolicyAttachmentAdmin(ReadOnlyAdmin):
     list_display = ("policy", "user", "group", "role")
     list_select_related = ("policy", "user", "group", "role")
     search_fields = ("policy__name", "user__name", "group__name", "role__name")
 
 
-@admin.register(InlinePolicy)
+@admin.register(models.InlinePolicy)
 class InlinePolicyAdmin(ReadOnlyAdmin):
     list_display = ("name", "account", "user", "group", "role")
     list_filter = ("account",)
@@ -129,22 +113,20 @@ class InlinePolicyAdmin(ReadOnlyAdmin):
     search_fields = ("name", "user__name", "group__name", "role__name")
 
 
-@admin.register(InstanceProfile)
-class InstanceProfileAdmin(ReadOnlyAdmin):
+@admin.register(models.InstanceProfile)
+class InstanceProfileAdmin(AccountRowAdmin):
     list_display = ("name", "account", "path")
-    list_select_related = ("account",)
-    search_fields = ("name", "arn", "=unique_id")
+    list_filter = ()
 
 
-@admin.register(IdentityProvider)
-class IdentityProviderAdmin(ReadOnlyAdmin):
+@admin.register(models.IdentityProvider)
+class IdentityProviderAdmin(AccountRowAdmin):
     list_display = ("name", "kind", "account")
     list_filter = ("kind",)
-    list_select_related = ("account",)
     search_fields = ("name", "arn")
 
 
-@admin.register(AccessKey)
+@admin.register(models.AccessKey)
 class AccessKeyAdmin(ReadOnlyAdmin):
     list_display = ("user", "slot", "active", "last_rotated", "last_used_date")
     list_filter = ("active",)
@@ -152,7 +134,7 @@ class AccessKeyAdmin(ReadOnlyAdmin):
     search_fields = ("user__name",)
 
 
-@admin.register(SyncRun)
+@admin.register(models.SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ("pk", "source", "status", "label", "started_at", "finished_at")
     list_filter = ("status", "source")
@@ -163,7 +145,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("bundle_gzip")
 
 
-@admin.register(Change)
+@admin.register(models.Change)
 class ChangeAdmin(ReadOnlyAdmin):
     # sync_run_id, not the run: loading runs would drag their archived bundles along.
     list_display = ("sync_run_id", "action", "kind", "account_id", "key")
@@ -175,20 +157,19 @@ class ChangeAdmin(ReadOnlyAdmin):
 # Staff only, as all of the admin. No credential is stored: boto3's credential chain is used.
 
 from identities.forms import AccountSyncConfigForm, SyncSettingsForm  # noqa: E402
-from identities.models import AccountSyncConfig, SyncSettings  # noqa: E402
 
 
-@admin.register(SyncSettings)
+@admin.register(models.SyncSettings)
 class SyncSettingsAdmin(admin.ModelAdmin):
     form = SyncSettingsForm
     list_display = ("__str__", "discover_accounts", "role_name", "region", "profile_name")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # One row: identities.sync.load_settings() reads the first.
-        return super().has_add_permission(request) and not SyncSettings.objects.exists()
+        return super().has_add_permission(request) and not models.SyncSettings.objects.exists()
 
 
-@admin.register(AccountSyncConfig)
+@admin.register(models.AccountSyncConfig)
 class AccountSyncConfigAdmin(admin.ModelAdmin):
     form = AccountSyncConfigForm
     list_display = ("account_id", "name", "role_name_or_arn", "enabled", "discovered")

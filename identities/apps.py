@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_migrate
 
 
@@ -13,6 +14,10 @@ class IdentitiesConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_install_periodic_tasks, sender=self)
+        from identities.audit import on_login, on_login_failed  # noqa: PLC0415 - models load first
+
+        user_logged_in.connect(on_login, dispatch_uid="identities.audit.login")
+        user_login_failed.connect(on_login_failed, dispatch_uid="identities.audit.login_failed")
 
 
 def _install_periodic_tasks(*, using: str = "default", **kwargs: Any) -> None:

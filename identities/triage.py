@@ -274,7 +274,8 @@ def track_findings(
         finding.status, finding.until = RESOLVED, None
         updated.append(finding)
     TrackedFinding.objects.bulk_create(created, batch_size=2000)
-    TrackedFinding.objects.bulk_update(updated, _UPDATED, batch_size=2000)
+    # Small batches: an UPDATE of N rows is one CASE of N branches per column.
+    TrackedFinding.objects.bulk_update(updated, _UPDATED, batch_size=200)
     FindingEvent.objects.bulk_create(events, batch_size=2000)
     moved: dict[str, int] = {}
     for event in events:
@@ -362,7 +363,7 @@ def create_rule(rule: SuppressionRule, *, user: Any, now: datetime) -> int:
             event.actor = user
             events.append(event)
             changed.append(finding)
-    TrackedFinding.objects.bulk_update(changed, _UPDATED)
+    TrackedFinding.objects.bulk_update(changed, _UPDATED, batch_size=200)
     FindingEvent.objects.bulk_create(events)
     return len(events)
 

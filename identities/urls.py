@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from identities.views import access, escalations, estate, graph, review, sync
+from identities.views import access, audit, escalations, estate, graph, review, sync
 
 app_name = "identities"
 
@@ -76,6 +76,7 @@ urlpatterns = [
         review.notification_settings_page,
         name="notification-settings",
     ),
+    path("audit/", audit.audit_log, name="audit-log"),
     path("graph/identity/", graph.graph_page, {"view": "identity"}, name="graph-identity"),
     path("graph/access/", graph.graph_page, {"view": "access"}, name="graph-access"),
     path("graph/paths/", graph.graph_page, {"view": "paths"}, name="graph-paths"),

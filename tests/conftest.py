@@ -143,8 +143,9 @@ def imported_sample(db: None, sample_bundle: dict[str, Any]) -> SyncRun:
 
 @pytest.fixture
 def staff_user(db: None, django_user_model: type[User]) -> User:
+    """The login most tests use: an admin (superuser), so every page and action is open."""
     return django_user_model.objects.create_user(
-        username="reviewer", password="correct-horse-battery", is_staff=True
+        username="reviewer", password="correct-horse-battery", is_staff=True, is_superuser=True
     )
 
 
@@ -152,6 +153,52 @@ def staff_user(db: None, django_user_model: type[User]) -> User:
 def logged_in_client(client: Client, staff_user: User) -> Client:
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture
+def user_with_role(db: None, django_user_model: type[User]) -> Callable[[str], User]:
+    """`user_with_role("viewer")`: a login holding that role only ("" for none)."""
+    from identities.roles import grant_role
+
+    def make(role: str) -> User:
+        user = django_user_model.objects.create_user(username=f"as-{role or 'nobody'}")
+        if role:
+            grant_role(user, role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_as(client: Client, user_with_role: Callable[[str], User]) -> Callable[[str], Client]:
+    """`client_as("operator")`: the test client logged in with that role."""
+
+    def login(role: str) -> Client:
+        client.force_login(user_with_role(role))
+        return client
+
+    return login
+
+
+@pytest.fixture
+def viewer_client(client_as: Callable[[str], Client]) -> Client:
+    return client_as("viewer")
+
+
+@pytest.fixture
+def reviewer_client(client_as: Callable[[str], Client]) -> Client:
+    return client_as("reviewer")
+
+
+@pytest.fixture
+def operator_client(client_as: Callable[[str], Client]) -> Client:
+    return client_as("operator")
+
+
+@pytest.fixture
+def admin_role_client(client_as: Callable[[str], Client]) -> Client:
+    """An admin by role (the admin group), not a superuser (pytest-django's `admin_client` is)."""
+    return client_as("admin")
 
 
 @pytest.fixture(autouse=True)

@@ -5,91 +5,86 @@ from __future__ import annotations
 
 import factory
 
-from identities.models import (
-    AccessKey,
-    Account,
-    Change,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    InlinePolicy,
-    ManagedPolicy,
-    PolicyAttachment,
-    PolicyVersion,
-    SyncRun,
-)
+from identities import models
 
 EMPTY_POLICY = {"Version": "2012-10-17", "Statement": []}
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Account
+        model = models.Account
         django_get_or_create = ("account_id",)
 
     account_id = factory.Sequence(lambda n: f"{100000000000 + n:012d}")
     name = factory.Sequence(lambda n: f"account-{n}")
 
 
-class IamUserFactory(factory.django.DjangoModelFactory):
+class _AccountRowFactory(factory.django.DjangoModelFactory):
+    """A row of one account with an ARN made of its kind, path and name."""
+
     class Meta:
-        model = IamUser
+        abstract = True
+
+    class Params:
+        arn_kind = ""
 
     account = factory.SubFactory(AccountFactory)
+    arn = factory.LazyAttribute(
+        lambda o: f"arn:aws:iam::{o.account.account_id}:{o.arn_kind}{o.path}{o.name}"
+    )
+    path = "/"
+
+
+class IamUserFactory(_AccountRowFactory):
+    class Meta:
+        model = models.IamUser
+
+    class Params:
+        arn_kind = "user"
+
     name = factory.Sequence(lambda n: f"user-{n}")
     unique_id = factory.Sequence(lambda n: f"AIDAEXAMPLE{n:08d}")
-    arn = factory.LazyAttribute(
-        lambda o: f"arn:aws:iam::{o.account.account_id}:user{o.path}{o.name}"
-    )
-    path = "/"
 
 
-class IamGroupFactory(factory.django.DjangoModelFactory):
+class IamGroupFactory(_AccountRowFactory):
     class Meta:
-        model = IamGroup
+        model = models.IamGroup
 
-    account = factory.SubFactory(AccountFactory)
+    class Params:
+        arn_kind = "group"
+
     name = factory.Sequence(lambda n: f"group-{n}")
     unique_id = factory.Sequence(lambda n: f"AGPAEXAMPLE{n:08d}")
-    arn = factory.LazyAttribute(
-        lambda o: f"arn:aws:iam::{o.account.account_id}:group{o.path}{o.name}"
-    )
-    path = "/"
 
 
-class IamRoleFactory(factory.django.DjangoModelFactory):
+class IamRoleFactory(_AccountRowFactory):
     class Meta:
-        model = IamRole
+        model = models.IamRole
 
-    account = factory.SubFactory(AccountFactory)
+    class Params:
+        arn_kind = "role"
+
     name = factory.Sequence(lambda n: f"role-{n}")
     unique_id = factory.Sequence(lambda n: f"AROAEXAMPLE{n:08d}")
-    arn = factory.LazyAttribute(
-        lambda o: f"arn:aws:iam::{o.account.account_id}:role{o.path}{o.name}"
-    )
-    path = "/"
     trust_policy = factory.LazyFunction(lambda: dict(EMPTY_POLICY))
 
 
-class ManagedPolicyFactory(factory.django.DjangoModelFactory):
+class ManagedPolicyFactory(_AccountRowFactory):
     class Meta:
-        model = ManagedPolicy
+        model = models.ManagedPolicy
 
-    account = factory.SubFactory(AccountFactory)
+    class Params:
+        arn_kind = "policy"
+
     name = factory.Sequence(lambda n: f"policy-{n}")
     policy_id = factory.Sequence(lambda n: f"ANPAEXAMPLE{n:08d}")
-    arn = factory.LazyAttribute(
-        lambda o: f"arn:aws:iam::{o.account.account_id}:policy{o.path}{o.name}"
-    )
-    path = "/"
     default_version_id = "v1"
     document = factory.LazyFunction(lambda: dict(EMPTY_POLICY))
 
 
 class PolicyVersionFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = PolicyVersion
+        model = models.PolicyVersion
 
     policy = factory.SubFactory(ManagedPolicyFactory)
     version_id = "v1"
@@ -99,7 +94,7 @@ class PolicyVersionFactory(factory.django.DjangoModelFactory):
 
 class GroupMembershipFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = GroupMembership
+        model = models.GroupMembership
 
     user = factory.SubFactory(IamUserFactory)
     group = factory.SubFactory(IamGroupFactory)
@@ -109,7 +104,7 @@ class PolicyAttachmentFactory(factory.django.DjangoModelFactory):
     """Attach to exactly one owner: pass user=, group= or role=."""
 
     class Meta:
-        model = PolicyAttachment
+        model = models.PolicyAttachment
 
     policy = factory.SubFactory(ManagedPolicyFactory)
 
@@ -118,7 +113,7 @@ class InlinePolicyFactory(factory.django.DjangoModelFactory):
     """Embed in exactly one owner: pass user=, group= or role= (and its account)."""
 
     class Meta:
-        model = InlinePolicy
+        model = models.InlinePolicy
 
     name = factory.Sequence(lambda n: f"inline-{n}")
     document = factory.LazyFunction(lambda: dict(EMPTY_POLICY))
@@ -126,7 +121,7 @@ class InlinePolicyFactory(factory.django.DjangoModelFactory):
 
 class AccessKeyFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = AccessKey
+        model = models.AccessKey
 
     user = factory.SubFactory(IamUserFactory)
     slot = 1
@@ -135,18 +130,18 @@ class AccessKeyFactory(factory.django.DjangoModelFactory):
 
 class SyncRunFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = SyncRun
+        model = models.SyncRun
 
-    source = SyncRun.Source.IMPORT
-    status = SyncRun.Status.SUCCEEDED
+    source = models.SyncRun.Source.IMPORT
+    status = models.SyncRun.Status.SUCCEEDED
     label = factory.Sequence(lambda n: f"bundle-{n}.json")
 
 
 class ChangeFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Change
+        model = models.Change
 
     sync_run = factory.SubFactory(SyncRunFactory)
     kind = "user"
-    action = Change.Action.ADDED
+    action = models.Change.Action.ADDED
     key = factory.Sequence(lambda n: f"arn:aws:iam::100000000000:user/u{n}")

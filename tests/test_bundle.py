@@ -140,6 +140,11 @@ def _details(bundle: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
+def _first_updated(list_name: str, **fields: Any) -> bytes:
+    """The encoded sample bundle with fields of the first entry of one details list changed."""
+    return encode(_break(lambda b: _details(b)[list_name][0].update(fields)))
+
+
 MALFORMED = [
     pytest.param(
         b"{not json",
@@ -205,49 +210,31 @@ MALFORMED = [
         id="user-without-id",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: _details(b)["UserDetailList"][0].update(
-                    Arn="arn:aws:iam::999999999999:user/alice"
-                )
-            )
-        ),
+        _first_updated("UserDetailList", Arn="arn:aws:iam::999999999999:user/alice"),
         "$.accounts[0].authorization_details.UserDetailList[0].Arn",
         "user of account 999999999999 listed under account 123456789012",
         id="arn-other-account",
     ),
     pytest.param(
-        encode(_break(lambda b: _details(b)["RoleDetailList"][0].update(Arn="not-an-arn"))),
+        _first_updated("RoleDetailList", Arn="not-an-arn"),
         "$.accounts[0].authorization_details.RoleDetailList[0].Arn",
         "not an IAM role ARN",
         id="bad-arn",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: _details(b)["RoleDetailList"][0].update(
-                    AssumeRolePolicyDocument="%7B%22Version"
-                )
-            )
-        ),
+        _first_updated("RoleDetailList", AssumeRolePolicyDocument="%7B%22Version"),
         "$.accounts[0].authorization_details.RoleDetailList[0].AssumeRolePolicyDocument",
         "not valid JSON (after URL-decoding)",
         id="bad-url-encoded-document",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: _details(b)["RoleDetailList"][0].update(
-                    AssumeRolePolicyDocument={"Version": "2012-10-17"}
-                )
-            )
-        ),
+        _first_updated("RoleDetailList", AssumeRolePolicyDocument={"Version": "2012-10-17"}),
         "$.accounts[0].authorization_details.RoleDetailList[0].AssumeRolePolicyDocument",
         "has no Statement",
         id="document-without-statement",
     ),
     pytest.param(
-        encode(_break(lambda b: _details(b)["UserDetailList"][0].update(GroupList=["ghosts"]))),
+        _first_updated("UserDetailList", GroupList=["ghosts"]),
         "$.accounts[0].authorization_details.UserDetailList[0].GroupList[0]",
         "which GroupDetailList does not list",
         id="unknown-group",

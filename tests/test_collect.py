@@ -8,11 +8,8 @@ import json
 import logging
 import logging.config
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +20,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from iamviz.log_redaction import REDACTED, RedactSecrets, logging_config
 from identities.aws import (
@@ -44,10 +40,9 @@ from identities.collect import (
     get_authorization_details,
     get_credential_report,
 )
+from tests.awsfake import MANAGEMENT_ID, REGION, SETUP_ROLE, TRUST_EC2
+from tests.awsfake import moto_server as run_moto_server
 
-REGION = "us-east-1"
-MANAGEMENT_ID = "123456789012"  # moto's default account: the caller of the fake credentials
-SETUP_ROLE = "OrganizationAccountAccessRole"
 SCP_DOCUMENT = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}],
@@ -55,16 +50,6 @@ SCP_DOCUMENT = {
 ALLOW_S3 = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
-}
-TRUST_EC2 = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
 }
 CREDENTIAL_REPORT_HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
@@ -86,35 +71,7 @@ class Estate:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials only: no profile, no config file and no endpoint from the machine."""
-    for name in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_IAM",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_ENDPOINT_URL_ORGANIZATIONS",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-
-
-@pytest.fixture
-def moto(aws_env: None) -> Any:
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def estate(moto: None) -> Estate:
+def estate(fake_aws: None) -> Estate:
     return build_estate(management_session(region_name=REGION))
 
 
@@ -367,7 +324,7 @@ def test_get_credential_report_gives_up_after_timeout(aws_env: None) -> None:
     assert report == (None, "credential report not ready after 0 s (ReportInProgress)")
 
 
-def test_collect_account_reads_moto_account(moto: None) -> None:
+def test_collect_account_reads_moto_account(fake_aws: None) -> None:
     session = management_session(region_name=REGION)
     iam = session.client("iam")
     iam.create_user(UserName="alice")
@@ -399,7 +356,7 @@ def test_collect_account_reads_moto_account(moto: None) -> None:
     assert json.loads(json.dumps(entry)) == entry
 
 
-def test_collect_account_without_report_records_warning(moto: None) -> None:
+def test_collect_account_without_report_records_warning(fake_aws: None) -> None:
     session = management_session(region_name=REGION)
 
     def deny(**kwargs: Any) -> None:
@@ -413,7 +370,7 @@ def test_collect_account_without_report_records_warning(moto: None) -> None:
     assert entry["warnings"] == ["credential report not generated: AccessDenied: not allowed"]
 
 
-def test_collect_account_rejects_session_of_another_account(moto: None) -> None:
+def test_collect_account_rejects_session_of_another_account(fake_aws: None) -> None:
     session = management_session(region_name=REGION)
 
     with pytest.raises(
@@ -537,7 +494,7 @@ def test_collect_member_account_assumes_the_role(estate: Estate) -> None:
 # --- retries and the call counter ------------------------------------------------------------
 
 
-def test_call_counter_counts_a_throttled_call_once_and_its_retry(moto: None) -> None:
+def test_call_counter_counts_a_throttled_call_once_and_its_retry(fake_aws: None) -> None:
     session = management_session(region_name=REGION)
     counter = CallCounter().attach(session)
     throttled: list[str] = []
@@ -557,7 +514,7 @@ def test_call_counter_counts_a_throttled_call_once_and_its_retry(moto: None) -> 
 
 
 @pytest.mark.parametrize("role_count", [100, 1000])
-def test_call_counter_grows_with_pages_not_roles(moto: None, role_count: int) -> None:
+def test_call_counter_grows_with_pages_not_roles(fake_aws: None, role_count: int) -> None:
     session = management_session(region_name=REGION)
     iam = session.client("iam")
     for number in range(role_count):
@@ -583,36 +540,14 @@ def test_call_counter_grows_with_pages_not_roles(moto: None, role_count: int) ->
 
 
 @pytest.fixture
-def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.exists():
+def moto_server(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if not (Path(sys.executable).parent / "moto_server").exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("REQUIRED: moto_server is not installed (moto[server])")
         pytest.skip("moto_server is not installed")  # not configured: a laptop without dev extras
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(binary), "-p", str(port), "-H", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("moto_server did not start")
-                time.sleep(0.1)
+    with run_moto_server(timeout=15) as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_collect_against_moto_server(moto_server: str) -> None:

@@ -30,21 +30,10 @@ from dataclasses import dataclass
 from identities.analysis.edges import EdgeRecord
 from identities.analysis.estate import Actor, Doc, Estate, GroupInfo
 from identities.analysis.subjects import display_keys
-from identities.policy import (
-    Decision,
-    Effect,
-    Layer,
-    Outcome,
-    Policy,
-    PolicySource,
-    Principal,
-    RequestContext,
-    Statement,
-    evaluate_request,
-    match_resource,
-    statement_matches_action,
-)
-from identities.policy.conditions import substitute
+from identities.policy.conditions import RequestContext, substitute
+from identities.policy.document import Effect, Layer, Policy, PolicySource, Statement
+from identities.policy.evaluate import Decision, Outcome, evaluate_request
+from identities.policy.match import Principal, match_resource, statement_matches_action
 
 logger = logging.getLogger(__name__)
 

@@ -51,22 +51,10 @@ from identities.analysis.estate import Actor, Doc, Estate, GroupInfo
 from identities.analysis.reach import ESCALATE_PREFIX
 from identities.analysis.subjects import display_keys
 from identities.models import InstanceProfile, PolicyVersion
-from identities.policy import (
-    Decision,
-    Effect,
-    Layer,
-    Outcome,
-    Policy,
-    PolicySource,
-    Principal,
-    PrincipalSpec,
-    RequestContext,
-    Statement,
-    evaluate_request,
-    match_resource,
-    statement_matches_action,
-)
-from identities.policy.conditions import substitute
+from identities.policy.conditions import RequestContext, substitute
+from identities.policy.document import Effect, Layer, Policy, PolicySource, PrincipalSpec, Statement
+from identities.policy.evaluate import Decision, Outcome, evaluate_request
+from identities.policy.match import Principal, match_resource, statement_matches_action
 
 logger = logging.getLogger(__name__)
 

@@ -203,17 +203,28 @@ def _with_chain(text: str, source: str, target: str, chain: tuple[str, ...], dep
     """Replace the headline: not directly, but through the chain; then explain each hop."""
     through = " → ".join(_short(node) for node in chain[1:-1])
     head, _, rest = text.partition("\n")
-    lines = [
-        f"{source} cannot assume {target} directly, but can through {through} "
-        f"({len(chain) - 1} hops; each chained session lasts at most one hour).",
-        "",
-        "The chain, hop by hop (from the last analysis; each hop evaluated live):",
-    ]
+    steps: list[str] = []
+    # A conditional hop makes the whole chain conditional: the headline must say so.
+    conditions: list[str] = []
     for number, (start, end) in enumerate(zip(chain, chain[1:], strict=False), 1):
         hop = explain_access(start, end, _hops=None) if depth > 0 else None
         verdict = hop.text.partition("\n")[0] if hop is not None else ""
-        lines.append(f"  {number}. {_short(start)} → {_short(end)}: {verdict}")
-    lines += ["", "The direct request:", head, rest]
+        steps.append(f"  {number}. {_short(start)} → {_short(end)}: {verdict}")
+        if hop is not None and hop.outcome is Outcome.CONDITIONAL_ALLOW:
+            keys = ", ".join(hop.condition_keys) or "the request"
+            conditions.append(f"{keys} (hop {number})")
+    only = f", only if conditions on {'; '.join(conditions)} are met" if conditions else ""
+    lines = [
+        f"{source} cannot assume {target} directly, but can through {through}{only} "
+        f"({len(chain) - 1} hops; each chained session lasts at most one hour).",
+        "",
+        "The chain, hop by hop (from the last analysis; each hop evaluated live):",
+        *steps,
+        "",
+        "The direct request:",
+        head,
+        rest,
+    ]
     return "\n".join(lines)
 
 

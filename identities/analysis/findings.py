@@ -171,6 +171,17 @@ def _admins_without_mfa(admins: list[AdminRecord]) -> list[FindingRecord]:
     return found
 
 
+def _unused_since(
+    last_used: datetime | None, created: datetime | None, cutoff: datetime, created_label: str
+) -> str | None:
+    """How a credential unused since before the cutoff was last used; None when it is in use."""
+    if last_used is not None:
+        return None if last_used >= cutoff else f"not used since {last_used:%Y-%m-%d}"
+    if created is not None and created < cutoff:
+        return f"never used ({created_label} {created:%Y-%m-%d})"
+    return None
+
+
 def _stale_credentials(
     estate: Estate, admins: list[AdminRecord], now: datetime
 ) -> list[FindingRecord]:
@@ -182,13 +193,8 @@ def _stale_credentials(
         user = users.get(key.user_pk)
         if user is None or not key.active:
             continue
-        if key.last_used_date is not None:
-            if key.last_used_date >= cutoff:
-                continue
-            when = f"not used since {key.last_used_date:%Y-%m-%d}"
-        elif key.last_rotated is not None and key.last_rotated < cutoff:
-            when = f"never used (created {key.last_rotated:%Y-%m-%d})"
-        else:
+        when = _unused_since(key.last_used_date, key.last_rotated, cutoff, "created")
+        if when is None:
             continue
         found.append(
             FindingRecord(
@@ -209,13 +215,8 @@ def _stale_credentials(
     for user in estate.users:
         if not user.password_enabled:
             continue
-        if user.password_last_used is not None:
-            if user.password_last_used >= cutoff:
-                continue
-            when = f"not used since {user.password_last_used:%Y-%m-%d}"
-        elif user.create_date is not None and user.create_date < cutoff:
-            when = f"never used (user created {user.create_date:%Y-%m-%d})"
-        else:
+        when = _unused_since(user.password_last_used, user.create_date, cutoff, "user created")
+        if when is None:
             continue
         found.append(
             FindingRecord(

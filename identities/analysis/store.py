@@ -8,9 +8,11 @@ new ones. Large tables go in with PostgreSQL's COPY (several times faster than I
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import orjson
+from django.db.models import Model
 
 from identities.analysis.admins import AdminRecord
 from identities.analysis.edges import EdgeResult, RoleClass, SourceKind
@@ -18,7 +20,7 @@ from identities.analysis.escalations import EscalationResult
 from identities.analysis.estate import Estate
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
-from identities.db import insert_rows, refresh_planner_statistics
+from identities.db import delete_all, insert_rows, refresh_planner_statistics
 from identities.models import (
     AccessGroup,
     AccessGroupMember,
@@ -40,20 +42,21 @@ BATCH = 5000
 
 def clear_results() -> None:
     """Delete every analysis row (children first, so each delete is one statement)."""
-    for model in (
-        AdminPath,
-        Administrator,
-        Finding,
-        EscalationEdge,
-        EscalationGroupMember,
-        EscalationGroup,
-        StoredAccessEdge,
-        RoleClassGrant,
-        RoleClassMember,
-        AccessGroupMember,
-        AccessGroup,
-    ):
-        model.objects.all().delete()
+    delete_all(
+        (
+            AdminPath,
+            Administrator,
+            Finding,
+            EscalationEdge,
+            EscalationGroupMember,
+            EscalationGroup,
+            StoredAccessEdge,
+            RoleClassGrant,
+            RoleClassMember,
+            AccessGroupMember,
+            AccessGroup,
+        )
+    )
 
 
 def store_results(
@@ -87,22 +90,7 @@ def store_results(
         ),
         batch_size=BATCH,
     )
-    group_pk = dict(AccessGroup.objects.values_list("key", "pk"))
-    insert_rows(
-        AccessGroupMember,
-        ["group_id", "user_id", "role_id", "arn"],
-        (
-            {
-                "group_id": group_pk[group.key],
-                "user_id": actor.pk if actor.kind == "user" else None,
-                "role_id": actor.pk if actor.kind == "role" else None,
-                "arn": actor.arn,
-            }
-            for group in groups
-            for actor in group.members
-        ),
-        batch_size=BATCH,
-    )
+    group_pk = _insert_members(groups, AccessGroup, AccessGroupMember)
     insert_rows(
         StoredAccessEdge,
         [
@@ -273,22 +261,7 @@ def store_escalations(result: EscalationResult) -> int:
         ),
         batch_size=BATCH,
     )
-    group_pk = dict(EscalationGroup.objects.values_list("key", "pk"))
-    insert_rows(
-        EscalationGroupMember,
-        ["group_id", "user_id", "role_id", "arn"],
-        (
-            {
-                "group_id": group_pk[group.key],
-                "user_id": actor.pk if actor.kind == "user" else None,
-                "role_id": actor.pk if actor.kind == "role" else None,
-                "arn": actor.arn,
-            }
-            for group in groups
-            for actor in group.members
-        ),
-        batch_size=BATCH,
-    )
+    group_pk = _insert_members(groups, EscalationGroup, EscalationGroupMember)
     rows = []
     for record in result.records:
         group = record.group
@@ -310,6 +283,45 @@ def store_escalations(result: EscalationResult) -> int:
         )
     insert_rows(EscalationEdge, list(rows[0]) if rows else ["source"], rows, batch_size=BATCH)
     return len(rows)
+
+
+class _Member(Protocol):
+    @property
+    def pk(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def arn(self) -> str: ...
+
+
+class _Group(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def members(self) -> Sequence[_Member]: ...
+
+
+def _insert_members(
+    groups: Iterable[_Group], group_model: type[Model], member_model: type[Model]
+) -> dict[str, int]:
+    """Insert the members of groups just inserted; returns the groups' pks by key."""
+    group_pk: dict[str, int] = dict(group_model._default_manager.values_list("key", "pk"))
+    insert_rows(
+        member_model,
+        ["group_id", "user_id", "role_id", "arn"],
+        (
+            {
+                "group_id": group_pk[group.key],
+                "user_id": actor.pk if actor.kind == "user" else None,
+                "role_id": actor.pk if actor.kind == "role" else None,
+                "arn": actor.arn,
+            }
+            for group in groups
+            for actor in group.members
+        ),
+        batch_size=BATCH,
+    )
+    return group_pk
 
 
 def store_classes(classes: Sequence[RoleClass], group_pk: dict[str, int]) -> None:

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.db.models import Q
 
+from identities import models
 from identities.graph.build import (
     AGGREGATE_THRESHOLD,
     COLLECT_LIMIT,
@@ -29,23 +30,13 @@ from identities.graph.fold import fold_graph, identity_fold_steps
 from identities.graph.layout import layout_columns
 from identities.graph.overview import load_identity_overview, principal_count
 from identities.graph.serialise import serialise_graph
-from identities.models import (
-    Account,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    InlinePolicy,
-    ManagedPolicy,
-    PolicyAttachment,
-)
 from identities.queries.findings import principal_flags
 
 _PRINCIPAL_VALUES = ("pk", "name", "account__account_id")
-PRINCIPAL_MODELS: dict[str, type[IamUser] | type[IamGroup] | type[IamRole]] = {
-    "user": IamUser,
-    "group": IamGroup,
-    "role": IamRole,
+PRINCIPAL_MODELS: dict[str, type[models.IamUser] | type[models.IamGroup] | type[models.IamRole]] = {
+    "user": models.IamUser,
+    "group": models.IamGroup,
+    "role": models.IamRole,
 }
 
 
@@ -91,10 +82,10 @@ def _load_identity_edges(
     if scope.keeps_kind("member") and (users is not None or groups is not None):
         where = nothing
         if users is not None:
-            where |= Q(user__in=IamUser.objects.filter(users).values("pk"))
+            where |= Q(user__in=models.IamUser.objects.filter(users).values("pk"))
         if groups is not None:
-            where |= Q(group__in=IamGroup.objects.filter(groups).values("pk"))
-        rows = GroupMembership.objects.filter(where).values_list(
+            where |= Q(group__in=models.IamGroup.objects.filter(groups).values("pk"))
+        rows = models.GroupMembership.objects.filter(where).values_list(
             "user_id", "user__name", "user__account__account_id",
             "group_id", "group__name", "group__account__account_id",
         )  # fmt: skip
@@ -113,7 +104,7 @@ def _load_identity_edges(
             where |= Q(policy__arn__in=policy_arns)
         if scope.hide_aws_managed:
             where &= Q(policy__is_aws_managed=False)
-        attachments = PolicyAttachment.objects.filter(where).values_list(
+        attachments = models.PolicyAttachment.objects.filter(where).values_list(
             "policy__arn", "policy__name", "policy__account__account_id",
             "user_id", "user__name", "user__account__account_id",
             "group_id", "group__name", "group__account__account_id",
@@ -133,7 +124,7 @@ def _load_identity_edges(
             if q is not None:
                 model = PRINCIPAL_MODELS[kind]
                 where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
-        inlines = InlinePolicy.objects.filter(where).values_list(
+        inlines = models.InlinePolicy.objects.filter(where).values_list(
             "pk", "name", "account__account_id",
             "user_id", "user__name", "group_id", "group__name", "role_id", "role__name",
         )  # fmt: skip
@@ -146,7 +137,7 @@ def _load_identity_edges(
                     builder.edge(source, target, "inline")
 
     if scope.keeps_kind("boundary"):
-        for kind, model, q in (("user", IamUser, users), ("role", IamRole, roles)):
+        for kind, model, q in (("user", models.IamUser, users), ("role", models.IamRole, roles)):
             where = nothing
             if q is not None:
                 where |= q
@@ -209,7 +200,9 @@ def seed_identity_node(builder: Builder, node_id: str) -> None:
         builder.graph.add_node(node_id, kind=kind, label=name, account=account_id)
         builder.pks[node_id] = pk
     elif kind == "policy":
-        row = ManagedPolicy.objects.filter(arn=key).values_list("name", "account__account_id")
+        row = models.ManagedPolicy.objects.filter(arn=key).values_list(
+            "name", "account__account_id"
+        )
         found = row.first()
         if found is None:
             raise GraphError(f"No managed policy {key}.")
@@ -222,7 +215,7 @@ def seed_identity_node(builder: Builder, node_id: str) -> None:
         if owner_kind not in PRINCIPAL_KINDS:
             raise GraphError(f"Not an inline policy id: {node_id!r}")
         pk = (
-            InlinePolicy.objects.filter(
+            models.InlinePolicy.objects.filter(
                 account__account_id=account_id, name=name, **{f"{owner_kind}__name": owner}
             )
             .values_list("pk", flat=True)
@@ -312,7 +305,9 @@ def account_names() -> dict[str, str]:
     """The name every page shows for each account id of the estate."""
     return {
         account_id: name or alias or account_id
-        for account_id, name, alias in Account.objects.values_list("account_id", "name", "alias")
+        for account_id, name, alias in models.Account.objects.values_list(
+            "account_id", "name", "alias"
+        )
     }
 
 

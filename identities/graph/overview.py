@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 
+from identities import models
 from identities.graph.build import (
     COLLECT_LIMIT,
     MEMBER_LIMIT,
@@ -22,17 +23,6 @@ from identities.graph.build import (
     outside_node,
 )
 from identities.graph.escalations import add_escalation_counts
-from identities.models import (
-    AccessGroup,
-    Account,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    InlinePolicy,
-    ManagedPolicy,
-    PolicyAttachment,
-)
 from identities.queries.access import (
     EdgeFilter,
     EdgeSelection,
@@ -48,7 +38,7 @@ def load_identity_overview(builder: Builder) -> None:
     roles, customer-managed and inline policies as one node each (AWS-managed policies as one
     node), the memberships and attachments between them counted by the database."""
     scope = builder.scope
-    account_of = dict(Account.objects.values_list("pk", "account_id"))
+    account_of = dict(models.Account.objects.values_list("pk", "account_id"))
 
     def node(of: str, account: str) -> str | None:
         if of == "policy-aws":
@@ -82,12 +72,16 @@ def load_identity_overview(builder: Builder) -> None:
             else:
                 builder.graph.add_edge(source, target, key=key, kind=kind, count=n)
 
-    for model, of in ((IamUser, "user"), (IamGroup, "group"), (IamRole, "role")):
+    for model, of in (
+        (models.IamUser, "user"),
+        (models.IamGroup, "group"),
+        (models.IamRole, "role"),
+    ):
         for account_pk, n in model.objects.values_list("account_id").annotate(n=Count("pk")):
             if node_id := node(of, account_of[account_pk]):
                 builder.graph.nodes[node_id]["count"] = n
     for account_pk, n in (
-        ManagedPolicy.objects.filter(is_aws_managed=False)
+        models.ManagedPolicy.objects.filter(is_aws_managed=False)
         .values_list("account_id")
         .annotate(n=Count("pk"))
     ):
@@ -95,16 +89,19 @@ def load_identity_overview(builder: Builder) -> None:
             builder.graph.nodes[node_id]["count"] = n
     if aws := node("policy-aws", ""):
         builder.graph.nodes[aws]["count"] = (
-            ManagedPolicy.objects.filter(is_aws_managed=True).values("arn").distinct().count()
+            models.ManagedPolicy.objects.filter(is_aws_managed=True)
+            .values("arn")
+            .distinct()
+            .count()
         )
-    for account_pk, n in GroupMembership.objects.values_list("group__account_id").annotate(
+    for account_pk, n in models.GroupMembership.objects.values_list("group__account_id").annotate(
         n=Count("pk")
     ):
         account = account_of[account_pk]
         link(node("user", account), node("group", account), "member", n)
     for owner in PRINCIPAL_KINDS:
         rows = (
-            PolicyAttachment.objects.filter(**{f"{owner}__isnull": False})
+            models.PolicyAttachment.objects.filter(**{f"{owner}__isnull": False})
             .values_list("policy__account_id", "policy__is_aws_managed")
             .annotate(n=Count("pk"))
         )
@@ -113,7 +110,7 @@ def load_identity_overview(builder: Builder) -> None:
             target = node("policy-aws" if aws_managed else "policy-customer", account)
             link(node(owner, account), target, "attached", n)
         inline = (
-            InlinePolicy.objects.filter(**{f"{owner}__isnull": False})
+            models.InlinePolicy.objects.filter(**{f"{owner}__isnull": False})
             .values_list("account_id")
             .annotate(n=Count("pk"))
         )
@@ -142,7 +139,10 @@ def principal_count(account_id: str, accounts: Iterable[str] = ()) -> int:
     in_scope = Q(account__account_id=account_id) if account_id else Q()
     if accounts:
         in_scope &= Q(account__account_id__in=sorted(accounts))
-    return IamUser.objects.filter(in_scope).count() + IamRole.objects.filter(in_scope).count()
+    return (
+        models.IamUser.objects.filter(in_scope).count()
+        + models.IamRole.objects.filter(in_scope).count()
+    )
 
 
 def access_size(selection: EdgeSelection, scope: Scope) -> int:
@@ -158,8 +158,8 @@ def _account_index() -> tuple[dict[int, int], dict[int, int]]:
     overview groups edges by role and user keys instead of joining 50,000-row tables."""
 
     def load(run_id: int) -> tuple[dict[int, int], dict[int, int]]:
-        roles = dict(IamRole.objects.values_list("pk", "account_id"))
-        users = dict(IamUser.objects.values_list("pk", "account_id"))
+        roles = dict(models.IamRole.objects.values_list("pk", "account_id"))
+        users = dict(models.IamUser.objects.values_list("pk", "account_id"))
         return roles, users
 
     return run_cached("account-index", load) or load(0)
@@ -174,10 +174,12 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
     table that holds the source's account.
     """
     scope = builder.scope
-    account_of = dict(Account.objects.values_list("pk", "account_id"))
+    account_of = dict(models.Account.objects.values_list("pk", "account_id"))
     groups = {
         pk: (account_pk, kind)
-        for pk, account_pk, kind in AccessGroup.objects.values_list("pk", "account_id", "kind")
+        for pk, account_pk, kind in models.AccessGroup.objects.values_list(
+            "pk", "account_id", "kind"
+        )
     }
     counts: dict[tuple[str, str, Any], dict[str, Any]] = {}
     if account_id:
@@ -233,7 +235,7 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
     )
     # Every user and role is in exactly one access group: their sizes sum to the counts.
     sizes: dict[tuple[str, str], int] = defaultdict(int)
-    for account_pk, kind, n in AccessGroup.objects.values_list(
+    for account_pk, kind, n in models.AccessGroup.objects.values_list(
         "account_id", "kind", "member_count"
     ):
         sizes[(kind, account_of[account_pk])] += n

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from identities import models
 from identities.arns import AWS_MANAGED_ACCOUNT, parse_arn
 from identities.graph.build import (
     EDGE_KIND_LABELS,
@@ -26,20 +27,6 @@ from identities.graph.build import (
 )
 from identities.graph.escalations import escalation_details
 from identities.graph.identity import PRINCIPAL_MODELS, principal_field
-from identities.models import (
-    AccessGroup,
-    Account,
-    Administrator,
-    AdminPath,
-    Finding,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    InlinePolicy,
-    ManagedPolicy,
-    PolicyAttachment,
-)
 from identities.queries.access import (
     DirectAccess,
     access_into,
@@ -95,11 +82,11 @@ def resolve_statements(refs: list[str], account_id: str | None = None) -> list[d
 
 def _document_for(kind: str, name: str, arn: str, account_id: str | None) -> tuple[Any, str]:
     if kind == "trust policy":
-        role = IamRole.objects.filter(arn=arn, account__account_id=_arn_account(arn))
+        role = models.IamRole.objects.filter(arn=arn, account__account_id=_arn_account(arn))
         return role.values_list("trust_policy", flat=True).first(), ""
     if kind.startswith("inline policy"):
         owner = Q(user__arn=arn) | Q(group__arn=arn) | Q(role__arn=arn)
-        inline = InlinePolicy.objects.filter(
+        inline = models.InlinePolicy.objects.filter(
             owner, name=name, account__account_id=_arn_account(arn)
         )
         return inline.values_list("document", flat=True).first(), ""
@@ -114,7 +101,9 @@ def _arn_account(arn: str) -> str:
     return parsed.account if parsed is not None else ""
 
 
-def managed_policy_copy(arn: str, account_id: str | None) -> tuple[ManagedPolicy | None, str]:
+def managed_policy_copy(
+    arn: str, account_id: str | None
+) -> tuple[models.ManagedPolicy | None, str]:
     """The copy of a managed policy that `account_id` holds, and a warning when the accounts'
     copies of one AWS-managed policy differ.
 
@@ -124,11 +113,11 @@ def managed_policy_copy(arn: str, account_id: str | None) -> tuple[ManagedPolicy
     policy is only ever read from the account its ARN names.
     """
     owner = _arn_account(arn)
-    copies = ManagedPolicy.objects.select_related("account").filter(arn=arn)
+    copies = models.ManagedPolicy.objects.select_related("account").filter(arn=arn)
     if owner != AWS_MANAGED_ACCOUNT:
         return copies.filter(account__account_id=owner).first(), ""
     found = list(copies.filter(is_aws_managed=True).order_by("account__account_id"))
-    by_text: dict[str, list[ManagedPolicy]] = {}
+    by_text: dict[str, list[models.ManagedPolicy]] = {}
     for policy in found:
         by_text.setdefault(_canonical(policy.document), []).append(policy)
     if account_id is not None:
@@ -201,7 +190,7 @@ def _source_of(access: DirectAccess) -> tuple[str, str, str]:
     return node_id, label, node_kind
 
 
-def _incoming(role: IamRole, node_id: str) -> tuple[list[dict[str, Any]], int]:
+def _incoming(role: models.IamRole, node_id: str) -> tuple[list[dict[str, Any]], int]:
     """Who can assume the role, access groups as one row each (as the graph draws them)."""
     found = sorted(access_into(role, expand_groups=False), key=lambda a: (a.source_kind, a.source))
     rows = []
@@ -211,7 +200,9 @@ def _incoming(role: IamRole, node_id: str) -> tuple[list[dict[str, Any]], int]:
     return rows, len(found)
 
 
-def _outgoing(principal: IamUser | IamRole | str, node_id: str) -> tuple[list[dict[str, Any]], int]:
+def _outgoing(
+    principal: models.IamUser | models.IamRole | str, node_id: str
+) -> tuple[list[dict[str, Any]], int]:
     """The roles a principal (or a source string) can assume: its own edges, and its access
     group's where its own edge does not replace them."""
     found = [(arn_node_id(access.target), access) for access in access_out_of(principal)]
@@ -226,9 +217,11 @@ def _outgoing(principal: IamUser | IamRole | str, node_id: str) -> tuple[list[di
 def _risk(kind: str, pk: int) -> dict[str, Any]:
     owner = {f"{kind}_id": pk}
     source = {f"source_{kind}_id": pk}
-    admin = Administrator.objects.filter(**owner).values("basis", "reason").first()
-    path = AdminPath.objects.filter(**source).values("hops", "path", "condition_keys").first()
-    findings = list(Finding.objects.filter(**owner).values("severity", "title"))
+    admin = models.Administrator.objects.filter(**owner).values("basis", "reason").first()
+    path = (
+        models.AdminPath.objects.filter(**source).values("hops", "path", "condition_keys").first()
+    )
+    findings = list(models.Finding.objects.filter(**owner).values("severity", "title"))
     return {"admin": admin, "admin_path": path, "findings": findings}
 
 
@@ -259,7 +252,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
         policy, warning = managed_policy_copy(key, None)
         if policy is None:
             raise GraphError(f"No managed policy {key}.")
-        users = PolicyAttachment.objects.filter(policy__arn=key)
+        users = models.PolicyAttachment.objects.filter(policy__arn=key)
         panel.update(
             label=policy.name,
             object=policy,
@@ -277,7 +270,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
         if owner_kind not in {"user", "group", "role"}:
             raise GraphError(f"Not an inline policy id: {node_id!r}")
         inline = (
-            InlinePolicy.objects.select_related("account")
+            models.InlinePolicy.objects.select_related("account")
             .filter(account__account_id=account_id, name=name, **{f"{owner_kind}__name": owner})
             .first()
         )
@@ -293,7 +286,7 @@ def node_panel(node_id: str) -> dict[str, Any]:
             owner_id=owner_url,
         )
     elif kind == "access-group":
-        group = AccessGroup.objects.select_related("account").filter(key=key).first()
+        group = models.AccessGroup.objects.select_related("account").filter(key=key).first()
         if group is None:
             raise GraphError(f"No access group {key} in the current analysis.")
         members = member_arns(group)
@@ -313,37 +306,39 @@ def node_panel(node_id: str) -> dict[str, Any]:
         if not panel["out_count"]:
             raise GraphError(f"No access edge comes from {source}.")
         if kind == "account":
-            panel["account"] = Account.objects.filter(account_id=key).first()
+            panel["account"] = models.Account.objects.filter(account_id=key).first()
     else:
         raise GraphError(f"No panel for {kind} nodes.")
     return panel
 
 
-def _principal_panel(kind: str, obj: IamUser | IamGroup | IamRole, node_id: str) -> dict[str, Any]:
+def _principal_panel(
+    kind: str, obj: models.IamUser | models.IamGroup | models.IamRole, node_id: str
+) -> dict[str, Any]:
     found: dict[str, Any] = {}
     owner: dict[str, Any] = {kind: obj}
     found["policies"] = list(
-        PolicyAttachment.objects.filter(**owner)
+        models.PolicyAttachment.objects.filter(**owner)
         .order_by("policy__name")
         .values_list("policy__name", "policy__arn", "policy__is_aws_managed")
     )
     found["inline_policies"] = list(
-        InlinePolicy.objects.filter(**owner).order_by("name").values_list("name", flat=True)
+        models.InlinePolicy.objects.filter(**owner).order_by("name").values_list("name", flat=True)
     )
     if kind == "user":
         found["groups"] = list(
-            GroupMembership.objects.filter(user_id=obj.pk)
+            models.GroupMembership.objects.filter(user_id=obj.pk)
             .order_by("group__name")
             .values_list("group__name", flat=True)
         )
     if kind == "group":
-        members = GroupMembership.objects.filter(group_id=obj.pk).order_by("user__name")
+        members = models.GroupMembership.objects.filter(group_id=obj.pk).order_by("user__name")
         found["group_members"] = list(members.values_list("user__name", flat=True)[:PANEL_LIMIT])
         found["member_count"] = members.count()
         return found
-    assert isinstance(obj, IamUser | IamRole)
+    assert isinstance(obj, models.IamUser | models.IamRole)
     found["out"], found["out_count"] = _outgoing(obj, node_id)
-    if isinstance(obj, IamRole):
+    if isinstance(obj, models.IamRole):
         found["in"], found["in_count"] = _incoming(obj, node_id)
     found["risk"] = _risk(kind, obj.pk)
     return found
@@ -375,7 +370,7 @@ def edge_panel(source: str, target: str, kind: str) -> dict[str, Any]:
     elif kind == "inline":
         owner_kind, account_id, owner, name = (target_key.split(":", 3) + ["", "", ""])[:4]
         document = (
-            InlinePolicy.objects.filter(
+            models.InlinePolicy.objects.filter(
                 account__account_id=account_id, name=name, **{f"{owner_kind}__name": owner}
             )
             .values_list("document", flat=True)
@@ -385,7 +380,9 @@ def edge_panel(source: str, target: str, kind: str) -> dict[str, Any]:
     elif kind == "member":
         panel["documents"] = []
     elif kind == "in-group":
-        group = AccessGroup.objects.filter(key=target_key).values("label", "policies").first()
+        group = (
+            models.AccessGroup.objects.filter(key=target_key).values("label", "policies").first()
+        )
         if group is None:
             raise GraphError(f"No access group {target_key}.")
         panel["group"] = group
@@ -464,7 +461,7 @@ def _escalation_edges(
 def _identity_account(access: DirectAccess) -> str | None:
     """The account whose identity policies the edge's source holds."""
     if access.group:
-        found = AccessGroup.objects.filter(key=access.group)
+        found = models.AccessGroup.objects.filter(key=access.group)
         return found.values_list("account__account_id", flat=True).first()
     return _arn_account(access.source) or None
 
@@ -498,7 +495,7 @@ def suggest_nodes(q: str, view: str, limit: int = SUGGEST_LIMIT) -> list[dict[st
             )
     if view == "identity":
         policies = (
-            ManagedPolicy.objects.filter(name__icontains=q)
+            models.ManagedPolicy.objects.filter(name__icontains=q)
             .order_by("name", "arn")
             .values_list("name", "arn", "is_aws_managed")
             .distinct()[:limit]

@@ -239,6 +239,9 @@ def _search_chains(
             (path[i], path[i + 2], details[(path[i + 1], path[i + 2])])
             for i in range(0, len(path) - 2, 2)
         ]
+        # Expanding class nodes can make a shortest path longer than the limit: drop it.
+        if len(hops) > max_length:
+            continue
         if conditional == "only" and not any(row.conditional for _, _, row in hops):
             continue
         found.setdefault(principals, hops)

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from django.db import connection, models, transaction
+from django.db import connection, transaction
+from django.db.models import CharField, Model, UniqueConstraint
 
+from identities import models
 from identities.bundle import BundleError
 from identities.db import BATCH, copy_rows, update_rows
 from identities.ingest.cascade import record_cascade
@@ -25,32 +27,14 @@ from identities.ingest.facts import (
     store_volatile,
 )
 from identities.ingest.normalise import AccountRows, EstateRows, Key, OrganizationRows, Rows
-from identities.models import (
-    AccessKey,
-    Account,
-    Change,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    IdentityProvider,
-    InlinePolicy,
-    InstanceProfile,
-    ManagedPolicy,
-    OrgNode,
-    OrgPolicy,
-    PolicyAttachment,
-    PolicyVersion,
-    SyncRun,
-)
 
 
 class ChangeLog:
     """Collects the change set of one run and counts it by kind."""
 
-    def __init__(self, sync_run: SyncRun) -> None:
+    def __init__(self, sync_run: models.SyncRun) -> None:
         self.sync_run = sync_run
-        self.entries: list[Change] = []
+        self.entries: list[models.Change] = []
         self.counts: dict[str, dict[str, int]] = defaultdict(
             lambda: {"added": 0, "removed": 0, "changed": 0}
         )
@@ -69,7 +53,7 @@ class ChangeLog:
         self.counts[kind][action] += 1
         if record:
             self.entries.append(
-                Change(
+                models.Change(
                     sync_run=self.sync_run,
                     account_id=account_id,
                     kind=kind,
@@ -83,7 +67,7 @@ class ChangeLog:
         return sum(sum(actions.values()) for actions in self.counts.values())
 
 
-def apply_estate(estate: EstateRows, sync_run: SyncRun) -> ChangeLog:
+def apply_estate(estate: EstateRows, sync_run: models.SyncRun) -> ChangeLog:
     """Write the difference between `estate` and the database in one transaction."""
     changes = ChangeLog(sync_run)
     with transaction.atomic():
@@ -91,13 +75,13 @@ def apply_estate(estate: EstateRows, sync_run: SyncRun) -> ChangeLog:
             apply_organization(estate.organization, changes)
         for account_rows in estate.accounts:
             _apply_account(account_rows, sync_run, changes)
-        Change.objects.bulk_create(changes.entries, batch_size=BATCH)
+        models.Change.objects.bulk_create(changes.entries, batch_size=BATCH)
     return changes
 
 
 def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
     _sync_rows(
-        OrgNode,
+        models.OrgNode,
         scope={},
         key_fields=("node_id",),
         desired=org.nodes,
@@ -107,7 +91,7 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
         describe=lambda key, row: row["path"],
     )
     _sync_rows(
-        OrgPolicy,
+        models.OrgPolicy,
         scope={},
         key_fields=("policy_id",),
         desired=org.policies,
@@ -117,7 +101,7 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
         describe=lambda key, row: f"{row['type']} {row['name']}",
     )
     members = org.member_accounts
-    existing = {account.account_id: account for account in Account.objects.all()}
+    existing = {account.account_id: account for account in models.Account.objects.all()}
     _refuse_second_organization(org, existing.values())
     for account_id, member in members.items():
         wanted = {
@@ -129,20 +113,20 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
         }
         account = existing.get(account_id)
         if account is None:
-            Account.objects.create(account_id=account_id, name=member["name"], **wanted)
+            models.Account.objects.create(account_id=account_id, name=member["name"], **wanted)
             changes.add(account_id, "account", "added", account_id)
             continue
         if not account.name and member["name"]:
             wanted["name"] = member["name"]
         differing = [name for name, value in wanted.items() if getattr(account, name) != value]
         if differing:
-            Account.objects.filter(pk=account.pk).update(**wanted)
+            models.Account.objects.filter(pk=account.pk).update(**wanted)
             changes.add(account_id, "account", "changed", account_id, {"fields": differing})
     gone = [
         acc for acc in existing.values() if acc.in_organization and acc.account_id not in members
     ]
     for account in gone:
-        Account.objects.filter(pk=account.pk).update(
+        models.Account.objects.filter(pk=account.pk).update(
             in_organization=False, is_management=False, ou_path="", parent_id="", organization_id=""
         )
         changes.add(
@@ -154,7 +138,7 @@ def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
         )
 
 
-def _refuse_second_organization(org: OrganizationRows, accounts: Iterable[Account]) -> None:
+def _refuse_second_organization(org: OrganizationRows, accounts: Iterable[models.Account]) -> None:
     """The estate holds one organisation: importing another would make the first one's
     accounts standalone and drop their SCPs and OUs, so refuse it and say why."""
     held: dict[str, list[str]] = defaultdict(list)
@@ -176,9 +160,9 @@ def _refuse_second_organization(org: OrganizationRows, accounts: Iterable[Accoun
     )
 
 
-def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> None:
+def _apply_account(rows: AccountRows, sync_run: models.SyncRun, changes: ChangeLog) -> None:
     account_id = rows.account_id
-    account = Account.objects.filter(account_id=account_id).first()
+    account = models.Account.objects.filter(account_id=account_id).first()
     has_data_before = account is not None and account.last_sync_run_id is not None
     if (
         account is not None
@@ -191,10 +175,12 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         # but the volatile fields (last used), which are no change.
         store_volatile(account, rows)
         report = {"credential_report_run": sync_run} if rows.has_credential_report else {}
-        Account.objects.filter(pk=account.pk).update(last_sync_run=sync_run, **report)
+        models.Account.objects.filter(pk=account.pk).update(last_sync_run=sync_run, **report)
         return
     if account is None:
-        account = Account.objects.create(account_id=account_id, name=rows.name, alias=rows.alias)
+        account = models.Account.objects.create(
+            account_id=account_id, name=rows.name, alias=rows.alias
+        )
         changes.add(account_id, "account", "added", account_id)
     else:
         updates = {}
@@ -203,13 +189,13 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         if rows.alias != account.alias:
             updates["alias"] = rows.alias
         if updates:
-            Account.objects.filter(pk=account.pk).update(**updates)
+            models.Account.objects.filter(pk=account.pk).update(**updates)
             changes.add(account_id, "account", "changed", account_id, {"fields": sorted(updates)})
     # A first import of an account is one "added" summary, not one row per entity.
     record = has_data_before
     if not has_data_before:
         changes.entries.append(
-            Change(
+            models.Change(
                 sync_run=sync_run,
                 account_id=account_id,
                 kind="account_data",
@@ -225,7 +211,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
     scope = {"account": account}
 
     def sync(
-        model: type[models.Model],
+        model: type[Model],
         desired: Rows,
         key_fields: tuple[str, ...],
         kind: str,
@@ -247,12 +233,23 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
             watch=watch,
         )
 
-    policy_pks = sync(
-        ManagedPolicy,
-        _with(rows.policies, account_id=account.pk),
-        ("arn",),
+    def sync_owned(
+        model: type[Model],
+        desired: Rows,
+        kind: str,
+        *,
+        key_field: str = "unique_id",
+        watch: dict[str, str] | None = None,
+    ) -> dict[Key, int]:
+        """Rows that belong to the account and are described by their ARN."""
+        desired = _with(desired, account_id=account.pk)
+        return sync(model, desired, (key_field,), kind, lambda key, row: row["arn"], watch=watch)
+
+    policy_pks = sync_owned(
+        models.ManagedPolicy,
+        rows.policies,
         "policy",
-        lambda key, row: row["arn"],
+        key_field="arn",
         watch={"document": "policy_document"},
     )
     versions = {
@@ -263,7 +260,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
     # removed relation are among the rows just synced.
     policy_arn = {pk: key[0] for key, pk in policy_pks.items()}
     sync(
-        PolicyVersion,
+        models.PolicyVersion,
         versions,
         ("policy_id", "version_id"),
         "policy_version",
@@ -271,27 +268,10 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         scope={"policy__account": account},
     )
 
-    group_pks = sync(
-        IamGroup,
-        _with(rows.groups, account_id=account.pk),
-        ("unique_id",),
-        "group",
-        lambda key, row: row["arn"],
-    )
-    user_pks = sync(
-        IamUser,
-        _with(rows.users, account_id=account.pk),
-        ("unique_id",),
-        "user",
-        lambda key, row: row["arn"],
-    )
-    role_pks = sync(
-        IamRole,
-        _with(rows.roles, account_id=account.pk),
-        ("unique_id",),
-        "role",
-        lambda key, row: row["arn"],
-        watch={"trust_policy": "trust_policy"},
+    group_pks = sync_owned(models.IamGroup, rows.groups, "group")
+    user_pks = sync_owned(models.IamUser, rows.users, "user")
+    role_pks = sync_owned(
+        models.IamRole, rows.roles, "role", watch={"trust_policy": "trust_policy"}
     )
 
     arn_of = {
@@ -301,16 +281,9 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
     }
     owner_pks = {"user": user_pks, "group": group_pks, "role": role_pks}
 
-    memberships = {
-        (user_pks[(user,)], group_pks[(group,)]): {
-            "user_id": user_pks[(user,)],
-            "group_id": group_pks[(group,)],
-        }
-        for user, group in rows.memberships
-    }
     sync(
-        GroupMembership,
-        memberships,
+        models.GroupMembership,
+        _pair_rows(rows.memberships, user_pks, group_pks, ("user_id", "group_id")),
         ("user_id", "group_id"),
         "membership",
         lambda key, row: f"{arn_of[('user', key[0])]} in {arn_of[('group', key[1])]}",
@@ -325,7 +298,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         }
         attachments[_owner_key(row, "policy_id")] = row
     sync(
-        PolicyAttachment,
+        models.PolicyAttachment,
         attachments,
         ("policy_id", "user_id", "group_id", "role_id"),
         "attachment",
@@ -342,7 +315,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         }
         inline[_owner_key(inline_row, "name")] = inline_row
     sync(
-        InlinePolicy,
+        models.InlinePolicy,
         inline,
         ("user_id", "group_id", "role_id", "name"),
         "inline_policy",
@@ -350,42 +323,23 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
         watch={"document": "inline_policy"},
     )
 
-    profile_pks = sync(
-        InstanceProfile,
-        _with(rows.instance_profiles, account_id=account.pk),
-        ("unique_id",),
-        "instance_profile",
-        lambda key, row: row["arn"],
-    )
-    through = InstanceProfile.roles.through
-    profile_roles = {
-        (profile_pks[(profile,)], role_pks[(role,)]): {
-            "instanceprofile_id": profile_pks[(profile,)],
-            "iamrole_id": role_pks[(role,)],
-        }
-        for profile, role in rows.profile_roles
-    }
+    profile_pks = sync_owned(models.InstanceProfile, rows.instance_profiles, "instance_profile")
+    profile_role_columns = ("instanceprofile_id", "iamrole_id")
     sync(
-        through,
-        profile_roles,
-        ("instanceprofile_id", "iamrole_id"),
+        models.InstanceProfile.roles.through,
+        _pair_rows(rows.profile_roles, profile_pks, role_pks, profile_role_columns),
+        profile_role_columns,
         "instance_profile_role",
         lambda key, row: f"{arn_of[('role', key[1])]} in profile {key[0]}",
         scope={"instanceprofile__account": account},
     )
-    sync(
-        IdentityProvider,
-        _with(rows.providers, account_id=account.pk),
-        ("arn",),
-        "identity_provider",
-        lambda key, row: row["arn"],
-    )
+    sync_owned(models.IdentityProvider, rows.providers, "identity_provider", key_field="arn")
     keys = {
         (user_pks[(uid,)], slot): {**row, "user_id": user_pks[(uid,)]}
         for (uid, slot), row in rows.access_keys.items()
     }
     sync(
-        AccessKey,
+        models.AccessKey,
         keys,
         ("user_id", "slot"),
         "access_key",
@@ -394,7 +348,7 @@ def _apply_account(rows: AccountRows, sync_run: SyncRun, changes: ChangeLog) -> 
     )
 
     report = {"credential_report_run": sync_run} if rows.has_credential_report else {}
-    Account.objects.filter(pk=account.pk).update(
+    models.Account.objects.filter(pk=account.pk).update(
         last_sync_run=sync_run, content_sha256=rows.content_sha256, **report
     )
 
@@ -417,12 +371,26 @@ def _owner_arn(arn_of: dict[tuple[str, int], str], row: dict[str, Any]) -> str:
     return "?"
 
 
+def _pair_rows(
+    pairs: Iterable[tuple[Any, Any]],
+    left_pks: dict[Key, int],
+    right_pks: dict[Key, int],
+    columns: tuple[str, str],
+) -> Rows:
+    """The rows of a many-to-many table, keyed by (left pk, right pk), from pairs of natural keys."""
+    rows: Rows = {}
+    for left, right in pairs:
+        key = (left_pks[(left,)], right_pks[(right,)])
+        rows[key] = dict(zip(columns, key, strict=True))
+    return rows
+
+
 def _with(rows: Rows, **extra: Any) -> Rows:
     return {key: {**row, **extra} for key, row in rows.items()}
 
 
 def _sync_rows(
-    model: type[models.Model],
+    model: type[Model],
     *,
     scope: dict[str, Any],
     key_fields: tuple[str, ...],
@@ -459,7 +427,7 @@ def _sync_rows(
     result: dict[Key, int] = {}
     to_create: list[tuple[Key, dict[str, Any]]] = []
     candidates: list[tuple[Key, dict[str, Any], int]] = []
-    touched: list[models.Model] = []  # only volatile fields differ: written, not a change
+    touched: list[Model] = []  # only volatile fields differ: written, not a change
     for key, row in desired.items():
         current = existing.pop(key, None)
         if current is None:
@@ -473,7 +441,7 @@ def _sync_rows(
         elif any(stored_values[name] != row[name] for name in volatile):
             touched.append(model(pk=current[0], **{name: row[name] for name in volatile}))
 
-    to_update: list[models.Model] = []
+    to_update: list[Model] = []
     changed_fields: set[str] = set()
     stored = _full_rows(model, [pk for *_, pk in candidates], fields)
     for key, row, pk in candidates:
@@ -539,9 +507,9 @@ def _sync_rows(
 
 
 def _park_renamed(
-    model: type[models.Model],
+    model: type[Model],
     key_fields: tuple[str, ...],
-    to_update: list[models.Model],
+    to_update: list[Model],
     stored: dict[int, dict[str, Any]],
 ) -> None:
     """Move the rows whose unique name changes out of the way of the names being written."""
@@ -558,17 +526,15 @@ def _park_renamed(
             )
 
 
-def _unique_beside_key(
-    model: type[models.Model], key_fields: tuple[str, ...]
-) -> list[tuple[str, ...]]:
+def _unique_beside_key(model: type[Model], key_fields: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The text columns of each UNIQUE constraint that is not on the natural key (a name)."""
     result = []
     for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint):
+        if isinstance(constraint, UniqueConstraint):
             fields = tuple(
                 name
                 for name in constraint.fields
-                if isinstance(model._meta.get_field(name), models.CharField)
+                if isinstance(model._meta.get_field(name), CharField)
             )
             if fields and not set(fields) <= set(key_fields):
                 result.append(fields)
@@ -585,9 +551,7 @@ def _fingerprint(row: dict[str, Any], volatile: tuple[str, ...] = ()) -> str:
     return hashlib.blake2b(text, digest_size=16).hexdigest()
 
 
-def _full_rows(
-    model: type[models.Model], pks: list[int], fields: list[str]
-) -> dict[int, dict[str, Any]]:
+def _full_rows(model: type[Model], pks: list[int], fields: list[str]) -> dict[int, dict[str, Any]]:
     """The stored values of the rows whose fingerprint differs, to name what changed."""
     rows: dict[int, dict[str, Any]] = {}
     for start in range(0, len(pks), BATCH):
@@ -598,15 +562,15 @@ def _full_rows(
     return rows
 
 
-_DESCRIBED_BY: dict[type[models.Model], tuple[str, ...]] = {
-    ManagedPolicy: ("arn",),
-    IamGroup: ("arn",),
-    IamUser: ("arn",),
-    IamRole: ("arn",),
-    InstanceProfile: ("arn",),
-    IdentityProvider: ("arn",),
-    OrgNode: ("path",),
-    OrgPolicy: ("type", "name"),
-    PolicyAttachment: ("user_id", "group_id", "role_id"),
-    InlinePolicy: ("user_id", "group_id", "role_id", "name"),
+_DESCRIBED_BY: dict[type[Model], tuple[str, ...]] = {
+    models.ManagedPolicy: ("arn",),
+    models.IamGroup: ("arn",),
+    models.IamUser: ("arn",),
+    models.IamRole: ("arn",),
+    models.InstanceProfile: ("arn",),
+    models.IdentityProvider: ("arn",),
+    models.OrgNode: ("path",),
+    models.OrgPolicy: ("type", "name"),
+    models.PolicyAttachment: ("user_id", "group_id", "role_id"),
+    models.InlinePolicy: ("user_id", "group_id", "role_id", "name"),
 }

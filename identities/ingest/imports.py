@@ -17,40 +17,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import models, transaction
+from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
+from identities import models
 from identities.bundle import BundleError, parse_files, read_file
 from identities.db import BATCH, refresh_planner_statistics
 from identities.ingest.apply import ChangeLog, apply_estate, apply_organization
 from identities.ingest.normalise import AccountRows, normalise_bundle, normalise_organization
-from identities.models import (
-    Change,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    InlinePolicy,
-    ManagedPolicy,
-    PolicyAttachment,
-    PolicyVersion,
-    SyncRun,
-)
 
 logger = logging.getLogger(__name__)
 
 # A change this large (a first import, a big sync) leaves PostgreSQL's statistics stale.
 STATISTICS_AFTER_CHANGES = 1000
-ESTATE_STATISTICS: dict[type[models.Model], tuple[str, ...]] = {
-    IamUser: ("account_id", "unique_id", "arn", "name"),
-    IamGroup: ("account_id", "unique_id", "arn", "name"),
-    IamRole: ("account_id", "unique_id", "arn", "name"),
-    ManagedPolicy: ("account_id", "arn", "name", "is_aws_managed"),
-    PolicyVersion: ("policy_id",),
-    GroupMembership: ("user_id", "group_id"),
-    PolicyAttachment: ("policy_id", "user_id", "group_id", "role_id"),
-    InlinePolicy: ("account_id", "user_id", "group_id", "role_id"),
-    Change: ("sync_run_id", "kind"),
+ESTATE_STATISTICS: dict[type[Model], tuple[str, ...]] = {
+    models.IamUser: ("account_id", "unique_id", "arn", "name"),
+    models.IamGroup: ("account_id", "unique_id", "arn", "name"),
+    models.IamRole: ("account_id", "unique_id", "arn", "name"),
+    models.ManagedPolicy: ("account_id", "arn", "name", "is_aws_managed"),
+    models.PolicyVersion: ("policy_id",),
+    models.GroupMembership: ("user_id", "group_id"),
+    models.PolicyAttachment: ("policy_id", "user_id", "group_id", "role_id"),
+    models.InlinePolicy: ("account_id", "user_id", "group_id", "role_id"),
+    models.Change: ("sync_run_id", "kind"),
 }
 Key = tuple[Any, ...]
 Rows = dict[Key, dict[str, Any]]
@@ -58,7 +48,7 @@ Rows = dict[Key, dict[str, Any]]
 
 @dataclass
 class ImportResult:
-    sync_run: SyncRun
+    sync_run: models.SyncRun
     changes: ChangeLog | None
     warnings: list[str]
 
@@ -66,18 +56,18 @@ class ImportResult:
 def import_bundle(
     bundle: dict[str, Any],
     *,
-    source: str = SyncRun.Source.IMPORT,
+    source: str = models.SyncRun.Source.IMPORT,
     label: str = "",
     raw: bytes | None = None,
-    sync_run: SyncRun | None = None,
+    sync_run: models.SyncRun | None = None,
 ) -> ImportResult:
     """Normalise and apply a validated bundle (see `bundle.read_bundle`), recording a SyncRun.
 
     The run is saved as running before the transaction and marked failed (with the error) after
     it if anything goes wrong, so a failed import is visible and the estate is untouched.
     """
-    run = sync_run or SyncRun(source=source, label=label)
-    run.status = SyncRun.Status.RUNNING
+    run = sync_run or models.SyncRun(source=source, label=label)
+    run.status = models.SyncRun.Status.RUNNING
     run.started_at = run.started_at or timezone.now()
     run.save()
     try:
@@ -90,14 +80,14 @@ def import_bundle(
             run.bundle_bytes = len(raw)
         changes = apply_estate(estate, run)
     except Exception as exc:
-        run.status = SyncRun.Status.FAILED
+        run.status = models.SyncRun.Status.FAILED
         run.error = str(exc) if isinstance(exc, BundleError) else f"{type(exc).__name__}: {exc}"
         run.finished_at = timezone.now()
         run.save()
         raise
     if changes.total() >= STATISTICS_AFTER_CHANGES:
         refresh_planner_statistics(ESTATE_STATISTICS)
-    run.status = SyncRun.Status.SUCCEEDED
+    run.status = models.SyncRun.Status.SUCCEEDED
     run.change_counts = {kind: dict(actions) for kind, actions in sorted(changes.counts.items())}
     run.warnings = [*(run.warnings or []), *changes.warnings]
     run.finished_at = timezone.now()
@@ -123,7 +113,7 @@ def import_files(paths: Sequence[str | Path], *, account_name: str | None = None
     return import_bundle(bundle, label=label, raw=raw)
 
 
-def import_organization(organization: dict[str, Any], *, sync_run: SyncRun) -> ChangeLog:
+def import_organization(organization: dict[str, Any], *, sync_run: models.SyncRun) -> ChangeLog:
     """Apply a validated `organization` section alone (see `bundle.validate_organization`).
 
     A live sync of an organisation applies roots, OUs, SCPs/RCPs and membership once, in one
@@ -136,7 +126,7 @@ def import_organization(organization: dict[str, Any], *, sync_run: SyncRun) -> C
         return changes
     with transaction.atomic():
         apply_organization(rows, changes)
-        Change.objects.bulk_create(changes.entries, batch_size=BATCH)
+        models.Change.objects.bulk_create(changes.entries, batch_size=BATCH)
     return changes
 
 

@@ -23,6 +23,7 @@ from identities.models.analysis import (
     RoleClassMember,
     StoredAccessEdge,
 )
+from identities.models.audit import AuditEvent
 from identities.models.estate import (
     AccessKey,
     Account,
@@ -56,6 +57,7 @@ from identities.models.review import (
 from identities.models.runs import AccountSyncConfig, Change, SyncRun, SyncSettings
 
 __all__ = [
+    "AuditEvent",
     "AccessChange",
     "AccessDiff",
     "AccessState",

@@ -5,11 +5,35 @@ Only `analysis` writes these rows; pages read them through `queries`.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from django.db import models
 from django.db.models import Q
 
 from identities.models.estate import Account, IamRole, IamUser
 from identities.models.runs import SyncRun
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+# Analysis rows are replaced in bulk, so their links to the estate carry no database constraint.
+def _optional_link(
+    to: type[_M], related_name: str, on_delete: Any = models.CASCADE
+) -> models.ForeignKey[_M | None, _M | None]:
+    return models.ForeignKey(
+        to,
+        null=True,
+        blank=True,
+        on_delete=on_delete,
+        related_name=related_name,
+        db_constraint=False,
+    )
+
+
+def _member_link(to: type[_M], related_name: str) -> models.OneToOneField[_M | None, _M | None]:
+    return models.OneToOneField(
+        to, null=True, on_delete=models.CASCADE, related_name=related_name, db_constraint=False
+    )
 
 
 class AnalysisRun(models.Model):
@@ -115,20 +139,8 @@ class AccessGroupMember(models.Model):
     group = models.ForeignKey(
         AccessGroup, on_delete=models.CASCADE, related_name="members", db_constraint=False
     )
-    user = models.OneToOneField(
-        IamUser,
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="access_group_member",
-        db_constraint=False,
-    )
-    role = models.OneToOneField(
-        IamRole,
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="access_group_member",
-        db_constraint=False,
-    )
+    user = _member_link(IamUser, "access_group_member")
+    role = _member_link(IamRole, "access_group_member")
     arn = models.CharField(max_length=2048)
 
     class Meta:
@@ -200,30 +212,9 @@ class AccessEdge(EdgeFields):
     """
 
     # DO_NOTHING: a view has no rows to delete; the stored rows cascade.
-    source_user = models.ForeignKey(
-        IamUser,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        related_name="access_edges",
-        db_constraint=False,
-    )
-    source_role = models.ForeignKey(
-        IamRole,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        related_name="access_edges_out",
-        db_constraint=False,
-    )
-    source_group = models.ForeignKey(
-        AccessGroup,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        related_name="edges",
-        db_constraint=False,
-    )
+    source_user = _optional_link(IamUser, "access_edges", on_delete=models.DO_NOTHING)
+    source_role = _optional_link(IamRole, "access_edges_out", on_delete=models.DO_NOTHING)
+    source_group = _optional_link(AccessGroup, "edges", on_delete=models.DO_NOTHING)
     target = models.ForeignKey(
         IamRole,
         on_delete=models.DO_NOTHING,
@@ -243,18 +234,9 @@ class AccessEdge(EdgeFields):
 class StoredAccessEdge(EdgeFields):
     """An access edge as stored one by one (all but the grants of role classes)."""
 
-    source_user = models.ForeignKey(
-        IamUser, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-        db_constraint=False,
-    )  # fmt: skip
-    source_role = models.ForeignKey(
-        IamRole, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-        db_constraint=False,
-    )  # fmt: skip
-    source_group = models.ForeignKey(
-        AccessGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-        db_constraint=False,
-    )  # fmt: skip
+    source_user = _optional_link(IamUser, "+")
+    source_role = _optional_link(IamRole, "+")
+    source_group = _optional_link(AccessGroup, "+")
     # Indexed by the (target, outcome) index below.
     target = models.ForeignKey(
         IamRole, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
@@ -357,22 +339,8 @@ class AdminPath(models.Model):
 
     source = models.CharField(max_length=2048)
     source_kind = models.CharField(max_length=10, choices=AccessEdge.SourceKind.choices)
-    source_user = models.ForeignKey(
-        IamUser,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="admin_paths",
-        db_constraint=False,
-    )
-    source_role = models.ForeignKey(
-        IamRole,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="admin_paths",
-        db_constraint=False,
-    )
+    source_user = _optional_link(IamUser, "admin_paths")
+    source_role = _optional_link(IamRole, "admin_paths")
     administrator = models.ForeignKey(
         Administrator, on_delete=models.CASCADE, related_name="reached_by", db_constraint=False
     )
@@ -407,31 +375,10 @@ class Finding(models.Model):
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     severity = models.CharField(max_length=6, choices=Severity.choices)
-    account = models.ForeignKey(
-        Account,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="findings",
-        db_constraint=False,
-    )
+    account = _optional_link(Account, "findings")
     principal_arn = models.CharField(max_length=2048)
-    user = models.ForeignKey(
-        IamUser,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="findings",
-        db_constraint=False,
-    )
-    role = models.ForeignKey(
-        IamRole,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="findings",
-        db_constraint=False,
-    )
+    user = _optional_link(IamUser, "findings")
+    role = _optional_link(IamRole, "findings")
     title = models.CharField(max_length=1000)
     detail = models.TextField()
     data = models.JSONField(default=dict)
@@ -484,20 +431,8 @@ class EscalationGroupMember(models.Model):
     group = models.ForeignKey(
         EscalationGroup, on_delete=models.CASCADE, related_name="members", db_constraint=False
     )
-    user = models.OneToOneField(
-        IamUser,
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="escalation_group_member",
-        db_constraint=False,
-    )
-    role = models.OneToOneField(
-        IamRole,
-        null=True,
-        on_delete=models.CASCADE,
-        related_name="escalation_group_member",
-        db_constraint=False,
-    )
+    user = _member_link(IamUser, "escalation_group_member")
+    role = _member_link(IamRole, "escalation_group_member")
     arn = models.CharField(max_length=2048, db_index=True)
 
     class Meta:
@@ -525,30 +460,9 @@ class EscalationEdge(models.Model):
 
     source = models.CharField(max_length=2048, help_text="a user or role ARN, or group:KEY")
     source_kind = models.CharField(max_length=5)
-    source_user = models.ForeignKey(
-        IamUser,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="escalations_out",
-        db_constraint=False,
-    )
-    source_role = models.ForeignKey(
-        IamRole,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="escalations_out",
-        db_constraint=False,
-    )
-    source_group = models.ForeignKey(
-        EscalationGroup,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="edges",
-        db_constraint=False,
-    )
+    source_user = _optional_link(IamUser, "escalations_out")
+    source_role = _optional_link(IamRole, "escalations_out")
+    source_group = _optional_link(EscalationGroup, "edges")
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="escalations", db_constraint=False
     )

@@ -91,11 +91,15 @@ def match_arn(pattern: str, arn: str) -> bool:
     matching of the ARN condition operators; Resource/NotResource use :func:`match_resource`.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN
     """
+    return _matches(pattern, arn, _arn_regex)
+
+
+def _matches(pattern: str, arn: str, regex: Callable[[str], re.Pattern[str]]) -> bool:
     if pattern == "*":
         return True
     if "*" not in pattern and "?" not in pattern:
         return unescape_literals(pattern) == arn
-    return _arn_regex(pattern).fullmatch(arn) is not None
+    return regex(pattern).fullmatch(arn) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -119,11 +123,7 @@ def match_resource(pattern: str, arn: str) -> bool:
     condition operators keep their segment-confined matching (:func:`match_arn`).
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards
     """
-    if pattern == "*":
-        return True
-    if "*" not in pattern and "?" not in pattern:
-        return unescape_literals(pattern) == arn
-    return _resource_regex(pattern).fullmatch(arn) is not None
+    return _matches(pattern, arn, _resource_regex)
 
 
 @lru_cache(maxsize=65536)

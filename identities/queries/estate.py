@@ -24,22 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 
-from identities.models import (
-    AccessKey,
-    Account,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    IdentityProvider,
-    InlinePolicy,
-    InstanceProfile,
-    ManagedPolicy,
-    OrgNode,
-    OrgPolicy,
-    PolicyAttachment,
-    PolicyVersion,
-)
+from identities import models
 from identities.queries.trust import account_named_by, assumed_role_of, role_trust_context
 
 logger = logging.getLogger(__name__)
@@ -98,26 +83,26 @@ def account_choices() -> list[tuple[str, str]]:
     """(account id, label) pairs for the account select of the list filters."""
     return [
         (account_id, f"{name or alias or account_id} ({account_id})")
-        for account_id, name, alias in Account.objects.order_by("name", "account_id").values_list(
-            "account_id", "name", "alias"
-        )
+        for account_id, name, alias in models.Account.objects.order_by(
+            "name", "account_id"
+        ).values_list("account_id", "name", "alias")
     ]
 
 
 # --- dashboard and accounts -----------------------------------------------------------------
 
 
-def accounts_with_counts() -> QuerySet[Account]:
+def accounts_with_counts() -> QuerySet[models.Account]:
     """Every account with its principal and policy counts and its last sync run."""
     return (
-        Account.objects.select_related("last_sync_run")
+        models.Account.objects.select_related("last_sync_run")
         .defer("last_sync_run__bundle_gzip")
         .annotate(
-            user_count=count_of(IamUser, "account"),
-            group_count=count_of(IamGroup, "account"),
-            role_count=count_of(IamRole, "account"),
-            customer_policy_count=count_of(ManagedPolicy, "account", is_aws_managed=False),
-            aws_policy_count=count_of(ManagedPolicy, "account", is_aws_managed=True),
+            user_count=count_of(models.IamUser, "account"),
+            group_count=count_of(models.IamGroup, "account"),
+            role_count=count_of(models.IamRole, "account"),
+            customer_policy_count=count_of(models.ManagedPolicy, "account", is_aws_managed=False),
+            aws_policy_count=count_of(models.ManagedPolicy, "account", is_aws_managed=True),
         )
         .order_by("name", "account_id")
     )
@@ -126,17 +111,17 @@ def accounts_with_counts() -> QuerySet[Account]:
 def estate_totals() -> dict[str, int]:
     """Row counts of the whole estate for the dashboard header, one query per table."""
     return {
-        "accounts": Account.objects.count(),
-        "users": IamUser.objects.count(),
-        "groups": IamGroup.objects.count(),
-        "roles": IamRole.objects.count(),
-        "policies": ManagedPolicy.objects.filter(is_aws_managed=False).count(),
+        "accounts": models.Account.objects.count(),
+        "users": models.IamUser.objects.count(),
+        "groups": models.IamGroup.objects.count(),
+        "roles": models.IamRole.objects.count(),
+        "policies": models.ManagedPolicy.objects.filter(is_aws_managed=False).count(),
     }
 
 
-def org_ancestors(account: Account) -> list[OrgNode]:
+def org_ancestors(account: models.Account) -> list[models.OrgNode]:
     """The roots and OUs above an account, root first (the org tree is small: one query)."""
-    nodes = {node.node_id: node for node in OrgNode.objects.all()}
+    nodes = {node.node_id: node for node in models.OrgNode.objects.all()}
     chain = []
     node_id = account.parent_id
     while node_id in nodes and nodes[node_id] not in chain:
@@ -145,7 +130,9 @@ def org_ancestors(account: Account) -> list[OrgNode]:
     return list(reversed(chain))
 
 
-def org_policies_for(account: Account, ancestors: list[OrgNode]) -> list[tuple[OrgPolicy, str]]:
+def org_policies_for(
+    account: models.Account, ancestors: list[models.OrgNode]
+) -> list[tuple[models.OrgPolicy, str]]:
     """SCPs/RCPs that reach the account, each with where it is attached (account, OU or root).
 
     An SCP attached to a root or OU applies to every account below it:
@@ -154,14 +141,14 @@ def org_policies_for(account: Account, ancestors: list[OrgNode]) -> list[tuple[O
     where = {node.node_id: node.path for node in ancestors}
     where[account.account_id] = "this account"
     found = []
-    for policy in OrgPolicy.objects.all():
+    for policy in models.OrgPolicy.objects.all():
         for target in policy.targets:
             if target in where:
                 found.append((policy, where[target]))
     return found
 
 
-def account_detail_context(account: Account) -> dict[str, Any]:
+def account_detail_context(account: models.Account) -> dict[str, Any]:
     ancestors = org_ancestors(account)
     return {
         "account": account,
@@ -175,7 +162,7 @@ def account_detail_context(account: Account) -> dict[str, Any]:
         },
         "ancestors": ancestors,
         "org_policies": org_policies_for(account, ancestors),
-        "identity_providers": list(IdentityProvider.objects.filter(account=account)),
+        "identity_providers": list(models.IdentityProvider.objects.filter(account=account)),
         "password_without_mfa": list(
             account.users.filter(mfa_active=False, password_enabled=True).order_by("name")[:50]
         ),
@@ -215,16 +202,16 @@ POLICY_SORTS = {
 }
 
 
-def filter_users(filters: dict[str, Any]) -> QuerySet[IamUser]:
+def filter_users(filters: dict[str, Any]) -> QuerySet[models.IamUser]:
     """Users matching the list filters: q, account, path, mfa, password, keys, sort."""
     queryset = (
-        IamUser.objects.select_related("account")
+        models.IamUser.objects.select_related("account")
         .only(*_principal_columns(), "password_enabled", "password_last_used", "mfa_active")
         .annotate(
-            group_count=count_of(GroupMembership, "user"),
-            active_key_count=count_of(AccessKey, "user", active=True),
-            attached_count=count_of(PolicyAttachment, "user"),
-            inline_count=count_of(InlinePolicy, "user"),
+            group_count=count_of(models.GroupMembership, "user"),
+            active_key_count=count_of(models.AccessKey, "user", active=True),
+            attached_count=count_of(models.PolicyAttachment, "user"),
+            inline_count=count_of(models.InlinePolicy, "user"),
         )
     )
     queryset = _common_filters(queryset, filters)
@@ -242,29 +229,29 @@ def filter_users(filters: dict[str, Any]) -> QuerySet[IamUser]:
     return _order(queryset, filters.get("sort") or "name", USER_SORTS)
 
 
-def filter_groups(filters: dict[str, Any]) -> QuerySet[IamGroup]:
+def filter_groups(filters: dict[str, Any]) -> QuerySet[models.IamGroup]:
     """Groups matching the list filters: q, account, path, sort."""
     queryset = (
-        IamGroup.objects.select_related("account")
+        models.IamGroup.objects.select_related("account")
         .only(*_principal_columns())
         .annotate(
-            member_count=count_of(GroupMembership, "group"),
-            attached_count=count_of(PolicyAttachment, "group"),
-            inline_count=count_of(InlinePolicy, "group"),
+            member_count=count_of(models.GroupMembership, "group"),
+            attached_count=count_of(models.PolicyAttachment, "group"),
+            inline_count=count_of(models.InlinePolicy, "group"),
         )
     )
     queryset = _common_filters(queryset, filters)
     return _order(queryset, filters.get("sort") or "name", GROUP_SORTS)
 
 
-def filter_roles(filters: dict[str, Any]) -> QuerySet[IamRole]:
+def filter_roles(filters: dict[str, Any]) -> QuerySet[models.IamRole]:
     """Roles matching the list filters: q, account, path, service_linked, sort."""
     queryset = (
-        IamRole.objects.select_related("account")
+        models.IamRole.objects.select_related("account")
         .only(*_principal_columns(), "description", "last_used_date", "last_used_region")
         .annotate(
-            attached_count=count_of(PolicyAttachment, "role"),
-            inline_count=count_of(InlinePolicy, "role"),
+            attached_count=count_of(models.PolicyAttachment, "role"),
+            inline_count=count_of(models.InlinePolicy, "role"),
         )
     )
     queryset = _common_filters(queryset, filters)
@@ -275,17 +262,17 @@ def filter_roles(filters: dict[str, Any]) -> QuerySet[IamRole]:
     return _order(queryset, filters.get("sort") or "name", ROLE_SORTS)
 
 
-def filter_policies(filters: dict[str, Any]) -> QuerySet[ManagedPolicy]:
+def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
     """Managed policies matching the list filters: q, account, path, scope, usage, sort.
 
     `scope` is `aws` (AWS managed), `customer` (customer managed) or empty for all.
     """
     queryset = (
-        ManagedPolicy.objects.select_related("account")
+        models.ManagedPolicy.objects.select_related("account")
         .defer("document", "description")
         .annotate(
-            live_attachment_count=count_of(PolicyAttachment, "policy"),
-            version_count=count_of(PolicyVersion, "policy"),
+            live_attachment_count=count_of(models.PolicyAttachment, "policy"),
+            version_count=count_of(models.PolicyVersion, "policy"),
         )
     )
     if q := (filters.get("q") or "").strip():
@@ -321,14 +308,18 @@ def _principal_columns() -> tuple[str, ...]:
 # --- detail pages ---------------------------------------------------------------------------
 
 
-def policy_for_arn(account: Account, arn: str) -> ManagedPolicy | None:
+def policy_for_arn(account: models.Account, arn: str) -> models.ManagedPolicy | None:
     """The managed policy with this ARN as the account sees it (for boundaries), or None."""
     if not arn:
         return None
-    return ManagedPolicy.objects.filter(account=account, arn=arn).select_related("account").first()
+    return (
+        models.ManagedPolicy.objects.filter(account=account, arn=arn)
+        .select_related("account")
+        .first()
+    )
 
 
-def user_detail_context(user: IamUser) -> dict[str, Any]:
+def user_detail_context(user: models.IamUser) -> dict[str, Any]:
     """Groups, direct and group-inherited policies, boundary, keys and tags of one user.
 
     A user's effective identity policies are its own plus those of every group it is in:
@@ -338,19 +329,19 @@ def user_detail_context(user: IamUser) -> dict[str, Any]:
     return {
         "user": user,
         "groups": list(
-            IamGroup.objects.filter(memberships__user=user)
+            models.IamGroup.objects.filter(memberships__user=user)
             .select_related("account")
-            .annotate(member_count=count_of(GroupMembership, "group"))
+            .annotate(member_count=count_of(models.GroupMembership, "group"))
             .order_by("name")
         ),
         "attachments": list(
-            PolicyAttachment.objects.filter(Q(user=user) | in_user_groups)
+            models.PolicyAttachment.objects.filter(Q(user=user) | in_user_groups)
             .select_related("policy__account", "group__account")
             .defer("policy__document")
             .order_by(F("group__name").asc(nulls_first=True), "policy__name")
         ),
         "inline_policies": list(
-            InlinePolicy.objects.filter(Q(user=user) | in_user_groups)
+            models.InlinePolicy.objects.filter(Q(user=user) | in_user_groups)
             .select_related("group__account")
             .order_by(F("group__name").asc(nulls_first=True), "name")
         ),
@@ -360,46 +351,48 @@ def user_detail_context(user: IamUser) -> dict[str, Any]:
     }
 
 
-def group_detail_context(group: IamGroup) -> dict[str, Any]:
+def group_detail_context(group: models.IamGroup) -> dict[str, Any]:
     return {
         "group": group,
         "members": list(
-            IamUser.objects.filter(memberships__group=group)
+            models.IamUser.objects.filter(memberships__group=group)
             .select_related("account")
             .order_by("name")
         ),
         "attachments": list(
-            PolicyAttachment.objects.filter(group=group)
+            models.PolicyAttachment.objects.filter(group=group)
             .select_related("policy__account")
             .defer("policy__document")
             .order_by("policy__name")
         ),
-        "inline_policies": list(InlinePolicy.objects.filter(group=group).order_by("name")),
+        "inline_policies": list(models.InlinePolicy.objects.filter(group=group).order_by("name")),
     }
 
 
-def role_detail_context(role: IamRole) -> dict[str, Any]:
+def role_detail_context(role: models.IamRole) -> dict[str, Any]:
     return {
         "role": role,
         **role_trust_context(role),
         "attachments": list(
-            PolicyAttachment.objects.filter(role=role)
+            models.PolicyAttachment.objects.filter(role=role)
             .select_related("policy__account")
             .defer("policy__document")
             .order_by("policy__name")
         ),
-        "inline_policies": list(InlinePolicy.objects.filter(role=role).order_by("name")),
+        "inline_policies": list(models.InlinePolicy.objects.filter(role=role).order_by("name")),
         "boundary": policy_for_arn(role.account, role.boundary_arn),
-        "instance_profiles": list(InstanceProfile.objects.filter(roles=role).order_by("name")),
+        "instance_profiles": list(
+            models.InstanceProfile.objects.filter(roles=role).order_by("name")
+        ),
     }
 
 
-def policy_detail_context(policy: ManagedPolicy, version_id: str = "") -> dict[str, Any]:
+def policy_detail_context(policy: models.ManagedPolicy, version_id: str = "") -> dict[str, Any]:
     """Versions, the shown version, and everything the policy is attached to in its account."""
     versions = list(policy.versions.order_by("-is_default", "-create_date", "version_id"))
     shown = next((v for v in versions if v.version_id == version_id), None)
     attachments = list(
-        PolicyAttachment.objects.filter(policy=policy).select_related(
+        models.PolicyAttachment.objects.filter(policy=policy).select_related(
             "user__account", "group__account", "role__account"
         )
     )
@@ -411,10 +404,14 @@ def policy_detail_context(policy: ManagedPolicy, version_id: str = "") -> dict[s
         "attached_users": sorted((a.user for a in attachments if a.user), key=_by_name),
         "attached_groups": sorted((a.group for a in attachments if a.group), key=_by_name),
         "attached_roles": sorted((a.role for a in attachments if a.role), key=_by_name),
-        "boundary_users": list(IamUser.objects.filter(boundary_of).select_related("account")),
-        "boundary_roles": list(IamRole.objects.filter(boundary_of).select_related("account")),
+        "boundary_users": list(
+            models.IamUser.objects.filter(boundary_of).select_related("account")
+        ),
+        "boundary_roles": list(
+            models.IamRole.objects.filter(boundary_of).select_related("account")
+        ),
         "other_accounts": list(
-            ManagedPolicy.objects.filter(arn=policy.arn, is_aws_managed=True)
+            models.ManagedPolicy.objects.filter(arn=policy.arn, is_aws_managed=True)
             .exclude(pk=policy.pk)
             .select_related("account")
             .only("arn", "account__account_id", "account__name", "account__alias")
@@ -423,7 +420,7 @@ def policy_detail_context(policy: ManagedPolicy, version_id: str = "") -> dict[s
     }
 
 
-def _by_name(principal: IamUser | IamGroup | IamRole) -> str:
+def _by_name(principal: models.IamUser | models.IamGroup | models.IamRole) -> str:
     return principal.name
 
 
@@ -437,13 +434,22 @@ def search_estate(q: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
         return {"q": q, "groups": [], "total": 0}
     account_match = Q(account_id__startswith=q) | Q(name__icontains=q) | Q(alias__icontains=q)
     sections = [
-        ("Accounts", Account.objects.filter(account_match).order_by("name", "account_id")),
-        ("Users", IamUser.objects.filter(_search(q)).select_related("account").order_by("name")),
-        ("Groups", IamGroup.objects.filter(_search(q)).select_related("account").order_by("name")),
-        ("Roles", IamRole.objects.filter(_search(q)).select_related("account").order_by("name")),
+        ("Accounts", models.Account.objects.filter(account_match).order_by("name", "account_id")),
+        (
+            "Users",
+            models.IamUser.objects.filter(_search(q)).select_related("account").order_by("name"),
+        ),
+        (
+            "Groups",
+            models.IamGroup.objects.filter(_search(q)).select_related("account").order_by("name"),
+        ),
+        (
+            "Roles",
+            models.IamRole.objects.filter(_search(q)).select_related("account").order_by("name"),
+        ),
         (
             "Policies",
-            ManagedPolicy.objects.filter(
+            models.ManagedPolicy.objects.filter(
                 Q(name__icontains=q) | Q(arn__icontains=q) | Q(policy_id=q)
             )
             .select_related("account")
@@ -464,29 +470,29 @@ def resolve_arn(arn: str) -> str | None:
     """The estate page of any known ARN (user, group, role, policy, instance profile, account
     root, assumed-role session), or None."""
     arn = arn.strip()
-    for model in (IamUser, IamRole, IamGroup):
+    for model in (models.IamUser, models.IamRole, models.IamGroup):
         if obj := model.objects.filter(arn=arn).select_related("account").first():
             return obj.get_absolute_url()
     policy = (
-        ManagedPolicy.objects.filter(arn=arn)
+        models.ManagedPolicy.objects.filter(arn=arn)
         .select_related("account")
         .order_by("account__name", "account__account_id")
         .first()
     )
     if policy:
         return policy.get_absolute_url()
-    if profile := InstanceProfile.objects.filter(arn=arn).first():
+    if profile := models.InstanceProfile.objects.filter(arn=arn).first():
         role = profile.roles.select_related("account").first()
         return role.get_absolute_url() if role else None
     if session := assumed_role_of(arn):
         account_id, name = session
         role = (
-            IamRole.objects.filter(account__account_id=account_id, name=name)
+            models.IamRole.objects.filter(account__account_id=account_id, name=name)
             .select_related("account")
             .first()
         )
         return role.get_absolute_url() if role else None
     account_id = account_named_by(arn)
-    if account_id and Account.objects.filter(account_id=account_id).exists():
+    if account_id and models.Account.objects.filter(account_id=account_id).exists():
         return reverse("identities:account-detail", args=[account_id])
     return None

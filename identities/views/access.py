@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
@@ -18,11 +17,13 @@ from identities.queries import access
 from identities.queries import findings as finding_queries
 from identities.queries.estate import account_choices
 from identities.queries.exports import role_access_csv_rows
+from identities.roles import VIEWER
 from identities.views.common import (
     HtmxHttpRequest,
     csv_response,
     paginate,
     render_page_or_fragment,
+    require_role,
     role_or_404,
     user_or_404,
 )
@@ -38,8 +39,8 @@ def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
     return [r for r in reached if r.hops > 1 or r.node not in direct]
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
     """Who can assume a role: directly and through chains (also embedded in the role page)."""
     role = role_or_404(account_id, name)
@@ -82,20 +83,20 @@ def _principal_reach(
     )
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def user_reach(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     return _principal_reach(request, user_or_404(account_id, name), "Users")
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def role_reach(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     return _principal_reach(request, role_or_404(account_id, name), "Roles")
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def administrators(request: HtmxHttpRequest) -> HttpResponse:
     account = request.GET.get("account") or None
     paths = finding_queries.admin_paths()
@@ -116,8 +117,8 @@ def administrators(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def findings(request: HtmxHttpRequest) -> HttpResponse:
     severity = request.GET.get("severity") or None
     kind = request.GET.get("kind") or None
@@ -142,8 +143,8 @@ def findings(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/findings.html", "findings", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def explain(request: HtmxHttpRequest) -> HttpResponse:
     """ "Why (not)?": evaluate one principal against one role, live, with every statement."""
     source = request.GET.get("source", "").strip()

@@ -3,10 +3,13 @@ response, and the one rule that decides between a full page and an htmx fragment
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -19,6 +22,7 @@ from identities.models import Account, IamGroup, IamRole, IamUser, ManagedPolicy
 from identities.queries.estate import PAGE_SIZE
 from identities.queries.exports import SafeCsvWriter
 from identities.queries.sync import sync_runs
+from identities.roles import has_role
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,37 @@ _Principal = TypeVar("_Principal", IamUser, IamGroup, IamRole)
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# --- roles ----------------------------------------------------------------------------------
+
+
+def require_role(role: str, *, post: str | None = None) -> Callable[[_View], _View]:
+    """Let in users holding `role` (or a higher one); for any other method than GET/HEAD, those
+    holding `post` when given. Anonymous users go to the login page; the rest get a 403.
+
+    Put it outermost, so that an anonymous request is sent to log in whatever its method.
+    """
+
+    def decorate(view: _View) -> _View:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            needed = role if post is None or request.method in SAFE_METHODS else post
+            if not has_role(request.user, needed):
+                raise PermissionDenied(f"This needs the {needed} role.")
+            return view(request, *args, **kwargs)
+
+        wrapped.required_role = (role, post or role)  # type: ignore[attr-defined]  # read by tests
+        return wrapped  # type: ignore[return-value]  # same signature as `view`
+
+    return decorate
 
 
 # --- page or fragment -----------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
@@ -24,11 +23,13 @@ from identities.queries.escalations import (
     iter_escalations,
 )
 from identities.queries.estate import account_choices
+from identities.roles import VIEWER
 from identities.views.common import (
     HtmxHttpRequest,
     csv_response,
     paginate,
     render_page_or_fragment,
+    require_role,
     role_or_404,
     user_or_404,
 )
@@ -53,8 +54,8 @@ def _csv_rows(escalations: list[Escalation]) -> list[list[str]]:
     return rows
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
     """Who can escalate how: counts by method or by principal, and every escalation."""
     account = request.GET.get("account") or None
@@ -93,8 +94,8 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
     return render_page_or_fragment(request, "identities/escalations.html", "escalations", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def escalation_catalogue(request: HtmxHttpRequest) -> HttpResponse:
     """Every method: what it needs, what it yields, proven or potential, references, the fix."""
     categories: dict[str, list[Any]] = {}
@@ -122,20 +123,20 @@ def _can_escalate(request: HtmxHttpRequest, principal: IamUser | IamRole) -> Htt
     )
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def user_escalations(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     return _can_escalate(request, user_or_404(account_id, name))
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def role_escalations(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     return _can_escalate(request, role_or_404(account_id, name))
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def who_can_page(request: HtmxHttpRequest) -> HttpResponse:
     """Who can do ACTION on RESOURCE? Every principal whose effective permissions allow it."""
     action = (request.GET.get("action") or "").strip()

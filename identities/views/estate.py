@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
@@ -27,6 +26,7 @@ from identities.forms import (
 from identities.queries import estate, exports
 from identities.queries.changes import risk_summary
 from identities.queries.sync import account_runs, sync_runs
+from identities.roles import VIEWER
 from identities.views.common import (
     HtmxHttpRequest,
     account_or_404,
@@ -35,6 +35,7 @@ from identities.views.common import (
     paginate,
     policy_or_404,
     render_page_or_fragment,
+    require_role,
     role_or_404,
     user_or_404,
     wants_fragment,
@@ -43,8 +44,8 @@ from identities.views.common import (
 logger = logging.getLogger(__name__)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "accounts": list(estate.accounts_with_counts()),
@@ -55,8 +56,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/dashboard.html", None, context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def account_detail(request: HtmxHttpRequest, account_id: str) -> HttpResponse:
     account = account_or_404(account_id)
     context = {**estate.account_detail_context(account), "runs": account_runs(account)}
@@ -86,8 +87,8 @@ POLICIES = EstateList(
 )  # fmt: skip
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def estate_list(request: HtmxHttpRequest, listing: EstateList) -> HttpResponseBase:
     """A filtered, sorted, paginated estate list (`listing` comes from the URL conf);
     `?format=csv` downloads every matching row."""
@@ -101,29 +102,29 @@ def estate_list(request: HtmxHttpRequest, listing: EstateList) -> HttpResponseBa
     return render_page_or_fragment(request, template, "results", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def user_detail(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     context = estate.user_detail_context(user_or_404(account_id, name))
     return render_page_or_fragment(request, "identities/user_detail.html", None, context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def group_detail(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     context = estate.group_detail_context(group_or_404(account_id, name))
     return render_page_or_fragment(request, "identities/group_detail.html", None, context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def role_detail(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
     context = estate.role_detail_context(role_or_404(account_id, name))
     return render_page_or_fragment(request, "identities/role_detail.html", None, context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def policy_detail(request: HtmxHttpRequest, account_id: str, arn: str) -> HttpResponse:
     policy = policy_or_404(account_id, arn)
     version_id = request.GET.get("version", "")
@@ -135,8 +136,8 @@ def policy_detail(request: HtmxHttpRequest, account_id: str, arn: str) -> HttpRe
     return render_page_or_fragment(request, "identities/policy_detail.html", fragment, context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def search(request: HtmxHttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     q = form.cleaned_data.get("q", "") if form.is_valid() else ""
@@ -147,8 +148,8 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/search.html", "results", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def arn_redirect(request: HtmxHttpRequest, arn: str) -> HttpResponse:
     url = estate.resolve_arn(arn)
     if url is None:

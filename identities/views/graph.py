@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -22,7 +21,13 @@ from identities.graph.identity import build_identity_graph
 from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.graph.paths import find_paths
 from identities.graph.urls import empty_graph, panel_links, url_with, view_of_url
-from identities.views.common import HtmxHttpRequest, attachment, render_page_or_fragment
+from identities.roles import VIEWER
+from identities.views.common import (
+    HtmxHttpRequest,
+    attachment,
+    render_page_or_fragment,
+    require_role,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +57,8 @@ def _graph_data(request: HttpRequest, view: str) -> tuple[dict[str, Any], Any]:
     return _graph_or_404(find_paths, **params), form
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_page(request: HtmxHttpRequest, view: str) -> HttpResponse:
     """The identity, access or paths view (`view` comes from the URL conf)."""
     data, form = _graph_data(request, view)
@@ -106,8 +111,8 @@ def _export_view(request: HttpRequest) -> str:
     return view
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_data(request: HtmxHttpRequest) -> HttpResponse:
     view = _export_view(request)
     data, _ = _graph_data(request, view)
@@ -117,8 +122,8 @@ def graph_data(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_graphml(request: HtmxHttpRequest) -> HttpResponse:
     view = _export_view(request)
     data, _ = _graph_data(request, view)
@@ -126,8 +131,8 @@ def graph_graphml(request: HtmxHttpRequest) -> HttpResponse:
     return attachment(response, f"iamviz-{view}.graphml")
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_svg(request: HtmxHttpRequest) -> HttpResponse:
     view = _export_view(request)
     data, _ = _graph_data(request, view)
@@ -135,8 +140,8 @@ def graph_svg(request: HtmxHttpRequest) -> HttpResponse:
     return attachment(HttpResponse(svg, content_type="image/svg+xml"), f"iamviz-{view}.svg")
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_node(request: HtmxHttpRequest, kind: str, key: str) -> HttpResponse:
     node_id = f"{kind}:{key}" if key != "-" else kind
     try:
@@ -147,8 +152,8 @@ def graph_node(request: HtmxHttpRequest, kind: str, key: str) -> HttpResponse:
     return render_page_or_fragment(request, "identities/graph_node.html", "node-panel", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_edge(request: HtmxHttpRequest) -> HttpResponse:
     source = request.GET.get("source", "")
     target = request.GET.get("target", "")
@@ -161,8 +166,8 @@ def graph_edge(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/graph_edge.html", "node-panel", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def graph_suggest(request: HtmxHttpRequest) -> HttpResponse:
     form = SuggestForm(request.GET)
     form.is_valid()

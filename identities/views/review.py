@@ -1,5 +1,5 @@
 """The daily review: the Changes page (and the diff of any two runs), an edge's change with its
-causes and review, finding triage with the audit trail, suppression rules, and the staff page
+causes and review, finding triage with the audit trail, suppression rules, and the operators' page
 of notification settings."""
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ import logging
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -17,6 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from identities.audit import record_audit
 from identities.models import (
     Finding,
     NotificationDelivery,
@@ -45,6 +44,7 @@ from identities.review_forms import (
     NotificationSettingsForm,
     SuppressionRuleForm,
 )
+from identities.roles import OPERATOR, REVIEWER, VIEWER
 from identities.triage import (
     create_rule,
     decide_finding,
@@ -52,7 +52,12 @@ from identities.triage import (
     reopen_finding,
     unmark_edge,
 )
-from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment
+from identities.views.common import (
+    HtmxHttpRequest,
+    paginate,
+    render_page_or_fragment,
+    require_role,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +73,6 @@ def _finding_or_404(key: str) -> TrackedFinding:
         raise Http404(f"No finding {key}.") from None
 
 
-def _staff_only(request: HtmxHttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Notification settings are for staff.")
-
-
 def _safe_next(request: HtmxHttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -80,8 +80,8 @@ def _safe_next(request: HtmxHttpRequest, fallback: str) -> str:
     return fallback
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def changes(request: HtmxHttpRequest) -> HttpResponse:
     """What changed between two analyses (default: the last two), new first, then expected,
     then removed and changed; filtered by account, kind and severity."""
@@ -105,8 +105,8 @@ def changes(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/changes.html", "changes", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def change_edge(request: HtmxHttpRequest) -> HttpResponse:
     """One changed edge: before and after, the entity changes that explain it, its review."""
     source, target = request.GET.get("source", ""), request.GET.get("target", "")
@@ -144,13 +144,18 @@ def change_edge(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/change_edge.html", None, context)
 
 
+@require_role(REVIEWER)
 @require_POST
-@login_required
 def edge_review(request: HtmxHttpRequest) -> HttpResponse:
     """Mark an edge expected (with a reason), or take that back (``unmark``)."""
     back = _safe_next(request, reverse("identities:changes"))
     if request.POST.get("unmark"):
         unmark_edge(request.POST.get("source", ""), request.POST.get("target", ""))
+        record_audit(
+            request,
+            "edge_unmark",
+            f"{request.POST.get('source', '')} -> {request.POST.get('target', '')}",
+        )
         return redirect(back)
     form = EdgeReviewForm(request.POST)
     if not form.is_valid():
@@ -165,12 +170,15 @@ def edge_review(request: HtmxHttpRequest) -> HttpResponse:
         user=request.user,
         now=timezone.now(),
     )
+    record_audit(
+        request, "edge_expected", f"{data['source']} -> {data['target']}", reason=data["reason"]
+    )
     messages.success(request, f"Marked expected: {data['source']} -> {data['target']}")
     return redirect(back)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def finding_triage(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     status = request.GET.get("status", TriageStatus.OPEN)
@@ -190,8 +198,8 @@ def finding_triage(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/finding_triage.html", "triage", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def finding_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
     finding = _finding_or_404(key)
     context = _finding_context(finding)
@@ -212,8 +220,8 @@ def _finding_context(
     }
 
 
+@require_role(REVIEWER)
 @require_POST
-@login_required
 def finding_decide(request: HtmxHttpRequest, key: str) -> HttpResponse:
     finding = _finding_or_404(key)
     form = FindingDecisionForm(request.POST)
@@ -230,11 +238,18 @@ def finding_decide(request: HtmxHttpRequest, key: str) -> HttpResponse:
         user=request.user,
         now=timezone.now(),
     )
+    record_audit(
+        request,
+        "finding_decide",
+        key,
+        decision=form.cleaned_data["decision"],
+        reason=form.cleaned_data["reason"],
+    )
     return redirect(finding)
 
 
+@require_role(REVIEWER)
 @require_POST
-@login_required
 def finding_reopen(request: HtmxHttpRequest, key: str) -> HttpResponse:
     finding = _finding_or_404(key)
     form = FindingReopenForm(request.POST)
@@ -247,19 +262,23 @@ def finding_reopen(request: HtmxHttpRequest, key: str) -> HttpResponse:
             request, "identities/finding_detail.html", None, context, status=400
         )
     reopen_finding(finding, note=form.cleaned_data["note"], user=request.user, now=timezone.now())
+    record_audit(request, "finding_reopen", key, note=form.cleaned_data["note"])
     return redirect(finding)
 
 
+@require_role(VIEWER, post=REVIEWER)
 @require_http_methods(["GET", "POST"])
-@login_required
 def suppression_rules(request: HtmxHttpRequest) -> HttpResponse:
     form = SuppressionRuleForm(request.POST or None)
     if request.method == "POST":
         if request.POST.get("deactivate"):
             SuppressionRule.objects.filter(pk=request.POST["deactivate"]).update(active=False)
+            record_audit(request, "rule_deactivate", request.POST["deactivate"])
             return redirect("identities:suppression-rules")
         if form.is_valid():
-            decided = create_rule(form.save(commit=False), user=request.user, now=timezone.now())
+            rule = form.save(commit=False)
+            decided = create_rule(rule, user=request.user, now=timezone.now())
+            record_audit(request, "rule_create", str(rule.pk), decided=decided)
             messages.success(request, f"Rule saved; it decided {decided} open finding(s) now.")
             return redirect("identities:suppression-rules")
     context = {"form": form, "rules": SuppressionRule.objects.select_related("created_by")}
@@ -269,27 +288,29 @@ def suppression_rules(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@require_role(OPERATOR)
 @require_http_methods(["GET", "POST"])
-@login_required
 def notification_settings_page(request: HtmxHttpRequest) -> HttpResponse:
-    """Staff choose the threshold and the destinations, and see how deliveries went."""
-    _staff_only(request)
+    """Operators choose the threshold and the destinations, and see how deliveries went."""
     config = notification_settings()
     settings_form = NotificationSettingsForm(instance=config)
     destination_form = NotificationDestinationForm()
     if request.method == "POST":
         if request.POST.get("delete"):
             NotificationDestination.objects.filter(pk=request.POST["delete"]).delete()
+            record_audit(request, "notification_destination_delete", request.POST["delete"])
             return redirect("identities:notification-settings")
         if request.POST.get("form") == "settings":
             settings_form = NotificationSettingsForm(request.POST, instance=config)
             if settings_form.is_valid():
                 settings_form.save()
+                record_audit(request, "notification_settings", changed=settings_form.changed_data)
                 return redirect("identities:notification-settings")
         else:
             destination_form = NotificationDestinationForm(request.POST)
             if destination_form.is_valid():
-                destination_form.save()
+                destination = destination_form.save()
+                record_audit(request, "notification_destination_add", str(destination.pk))
                 return redirect("identities:notification-settings")
     context = {
         "settings_form": settings_form,

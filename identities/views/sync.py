@@ -1,7 +1,8 @@
 """The sync pages: live AWS sync progress, history, settings, schedule and the "Sync now"
 buttons; and the runs (imports and syncs) with their change sets and archived bundles.
 
-Anyone logged in sees progress and history; only staff change settings or start a sync. The
+Viewers see progress and history; operators change settings, start a sync and download bundles
+(`identities.roles`), and each of those lands in the audit log. The
 progress region polls itself (htmx, every second) while any sync is pending or running and
 stops once everything is done: the fragment it swaps in has no trigger then.
 """
@@ -9,18 +10,18 @@ stops once everything is done: the fragment it swaps in has no trigger then.
 from __future__ import annotations
 
 import functools
+import io
 import logging
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identities import tasks
+from identities.audit import record_audit
 from identities.forms import (
     AccountSyncConfigForm,
     ChangeFilterForm,
@@ -29,25 +30,21 @@ from identities.forms import (
 )
 from identities.models import AccountSyncConfig, SyncRun
 from identities.queries import sync as sync_queries
+from identities.roles import OPERATOR, VIEWER
 from identities.sync.config import load_settings
 from identities.sync.runs import request_account_sync, request_organization_sync
 from identities.sync.schedule import get_nightly_schedule, update_nightly_schedule
 from identities.views.common import (
     HtmxHttpRequest,
-    attachment,
     paginate,
     render_page_or_fragment,
+    require_role,
     run_or_404,
 )
 
 logger = logging.getLogger(__name__)
 
 HISTORY_PAGE_SIZE = 25
-
-
-def _require_staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can change or start AWS syncs.")
 
 
 def _render_progress(request: HtmxHttpRequest) -> HttpResponse:
@@ -59,34 +56,33 @@ def _render_progress(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/sync.html", "progress", context)
 
 
-@login_required
+@require_role(VIEWER)
 @require_GET
 def sync_page(request: HtmxHttpRequest) -> HttpResponse:
     """Each account's state, counts and elapsed time, live while anything runs."""
     return _render_progress(request)
 
 
-@login_required
+@require_role(OPERATOR)
 @require_POST
 def sync_now(request: HtmxHttpRequest) -> HttpResponse:
     """Start an organisation sync (unless one is going on: then that one is shown)."""
-    _require_staff(request)
     run, created = request_organization_sync(
         label=f"organisation (Sync now by {request.user.get_username()})"
     )
     if created:
         transaction.on_commit(functools.partial(tasks.queue_organization_sync, run_id=run.pk))
         logger.info("Organisation sync run %s requested by %s", run.pk, request.user)
-    else:
+    record_audit(request, "sync_now", "organisation", run=run.pk, started=created)
+    if not created:
         messages.warning(request, sync_queries.busy_reason(run))
     return _after_sync_request(request)
 
 
-@login_required
+@require_role(OPERATOR)
 @require_POST
 def sync_account_now(request: HtmxHttpRequest, account_id: str) -> HttpResponse:
     """Sync one configured account now (unless it is being synced: then that run is shown)."""
-    _require_staff(request)
     config = get_object_or_404(AccountSyncConfig, account_id=account_id)
     run, created = request_account_sync(
         config.account_id,
@@ -95,7 +91,8 @@ def sync_account_now(request: HtmxHttpRequest, account_id: str) -> HttpResponse:
     if created:
         transaction.on_commit(functools.partial(tasks.queue_account_sync, run_id=run.pk))
         logger.info("Account sync run %s requested by %s", run.pk, request.user)
-    else:
+    record_audit(request, "sync_now", config.account_id, run=run.pk, started=created)
+    if not created:
         messages.warning(request, sync_queries.busy_reason(run))
     return _after_sync_request(request)
 
@@ -106,7 +103,7 @@ def _after_sync_request(request: HtmxHttpRequest) -> HttpResponse:
     return redirect("identities:sync")
 
 
-@login_required
+@require_role(VIEWER)
 @require_GET
 def sync_runs(request: HtmxHttpRequest) -> HttpResponse:
     """The history of AWS syncs: duration, AWS calls, change counts, errors."""
@@ -115,27 +112,26 @@ def sync_runs(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/sync_runs.html", "results", context)
 
 
-@login_required
+@require_role(OPERATOR)
 @require_http_methods(["GET", "POST"])
 def sync_settings(request: HttpRequest) -> HttpResponse:
-    """How iamviz reaches AWS (staff): the role, ExternalId, discovery; and the accounts."""
-    _require_staff(request)
+    """How iamviz reaches AWS (operators): the role, ExternalId, discovery; and the accounts."""
     instance = load_settings()
     form = SyncSettingsForm(request.POST or None, instance=instance)
     if request.method == "POST":
         if form.is_valid():
             form.save()
+            record_audit(request, "sync_settings", "settings", changed=form.changed_data)
             messages.success(request, "Sync settings saved.")
             return redirect("identities:sync-settings")
         return _render_settings(request, settings_form=form, status=400)
     return _render_settings(request, settings_form=form)
 
 
-@login_required
+@require_role(OPERATOR)
 @require_POST
 def sync_schedule(request: HttpRequest) -> HttpResponse:
-    """Change the nightly sync's cron expression and time zone, or pause it (staff)."""
-    _require_staff(request)
+    """Change the nightly sync's cron expression and time zone, or pause it (operators)."""
     form = ScheduleForm(request.POST)
     if not form.is_valid():
         return _render_settings(request, schedule_form=form, status=400)
@@ -144,38 +140,47 @@ def sync_schedule(request: HttpRequest) -> HttpResponse:
         timezone_name=form.cleaned_data["timezone"],
         enabled=not form.cleaned_data["paused"],
     )
+    record_audit(
+        request,
+        "sync_schedule",
+        "nightly",
+        cron=schedule.cron,
+        timezone=schedule.timezone,
+        enabled=schedule.enabled,
+    )
     state = "paused" if not schedule.enabled else f"runs at {schedule.cron} ({schedule.timezone})"
     messages.success(request, f"Nightly sync {state}.")
     return redirect(reverse("identities:sync-settings") + "#schedule")
 
 
-@login_required
+@require_role(OPERATOR)
 @require_POST
 def sync_account_add(request: HttpRequest) -> HttpResponse:
-    """List an account by hand (staff)."""
-    _require_staff(request)
+    """List an account by hand (operators)."""
     form = AccountSyncConfigForm(request.POST)
     if not form.is_valid():
         return _render_settings(request, account_form=form, status=400)
     config = form.save()
+    record_audit(request, "account_add", config.account_id)
     messages.success(request, f"Account {config.account_id} added.")
     return redirect(reverse("identities:sync-settings") + "#accounts")
 
 
-@login_required
+@require_role(OPERATOR)
 @require_POST
 def sync_account_update(request: HttpRequest, account_id: str) -> HttpResponse:
-    """Change an account's role, ExternalId or whether it is synced; or remove it (staff)."""
-    _require_staff(request)
+    """Change an account's role, ExternalId or whether it is synced; or remove it (operators)."""
     config = get_object_or_404(AccountSyncConfig, account_id=account_id)
     if "delete" in request.POST:
         config.delete()
+        record_audit(request, "account_remove", account_id)
         messages.success(request, f"Account {account_id} removed from the sync (its data stays).")
         return redirect(reverse("identities:sync-settings") + "#accounts")
     form = AccountSyncConfigForm(request.POST, instance=config)
     if not form.is_valid():
         return _render_settings(request, edit_form=form, status=400)
     form.save()
+    record_audit(request, "account_update", account_id, changed=form.changed_data)
     messages.success(request, f"Account {account_id} saved.")
     return redirect(reverse("identities:sync-settings") + "#accounts")
 
@@ -213,8 +218,8 @@ def _render_settings(
 # --- runs and change sets -------------------------------------------------------------------
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def syncrun_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "page": paginate(request, sync_queries.sync_runs()),
@@ -224,8 +229,8 @@ def syncrun_list(request: HtmxHttpRequest) -> HttpResponse:
     return render_page_or_fragment(request, "identities/syncrun_list.html", "results", context)
 
 
+@require_role(VIEWER)
 @require_GET
-@login_required
 def syncrun_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = run_or_404(pk)
     change_counts = sync_queries.run_change_counts(run)
@@ -250,11 +255,17 @@ def syncrun_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render_page_or_fragment(request, "identities/syncrun_detail.html", "results", context)
 
 
+@require_role(OPERATOR)
 @require_GET
-@login_required
-def syncrun_bundle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def syncrun_bundle(request: HtmxHttpRequest, pk: int) -> FileResponse:
+    """The archived bundle, streamed (operators: it holds the credential report)."""
     blob = SyncRun.objects.filter(pk=pk).values_list("bundle_gzip", flat=True).first()
     if not blob:
         raise Http404(f"Sync run #{pk} has no archived bundle.")
-    response = HttpResponse(bytes(blob), content_type="application/gzip")
-    return attachment(response, f"iamviz-run-{pk}.json.gz")
+    record_audit(request, "bundle_download", f"run {pk}", size=len(blob))
+    return FileResponse(
+        io.BytesIO(blob),
+        as_attachment=True,
+        filename=f"iamviz-run-{pk}.json.gz",
+        content_type="application/gzip",
+    )

@@ -28,7 +28,8 @@ def test_refused_pair_with_a_chain_says_not_directly_and_lists_each_hop(imported
         ),
     )
     assert lines[:6] == [
-        f"{ALICE} cannot assume {BREAK_GLASS} directly, but can through dev-ops → prod-ops "
+        f"{ALICE} cannot assume {BREAK_GLASS} directly, but can through dev-ops → prod-ops, "
+        "only if conditions on aws:MultiFactorAuthPresent (hop 1) are met "
         "(3 hops; each chained session lasts at most one hour).",
         "",
         "The chain, hop by hop (from the last analysis; each hop evaluated live):",

@@ -21,7 +21,7 @@ def test_morning_review_marks_a_new_edge_expected(
     from identities.ingest.imports import import_bundle
     from tests.review.conftest import change_sample
 
-    import_bundle(copy.deepcopy(change_sample(sample_bundle)), label="night.json")
+    night = import_bundle(copy.deepcopy(change_sample(sample_bundle)), label="night.json")
     analyse_estate()
     new_edge = page.locator("#new a.change-edge", has_text=f"can assume {PROD_OPS}")
 
@@ -44,7 +44,7 @@ def test_morning_review_marks_a_new_edge_expected(
 
     assert new_before == 1
     assert [re.sub(r"\s+", " ", row).strip() for row in causes] == [
-        f"#2 trust_policy changed {PROD_OPS}"
+        f"#{night.sync_run.pk} trust_policy changed {PROD_OPS}"
     ]
     assert new_edge.count() == 0
     expected = page.locator("#expected a.change-edge", has_text=f"can assume {PROD_OPS}")

@@ -13,47 +13,30 @@ import pytest
 from django.db import IntegrityError
 from django.db.models import Model
 
+from identities import models
 from identities.bundle import BundleError, parse_bundle, read_bundle, read_bundles
 from identities.ingest import apply
 from identities.ingest.imports import import_bundle, import_files
-from identities.models import (
-    AccessKey,
-    Account,
-    Change,
-    GroupMembership,
-    IamGroup,
-    IamRole,
-    IamUser,
-    IdentityProvider,
-    InlinePolicy,
-    InstanceProfile,
-    ManagedPolicy,
-    OrgNode,
-    OrgPolicy,
-    PolicyAttachment,
-    PolicyVersion,
-    SyncRun,
-)
 from tests.conftest import TEST_DATA
 
 pytestmark = pytest.mark.django_db
 
 ESTATE_MODELS: list[type[Model]] = [
-    Account,
-    OrgNode,
-    OrgPolicy,
-    ManagedPolicy,
-    PolicyVersion,
-    IamGroup,
-    IamUser,
-    IamRole,
-    GroupMembership,
-    PolicyAttachment,
-    InlinePolicy,
-    InstanceProfile,
-    InstanceProfile.roles.through,
-    IdentityProvider,
-    AccessKey,
+    models.Account,
+    models.OrgNode,
+    models.OrgPolicy,
+    models.ManagedPolicy,
+    models.PolicyVersion,
+    models.IamGroup,
+    models.IamUser,
+    models.IamRole,
+    models.GroupMembership,
+    models.PolicyAttachment,
+    models.InlinePolicy,
+    models.InstanceProfile,
+    models.InstanceProfile.roles.through,
+    models.IdentityProvider,
+    models.AccessKey,
 ]
 ACCOUNT = "123456789012"
 REPORT = (
@@ -105,17 +88,17 @@ def details(bundle: dict[str, Any]) -> dict[str, Any]:
 def test_import_paged_file_creates_every_entity_and_relation() -> None:
     result = import_bundle(paged_bundle(), label="pages")
 
-    account = Account.objects.get(account_id=ACCOUNT)
+    account = models.Account.objects.get(account_id=ACCOUNT)
     assert sorted(account.users.values_list("name", "path")) == [
         ("alice", "/"),
         ("bob", "/"),
         ("deployer", "/ci/"),
     ]
-    assert list(GroupMembership.objects.values_list("user__name", "group__name")) == [
+    assert list(models.GroupMembership.objects.values_list("user__name", "group__name")) == [
         ("alice", "engineers")
     ]
     assert sorted(
-        PolicyAttachment.objects.values_list(
+        models.PolicyAttachment.objects.values_list(
             "policy__name", "user__name", "group__name", "role__name"
         ),
         key=str,
@@ -124,7 +107,7 @@ def test_import_paged_file_creates_every_entity_and_relation() -> None:
         ("ReadOnlyAccess", None, None, "ops"),
         ("deploy", "deployer", None, None),
     ]
-    deploy = ManagedPolicy.objects.get(name="deploy")
+    deploy = models.ManagedPolicy.objects.get(name="deploy")
     assert (deploy.is_aws_managed, deploy.default_version_id) == (False, "v3")
     assert deploy.document is not None
     assert deploy.document["Statement"][0]["Resource"] == "arn:aws:iam::*:role/deploy-*"
@@ -134,9 +117,10 @@ def test_import_paged_file_creates_every_entity_and_relation() -> None:
         ("v3", True),
     ]
     assert (
-        IamUser.objects.get(name="deployer").boundary_arn == f"arn:aws:iam::{ACCOUNT}:policy/deploy"
+        models.IamUser.objects.get(name="deployer").boundary_arn
+        == f"arn:aws:iam::{ACCOUNT}:policy/deploy"
     )
-    ops = IamRole.objects.get(name="ops")
+    ops = models.IamRole.objects.get(name="ops")
     assert ops.trust_policy["Statement"][0]["Principal"] == {
         "AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"
     }
@@ -145,14 +129,16 @@ def test_import_paged_file_creates_every_entity_and_relation() -> None:
         "eu-west-1",
         "2024-11-01T12:00:00+00:00",
     )
-    assert list(InstanceProfile.objects.values_list("name", "roles__name")) == [("web", "web")]
+    assert list(models.InstanceProfile.objects.values_list("name", "roles__name")) == [
+        ("web", "web")
+    ]
     assert sorted(
-        InlinePolicy.objects.values_list("name", "user__name", "group__name"), key=str
+        models.InlinePolicy.objects.values_list("name", "user__name", "group__name"), key=str
     ) == [
         ("assume-ops", "alice", None),
         ("read-logs", None, "engineers"),
     ]
-    assert result.sync_run.status == SyncRun.Status.SUCCEEDED
+    assert result.sync_run.status == models.SyncRun.Status.SUCCEEDED
     assert result.sync_run.counts == {
         "users": 3,
         "groups": 1,
@@ -168,8 +154,8 @@ def test_import_paged_file_creates_every_entity_and_relation() -> None:
 def test_import_credential_report_sets_mfa_password_and_keys() -> None:
     import_bundle(paged_bundle())
 
-    alice = IamUser.objects.get(name="alice")
-    bob = IamUser.objects.get(name="bob")
+    alice = models.IamUser.objects.get(name="alice")
+    bob = models.IamUser.objects.get(name="bob")
     assert (alice.password_enabled, alice.mfa_active) == (True, False)
     assert alice.password_last_used is not None
     assert alice.password_last_used.isoformat() == "2024-10-01T08:00:00+00:00"
@@ -202,8 +188,8 @@ def changed_bundle() -> dict[str, Any]:
 
 def assert_failed_and_untouched(before: dict[str, list[tuple[str, ...]]], error: str) -> None:
     assert snapshot() == before
-    failed = SyncRun.objects.latest("id")
-    assert failed.status == SyncRun.Status.FAILED
+    failed = models.SyncRun.objects.latest("id")
+    assert failed.status == models.SyncRun.Status.FAILED
     assert error in failed.error
     assert failed.changes.count() == 0
 
@@ -257,10 +243,10 @@ def test_import_files_reads_pages_as_one_run_and_archives_the_merged_bundle() ->
 
     run = result.sync_run
     assert (run.status, run.label) == (
-        SyncRun.Status.SUCCEEDED,
+        models.SyncRun.Status.SUCCEEDED,
         "authz-page-1.json, authz-page-2.json",
     )
-    assert Account.objects.get(account_id=ACCOUNT).name == "Shared"
+    assert models.Account.objects.get(account_id=ACCOUNT).name == "Shared"
     assert (
         json.loads(gzip.decompress(bytes(run.bundle_gzip or b"")))["accounts"][0]["name"]
         == "Shared"
@@ -336,13 +322,13 @@ def test_import_change_set_lists_each_difference() -> None:
 
 def test_import_recreated_user_same_name_is_a_different_principal() -> None:
     import_bundle(paged_bundle())
-    old_pk = IamUser.objects.get(name="bob").pk
+    old_pk = models.IamUser.objects.get(name="bob").pk
     changed = paged_bundle()
     details(changed)["UserDetailList"][1]["UserId"] = "AIDANEWBOB0000000001"
 
     run = import_bundle(changed).sync_run
 
-    bob = IamUser.objects.get(name="bob")
+    bob = models.IamUser.objects.get(name="bob")
     assert (bob.unique_id, bob.pk != old_pk) == ("AIDANEWBOB0000000001", True)
     assert sorted(run.changes.values_list("kind", "action")) == [
         ("user", "added"),
@@ -377,7 +363,7 @@ def test_import_new_policy_version_is_recorded() -> None:
         ("policy_version", "added", f"arn:aws:iam::{ACCOUNT}:policy/deploy v4"),
         ("policy_version", "changed", f"arn:aws:iam::{ACCOUNT}:policy/deploy v3"),
     ]
-    document = ManagedPolicy.objects.get(name="deploy").document
+    document = models.ManagedPolicy.objects.get(name="deploy").document
     assert document is not None
     assert document["Statement"][0]["Resource"] == "*"
 
@@ -401,11 +387,11 @@ def test_import_does_not_touch_accounts_absent_from_the_bundle() -> None:
 
     import_bundle(parse_bundle(text))
 
-    assert sorted(Account.objects.values_list("account_id", flat=True)) == [
+    assert sorted(models.Account.objects.values_list("account_id", flat=True)) == [
         "123456789012",
         "210987654321",
     ]
-    assert IamUser.objects.filter(account__account_id=ACCOUNT).count() == 3
+    assert models.IamUser.objects.filter(account__account_id=ACCOUNT).count() == 3
 
 
 def test_import_cloudsplaining_example_real_shaped_output(
@@ -418,13 +404,13 @@ def test_import_cloudsplaining_example_real_shaped_output(
     assert run.counts["users"] == 44
     assert run.counts["roles"] == 78
     assert run.counts["groups"] == 5
-    assert IamUser.objects.count() == 44
-    assert IamRole.objects.count() == 78
-    assert Account.objects.count() == 2
+    assert models.IamUser.objects.count() == 44
+    assert models.IamRole.objects.count() == 78
+    assert models.Account.objects.count() == 2
     assert (
-        ManagedPolicy.objects.filter(is_aws_managed=False).count()
+        models.ManagedPolicy.objects.filter(is_aws_managed=False).count()
         == 84
-        - ManagedPolicy.objects.filter(
+        - models.ManagedPolicy.objects.filter(
             is_aws_managed=True, account__account_id="200611803367"
         ).count()
     )
@@ -440,9 +426,9 @@ def test_import_cloudsplaining_small_then_again_is_idempotent(
     import_bundle(read_bundle(shared_aws_file("cloudsplaining-small-authz-details.json")))
 
     assert snapshot() == before
-    assert IamUser.objects.count() == 3
-    assert IamGroup.objects.count() == 2
-    assert IamRole.objects.count() == 3
+    assert models.IamUser.objects.count() == 3
+    assert models.IamGroup.objects.count() == 2
+    assert models.IamRole.objects.count() == 3
 
 
 def test_import_organization_sets_paths_and_scps() -> None:
@@ -484,21 +470,21 @@ def test_import_organization_sets_paths_and_scps() -> None:
 
     import_bundle(bundle)
 
-    account = Account.objects.get(account_id=ACCOUNT)
+    account = models.Account.objects.get(account_id=ACCOUNT)
     assert (account.name, account.ou_path, account.in_organization, account.is_management) == (
         "prod",
         "Root/Workloads/Prod",
         True,
         False,
     )
-    assert Account.objects.get(account_id="999999999999").is_management is True
-    scp = OrgPolicy.objects.get()
+    assert models.Account.objects.get(account_id="999999999999").is_management is True
+    scp = models.OrgPolicy.objects.get()
     assert (scp.name, scp.targets, scp.document["Statement"][0]["Effect"]) == (
         "DenyLeave",
         ["ou-1"],
         "Deny",
     )
-    assert list(OrgNode.objects.values_list("path", flat=True)) == [
+    assert list(models.OrgNode.objects.values_list("path", flat=True)) == [
         "Root",
         "Root/Workloads",
         "Root/Workloads/Prod",
@@ -509,19 +495,19 @@ def test_import_change_rows_reference_only_this_run() -> None:
     first = import_bundle(paged_bundle()).sync_run
     second = import_bundle(paged_bundle()).sync_run
 
-    assert Change.objects.filter(sync_run=first).count() == 2
-    assert Change.objects.filter(sync_run=second).count() == 0
+    assert models.Change.objects.filter(sync_run=first).count() == 2
+    assert models.Change.objects.filter(sync_run=second).count() == 0
 
 
 def test_import_unchanged_account_section_is_not_reapplied() -> None:
     import_bundle(paged_bundle())
     # Only ingest writes estate rows; a write behind its back shows whether rows were re-read.
-    IamUser.objects.filter(name="bob").update(path="/marker/")
+    models.IamUser.objects.filter(name="bob").update(path="/marker/")
 
     run = import_bundle(paged_bundle()).sync_run
 
-    assert IamUser.objects.get(name="bob").path == "/marker/"
-    assert Account.objects.get(account_id=ACCOUNT).last_sync_run == run
+    assert models.IamUser.objects.get(name="bob").path == "/marker/"
+    assert models.Account.objects.get(account_id=ACCOUNT).last_sync_run == run
     assert run.counts["users"] == 3
 
 
@@ -532,4 +518,4 @@ def test_import_changed_account_section_is_applied() -> None:
 
     import_bundle(changed)
 
-    assert IamUser.objects.get(name="alice").path == "/people/"
+    assert models.IamUser.objects.get(name="alice").path == "/people/"

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -179,10 +180,11 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
     assert [(r["source"], r["target"]) for r in rows] == sorted(
         (r["source"], r["target"]) for r in rows
     )
-    assert sum(r["transitive"] for r in rows) == 12
+    # 12 role chains and 2 through an escalation hop (svc-key-rotator can act as auditor).
+    assert sum(r["transitive"] for r in rows) == 14
     # The 26 direct edges into the account but partner-gateway's to itself: a role does not
     # "end up" in itself through a chain.
-    assert len(rows) == 12 + 25
+    assert len(rows) == 14 + 25
 
 
 def test_access_edges_csv_has_the_same_rows(imported_sample):
@@ -225,9 +227,15 @@ def test_explain_refused_pair_names_the_denying_layer_and_the_chain(imported_sam
     text = run("explain", "acme-dev/alice", "acme-prod/prod-break-glass")
     lines = text.splitlines()
 
+    # The chain's first hop needs MFA: the headline says so (it used to drop the condition).
     assert lines[0] == (
-        f"{ALICE} CANNOT assume {BREAK_GLASS}: not allowed (decided by the trust layer)."
+        f"{ALICE} cannot assume {BREAK_GLASS} directly, but can through dev-ops → prod-ops, "
+        "only if conditions on aws:MultiFactorAuthPresent (hop 1) are met (3 hops; each chained "
+        "session lasts at most one hour)."
     )
+    assert (
+        f"{ALICE} CANNOT assume {BREAK_GLASS}: not allowed (decided by the trust layer)."
+    ) in lines
     assert (
         "   - 'FromProdOps' Statement[0] (Allow): does not apply: it does not name "
         f"{ALICE}." in lines
@@ -279,14 +287,13 @@ def test_command_stops_quietly_when_its_reader_closes_the_pipe(
 ):
     """`manage.py access_edges --format json | head -1` must not end in a BrokenPipeError
     traceback (bug 4): the reader here is gone before the command prints its first line."""
-    database = connection.settings_dict["NAME"]
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
         done = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=settings.BASE_DIR,
-            env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
+            env={**os.environ, "DATABASE_URL": _test_database_url()},
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -298,3 +305,14 @@ def test_command_stops_quietly_when_its_reader_closes_the_pipe(
     assert "Traceback" not in done.stderr
     assert "BrokenPipeError" not in done.stderr
     assert done.returncode == 128 + signal.SIGPIPE
+
+
+def _test_database_url() -> str:
+    """The URL of the database this test runs on, for a subprocess to read the same tables."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{user}{password}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"

@@ -10,8 +10,8 @@ from identities.models import SuppressionRule, TrackedFinding
 from identities.queries.changes import changes_between, tracked_findings
 from identities.triage import (
     create_rule,
-    digest,
     decide_finding,
+    digest,
     mark_edge_expected,
     reopen_finding,
     track_findings,
@@ -37,7 +37,7 @@ def summary(severity: str = "high", material: str = "m1") -> dict:
         "data": {},
         "material": material,
     }
-    return {**found, "content": digest(found)}
+    return {**found, "content": digest({k: v for k, v in found.items() if k != "detail"})}
 
 
 def test_new_finding_opens_and_a_decision_is_kept_across_analyses(db, staff_user):

@@ -53,9 +53,9 @@ def test_dashboard_query_count_is_constant(logged_in_client, django_assert_num_q
         run = SyncRunFactory()
         AccountFactory(last_sync_run=run)
 
-    # session, user, accounts, 5 totals, runs; risk: latest diff, administrators, paths,
-    # trend, open findings, last sync
-    with django_assert_num_queries(15):
+    # session, user, accounts, 5 totals, runs and their child runs (one prefetch); risk: latest
+    # diff, administrators, paths, trend, open findings, last sync
+    with django_assert_num_queries(16):
         response = logged_in_client.get("/")
 
     assert len(response.context["accounts"]) == count

@@ -31,7 +31,10 @@ def _embedded(settings: Any) -> None:
 
 @pytest.fixture
 def reader_client(client: Any, django_user_model: Any) -> Any:
+    from identities.roles import VIEWER, grant_role
+
     user = django_user_model.objects.create_user(username="reader", password="x" * 20)
+    grant_role(user, VIEWER)
     client.force_login(user)
     return client
 

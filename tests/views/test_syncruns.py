@@ -64,7 +64,8 @@ def test_syncrun_bundle_download_returns_archived_bytes(logged_in_client, run):
 
     assert response["Content-Type"] == "application/gzip"
     assert response["Content-Disposition"] == f'attachment; filename="iamviz-run-{run.pk}.json.gz"'
-    assert gzip.decompress(response.content) == b'{"format": "iamviz-bundle/1"}'
+    assert response.streaming
+    assert gzip.decompress(b"".join(response.streaming_content)) == b'{"format": "iamviz-bundle/1"}'
 
 
 def test_syncrun_bundle_missing_is_404(logged_in_client, db):

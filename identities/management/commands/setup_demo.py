@@ -10,13 +10,14 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from identities.roles import ADMIN, grant_role
 from identities.sample import SAMPLE_BUNDLE_PATH
 
 DEMO_USERNAME = "admin"
 
 
 class Command(BaseCommand):
-    help = "Create a staff login (printed) and import the bundled sample organisation."
+    help = "Create the roles, an admin login (printed) and import the bundled sample organisation."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-sample", action="store_true", help="only create the login")
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        grant_role(user, ADMIN)
         if not no_sample:
             call_command("import_authz", str(SAMPLE_BUNDLE_PATH), stdout=self.stdout)
         self.stdout.write(
