@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from identities.arns import account_of
+from identities.db import update_rows
 from identities.models import (
     AnalysisRun,
     EdgeReview,
@@ -173,11 +174,11 @@ _UPDATED = (
     "status",
     "reason",
     "until",
-    "rule",
-    "decided_by",
+    "rule_id",
+    "decided_by_id",
     "decided_at",
     "last_seen_at",
-    "last_run",
+    "last_run_id",
 )
 
 
@@ -274,8 +275,7 @@ def track_findings(
         finding.status, finding.until = RESOLVED, None
         updated.append(finding)
     TrackedFinding.objects.bulk_create(created, batch_size=2000)
-    # Small batches: an UPDATE of N rows is one CASE of N branches per column.
-    TrackedFinding.objects.bulk_update(updated, _UPDATED, batch_size=200)
+    update_rows(TrackedFinding, updated, _UPDATED)
     FindingEvent.objects.bulk_create(events, batch_size=2000)
     moved: dict[str, int] = {}
     for event in events:
@@ -363,7 +363,7 @@ def create_rule(rule: SuppressionRule, *, user: Any, now: datetime) -> int:
             event.actor = user
             events.append(event)
             changed.append(finding)
-    TrackedFinding.objects.bulk_update(changed, _UPDATED, batch_size=200)
+    update_rows(TrackedFinding, changed, _UPDATED)
     FindingEvent.objects.bulk_create(events)
     return len(events)
 

@@ -140,6 +140,11 @@ def _details(bundle: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
+def _account_updated(**fields: Any) -> bytes:
+    """The encoded sample bundle with fields of its account changed."""
+    return encode(_break(lambda b: b["accounts"][0].update(fields)))
+
+
 def _first_updated(list_name: str, **fields: Any) -> bytes:
     """The encoded sample bundle with fields of the first entry of one details list changed."""
     return encode(_break(lambda b: _details(b)[list_name][0].update(fields)))
@@ -174,13 +179,13 @@ MALFORMED = [
         id="accounts-not-list",
     ),
     pytest.param(
-        encode(_break(lambda b: b["accounts"][0].update(id=123456789012))),
+        _account_updated(id=123456789012),
         "$.accounts[0].id",
         "12 digits as a string",
         id="account-id-number",
     ),
     pytest.param(
-        encode(_break(lambda b: b["accounts"][0].update(id="1234"))),
+        _account_updated(id="1234"),
         "$.accounts[0].id",
         "12 digits",
         id="account-id-short",
@@ -268,7 +273,7 @@ MALFORMED = [
         id="no-default-version",
     ),
     pytest.param(
-        encode(_break(lambda b: b["accounts"][0].update(credential_report="name,arn\nx,y\n"))),
+        _account_updated(credential_report="name,arn\nx,y\n"),
         "$.accounts[0].credential_report",
         "lacks the column(s) user, mfa_active, password_enabled",
         id="bad-credential-report",

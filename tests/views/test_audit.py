@@ -51,7 +51,7 @@ def test_settings_schedule_and_sync_now_are_recorded(operator_client: Any, setti
 
 
 def test_bundle_download_is_streamed_to_operators_and_recorded(client_as: Any, db: None) -> None:
-    run = SyncRun.objects.create(bundle_gzip=gzip.compress(b"{}"))
+    run = SyncRun.objects.create(source=SyncRun.Source.IMPORT, bundle_gzip=gzip.compress(b"{}"))
 
     refused = client_as("reviewer").get(f"/runs/{run.pk}/bundle.json.gz")
     response = client_as("operator").get(f"/runs/{run.pk}/bundle.json.gz")
