@@ -183,7 +183,10 @@ def test_edge_panel_shows_the_exact_statements(logged_in_client, imported_sample
 
     body = assert_fragment(response)
     assert "allowed only under conditions" in body
-    assert '<code class="requirement" title="sts:ExternalId">ExternalId = acme-ci-7f3a9c</code>' in body
+    assert (
+        '<code class="requirement" title="sts:ExternalId">ExternalId = acme-ci-7f3a9c</code>'
+        in body
+    )
     assert "CiDeployFromDev" in body
     assert "acme-ci-7f3a9c" in body  # the ExternalId value, from the trust statement itself
     assert "AssumeProdDeploy" in body  # the identity statement of the CI user's policy
