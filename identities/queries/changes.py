@@ -202,6 +202,23 @@ def _sides(row: AccessChange) -> tuple[Any, Any]:
     return row.detail, None
 
 
+def change_item(row: AccessChange, *, diff_run: int = 0) -> ChangeItem:
+    """One stored difference as the pages show it."""
+    before, after = _sides(row)
+    return ChangeItem(
+        category=row.category,
+        source=row.source,
+        target=row.target,
+        action=row.action,
+        account_id=row.account_id,
+        severity=row.severity,
+        before=before,
+        after=after,
+        detail=row.detail,
+        diff_run=diff_run,
+    )
+
+
 def changes_between(
     from_id: int | None = None,
     to_id: int | None = None,
@@ -235,24 +252,12 @@ def changes_between(
     composed: dict[tuple[str, str, str, str], ChangeItem] = {}
     run_of = {diff.pk: diff.run_id for diff in chain}
     for row in rows:
-        before, after = _sides(row)
         key = _identity(row)
         item = composed.get(key)
         if item is None:
-            composed[key] = ChangeItem(
-                category=row.category,
-                source=row.source,
-                target=row.target,
-                action=row.action,
-                account_id=row.account_id,
-                severity=row.severity,
-                before=before,
-                after=after,
-                detail=row.detail,
-                diff_run=run_of[row.diff_id],
-            )
+            composed[key] = change_item(row, diff_run=run_of[row.diff_id])
         else:
-            item.after, item.severity, item.detail = after, row.severity, row.detail
+            item.after, item.severity, item.detail = _sides(row)[1], row.severity, row.detail
             item.diff_run = run_of[row.diff_id]
     items = []
     for item in composed.values():
@@ -454,21 +459,7 @@ def new_since_last_sync(arn: str, now: datetime) -> list[ChangeItem]:
     rows = AccessChange.objects.filter(diff=diff, category__in=ADDED).filter(
         Q(source=arn) | Q(target=arn)
     )
-    items = [
-        ChangeItem(
-            category=row.category,
-            source=row.source,
-            target=row.target,
-            action=row.action,
-            account_id=row.account_id,
-            severity=row.severity,
-            before=None,
-            after=_sides(row)[1],
-            detail=row.detail,
-            diff_run=diff.run_id,
-        )
-        for row in rows[:50]
-    ]
+    items = [change_item(row, diff_run=diff.run_id) for row in rows[:50]]
     _mark_expected(items, now)
     return [item for item in items if item.is_new]
 

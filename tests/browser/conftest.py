@@ -45,6 +45,12 @@ def page(browser: Browser) -> Iterator[Any]:
     """A fresh page whose console errors and uncaught exceptions land in `page.errors`."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     # Any: `errors` is this fixture's own attribute, unknown to Playwright's Page.
+    # A CSP violation's console line names neither the element nor the script behind it.
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => console.error("
+        "'CSP violation:', e.effectiveDirective, 'by', e.sourceFile + ':' + e.lineNumber, "
+        "'sample', JSON.stringify(e.sample)));"
+    )
     page: Any = context.new_page()
     page.errors = []
     page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
