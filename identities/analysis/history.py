@@ -28,6 +28,7 @@ from django.conf import settings
 from identities.analysis.admins import AdminRecord
 from identities.analysis.edges import TRUST_MARK, EdgeResult
 from identities.analysis.findings import FindingRecord
+from identities.analysis.membership import group_edge_holds
 from identities.analysis.reach import Reached
 from identities.arns import GROUP_PREFIX, SourceKind, account_of, classify_source
 from identities.models import (
@@ -282,13 +283,13 @@ def _holds(
 ) -> dict[str, Edge]:
     """The possible edges from ``principal`` to ``target`` by action, groups expanded.
 
-    The rule of `identities.queries.access._own_replaces`: a member's own edge for a role, of
-    any outcome, replaces its group's for that role.
+    Groups are expanded by `group_edge_holds`, the rule the read side applies.
     """
     own = [edge for edge in index.get(principal, ()) if edge.target == target]
-    if not own:
-        group = members.get(principal)
-        own = [edge for edge in index.get(group, ()) if edge.target == target] if group else []
+    group = members.get(principal)
+    own_pairs = {(principal, target)} if own else set()
+    if group and group_edge_holds(own_pairs, principal, target):
+        own = [edge for edge in index.get(group, ()) if edge.target == target]
     return {edge.action: edge for edge in own if edge.outcome in POSSIBLE}
 
 

@@ -13,7 +13,7 @@ An access edge may come from an *access group*: the principals of one account th
 identity statements about sts:AssumeRole, boundary and SCPs. A group's edge holds for each of
 its members, except that a member's own edge for a role, whatever its outcome, replaces its
 group's for that role (the analysis stores one when the member is singled out, for instance
-denied by ARN in the trust policy). `_own_replaces` is that rule; every function below that
+denied by ARN in the trust policy). `identities.analysis.membership.group_edge_holds` is that rule; every function below that
 expands groups goes through it.
 """
 
@@ -31,6 +31,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, TextF
 from django.db.models.functions import Cast
 
 from identities.analysis.explain import Explanation, explain_access
+from identities.analysis.membership import group_edge_holds
 from identities.analysis.reach import Reached, ReachGraph, load_graph
 from identities.arns import classify_arn
 from identities.models import (
@@ -259,11 +260,6 @@ def _direct(row: dict, *, source: str | None = None, kind: str | None = None) ->
     )
 
 
-def _own_replaces(own: Collection[tuple[str, int]], member: str, target_id: int) -> bool:
-    """The rule: the member's own edge for the role (any outcome) replaces its group's."""
-    return (member, target_id) in own
-
-
 def _member_kind(user_id: int | None) -> str:
     return AccessEdge.SourceKind.USER if user_id else AccessEdge.SourceKind.ROLE
 
@@ -276,7 +272,7 @@ def _expand(
     """The group rows (by group key) that hold for each (group key, ARN, user id) member."""
     for key, arn, user_id in members:
         for row in group_rows.get(key, ()):
-            if not _own_replaces(own, arn, row["target_id"]):
+            if group_edge_holds(own, arn, row["target_id"]):
                 yield _direct(row, source=arn, kind=_member_kind(user_id))
 
 
@@ -632,12 +628,12 @@ def memberships(
     for group, arn, user, role in sorted(rows.values()):
         edges = group_edges[group]
         inherited: tuple[StoredEdge, ...] | None = None
-        if any(_own_replaces(own, arn, edge.target_id) for edge in edges):
+        if not all(group_edge_holds(own, arn, edge.target_id) for edge in edges):
             inherited = tuple(
                 replace(edge, source=arn, source_kind=_member_kind(user), user_id=user,
                         role_id=role, group_id=None)
                 for edge in edges
-                if not _own_replaces(own, arn, edge.target_id)
+                if group_edge_holds(own, arn, edge.target_id)
             )  # fmt: skip
         found.append(Membership(group, arn, user, role, inherited))
     return found
