@@ -590,4 +590,3 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
                 tuple(attached[OrgPolicy.Type.RCP].get(level, ())) for level in levels
             )
     return accounts
-

@@ -30,7 +30,7 @@ from identities.graph.layout import layout_access
 from identities.graph.overview import access_size, load_access_overview, principal_count
 from identities.graph.serialise import serialise_graph
 from identities.models import AccessGroup, IamRole, IamUser
-from identities.queries.access import (
+from identities.queries.graph_edges import (
     EdgeSelection,
     Membership,
     StoredEdge,

@@ -23,13 +23,13 @@ from identities.graph.build import (
     outside_node,
 )
 from identities.graph.escalations import add_escalation_counts
-from identities.queries.access import (
+from identities.queries.access import run_cached
+from identities.queries.graph_edges import (
     EdgeFilter,
     EdgeSelection,
     count_edge_ends,
     count_edges,
     count_edges_by_account,
-    run_cached,
 )
 
 

@@ -32,10 +32,9 @@ from identities.queries.access import (
     access_into,
     access_out_of,
     edges_between,
-    member_arns,
-    outside_sources,
 )
 from identities.queries.escalations import escalations_of
+from identities.queries.graph_edges import member_arns, outside_sources
 
 logger = logging.getLogger(__name__)
 
