@@ -51,7 +51,7 @@ from identities.models import (
 )
 from identities.policy import Layer, PolicyParseError, PolicySource, parse_policy
 from identities.queries.access import current_run
-from identities.queries.changes import ChangeItem, ChangeSet, changes_document
+from identities.queries.changes import ChangeSet, change_item, changes_document
 
 TRUST, MANAGED, INLINE, ORG, BOUNDARY = "trust", "managed", "inline", "org", "boundary"
 Category = AccessChange.Category
@@ -379,32 +379,11 @@ class WhatIfAnswer:
 
     def document(self) -> dict[str, Any]:
         """The object ``what_if --format json`` prints: ``access_changes``'s, ``to`` null."""
-        items = [_item(change) for change in self.changes]
+        items = [change_item(change) for change in self.changes]
         runs = ChangeSet(
             from_run=self.run or AnalysisRun(), to_run=AnalysisRun(), items=items, sync_runs=[]
         )
         return changes_document(runs)
-
-
-def _item(change: ChangeRecord) -> ChangeItem:
-    """A difference as `changes_between` reads one back from its stored row."""
-    if change.category in _EDGE:
-        before, after = change.detail.get("before"), change.detail.get("after")
-    elif change.category in _ADDED:
-        before, after = None, change.detail
-    else:
-        before, after = change.detail, None
-    return ChangeItem(
-        category=change.category,
-        source=change.source,
-        target=change.target,
-        action=change.action,
-        account_id=change.account_id,
-        severity=change.severity,
-        before=before,
-        after=after,
-        detail=change.detail,
-    )
 
 
 def what_if(proposal: Proposal, *, now: datetime | None = None) -> WhatIfAnswer:
@@ -457,5 +436,3 @@ _OPTION_WORDS = {
     "policy": "managed policy ARN or OWNER_ARN#INLINE_NAME",
     "scp": "SCP/RCP id",
 }
-_EDGE = {Category.EDGE_ADDED, Category.EDGE_REMOVED, Category.EDGE_CHANGED}
-_ADDED = {Category.ADMIN_ADDED, Category.REACH_ADDED, Category.FINDING_NEW}

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -191,7 +191,26 @@ def _identity(row: AccessChange) -> tuple[str, str, str, str]:
     return (_FAMILY_OF[row.category], row.source, row.target, row.action)
 
 
-def _sides(row: AccessChange) -> tuple[Any, Any]:
+class Difference(Protocol):
+    """A stored `AccessChange` row, or a `ChangeRecord` not stored (what-if)."""
+
+    @property
+    def category(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def detail(self) -> dict[str, Any]: ...
+
+
+def _sides(row: Difference) -> tuple[Any, Any]:
     """What the row says was there before and after (None: absent)."""
     family = _FAMILY_OF[row.category]
     added, removed, _ = _FAMILIES[family]
@@ -202,8 +221,8 @@ def _sides(row: AccessChange) -> tuple[Any, Any]:
     return row.detail, None
 
 
-def change_item(row: AccessChange, *, diff_run: int = 0) -> ChangeItem:
-    """One stored difference as the pages show it."""
+def change_item(row: Difference, *, diff_run: int = 0) -> ChangeItem:
+    """One difference as the pages show it."""
     before, after = _sides(row)
     return ChangeItem(
         category=row.category,
