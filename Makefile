@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint format bench worker beat
+.PHONY: setup run test lint format bench bench-review bench-load worker beat
 
 setup: $(VENV)/.installed
 
@@ -33,8 +33,18 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The import benchmarks, then the daily review's (history of two analyses and the Changes page).
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/review.py $(REVIEW_ARGS)
+
+bench-review: setup
+	$(BIN)/python bench/review.py $(REVIEW_ARGS)
+
+# Load test (locust, the `bench` extra): 20 viewers against gunicorn + PostgreSQL for 2 minutes.
+bench-load: setup
+	$(BIN)/python -c "import locust" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 # One worker on the three queues (housekeeping: the reaper; sync: syncs and imports; analysis).
 # In production run one worker per queue (docker/compose.yaml), so the reaper never waits behind

@@ -149,6 +149,7 @@ CELERY_TASK_ROUTES = {
     "identities.analyse": {"queue": "analysis"},
     "identities.notify_analysis": {"queue": "housekeeping"},
     "identities.send_notification": {"queue": "housekeeping"},
+    "identities.prune_bundles": {"queue": "housekeeping"},
 }
 # Hard time limits in seconds (the soft limit is a minute earlier, housekeeping's 10 s).
 IAMVIZ_TIME_LIMITS = {
@@ -180,6 +181,15 @@ IAMVIZ_THROTTLE_RETRY_SECONDS = env.int("IAMVIZ_THROTTLE_RETRY_SECONDS", default
 IAMVIZ_MAX_UPLOAD_BYTES = env.int("IAMVIZ_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
 # Days the access history (what each analysis changed) is kept; finding audit trails stay.
 IAMVIZ_HISTORY_RETENTION_DAYS = env.int("IAMVIZ_HISTORY_RETENTION_DAYS", default=90)
+# Archived bundles (the raw input of each run) kept: the newest IAMVIZ_BUNDLE_KEEP_LAST and
+# every one used in the last IAMVIZ_BUNDLE_KEEP_DAYS days; 0 turns that limit off, both 0 keep
+# every bundle. Beat prunes the others every IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS.
+IAMVIZ_BUNDLE_KEEP_LAST = env.int("IAMVIZ_BUNDLE_KEEP_LAST", default=30)
+IAMVIZ_BUNDLE_KEEP_DAYS = env.int("IAMVIZ_BUNDLE_KEEP_DAYS", default=90)
+IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS = env.int("IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS", default=3600)
+# Requests per user to the JSON API (/api/v1/), as Django REST framework's throttles read it
+# ("300/minute", "10/second"); counted in the default cache, so per process without a shared one.
+IAMVIZ_API_RATE = env.str("IAMVIZ_API_RATE", default="300/minute")
 # Outgoing email (review notifications), e.g. smtp+tls://user:password@smtp.example.com:587;
 # the default prints messages to the log.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -203,6 +213,8 @@ SECRET_KEY = secret_key(
 )
 HTTPS = envbool("IAMVIZ_HTTPS", default=False)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", default=HTTPS)
+# The container healthcheck calls /healthz/ over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", default=False)

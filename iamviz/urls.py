@@ -6,6 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, include, path
 
+from iamviz.health import health
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "login/",
@@ -14,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz/", health, name="health"),
 ]
 if settings.OIDC_ENABLED:
     from mozilla_django_oidc import views as oidc_views

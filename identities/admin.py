@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from identities import models
+from identities.roles import ADMIN, has_role
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,19 @@ class ChangeAdmin(ReadOnlyAdmin):
     list_display = ("sync_run_id", "action", "kind", "account_id", "key")
     list_filter = ("action", "kind")
     search_fields = ("key", "account_id")
+
+
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit log, for admins: only `identities.audit.record_audit` writes it."""
+
+    list_display = ("at", "username", "action", "target", "ip")
+    list_filter = ("action",)
+    search_fields = ("username", "action", "target")
+    date_hierarchy = "at"
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return has_role(request.user, ADMIN)
 
 
 # --- AWS sync configuration (editable: it is configuration, not estate) ----------------------

@@ -48,6 +48,11 @@ def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
     return field
 
 
+def _optional_choice(label: str, choices: list[tuple[str, str]]) -> forms.ChoiceField:
+    """A filter the user may leave at its first choice."""
+    return forms.ChoiceField(required=False, label=label, choices=choices)
+
+
 def _sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
     return [("", "")] + [(k, k) for k in sorts] + [(f"-{k}", f"-{k}") for k in sorts]
 
@@ -78,20 +83,14 @@ class ListFilterForm(_FilterForm):
 
 class UserFilterForm(ListFilterForm):
     sorts = USER_SORTS
-    mfa = forms.ChoiceField(
-        required=False,
-        label="MFA",
-        choices=[*ANY, ("yes", "Has MFA"), ("no", "No MFA"), ("unknown", "No credential report")],
+    mfa = _optional_choice(
+        "MFA", [*ANY, ("yes", "Has MFA"), ("no", "No MFA"), ("unknown", "No credential report")]
     )
-    password = forms.ChoiceField(
-        required=False,
-        label="Console password",
-        choices=[*ANY, ("yes", "Password enabled"), ("no", "No password")],
+    password = _optional_choice(
+        "Console password", [*ANY, ("yes", "Password enabled"), ("no", "No password")]
     )
-    keys = forms.ChoiceField(
-        required=False,
-        label="Access keys",
-        choices=[*ANY, ("yes", "Has active keys"), ("no", "No active keys")],
+    keys = _optional_choice(
+        "Access keys", [*ANY, ("yes", "Has active keys"), ("no", "No active keys")]
     )
 
 
@@ -101,32 +100,22 @@ class GroupFilterForm(ListFilterForm):
 
 class RoleFilterForm(ListFilterForm):
     sorts = ROLE_SORTS
-    service_linked = forms.ChoiceField(
-        required=False,
-        label="Service-linked",
-        choices=[("", "Include"), ("hide", "Hide"), ("only", "Only")],
+    service_linked = _optional_choice(
+        "Service-linked", [("", "Include"), ("hide", "Hide"), ("only", "Only")]
     )
 
 
 class PolicyFilterForm(ListFilterForm):
     sorts = POLICY_SORTS
-    scope = forms.ChoiceField(
-        required=False,
-        label="Type",
-        choices=[("", "All"), ("aws", "AWS managed"), ("customer", "Customer managed")],
+    scope = _optional_choice(
+        "Type", [("", "All"), ("aws", "AWS managed"), ("customer", "Customer managed")]
     )
-    usage = forms.ChoiceField(
-        required=False,
-        label="Usage",
-        choices=[*ANY, ("attached", "Attached"), ("unattached", "Unused")],
-    )
+    usage = _optional_choice("Usage", [*ANY, ("attached", "Attached"), ("unattached", "Unused")])
 
 
 class ChangeFilterForm(_FilterForm):
     kind = forms.ChoiceField(required=False, label="Kind")
-    action = forms.ChoiceField(
-        required=False, label="Action", choices=[("", "Any"), *Change.Action.choices]
-    )
+    action = _optional_choice("Action", [*ANY, *Change.Action.choices])
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:

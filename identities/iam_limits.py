@@ -82,19 +82,22 @@ INT32_MAX = 2**31 - 1
 
 
 def name_problem(value: str, kind: str) -> str | None:
-    limit = NAME_MAX[kind]
-    if len(value) > limit:
-        return f"a {kind} name is at most {limit} characters, found {len(value)}"
-    if not _NAME.fullmatch(value):
-        return f"a {kind} name holds only letters, digits and + = , . @ _ -, found {value!r}"
-    return None
+    rule = "holds only letters, digits and + = , . @ _ -"
+    return _text_problem(value, f"a {kind} name", NAME_MAX[kind], _NAME, rule)
 
 
 def path_problem(value: str) -> str | None:
-    if len(value) > PATH_MAX:
-        return f"a path is at most {PATH_MAX} characters, found {len(value)}"
-    if not _PATH.fullmatch(value):
-        return f"a path is / or /…/ of printable ASCII without spaces, found {value!r}"
+    rule = "is / or /…/ of printable ASCII without spaces"
+    return _text_problem(value, "a path", PATH_MAX, _PATH, rule)
+
+
+def _text_problem(
+    value: str, what: str, limit: int, pattern: re.Pattern[str], rule: str
+) -> str | None:
+    if len(value) > limit:
+        return f"{what} is at most {limit} characters, found {len(value)}"
+    if not pattern.fullmatch(value):
+        return f"{what} {rule}, found {value!r}"
     return None
 
 

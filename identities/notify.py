@@ -40,6 +40,7 @@ MAX_ITEMS = 20
 _HEADLINES: dict[str, str] = {
     Category.ADMIN_ADDED: "New administrator",
     Category.REACH_ADDED: "New path to an administrator",
+    Category.SENSITIVE_ADDED: "New path to a sensitive role",
     Category.EDGE_ADDED: "New access",
     Category.FINDING_NEW: "New finding",
 }
@@ -66,7 +67,7 @@ def _line(item: ChangeItem) -> str:
     if item.category == Category.EDGE_ADDED:
         conditions = f" (if {', '.join(item.conditions)})" if item.conditions else ""
         what = f"{item.source} can assume {item.target}{conditions}"
-    elif item.category == Category.REACH_ADDED:
+    elif item.category in (Category.REACH_ADDED, Category.SENSITIVE_ADDED):
         what = " -> ".join(item.after.get("path", [item.source, item.target]))
     elif item.category == Category.FINDING_NEW:
         what = item.after.get("title", item.source)

@@ -9,11 +9,14 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from identities.analysis.sensitive import parse_tag_rule
+from identities.arns import SourceKind, classify_arn
 from identities.models import (
     AccessChange,
     Finding,
     NotificationDestination,
     NotificationSettings,
+    SensitiveTarget,
     SuppressionRule,
     TriageStatus,
 )
@@ -24,6 +27,7 @@ KIND_CHOICES = [
     ("edge", "Access edges"),
     ("admin", "Administrators"),
     ("reach", "Paths to an administrator"),
+    ("sensitive", "Paths to a sensitive role"),
     ("finding", "Findings"),
     *AccessChange.Category.choices,
 ]
@@ -150,4 +154,32 @@ class NotificationDestinationForm(forms.ModelForm):  # type: ignore[type-arg]
             self.add_error("url", "A webhook needs its URL.")
         if data.get("kind") == NotificationDestination.Kind.EMAIL and not data.get("email"):
             self.add_error("email", "An email destination needs an address.")
+        return data
+
+
+class SensitiveTargetForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A rule marking roles sensitive: the value is checked for its kind."""
+
+    class Meta:
+        model = SensitiveTarget
+        fields = ["kind", "value", "reason"]
+        help_texts = {
+            "value": "arn:aws:iam::123456789012:role/deploy, *break-glass*, or env=prod",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, value = data.get("kind"), (data.get("value") or "").strip()
+        if not value:
+            return data
+        if kind == SensitiveTarget.Kind.ARN and classify_arn(value) is not SourceKind.ROLE:
+            self.add_error("value", f"{value!r} is not a role ARN (arn:aws:iam::ID:role/NAME).")
+        elif kind == SensitiveTarget.Kind.TAG:
+            try:
+                key, pattern = parse_tag_rule(value)
+            except ValueError as exc:
+                self.add_error("value", str(exc))
+            else:
+                value = f"{key}={pattern}" if pattern else key
+        data["value"] = value
         return data

@@ -93,9 +93,14 @@ def ensure_roles(apps: Any = None) -> None:
 
 
 def grant_role(user: Any, role: str) -> None:
-    """Make `role` the user's only role (the live models)."""
+    """Make `role` the user's only role (the live models). An admin is also staff, which Django's
+    admin site (logins and groups) requires; any other role is not, unless a superuser."""
     from django.contrib.auth.models import Group  # noqa: PLC0415 - importable before apps load
 
     ensure_roles()
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     user.groups.add(Group.objects.get(name=role))
+    staff = role == ADMIN or user.is_superuser
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])

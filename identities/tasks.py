@@ -17,6 +17,7 @@ from celery import Task, chord, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from identities.ingest.archive import prune_bundles as prune_archived_bundles
 from identities.ingest.imports import import_files
 from identities.models import SyncRun
 from identities.notify import attempt_delivery, plan_notifications
@@ -179,6 +180,15 @@ def reap_stale_syncs() -> dict[str, Any]:
     elif runs.closed:
         queue_analysis()
     return {"failed": runs.failed, "closed": runs.closed, "analyses_failed": analyses.failed}
+
+
+@shared_task(name="identities.prune_bundles", **_limits("housekeeping"))
+def prune_bundles() -> dict[str, int]:
+    """Drop the archived bundles outside the retention (beat runs this)."""
+    pruned = prune_archived_bundles()
+    if pruned.archives:
+        logger.info("pruned %d archived bundles (%d bytes)", pruned.archives, pruned.bytes)
+    return {"archives": pruned.archives, "bytes": pruned.bytes}
 
 
 def queue_account_sync(*, run_id: int) -> None:

@@ -11,6 +11,9 @@ PROD_OPS, BREAK_GLASS = arn(PROD, "role", "prod-ops"), arn(PROD, "role", "prod-b
 PUBLIC_READER = arn(DEV, "role", "public-reader")
 PARTNER_GATEWAY = arn(PROD, "role", "partner-gateway")
 ORG_INVENTORY = arn(SEC, "role", "org-inventory")
+FRANK, TERRAFORM_BUILD = arn(DEV, "user", "frank"), arn(DEV, "role", "terraform-build")
+KEY_ROTATOR = arn(SEC, "user", "service/svc-key-rotator")
+SECOPS_ADMIN = arn(SEC, "user", "secops-admin")
 
 ADMIN_ACCESS = (
     "statement (Statement[0]) of AWS-managed policy AdministratorAccess "

@@ -23,21 +23,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import json_decode_policies
 
 from identities.aws import assume_account_session
+from tests.bundles import TRUST_EC2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 MANAGEMENT_ID = "123456789012"  # moto's account for the fake credentials
 SETUP_ROLE = "OrganizationAccountAccessRole"
-TRUST_EC2 = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 # The organisation of the sync tests: the management account (one user) and two members.
 FAKE_ORG_MEMBERS: dict[str, dict[str, int]] = {
     "dev": {"users": 2, "roles": 2},

@@ -72,9 +72,18 @@ def iam_role(account: str, name: str, statements: list[dict]) -> dict[str, Any]:
     }
 
 
-def trusting(principal: dict[str, Any]) -> list[dict]:
-    """The trust statements of a role that lets ``principal`` call sts:AssumeRole."""
-    return [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]
+def trusting(principal: dict[str, Any], **extra: Any) -> list[dict]:
+    """The trust statements of a role that lets ``principal`` call sts:AssumeRole; ``extra``
+    adds statement elements (a Condition)."""
+    return [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **extra}]
+
+
+def trust_policy(principal: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A trust policy document that lets ``principal`` call sts:AssumeRole."""
+    return {"Version": "2012-10-17", "Statement": trusting(principal, **extra)}
+
+
+TRUST_EC2 = trust_policy({"Service": "ec2.amazonaws.com"})
 
 
 def managed_policy(account: str, name: str, document: dict) -> dict[str, Any]:

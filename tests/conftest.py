@@ -180,19 +180,19 @@ def client_as(client: Client, user_with_role: Callable[[str], User]) -> Callable
     return login
 
 
-@pytest.fixture
-def viewer_client(client_as: Callable[[str], Client]) -> Client:
-    return client_as("viewer")
+def _client_of(role: str) -> Any:
+    """The fixture `<role>_client`: the test client logged in with that role."""
+
+    @pytest.fixture(name=f"{role}_client")
+    def role_client(client_as: Callable[[str], Client]) -> Client:
+        return client_as(role)
+
+    return role_client
 
 
-@pytest.fixture
-def reviewer_client(client_as: Callable[[str], Client]) -> Client:
-    return client_as("reviewer")
-
-
-@pytest.fixture
-def operator_client(client_as: Callable[[str], Client]) -> Client:
-    return client_as("operator")
+viewer_client = _client_of("viewer")
+reviewer_client = _client_of("reviewer")
+operator_client = _client_of("operator")
 
 
 @pytest.fixture

@@ -20,19 +20,10 @@ from identities.bundle import (
     read_bundle,
     read_bundles,
 )
+from tests.bundles import TRUST_EC2
 from tests.conftest import TEST_DATA
 
 ACCOUNT = "123456789012"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def minimal_bundle() -> dict[str, Any]:
@@ -62,7 +53,7 @@ def minimal_bundle() -> dict[str, Any]:
                             "RoleName": "web",
                             "RoleId": "AROAWEB",
                             "Arn": f"arn:aws:iam::{ACCOUNT}:role/web",
-                            "AssumeRolePolicyDocument": TRUST,
+                            "AssumeRolePolicyDocument": TRUST_EC2,
                         }
                     ],
                     "Policies": [],
@@ -83,11 +74,11 @@ def test_parse_bundle_minimal_is_accepted() -> None:
 
 
 def test_decode_policy_document_url_encoded_string_equals_object() -> None:
-    encoded = quote(json.dumps(TRUST))
+    encoded = quote(json.dumps(TRUST_EC2))
 
-    assert decode_policy_document(encoded, source="s", path="$") == TRUST
-    assert decode_policy_document(json.dumps(TRUST), source="s", path="$") == TRUST
-    assert decode_policy_document(TRUST, source="s", path="$") == TRUST
+    assert decode_policy_document(encoded, source="s", path="$") == TRUST_EC2
+    assert decode_policy_document(json.dumps(TRUST_EC2), source="s", path="$") == TRUST_EC2
+    assert decode_policy_document(TRUST_EC2, source="s", path="$") == TRUST_EC2
 
 
 def test_read_bundle_plain_authorization_details_takes_account_from_arns() -> None:
@@ -150,6 +141,21 @@ def _first_updated(list_name: str, **fields: Any) -> bytes:
     return encode(_break(lambda b: _details(b)[list_name][0].update(fields)))
 
 
+def _first_field(list_name: str, problem: str, case_id: str, **fields: Any) -> Any:
+    """A case changing one field of the first entry of a details list; the error names it."""
+    [field] = fields
+    path = f"{DETAILS}.{list_name}[0].{field}"
+    return pytest.param(_first_updated(list_name, **fields), path, problem, id=case_id)
+
+
+def _organization(**fields: Any) -> bytes:
+    """The encoded sample bundle with an organisation of one root and these fields."""
+    organization = {"roots": [{"Id": "r-1"}], "accounts": [], **fields}
+    return encode(_break(lambda b: b.update(organization=organization)))
+
+
+DETAILS = "$.accounts[0].authorization_details"
+# fmt: off
 MALFORMED = [
     pytest.param(
         b"{not json",
@@ -185,10 +191,7 @@ MALFORMED = [
         id="account-id-number",
     ),
     pytest.param(
-        _account_updated(id="1234"),
-        "$.accounts[0].id",
-        "12 digits",
-        id="account-id-short",
+        _account_updated(id="1234"), "$.accounts[0].id", "12 digits", id="account-id-short"
     ),
     pytest.param(
         encode(_break(lambda b: b["accounts"].append(copy.deepcopy(b["accounts"][0])))),
@@ -204,43 +207,23 @@ MALFORMED = [
     ),
     pytest.param(
         encode(_break(lambda b: _details(b).update(UserDetailList="alice"))),
-        "$.accounts[0].authorization_details.UserDetailList",
+        f"{DETAILS}.UserDetailList",
         "must be a list, found a string",
         id="users-not-list",
     ),
     pytest.param(
         encode(_break(lambda b: _details(b)["UserDetailList"][0].pop("UserId"))),
-        "$.accounts[0].authorization_details.UserDetailList[0].UserId",
+        f"{DETAILS}.UserDetailList[0].UserId",
         "missing",
         id="user-without-id",
     ),
-    pytest.param(
-        _first_updated("UserDetailList", Arn="arn:aws:iam::999999999999:user/alice"),
-        "$.accounts[0].authorization_details.UserDetailList[0].Arn",
-        "user of account 999999999999 listed under account 123456789012",
-        id="arn-other-account",
-    ),
-    pytest.param(
-        _first_updated("RoleDetailList", Arn="not-an-arn"),
-        "$.accounts[0].authorization_details.RoleDetailList[0].Arn",
-        "not an IAM role ARN",
-        id="bad-arn",
-    ),
-    pytest.param(
-        _first_updated("RoleDetailList", AssumeRolePolicyDocument="%7B%22Version"),
-        "$.accounts[0].authorization_details.RoleDetailList[0].AssumeRolePolicyDocument",
-        "not valid JSON (after URL-decoding)",
-        id="bad-url-encoded-document",
-    ),
-    pytest.param(
-        _first_updated("RoleDetailList", AssumeRolePolicyDocument={"Version": "2012-10-17"}),
-        "$.accounts[0].authorization_details.RoleDetailList[0].AssumeRolePolicyDocument",
-        "has no Statement",
-        id="document-without-statement",
-    ),
+    _first_field("UserDetailList", "user of account 999999999999 listed under account 123456789012", "arn-other-account", Arn="arn:aws:iam::999999999999:user/alice"),
+    _first_field("RoleDetailList", "not an IAM role ARN", "bad-arn", Arn="not-an-arn"),
+    _first_field("RoleDetailList", "not valid JSON (after URL-decoding)", "bad-url-encoded-document", AssumeRolePolicyDocument="%7B%22Version"),
+    _first_field("RoleDetailList", "has no Statement", "document-without-statement", AssumeRolePolicyDocument={"Version": "2012-10-17"}),
     pytest.param(
         _first_updated("UserDetailList", GroupList=["ghosts"]),
-        "$.accounts[0].authorization_details.UserDetailList[0].GroupList[0]",
+        f"{DETAILS}.UserDetailList[0].GroupList[0]",
         "which GroupDetailList does not list",
         id="unknown-group",
     ),
@@ -252,7 +235,7 @@ MALFORMED = [
                 )
             )
         ),
-        "$.accounts[0].authorization_details.UserDetailList[1].UserName",
+        f"{DETAILS}.UserDetailList[1].UserName",
         "duplicate user name 'alice'",
         id="duplicate-user-name",
     ),
@@ -263,12 +246,12 @@ MALFORMED = [
                     {
                         "Arn": f"arn:aws:iam::{ACCOUNT}:policy/p",
                         "DefaultVersionId": "v2",
-                        "PolicyVersionList": [{"VersionId": "v1", "Document": TRUST}],
+                        "PolicyVersionList": [{"VersionId": "v1", "Document": TRUST_EC2}],
                     }
                 )
             )
         ),
-        "$.accounts[0].authorization_details.Policies[0].PolicyVersionList",
+        f"{DETAILS}.Policies[0].PolicyVersionList",
         "no version is the default",
         id="no-default-version",
     ),
@@ -279,63 +262,37 @@ MALFORMED = [
         id="bad-credential-report",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: b.update(
-                    organization={
-                        "roots": [{"Id": "r-1"}],
-                        "accounts": [{"Id": ACCOUNT, "ParentId": "ou-missing"}],
-                    }
-                )
-            )
-        ),
+        _organization(accounts=[{"Id": ACCOUNT, "ParentId": "ou-missing"}]),
         "$.organization.accounts[0].ParentId",
         "unknown parent 'ou-missing'",
         id="org-unknown-parent",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: b.update(
-                    organization={
-                        "roots": [{"Id": "r-1"}],
-                        "accounts": [],
-                        "policies": [
-                            {"Id": "p-1", "Name": "x", "Type": "TAG_POLICY", "Content": TRUST}
-                        ],
-                    }
-                )
-            )
+        _organization(
+            policies=[{"Id": "p-1", "Name": "x", "Type": "TAG_POLICY", "Content": TRUST_EC2}]
         ),
         "$.organization.policies[0].Type",
         "must be one of SERVICE_CONTROL_POLICY, RESOURCE_CONTROL_POLICY",
         id="org-policy-type",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: b.update(
-                    organization={
-                        "roots": [{"Id": "r-1"}],
-                        "accounts": [],
-                        "policies": [
-                            {
-                                "Id": "p-1",
-                                "Name": "x",
-                                "Type": "SERVICE_CONTROL_POLICY",
-                                "Content": TRUST,
-                                "Targets": ["ou-nowhere"],
-                            }
-                        ],
-                    }
-                )
-            )
+        _organization(
+            policies=[
+                {
+                    "Id": "p-1",
+                    "Name": "x",
+                    "Type": "SERVICE_CONTROL_POLICY",
+                    "Content": TRUST_EC2,
+                    "Targets": ["ou-nowhere"],
+                }
+            ]
         ),
         "$.organization.policies[0].Targets[0]",
         "unknown root, OU or account 'ou-nowhere'",
         id="org-policy-target",
     ),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(("raw", "path", "problem"), MALFORMED)

@@ -40,6 +40,7 @@ from identities.collect import (
     get_authorization_details,
     get_credential_report,
 )
+from identities.sample.vocabulary import CREDENTIAL_REPORT_HEADER
 from tests.awsfake import MANAGEMENT_ID, REGION, SETUP_ROLE, TRUST_EC2
 from tests.awsfake import moto_server as run_moto_server
 
@@ -51,14 +52,6 @@ ALLOW_S3 = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
 }
-CREDENTIAL_REPORT_HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
-)
 
 
 @dataclass(frozen=True)
@@ -236,25 +229,24 @@ def test_management_session_sts_uses_the_regional_endpoint(aws_env: None) -> Non
 # --- authorization details and credential report ---------------------------------------------
 
 
+def parsed_entry(kind: str, name: str, unique_id: str, **extra: Any) -> dict[str, Any]:
+    """A user or role entry of GetAccountAuthorizationDetails as botocore parses it."""
+    return {
+        f"{kind}Name": name,
+        f"{kind}Id": unique_id,
+        "Arn": f"arn:aws:iam::111111111111:{kind.lower()}/{name}",
+        "Path": "/",
+        "CreateDate": datetime(2024, 1, 2, tzinfo=UTC),
+        **extra,
+    }
+
+
 def test_get_authorization_details_merges_all_pages(aws_env: None) -> None:
     session = management_session(region_name=REGION)
     counter = CallCounter().attach(session)
     iam = build_client(session, "iam")
-    user = {
-        "UserName": "u1",
-        "UserId": "AIDAEXAMPLEUSER000001",
-        "Arn": "arn:aws:iam::111111111111:user/u1",
-        "Path": "/",
-        "CreateDate": datetime(2024, 1, 2, tzinfo=UTC),
-    }
-    role = {
-        "RoleName": "r1",
-        "RoleId": "AROAEXAMPLEROLE000001",
-        "Arn": "arn:aws:iam::111111111111:role/r1",
-        "Path": "/",
-        "CreateDate": datetime(2024, 1, 2, tzinfo=UTC),
-        "AssumeRolePolicyDocument": "%7B%7D",
-    }
+    user = parsed_entry("User", "u1", "AIDAEXAMPLEUSER000001")
+    role = parsed_entry("Role", "r1", "AROAEXAMPLEROLE000001", AssumeRolePolicyDocument="%7B%7D")
     policy = {
         "PolicyName": "p1",
         "PolicyId": "ANPAEXAMPLEPOLICY0001",

@@ -42,6 +42,11 @@ from identities.analysis.findings import find_findings
 from identities.analysis.groups import group_principals
 from identities.analysis.history import record_history, state_of_results
 from identities.analysis.reach import Reached, ReachGraph
+from identities.analysis.sensitive import (
+    load_sensitive_rules,
+    match_sensitive_roles,
+    store_sensitive,
+)
 from identities.analysis.store import refresh_statistics, store_results
 from identities.analysis.subjects import display_keys
 from identities.models import AnalysisRun, SyncRun
@@ -188,13 +193,29 @@ def analyse_estate(
             chains = graph.nearest(record.actor.arn for record in admins)
             keys = _chain_keys(result, chains, escalations)
             admin_paths = {source: (reached, keys[source]) for source, reached in chains.items()}
+            # Roles staff marked sensitive: reached over the same graph, as administrators are.
+            sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
+            sensitive_chains = graph.nearest(sensitive) if sensitive else {}
+            sensitive_keys = _chain_keys(result, sensitive_chains, escalations)
+            sensitive_paths = {
+                source: (reached, sensitive_keys[source])
+                for source, reached in sensitive_chains.items()
+            }
             lap("reach")
             findings = find_findings(estate, result.edges, admins, now)
             lap("findings")
             blob = graph.to_bytes()
-            state = state_of_results(result, admins, admin_paths, findings, estate.accounts)
+            state = state_of_results(
+                result, admins, admin_paths, findings, estate.accounts, sensitive_paths
+            )
             with transaction.atomic():
                 counts = store_results(estate, result, admins, admin_paths, findings, escalations)
+                counts["sensitive_paths"] = store_sensitive(
+                    estate,
+                    sensitive,
+                    sensitive_paths,
+                    {edge.source: edge.source_kind for edge in result.edges},
+                )
                 AnalysisRun.objects.exclude(pk=run.pk).update(graph=None)
                 lap("store")
                 record_history(run, state, now)

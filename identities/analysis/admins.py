@@ -384,7 +384,8 @@ def _content(statement: Statement) -> tuple[object, ...]:
     )
 
 
-def _grants(decision: Decision) -> tuple[str, ...]:
+def identity_grants(decision: Decision) -> tuple[str, ...]:
+    """The identity-based Allow statements that granted ``decision`` (references)."""
     return tuple(
         dict.fromkeys(
             reason.statement.ref
@@ -496,7 +497,7 @@ def _full(
             continue
         keys |= found_keys
         if not refs:
-            refs = _grants(checker.decide(group, actor, action, "*"))
+            refs = identity_grants(checker.decide(group, actor, action, "*"))
     if denied:
         for member in members:
             blocked[id(member)] = "; ".join(denied)
@@ -558,7 +559,7 @@ def _self_grant(
         decision = checker.decide(group, actor, action, resource)
         if decision.possible:
             keys = display_keys(decision.condition_keys)
-            refs = _grants(decision)
+            refs = identity_grants(decision)
             text = f"can grant itself full access: {what} is allowed by {', '.join(refs)}"
             if keys:
                 text += f", only if conditions on {', '.join(keys)} are met"

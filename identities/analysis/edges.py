@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from identities.analysis.estate import (
@@ -303,6 +303,19 @@ class _Builder:
         self.stats[f"edges_{outcome}"] += 1
         (self.edges if sink is None else sink).append(record)
 
+    def _emit_outside(
+        self, subject: Subject, target: Target, action: str, source: str, source_kind: str
+    ) -> None:
+        """The edge of a party that is no synced user or role: one answer for it alone."""
+        self.emit(
+            subject,
+            target,
+            action,
+            source,
+            source_kind,
+            verdict=self.evaluator.verdict(subject, target, action),
+        )
+
     def role(self, role: Actor) -> None:
         trust = role.trust
         assert trust is not None
@@ -317,15 +330,12 @@ class _Builder:
         accounts = self.estate.accounts
         for name in named:
             if name.kind is PrincipalKind.SERVICE:
-                subject = service_subject(name.value)
-                verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
-                self.emit(
-                    subject,
+                self._emit_outside(
+                    service_subject(name.value),
                     target,
                     ASSUME_ROLE,
                     f"service:{name.value}",
                     SourceKind.SERVICE,
-                    verdict=verdict,
                 )
             elif name.kind is PrincipalKind.FEDERATED:
                 action = (
@@ -333,15 +343,12 @@ class _Builder:
                     if ":saml-provider/" in name.value
                     else ASSUME_ROLE_WITH_WEB_IDENTITY
                 )
-                subject = federated_subject(name.value)
-                verdict = self.evaluator.verdict(subject, target, action)
-                self.emit(
-                    subject,
+                self._emit_outside(
+                    federated_subject(name.value),
                     target,
                     action,
                     f"federated:{name.value}",
                     SourceKind.FEDERATED,
-                    verdict=verdict,
                 )
             elif name.kind is not PrincipalKind.AWS:
                 self.notes.append(
@@ -355,10 +362,8 @@ class _Builder:
                     delegated.add(account_id)
                 else:
                     root = f"arn:aws:iam::{account_id}:root"
-                    subject = outsider_subject(root)
-                    verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
-                    self.emit(
-                        subject, target, ASSUME_ROLE, root, SourceKind.ACCOUNT, verdict=verdict
+                    self._emit_outside(
+                        outsider_subject(root), target, ASSUME_ROLE, root, SourceKind.ACCOUNT
                     )
             else:
                 actor = self.estate.by_arn.get(name.value)
@@ -370,15 +375,12 @@ class _Builder:
                         "account (deleted, or a session ARN)"
                     )
                 elif name.account_id:
-                    subject = outsider_subject(name.value)
-                    verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
-                    self.emit(
-                        subject,
+                    self._emit_outside(
+                        outsider_subject(name.value),
                         target,
                         ASSUME_ROLE,
                         name.value,
                         SourceKind.EXTERNAL,
-                        verdict=verdict,
                     )
                 else:
                     self.notes.append(
@@ -386,9 +388,7 @@ class _Builder:
                         "principal's unique id?); skipped"
                     )
         if anyone:
-            subject = anyone_subject()
-            verdict = self.evaluator.verdict(subject, target, ASSUME_ROLE)
-            self.emit(subject, target, ASSUME_ROLE, "*", SourceKind.ANYONE, verdict=verdict)
+            self._emit_outside(anyone_subject(), target, ASSUME_ROLE, "*", SourceKind.ANYONE)
         if anyone or delegated:
             # Principals the trust mentions anywhere (a Deny, a NotPrincipal) are decided on their
             # own: a group's answer cannot know they are singled out.
@@ -682,10 +682,20 @@ def compute_edges(
     estate: Estate, grouping: Grouping | None = None, evaluator: Evaluator | None = None
 ) -> EdgeResult:
     """Every access edge of the estate (possible ones, and refused named candidates)."""
+    return compute_role_edges(estate, estate.roles, grouping, evaluator)
+
+
+def compute_role_edges(
+    estate: Estate,
+    roles: Iterable[Actor],
+    grouping: Grouping | None = None,
+    evaluator: Evaluator | None = None,
+) -> EdgeResult:
+    """The access edges into these roles (a what-if re-evaluates only the roles it changes)."""
     grouping = grouping or group_principals(estate)
     evaluator = evaluator or Evaluator()
     builder = _Builder(estate, grouping, evaluator)
-    for role in estate.roles:
+    for role in roles:
         builder.role(role)
     classes = list(builder._classes.values())
     stats = dict(builder.stats)

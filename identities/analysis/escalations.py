@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from identities.analysis.admins import AdminRecord, _AdminGroup, _Checker
+from identities.analysis.admins import AdminRecord, _AdminGroup, _Checker, identity_grants
 from identities.analysis.edges import EdgeRecord, SourceKind
 from identities.analysis.escalation_methods import (
     ESCALATION_ACTIONS,
@@ -49,7 +49,7 @@ from identities.analysis.escalation_methods import (
 )
 from identities.analysis.estate import Actor, Doc, Estate, GroupInfo
 from identities.analysis.reach import ESCALATE_PREFIX
-from identities.analysis.subjects import display_keys
+from identities.analysis.subjects import assume_role_allow, display_keys
 from identities.models import InstanceProfile, PolicyVersion
 from identities.policy.conditions import RequestContext, substitute
 from identities.policy.document import Effect, Layer, Policy, PolicySource, PrincipalSpec, Statement
@@ -448,7 +448,7 @@ class _Evaluator:
     def _grants(self, decision: Decision) -> list[str]:
         found = self._refs.get(id(decision))
         if found is None:
-            found = self._refs[id(decision)] = identity_grants(decision)
+            found = self._refs[id(decision)] = list(identity_grants(decision))
             self._kept.append(decision)
         return found
 
@@ -498,13 +498,8 @@ class _Evaluator:
         if found is None:
             self.trust_calls += 1
             account = actor.account
-            trust = Statement(
-                source=_REWRITTEN_TRUST,
-                index=0,
-                sid=None,
-                effect=Effect.ALLOW,
-                actions=("sts:AssumeRole",),
-                principals=(PrincipalSpec("AWS", actor.arn),),
+            trust = assume_role_allow(
+                _REWRITTEN_TRUST, principals=(PrincipalSpec("AWS", actor.arn),)
             )
             scp_levels = []
             if not account.is_management:
@@ -551,19 +546,6 @@ def _some_resources(statements: Iterable[Statement], action: str) -> list[str]:
             else:
                 found[pattern.replace("*", "x").replace("?", "x")] = None
     return list(found) or ["*"]
-
-
-def identity_grants(decision: Decision) -> list[str]:
-    """The identity-based Allow statements that granted ``decision`` (references)."""
-    return list(
-        dict.fromkeys(
-            reason.statement.ref
-            for reason in decision.reasons
-            if reason.statement is not None
-            and reason.effect is Effect.ALLOW
-            and reason.layer is Layer.IDENTITY
-        )
-    )
 
 
 Bucket = tuple[tuple[str, ...], tuple[str, ...]]  # condition keys, granting statements

@@ -307,15 +307,10 @@ def load_estate(only: set[str] | None = None) -> Estate:
     if only is not None:
         users_qs = users_qs.filter(arn__in=only)
         roles_qs = roles_qs.filter(arn__in=only)
+    principal_columns = ("pk", "account_id", "arn", "name", "path", "boundary_arn", _text("tags"))
     user_rows = list(
         users_qs.values_list(
-            "pk",
-            "account_id",
-            "arn",
-            "name",
-            "path",
-            "boundary_arn",
-            _text("tags"),
+            *principal_columns,
             "mfa_active",
             "password_enabled",
             "password_last_used",
@@ -323,18 +318,7 @@ def load_estate(only: set[str] | None = None) -> Estate:
             "unique_id",
         )
     )
-    role_rows = list(
-        roles_qs.values_list(
-            "pk",
-            "account_id",
-            "arn",
-            "name",
-            "path",
-            "boundary_arn",
-            _text("tags"),
-            _text("trust_policy"),
-        )
-    )
+    role_rows = list(roles_qs.values_list(*principal_columns, _text("trust_policy")))
     memberships_qs = GroupMembership.objects.order_by("pk")
     groups_qs = IamGroup.objects.order_by("pk")
     attachments_qs = PolicyAttachment.objects.order_by("pk")
@@ -405,38 +389,37 @@ def load_estate(only: set[str] | None = None) -> Estate:
             boundaries[(account.pk, arn)] = found
         return found
 
-    users: list[Actor] = []
-    for (
-        pk,
-        account_pk,
-        arn,
-        name,
-        path,
-        boundary_arn,
-        tags,
-        mfa_active,
-        password_enabled,
-        password_last_used,
-        create_date,
-        unique_id,
-    ) in user_rows:
+    def actor(kind: str, principal: tuple[Any, ...], docs: list[Doc], **details: Any) -> Actor:
+        """A user or role from its ``principal_columns`` and what only its kind has."""
+        pk, account_pk, arn, name, path, boundary_arn, tags = principal
         account = account_by_pk[account_pk]
+        return Actor(
+            kind=kind,
+            pk=pk,
+            arn=arn,
+            name=name,
+            path=path,
+            account=account,
+            docs=docs,
+            boundary=boundary_of(account, boundary_arn),
+            boundary_arn=boundary_arn,
+            tags=dict(_json(tags) or {}),
+            **details,
+        )
+
+    users: list[Actor] = []
+    for row in user_rows:
+        pk = row[0]
+        mfa_active, password_enabled, password_last_used, create_date, unique_id = row[7:]
         group_pks = sorted(memberships.get(pk, []))
         docs = list(owners["user"].get(pk, []))
         for group_pk in group_pks:
             docs.extend(group_docs.get(group_pk, []))
         users.append(
-            Actor(
-                kind="user",
-                pk=pk,
-                arn=arn,
-                name=name,
-                path=path,
-                account=account,
-                docs=docs,
-                boundary=boundary_of(account, boundary_arn),
-                boundary_arn=boundary_arn,
-                tags=dict(_json(tags) or {}),
+            actor(
+                "user",
+                row[:7],
+                docs,
                 group_pks=group_pks,
                 mfa_active=mfa_active,
                 password_enabled=password_enabled,
@@ -447,28 +430,15 @@ def load_estate(only: set[str] | None = None) -> Estate:
         )
 
     roles: list[Actor] = []
-    for pk, account_pk, arn, name, path, boundary_arn, tags, trust in role_rows:
-        account = account_by_pk[account_pk]
-        roles.append(
-            Actor(
-                kind="role",
-                pk=pk,
-                arn=arn,
-                name=name,
-                path=path,
-                account=account,
-                docs=list(owners["role"].get(pk, [])),
-                boundary=boundary_of(account, boundary_arn),
-                boundary_arn=boundary_arn,
-                tags=dict(_json(tags) or {}),
-                trust=parser.doc(
-                    f"trust:{pk}",
-                    trust,
-                    PolicySource(Layer.TRUST, name, arn),
-                    missing="the role has no trust policy in the bundle",
-                ),
-            )
+    for row in role_rows:
+        pk, _, arn, name = row[:4]
+        trust = parser.doc(
+            f"trust:{pk}",
+            row[7],
+            PolicySource(Layer.TRUST, name, arn),
+            missing="the role has no trust policy in the bundle",
         )
+        roles.append(actor("role", row[:7], list(owners["role"].get(pk, [])), trust=trust))
 
     by_arn = {actor.arn: actor for actor in (*users, *roles)}
     providers = dict(IdentityProvider.objects.values_list("arn", "kind"))

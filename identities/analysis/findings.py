@@ -34,12 +34,19 @@ def find_findings(
 ) -> list[FindingRecord]:
     """Public roles, account-root trust without ExternalId, admins without MFA, stale
     credentials (unused for more than 90 days before ``now``)."""
-    found: list[FindingRecord] = []
-    found.extend(_public_roles(edges))
-    found.extend(_root_trust_without_external_id(estate))
+    found = trust_findings(estate, edges)
     found.extend(_admins_without_mfa(admins))
     found.extend(_stale_credentials(estate, admins, now))
     return found
+
+
+# The kinds of finding a role's trust policy alone decides.
+TRUST_FINDINGS = ("public_role", "root_trust_without_external_id")
+
+
+def trust_findings(estate: Estate, edges: list[EdgeRecord]) -> list[FindingRecord]:
+    """The findings of kinds TRUST_FINDINGS for the estate's roles and these edges."""
+    return [*_public_roles(edges), *_root_trust_without_external_id(estate)]
 
 
 def _public_roles(edges: list[EdgeRecord]) -> list[FindingRecord]:
@@ -189,47 +196,38 @@ def _stale_credentials(
     users = {actor.pk: actor for actor in estate.users}
     cutoff = now - STALE_AFTER
     found = []
+
+    def stale(kind: str, user: Actor, title: str, detail: str, **data: Any) -> FindingRecord:
+        severity = "high" if id(user) in admin_ids else "medium"
+        return FindingRecord(
+            kind, severity, title, detail, user.arn, user.account, actor=user, data=data
+        )
+
     for key in sorted(estate.access_keys, key=lambda k: (k.user_pk, k.slot)):
         user = users.get(key.user_pk)
-        if user is None or not key.active:
-            continue
         when = _unused_since(key.last_used_date, key.last_rotated, cutoff, "created")
-        if when is None:
+        if user is None or not key.active or when is None:
             continue
         found.append(
-            FindingRecord(
-                kind="stale_access_key",
-                severity="high" if id(user) in admin_ids else "medium",
-                title=f"Access key {key.slot} of {user.name} in {user.account.name} is active "
-                f"and {when}",
-                detail=(
-                    f"The key is active and {when}, more than 90 days before {now:%Y-%m-%d}: "
-                    "deactivate or delete it (an unused key is only a liability)."
-                ),
-                principal_arn=user.arn,
-                account=user.account,
-                actor=user,
-                data={"slot": key.slot},
+            stale(
+                "stale_access_key",
+                user,
+                f"Access key {key.slot} of {user.name} in {user.account.name} is active and {when}",
+                f"The key is active and {when}, more than 90 days before {now:%Y-%m-%d}: "
+                "deactivate or delete it (an unused key is only a liability).",
+                slot=key.slot,
             )
         )
     for user in estate.users:
-        if not user.password_enabled:
-            continue
         when = _unused_since(user.password_last_used, user.create_date, cutoff, "user created")
-        if when is None:
-            continue
-        found.append(
-            FindingRecord(
-                kind="stale_password",
-                severity="high" if id(user) in admin_ids else "medium",
-                title=f"Console password of {user.name} in {user.account.name} {when}",
-                detail=(
+        if user.password_enabled and when is not None:
+            found.append(
+                stale(
+                    "stale_password",
+                    user,
+                    f"Console password of {user.name} in {user.account.name} {when}",
                     f"The console password is enabled and {when}, more than 90 days before "
-                    f"{now:%Y-%m-%d}: remove the login profile if the person no longer needs it."
-                ),
-                principal_arn=user.arn,
-                account=user.account,
-                actor=user,
+                    f"{now:%Y-%m-%d}: remove the login profile if the person no longer needs it.",
+                )
             )
-        )
     return found

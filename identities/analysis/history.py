@@ -14,7 +14,10 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-l
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import zstandard
 from django.conf import settings
 
 from identities.analysis.admins import AdminRecord
@@ -45,9 +49,14 @@ logger = logging.getLogger(__name__)
 SEP = "\x1f"  # between the fields of an edge line (never in an ARN or a statement reference)
 LIST = "\x1e"  # between the items of a list field
 PAIR = "\x1d"  # between a condition key and its requirement
-SNAPSHOT_FORMAT = 4  # of `AccessSnapshot.to_bytes`; another one is not compared with
+SNAPSHOT_FORMAT = 5  # of `AccessSnapshot.to_bytes`; another one is not compared with
+# Format 4 wrote each statement reference out in every row (no ``refs``); it reads the same.
+_READABLE = (4, SNAPSHOT_FORMAT)
 META_END = b"\x00"  # after the JSON part of a stored snapshot (never in JSON text)
 ROW_END = "\x1c"  # between the rows of a stored snapshot
+# Snapshots are compressed with zstd (several times faster than zlib, and smaller); a zlib
+# blob (written before) still reads.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 POSSIBLE = ("allow", "conditional")
 Category = AccessChange.Category
 
@@ -60,11 +69,15 @@ class AccessSnapshot:
     members: dict[str, str] = field(default_factory=dict)  # member ARN -> "group:KEY"
     admins: dict[str, str] = field(default_factory=dict)  # ARN -> basis
     reach: dict[str, list[str]] = field(default_factory=dict)  # source -> path to an admin
+    # source -> path to the nearest sensitive role (`identities.analysis.sensitive`)
+    sensitive: dict[str, list[str]] = field(default_factory=dict)
     findings: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> summary
     accounts: list[str] = field(default_factory=list)  # the synced accounts
     # A role class's grants are rows whose target is the class ("class:DIGEST" of its roles):
     # class -> [role ARN, trust policy label] of its roles (see `identities.analysis.edges`).
     classes: dict[str, list[list[str]]] = field(default_factory=dict)
+    # Rows name the statements that grant them by id (see `RefIds`): id -> statement reference.
+    refs: dict[str, str] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         # The rows as lines of text after the rest as JSON: splitting text is several times
@@ -75,36 +88,42 @@ class AccessSnapshot:
             "members": self.members,
             "admins": self.admins,
             "reach": self.reach,
+            "sensitive": self.sensitive,
             "findings": self.findings,
             "accounts": self.accounts,
+            "refs": self.refs,
         }
         rows = ROW_END.join(self.rows).encode()
-        return zlib.compress(orjson.dumps(meta) + META_END + rows, 1)
+        return zstandard.ZstdCompressor(level=1).compress(orjson.dumps(meta) + META_END + rows)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> AccessSnapshot | None:
         """The snapshot, or None when it was written in another format (a baseline then)."""
-        raw = zlib.decompress(blob)
-        head, _, rows = raw.partition(META_END)
+        head, _, rows = decompress_snapshot(blob).partition(META_END)
         try:
             data = orjson.loads(head)
         except orjson.JSONDecodeError:
             return None
-        if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in _READABLE:
             return None
         return cls(
             rows=set(rows.decode().split(ROW_END)) if rows else set(),
             members=data["members"],
             admins=data["admins"],
             reach=data["reach"],
+            sensitive=data.get("sensitive", {}),
             findings=data["findings"],
             accounts=data.get("accounts", []),
             classes=data.get("classes", {}),
+            refs=data.get("refs", {}),
         )
 
     def edges(self, line: str) -> list[Edge]:
         """The edges of one row: one, or one per role of the class it grants."""
         edge = Edge.parse(line)
+        if self.refs:
+            refs = self.refs
+            edge = replace(edge, granted_by=tuple(refs.get(ref, ref) for ref in edge.granted_by))
         roles = self.classes.get(edge.target)
         if roles is None:
             return [edge]
@@ -116,6 +135,24 @@ class AccessSnapshot:
             )
             for arn, label in roles
         ]
+
+
+def decompress_snapshot(blob: bytes) -> bytes:
+    """A stored snapshot's text: its JSON part, `META_END`, its rows (see `to_bytes`)."""
+    if blob.startswith(ZSTD_MAGIC):
+        return zstandard.ZstdDecompressor().decompress(blob)
+    return zlib.decompress(blob)
+
+
+def stored_format(blob: bytes) -> int | None:
+    """The format a stored snapshot was written in, from its first bytes alone."""
+    if blob.startswith(ZSTD_MAGIC):
+        with zstandard.ZstdDecompressor().stream_reader(blob) as reader:
+            head = reader.read(64)
+    else:
+        head = zlib.decompressobj().decompress(blob, 64)
+    found = re.match(rb'\{"format":(\d+),', head)
+    return int(found[1]) if found else None
 
 
 def edge_line(
@@ -174,14 +211,40 @@ class Edge:
         }
 
 
+class RefIds:
+    """Short ids of statement references, the same for the same text in every analysis.
+
+    The references are most of a row's text and a few statements grant most edges: rows carry
+    the ids, the snapshot each text once, and reading, hashing and compressing the rows costs
+    a fraction of it."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}  # id -> reference
+        self._ids: dict[str, str] = {}  # reference -> id
+
+    def __call__(self, refs: Iterable[str]) -> list[str]:
+        found = []
+        for ref in refs:
+            ref_id = self._ids.get(ref)
+            if ref_id is None:
+                raw = hashlib.blake2b(ref.encode(), digest_size=9).digest()
+                ref_id = self._ids[ref] = base64.urlsafe_b64encode(raw).decode()
+                self.texts[ref_id] = ref
+            found.append(ref_id)
+        return found
+
+
 def state_of_results(
     result: EdgeResult,
     admins: Sequence[AdminRecord],
     admin_paths: Mapping[str, tuple[Reached, tuple[str, ...]]],
     findings: Sequence[FindingRecord],
     accounts: Iterable[str] = (),
+    sensitive_paths: Mapping[str, tuple[Reached, tuple[str, ...]]] | None = None,
 ) -> AccessSnapshot:
-    """The state of freshly computed results (what `store_results` writes)."""
+    """The state of freshly computed results (what `store_results` and `store_sensitive`
+    write)."""
+    ref_ids = RefIds()
     rows = {
         edge_line(
             edge.source,
@@ -189,7 +252,7 @@ def state_of_results(
             edge.action,
             edge.outcome,
             edge.condition_keys,
-            edge.granted_by,
+            ref_ids(edge.granted_by),
             edge.condition_values,
         )
         for edge in result.edges
@@ -209,7 +272,7 @@ def state_of_results(
                 grant.action,
                 grant.outcome,
                 grant.condition_keys,
-                grant.granted_by,
+                ref_ids(grant.granted_by),
                 grant.condition_values,
             )
             for grant in role_class.grants
@@ -222,8 +285,12 @@ def state_of_results(
         },
         admins={record.actor.arn: record.basis for record in admins},
         reach={source: list(reached.path) for source, (reached, _) in admin_paths.items()},
+        sensitive={
+            source: list(reached.path) for source, (reached, _) in (sensitive_paths or {}).items()
+        },
         findings=dict(finding_identity(record) for record in findings),
         accounts=sorted(accounts),
+        refs=ref_ids.texts,
     )
 
 
@@ -268,13 +335,24 @@ class ChangeRecord:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _index(state: AccessSnapshot, wanted: set[str]) -> dict[str, list[Edge]]:
-    """The edges of these sources (a member, a group, an outside principal)."""
+def _indexes(
+    old: AccessSnapshot, new: AccessSnapshot, wanted: set[str], gone: set[str]
+) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
+    """The edges of these sources (a member, a group, an outside principal) in each state.
+
+    One pass over the rows: the old state's are the new rows it holds too and the rows that
+    are ``gone`` (only in the old state)."""
+    lines = [line for line in new.rows if line[: line.index(SEP)] in wanted]
+    old_lines = [line for line in lines if line in old.rows]
+    old_lines += [line for line in gone if line[: line.index(SEP)] in wanted]
+    return _by_source(old, old_lines), _by_source(new, lines)
+
+
+def _by_source(state: AccessSnapshot, lines: Iterable[str]) -> dict[str, list[Edge]]:
     found: dict[str, list[Edge]] = defaultdict(list)
-    for line in state.rows:
-        source = line[: line.index(SEP)]
-        if source in wanted:
-            found[source].extend(state.edges(line))
+    for line in lines:
+        for edge in state.edges(line):
+            found[edge.source].append(edge)
     return found
 
 
@@ -305,13 +383,10 @@ def diff_edges(
 ) -> list[tuple[str, Edge | None, Edge | None]]:
     """(source, before, after) of every expanded edge that appeared, disappeared or changed its
     conditions, sorted by (source, target, action)."""
-    touched = [edge for line in old.rows - new.rows for edge in old.edges(line)]
+    gone = old.rows - new.rows
+    touched = [edge for line in gone for edge in old.edges(line)]
     touched += [edge for line in new.rows - old.rows for edge in new.edges(line)]
-    moved = {
-        arn
-        for arn in old.members.keys() | new.members.keys()
-        if old.members.get(arn) != new.members.get(arn)
-    }
+    moved = {arn for arn, _ in old.members.items() ^ new.members.items()}
     old_groups, new_groups = _groups_members(old.members), _groups_members(new.members)
     wanted: set[str] = set()
     for edge in touched:
@@ -324,7 +399,7 @@ def diff_edges(
         for members in (old.members, new.members):
             if principal in members:
                 wanted.add(members[principal])
-    old_index, new_index = _index(old, wanted), _index(new, wanted)
+    old_index, new_index = _indexes(old, new, wanted, gone)
     pairs: set[tuple[str, str]] = set()
     for edge in touched:
         if edge.source.startswith(GROUP_PREFIX):
@@ -433,6 +508,8 @@ def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
     for category, paths, other, severity in (
         (Category.REACH_ADDED, new.reach, old.reach, "high"),
         (Category.REACH_REMOVED, old.reach, new.reach, "low"),
+        (Category.SENSITIVE_ADDED, new.sensitive, old.sensitive, "high"),
+        (Category.SENSITIVE_REMOVED, old.sensitive, new.sensitive, "low"),
     ):
         changes.extend(
             ChangeRecord(

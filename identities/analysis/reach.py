@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -130,6 +130,46 @@ class ReachGraph:
         graph = nx.DiGraph()
         graph.add_edges_from(pairs)
         return cls(graph)
+
+    def replace_incoming(
+        self,
+        role: str,
+        sources: Iterable[str],
+        refused: Collection[str],
+        members: Mapping[str, Collection[str]],
+    ) -> None:
+        """Make ``role``'s access edges these, as `build` would have linked them: ``sources``
+        of its possible edges (ARNs, ``*``, ``service:…``, ``group:KEY``; a role class's
+        groups among them), ``refused`` members whose own answer is no, ``members`` of each
+        group. Escalation edges into the role stay."""
+        graph = self.graph
+        if role in graph:
+            graph.remove_edges_from(
+                [(node, role) for node in graph._pred[role] if not node.startswith(ESCALATE_PREFIX)]
+            )
+        for source in sources:
+            if not source.startswith(GROUP_PREFIX):
+                graph.add_edges_from([(source, VIA_PREFIX + source), (VIA_PREFIX + source, role)])
+                continue
+            graph.add_edge(source, role)
+            for member in members.get(source, ()):
+                via = VIA_PREFIX + member
+                if graph.has_edge(member, source):
+                    if member in refused:
+                        # Linked through its own node from now on, as `build` links a member
+                        # refused one of its group's roles.
+                        graph.remove_edge(member, source)
+                        graph.add_edge(member, via)
+                        graph.add_edges_from((via, t) for t in self._roles_of(source, role))
+                elif member not in refused:
+                    graph.add_edge(*((via, role) if graph.has_edge(member, via) else (member, source)))
+
+    def _roles_of(self, group: str, but: str) -> list[str]:
+        """The roles a group's edges lead to (through its classes too), but one."""
+        found: list[str] = []
+        for node in self.graph._succ[group]:
+            found.extend(self.graph._succ[node] if node.startswith(CLASS_PREFIX) else [node])
+        return [node for node in found if node != but]
 
     # -- storage -------------------------------------------------------------------------------
 

@@ -8,14 +8,14 @@ new ones. Large tables go in with PostgreSQL's COPY (several times faster than I
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import orjson
 from django.db.models import Model
 
 from identities.analysis.admins import AdminRecord
-from identities.analysis.edges import EdgeResult, RoleClass, SourceKind
+from identities.analysis.edges import EdgeRecord, EdgeResult, RoleClass, SourceKind
 from identities.analysis.escalations import EscalationResult
 from identities.analysis.estate import Estate
 from identities.analysis.findings import FindingRecord
@@ -93,44 +93,12 @@ def store_results(
     group_pk = _insert_members(groups, AccessGroup, AccessGroupMember)
     insert_rows(
         StoredAccessEdge,
-        [
-            "source",
-            "source_kind",
-            "source_user_id",
-            "source_role_id",
-            "source_group_id",
-            "target_id",
-            "action",
-            "via_pass_role",
-            "outcome",
-            "condition_keys",
-            "condition_values",
-            "granted_by",
-            "denied_layer",
-            "reasons",
-            "notes",
-        ],
+        ["source_user_id", "source_role_id", "target_id", *_GRANT_COLUMNS],
         (
             {
-                "source": edge.source,
-                "source_kind": edge.source_kind,
-                "source_user_id": edge.actor.pk
-                if edge.actor and edge.actor.kind == "user"
-                else None,
-                "source_role_id": edge.actor.pk
-                if edge.actor and edge.actor.kind == "role"
-                else None,
-                "source_group_id": group_pk[edge.group.key] if edge.group else None,
+                **_principal_pks(edge.actor, "source_"),
                 "target_id": edge.target.pk,
-                "action": edge.action,
-                "via_pass_role": edge.via_pass_role,
-                "outcome": edge.outcome,
-                "condition_keys": list(edge.condition_keys),
-                "condition_values": edge.condition_values,
-                "granted_by": list(edge.granted_by),
-                "denied_layer": edge.denied_layer,
-                "reasons": list(edge.reasons),
-                "notes": list(edge.notes),
+                **_grant_columns(edge, group_pk),
             }
             for edge in result.edges
         ),
@@ -153,8 +121,7 @@ def store_results(
         (
             {
                 "account_id": record.actor.account.pk,
-                "user_id": record.actor.pk if record.actor.kind == "user" else None,
-                "role_id": record.actor.pk if record.actor.kind == "role" else None,
+                **_principal_pks(record.actor),
                 "arn": record.actor.arn,
                 "basis": record.basis,
                 "condition_keys": list(record.condition_keys),
@@ -170,30 +137,8 @@ def store_results(
     kinds = {edge.source: edge.source_kind for edge in result.edges}
     insert_rows(
         AdminPath,
-        [
-            "source",
-            "source_kind",
-            "source_user_id",
-            "source_role_id",
-            "administrator_id",
-            "hops",
-            "path",
-            "condition_keys",
-        ],
-        (
-            {
-                "source": source,
-                "source_kind": (actor.kind if actor else kinds.get(source, SourceKind.EXTERNAL)),
-                "source_user_id": actor.pk if actor and actor.kind == "user" else None,
-                "source_role_id": actor.pk if actor and actor.kind == "role" else None,
-                "administrator_id": admin_pk[reached.path[-1]],
-                "hops": reached.hops,
-                "path": list(reached.path),
-                "condition_keys": list(keys),
-            }
-            for source, (reached, keys) in sorted(admin_paths.items())
-            for actor in [estate.by_arn.get(source)]
-        ),
+        [*PATH_FIELDS, "administrator_id"],
+        path_rows(estate, admin_paths, kinds, "administrator_id", admin_pk),
         batch_size=BATCH,
     )
     insert_rows(
@@ -215,12 +160,7 @@ def store_results(
                 "severity": finding.severity,
                 "account_id": finding.account.pk if finding.account else None,
                 "principal_arn": finding.principal_arn,
-                "user_id": finding.actor.pk
-                if finding.actor and finding.actor.kind == "user"
-                else None,
-                "role_id": finding.actor.pk
-                if finding.actor and finding.actor.kind == "role"
-                else None,
+                **_principal_pks(finding.actor),
                 "title": finding.title[:1000],
                 "detail": finding.detail,
                 "data": finding.data,
@@ -270,8 +210,7 @@ def store_escalations(result: EscalationResult) -> int:
             {
                 "source": f"group:{group.key}" if group else actor.arn,
                 "source_kind": "group" if group else actor.kind,
-                "source_user_id": actor.pk if not group and actor.kind == "user" else None,
-                "source_role_id": actor.pk if not group and actor.kind == "role" else None,
+                **_principal_pks(None if group else actor, "source_"),
                 "source_group_id": group_pk[group.key] if group else None,
                 "account_id": actor.account.pk,
                 "method": record.method.id,
@@ -294,6 +233,42 @@ class _Member(Protocol):
     def arn(self) -> str: ...
 
 
+PATH_FIELDS = ("source", "source_kind", "source_user_id", "source_role_id", "hops", "path",
+               "condition_keys")  # fmt: skip
+
+
+def path_rows(
+    estate: Estate,
+    paths: Mapping[str, tuple[Reached, tuple[str, ...]]],
+    kinds: Mapping[str, str],
+    target_field: str,
+    target_pk: Mapping[str, int],
+) -> Iterator[dict[str, object]]:
+    """The rows of principals' chains to their nearest target (`AdminPath`, `SensitivePath`):
+    `PATH_FIELDS` and ``target_field``, the key of the chain's last ARN; ``kinds`` gives the
+    kind of sources that are not estate principals."""
+    for source, (reached, keys) in sorted(paths.items()):
+        actor = estate.by_arn.get(source)
+        yield {
+            "source": source,
+            "source_kind": actor.kind if actor else kinds.get(source, SourceKind.EXTERNAL),
+            **_principal_pks(actor, "source_"),
+            target_field: target_pk[reached.path[-1]],
+            "hops": reached.hops,
+            "path": list(reached.path),
+            "condition_keys": list(keys),
+        }
+
+
+def _principal_pks(actor: _Member | None, prefix: str = "") -> dict[str, int | None]:
+    """The user and role foreign keys of a row about ``actor``: one set when it is an estate
+    user or role."""
+    return {
+        f"{prefix}user_id": actor.pk if actor and actor.kind == "user" else None,
+        f"{prefix}role_id": actor.pk if actor and actor.kind == "role" else None,
+    }
+
+
 class _Group(Protocol):
     @property
     def key(self) -> str: ...
@@ -312,8 +287,7 @@ def _insert_members(
         (
             {
                 "group_id": group_pk[group.key],
-                "user_id": actor.pk if actor.kind == "user" else None,
-                "role_id": actor.pk if actor.kind == "role" else None,
+                **_principal_pks(actor),
                 "arn": actor.arn,
             }
             for group in groups
@@ -324,42 +298,48 @@ def _insert_members(
     return group_pk
 
 
+# The columns a stored access edge and a role class's grant share.
+_GRANT_COLUMNS = (
+    "source",
+    "source_kind",
+    "source_group_id",
+    "action",
+    "via_pass_role",
+    "outcome",
+    "condition_keys",
+    "condition_values",
+    "granted_by",
+    "denied_layer",
+    "reasons",
+    "notes",
+)
+
+
+def _grant_columns(grant: EdgeRecord, group_pk: dict[str, int]) -> dict[str, object]:
+    return {
+        "source": grant.source,
+        "source_kind": grant.source_kind,
+        "source_group_id": group_pk[grant.group.key] if grant.group else None,
+        "action": grant.action,
+        "via_pass_role": grant.via_pass_role,
+        "outcome": grant.outcome,
+        "condition_keys": list(grant.condition_keys),
+        "condition_values": grant.condition_values,
+        "granted_by": list(grant.granted_by),
+        "denied_layer": grant.denied_layer,
+        "reasons": list(grant.reasons),
+        "notes": list(grant.notes),
+    }
+
+
 def store_classes(classes: Sequence[RoleClass], group_pk: dict[str, int]) -> None:
     """Insert the grants of each role class once and its member roles (the `AccessEdge` view
     writes them out)."""
     insert_rows(
         RoleClassGrant,
-        [
-            "role_class",
-            "source",
-            "source_kind",
-            "source_group_id",
-            "action",
-            "via_pass_role",
-            "outcome",
-            "condition_keys",
-            "condition_values",
-            "granted_by",
-            "denied_layer",
-            "reasons",
-            "notes",
-        ],
+        ["role_class", *_GRANT_COLUMNS],
         (
-            {
-                "role_class": role_class.index,
-                "source": grant.source,
-                "source_kind": grant.source_kind,
-                "source_group_id": group_pk[grant.group.key] if grant.group else None,
-                "action": grant.action,
-                "via_pass_role": grant.via_pass_role,
-                "outcome": grant.outcome,
-                "condition_keys": list(grant.condition_keys),
-                "condition_values": grant.condition_values,
-                "granted_by": list(grant.granted_by),
-                "denied_layer": grant.denied_layer,
-                "reasons": list(grant.reasons),
-                "notes": list(grant.notes),
-            }
+            {"role_class": role_class.index, **_grant_columns(grant, group_pk)}
             for role_class in classes
             for grant in role_class.grants
         ),

@@ -23,6 +23,7 @@ from identities.policy import (
     PolicySource,
     Principal,
     PrincipalKind,
+    PrincipalSpec,
     Statement,
 )
 
@@ -285,6 +286,24 @@ def federated_subject(provider: str) -> Subject:
     return Subject(principal=Principal.federated(provider), mode=Mode.FEDERATED, account=None)
 
 
+def assume_role_allow(
+    source: PolicySource,
+    *,
+    resources: tuple[str, ...] | None = None,
+    principals: tuple[PrincipalSpec, ...] | None = None,
+) -> Statement:
+    """An Allow of sts:AssumeRole that stands in for a statement no stored document holds."""
+    return Statement(
+        source,
+        0,
+        None,
+        Effect.ALLOW,
+        ("sts:AssumeRole",),
+        resources=resources,
+        principals=principals,
+    )
+
+
 _ANYONE_SOURCE = PolicySource(
     Layer.IDENTITY,
     "identity-based policies",
@@ -300,14 +319,7 @@ def anyone_subject() -> Subject:
     never cited: whether the caller's own policies allow sts:AssumeRole is the caller's matter.
     Estate principals get their own edges (`edges`).
     """
-    standin = Statement(
-        source=_ANYONE_SOURCE,
-        index=0,
-        sid=None,
-        effect=Effect.ALLOW,
-        actions=("sts:AssumeRole",),
-        resources=("*",),
-    )
+    standin = assume_role_allow(_ANYONE_SOURCE, resources=("*",))
     return Subject(
         principal=Principal.aws(_ANYONE_ARN),
         mode=Mode.ANYONE,
@@ -331,14 +343,7 @@ def outsider_subject(arn: str) -> Subject:
     the trust, so only the trust side is evaluated (a stand-in Allow is never cited as a grant).
     """
     principal = Principal.aws(arn)
-    standin = Statement(
-        source=_OUTSIDE_SOURCE,
-        index=0,
-        sid=None,
-        effect=Effect.ALLOW,
-        actions=("sts:AssumeRole",),
-        resources=("*",),
-    )
+    standin = assume_role_allow(_OUTSIDE_SOURCE, resources=("*",))
     account_id = principal.account_id or ""
     return Subject(
         principal=principal,

@@ -38,6 +38,8 @@ from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
 from identities.analysis.groups import group_principals
 from identities.analysis.history import AccessSnapshot, ChangeRecord, diff_states, state_of_results
+from identities.analysis.incremental import incremental_after, reach_of, stored_state
+from identities.analysis.sensitive import load_sensitive_rules, match_sensitive_roles
 from identities.bundle import BundleError, decode_policy_document
 from identities.models import (
     AccessChange,
@@ -359,16 +361,16 @@ def analyse_in_memory(
     escalations = compute_escalations(
         estate, result.edges, admins, now=now, profiled=profiled, other_versions=other_versions
     )
-    chains = graph_of_edges(result, escalations).nearest(record.actor.arn for record in admins)
-    admin_paths = {source: (reached, ()) for source, reached in chains.items()}
-    findings = find_findings(estate, result.edges, admins, now)
-    return state_of_results(
-        result,
-        admins,
-        admin_paths,
-        findings,
-        estate.accounts,
+    graph = graph_of_edges(result, escalations)
+    state = state_of_results(
+        result, admins, {}, find_findings(estate, result.edges, admins, now), estate.accounts
     )
+    sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
+    state.reach, state.sensitive = reach_of(graph, list(state.admins), sensitive)
+    return state
+
+
+INCREMENTAL, FULL = "incremental", "full"
 
 
 @dataclass
@@ -376,6 +378,8 @@ class WhatIfAnswer:
     run: AnalysisRun | None  # the stored analysis the answer starts from
     changes: list[ChangeRecord]
     seconds: float
+    method: str = FULL  # INCREMENTAL: only what the change touches was evaluated again
+    why_full: str = ""  # why the whole estate was analysed
 
     def document(self) -> dict[str, Any]:
         """The object ``what_if --format json`` prints: ``access_changes``'s, ``to`` null."""
@@ -385,32 +389,77 @@ class WhatIfAnswer:
         )
         return changes_document(runs)
 
+    @property
+    def how(self) -> str:
+        """How the answer was had, in words (the command prints it on stderr)."""
+        if self.method == INCREMENTAL:
+            return "re-evaluated only the roles whose trust policy changes"
+        return f"analysed the whole estate: {self.why_full}"
 
-def what_if(proposal: Proposal, *, now: datetime | None = None) -> WhatIfAnswer:
+
+def what_if(
+    proposal: Proposal, *, now: datetime | None = None, incremental: bool = True
+) -> WhatIfAnswer:
     """What the proposal would change against the estate as stored now.
 
-    Both sides are analysed here, with the same time and facts, so the answer is the
-    proposal's effect alone, not what else changed since the stored analysis.
+    The "before" is the current analysis' stored state, when the estate has not changed since
+    (`incremental.stored_state`); a change of trust policies alone is then answered from it by
+    re-evaluating those roles (`incremental.incremental_after`). Otherwise both sides are
+    analysed here with the same time and facts, so the answer is the proposal's effect alone.
+    ``now``: the time of the analysis (default: when the stored one started, else now).
+    ``incremental`` false: always analyse the whole estate (what the tests compare with).
     """
     clock = time.perf_counter()
-    now = now or timezone.now()
     run = current_run()
     if run is None:
         raise WhatIfError("no analysis has run yet; run `manage.py analyse` first")
-    facts = load_escalation_facts()
+    stored, why_full = stored_state(run)
+    when = now or (run.started_at if stored is not None else timezone.now())
     with _without_gc():
-        before = analyse_in_memory(load_estate(), now=now, facts=facts)
         estate = load_estate()
         apply_proposal(estate, proposal)
-        after = analyse_in_memory(estate, now=now, facts=facts)
-        changes = diff_states(before, after)
-    return WhatIfAnswer(run, changes, round(time.perf_counter() - clock, 2))
+        found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full
+        if stored is not None and incremental:
+            roles = _trust_roles(estate, proposal)
+            found = _NOT_INCREMENTAL if roles is None else incremental_after(stored, estate, roles)
+        elif stored is not None:
+            found = "asked to"
+        if isinstance(found, str):
+            why_full = found
+            facts = load_escalation_facts()
+            before = (
+                stored.state
+                if stored is not None
+                else analyse_in_memory(load_estate(), now=when, facts=facts)
+            )
+            found = (before, analyse_in_memory(estate, now=when, facts=facts))
+        changes = diff_states(*found)
+    method = INCREMENTAL if not why_full else FULL
+    return WhatIfAnswer(run, changes, round(time.perf_counter() - clock, 2), method, why_full)
 
 
-def proposal_from(changes: Sequence[tuple[str, Sequence[str]]], read: Any = None) -> Proposal:
+_NOT_INCREMENTAL = (
+    "only trust policy changes are re-evaluated alone; identity policies, permissions "
+    "boundaries, SCPs/RCPs and group memberships change access groups and escalations "
+    "across the estate"
+)
+
+
+def _trust_roles(estate: Estate, proposal: Proposal) -> list[Actor] | None:
+    """The roles whose trust policy the proposal changes, or None when it changes more."""
+    if proposal.removed_memberships or any(ref.kind != TRUST for ref in proposal.documents):
+        return None
+    return [estate.by_arn[ref.arn] for ref in proposal.documents if ref.arn in estate.by_arn]
+
+
+def proposal_from(
+    changes: Sequence[tuple[str, Sequence[Any]]], read: Any = None, *, source: str = ""
+) -> Proposal:
     """A proposal from command-line style changes: (option, arguments) pairs, e.g.
-    ``("trust-policy", [ROLE_ARN, FILE])``; ``read(path) -> text`` reads a FILE."""
+    ``("trust-policy", [ROLE_ARN, FILE])``; ``read(path) -> text`` reads a FILE (default: the
+    argument is the document). ``source`` names the documents in errors (default: FILE)."""
     proposal = Proposal()
+    read = read or (lambda document: document)
     for option, args in changes:
         if option in ("trust-policy", "policy", "scp"):
             ref = PolicyRef.parse(args[0])
@@ -419,11 +468,11 @@ def proposal_from(changes: Sequence[tuple[str, Sequence[str]]], read: Any = None
                 ref = PolicyRef(ORG, args[0])
             if ref.kind not in wanted:
                 raise WhatIfError(f"--{option} {args[0]}: not a {_OPTION_WORDS[option]}")
-            proposal.replace(ref, read(args[1]), source=args[1])
+            proposal.replace(ref, read(args[1]), source=source or args[1])
         elif option == "boundary":
-            proposal.set_boundary(args[0], read(args[1]), source=args[1])
+            proposal.set_boundary(args[0], read(args[1]), source=source or args[1])
         elif option == "remove-statement":
-            proposal.remove_statement(PolicyRef.parse(args[0]), args[1])
+            proposal.remove_statement(PolicyRef.parse(args[0]), str(args[1]))
         elif option == "remove-membership":
             proposal.remove_membership(args[0], args[1])
         else:
@@ -436,3 +485,31 @@ _OPTION_WORDS = {
     "policy": "managed policy ARN or OWNER_ARN#INLINE_NAME",
     "scp": "SCP/RCP id",
 }
+
+
+def answer_summary(answer: WhatIfAnswer, *, limit: int = 200) -> dict[str, Any]:
+    """What a page shows of an answer (and a saved proposal keeps): the ``what_if`` document's
+    lists cut at ``limit`` items with their full counts, the paths of the principals that gain
+    or lose a path to an administrator, how it was computed and against which analysis."""
+    document = answer.document()
+    paths = {
+        (change.category, change.source): change.detail.get("path", [])
+        for change in answer.changes
+        if change.category in (Category.REACH_ADDED, Category.REACH_REMOVED)
+    }
+    lists = {key: value for key, value in document.items() if isinstance(value, list)}
+    return {
+        "run": answer.run.pk if answer.run else None,
+        "method": answer.method,
+        "how": answer.how,
+        "seconds": answer.seconds,
+        "counts": {key: len(value) for key, value in lists.items()},
+        "lists": {key: value[:limit] for key, value in lists.items()},
+        "reach_paths": {
+            key: [[source, paths.get((category, source), [])] for source in lists[key][:limit]]
+            for key, category in (
+                ("admin_reach_added", Category.REACH_ADDED),
+                ("admin_reach_removed", Category.REACH_REMOVED),
+            )
+        },
+    }

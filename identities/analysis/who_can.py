@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from identities.analysis.admins import _AdminGroup, _Checker
-from identities.analysis.escalations import identity_grants
+from identities.analysis.admins import _AdminGroup, _Checker, identity_grants
 from identities.analysis.estate import Actor, Estate, load_estate
 from identities.analysis.subjects import display_keys
 from identities.policy import Effect
@@ -44,6 +43,16 @@ class Allowed:
             "conditions": list(self.conditions),
             "granted_by": list(self.granted_by),
         }
+
+
+def question_error(action: str, resource: str) -> str:
+    """What is wrong with the question "who may ``action`` on ``resource``?", or ""."""
+    service, _, name = action.partition(":")
+    if not service or not name:
+        return f"{action!r} is not an action (service:Name)"
+    if resource != "*" and not resource.startswith("arn:"):
+        return f"{resource!r} is not an ARN (or *)"
+    return ""
 
 
 def resource_account(resource: str) -> str | None:
@@ -93,7 +102,7 @@ def who_can(
             if not decision.possible:
                 continue
             keys = display_keys(decision.condition_keys)
-            refs = tuple(identity_grants(decision))
+            refs = identity_grants(decision)
             members: list[Actor] = [actor] if specific else group.members
             found.extend(Allowed(m.arn, m.kind, m.account.account_id, keys, refs) for m in members)
     return sorted(found, key=lambda allowed: allowed.principal)

@@ -11,6 +11,7 @@ The modules, in the order a request goes through them:
 - ``fold``, ``layout``, ``serialise``, ``export``: pure steps from a networkx graph to the
   JSON, the table, GraphML and SVG;
 - ``urls``: panel, detail and view URLs; ``panels``: the detail panel of a node or an edge.
+- ``highlight``: edges marked added or removed (changes since a sync, a what-if's changes).
 
 The analysis computes access edges once per import; nothing here re-evaluates a policy.
 """

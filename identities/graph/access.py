@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+import networkx as nx
+
 from identities.graph.build import (
     ACCESS_EDGE_KINDS,
     AGGREGATE_THRESHOLD,
@@ -354,6 +356,17 @@ def build_access_graph(
             "folded": folded,
             "focus": focus,
             "edges_hidden": hidden + escalations_hidden,
+            # Asked for, and how many the view holds: "none in this view" is an answer too.
+            "refused": _refused_count(graph) if show_denied else None,
         },
         flags=risk_flags(graph, builder.pks),
+    )
+
+
+def _refused_count(graph: nx.MultiDiGraph) -> int:
+    """The refused candidates drawn (a folded edge counts the edges it stands for)."""
+    return sum(
+        data.get("count", 1)
+        for *_, data in graph.edges(data=True)
+        if data.get("outcome") == "denied"
     )

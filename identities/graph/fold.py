@@ -11,19 +11,27 @@ from typing import Any
 
 import networkx as nx
 
-# A step's name and the function giving a node's folded node (id, label, account, drill-down
-# view parameters), or None when the step leaves the node alone.
-FoldStep = tuple[str, Callable[[str, dict[str, Any]], tuple[str, str, str, dict[str, str]] | None]]
+# A folded node: id, label, account, drill-down view parameters.
+Folded = tuple[str, str, str, dict[str, str]]
+# A step's name and the function giving a node's folded node, or None when the step leaves the
+# node alone.
+FoldStep = tuple[str, Callable[[str, dict[str, Any]], Folded | None]]
+
+
+def _first_target(graph: nx.MultiDiGraph, edge_kind: str) -> dict[str, str]:
+    """Each node's first target (by id) along edges of this kind: its group, for folding."""
+    first: dict[str, str] = {}
+    for source, target, kind in graph.edges(data="kind"):
+        if kind == edge_kind and (source not in first or target < first[source]):
+            first[source] = target
+    return first
 
 
 def identity_fold_steps(graph: nx.MultiDiGraph) -> list[FoldStep]:
     """Users by their first IAM group, roles by account, policies by kind (and account)."""
-    first_group: dict[str, str] = {}
-    for source, target, kind in graph.edges(data="kind"):
-        if kind == "member" and (source not in first_group or target < first_group[source]):
-            first_group[source] = target
+    first_group = _first_target(graph, "member")
 
-    def users(node_id: str, data: dict[str, Any]) -> tuple[str, str, str, dict[str, str]] | None:
+    def users(node_id: str, data: dict[str, Any]) -> Folded | None:
         if data["kind"] != "user":
             return None
         group = first_group.get(node_id)
@@ -45,18 +53,14 @@ def identity_fold_steps(graph: nx.MultiDiGraph) -> list[FoldStep]:
     return [("users", users), ("roles", _fold_roles_by_account), ("policies", _fold_policies)]
 
 
-def _fold_roles_by_account(
-    node_id: str, data: dict[str, Any]
-) -> tuple[str, str, str, dict[str, str]] | None:
+def _fold_roles_by_account(node_id: str, data: dict[str, Any]) -> Folded | None:
     if data["kind"] != "role":
         return None
     account = data["account"]
     return f"agg:roles:{account}", "roles", account, {"account": account}
 
 
-def _fold_policies(
-    node_id: str, data: dict[str, Any]
-) -> tuple[str, str, str, dict[str, str]] | None:
+def _fold_policies(node_id: str, data: dict[str, Any]) -> Folded | None:
     kind = data["kind"]
     if kind == "policy-aws":
         return "agg:policy-aws", "AWS-managed policies", "", {"hide_aws": "1"}
@@ -124,6 +128,7 @@ def fold_graph(
             of=data["of"],
             drill=data["drill"],
             sample=ids[:5],
+            members=ids,
         )
     merged: dict[tuple[str, str, Any], dict[str, Any]] = {}
     for source, target, key, data in graph.edges(keys=True, data=True):
@@ -155,12 +160,9 @@ def fold_graph(
 
 def access_fold_steps(graph: nx.MultiDiGraph) -> list[FoldStep]:
     """Users by the access group they share, roles by account, access groups by account."""
-    group_of: dict[str, str] = {}
-    for source, target, kind in graph.edges(data="kind"):
-        if kind == "in-group" and (source not in group_of or target < group_of[source]):
-            group_of[source] = target
+    group_of = _first_target(graph, "in-group")
 
-    def users(node_id: str, data: dict[str, Any]) -> tuple[str, str, str, dict[str, str]] | None:
+    def users(node_id: str, data: dict[str, Any]) -> Folded | None:
         if data["kind"] != "user":
             return None
         group = group_of.get(node_id)
@@ -174,13 +176,13 @@ def access_fold_steps(graph: nx.MultiDiGraph) -> list[FoldStep]:
             )
         return f"agg:users:{account}", "users", account, {"view": "access", "account": account}
 
-    def roles(node_id: str, data: dict[str, Any]) -> tuple[str, str, str, dict[str, str]] | None:
+    def roles(node_id: str, data: dict[str, Any]) -> Folded | None:
         if data["kind"] != "role":
             return None
         account = data["account"]
         return f"agg:roles:{account}", "roles", account, {"view": "access", "account": account}
 
-    def groups(node_id: str, data: dict[str, Any]) -> tuple[str, str, str, dict[str, str]] | None:
+    def groups(node_id: str, data: dict[str, Any]) -> Folded | None:
         if data["kind"] != "access-group":
             return None
         account = data["account"]

@@ -17,7 +17,7 @@ from identities.graph.build import (
     NODE_KIND_LABELS,
     NODE_WIDTH_MAX,
 )
-from identities.graph.urls import NodeUrls, graph_links, view_url
+from identities.graph.urls import NodeUrls, folded_members_url, graph_links, view_url
 
 
 def serialise_graph(
@@ -62,6 +62,9 @@ def serialise_graph(
         if kind == "aggregate":
             drill = dict(data["drill"])
             node["drill_url"] = view_url(drill.pop("view", view), drill)
+            node["members_url"] = folded_members_url(
+                node_id, None if data.get("members") else (data["of"], data["account"])
+            )
         else:
             node["panel"] = urls.panel_url(node_id)
             if url := urls.detail_url(node_id):
@@ -106,7 +109,14 @@ def serialise_graph(
                 edge[name] = data[name]
         edges.append(edge)
     principal_nodes = [n for n in nodes if n["kind"] not in {"column", "box"}]
+    # Every member of each folded node, for its list (`folded_members`); not sent to browsers.
+    members = {
+        node_id: data["members"]
+        for node_id, data in graph.nodes(data=True)
+        if data["kind"] == "aggregate" and data.get("members")
+    }
     return {
+        "folded_members": members,
         "view": view,
         "nodes": nodes,
         "edges": edges,

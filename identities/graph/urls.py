@@ -102,5 +102,14 @@ def panel_links(node_id: str, current_url: str) -> dict[str, str]:
     return links
 
 
+def folded_members_url(node_id: str, database: tuple[str, str] | None = None) -> str:
+    """The URL of a folded node's list of members (asked from the graph page it is in);
+    ``database`` = (of, account) for a node that stands for all of them in an account."""
+    query = {"id": node_id}
+    if database:
+        query.update(of=database[0], account=database[1])
+    return f"{reverse('identities:graph-folded')}?{urlencode(query)}"
+
+
 def graph_links() -> dict[str, str]:
     return {"edge": reverse("identities:graph-edge")}

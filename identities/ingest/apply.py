@@ -28,6 +28,9 @@ from identities.ingest.facts import (
 )
 from identities.ingest.normalise import AccountRows, EstateRows, Key, OrganizationRows, Rows
 
+# How a change names a row: from its key and its values.
+Describe = Callable[[Key, dict[str, Any]], str]
+
 
 class ChangeLog:
     """Collects the change set of one run and counts it by kind."""
@@ -80,26 +83,27 @@ def apply_estate(estate: EstateRows, sync_run: models.SyncRun) -> ChangeLog:
 
 
 def apply_organization(org: OrganizationRows, changes: ChangeLog) -> None:
-    _sync_rows(
-        models.OrgNode,
-        scope={},
-        key_fields=("node_id",),
-        desired=org.nodes,
-        kind="org_unit",
-        changes=changes,
-        account_id="",
-        describe=lambda key, row: row["path"],
-    )
-    _sync_rows(
-        models.OrgPolicy,
-        scope={},
-        key_fields=("policy_id",),
-        desired=org.policies,
-        kind="org_policy",
-        changes=changes,
-        account_id="",
-        describe=lambda key, row: f"{row['type']} {row['name']}",
-    )
+    nodes_and_policies: list[tuple[type[Model], str, Rows, str, Describe]] = [
+        (models.OrgNode, "node_id", org.nodes, "org_unit", lambda key, row: row["path"]),
+        (
+            models.OrgPolicy,
+            "policy_id",
+            org.policies,
+            "org_policy",
+            lambda key, row: f"{row['type']} {row['name']}",
+        ),
+    ]
+    for model, key_field, desired, kind, describe in nodes_and_policies:
+        _sync_rows(
+            model,
+            scope={},
+            key_fields=(key_field,),
+            desired=desired,
+            kind=kind,
+            changes=changes,
+            account_id="",
+            describe=describe,
+        )
     members = org.member_accounts
     existing = {account.account_id: account for account in models.Account.objects.all()}
     _refuse_second_organization(org, existing.values())
@@ -215,7 +219,7 @@ def _apply_account(rows: AccountRows, sync_run: models.SyncRun, changes: ChangeL
         desired: Rows,
         key_fields: tuple[str, ...],
         kind: str,
-        describe: Callable[[Key, dict[str, Any]], str],
+        describe: Describe,
         *,
         scope: dict[str, Any] = scope,
         watch: dict[str, str] | None = None,
@@ -398,7 +402,7 @@ def _sync_rows(
     kind: str,
     changes: ChangeLog,
     account_id: str,
-    describe: Callable[[Key, dict[str, Any]], str],
+    describe: Describe,
     record: bool = True,
     watch: dict[str, str] | None = None,
 ) -> dict[Key, int]:

@@ -7,8 +7,6 @@ organisation section a live sync applies before its accounts.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -25,6 +23,7 @@ from identities import models
 from identities.bundle import BundleError, parse_files, read_file
 from identities.db import BATCH, refresh_planner_statistics
 from identities.ingest.apply import ChangeLog, apply_estate, apply_organization
+from identities.ingest.archive import archive_bundle
 from identities.ingest.normalise import AccountRows, normalise_bundle, normalise_organization
 
 logger = logging.getLogger(__name__)
@@ -75,9 +74,7 @@ def import_bundle(
         run.account_ids = [rows.account_id for rows in estate.accounts]
         run.counts = _sum_counts(estate.accounts)
         if raw is not None:
-            run.bundle_gzip = gzip.compress(raw, compresslevel=3)
-            run.bundle_sha256 = hashlib.sha256(raw).hexdigest()
-            run.bundle_bytes = len(raw)
+            archive_bundle(run, raw)
         changes = apply_estate(estate, run)
     except Exception as exc:
         run.status = models.SyncRun.Status.FAILED

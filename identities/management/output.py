@@ -7,11 +7,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
 from django.core.management.base import OutputWrapper
+
+from identities.queries.exports import SafeCsvWriter
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +48,30 @@ def write_json_array(stdout: OutputWrapper | TextIO, rows: Iterable[Any]) -> Non
         stdout.write(("\n  " if first else ",\n  ") + json.dumps(row), ending="")  # type: ignore[call-arg]
         first = False
     stdout.write("\n]" if not first else "]")
+
+
+def write_rows(
+    stdout: OutputWrapper | TextIO,
+    rows: Iterable[dict[str, Any]],
+    format: str,
+    columns: Sequence[str],
+) -> None:
+    """Print ``rows`` as `write_json_array` does, or as CSV with these columns: a list (or a
+    dict's values) joined with ' | ', a boolean as true/false, None as an empty cell."""
+    if format == "json":
+        write_json_array(stdout, rows)
+        return
+    writer = SafeCsvWriter(stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_cell(row[name]) for name in columns])
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return " | ".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

@@ -23,6 +23,7 @@ from identities.models.analysis import (
     RoleClassMember,
     StoredAccessEdge,
 )
+from identities.models.api import ApiToken
 from identities.models.audit import AuditEvent
 from identities.models.estate import (
     AccessKey,
@@ -55,8 +56,11 @@ from identities.models.review import (
     TriageStatus,
 )
 from identities.models.runs import AccountSyncConfig, Change, SyncRun, SyncSettings
+from identities.models.sensitive import SensitivePath, SensitiveRole, SensitiveTarget
+from identities.models.what_if import WhatIfProposal
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "AccessChange",
     "AccessDiff",
@@ -101,5 +105,9 @@ __all__ = [
     "Principal",
     "PrincipalKind",
     "SyncRun",
+    "SensitivePath",
+    "SensitiveRole",
+    "SensitiveTarget",
     "SyncSettings",
+    "WhatIfProposal",
 ]

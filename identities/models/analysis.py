@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from identities.models.estate import Account, IamRole, IamUser
-from identities.models.runs import SyncRun
+from identities.models.runs import RunStatus, SyncRun, Timed
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -36,18 +36,14 @@ def _member_link(to: type[_M], related_name: str) -> models.OneToOneField[_M | N
     )
 
 
-class AnalysisRun(models.Model):
+class AnalysisRun(Timed, models.Model):
     """One run of the access analysis over the whole estate.
 
     The rows of the analysis tables always belong to the newest succeeded run: a run replaces
     them in one transaction, and a failed run leaves them as they were (and records its error).
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = RunStatus
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     sync_run = models.ForeignKey(
@@ -86,12 +82,6 @@ class AnalysisRun(models.Model):
 
     def __str__(self) -> str:
         return f"Analysis #{self.pk} {self.status}"
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
 
 
 class PrincipalKind(models.TextChoices):
@@ -334,22 +324,29 @@ class Administrator(models.Model):
         return self.arn
 
 
-class AdminPath(models.Model):
-    """A principal that can become an administrator by assuming roles: its nearest one."""
+class ReachPathFields(models.Model):
+    """A principal's chain to its nearest target: the columns `AdminPath` and
+    `identities.models.sensitive.SensitivePath` share."""
 
     source = models.CharField(max_length=2048)
     source_kind = models.CharField(max_length=10, choices=AccessEdge.SourceKind.choices)
+    hops = models.PositiveSmallIntegerField()
+    condition_keys = models.JSONField(default=list, help_text="of every hop, sorted")
+
+    class Meta:
+        abstract = True
+        ordering = ["hops", "source"]
+
+
+class AdminPath(ReachPathFields):
+    """A principal that can become an administrator by assuming roles: its nearest one."""
+
     source_user = _optional_link(IamUser, "admin_paths")
     source_role = _optional_link(IamRole, "admin_paths")
     administrator = models.ForeignKey(
         Administrator, on_delete=models.CASCADE, related_name="reached_by", db_constraint=False
     )
-    hops = models.PositiveSmallIntegerField()
     path = models.JSONField(help_text="ARNs from the principal to the administrator")
-    condition_keys = models.JSONField(default=list, help_text="of every hop, sorted")
-
-    class Meta:
-        ordering = ["hops", "source"]
 
     def __str__(self) -> str:
         return f"{self.source} -> {self.administrator_id} in {self.hops}"

@@ -6,6 +6,8 @@ a user deleted and recreated under the same name is a different row.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -167,7 +169,7 @@ class PolicyVersion(models.Model):
 
 
 class Principal(models.Model):
-    """Fields shared by IAM users, groups and roles."""
+    """Fields and constraints shared by IAM users, groups and roles (each adds its `account`)."""
 
     unique_id = models.CharField(max_length=128)
     arn = models.CharField(max_length=2048)
@@ -179,6 +181,11 @@ class Principal(models.Model):
     class Meta:
         abstract = True
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "unique_id"], name="%(class)s_unique_id"),
+            models.UniqueConstraint(fields=["account", "name"], name="%(class)s_name"),
+        ]
+        indexes = [models.Index(fields=["arn"])]
 
     def __str__(self) -> str:
         return self.name
@@ -186,13 +193,6 @@ class Principal(models.Model):
 
 class IamGroup(Principal):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="groups")
-
-    class Meta(Principal.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["account", "unique_id"], name="iamgroup_unique_id"),
-            models.UniqueConstraint(fields=["account", "name"], name="iamgroup_name"),
-        ]
-        indexes = [models.Index(fields=["arn"])]
 
     def get_absolute_url(self) -> str:
         return reverse("identities:group-detail", args=[self.account.account_id, self.name])
@@ -209,13 +209,6 @@ class IamUser(Principal):
     mfa_active = models.BooleanField(null=True)
     groups = models.ManyToManyField(IamGroup, through="GroupMembership", related_name="members")
 
-    class Meta(Principal.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["account", "unique_id"], name="iamuser_unique_id"),
-            models.UniqueConstraint(fields=["account", "name"], name="iamuser_name"),
-        ]
-        indexes = [models.Index(fields=["arn"])]
-
     def get_absolute_url(self) -> str:
         return reverse("identities:user-detail", args=[self.account.account_id, self.name])
 
@@ -229,13 +222,6 @@ class IamRole(Principal):
     max_session_duration = models.IntegerField(null=True)
     last_used_date = models.DateTimeField(null=True)
     last_used_region = models.CharField(max_length=32, blank=True)
-
-    class Meta(Principal.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["account", "unique_id"], name="iamrole_unique_id"),
-            models.UniqueConstraint(fields=["account", "name"], name="iamrole_name"),
-        ]
-        indexes = [models.Index(fields=["arn"])]
 
     def get_absolute_url(self) -> str:
         return reverse("identities:role-detail", args=[self.account.account_id, self.name])
@@ -258,6 +244,11 @@ class GroupMembership(models.Model):
         return f"{self.user} in {self.group}"
 
 
+def _owner(model: type[Principal], related_name: str) -> models.ForeignKey[Any, Any]:
+    """The user, group or role a row belongs to, when it is that one (`_exactly_one_owner`)."""
+    return models.ForeignKey(model, null=True, on_delete=models.CASCADE, related_name=related_name)
+
+
 def _exactly_one_owner(prefix: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=(
@@ -273,15 +264,9 @@ class PolicyAttachment(models.Model):
     """A managed policy attached to exactly one user, group or role."""
 
     policy = models.ForeignKey(ManagedPolicy, on_delete=models.CASCADE, related_name="attachments")
-    user = models.ForeignKey(
-        IamUser, null=True, on_delete=models.CASCADE, related_name="attachments"
-    )
-    group = models.ForeignKey(
-        IamGroup, null=True, on_delete=models.CASCADE, related_name="attachments"
-    )
-    role = models.ForeignKey(
-        IamRole, null=True, on_delete=models.CASCADE, related_name="attachments"
-    )
+    user = _owner(IamUser, "attachments")
+    group = _owner(IamGroup, "attachments")
+    role = _owner(IamRole, "attachments")
 
     class Meta:
         constraints = [
@@ -307,15 +292,9 @@ class InlinePolicy(models.Model):
     name = models.CharField(max_length=128)
     document = models.JSONField()
     fingerprint = models.CharField(max_length=32, blank=True, editable=False)
-    user = models.ForeignKey(
-        IamUser, null=True, on_delete=models.CASCADE, related_name="inline_policies"
-    )
-    group = models.ForeignKey(
-        IamGroup, null=True, on_delete=models.CASCADE, related_name="inline_policies"
-    )
-    role = models.ForeignKey(
-        IamRole, null=True, on_delete=models.CASCADE, related_name="inline_policies"
-    )
+    user = _owner(IamUser, "inline_policies")
+    group = _owner(IamGroup, "inline_policies")
+    role = _owner(IamRole, "inline_policies")
 
     class Meta:
         ordering = ["name"]

@@ -61,6 +61,8 @@ class AccessChange(models.Model):
         ADMIN_REMOVED = "admin_removed", "No longer an administrator"
         REACH_ADDED = "reach_added", "New path to an administrator"
         REACH_REMOVED = "reach_removed", "Path to an administrator gone"
+        SENSITIVE_ADDED = "sensitive_added", "New path to a sensitive role"
+        SENSITIVE_REMOVED = "sensitive_removed", "Path to a sensitive role gone"
         FINDING_NEW = "finding_new", "New finding"
         FINDING_RESOLVED = "finding_resolved", "Finding resolved"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -9,18 +11,36 @@ from django.urls import reverse
 from identities.models.estate import Account
 
 
-class SyncRun(models.Model):
+class RunStatus(models.TextChoices):
+    """Where a sync run or an analysis run is."""
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Timed:
+    """The duration of a run that has finished."""
+
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class SyncRun(Timed, models.Model):
     """One import of a bundle or one sync from AWS, with what it changed."""
 
     class Source(models.TextChoices):
         IMPORT = "import", "Import"
         AWS = "aws", "AWS sync"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = RunStatus
 
     source = models.CharField(max_length=8, choices=Source.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -56,6 +76,17 @@ class SyncRun(models.Model):
     bundle_gzip = models.BinaryField(null=True, editable=False)
     bundle_sha256 = models.CharField(max_length=64, blank=True)
     bundle_bytes = models.BigIntegerField(default=0)
+    bundle_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bundle_copies",
+        help_text="the run whose archive holds this run's identical bundle",
+    )
+    bundle_pruned_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the retention removed the archived bundle"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -81,19 +112,16 @@ class SyncRun(models.Model):
                 name="syncrun_one_active_organization",
             ),
         ]
-        indexes = [models.Index(fields=["target_account_id", "id"])]
+        indexes = [
+            models.Index(fields=["target_account_id", "id"]),
+            models.Index(fields=["bundle_sha256"], name="syncrun_bundle_sha256"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} #{self.pk} {self.status}"
 
     def get_absolute_url(self) -> str:
         return reverse("identities:syncrun-detail", args=[self.pk])
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
 
 
 class SyncSettings(models.Model):

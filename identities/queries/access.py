@@ -31,10 +31,11 @@ from django.db.models import Q, QuerySet
 from identities.analysis.explain import Explanation, explain_access
 from identities.analysis.membership import group_edge_holds
 from identities.analysis.reach import Reached, ReachGraph, load_graph
-from identities.arns import classify_arn
+from identities.arns import account_of, classify_arn
 from identities.models import (
     AccessEdge,
     AccessGroupMember,
+    Account,
     AnalysisRun,
     IamRole,
     IamUser,
@@ -46,6 +47,17 @@ logger = logging.getLogger(__name__)
 POSSIBLE = (AccessEdge.Outcome.ALLOW, AccessEdge.Outcome.CONDITIONAL)
 _GROUP = AccessEdge.SourceKind.GROUP
 T = TypeVar("T")
+
+# The keys of the objects ``access_edges`` prints (`as_row`), in order.
+EDGE_ROW_FIELDS = (
+    "source",
+    "target",
+    "conditions",
+    "condition_values",
+    "transitive",
+    "path",
+    "granted_by",
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,18 @@ class DirectAccess:
     def possible(self) -> bool:
         return self.outcome in POSSIBLE
 
+    def as_row(self) -> dict[str, Any]:
+        """The object ``access_edges`` prints for a direct edge (a contract: see the README)."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "conditions": list(self.condition_keys),
+            "condition_values": dict(self.requirements),
+            "transitive": False,
+            "path": [self.source, self.target],
+            "granted_by": list(self.granted_by),
+        }
+
 
 @dataclass(frozen=True)
 class TransitiveAccess:
@@ -113,6 +137,18 @@ class TransitiveAccess:
     def condition_values(self) -> dict[str, str]:
         """Key -> requirement over every hop (``; ``-joined where hops differ)."""
         return _merged_values(self.hops)
+
+    def as_row(self) -> dict[str, Any]:
+        """The object ``access_edges --transitive`` prints (a contract: see the README)."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "conditions": list(self.condition_keys),
+            "condition_values": self.condition_values,
+            "transitive": self.transitive,
+            "path": list(self.path),
+            "granted_by": list(self.granted_by),
+        }
 
 
 @dataclass(frozen=True)
@@ -544,3 +580,88 @@ def iter_transitive_edges(account_id: str | None = None) -> Iterator[TransitiveA
 def explain(source: str, target: str) -> Explanation:
     """Why ``source`` can or cannot assume ``target``, evaluated live (see the explain command)."""
     return explain_access(source, target)
+
+
+# -- the estate from above: account to account --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountMatrix:
+    """Principals of each source (an account of the estate, or an outside party by kind) that
+    can assume a role of each account, directly: ``cells[(source, target)]`` counts distinct
+    principals, ``roles[(source, target)]`` maps each role ARN reached to its principals."""
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    cells: dict[tuple[str, str], int]
+    roles: dict[tuple[str, str], dict[str, int]]
+
+    def row(self, source: str) -> list[tuple[str, int]]:
+        """(target account, count) for each column."""
+        return [(target, self.cells.get((source, target), 0)) for target in self.targets]
+
+
+def matrix_source(source: str, source_kind: str) -> str:
+    """The matrix row of an edge source: its account for a principal or an account root,
+    else its kind (``service``, ``federated``, ``anyone``)."""
+    return account_of(source) or source_kind
+
+
+def account_matrix() -> AccountMatrix:
+    """`AccountMatrix` of the current run, computed once per process and run."""
+    return run_cached("account-matrix", lambda _run: _count_account_matrix()) or AccountMatrix(
+        (), (), {}, {}
+    )
+
+
+def _count_account_matrix() -> AccountMatrix:
+    """Group edges count each member for whom they hold (`group_edge_holds`); only members
+    with edges of their own are tested, and a group holding for all its members is counted
+    by its size."""
+    role_account = dict(IamRole.objects.values_list("pk", "account__account_id"))
+    role_arn = dict(IamRole.objects.values_list("pk", "arn"))
+    fields = ("source", "source_kind", "source_group_id", "target_id", "outcome")
+    rows = list(AccessEdge.objects.values_list(*fields))
+    own = {(source, target) for source, kind, _, target, _ in rows if kind != _GROUP}
+    singled_out = {source for source, _ in own}
+    members: dict[int, list[str]] = defaultdict(list)
+    group_of: dict[str, int] = {}
+    for group_id, arn in AccessGroupMember.objects.values_list("group_id", "arn"):
+        members[group_id].append(arn)
+        group_of[arn] = group_id
+    special = {key: [a for a in arns if a in singled_out] for key, arns in members.items()}
+    whole: dict[tuple[str, str], set[int]] = defaultdict(set)  # groups holding for everyone
+    single: dict[tuple[str, str], set[str]] = defaultdict(set)
+    roles: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    seen: set[tuple[str, int]] = set()  # one edge per source and role, whatever its action
+    for source, kind, group_id, target, outcome in rows:
+        if outcome not in POSSIBLE or (source, target) in seen:
+            continue
+        seen.add((source, target))
+        if kind != _GROUP:
+            cell = (matrix_source(source, kind), role_account[target])
+            single[cell].add(source)
+            roles[cell][role_arn[target]] += 1
+            continue
+        if not members[group_id]:
+            continue
+        cell = (account_of(members[group_id][0]), role_account[target])
+        replaced = {a for a in special[group_id] if not group_edge_holds(own, a, target)}
+        if replaced:
+            single[cell].update(a for a in members[group_id] if a not in replaced)
+        else:
+            whole[cell].add(group_id)
+        roles[cell][role_arn[target]] += len(members[group_id]) - len(replaced)
+    cells = {
+        cell: sum(len(members[key]) for key in whole[cell])
+        + sum(1 for arn in single[cell] if group_of.get(arn) not in whole[cell])
+        for cell in whole.keys() | single.keys()
+    }
+    estate = sorted(Account.objects.values_list("account_id", flat=True))
+    outside = sorted({source for source, _ in cells} - set(estate))
+    return AccountMatrix(
+        sources=(*estate, *outside),
+        targets=tuple(estate),
+        cells={cell: count for cell, count in cells.items() if count},
+        roles={cell: dict(found) for cell, found in roles.items()},
+    )

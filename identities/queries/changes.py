@@ -34,22 +34,31 @@ from identities.models.review import SEVERITY_RANK
 from identities.triage import DECIDED, expected_edges, is_open_q
 
 Category = AccessChange.Category
-ADDED = (Category.EDGE_ADDED, Category.ADMIN_ADDED, Category.REACH_ADDED, Category.FINDING_NEW)
+ADDED = (
+    Category.EDGE_ADDED,
+    Category.ADMIN_ADDED,
+    Category.REACH_ADDED,
+    Category.SENSITIVE_ADDED,
+    Category.FINDING_NEW,
+)
 # The families of changes and the categories for (absent before, absent after, both present).
 _FAMILIES: dict[str, tuple[str, str, str | None]] = {
     "edge": (Category.EDGE_ADDED, Category.EDGE_REMOVED, Category.EDGE_CHANGED),
     "admin": (Category.ADMIN_ADDED, Category.ADMIN_REMOVED, None),
     "reach": (Category.REACH_ADDED, Category.REACH_REMOVED, None),
+    "sensitive": (Category.SENSITIVE_ADDED, Category.SENSITIVE_REMOVED, None),
     "finding": (Category.FINDING_NEW, Category.FINDING_RESOLVED, None),
 }
 _ORDER: list[str] = [
     Category.ADMIN_ADDED,
     Category.REACH_ADDED,
+    Category.SENSITIVE_ADDED,
     Category.EDGE_ADDED,
     Category.FINDING_NEW,
     Category.EDGE_CHANGED,
     Category.ADMIN_REMOVED,
     Category.REACH_REMOVED,
+    Category.SENSITIVE_REMOVED,
     Category.EDGE_REMOVED,
     Category.FINDING_RESOLVED,
 ]
@@ -487,10 +496,12 @@ def new_since_last_sync(arn: str, now: datetime) -> list[ChangeItem]:
 
 
 def tracked_findings(
-    *, status: str = "", severity: str = "", kind: str = "", now: datetime
+    *, status: str = "", severity: str = "", kind: str = "", account_id: str = "", now: datetime
 ) -> QuerySet[TrackedFinding]:
     """Tracked findings; ``status="open"`` counts expired decisions as open."""
     found = TrackedFinding.objects.select_related("decided_by")
+    if account_id:
+        found = found.filter(account_id=account_id)
     if status == TriageStatus.OPEN:
         found = found.filter(is_open_q(now))
     elif status in DECIDED:
@@ -501,13 +512,29 @@ def tracked_findings(
         found = found.filter(severity=severity)
     if kind:
         found = found.filter(kind=kind)
-    return found.order_by("status", "kind", "principal_arn")
+    return found.order_by("status", "kind", "principal_arn", "key")
 
 
 def effective_status(finding: TrackedFinding, now: datetime) -> str:
     if finding.status in DECIDED and finding.until is not None and finding.until <= now:
         return TriageStatus.OPEN
     return finding.status
+
+
+def finding_row(finding: TrackedFinding, now: datetime) -> dict[str, Any]:
+    """The object the ``findings`` command prints (a contract: see the README)."""
+    return {
+        "key": finding.key,
+        "kind": finding.kind,
+        "severity": finding.severity,
+        "status": effective_status(finding, now),
+        "account": finding.account_id,
+        "principal": finding.principal_arn,
+        "title": finding.title,
+        "detail": finding.detail,
+        "first_seen": finding.first_seen_at.isoformat(),
+        "last_seen": finding.last_seen_at.isoformat(),
+    }
 
 
 def finding_events(finding: TrackedFinding) -> Iterator[Any]:

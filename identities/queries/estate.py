@@ -8,6 +8,7 @@ different relations in one query multiply each other's rows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import (
@@ -56,8 +57,10 @@ def _search(q: str) -> Q:
     return Q(name__icontains=q) | Q(arn__icontains=q) | Q(unique_id=q)
 
 
-def _order(queryset: QuerySet[_M], sort: str, sorts: dict[str, str]) -> QuerySet[_M]:
-    """Order by a whitelisted column (`-key` descends); nulls last; stable for pagination."""
+def _order(queryset: QuerySet[_M], filters: dict[str, Any], sorts: dict[str, str]) -> QuerySet[_M]:
+    """Order by the whitelisted column the `sort` filter names (`-key` descends, default the
+    name); nulls last; stable for pagination."""
+    sort = filters.get("sort") or "name"
     key = sort.removeprefix("-")
     field = sorts.get(key, next(iter(sorts.values())))
     # Text sorts case-insensitively, the same on SQLite and PostgreSQL.
@@ -69,9 +72,11 @@ def _order(queryset: QuerySet[_M], sort: str, sorts: dict[str, str]) -> QuerySet
 _TEXT_SORTS = {"name", "account__name"}
 
 
-def _common_filters(queryset: QuerySet[_M], filters: dict[str, Any]) -> QuerySet[_M]:
+def _common_filters(
+    queryset: QuerySet[_M], filters: dict[str, Any], search: Callable[[str], Q] = _search
+) -> QuerySet[_M]:
     if q := (filters.get("q") or "").strip():
-        queryset = queryset.filter(_search(q))
+        queryset = queryset.filter(search(q))
     if account := filters.get("account"):
         queryset = queryset.filter(account__account_id=account)
     if path := filters.get("path"):
@@ -204,17 +209,14 @@ POLICY_SORTS = {
 
 def filter_users(filters: dict[str, Any]) -> QuerySet[models.IamUser]:
     """Users matching the list filters: q, account, path, mfa, password, keys, sort."""
-    queryset = (
-        models.IamUser.objects.select_related("account")
-        .only(*_principal_columns(), "password_enabled", "password_last_used", "mfa_active")
-        .annotate(
-            group_count=count_of(models.GroupMembership, "user"),
-            active_key_count=count_of(models.AccessKey, "user", active=True),
-            attached_count=count_of(models.PolicyAttachment, "user"),
-            inline_count=count_of(models.InlinePolicy, "user"),
-        )
+    queryset = _principals(
+        models.IamUser, filters, "password_enabled", "password_last_used", "mfa_active"
+    ).annotate(
+        group_count=count_of(models.GroupMembership, "user"),
+        active_key_count=count_of(models.AccessKey, "user", active=True),
+        attached_count=count_of(models.PolicyAttachment, "user"),
+        inline_count=count_of(models.InlinePolicy, "user"),
     )
-    queryset = _common_filters(queryset, filters)
     tri_state = {"yes": True, "no": False, "unknown": None}
     for field, name in (("mfa_active", "mfa"), ("password_enabled", "password")):
         if (choice := filters.get(name)) in tri_state:
@@ -226,40 +228,32 @@ def filter_users(filters: dict[str, Any]) -> QuerySet[models.IamUser]:
         queryset = queryset.filter(active_key_count__gt=0)
     elif filters.get("keys") == "no":
         queryset = queryset.filter(active_key_count=0)
-    return _order(queryset, filters.get("sort") or "name", USER_SORTS)
+    return _order(queryset, filters, USER_SORTS)
 
 
 def filter_groups(filters: dict[str, Any]) -> QuerySet[models.IamGroup]:
     """Groups matching the list filters: q, account, path, sort."""
-    queryset = (
-        models.IamGroup.objects.select_related("account")
-        .only(*_principal_columns())
-        .annotate(
-            member_count=count_of(models.GroupMembership, "group"),
-            attached_count=count_of(models.PolicyAttachment, "group"),
-            inline_count=count_of(models.InlinePolicy, "group"),
-        )
+    queryset = _principals(models.IamGroup, filters).annotate(
+        member_count=count_of(models.GroupMembership, "group"),
+        attached_count=count_of(models.PolicyAttachment, "group"),
+        inline_count=count_of(models.InlinePolicy, "group"),
     )
-    queryset = _common_filters(queryset, filters)
-    return _order(queryset, filters.get("sort") or "name", GROUP_SORTS)
+    return _order(queryset, filters, GROUP_SORTS)
 
 
 def filter_roles(filters: dict[str, Any]) -> QuerySet[models.IamRole]:
     """Roles matching the list filters: q, account, path, service_linked, sort."""
-    queryset = (
-        models.IamRole.objects.select_related("account")
-        .only(*_principal_columns(), "description", "last_used_date", "last_used_region")
-        .annotate(
-            attached_count=count_of(models.PolicyAttachment, "role"),
-            inline_count=count_of(models.InlinePolicy, "role"),
-        )
+    queryset = _principals(
+        models.IamRole, filters, "description", "last_used_date", "last_used_region"
+    ).annotate(
+        attached_count=count_of(models.PolicyAttachment, "role"),
+        inline_count=count_of(models.InlinePolicy, "role"),
     )
-    queryset = _common_filters(queryset, filters)
     if filters.get("service_linked") == "only":
         queryset = queryset.filter(path__startswith="/aws-service-role/")
     elif filters.get("service_linked") == "hide":
         queryset = queryset.exclude(path__startswith="/aws-service-role/")
-    return _order(queryset, filters.get("sort") or "name", ROLE_SORTS)
+    return _order(queryset, filters, ROLE_SORTS)
 
 
 def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
@@ -275,12 +269,9 @@ def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
             version_count=count_of(models.PolicyVersion, "policy"),
         )
     )
-    if q := (filters.get("q") or "").strip():
-        queryset = queryset.filter(Q(name__icontains=q) | Q(arn__icontains=q) | Q(policy_id=q))
-    if account := filters.get("account"):
-        queryset = queryset.filter(account__account_id=account)
-    if path := filters.get("path"):
-        queryset = queryset.filter(path__startswith=path)
+    queryset = _common_filters(
+        queryset, filters, lambda q: Q(name__icontains=q) | Q(arn__icontains=q) | Q(policy_id=q)
+    )
     if filters.get("scope") == "aws":
         queryset = queryset.filter(is_aws_managed=True)
     elif filters.get("scope") == "customer":
@@ -289,7 +280,15 @@ def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
         queryset = queryset.filter(live_attachment_count__gt=0)
     elif filters.get("usage") == "unattached":
         queryset = queryset.filter(live_attachment_count=0, boundary_usage_count=0)
-    return _order(queryset, filters.get("sort") or "name", POLICY_SORTS)
+    return _order(queryset, filters, POLICY_SORTS)
+
+
+def _principals(model: type[_M], filters: dict[str, Any], *columns: str) -> QuerySet[_M]:
+    """The users, groups or roles of a list, with the filters every list has."""
+    queryset = model._default_manager.select_related("account").only(
+        *_principal_columns(), *columns
+    )
+    return _common_filters(queryset, filters)
 
 
 def _principal_columns() -> tuple[str, ...]:

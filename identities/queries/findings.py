@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from identities.models import Administrator, AdminPath, Finding
 
@@ -25,6 +26,49 @@ def admin_paths(administrator: Administrator | None = None) -> QuerySet[AdminPat
     if administrator is not None:
         found = found.filter(administrator=administrator)
     return found.order_by("hops", "source")
+
+
+@dataclass(frozen=True)
+class AdminCount:
+    """An account's administrators (by basis) and the principals that can become one of them."""
+
+    account_id: str
+    account_name: str
+    administrators: int
+    full: int
+    paths: int
+
+    @property
+    def can_grant(self) -> int:
+        return self.administrators - self.full
+
+
+def administrators_by_account(account_id: str | None = None) -> list[AdminCount]:
+    """Per account, counted in the database: the rows `administrators` lists and the rows
+    `admin_paths` lists into that account's administrators."""
+    admins = Administrator.objects.all()
+    paths = AdminPath.objects.all()
+    if account_id is not None:
+        admins = admins.filter(account__account_id=account_id)
+        paths = paths.filter(administrator__account__account_id=account_id)
+    counted = admins.values("account__account_id", "account__name").annotate(
+        total=Count("pk"), full=Count("pk", filter=Q(basis=Administrator.Basis.FULL))
+    )
+    reached = dict(
+        paths.values("administrator__account__account_id")
+        .annotate(total=Count("pk"))
+        .values_list("administrator__account__account_id", "total")
+    )
+    return [
+        AdminCount(
+            account_id=row["account__account_id"],
+            account_name=row["account__name"],
+            administrators=row["total"],
+            full=row["full"],
+            paths=reached.get(row["account__account_id"], 0),
+        )
+        for row in counted.order_by("account__account_id")
+    ]
 
 
 def principal_flags(

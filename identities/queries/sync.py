@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from identities.models import Account, AccountSyncConfig, Change, SyncRun
@@ -151,7 +152,11 @@ def sync_runs() -> QuerySet[SyncRun]:
         .select_related("account")
         .prefetch_related(_children())
         .annotate(
-            has_bundle=ExpressionWrapper(Q(bundle_gzip__isnull=False), output_field=BooleanField()),
+            has_bundle=ExpressionWrapper(
+                Q(bundle_gzip__isnull=False) | Q(bundle_of__bundle_gzip__isnull=False),
+                output_field=BooleanField(),
+            ),
+            bundle_pruned_on=Coalesce("bundle_pruned_at", "bundle_of__bundle_pruned_at"),
         )
         .order_by(F("started_at").desc(nulls_last=True), "-pk")
     )

@@ -146,11 +146,9 @@ class AccountBuilder(AccountPolicies):
             inline.append(
                 self.inline(
                     "app-bucket-read",
-                    make_document(
-                        allow(
-                            ["s3:GetObject", "s3:ListBucket"],
-                            [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                        )
+                    allow(
+                        ["s3:GetObject", "s3:ListBucket"],
+                        [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
                     ),
                 )
             )
@@ -160,16 +158,14 @@ class AccountBuilder(AccountPolicies):
             inline.append(
                 self.inline(
                     "table-access",
-                    make_document(
-                        allow(
-                            [
-                                "dynamodb:GetItem",
-                                "dynamodb:PutItem",
-                                "dynamodb:Query",
-                                "dynamodb:UpdateItem",
-                            ],
-                            [table, f"{table}/index/*"],
-                        )
+                    allow(
+                        [
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:Query",
+                            "dynamodb:UpdateItem",
+                        ],
+                        [table, f"{table}/index/*"],
                     ),
                 )
             )
@@ -182,14 +178,10 @@ class AccountBuilder(AccountPolicies):
             inline.append(
                 self.inline(
                     "artifacts",
-                    make_document(
-                        allow(
-                            ["s3:PutObject", "s3:GetObject"], f"arn:aws:s3:::{bucket}-artifacts/*"
-                        ),
-                        allow(
-                            ["cloudformation:*"],
-                            f"arn:aws:cloudformation:*:{account}:stack/{rng.choice(APPS)}-*/*",
-                        ),
+                    allow(["s3:PutObject", "s3:GetObject"], f"arn:aws:s3:::{bucket}-artifacts/*"),
+                    allow(
+                        ["cloudformation:*"],
+                        f"arn:aws:cloudformation:*:{account}:stack/{rng.choice(APPS)}-*/*",
                     ),
                 )
             )
@@ -215,11 +207,9 @@ class AccountBuilder(AccountPolicies):
             inline.append(
                 self.inline(
                     "queue-access",
-                    make_document(
-                        allow(
-                            ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
-                            f"arn:aws:sqs:us-east-1:{account}:{rng.choice(APPS)}-*",
-                        )
+                    allow(
+                        ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                        f"arn:aws:sqs:us-east-1:{account}:{rng.choice(APPS)}-*",
                     ),
                 )
             )
@@ -227,22 +217,10 @@ class AccountBuilder(AccountPolicies):
             inline.append(
                 self.inline(
                     "public-read",
-                    make_document(allow("s3:GetObject", f"arn:aws:s3:::{bucket}-public/*")),
+                    allow("s3:GetObject", f"arn:aws:s3:::{bucket}-public/*"),
                 )
             )
-        targets = self.callers.get(role.arn)
-        if targets:
-            inline.append(
-                self.inline(
-                    "assume-next-hop",
-                    make_document(
-                        allow(
-                            "sts:AssumeRole",
-                            targets[0] if len(targets) == 1 else sorted(set(targets)),
-                        )
-                    ),
-                )
-            )
+        inline.extend(self.assume_callees("assume-next-hop", role.arn))
         boundary = kind in ("user", "app", "deploy", "oidc") and rng.random() < 0.12
         return attached, inline, boundary
 
@@ -340,28 +318,14 @@ class AccountBuilder(AccountPolicies):
                 attached.append(self.local("iam-key-rotation"))
             queue = f"arn:aws:sqs:*:{account}:{rng.choice(APPS)}"
             inline.append(
-                self.inline(
-                    "app-queue", make_document(allow(["sqs:SendMessage", "sqs:GetQueueUrl"], queue))
-                )
+                self.inline("app-queue", allow(["sqs:SendMessage", "sqs:GetQueueUrl"], queue))
             )
-        targets = self.callers.get(user.arn)
-        if targets:
-            inline.append(
-                self.inline(
-                    "assume-team-roles",
-                    make_document(
-                        allow(
-                            "sts:AssumeRole",
-                            targets[0] if len(targets) == 1 else sorted(set(targets)),
-                        )
-                    ),
-                )
-            )
+        inline.extend(self.assume_callees("assume-team-roles", user.arn))
         if rng.random() < 0.03:
             inline.append(
                 self.inline(
                     "deny-delete-logs",
-                    make_document(deny(["logs:DeleteLogGroup", "logs:DeleteLogStream"])),
+                    deny(["logs:DeleteLogGroup", "logs:DeleteLogStream"]),
                 )
             )
         detail: dict[str, Any] = {

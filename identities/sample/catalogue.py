@@ -31,6 +31,16 @@ class AwsPolicy:
     document: dict[str, Any]
 
 
+# IAMReadOnlyAccess; SecurityAudit holds these actions too.
+_IAM_READ_ONLY = [
+    "iam:GenerateCredentialReport",
+    "iam:GenerateServiceLastAccessedDetails",
+    "iam:Get*",
+    "iam:List*",
+    "iam:SimulateCustomPolicy",
+    "iam:SimulatePrincipalPolicy",
+]
+
 # Real names, paths, ids and version ids; documents are the real ones or a faithful abridgement
 # (ReadOnlyAccess and the service-linked policies run to tens of kilobytes).
 AWS_MANAGED_POLICIES: dict[str, AwsPolicy] = {
@@ -188,12 +198,7 @@ AWS_MANAGED_POLICIES: dict[str, AwsPolicy] = {
                     "ec2:GetEbsEncryptionByDefault",
                     "guardduty:Get*",
                     "guardduty:List*",
-                    "iam:GenerateCredentialReport",
-                    "iam:GenerateServiceLastAccessedDetails",
-                    "iam:Get*",
-                    "iam:List*",
-                    "iam:SimulateCustomPolicy",
-                    "iam:SimulatePrincipalPolicy",
+                    *_IAM_READ_ONLY,
                     "kms:Describe*",
                     "kms:Get*",
                     "kms:List*",
@@ -250,18 +255,7 @@ AWS_MANAGED_POLICIES: dict[str, AwsPolicy] = {
         "v4",
         "2015-02-06T18:40:39+00:00",
         "2018-01-25T19:11:27+00:00",
-        make_document(
-            allow(
-                [
-                    "iam:GenerateCredentialReport",
-                    "iam:GenerateServiceLastAccessedDetails",
-                    "iam:Get*",
-                    "iam:List*",
-                    "iam:SimulateCustomPolicy",
-                    "iam:SimulatePrincipalPolicy",
-                ]
-            )
-        ),
+        make_document(allow(_IAM_READ_ONLY)),
     ),
     "AmazonS3ReadOnlyAccess": AwsPolicy(
         "/",

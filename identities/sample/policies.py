@@ -59,8 +59,17 @@ class AccountPolicies:
         self.boundaries[arn] += 1
         return {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": arn}
 
-    def inline(self, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    def inline(self, name: str, *statements: dict[str, Any]) -> dict[str, Any]:
+        document = make_document(*statements)
         return {"PolicyName": name, "PolicyDocument": self.gen.encode(document, 0.3)}
+
+    def assume_callees(self, name: str, arn: str) -> list[dict[str, Any]]:
+        """The inline policy that lets ``arn`` assume the roles planned to trust it, if any."""
+        targets = self.callers.get(arn)
+        if not targets:
+            return []
+        resource = targets[0] if len(targets) == 1 else sorted(set(targets))
+        return [self.inline(name, allow("sts:AssumeRole", resource))]
 
     def tags(self, *, env: str | None = None) -> list[dict[str, str]]:
         if self.rng.random() < 0.45:
@@ -91,14 +100,10 @@ class AccountPolicies:
             inline.append(
                 self.inline(
                     "developers-pass-app-roles",
-                    make_document(
-                        allow(
-                            "iam:PassRole",
-                            f"arn:aws:iam::{account}:role/*-lambda",
-                            Condition={
-                                "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
-                            },
-                        )
+                    allow(
+                        "iam:PassRole",
+                        f"arn:aws:iam::{account}:role/*-lambda",
+                        Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
                     ),
                 )
             )
@@ -109,12 +114,10 @@ class AccountPolicies:
             inline.append(
                 self.inline(
                     "assume-audit-roles",
-                    make_document(
-                        allow(
-                            "sts:AssumeRole",
-                            "arn:aws:iam::*:role/audit",
-                            Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
-                        )
+                    allow(
+                        "sts:AssumeRole",
+                        "arn:aws:iam::*:role/audit",
+                        Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
                     ),
                 )
             )
@@ -134,32 +137,30 @@ class AccountPolicies:
             inline.append(
                 self.inline(
                     "force-mfa",
-                    make_document(
-                        allow(
-                            [
-                                "iam:CreateVirtualMFADevice",
-                                "iam:EnableMFADevice",
-                                "iam:ListMFADevices",
-                                "iam:ResyncMFADevice",
-                            ],
-                            f"arn:aws:iam::{account}:*/${{aws:username}}",
-                        ),
-                        {
-                            "Sid": "DenyAllExceptListedIfNoMFA",
-                            "Effect": "Deny",
-                            "NotAction": [
-                                "iam:CreateVirtualMFADevice",
-                                "iam:EnableMFADevice",
-                                "iam:GetUser",
-                                "iam:ListMFADevices",
-                                "iam:ListVirtualMFADevices",
-                                "iam:ResyncMFADevice",
-                                "sts:GetSessionToken",
-                            ],
-                            "Resource": "*",
-                            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
-                        },
+                    allow(
+                        [
+                            "iam:CreateVirtualMFADevice",
+                            "iam:EnableMFADevice",
+                            "iam:ListMFADevices",
+                            "iam:ResyncMFADevice",
+                        ],
+                        f"arn:aws:iam::{account}:*/${{aws:username}}",
                     ),
+                    {
+                        "Sid": "DenyAllExceptListedIfNoMFA",
+                        "Effect": "Deny",
+                        "NotAction": [
+                            "iam:CreateVirtualMFADevice",
+                            "iam:EnableMFADevice",
+                            "iam:GetUser",
+                            "iam:ListMFADevices",
+                            "iam:ListVirtualMFADevices",
+                            "iam:ResyncMFADevice",
+                            "sts:GetSessionToken",
+                        ],
+                        "Resource": "*",
+                        "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+                    },
                 )
             )
         elif name == "ci-deployers":
@@ -168,14 +169,12 @@ class AccountPolicies:
             inline.append(
                 self.inline(
                     "deny-console",
-                    make_document(
-                        deny(
-                            [
-                                "iam:ChangePassword",
-                                "iam:CreateLoginProfile",
-                                "iam:UpdateLoginProfile",
-                            ]
-                        )
+                    deny(
+                        [
+                            "iam:ChangePassword",
+                            "iam:CreateLoginProfile",
+                            "iam:UpdateLoginProfile",
+                        ]
                     ),
                 )
             )

@@ -14,7 +14,7 @@ asks for a new one: the estate still needs the analysis that was lost.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,12 +55,7 @@ class AnalysisOutcome:
     queue_next: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "analysis_id": self.analysis_id,
-            "status": self.status,
-            "summary": self.summary,
-            "queue_next": self.queue_next,
-        }
+        return asdict(self)
 
 
 def run_pending_analysis(analysis_id: int) -> AnalysisOutcome:

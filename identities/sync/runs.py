@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,15 +163,7 @@ class AccountOutcome:
     retry_in: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "account_id": self.account_id,
-            "status": self.status,
-            "error": self.error,
-            "aws_calls": self.aws_calls,
-            "aws_retries": self.aws_retries,
-            "retry_in": self.retry_in,
-        }
+        return asdict(self)
 
 
 def run_account_sync(

@@ -1,5 +1,5 @@
 """The beat schedule (django-celery-beat): the nightly organisation sync, which staff may move or
-pause, and the reaper every five minutes.
+pause; the reaper and the pruning of archived bundles, every so many seconds (settings).
 
 The rows are installed by `ensure_periodic_tasks` (after `migrate`, and by `manage.py
 setup_periodic_tasks`); reading the schedule never writes, so a page that shows it is a pure GET.
@@ -28,6 +28,8 @@ DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
 REAPER_TASK_NAME = "iamviz: fail sync runs whose worker died"
 REAPER_TASK = "identities.reap_stale_syncs"
+PRUNE_TASK_NAME = "iamviz: prune archived bundles"
+PRUNE_TASK = "identities.prune_bundles"
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,8 @@ class Schedule:
 
 def ensure_periodic_tasks() -> None:
     """Install the nightly organisation sync (02:00 UTC) if it is missing (an existing one,
-    changed or paused by staff, is left alone), and the reaper every
-    `IAMVIZ_REAPER_EVERY_SECONDS` on the housekeeping queue."""
+    changed or paused by staff, is left alone), the reaper every `IAMVIZ_REAPER_EVERY_SECONDS`
+    and the bundle pruning every `IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS`, on the housekeeping queue."""
     if not PeriodicTask.objects.filter(name=NIGHTLY_TASK_NAME).exists():
         PeriodicTask.objects.create(
             name=NIGHTLY_TASK_NAME,
@@ -53,23 +55,34 @@ def ensure_periodic_tasks() -> None:
             kwargs=json.dumps({"label": "organisation (nightly)"}),
             description="Sync every account of the AWS organisation, then analyse the estate.",
         )
-    interval, _ = IntervalSchedule.objects.get_or_create(
-        every=settings.IAMVIZ_REAPER_EVERY_SECONDS, period=IntervalSchedule.SECONDS
+    _ensure_interval_task(
+        REAPER_TASK_NAME,
+        REAPER_TASK,
+        settings.IAMVIZ_REAPER_EVERY_SECONDS,
+        "Fail syncs and analyses whose worker stopped sending heartbeats.",
     )
-    reaper = PeriodicTask.objects.filter(name=REAPER_TASK_NAME).first()
-    if reaper is None:
+    _ensure_interval_task(
+        PRUNE_TASK_NAME,
+        PRUNE_TASK,
+        settings.IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS,
+        "Drop archived bundles outside IAMVIZ_BUNDLE_KEEP_LAST / IAMVIZ_BUNDLE_KEEP_DAYS.",
+    )
+
+
+def _ensure_interval_task(name: str, task: str, seconds: int, description: str) -> None:
+    """A housekeeping task every `seconds` (a setting, not staff's: kept in step with it)."""
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=seconds, period=IntervalSchedule.SECONDS
+    )
+    existing = PeriodicTask.objects.filter(name=name).first()
+    if existing is None:
         PeriodicTask.objects.create(
-            name=REAPER_TASK_NAME,
-            task=REAPER_TASK,
-            interval=interval,
-            queue="housekeeping",
-            description="Fail syncs and analyses whose worker stopped sending heartbeats.",
+            name=name, task=task, interval=interval, queue="housekeeping", description=description
         )
-    elif reaper.interval_id != interval.pk or reaper.queue != "housekeeping":
-        # Not a staff setting: an older install's five minutes become the setting's interval.
-        reaper.interval = interval
-        reaper.queue = "housekeeping"
-        reaper.save()
+    elif existing.interval_id != interval.pk or existing.queue != "housekeeping":
+        existing.interval = interval
+        existing.queue = "housekeeping"
+        existing.save()
 
 
 def get_nightly_schedule() -> Schedule:

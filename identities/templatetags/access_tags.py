@@ -43,3 +43,22 @@ def source_label(source: str) -> str:
 def arn_account(source: str) -> str:
     """The account of a user, role or account-root source."""
     return account_of(source)
+
+
+_KIND_NOUNS = {
+    "user": ("user", "users"),
+    "role": ("role", "roles"),
+    "account": ("outside account", "outside accounts"),
+    "external": ("outside principal", "outside principals"),
+    "service": ("AWS service", "AWS services"),
+    "federated": ("federated provider", "federated providers"),
+    "anyone": ("anyone", "anyone"),
+}
+
+
+@register.filter
+def kind_count(pair: tuple[str, int]) -> str:
+    """(kind, n) as "1 user", "3 roles", "2 AWS services"."""
+    kind, count = pair
+    one, many = _KIND_NOUNS.get(kind, (kind, kind))
+    return f"{count} {one if count == 1 else many}"

@@ -6,16 +6,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from identities.analysis.explain import ExplainError
 from identities.analysis.reach import Reached
 from identities.models import Finding, IamRole, IamUser
-from identities.queries import access
+from identities.queries import access, summaries
 from identities.queries import findings as finding_queries
-from identities.queries.estate import account_choices
+from identities.queries.estate import PAGE_SIZE, account_choices
 from identities.queries.exports import role_access_csv_rows
 from identities.roles import VIEWER
 from identities.views.common import (
@@ -26,11 +27,14 @@ from identities.views.common import (
     require_role,
     role_or_404,
     user_or_404,
+    wants_fragment,
 )
 
 logger = logging.getLogger(__name__)
 
 ACCESS_ROWS_SHOWN = 500
+# Past this many rows a list is summarised; an opened summary row shows this many at a time.
+LIST_PAGE_SIZE = 25
 
 
 def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
@@ -42,7 +46,9 @@ def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
 @require_role(VIEWER)
 @require_GET
 def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
-    """Who can assume a role: directly and through chains (also embedded in the role page)."""
+    """Who can assume a role. Past `LIST_PAGE_SIZE` rows, one row per trust statement and
+    account (directly) and per number of hops and account (chains), each opening its list
+    (`role_access_list`); the CSV has every row."""
     role = role_or_404(account_id, name)
     direct = access.access_into(role)
     chains = _beyond_direct(access.reach_to(role.arn), {item.source for item in direct})
@@ -51,17 +57,45 @@ def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpRes
             f"who-can-assume-{account_id}-{name}.csv",
             role_access_csv_rows(direct, access.chains_with_steps(chains)),
         )
+    summarise_direct, summarise_chains = len(direct) > LIST_PAGE_SIZE, len(chains) > LIST_PAGE_SIZE
     context = {
         "role": role,
         "analysis": access.current_run(),
-        "direct": direct[:ACCESS_ROWS_SHOWN],
+        "direct": [] if summarise_direct else direct,
+        "direct_bunches": summaries.direct_bunches(direct) if summarise_direct else [],
         "direct_count": len(direct),
-        "chains": access.chains_with_steps(chains[:ACCESS_ROWS_SHOWN]),
+        "chains": [] if summarise_chains else access.chains_with_steps(chains),
+        "chain_bunches": summaries.chain_bunches(chains) if summarise_chains else [],
         "chain_count": len(chains),
     }
     return render_page_or_fragment(
         request, "identities/role_access.html", "who-can-assume", context
     )
+
+
+@require_role(VIEWER)
+@require_GET
+def role_access_list(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
+    """The principals of one row of `role_access`: searchable (``q``), a page at a time."""
+    role = role_or_404(account_id, name)
+    part = request.GET.get("part", "direct")
+    key = request.GET.get("bunch", "")
+    q = request.GET.get("q", "").strip()
+    direct = access.access_into(role)
+    if part == "chains":
+        chains = _beyond_direct(access.reach_to(role.arn), {item.source for item in direct})
+        page = paginate(request, summaries.chains_in_bunch(chains, key, q), LIST_PAGE_SIZE)
+        rows: list[Any] = access.chains_with_steps(page.object_list)
+    elif part == "direct":
+        page = paginate(request, summaries.direct_in_bunch(direct, key, q), LIST_PAGE_SIZE)
+        rows = list(page.object_list)
+    else:
+        raise Http404(f"No list “{part}” of who can assume a role: direct or chains.")
+    context = {"role": role, "part": part, "bunch": key, "q": q, "page": page, "rows": rows}
+    fragment = "access-list"
+    if wants_fragment(request) and (request.htmx.target or "").startswith("rows-"):
+        fragment = "access-rows"
+    return render_page_or_fragment(request, "identities/role_access_list.html", fragment, context)
 
 
 def _principal_reach(
@@ -95,26 +129,86 @@ def role_reach(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResp
     return _principal_reach(request, role_or_404(account_id, name), "Roles")
 
 
-@require_role(VIEWER)
-@require_GET
-def administrators(request: HtmxHttpRequest) -> HttpResponse:
-    account = request.GET.get("account") or None
+ADMIN_LISTS = ("admins", "paths")
+
+
+def _admin_rows(listing: str, account: str | None, page_number: Any) -> dict[str, Any]:
+    """One page of administrators (``admins``) or of who can become one (``paths``)."""
+    if listing == "admins":
+        admins = Paginator(finding_queries.administrators(account), PAGE_SIZE)
+        page = admins.get_page(page_number)
+        return {"list": listing, "page": page, "rows": list(page)}
     paths = finding_queries.admin_paths()
     if account:
         paths = paths.filter(administrator__account__account_id=account)
-    page = paginate(request, paths)
-    context = {
+    chains = Paginator(paths, PAGE_SIZE).get_page(page_number)
+    # Each chain's hops: role assumptions and escalations (with their method).
+    links = access.path_links(path.path for path in chains)
+    return {"list": listing, "page": chains, "rows": list(zip(chains, links, strict=True))}
+
+
+@require_role(VIEWER)
+@require_GET
+def administrators(request: HtmxHttpRequest) -> HttpResponse:
+    """Administrators and who can become one, counted per account; each account's lists open
+    a page at a time (``?list=admins|paths&account=ID&page=N``). A list of one page or less is
+    shown in full."""
+    account = request.GET.get("account") or None
+    listing = request.GET.get("list", "")
+    by_account = finding_queries.administrators_by_account(account)
+    context: dict[str, Any] = {
         "analysis": access.current_run(),
         "account": account or "",
         "account_choices": account_choices(),
-        "admins": list(finding_queries.administrators(account)),
-        "paths": page,
-        # Each chain's hops: role assumptions and escalations (with their method).
-        "path_rows": list(zip(page, access.path_links(p.path for p in page), strict=True)),
+        "by_account": by_account,
+        "admin_total": sum(row.administrators for row in by_account),
+        "path_total": sum(row.paths for row in by_account),
     }
+    if listing in ADMIN_LISTS:
+        context["opened"] = _admin_rows(listing, account, request.GET.get("page"))
+        if wants_fragment(request) and request.htmx.target != "administrators":
+            return render_page_or_fragment(
+                request, "identities/administrators.html", "admin-list", context["opened"]
+            )
+    else:
+        totals = {"admins": context["admin_total"], "paths": context["path_total"]}
+        context["shown"] = [
+            _admin_rows(name, account, 1) for name in ADMIN_LISTS if 0 < totals[name] <= PAGE_SIZE
+        ]
     return render_page_or_fragment(
         request, "identities/administrators.html", "administrators", context
     )
+
+
+@require_role(VIEWER)
+@require_GET
+def account_matrix(request: HtmxHttpRequest) -> HttpResponse:
+    """The estate from above: principals of each account (or outside party) that can assume
+    roles of each account; a cell (``?from=X&to=Y``) opens the roles it counts."""
+    matrix = access.account_matrix()
+    names = dict(account_choices())
+    source, target = request.GET.get("from", ""), request.GET.get("to", "")
+    context: dict[str, Any] = {
+        "analysis": access.current_run(),
+        "matrix": matrix,
+        "targets": [(target, names.get(target, target)) for target in matrix.targets],
+        "rows": [(name, names.get(name, ""), matrix.row(name)) for name in matrix.sources],
+        "source": source,
+        "target": target,
+        "source_label": names.get(source, source),
+        "target_label": names.get(target, target),
+    }
+    if source and target:
+        found = sorted(
+            matrix.roles.get((source, target), {}).items(), key=lambda item: (-item[1], item[0])
+        )
+        context["cell"] = matrix.cells.get((source, target), 0)
+        context["page"] = paginate(request, found)
+        if wants_fragment(request) and request.htmx.target == "matrix-cell":
+            return render_page_or_fragment(
+                request, "identities/account_matrix.html", "matrix-cell", context
+            )
+    return render_page_or_fragment(request, "identities/account_matrix.html", None, context)
 
 
 @require_role(VIEWER)

@@ -97,30 +97,32 @@ def estate_list(request: HtmxHttpRequest, listing: EstateList) -> HttpResponseBa
     if request.GET.get("format") == "csv":
         csv_name = listing.csv_name or f"iam-{listing.noun}.csv"
         return csv_response(csv_name, listing.csv_rows(queryset))
-    context = {"form": form, "page": paginate(request, queryset), "noun": listing.noun}
+    context = {
+        "form": form,
+        "page": paginate(request, queryset),
+        "noun": listing.noun,
+        "noun_one": listing.name,
+    }
     template = f"identities/{listing.name}_list.html"
     return render_page_or_fragment(request, template, "results", context)
 
 
-@require_role(VIEWER)
-@require_GET
-def user_detail(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
-    context = estate.user_detail_context(user_or_404(account_id, name))
-    return render_page_or_fragment(request, "identities/user_detail.html", None, context)
+# The page of a user, group or role: how to find it, and its page's context.
+PRINCIPAL_PAGES: dict[str, tuple[Callable[[str, str], Any], Callable[[Any], dict[str, Any]]]] = {
+    "user": (user_or_404, estate.user_detail_context),
+    "group": (group_or_404, estate.group_detail_context),
+    "role": (role_or_404, estate.role_detail_context),
+}
 
 
 @require_role(VIEWER)
 @require_GET
-def group_detail(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
-    context = estate.group_detail_context(group_or_404(account_id, name))
-    return render_page_or_fragment(request, "identities/group_detail.html", None, context)
-
-
-@require_role(VIEWER)
-@require_GET
-def role_detail(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
-    context = estate.role_detail_context(role_or_404(account_id, name))
-    return render_page_or_fragment(request, "identities/role_detail.html", None, context)
+def principal_detail(
+    request: HtmxHttpRequest, account_id: str, name: str, kind: str
+) -> HttpResponse:
+    find, page_context = PRINCIPAL_PAGES[kind]
+    context = page_context(find(account_id, name))
+    return render_page_or_fragment(request, f"identities/{kind}_detail.html", None, context)
 
 
 @require_role(VIEWER)

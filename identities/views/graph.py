@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -17,19 +18,31 @@ from identities.forms import AccessGraphForm, IdentityGraphForm, PathForm, Sugge
 from identities.graph.access import build_access_graph
 from identities.graph.build import AGGREGATE_THRESHOLD, GraphError, describe_node
 from identities.graph.export import TABLE_LIMIT, graph_to_graphml, graph_to_svg, table_rows
+from identities.graph.folded import (
+    database_members,
+    folded_member_ids,
+    folded_member_rows,
+    folded_node,
+)
+from identities.graph.highlight import apply_highlight, key_kind, since_choices, since_sync
 from identities.graph.identity import build_identity_graph
 from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.graph.paths import find_paths
 from identities.graph.urls import empty_graph, panel_links, url_with, view_of_url
+from identities.queries.changes import HistoryUnavailable
 from identities.roles import VIEWER
 from identities.views.common import (
     HtmxHttpRequest,
     attachment,
+    paginate,
     render_page_or_fragment,
     require_role,
+    wants_fragment,
 )
 
 logger = logging.getLogger(__name__)
+
+FOLDED_PAGE_SIZE = 25
 
 
 GRAPH_VIEWS = ("identity", "access", "paths")
@@ -43,14 +56,27 @@ def _graph_or_404(build: Callable[..., dict[str, Any]], **params: Any) -> dict[s
 
 
 def _graph_data(request: HttpRequest, view: str) -> tuple[dict[str, Any], Any]:
-    """The graph of one view from the query string, and the form that parsed it."""
+    """The graph of one view from the query string (its changes marked when ``since`` asks),
+    and the form that parsed it."""
+    data, form = _graph_of(request.GET, view)
+    data.pop("folded_members", None)  # listed on demand (`graph_folded`), never sent whole
+    since = request.GET.get("since", "")
+    if since and data["edges"]:
+        try:
+            apply_highlight(data, since_sync(since))
+        except HistoryUnavailable as exc:
+            data["changes"] = {"since": since, "error": str(exc)}
+    return data, form
+
+
+def _graph_of(query: QueryDict, view: str) -> tuple[dict[str, Any], Any]:
     if view == "identity":
-        form: Any = IdentityGraphForm(request.GET)
+        form: Any = IdentityGraphForm(query)
         return _graph_or_404(build_identity_graph, **form.params()), form
     if view == "access":
-        form = AccessGraphForm(request.GET)
+        form = AccessGraphForm(query)
         return _graph_or_404(build_access_graph, **form.params()), form
-    form = PathForm(request.GET)
+    form = PathForm(query)
     params = form.params()
     if not params["source"] or not params["target"]:
         return empty_graph("paths"), form
@@ -99,23 +125,25 @@ def graph_context(
         "target_node": describe_node(request.GET.get("target", "")),
         "panel": panel,
         "links": panel_links(node_id, here) if panel else {},
+        "since_choices": since_choices() if view != "identity" else [],
         "export_query": f"view={view}" + (f"&{query}" if query else ""),
         "filename": f"iamviz-{view}",
     }
 
 
-def _export_view(request: HttpRequest) -> str:
+def _exported_graph(request: HttpRequest) -> tuple[str, dict[str, Any]]:
+    """The view named by ``view=`` and its graph from the rest of the query string."""
     view = request.GET.get("view", "")
     if view not in GRAPH_VIEWS:
         raise Http404("Say which view to export: view=identity, access or paths.")
-    return view
+    data, _ = _graph_data(request, view)
+    return view, data
 
 
 @require_role(VIEWER)
 @require_GET
 def graph_data(request: HtmxHttpRequest) -> HttpResponse:
-    view = _export_view(request)
-    data, _ = _graph_data(request, view)
+    view, data = _exported_graph(request)
     response = HttpResponse(orjson.dumps(data), content_type="application/json")
     if request.GET.get("download"):
         return attachment(response, f"iamviz-{view}.json")
@@ -125,8 +153,7 @@ def graph_data(request: HtmxHttpRequest) -> HttpResponse:
 @require_role(VIEWER)
 @require_GET
 def graph_graphml(request: HtmxHttpRequest) -> HttpResponse:
-    view = _export_view(request)
-    data, _ = _graph_data(request, view)
+    view, data = _exported_graph(request)
     response = HttpResponse(graph_to_graphml(data), content_type="application/xml")
     return attachment(response, f"iamviz-{view}.graphml")
 
@@ -134,8 +161,7 @@ def graph_graphml(request: HtmxHttpRequest) -> HttpResponse:
 @require_role(VIEWER)
 @require_GET
 def graph_svg(request: HtmxHttpRequest) -> HttpResponse:
-    view = _export_view(request)
-    data, _ = _graph_data(request, view)
+    view, data = _exported_graph(request)
     svg = graph_to_svg(data, highlight=data.get("highlight", ()))
     return attachment(HttpResponse(svg, content_type="image/svg+xml"), f"iamviz-{view}.svg")
 
@@ -154,6 +180,49 @@ def graph_node(request: HtmxHttpRequest, kind: str, key: str) -> HttpResponse:
 
 @require_role(VIEWER)
 @require_GET
+def graph_folded(request: HtmxHttpRequest) -> HttpResponse:
+    """The members of a folded node of the graph page the request came from, searchable and a
+    page at a time, each with the links that add it to that graph or focus on it."""
+    node_id = request.GET.get("id", "")
+    q = request.GET.get("q", "").strip()
+    current = _current_graph_url(request)
+    view = view_of_url(current)
+    if view not in {"identity", "access"}:
+        raise Http404("Folded nodes are in the identity and access views only.")
+    of, account = request.GET.get("of", ""), request.GET.get("account", "")
+    if of:  # all of its kind in the account: no need to build the view again
+        ids = database_members(of, account)
+        node = {"label": f"{of}s", "count": len(ids), "account": account}
+    else:
+        data, _ = _graph_of(QueryDict(urlsplit(current).query), view)
+        try:
+            node = folded_node(data, node_id)
+            ids = folded_member_ids(data, node_id)
+        except GraphError as exc:
+            raise Http404(str(exc)) from None
+    page = paginate(request, folded_member_rows(ids, q), FOLDED_PAGE_SIZE)
+    drill_url = node.get("drill_url", "")
+    context = {
+        "node": node,
+        "node_id": node_id,
+        "view": view,
+        "of": of,
+        "q": q,
+        "from": url_with(current, {}),
+        "total": len(ids),
+        "page": page,
+        "rows": [(row, panel_links(row["id"], current)) for row in page],
+        # Drilling in is offered only where it leads to another picture.
+        "drill_url": drill_url if drill_url != url_with(current, {}, drop=("node",)) else "",
+    }
+    fragment = "folded-panel"
+    if wants_fragment(request) and request.htmx.target == "folded-rows":
+        fragment = "folded-rows"
+    return render_page_or_fragment(request, "identities/graph_folded.html", fragment, context)
+
+
+@require_role(VIEWER)
+@require_GET
 def graph_edge(request: HtmxHttpRequest) -> HttpResponse:
     source = request.GET.get("source", "")
     target = request.GET.get("target", "")
@@ -162,8 +231,20 @@ def graph_edge(request: HtmxHttpRequest) -> HttpResponse:
         panel = edge_panel(source, target, kind)
     except GraphError as exc:
         raise Http404(str(exc)) from None
-    context = {"edge": panel}
+    context = {"edge": panel, "change": _edge_change(request, source, target, kind)}
     return render_page_or_fragment(request, "identities/graph_edge.html", "node-panel", context)
+
+
+def _edge_change(request: HttpRequest, source: str, target: str, kind: str) -> dict[str, str]:
+    """Whether the edge was added since the ``since`` of the graph it was clicked in."""
+    since = request.GET.get("since", "")
+    if not since:
+        return {}
+    try:
+        highlight = since_sync(since)
+    except HistoryUnavailable:
+        return {}
+    return {"mark": highlight.mark_of((source, target, key_kind(kind))), "label": highlight.label}
 
 
 @require_role(VIEWER)

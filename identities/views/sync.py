@@ -28,7 +28,8 @@ from identities.forms import (
     ScheduleForm,
     SyncSettingsForm,
 )
-from identities.models import AccountSyncConfig, SyncRun
+from identities.ingest.archive import BundleUnavailable, archived_bundle
+from identities.models import AccountSyncConfig
 from identities.queries import sync as sync_queries
 from identities.roles import OPERATOR, VIEWER
 from identities.sync.config import load_settings
@@ -259,9 +260,10 @@ def syncrun_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def syncrun_bundle(request: HtmxHttpRequest, pk: int) -> FileResponse:
     """The archived bundle, streamed (operators: it holds the credential report)."""
-    blob = SyncRun.objects.filter(pk=pk).values_list("bundle_gzip", flat=True).first()
-    if not blob:
-        raise Http404(f"Sync run #{pk} has no archived bundle.")
+    try:
+        blob = archived_bundle(pk)
+    except BundleUnavailable as exc:
+        raise Http404(str(exc)) from None
     record_audit(request, "bundle_download", f"run {pk}", size=len(blob))
     return FileResponse(
         io.BytesIO(blob),

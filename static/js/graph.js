@@ -3,8 +3,9 @@
  * The server computes every position (the `preset` layout), so the same URL gives the same
  * picture. This file reads the data from the `#graph-data` json_script island, draws it, and
  * wires the few interactions htmx cannot express: a tap on a node loads its panel into
- * #node-panel, a double tap expands it, a tap on a folded node drills into it, hovering a
- * conditional edge shows its conditions, and PNG export. The URL keeps the selected node
+ * #node-panel, a double tap expands it, a tap on a folded node lists its members, hovering a
+ * conditional edge shows its conditions, and PNG export. Elements may carry `classes` of
+ * their own (the changes highlight, identities/graph/highlight.py): they are added as they are. The URL keeps the selected node
  * (history.replaceState); every other change of view is an htmx request that pushes its URL.
  * No inline script, no framework.
  */
@@ -13,6 +14,7 @@
 
   var cy = null;
   var currentView = null;
+  var currentChanges = null;
   var BIG = 600;
 
   function cssVar(element, name, fallback) {
@@ -164,6 +166,16 @@
           "control-point-weights": [0.5],
         },
       },
+      // Changes since a sync (or of a what-if): new edges green and thick, removed ones dashed.
+      {
+        selector: "edge.change-added",
+        style: { "line-color": "#15803d", "target-arrow-color": "#15803d", width: 3.2, opacity: 1, "z-index": 15 },
+      },
+      {
+        selector: "edge.change-removed",
+        style: { "line-color": "#9f1239", "target-arrow-color": "#9f1239", "line-style": "dashed", "line-dash-pattern": [5, 5], width: 2, opacity: 0.8 },
+      },
+      { selector: "node.change-end", style: { "underlay-color": "#15803d", "underlay-opacity": 0.22, "underlay-padding": 6 } },
       { selector: ".faded", style: { opacity: 0.18 } },
       {
         selector: "node.hl",
@@ -217,8 +229,8 @@
       var classes = [node.kind];
       if (node.sub) classes.push("has-sub");
       if (node.outside) classes.push("outside");
-      (node.flags || []).forEach(function (flag) {
-        classes.push(flag);
+      (node.flags || []).concat(node.classes || []).forEach(function (name) {
+        classes.push(name);
       });
       // A compound's opacity multiplies its children's: boxes and headers never fade.
       var structural = node.kind === "box" || node.kind === "column";
@@ -244,11 +256,17 @@
       if (edge.status) classes.push(edge.status);
       if (edge.count && edge.count > 1) classes.push("folded");
       if (edge.source === "anyone") classes.push("from-anyone");
+      (edge.classes || []).forEach(function (name) {
+        classes.push(name);
+      });
       if (highlighted[edge.id]) classes.push("hl");
       else if (data.highlight && data.highlight.length) classes.push("faded");
       var extra = { hop: hopNumbers[edge.id] || "" };
-      if (data.links && data.links.edge) {
-        extra.panel = data.links.edge + "?" + new URLSearchParams({ source: edge.source, target: edge.target, kind: edge.kind }).toString();
+      // A removed edge is not stored any more: it has no panel.
+      if (data.links && data.links.edge && edge.change !== "removed") {
+        var query = { source: edge.source, target: edge.target, kind: edge.kind };
+        if (data.changes && data.changes.since) query.since = data.changes.since;
+        extra.panel = data.links.edge + "?" + new URLSearchParams(query).toString();
       }
       elements.push({ group: "edges", data: Object.assign({}, edge, extra), classes: classes.join(" ") });
     });
@@ -317,6 +335,7 @@
     var methods = edge.data("methods");
     if (methods && methods.length) parts.push((edge.data("status") === "potential" ? "Potential, by: " : "By: ") + methods.join(", "));
     if (edge.data("count") > 1) parts.push(edge.data("count") + " edges folded");
+    if (edge.data("change") === "added") parts.push("New " + ((currentChanges && currentChanges.label) || ""));
     return parts.filter(Boolean).join("\n");
   }
 
@@ -326,6 +345,13 @@
     // race the expansion's swap of the whole view.
     instance.on("onetap", "node", function (event) {
       var node = event.target;
+      if (node.data("members_url")) {
+        // A folded node opens the list of its members, to pick one to add: drilling in
+        // would often draw the same folded picture again.
+        setNodeParam("");
+        loadPanel(node.data("members_url"));
+        return;
+      }
       if (node.data("drill_url")) {
         goTo(node.data("drill_url"));
         return;
@@ -366,6 +392,7 @@
     var data = JSON.parse(island.textContent);
     var big = data.nodes.length > BIG || data.edges.length > 2 * BIG;
     var elements = elementsOf(data);
+    currentChanges = data.changes || null;
     if (cy && cy.container() === container && currentView === data.view) {
       merge(data, elements);
     } else {

@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from identities.queries.findings import admin_paths, administrators
-from tests.acme import ADMIN_ACCESS, ALICE, BREAK_GLASS, DEV, DEV_OPS, MGMT, PROD, PROD_OPS, SEC
+from tests.acme import (
+    ADMIN_ACCESS,
+    ALICE,
+    BREAK_GLASS,
+    DEV,
+    DEV_OPS,
+    FRANK,
+    KEY_ROTATOR,
+    MGMT,
+    PROD,
+    PROD_OPS,
+    SEC,
+    SECOPS_ADMIN,
+    TERRAFORM_BUILD,
+)
 from tests.bundles import arn
 
 
@@ -15,7 +29,9 @@ def test_administrators_with_their_basis(imported_sample):
         (arn(MGMT, "user", "carol"), "full", []),
         (arn(MGMT, "user", "dave"), "full", []),
         (arn(SEC, "role", "OrganizationAccountAccessRole"), "full", []),
+        (SECOPS_ADMIN, "full", []),
         (arn(DEV, "role", "OrganizationAccountAccessRole"), "escalation", []),
+        (TERRAFORM_BUILD, "escalation", []),
         (arn(PROD, "role", "OrganizationAccountAccessRole"), "escalation", []),
         (BREAK_GLASS, "escalation", []),
     ]
@@ -39,7 +55,11 @@ def test_principals_that_can_reach_an_administrator(imported_sample):
         for path in admin_paths()
     ]
 
+    # frank and svc-key-rotator reach one through an escalation: frank passes terraform-build
+    # to a new CodeBuild project, svc-key-rotator creates an access key for secops-admin.
     assert rows == [
+        (KEY_ROTATOR, SECOPS_ADMIN, 1, []),
+        (FRANK, TERRAFORM_BUILD, 1, []),
         (PROD_OPS, BREAK_GLASS, 1, []),
         (
             f"federated:arn:aws:iam::{MGMT}:saml-provider/Okta",
@@ -47,6 +67,7 @@ def test_principals_that_can_reach_an_administrator(imported_sample):
             1,
             ["saml:aud"],
         ),
+        ("service:codebuild.amazonaws.com", TERRAFORM_BUILD, 1, []),
         (DEV_OPS, BREAK_GLASS, 2, []),
         (ALICE, BREAK_GLASS, 3, ["aws:MultiFactorAuthPresent"]),
     ]

@@ -3,6 +3,8 @@ it follows, and the stories of the sample organisation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from identities.analysis import analyse_estate
@@ -22,6 +24,7 @@ from tests.acme import (
     PROD_OPS,
     PUBLIC_READER,
     SEC,
+    SECOPS_ADMIN,
     trust_ref,
 )
 from tests.bundles import (
@@ -48,6 +51,20 @@ def analyse(accounts: dict[str, dict[str, list[dict]]]) -> None:
 
 def sources_into(role_arn: str) -> list[tuple[str, str, tuple[str, ...]]]:
     return [(a.source, a.outcome, a.condition_keys) for a in access_into(role_arn)]
+
+
+def neighbour_trust(condition: dict[str, Any]) -> dict[str, Any]:
+    """A trust statement letting the user neighbour assume the role under ``condition``."""
+    [statement] = trusting({"AWS": arn(HOME, "user", "neighbour")}, Condition=condition)
+    return statement
+
+
+def neighbour_sources(trusts: dict[str, dict[str, Any]]) -> list[list[tuple[str, str, tuple]]]:
+    """Analyse HOME with the user neighbour and one role per trust statement (keyed by the
+    role's name); the sources into each role, in that order."""
+    roles = [iam_role(HOME, name, [statement]) for name, statement in trusts.items()]
+    analyse({HOME: {"users": [iam_user(HOME, "neighbour")], "roles": roles}})
+    return [sources_into(arn(HOME, "role", name)) for name in trusts]
 
 
 WILDCARD = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
@@ -84,19 +101,12 @@ def test_wildcard_trust_gives_every_estate_principal_its_edge():
 @pytest.mark.django_db
 def test_wildcard_trust_conditions_stay_on_estate_edges():
     conditional = WILDCARD | {"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}
-    analyse(
-        {
-            HOME: {
-                "users": [iam_user(HOME, "neighbour")],
-                "roles": [iam_role(HOME, "mfa", [conditional])],
-            }
-        }
-    )
-
-    assert sources_into(arn(HOME, "role", "mfa")) == [
-        ("*", "conditional", ("aws:MultiFactorAuthPresent",)),
-        (arn(HOME, "role", "mfa"), "conditional", ("aws:MultiFactorAuthPresent",)),
-        (arn(HOME, "user", "neighbour"), "conditional", ("aws:MultiFactorAuthPresent",)),
+    assert neighbour_sources({"mfa": conditional}) == [
+        [
+            ("*", "conditional", ("aws:MultiFactorAuthPresent",)),
+            (arn(HOME, "role", "mfa"), "conditional", ("aws:MultiFactorAuthPresent",)),
+            (arn(HOME, "user", "neighbour"), "conditional", ("aws:MultiFactorAuthPresent",)),
+        ]
     ]
 
 
@@ -131,26 +141,9 @@ def test_user_named_in_trust_needs_its_boundary_to_allow_assume_role():
 def test_unknown_operator_keeps_the_trust_policy_and_names_the_key():
     # The simulator accepts ForAllValues:Null; an operator iamviz does not know makes only its
     # statement conditional.
-    odd = {
-        "Effect": "Allow",
-        "Principal": {"AWS": arn(HOME, "user", "neighbour")},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEqualsSometimes": {"aws:PrincipalTag/team": "x"}},
-    }
+    odd = neighbour_trust({"StringEqualsSometimes": {"aws:PrincipalTag/team": "x"}})
     null_set = odd | {"Condition": {"ForAllValues:Null": {"aws:TagKeys": "false"}}}
-    analyse(
-        {
-            HOME: {
-                "users": [iam_user(HOME, "neighbour")],
-                "roles": [iam_role(HOME, "odd", [odd]), iam_role(HOME, "null-set", [null_set])],
-            }
-        }
-    )
-
-    assert (
-        sources_into(arn(HOME, "role", "odd")),
-        sources_into(arn(HOME, "role", "null-set")),
-    ) == (
+    assert neighbour_sources({"odd": odd, "null-set": null_set}) == [
         [
             (
                 arn(HOME, "user", "neighbour"),
@@ -159,7 +152,7 @@ def test_unknown_operator_keeps_the_trust_policy_and_names_the_key():
             )
         ],
         [(arn(HOME, "user", "neighbour"), "conditional", ("aws:TagKeys",))],
-    )
+    ]
     assert not any("trust policy unknown" in note for note in AnalysisRun.objects.get().notes)
 
 
@@ -167,29 +160,12 @@ def test_unknown_operator_keeps_the_trust_policy_and_names_the_key():
 def test_source_identity_trust_without_set_source_identity_has_no_edge():
     # Source identity page: "sts:SetSourceIdentity" must be allowed in the role trust policy.
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html
-    needs = {
-        "Effect": "Allow",
-        "Principal": {"AWS": arn(HOME, "user", "neighbour")},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringLike": {"sts:SourceIdentity": "*"}},
-    }
+    needs = neighbour_trust({"StringLike": {"sts:SourceIdentity": "*"}})
     allowed = needs | {"Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}
-    analyse(
-        {
-            HOME: {
-                "users": [iam_user(HOME, "neighbour")],
-                "roles": [iam_role(HOME, "without", [needs]), iam_role(HOME, "with", [allowed])],
-            }
-        }
-    )
-
-    assert (
-        sources_into(arn(HOME, "role", "without")),
-        sources_into(arn(HOME, "role", "with")),
-    ) == (
+    assert neighbour_sources({"without": needs, "with": allowed}) == [
         [],
         [(arn(HOME, "user", "neighbour"), "conditional", ("sts:SourceIdentity",))],
-    )
+    ]
 
 
 # -- the sample organisation (identities/sample/README.md) ------------------------------
@@ -309,6 +285,7 @@ def test_audit_roles_are_assumed_from_the_security_account(imported_sample):
                     f"assume-audit-roles (arn:aws:iam::{SEC}:group/auditors)",
                 ),
             ),
+            (SECOPS_ADMIN, "allow", (), (trust, ADMIN_ACCESS)),
         ]
 
 
@@ -333,19 +310,20 @@ def test_organization_access_roles_are_assumed_from_the_management_account(impor
     ]
 
 
-def test_scp_denying_assume_role_refuses_the_named_principal(imported_sample):
+def deny_assume_role_scp(policy_id: str, name: str, target: str, **sid: str) -> None:
+    """An SCP attached to ``target`` whose one statement denies sts:AssumeRole."""
+    statement = {**sid, "Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}
     OrgPolicy.objects.create(
-        policy_id="p-denyassume",
-        name="DenyAssumeRole",
+        policy_id=policy_id,
+        name=name,
         type=OrgPolicy.Type.SCP,
-        document={
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "NoRoles", "Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}
-            ],
-        },
-        targets=["ou-ac3e-dev00001"],
+        document={"Version": "2012-10-17", "Statement": [statement]},
+        targets=[target],
     )
+
+
+def test_scp_denying_assume_role_refuses_the_named_principal(imported_sample):
+    deny_assume_role_scp("p-denyassume", "DenyAssumeRole", "ou-ac3e-dev00001", Sid="NoRoles")
 
     analyse_estate()
 
@@ -361,16 +339,7 @@ def test_scp_denying_assume_role_refuses_the_named_principal(imported_sample):
 
 def test_management_account_is_not_restricted_by_scps(imported_sample):
     root = OrgNode.objects.get(kind=OrgNode.Kind.ROOT).node_id
-    OrgPolicy.objects.create(
-        policy_id="p-denyall",
-        name="DenyAssumeEverywhere",
-        type=OrgPolicy.Type.SCP,
-        document={
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}],
-        },
-        targets=[root],
-    )
+    deny_assume_role_scp("p-denyall", "DenyAssumeEverywhere", root)
 
     analyse_estate()
 

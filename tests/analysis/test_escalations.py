@@ -202,6 +202,7 @@ def test_frank_passes_lambda_exec_to_a_new_function(imported_sample):
             "proven",
             _arn(DEV, "role", "app-server"),
         ),
+        ("CodeBuild-CreateProjectPassRole", "proven", _arn(DEV, "role", "terraform-build")),
         ("EC2-CreateInstanceWithExistingProfile", "proven", _arn(DEV, "role", "app-server")),
         (
             "Lambda-PassExistingRoleToNewLambdaThenInvoke",
@@ -224,13 +225,14 @@ def test_svc_key_rotator_creates_keys_for_the_other_users_of_its_account(importe
             "principal": KEY_ROTATOR,
             "method": "IAM-CreateAccessKey",
             "status": "proven",
-            "target": _arn(SEC, "user", "auditor"),
+            "target": _arn(SEC, "user", target),
             "conditions": [],
             "granted_by": [
                 "statement (Statement[0]) of customer-managed policy iam-key-rotation "
                 f"(arn:aws:iam::{SEC}:policy/iam-key-rotation)"
             ],
         }
+        for target in ("auditor", "secops-admin")
     ]
 
 

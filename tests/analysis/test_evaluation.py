@@ -18,6 +18,7 @@ from identities.analysis.subjects import (
     outsider_subject,
 )
 from identities.policy import Layer, Outcome, PolicySource, parse_policy
+from tests.bundles import trust_policy
 
 ORG = "o-acme7x2k9q"
 DEV = AccountInfo(
@@ -43,17 +44,7 @@ LONE = AccountInfo(3, "555555555555", "lone", False, False)
 
 def trust_doc(condition: dict[str, dict[str, str]]) -> Doc:
     source = PolicySource(Layer.TRUST, "inventory", "arn:aws:iam::222222222222:role/inventory")
-    document = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": "sts:AssumeRole",
-                "Condition": condition,
-            }
-        ],
-    }
+    document = trust_policy({"AWS": "*"}, Condition=condition)
     return Doc("trust", "inventory", source.label, parse_policy(document, source))
 
 

@@ -15,10 +15,10 @@ def test_analysis_replaces_the_previous_results(imported_sample):
 
     summary = analyse_estate()
 
-    assert AccessEdge.objects.count() == edges == summary["access_edges"] == 60
+    assert AccessEdge.objects.count() == edges == summary["access_edges"] == 67
     assert AnalysisRun.objects.filter(status="succeeded").count() == 2
     assert AnalysisRun.objects.get(pk=first.pk).graph is None
-    assert AccessGroup.objects.count() == summary["access_groups"] == 17
+    assert AccessGroup.objects.count() == summary["access_groups"] == 18
 
 
 def test_failed_analysis_leaves_the_previous_results(imported_sample):

@@ -59,15 +59,20 @@ def page(browser: Browser) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def screenshot(page: Any) -> Callable[[str], Path]:
-    """Save a full-page screenshot of the current step under test-artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {SCREENSHOTS}")
+def screenshot_taker(page: Any, folder: Path, *, full_page: bool) -> Callable[[str], Path]:
+    """A function that saves a screenshot of the current step as ``folder/<name>.png``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots: {folder}")
 
     def take(name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take
+
+
+@pytest.fixture
+def screenshot(page: Any) -> Callable[[str], Path]:
+    """Save a full-page screenshot of the current step under test-artifacts/screenshots/."""
+    return screenshot_taker(page, SCREENSHOTS, full_page=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, screenshot_taker
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def shot(page):
-    GRAPH_SHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"graph screenshots: {GRAPH_SHOTS}")
-
-    def take(name: str) -> Path:
-        path = GRAPH_SHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=False)
-        return path
-
-    return take
+    return screenshot_taker(page, GRAPH_SHOTS, full_page=False)
 
 
 def _login(page, live_server, path: str, *, drawn: bool = True) -> None:
@@ -95,9 +87,9 @@ def test_graph_access_view_node_panel_swaps_in_without_reload(
     assert page.evaluate("() => window.__sameDocument") is True
     assert "ci-deploy" in panel.inner_text()
     assert "only when ExternalId = acme-ci-7f3a9c" in panel.inner_text()
-    # One row per edge of the whole access view: 53 assume (37 allowed, 16 conditional), 25
-    # access-group memberships, 11 escalations, 3 from "*", 2 federated, 2 from services.
-    assert page.locator("table.graph-rows tbody tr").count() == 96
+    # One row per edge of the whole access view: 59 assume (42 allowed, 17 conditional), 27
+    # access-group memberships, 13 escalations, 3 from "*", 2 federated, 3 from services.
+    assert page.locator("table.graph-rows tbody tr").count() == 107
     assert page.errors == []
 
 

@@ -61,6 +61,7 @@ def test_escalation_edges_follow_the_kind_and_condition_filters(imported_sample)
     assert sorted(_escalations(only_escalate)) == [
         (FRANK, f"role:{DEV}:app-server"),
         (FRANK, LAMBDA_EXEC),
+        (FRANK, f"role:{DEV}:terraform-build"),
     ]
     # Frank's escalations need no condition.
     assert _escalations(conditional_only) == {}
@@ -82,10 +83,11 @@ def test_folded_views_count_escalations_per_account(imported_sample):
     data = build_access_graph(threshold=5)
 
     edge = _escalations(data)[(f"agg:users:{DEV}", f"agg:roles:{DEV}")]
-    # alice, erin and frank onto app-server and lambda-exec, bob onto lambda-exec
-    assert edge["count"] == 7
+    # alice, erin and frank onto app-server and lambda-exec, bob onto lambda-exec, frank onto
+    # terraform-build
+    assert edge["count"] == 8
     assert [(c.source_of, c.target_of, c.n) for c in count_escalations_by_account(SEC)] == [
-        ("user", "user", 2)
+        ("user", "user", 3)
     ]
 
 
@@ -127,8 +129,7 @@ def test_path_finder_chains_mix_escalation_and_assume_hops(imported_sample):
     data = find_paths(source=ROTATOR, target=f"role:{DEV}:public-reader")
 
     assert [(h["kind"], h.get("method"), h["target"]) for h in data["paths"][0]["hops"]] == [
-        ("escalate", "IAM-CreateAccessKey", AUDITOR),
-        ("assume", None, f"role:{DEV}:audit"),
+        ("escalate", "IAM-CreateAccessKey", f"user:{SEC}:secops-admin"),
         ("assume", None, f"role:{DEV}:public-reader"),
     ]
 

@@ -50,11 +50,11 @@ def test_identity_account_counts_by_kind(imported_sample):
         "inline": 5,
         "policy-aws": 6,
         "policy-customer": 3,
-        "role": 7,
+        "role": 8,
         "user": 5,
     }
-    # 21 and 10 escalations between the principals drawn (PassRole to lambda, ec2, …).
-    assert data["stats"]["edges"] == 31
+    # 22 and 11 escalations between the principals drawn (PassRole to lambda, ec2, codebuild, …).
+    assert data["stats"]["edges"] == 33
 
 
 def test_identity_hide_aws_managed_drops_their_nodes_and_edges(imported_sample):
@@ -64,7 +64,7 @@ def test_identity_hide_aws_managed_drops_their_nodes_and_edges(imported_sample):
         "group": 1,
         "inline": 5,
         "policy-customer": 3,
-        "role": 7,
+        "role": 8,
         "user": 5,
     }
     assert [e for e in data["edges"] if "aws:policy" in e["target"]] == []
@@ -92,7 +92,7 @@ def test_identity_columns_users_groups_policies_roles(imported_sample):
         "Users · 5",
         "Groups · 1",
         "Policies · 14",
-        "Roles · 7",
+        "Roles · 8",
     ]
 
 
@@ -112,7 +112,7 @@ def test_identity_folds_users_by_group_then_roles_past_the_threshold(imported_sa
     assert data["aggregated"] is True
     assert data["stats"]["folded"] == ["users", "roles"]
     assert folded == {
-        f"agg:roles:{DEV}": 7,
+        f"agg:roles:{DEV}": 8,
         f"agg:users:{DEV}:nogroup": 1,
         f"agg:users:group:{DEV}:developers": 4,
     }
@@ -130,9 +130,9 @@ def test_identity_estate_overview_past_the_threshold_counts_by_account(imported_
     assert counts[f"agg:role:{PROD}"] == 6
     assert counts["agg:policy-aws"] == 7
     assert edges[(f"agg:user:{DEV}", f"agg:group:{DEV}", "member")] == 4
-    assert edges[(f"agg:role:{DEV}", "agg:policy-aws", "attached")] == 7
-    assert edges[(f"agg:user:{DEV}", f"agg:role:{DEV}", "escalate")] == 7
-    assert len(edges) == 18
+    assert edges[(f"agg:role:{DEV}", "agg:policy-aws", "attached")] == 8
+    assert edges[(f"agg:user:{DEV}", f"agg:role:{DEV}", "escalate")] == 8
+    assert len(edges) == 19
 
 
 def test_identity_unknown_focus_raises(imported_sample):

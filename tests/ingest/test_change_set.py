@@ -13,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from identities.bundle import make_bundle, validate_bundle
 from identities.ingest.imports import import_bundle
 from identities.models import AccessKey, Account, IamRole, IamUser, SyncRun
+from identities.sample.vocabulary import CREDENTIAL_REPORT_HEADER
+from tests.bundles import trust_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -22,24 +24,12 @@ ALLOW_S3: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
 }
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"{ARN}:root"}, "Action": "sts:AssumeRole"}
-    ],
-}
-REPORT_HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
-)
+TRUST = trust_policy({"AWS": f"{ARN}:root"})
 
 
 def report(last_used: str = "2026-11-01T08:00:00+00:00") -> str:
-    return REPORT_HEADER + (
+    return CREDENTIAL_REPORT_HEADER + (
+        "\n"
         f"alice,{ARN}:user/alice,2024-01-02T03:04:05+00:00,true,{last_used},"
         "2024-01-02T03:04:05+00:00,N/A,true,true,2024-02-01T00:00:00+00:00,"
         f"{last_used},us-east-1,sts,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
@@ -188,7 +178,7 @@ def test_a_deleted_user_takes_its_memberships_attachments_and_inline_policies_in
     import_bundle(bundle_of(account_entry()))
     gone = account_entry()
     gone["authorization_details"]["UserDetailList"] = []
-    gone["credential_report"] = REPORT_HEADER
+    gone["credential_report"] = CREDENTIAL_REPORT_HEADER + "\n"
 
     run = import_bundle(bundle_of(gone)).sync_run
 

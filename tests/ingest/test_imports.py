@@ -17,6 +17,7 @@ from identities import models
 from identities.bundle import BundleError, parse_bundle, read_bundle, read_bundles
 from identities.ingest import apply
 from identities.ingest.imports import import_bundle, import_files
+from identities.sample.vocabulary import CREDENTIAL_REPORT_HEADER
 from tests.conftest import TEST_DATA
 
 pytestmark = pytest.mark.django_db
@@ -40,13 +41,8 @@ ESTATE_MODELS: list[type[Model]] = [
 ]
 ACCOUNT = "123456789012"
 REPORT = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
-    "<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,"
+    CREDENTIAL_REPORT_HEADER
+    + "\n<root_account>,arn:aws:iam::123456789012:root,2020-01-01T00:00:00+00:00,not_supported,"
     "2024-01-01T00:00:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,"
     "N/A,N/A,N/A,false,N/A,false,N/A\n"
     "alice,arn:aws:iam::123456789012:user/alice,2024-01-02T03:04:05+00:00,true,"

@@ -77,57 +77,42 @@ def _user(index: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda bundle: details(bundle)["UserDetailList"][index]
 
 
-def _duplicate_id(list_name: str, key: str) -> Callable[[dict[str, Any]], None]:
+def _field(entry: str, problem: str, case_id: str, **fields: Any) -> Any:
+    """A case that sets fields of one entry (``"UserDetailList[0]"``) of account 333333333333;
+    the error names the first of them."""
+    list_name, index = entry.removesuffix("]").split("[")
+    return pytest.param(
+        _set(lambda bundle: details(bundle)[list_name][int(index)], **fields),
+        f"{AT}.{entry}.{next(iter(fields))}",
+        problem,
+        id=case_id,
+    )
+
+
+def _duplicate_id(list_name: str, key: str, problem: str, case_id: str) -> Any:
+    """A case giving the second entry of a details list the id of the first."""
+
     def mutate(bundle: dict[str, Any]) -> None:
         entries = details(bundle)[list_name]
         entries[1][key] = entries[0][key]
 
-    return mutate
+    return pytest.param(mutate, f"{AT}.{list_name}[1].{key}", problem, id=case_id)
 
 
+# fmt: off
 CASES = [
-    pytest.param(
-        _set(_user(0), CreateDate="2020-01-20T15:05:44"),
-        f"{AT}.UserDetailList[0].CreateDate",
-        "a time needs a timezone",
-        id="timestamp-without-timezone",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), AssumeRolePolicyDocument=deep_condition(300)),
-        f"{AT}.RoleDetailList[0].AssumeRolePolicyDocument",
-        "nested deeper than",
-        id="300-deep-condition",
-    ),
-    pytest.param(
-        _set(_policy(0), AttachmentCount="abc"),
-        f"{AT}.Policies[0].AttachmentCount",
-        "must be a whole number",
-        id="attachment-count-abc",
-    ),
-    pytest.param(
-        _set(_policy(0), IsAttachable=None),
-        f"{AT}.Policies[0].IsAttachable",
-        "must be true or false, found null",
-        id="is-attachable-null",
-    ),
+    _field("UserDetailList[0]", "a time needs a timezone", "timestamp-without-timezone", CreateDate="2020-01-20T15:05:44"),
+    _field("RoleDetailList[0]", "nested deeper than", "300-deep-condition", AssumeRolePolicyDocument=deep_condition(300)),
+    _field("Policies[0]", "must be a whole number", "attachment-count-abc", AttachmentCount="abc"),
+    _field("Policies[0]", "must be true or false, found null", "is-attachable-null", IsAttachable=None),
     pytest.param(
         lambda b: _user(0)(b)["AttachedManagedPolicies"][0].update(PolicyArn="x"),
         f"{AT}.UserDetailList[0].AttachedManagedPolicies[0].PolicyArn",
         "not an IAM policy ARN",
         id="policy-arn-x",
     ),
-    pytest.param(
-        _duplicate_id("RoleDetailList", "RoleId"),
-        f"{AT}.RoleDetailList[1].RoleId",
-        "role id",
-        id="duplicate-role-id",
-    ),
-    pytest.param(
-        _duplicate_id("UserDetailList", "UserId"),
-        f"{AT}.UserDetailList[1].UserId",
-        "user id",
-        id="duplicate-user-id",
-    ),
+    _duplicate_id("RoleDetailList", "RoleId", "role id", "duplicate-role-id"),
+    _duplicate_id("UserDetailList", "UserId", "user id", "duplicate-user-id"),
     pytest.param(
         lambda b: details(b)["GroupDetailList"].append(
             {
@@ -140,18 +125,8 @@ CASES = [
         "group id",
         id="duplicate-group-id",
     ),
-    pytest.param(
-        _duplicate_id("Policies", "PolicyId"),
-        f"{AT}.Policies[1].PolicyId",
-        "policy id",
-        id="duplicate-policy-id",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), AssumeRolePolicyDocument=principals_trust(10_000)),
-        f"{AT}.RoleDetailList[0].AssumeRolePolicyDocument",
-        "AWS's quota is 8192",
-        id="trust-policy-10k-principals",
-    ),
+    _duplicate_id("Policies", "PolicyId", "policy id", "duplicate-policy-id"),
+    _field("RoleDetailList[0]", "AWS's quota is 8192", "trust-policy-10k-principals", AssumeRolePolicyDocument=principals_trust(10_000)),
     pytest.param(
         lambda b: _policy(0)(b)["PolicyVersionList"][0].update(Document=big_policy(6200)),
         f"{AT}.Policies[0].PolicyVersionList[0].Document",
@@ -166,60 +141,15 @@ CASES = [
         "AWS's quota is 10240",
         id="inline-total-over-quota",
     ),
-    pytest.param(
-        _set(_user(0), UserName="ci/deploy", Arn="arn:aws:iam::333333333333:user/ci/deploy"),
-        f"{AT}.UserDetailList[0].UserName",
-        "a user name holds only",
-        id="slash-in-name",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), RoleName="OrganizationAccessRole\n"),
-        f"{AT}.RoleDetailList[0].RoleName",
-        "a role name holds only",
-        id="newline-in-name",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), RoleName='a"b'),
-        f"{AT}.RoleDetailList[0].RoleName",
-        "a role name holds only",
-        id="quote-in-name",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), RoleName="r" * 65),
-        f"{AT}.RoleDetailList[0].RoleName",
-        "at most 64 characters",
-        id="role-name-too-long",
-    ),
-    pytest.param(
-        _set(_user(0), Path="/no-end"),
-        f"{AT}.UserDetailList[0].Path",
-        "a path is / or /…/",
-        id="bad-path",
-    ),
-    pytest.param(
-        _set(_user(0), UserId="AIDA-not/an id"),
-        f"{AT}.UserDetailList[0].UserId",
-        "a unique id is",
-        id="bad-unique-id",
-    ),
-    pytest.param(
-        _set(_user(0), Arn="arn:aws:iam::333333333333:user/somebody-else"),
-        f"{AT}.UserDetailList[0].Arn",
-        "the ARN does not name 'ci-deploy'",
-        id="arn-names-another-user",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), MaxSessionDuration=10**30),
-        f"{AT}.RoleDetailList[0].MaxSessionDuration",
-        "from 3600 to 43200",
-        id="session-duration-huge",
-    ),
-    pytest.param(
-        _set(lambda b: role(b), RoleLastUsed=["2024"]),
-        f"{AT}.RoleDetailList[0].RoleLastUsed",
-        "must be an object",
-        id="role-last-used-list",
-    ),
+    _field("UserDetailList[0]", "a user name holds only", "slash-in-name", UserName="ci/deploy", Arn="arn:aws:iam::333333333333:user/ci/deploy"),
+    _field("RoleDetailList[0]", "a role name holds only", "newline-in-name", RoleName="OrganizationAccessRole\n"),
+    _field("RoleDetailList[0]", "a role name holds only", "quote-in-name", RoleName='a"b'),
+    _field("RoleDetailList[0]", "at most 64 characters", "role-name-too-long", RoleName="r" * 65),
+    _field("UserDetailList[0]", "a path is / or /…/", "bad-path", Path="/no-end"),
+    _field("UserDetailList[0]", "a unique id is", "bad-unique-id", UserId="AIDA-not/an id"),
+    _field("UserDetailList[0]", "the ARN does not name 'ci-deploy'", "arn-names-another-user", Arn="arn:aws:iam::333333333333:user/somebody-else"),
+    _field("RoleDetailList[0]", "from 3600 to 43200", "session-duration-huge", MaxSessionDuration=10**30),
+    _field("RoleDetailList[0]", "must be an object", "role-last-used-list", RoleLastUsed=["2024"]),
     pytest.param(
         lambda b: _user(0)(b)["Tags"][0].update(Value="a\u0000b"),
         "$.accounts[2].authorization_details.UserDetailList[0].Tags[0].Value",
@@ -239,6 +169,7 @@ CASES = [
         id="warnings-not-list",
     ),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(("mutate", "path", "problem"), CASES)

@@ -41,7 +41,7 @@ def test_analyse_command_stores_a_run(imported_sample):
     output = run("analyse", "--now", "2026-11-28")
 
     assert output.splitlines()[-1].endswith(
-        "60 access edges from 17 access groups, 7 administrators, 4 principals that can reach "
+        "67 access edges from 18 access groups, 9 administrators, 7 principals that can reach "
         f"one, 5 findings (analysis #{AnalysisRun.objects.order_by('-id').first().pk})"
     )
     assert AnalysisRun.objects.filter(status="succeeded").count() == 2
@@ -54,7 +54,7 @@ def test_access_edges_json_has_the_contract_keys_sorted(imported_sample):
     assert [(row["source"], row["target"]) for row in rows] == sorted(
         (row["source"], row["target"]) for row in rows
     )
-    assert len(rows) == 80  # the 60 stored edges, access groups' edges once per member
+    assert len(rows) == 90  # the 67 stored edges, access groups' edges once per member
     assert all(
         row["transitive"] is False and row["path"] == [row["source"], row["target"]] for row in rows
     )
@@ -91,6 +91,7 @@ def test_access_edges_sources_cover_every_kind(imported_sample):
         f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole",
         f"arn:aws:iam::{SEC}:role/org-inventory",
         f"arn:aws:iam::{SEC}:user/auditor",
+        f"arn:aws:iam::{SEC}:user/secops-admin",
         f"arn:aws:iam::{SEC}:user/service/svc-key-rotator",
         f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole",
         f"arn:aws:iam::{DEV}:role/app-server",
@@ -99,6 +100,7 @@ def test_access_edges_sources_cover_every_kind(imported_sample):
         f"arn:aws:iam::{DEV}:role/github-deploy",
         f"arn:aws:iam::{DEV}:role/lambda-exec",
         f"arn:aws:iam::{DEV}:role/public-reader",
+        f"arn:aws:iam::{DEV}:role/terraform-build",
         ALICE,
         f"arn:aws:iam::{DEV}:user/bob",
         f"arn:aws:iam::{DEV}:user/ci-deploy",
@@ -112,6 +114,7 @@ def test_access_edges_sources_cover_every_kind(imported_sample):
         PROD_OPS,
         f"federated:arn:aws:iam::{MGMT}:saml-provider/Okta",
         f"federated:arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com",
+        "service:codebuild.amazonaws.com",
         "service:ec2.amazonaws.com",
         "service:lambda.amazonaws.com",
     ]
@@ -132,10 +135,13 @@ def test_access_edges_account_filter_keeps_targets_in_that_account(imported_samp
         (f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole", "role/audit"),
         (f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole", gateway),
         (f"arn:aws:iam::{SEC}:user/auditor", "role/audit"),
+        (f"arn:aws:iam::{SEC}:user/secops-admin", "role/audit"),
+        (f"arn:aws:iam::{SEC}:user/secops-admin", gateway),
         (f"arn:aws:iam::{DEV}:role/OrganizationAccountAccessRole", gateway),
         (DEV_OPS, gateway),
         (DEV_OPS, "role/prod-ops"),
         (f"arn:aws:iam::{DEV}:role/github-deploy", gateway),
+        (f"arn:aws:iam::{DEV}:role/terraform-build", gateway),
         (ALICE, gateway),
         (f"arn:aws:iam::{DEV}:user/bob", gateway),
         (f"arn:aws:iam::{DEV}:user/ci-deploy", "role/deploy"),
@@ -180,18 +186,19 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
     assert [(r["source"], r["target"]) for r in rows] == sorted(
         (r["source"], r["target"]) for r in rows
     )
-    # 12 role chains and 2 through an escalation hop (svc-key-rotator can act as auditor).
-    assert sum(r["transitive"] for r in rows) == 14
-    # The 26 direct edges into the account but partner-gateway's to itself: a role does not
+    # 13 role chains and 2 through an escalation hop (svc-key-rotator can act as auditor and as
+    # secops-admin).
+    assert sum(r["transitive"] for r in rows) == 15
+    # The 29 direct edges into the account but partner-gateway's to itself: a role does not
     # "end up" in itself through a chain.
-    assert len(rows) == 14 + 25
+    assert len(rows) == 15 + 28
 
 
 def test_access_edges_csv_has_the_same_rows(imported_sample):
     rows = list(csv.reader(io.StringIO(run("access_edges", "--format", "csv"))))
 
     assert rows[0] == KEYS
-    assert len(rows) == 1 + 80
+    assert len(rows) == 1 + 90
     assert [row for row in rows if row[1] == DEV_OPS] == [
         [
             ALICE,

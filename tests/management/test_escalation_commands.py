@@ -36,7 +36,8 @@ def test_escalations_principal_filter(imported_sample):
     rows = json.loads(run("escalations", "--principal", KEY_ROTATOR))
 
     assert [(r["method"], r["target"], r["conditions"]) for r in rows] == [
-        ("IAM-CreateAccessKey", f"arn:aws:iam::{SEC}:user/auditor", [])
+        ("IAM-CreateAccessKey", f"arn:aws:iam::{SEC}:user/auditor", []),
+        ("IAM-CreateAccessKey", f"arn:aws:iam::{SEC}:user/secops-admin", []),
     ]
 
 
@@ -88,6 +89,7 @@ def test_who_can_lists_the_key_rotator(imported_sample):
 
     assert out.splitlines() == [
         f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole",
+        f"arn:aws:iam::{SEC}:user/secops-admin",
         KEY_ROTATOR,
     ]
 

@@ -17,6 +17,7 @@ from identities.policy import (
     parse_policy,
 )
 from identities.policy.document import Condition, parse_condition_operator
+from tests.policy.test_document import one
 
 ALICE = Principal.aws("arn:aws:iam::111111111111:user/alice")
 
@@ -35,6 +36,7 @@ def check(
 
 T, F, U = Tri.TRUE, Tri.FALSE, Tri.UNKNOWN
 
+# fmt: off
 ROWS = [
     # String
     ("StringEquals", "k", "abc", {"k": "abc"}, T, "string/equals"),
@@ -66,217 +68,50 @@ ROWS = [
     ("NumericGreaterThanEquals", "n", "10", {"n": "11"}, T, "numeric/greater-than-equals"),
     ("NumericLessThan", "n", "10", {"n": "ten"}, F, "numeric/unparseable-false"),
     # Date
-    (
-        "DateLessThan",
-        "aws:CurrentTime",
-        "2030-01-01T00:00:00Z",
-        {"aws:CurrentTime": "2025-06-01T12:00:00Z"},
-        T,
-        "date/iso",
-    ),
-    (
-        "DateGreaterThan",
-        "aws:EpochTime",
-        "2020-01-01T00:00:00Z",
-        {"aws:EpochTime": "1700000000"},
-        T,
-        "date/epoch",
-    ),
+    ("DateLessThan", "aws:CurrentTime", "2030-01-01T00:00:00Z", {"aws:CurrentTime": "2025-06-01T12:00:00Z"}, T, "date/iso"),
+    ("DateGreaterThan", "aws:EpochTime", "2020-01-01T00:00:00Z", {"aws:EpochTime": "1700000000"}, T, "date/epoch"),
     ("DateEquals", "d", "2024-01-01", {"d": "2024-01-01T00:00:00+00:00"}, T, "date/equals"),
     ("DateNotEquals", "d", "2024-01-01", {"d": "2024-01-02"}, T, "date/not-equals"),
-    (
-        "DateLessThanEquals",
-        "d",
-        "1700000000",
-        {"d": "2023-11-14T22:13:20Z"},
-        T,
-        "date/less-than-equals-epoch",
-    ),
-    (
-        "DateGreaterThanEquals",
-        "d",
-        "2024-01-01",
-        {"d": "2023-12-31"},
-        F,
-        "date/greater-than-equals",
-    ),
+    ("DateLessThanEquals", "d", "1700000000", {"d": "2023-11-14T22:13:20Z"}, T, "date/less-than-equals-epoch"),
+    ("DateGreaterThanEquals", "d", "2024-01-01", {"d": "2023-12-31"}, F, "date/greater-than-equals"),
     # Bool, Binary
     ("Bool", "aws:SecureTransport", "true", {"aws:SecureTransport": "TRUE"}, T, "bool/true"),
     ("Bool", "aws:SecureTransport", "false", {"aws:SecureTransport": "true"}, F, "bool/false"),
     ("BinaryEquals", "b", "QmluYXJ5VmFsdWU=", {"b": "QmluYXJ5VmFsdWU="}, T, "binary/equals"),
     ("BinaryEquals", "b", "QmluYXJ5VmFsdWU=", {"b": "b3RoZXI="}, F, "binary/differs"),
     # IP
-    (
-        "IpAddress",
-        "aws:SourceIp",
-        "203.0.113.0/24",
-        {"aws:SourceIp": "203.0.113.9"},
-        T,
-        "ip/v4-in-cidr",
-    ),
-    (
-        "IpAddress",
-        "aws:SourceIp",
-        "203.0.113.0/24",
-        {"aws:SourceIp": "198.51.100.1"},
-        F,
-        "ip/v4-outside",
-    ),
-    (
-        "IpAddress",
-        "aws:SourceIp",
-        "2001:db8::/32",
-        {"aws:SourceIp": "2001:db8:1::1"},
-        T,
-        "ip/v6-in-cidr",
-    ),
-    (
-        "IpAddress",
-        "aws:SourceIp",
-        "2001:db8::/32",
-        {"aws:SourceIp": "203.0.113.9"},
-        F,
-        "ip/version-mismatch",
-    ),
-    (
-        "NotIpAddress",
-        "aws:SourceIp",
-        ["10.0.0.0/8", "192.0.2.1"],
-        {"aws:SourceIp": "192.0.2.1"},
-        F,
-        "ip/not-single-address",
-    ),
+    ("IpAddress", "aws:SourceIp", "203.0.113.0/24", {"aws:SourceIp": "203.0.113.9"}, T, "ip/v4-in-cidr"),
+    ("IpAddress", "aws:SourceIp", "203.0.113.0/24", {"aws:SourceIp": "198.51.100.1"}, F, "ip/v4-outside"),
+    ("IpAddress", "aws:SourceIp", "2001:db8::/32", {"aws:SourceIp": "2001:db8:1::1"}, T, "ip/v6-in-cidr"),
+    ("IpAddress", "aws:SourceIp", "2001:db8::/32", {"aws:SourceIp": "203.0.113.9"}, F, "ip/version-mismatch"),
+    ("NotIpAddress", "aws:SourceIp", ["10.0.0.0/8", "192.0.2.1"], {"aws:SourceIp": "192.0.2.1"}, F, "ip/not-single-address"),
     # ARN
-    (
-        "ArnLike",
-        "aws:SourceArn",
-        "arn:aws:sns:*:111111111111:topic-*",
-        {"aws:SourceArn": "arn:aws:sns:eu-west-1:111111111111:topic-a"},
-        T,
-        "arn/like",
-    ),
-    (
-        "ArnEquals",
-        "aws:SourceArn",
-        "arn:aws:sns:*:111111111111:t",
-        {"aws:SourceArn": "arn:aws:sns:eu-west-1:111111111111:t"},
-        T,
-        "arn/equals-wildcards-per-segment",
-    ),
-    (
-        "ArnLike",
-        "aws:SourceArn",
-        "arn:aws:sns:*:t",
-        {"aws:SourceArn": "arn:aws:sns:eu-west-1:111111111111:t"},
-        T,
-        "arn/short-pattern-whole-glob",
-    ),
-    (
-        "ArnNotEquals",
-        "aws:PrincipalArn",
-        "arn:aws:iam::*:role/admin",
-        {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/dev"},
-        T,
-        "arn/not-equals",
-    ),
+    ("ArnLike", "aws:SourceArn", "arn:aws:sns:*:111111111111:topic-*", {"aws:SourceArn": "arn:aws:sns:eu-west-1:111111111111:topic-a"}, T, "arn/like"),
+    ("ArnEquals", "aws:SourceArn", "arn:aws:sns:*:111111111111:t", {"aws:SourceArn": "arn:aws:sns:eu-west-1:111111111111:t"}, T, "arn/equals-wildcards-per-segment"),
+    ("ArnLike", "aws:SourceArn", "arn:aws:sns:*:t", {"aws:SourceArn": "arn:aws:sns:eu-west-1:111111111111:t"}, T, "arn/short-pattern-whole-glob"),
+    ("ArnNotEquals", "aws:PrincipalArn", "arn:aws:iam::*:role/admin", {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/dev"}, T, "arn/not-equals"),
     ("ArnLike", "k", "arn:aws:iam::*:role/x", {"k": "not-an-arn"}, F, "arn/non-arn-value"),
     # Set operators
-    (
-        "ForAllValues:StringEquals",
-        "aws:TagKeys",
-        ["a", "b"],
-        {"aws:TagKeys": ["a"]},
-        T,
-        "set/for-all-subset",
-    ),
-    (
-        "ForAllValues:StringEquals",
-        "aws:TagKeys",
-        ["a", "b"],
-        {"aws:TagKeys": ["a", "c"]},
-        F,
-        "set/for-all-not-subset",
-    ),
+    ("ForAllValues:StringEquals", "aws:TagKeys", ["a", "b"], {"aws:TagKeys": ["a"]}, T, "set/for-all-subset"),
+    ("ForAllValues:StringEquals", "aws:TagKeys", ["a", "b"], {"aws:TagKeys": ["a", "c"]}, F, "set/for-all-not-subset"),
     ("ForAllValues:StringEquals", "aws:TagKeys", ["a"], {}, T, "set/for-all-absent-true"),
     ("ForAnyValue:StringEquals", "aws:TagKeys", ["a"], {}, F, "set/for-any-absent-false"),
-    (
-        "ForAnyValue:StringEquals",
-        "aws:TagKeys",
-        ["a", "b"],
-        {"aws:TagKeys": ["c", "b"]},
-        T,
-        "set/for-any-one-matches",
-    ),
-    (
-        "ForAnyValue:StringLike",
-        "aws:TagKeys",
-        "env*",
-        {"aws:TagKeys": ["team", "owner"]},
-        F,
-        "set/for-any-like-none",
-    ),
-    (
-        "ForAllValues:StringNotEquals",
-        "aws:TagKeys",
-        ["secret"],
-        {"aws:TagKeys": ["a", "b"]},
-        T,
-        "set/for-all-negated",
-    ),
-    (
-        "ForAllValues:StringNotEquals",
-        "aws:TagKeys",
-        ["secret"],
-        {"aws:TagKeys": ["a", "secret"]},
-        F,
-        "set/for-all-negated-one-hits",
-    ),
-    (
-        "ForAnyValue:StringNotEquals",
-        "aws:TagKeys",
-        ["a"],
-        {"aws:TagKeys": ["a", "b"]},
-        T,
-        "set/for-any-negated",
-    ),
-    (
-        "StringNotEquals",
-        "aws:TagKeys",
-        ["a"],
-        {"aws:TagKeys": ["a", "b"]},
-        F,
-        "multivalued/negated-without-set-operator",
-    ),
+    ("ForAnyValue:StringEquals", "aws:TagKeys", ["a", "b"], {"aws:TagKeys": ["c", "b"]}, T, "set/for-any-one-matches"),
+    ("ForAnyValue:StringLike", "aws:TagKeys", "env*", {"aws:TagKeys": ["team", "owner"]}, F, "set/for-any-like-none"),
+    ("ForAllValues:StringNotEquals", "aws:TagKeys", ["secret"], {"aws:TagKeys": ["a", "b"]}, T, "set/for-all-negated"),
+    ("ForAllValues:StringNotEquals", "aws:TagKeys", ["secret"], {"aws:TagKeys": ["a", "secret"]}, F, "set/for-all-negated-one-hits"),
+    ("ForAnyValue:StringNotEquals", "aws:TagKeys", ["a"], {"aws:TagKeys": ["a", "b"]}, T, "set/for-any-negated"),
+    ("StringNotEquals", "aws:TagKeys", ["a"], {"aws:TagKeys": ["a", "b"]}, F, "multivalued/negated-without-set-operator"),
     ("ForAnyValue:StringEqualsIfExists", "aws:TagKeys", ["a"], {}, T, "set/if-exists-absent"),
     # Variables in values
-    (
-        "StringEquals",
-        "s3:prefix",
-        "home/${aws:username}",
-        {"s3:prefix": "home/alice"},
-        T,
-        "variables/username",
-    ),
+    ("StringEquals", "s3:prefix", "home/${aws:username}", {"s3:prefix": "home/alice"}, T, "variables/username"),
     ("StringLike", "k", "a${*}b", {"k": "a*b"}, T, "variables/literal-star"),
     ("StringLike", "k", "a${*}b", {"k": "axb"}, F, "variables/literal-star-not-wildcard"),
     ("StringEquals", "k", "${$}x", {"k": "$x"}, T, "variables/literal-dollar"),
-    (
-        "StringEquals",
-        "k",
-        "${aws:PrincipalTag/team, 'none'}",
-        {"k": "none"},
-        T,
-        "variables/default",
-    ),
-    (
-        "NumericEquals",
-        "n",
-        "${aws:username}",
-        {"n": "1"},
-        F,
-        "variables/not-substituted-for-numeric",
-    ),
+    ("StringEquals", "k", "${aws:PrincipalTag/team, 'none'}", {"k": "none"}, T, "variables/default"),
+    ("NumericEquals", "n", "${aws:username}", {"n": "1"}, F, "variables/not-substituted-for-numeric"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -408,16 +243,7 @@ def test_evaluate_condition_set_operator_null(
 
 def test_evaluate_condition_unsupported_operator_is_unknown_on_named_key() -> None:
     policy = parse_policy(
-        {
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "s3:GetObject",
-                    "Resource": "*",
-                    "Condition": {"StringEqualz": {"aws:PrincipalTag/team": "x"}},
-                }
-            ]
-        },
+        one(Condition={"StringEqualz": {"aws:PrincipalTag/team": "x"}}),
         PolicySource(Layer.IDENTITY, "p"),
     )
     request = RequestContext(

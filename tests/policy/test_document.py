@@ -70,19 +70,8 @@ def test_parse_policy_single_statement_object_and_star_principal() -> None:
 
 
 def test_parse_policy_condition_operator_parts() -> None:
-    policy = parse_policy(
-        {
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "*",
-                    "Resource": "*",
-                    "Condition": {"ForAnyValue:StringNotLikeIfExists": {"aws:TagKeys": "x*"}},
-                }
-            ]
-        },
-        SOURCE,
-    )
+    condition = {"ForAnyValue:StringNotLikeIfExists": {"aws:TagKeys": "x*"}}
+    policy = parse_policy(one(Action="*", Condition=condition), SOURCE)
 
     operator = policy.statements[0].conditions[0].operator
     assert (
@@ -104,6 +93,11 @@ def statement(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
     base.update(overrides)
     return {key: value for key, value in base.items() if value is not None}
+
+
+def one(**overrides: Any) -> dict[str, Any]:
+    """A document of one statement(**overrides)."""
+    return {"Statement": [statement(**overrides)]}
 
 
 @pytest.mark.parametrize(
@@ -131,65 +125,57 @@ def statement(**overrides: Any) -> dict[str, Any]:
             "Statement[1]: must be an object, not a number",
             id="statement-not-object",
         ),
+        pytest.param(one(Effect=None), "Statement[0].Effect: missing", id="missing-effect"),
         pytest.param(
-            {"Statement": [statement(Effect=None)]},
-            "Statement[0].Effect: missing",
-            id="missing-effect",
-        ),
-        pytest.param(
-            {"Statement": [statement(Effect="allow")]},
+            one(Effect="allow"),
             'Statement[0].Effect: must be "Allow" or "Deny", not "allow"',
             id="bad-effect",
         ),
         pytest.param(
-            {"Statement": [statement(Action=None)]},
-            "Statement[0]: missing Action or NotAction",
-            id="missing-action",
+            one(Action=None), "Statement[0]: missing Action or NotAction", id="missing-action"
         ),
         pytest.param(
-            {"Statement": [statement(Action=["s3:Get*", 5])]},
+            one(Action=["s3:Get*", 5]),
             "Statement[0].Action[1]: must be a string, not a number",
             id="non-string-action",
         ),
         pytest.param(
-            {"Statement": [statement(NotAction="iam:*")]},
+            one(NotAction="iam:*"),
             "Statement[0]: has both Action and NotAction",
             id="action-and-notaction",
         ),
         pytest.param(
-            {"Statement": [statement(Resource=[])]},
+            one(Resource=[]),
             "Statement[0].Resource: must not be an empty list",
             id="empty-resource",
         ),
         pytest.param(
-            {"Statement": [statement(Condition={"Null": {"k": "yes"}})]},
+            one(Condition={"Null": {"k": "yes"}}),
             'Statement[0].Condition.Null.k: Null takes "true" or "false"',
             id="null-value",
         ),
         pytest.param(
-            {"Statement": [statement(Condition={"StringEquals": {"k": {"a": 1}}})]},
+            one(Condition={"StringEquals": {"k": {"a": 1}}}),
             "Statement[0].Condition.StringEquals.k: condition values must be strings, numbers or booleans, not an object",
             id="condition-object-value",
         ),
         pytest.param(
-            {"Statement": [statement(Condition=["x"])]},
+            one(Condition=["x"]),
             "Statement[0].Condition: must be an object, not a list",
             id="condition-list",
         ),
         pytest.param(
-            {"Statement": [statement(Principal={"Robot": "x"})]},
+            one(Principal={"Robot": "x"}),
             "Statement[0].Principal.Robot: unknown principal type (expected AWS, Service, Federated or CanonicalUser)",
             id="unknown-principal-type",
         ),
         pytest.param(
-            {"Statement": [statement(Principal="alice")]},
+            one(Principal="alice"),
             'Statement[0].Principal: must be "*" or an object such as {"AWS": ...}, not a string',
             id="principal-string",
         ),
         pytest.param(
-            {"Statement": [statement(Actions="s3:*")]},
-            "Statement[0]: unknown element(s): Actions",
-            id="unknown-element",
+            one(Actions="s3:*"), "Statement[0]: unknown element(s): Actions", id="unknown-element"
         ),
     ],
 )

@@ -26,6 +26,7 @@ from identities.policy import (
 
 TEXT = st.text(alphabet=st.characters(codec="ascii", exclude_characters="*?"), max_size=30)
 SEGMENT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-/", max_size=12)
+IAM_1, IAM_2, IAM_3 = (f"arn:aws:iam::{digit * 12}" for digit in "123")
 
 
 @given(TEXT)
@@ -190,26 +191,10 @@ def test_principals_named_in_all_actions() -> None:
 @pytest.mark.parametrize(
     ("principal", "expected"),
     [
-        pytest.param(
-            Principal.aws("arn:aws:iam::111111111111:user/alice"),
-            PrincipalMatch.EXACT,
-            id="user-arn",
-        ),
-        pytest.param(
-            Principal.aws("arn:aws:iam::111111111111:user/bob"),
-            PrincipalMatch.NONE,
-            id="other-user",
-        ),
-        pytest.param(
-            Principal.aws("arn:aws:iam::222222222222:role/x"),
-            PrincipalMatch.ACCOUNT,
-            id="bare-account",
-        ),
-        pytest.param(
-            Principal.aws("arn:aws:iam::333333333333:user/y"),
-            PrincipalMatch.ACCOUNT,
-            id="account-root",
-        ),
+        pytest.param(Principal.aws(f"{IAM_1}:user/alice"), PrincipalMatch.EXACT, id="user-arn"),
+        pytest.param(Principal.aws(f"{IAM_1}:user/bob"), PrincipalMatch.NONE, id="other-user"),
+        pytest.param(Principal.aws(f"{IAM_2}:role/x"), PrincipalMatch.ACCOUNT, id="bare-account"),
+        pytest.param(Principal.aws(f"{IAM_3}:user/y"), PrincipalMatch.ACCOUNT, id="account-root"),
         pytest.param(Principal.service("ec2.amazonaws.com"), PrincipalMatch.EXACT, id="service"),
         pytest.param(
             Principal.service("lambda.amazonaws.com"), PrincipalMatch.NONE, id="other-service"

@@ -145,6 +145,7 @@ def test_audit_edge_comes_from_an_access_group_of_the_security_account(imported_
 
     assert rows == [
         ("group", "roles of acme-security with AdministratorAccess"),
+        ("group", "users of acme-security with AdministratorAccess"),
         ("group", "users of acme-security with assume-audit-roles (group auditors)"),
     ]
 

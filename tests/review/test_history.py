@@ -24,6 +24,18 @@ from tests.review.conftest import AUDITOR, CI_DEPLOY, PROD_OPS, VENDOR_ROOT, ana
 PARTNER_GATEWAY = "arn:aws:iam::444444444444:role/partner-gateway"
 ORG_INVENTORY = "arn:aws:iam::222222222222:role/org-inventory"
 MFA = "aws:MultiFactorAuthPresent"
+# The lists of the access_changes document, in their documented order after "from" and "to".
+CHANGE_LISTS = (
+    "edges_added",
+    "edges_removed",
+    "edges_changed",
+    "administrators_added",
+    "administrators_removed",
+    "admin_reach_added",
+    "admin_reach_removed",
+    "findings_new",
+    "findings_resolved",
+)
 
 
 def access_changes(*args: str) -> dict[str, Any]:
@@ -41,19 +53,7 @@ def test_second_import_gives_exactly_the_changed_edges_reach_and_findings(two_an
 
     document = access_changes()
 
-    assert list(document) == [
-        "from",
-        "to",
-        "edges_added",
-        "edges_removed",
-        "edges_changed",
-        "administrators_added",
-        "administrators_removed",
-        "admin_reach_added",
-        "admin_reach_removed",
-        "findings_new",
-        "findings_resolved",
-    ]
+    assert list(document) == ["from", "to", *CHANGE_LISTS]
     assert (document["from"], document["to"]) == (first, second)
     assert edges(document["edges_added"]) == [
         (CI_DEPLOY, ORG_INVENTORY, []),
@@ -105,18 +105,7 @@ def test_reimport_of_the_same_bundle_changes_nothing(imported_sample, sample_bun
     document = access_changes()
 
     assert {key: value for key, value in document.items() if key not in ("from", "to")} == {
-        key: []
-        for key in (
-            "edges_added",
-            "edges_removed",
-            "edges_changed",
-            "administrators_added",
-            "administrators_removed",
-            "admin_reach_added",
-            "admin_reach_removed",
-            "findings_new",
-            "findings_resolved",
-        )
+        key: [] for key in CHANGE_LISTS
     }
 
 

@@ -13,6 +13,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 from identities.sync.schedule import (
     NIGHTLY_TASK_NAME,
+    PRUNE_TASK_NAME,
     REAPER_TASK_NAME,
     ensure_periodic_tasks,
     get_nightly_schedule,
@@ -41,6 +42,7 @@ def test_periodic_tasks_are_installed_once(db: None) -> None:
     assert sorted(PeriodicTask.objects.values_list("name", "task")) == [
         (REAPER_TASK_NAME, "identities.reap_stale_syncs"),
         (NIGHTLY_TASK_NAME, "identities.sync_organization"),
+        (PRUNE_TASK_NAME, "identities.prune_bundles"),
     ]
     assert (schedule.cron, schedule.timezone, schedule.enabled) == ("0 2 * * *", "UTC", True)
     assert schedule.next_run_at is not None

@@ -39,6 +39,20 @@ def throttled_for(monkeypatch: pytest.MonkeyPatch, account_id: str, times: int) 
     return calls
 
 
+def sync_throttled(
+    fake_org: FakeOrg, monkeypatch: pytest.MonkeyPatch, times: int
+) -> tuple[str, dict[str, int], SyncRun, SyncRun]:
+    """Sync the organisation while its dev account answers Throttling `times` times: dev's
+    account id, the throttle count, the run and dev's child run."""
+    dev = fake_org.accounts["dev"]
+    calls = throttled_for(monkeypatch, dev, times)
+
+    started = tasks.sync_organization.delay().get()
+
+    run = SyncRun.objects.get(pk=started["run_id"])
+    return dev, calls, run, run.children.get(target_account_id=dev)
+
+
 def test_every_client_retries_in_adaptive_mode(aws_session: boto3.Session) -> None:
     client = build_client(aws_session, "iam")
 
@@ -49,13 +63,8 @@ def test_a_throttled_account_is_tried_again_later_in_the_same_run(
     fake_org: FakeOrg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One of 19 accounts failed with Throttling after botocore's retries; the others synced."""
-    dev = fake_org.accounts["dev"]
-    calls = throttled_for(monkeypatch, dev, times=2)
+    dev, calls, run, child = sync_throttled(fake_org, monkeypatch, times=2)
 
-    started = tasks.sync_organization.delay().get()
-
-    run = SyncRun.objects.get(pk=started["run_id"])
-    child = run.children.get(target_account_id=dev)
     assert (calls["throttled"], run.status, child.status) == (2, "succeeded", "succeeded")
     assert (
         child.warnings[:2]
@@ -71,13 +80,8 @@ def test_a_throttled_account_is_tried_again_later_in_the_same_run(
 def test_an_account_throttled_past_its_retries_fails_and_keeps_its_data(
     fake_org: FakeOrg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dev = fake_org.accounts["dev"]
-    calls = throttled_for(monkeypatch, dev, times=99)
+    dev, calls, run, child = sync_throttled(fake_org, monkeypatch, times=99)
 
-    started = tasks.sync_organization.delay().get()
-
-    run = SyncRun.objects.get(pk=started["run_id"])
-    child = run.children.get(target_account_id=dev)
     assert calls["throttled"] == tasks.THROTTLE_RETRIES + 1
     assert (run.status, child.status) == ("failed", "failed")
     assert child.error == "Throttling (GetAccountAuthorizationDetails): Rate exceeded"

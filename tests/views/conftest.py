@@ -50,6 +50,17 @@ def fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def page_body(response: TestResponse) -> str:
+    """The body of a response that succeeded (200)."""
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def csv_lines(response: Any) -> list[str]:
+    """The lines of a streamed CSV download."""
+    return b"".join(response.streaming_content).decode().splitlines()
+
+
 def page_names(response: TestResponse) -> list[str]:
     """The names of the objects on a list page, in order."""
     return [item.name for item in response.context["page"].object_list]

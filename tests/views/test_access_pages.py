@@ -121,13 +121,14 @@ def test_explain_unknown_principal_is_a_clear_error(imported_sample, logged_in_c
 def test_administrators_page_lists_admins_with_reasons(imported_sample, logged_in_client):
     response = logged_in_client.get("/access/administrators/")
 
-    admins = {admin.arn: admin for admin in response.context["admins"]}
+    shown = {listed["list"]: listed["rows"] for listed in response.context["shown"]}
+    admins = {admin.arn: admin for admin in shown["admins"]}
     okta = admins["arn:aws:iam::111111111111:role/okta-admin"]
     assert okta.basis == "full"
     assert "AdministratorAccess" in okta.reason or any(
         "AdministratorAccess" in ref for ref in okta.statements
     )
-    assert response.context["paths"].paginator.count >= 1
+    assert len(shown["paths"]) >= 1
 
 
 def test_findings_page_filters_by_kind(imported_sample, logged_in_client):

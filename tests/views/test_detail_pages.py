@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.views.conftest import assert_fragment, htmx_get
 
 ALICE = "/accounts/333333333333/users/alice/"
@@ -77,24 +79,35 @@ def test_role_detail_links_trust_principal_in_estate(logged_in_client, imported_
     assert 'class="highlight"' in body
 
 
-def test_role_detail_links_account_root_to_account_page(logged_in_client, imported_sample):
-    body = logged_in_client.get(AUDIT).content.decode()
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param(
+            AUDIT,
+            [
+                '<a href="/accounts/222222222222/" class="principal-name">acme-security</a>',
+                "account root",
+            ],
+            id="links-account-root-to-account-page",
+        ),
+        pytest.param(
+            "/accounts/333333333333/roles/app-server/",
+            [
+                '<span class="badge service">ec2.amazonaws.com</span>',
+                "arn:aws:iam::333333333333:instance-profile/app-server",
+            ],
+            id="shows-service-badge-and-instance-profile",
+        ),
+        pytest.param(
+            "/accounts/333333333333/roles/public-reader/", ["* anyone"], id="marks-anyone-principal"
+        ),
+    ],
+)
+def test_role_detail_names_trust_principals(logged_in_client, imported_sample, url, expected):
+    body = logged_in_client.get(url).content.decode()
 
-    assert '<a href="/accounts/222222222222/" class="principal-name">acme-security</a>' in body
-    assert "account root" in body
-
-
-def test_role_detail_shows_service_badge_and_instance_profile(logged_in_client, imported_sample):
-    body = logged_in_client.get("/accounts/333333333333/roles/app-server/").content.decode()
-
-    assert '<span class="badge service">ec2.amazonaws.com</span>' in body
-    assert "arn:aws:iam::333333333333:instance-profile/app-server" in body
-
-
-def test_role_detail_marks_anyone_principal(logged_in_client, imported_sample):
-    body = logged_in_client.get("/accounts/333333333333/roles/public-reader/").content.decode()
-
-    assert "* anyone" in body
+    for text in expected:
+        assert text in body
 
 
 def test_policy_detail_lists_attachments_and_versions(logged_in_client, imported_sample):

@@ -30,23 +30,21 @@ def test_administrators_page_shows_the_escalation_hop_to_an_administrator(
     assert "by assuming roles or by an escalation" in body
 
 
-def test_role_page_lists_who_can_become_it_by_escalation(logged_in_client, imported_sample):
-    response = logged_in_client.get(
-        reverse("identities:role-access", args=[DEV, "lambda-exec"]),
-        headers={"HX-Request": "true"},
-    )
+def section(client, name: str, *args: str) -> str:
+    """The htmx fragment a section of a page loads."""
+    response = client.get(reverse(name, args=args), headers={"HX-Request": "true"})
+    return response.content.decode()
 
-    body = response.content.decode()
+
+def test_role_page_lists_who_can_become_it_by_escalation(logged_in_client, imported_sample):
+    body = section(logged_in_client, "identities:role-access", DEV, "lambda-exec")
+
     assert "Through role chains and escalations" in body
     assert f"#{PASS_TO_LAMBDA}" in body
     assert 'class="badge escalate"' in body
 
 
 def test_user_reach_renders_a_mixed_chain(logged_in_client, imported_sample):
-    response = logged_in_client.get(
-        reverse("identities:user-reach", args=[SEC, "svc-key-rotator"]),
-        headers={"HX-Request": "true"},
-    )
+    body = section(logged_in_client, "identities:user-reach", SEC, "svc-key-rotator")
 
-    body = response.content.decode()
     assert body.count("<code>IAM-CreateAccessKey</code>") >= 2  # the auditor, then its roles

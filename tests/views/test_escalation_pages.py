@@ -16,6 +16,7 @@ DEV, SEC = "333333333333", "222222222222"
 FRANK = f"arn:aws:iam::{DEV}:user/frank"
 KEY_ROTATOR = f"arn:aws:iam::{SEC}:user/service/svc-key-rotator"
 AUDITOR = f"arn:aws:iam::{SEC}:user/auditor"
+SECOPS_ADMIN = f"arn:aws:iam::{SEC}:user/secops-admin"
 
 
 def test_escalations_by_method_counts_principals(imported_sample, logged_in_client):
@@ -24,7 +25,7 @@ def test_escalations_by_method_counts_principals(imported_sample, logged_in_clie
     rows = {
         row.method.id: (row.principals, row.escalations) for row in response.context["by_method"]
     }
-    assert rows["IAM-CreateAccessKey"] == (1, 1)
+    assert rows["IAM-CreateAccessKey"] == (1, 2)
     assert rows["Lambda-PassExistingRoleToNewLambdaThenInvoke"] == (3, 3)
     assert b"IAM-CreateAccessKey" in response.content
 
@@ -33,7 +34,7 @@ def test_escalations_by_principal_lists_frank(imported_sample, logged_in_client)
     response = logged_in_client.get("/access/escalations/", {"view": "principal", "q": "frank"})
 
     [row] = response.context["by_principal"].object_list
-    assert (row.principal, row.escalations, row.proven) == (FRANK, 10, 4)
+    assert (row.principal, row.escalations, row.proven) == (FRANK, 11, 5)
 
 
 def test_escalations_csv_has_one_row_per_escalation(imported_sample, logged_in_client):
@@ -44,15 +45,18 @@ def test_escalations_csv_has_one_row_per_escalation(imported_sample, logged_in_c
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows == [
         ["principal", "method", "status", "target", "conditions", "granted_by"],
-        [
-            KEY_ROTATOR,
-            "IAM-CreateAccessKey",
-            "proven",
-            AUDITOR,
-            "",
-            "statement (Statement[0]) of customer-managed policy iam-key-rotation "
-            f"(arn:aws:iam::{SEC}:policy/iam-key-rotation)",
-        ],
+        *(
+            [
+                KEY_ROTATOR,
+                "IAM-CreateAccessKey",
+                "proven",
+                target,
+                "",
+                "statement (Statement[0]) of customer-managed policy iam-key-rotation "
+                f"(arn:aws:iam::{SEC}:policy/iam-key-rotation)",
+            ]
+            for target in (AUDITOR, SECOPS_ADMIN)
+        ),
     ]
 
 
@@ -85,7 +89,8 @@ def test_user_page_embeds_can_escalate_and_the_fragment_lists_the_method(
 
     assert b"Can escalate" in page.content
     assert [(e.method, e.target) for e in fragment.context["escalations"]] == [
-        ("IAM-CreateAccessKey", AUDITOR)
+        ("IAM-CreateAccessKey", AUDITOR),
+        ("IAM-CreateAccessKey", SECOPS_ADMIN),
     ]
     assert fragment.content.decode().lstrip().startswith('<div id="can-escalate"')
 
@@ -104,6 +109,7 @@ def test_who_can_lists_the_principals_allowed(imported_sample, logged_in_client)
 
     assert [a.principal for a in response.context["found"]] == [
         f"arn:aws:iam::{SEC}:role/OrganizationAccountAccessRole",
+        SECOPS_ADMIN,
         KEY_ROTATOR,
     ]
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.views.conftest import NAV_MARKER, assert_fragment
+from tests.views.conftest import NAV_MARKER, assert_fragment, page_body
 
 DEV, PROD, MGMT = "333333333333", "444444444444", "111111111111"
 
@@ -40,8 +40,7 @@ def test_graph_pages_render_with_island_table_and_scripts(
 ):
     response = logged_in_client.get(reverse(name), params)
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = page_body(response)
     assert NAV_MARKER in body
     assert f"<h1>{title}</h1>" in body
     assert 'id="graph-canvas"' in body
@@ -67,9 +66,9 @@ def test_access_page_island_matches_the_json_endpoint(logged_in_client, imported
 
     assert _island(page) == data.json()
     assert data["Content-Type"] == "application/json"
-    # 20 conditional edges, and the 18 members of the access groups among their sources (the
+    # 21 conditional edges, and the 20 members of the access groups among their sources (the
     # organisation-inventory edges are plain allows now that the estate answers aws:PrincipalOrgID)
-    assert data.json()["stats"]["edges"] == 38
+    assert data.json()["stats"]["edges"] == 41
 
 
 def test_access_fragment_for_htmx_swaps_view_and_state(logged_in_client, imported_sample):
@@ -112,8 +111,7 @@ def test_paths_page_lists_each_hop_with_its_statements(logged_in_client, importe
 def test_paths_page_without_ends_asks_for_them(logged_in_client, imported_sample):
     response = logged_in_client.get(reverse("identities:graph-paths"))
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = page_body(response)
     assert "Choose a start and an end above." in body
     assert _island(response)["nodes"] == []
 
@@ -202,8 +200,7 @@ def test_edge_panel_through_an_access_group(logged_in_client, imported_sample):
         },
     )
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = page_body(response)
     assert "users of acme-management with AdministratorAccess" in body
     assert "AWS-managed policy AdministratorAccess" in body
 
@@ -217,36 +214,40 @@ def test_edge_panel_unknown_edge_is_404(logged_in_client, imported_sample):
     assert response.status_code == 404
 
 
-def test_suggestions_link_to_the_current_view_with_the_new_focus(logged_in_client, imported_sample):
+@pytest.mark.parametrize(
+    ("query", "current_url", "expected"),
+    [
+        pytest.param(
+            {"q": "ali", "field": "focus"},
+            "/graph/identity/?hide_aws=1&expand=x&node=y",
+            [
+                'href="/graph/identity/?hide_aws=1&amp;focus=user%3A333333333333%3Aalice"',
+                'hx-target="#graph-view"',
+            ],
+            id="link-to-the-current-view-with-the-new-focus",
+        ),
+        pytest.param(
+            {"q": "ec2", "field": "source"},
+            "/graph/paths/?target=role%3A1%3Ax",
+            ["ec2.amazonaws.com", "source=service%3Aec2.amazonaws.com"],
+            id="access-view-offers-outside-parties",
+        ),
+    ],
+)
+def test_suggestions(logged_in_client, imported_sample, query, current_url, expected):
     response = logged_in_client.get(
         reverse("identities:graph-suggest"),
-        {"q": "ali", "field": "focus"},
+        query,
         headers={
             "HX-Request": "true",
-            "HX-Target": "suggest-focus",
-            "HX-Current-URL": "http://testserver/graph/identity/?hide_aws=1&expand=x&node=y",
+            "HX-Target": f"suggest-{query['field']}",
+            "HX-Current-URL": f"http://testserver{current_url}",
         },
     )
 
     body = assert_fragment(response)
-    assert 'href="/graph/identity/?hide_aws=1&amp;focus=user%3A333333333333%3Aalice"' in body
-    assert 'hx-target="#graph-view"' in body
-
-
-def test_suggestions_in_access_view_offer_outside_parties(logged_in_client, imported_sample):
-    response = logged_in_client.get(
-        reverse("identities:graph-suggest"),
-        {"q": "ec2", "field": "source"},
-        headers={
-            "HX-Request": "true",
-            "HX-Target": "suggest-source",
-            "HX-Current-URL": "http://testserver/graph/paths/?target=role%3A1%3Ax",
-        },
-    )
-
-    body = assert_fragment(response)
-    assert "ec2.amazonaws.com" in body
-    assert "source=service%3Aec2.amazonaws.com" in body
+    for text in expected:
+        assert text in body
 
 
 def test_json_export_download_and_missing_view(logged_in_client, imported_sample):
@@ -270,10 +271,10 @@ def test_graphml_export_is_valid_graphml(logged_in_client, imported_sample):
     root = ET.fromstring(response.content)
     ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
     assert response["Content-Disposition"] == 'attachment; filename="iamviz-access.graphml"'
-    # 85 and 11 escalations, as in test_access_estate_exact_edges
-    assert len(root.findall(".//g:edge", ns)) == 96
-    # boxes; 9 users, 17 roles, 16 access groups with edges, 5 outside parties
-    assert len(root.findall(".//g:node", ns)) == 6 + 47
+    # 94 and 13 escalations, as in test_access_estate_exact_edges
+    assert len(root.findall(".//g:edge", ns)) == 107
+    # boxes; 10 users, 18 roles, 17 access groups with edges, 6 outside parties
+    assert len(root.findall(".//g:node", ns)) == 6 + 51
 
 
 def test_svg_export_highlights_the_chain(logged_in_client, imported_sample):

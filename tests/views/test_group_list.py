@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import AccountFactory, GroupMembershipFactory, IamGroupFactory, IamUserFactory
-from tests.views.conftest import assert_fragment, htmx_get, page_names
+from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
 
 
 @pytest.fixture
@@ -28,9 +28,7 @@ def groups(db):
     ],
 )
 def test_group_list_filter_returns_exact_rows(logged_in_client, groups, params, expected):
-    response = logged_in_client.get("/groups/", params)
-
-    assert page_names(response) == expected
+    assert page_names(logged_in_client.get("/groups/", params)) == expected
 
 
 def test_group_list_htmx_returns_results_partial(logged_in_client, groups):
@@ -43,7 +41,7 @@ def test_group_list_htmx_returns_results_partial(logged_in_client, groups):
 def test_group_list_csv_export_is_exact(logged_in_client, groups):
     response = logged_in_client.get("/groups/", {"format": "csv", "q": "developers"})
 
-    rows = b"".join(response.streaming_content).decode().splitlines()
+    rows = csv_lines(response)
     assert rows[0] == (
         "account_id,name,arn,unique_id,path,created,members,attached_policies,inline_policies"
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from tests.views.conftest import page_body
+
 SAMPLE_PAGES = [
     "/",
     "/accounts/333333333333/",
@@ -72,8 +74,7 @@ def test_page_logged_out_redirects_to_login(client, db, url):
 def test_login_page_renders_form(client, db):
     response = client.get("/login/")
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = page_body(response)
     assert 'name="username"' in body
     assert 'name="password"' in body
 

@@ -8,7 +8,7 @@ from tests.factories import (
     ManagedPolicyFactory,
     PolicyAttachmentFactory,
 )
-from tests.views.conftest import assert_fragment, htmx_get, page_names
+from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
 
 
 @pytest.fixture
@@ -42,9 +42,7 @@ def policies(db):
     ],
 )
 def test_policy_list_filter_returns_exact_rows(logged_in_client, policies, params, expected):
-    response = logged_in_client.get("/policies/", params)
-
-    assert page_names(response) == expected
+    assert page_names(logged_in_client.get("/policies/", params)) == expected
 
 
 def test_policy_list_htmx_returns_results_partial(logged_in_client, policies):
@@ -58,7 +56,7 @@ def test_policy_list_htmx_returns_results_partial(logged_in_client, policies):
 def test_policy_list_csv_export_is_exact(logged_in_client, policies):
     response = logged_in_client.get("/policies/", {"format": "csv", "scope": "aws"})
 
-    assert b"".join(response.streaming_content).decode().splitlines() == [
+    assert csv_lines(response) == [
         "account_id,name,arn,policy_id,path,aws_managed,default_version,versions,attachments,"
         "boundary_uses,created,updated",
         "333333333333,AdministratorAccess,arn:aws:iam::aws:policy/AdministratorAccess,"

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from tests.factories import AccountFactory, IamRoleFactory, PolicyAttachmentFactory
-from tests.views.conftest import assert_fragment, htmx_get, page_names
+from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
 
 
 @pytest.fixture
@@ -34,9 +34,7 @@ def roles(db):
     ],
 )
 def test_role_list_filter_returns_exact_rows(logged_in_client, roles, params, expected):
-    response = logged_in_client.get("/roles/", params)
-
-    assert page_names(response) == expected
+    assert page_names(logged_in_client.get("/roles/", params)) == expected
 
 
 def test_role_list_htmx_returns_results_partial(logged_in_client, roles):
@@ -49,7 +47,7 @@ def test_role_list_htmx_returns_results_partial(logged_in_client, roles):
 def test_role_list_csv_export_is_exact(logged_in_client, roles):
     response = logged_in_client.get("/roles/", {"format": "csv", "q": "audit"})
 
-    rows = b"".join(response.streaming_content).decode().splitlines()
+    rows = csv_lines(response)
     assert rows[0] == (
         "account_id,name,arn,unique_id,path,created,last_used,last_used_region,"
         "attached_policies,inline_policies,description"

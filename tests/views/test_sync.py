@@ -20,6 +20,7 @@ from identities.sync.schedule import (
     update_nightly_schedule,
 )
 from tests.awsfake import CLEARED_VARIABLES, build_org, fake_credentials
+from tests.views.conftest import page_body
 
 HTMX = {"HX-Request": "true", "HX-Target": "progress"}
 
@@ -56,8 +57,7 @@ def test_sync_page_shows_accounts_and_buttons_to_staff(logged_in_client: Any) ->
 
     response = logged_in_client.get(reverse("identities:sync"))
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = page_body(response)
     assert "<html" in body
     assert "Sync organisation now" in body
     assert 'aria-label="Sync account 111111111111 now"' in body
@@ -157,8 +157,7 @@ def test_history_lists_runs_with_calls_changes_and_errors(logged_in_client: Any)
 
     response = logged_in_client.get(reverse("identities:sync-runs"))
 
-    body = response.content.decode()
-    assert response.status_code == 200
+    body = page_body(response)
     assert '<pre class="sync-error">AccessDenied (AssumeRole): not authorized</pre>' in body
     assert '<td class="num">3</td>' in body
     assert '<td class="num">2</td>' in body

@@ -10,7 +10,7 @@ from tests.factories import (
     GroupMembershipFactory,
     IamUserFactory,
 )
-from tests.views.conftest import assert_fragment, htmx_get, page_names
+from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
 
 
 @pytest.fixture
@@ -64,9 +64,7 @@ def test_user_list_search_matches_arn_and_exact_unique_id(logged_in_client, user
     ],
 )
 def test_user_list_filter_returns_exact_rows(logged_in_client, users, params, expected):
-    response = logged_in_client.get("/users/", params)
-
-    assert page_names(response) == expected
+    assert page_names(logged_in_client.get("/users/", params)) == expected
 
 
 def test_user_list_htmx_returns_results_partial_only(logged_in_client, users):
@@ -117,7 +115,7 @@ def test_user_list_csv_export_is_exact(logged_in_client, users):
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="iam-users.csv"'
-    assert b"".join(response.streaming_content).decode().splitlines() == [
+    assert csv_lines(response) == [
         "account_id,name,arn,unique_id,path,created,groups,attached_policies,inline_policies,"
         "mfa_active,password_enabled,password_last_used,active_keys",
         f"111111111111,ci-deploy,arn:aws:iam::111111111111:user/ci-deploy,{users['ci'].unique_id},"

@@ -8,10 +8,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.management.output import stop_quietly_when_reader_closes, write_json_array
+from identities.management.output import stop_quietly_when_reader_closes, write_rows
 from identities.models import Account
-from identities.queries.access import current_run, iter_direct_edges, iter_transitive_edges
-from identities.queries.exports import SafeCsvWriter
+from identities.queries.access import (
+    EDGE_ROW_FIELDS,
+    current_run,
+    iter_direct_edges,
+    iter_transitive_edges,
+)
 
 
 class Command(BaseCommand):
@@ -43,60 +47,8 @@ class Command(BaseCommand):
             self.stderr.write("warning: no analysis has run yet; run `manage.py analyse`")
         rows = self._rows(account, transitive)
         with stop_quietly_when_reader_closes(self.stdout):
-            if format == "json":
-                self._json(rows)
-            else:
-                self._csv(rows)
+            write_rows(self.stdout, rows, format, EDGE_ROW_FIELDS)
 
     def _rows(self, account: str | None, transitive: bool) -> Iterable[dict[str, Any]]:
-        if not transitive:
-            for access in iter_direct_edges(account):
-                yield {
-                    "source": access.source,
-                    "target": access.target,
-                    "conditions": list(access.condition_keys),
-                    "condition_values": dict(access.requirements),
-                    "transitive": False,
-                    "path": [access.source, access.target],
-                    "granted_by": list(access.granted_by),
-                }
-            return
-        for reach in iter_transitive_edges(account):
-            yield {
-                "source": reach.source,
-                "target": reach.target,
-                "conditions": list(reach.condition_keys),
-                "condition_values": reach.condition_values,
-                "transitive": reach.transitive,
-                "path": list(reach.path),
-                "granted_by": list(reach.granted_by),
-            }
-
-    def _json(self, rows: Iterable[dict[str, Any]]) -> None:
-        write_json_array(self.stdout, rows)
-
-    def _csv(self, rows: Iterable[dict[str, Any]]) -> None:
-        writer = SafeCsvWriter(self.stdout, lineterminator="\n")
-        writer.writerow(
-            [
-                "source",
-                "target",
-                "conditions",
-                "condition_values",
-                "transitive",
-                "path",
-                "granted_by",
-            ]
-        )
-        for row in rows:
-            writer.writerow(
-                [
-                    row["source"],
-                    row["target"],
-                    " | ".join(row["conditions"]),
-                    " | ".join(row["condition_values"].values()),
-                    "true" if row["transitive"] else "false",
-                    " | ".join(row["path"]),
-                    " | ".join(row["granted_by"]),
-                ]
-            )
+        edges = iter_transitive_edges(account) if transitive else iter_direct_edges(account)
+        return (edge.as_row() for edge in edges)

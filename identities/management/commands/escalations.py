@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.management.output import stop_quietly_when_reader_closes, write_json_array
+from identities.management.output import stop_quietly_when_reader_closes, write_rows
 from identities.models import Account, IamRole, IamUser
 from identities.queries.access import current_run
 from identities.queries.escalations import iter_escalations
-from identities.queries.exports import SafeCsvWriter
 
 FIELDS = ("principal", "method", "status", "target", "conditions", "granted_by")
 
@@ -55,25 +53,4 @@ class Command(BaseCommand):
             for escalation in iter_escalations(account_id=account, principal=principal)
         )
         with stop_quietly_when_reader_closes(self.stdout):
-            if format == "json":
-                self._json(rows)
-            else:
-                self._csv(rows)
-
-    def _json(self, rows: Iterable[dict[str, Any]]) -> None:
-        write_json_array(self.stdout, rows)
-
-    def _csv(self, rows: Iterable[dict[str, Any]]) -> None:
-        writer = SafeCsvWriter(self.stdout, lineterminator="\n")
-        writer.writerow(FIELDS)
-        for row in rows:
-            writer.writerow(
-                [
-                    row["principal"],
-                    row["method"],
-                    row["status"],
-                    row["target"] or "",
-                    " | ".join(row["conditions"]),
-                    " | ".join(row["granted_by"]),
-                ]
-            )
+            write_rows(self.stdout, rows, format, FIELDS)

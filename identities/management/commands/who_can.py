@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from identities.analysis.who_can import who_can
+from identities.analysis.who_can import question_error, who_can
 from identities.management.output import stop_quietly_when_reader_closes
 
 
@@ -28,11 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["json", "text"], default="text")
 
     def handle(self, *args: Any, action: str, resource: str, format: str, **options: Any) -> None:
-        service, _, name = action.partition(":")
-        if not service or not name:
-            raise CommandError(f"{action!r} is not an action (service:Name)")
-        if resource != "*" and not resource.startswith("arn:"):
-            raise CommandError(f"{resource!r} is not an ARN (or *)")
+        error = question_error(action, resource)
+        if error:
+            raise CommandError(error)
         found = who_can(action, resource, now=timezone.now())
         with stop_quietly_when_reader_closes(self.stdout):
             if format == "json":

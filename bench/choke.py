@@ -1,0 +1,142 @@
+"""Benchmark of choke points on an imported and analysed estate.
+
+    python bench/choke.py [--database-url URL] [--repeat 5] [--prepare] [--check 3]
+
+Times `choke_points` (identities.queries.choke_points) for each target set with sensitive roles
+(or administrators only): the first call in a fresh process (it loads the stored reach graph, as
+the command does) and the median of `--repeat` further calls (graph cached, as a web worker has
+it), and the `manage.py choke_points --format json` command end to end. `--check N` runs the
+what-if of each of the top N changes and compares the principals it says lose their path to an
+administrator with the ones the choke point counts.
+
+`--prepare` generates the 50-account bundle (var/bench/org-50x500u1000r-s1.json, 500 users and
+1,000 roles per account, seed 1), migrates, imports and analyses it first. Results are printed
+and written to bench-results/choke.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from graph import setup_django  # bench/graph.py: this folder is on the path of a script
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/choke_bench"
+BUNDLE = ROOT / "var" / "bench" / "org-50x500u1000r-s1.json"
+BUDGET_SECONDS = 30
+
+
+def manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def prepare(database_url: str) -> None:
+    if not BUNDLE.exists():
+        BUNDLE.parent.mkdir(parents=True, exist_ok=True)
+        manage(database_url, "generate_org", "--accounts", "50", "--users", "500", "--roles",
+               "1000", "--seed", "1", "-o", str(BUNDLE))  # fmt: skip
+    manage(database_url, "migrate", "-v0")
+    manage(database_url, "import_authz", str(BUNDLE))
+
+
+def time_target(target: str, repeat: int) -> dict[str, Any]:
+    from identities.queries import access
+    from identities.queries.choke_points import choke_points
+
+    access._cache.update(run=None, values={})  # the first call loads the graph, as a new process
+    clock = time.perf_counter()
+    report = choke_points(target)
+    first = time.perf_counter() - clock
+    warm = []
+    for _ in range(repeat):
+        clock = time.perf_counter()
+        choke_points(target)
+        warm.append(time.perf_counter() - clock)
+    top = report.points[0] if report.points else None
+    return {
+        "target": target,
+        "targets": report.targets,
+        "principals_reaching": report.principals,
+        "critical_hops": report.critical_hops,
+        "choke_points": len(report.points),
+        "principals_cut_by_all": sum(len(point.principals) for point in report.points),
+        "top": top.as_dict() if top else None,
+        "first_call_seconds": round(first, 2),
+        "warm_median_seconds": round(statistics.median(warm), 2) if warm else None,
+    }
+
+
+def check_top(database_url: str, count: int) -> list[dict[str, Any]]:
+    """The what-if of each of the top changes against the principals the choke point counts."""
+    from identities.queries.choke_points import choke_points
+
+    found = []
+    for point in choke_points("admin", limit=count).points:
+        clock = time.perf_counter()
+        answer = json.loads(
+            manage(database_url, "what_if", "--format", "json", *point.item.what_if).stdout
+        )
+        found.append(
+            {
+                "what_if": point.item.what_if,
+                "choke_point_principals": len(point.principals),
+                "what_if_reach_removed": len(answer["admin_reach_removed"]),
+                "agree": sorted(answer["admin_reach_removed"]) == point.principals,
+                "what_if_seconds": round(time.perf_counter() - clock, 1),
+            }
+        )
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--prepare", action="store_true", help="generate, import and analyse")
+    parser.add_argument("--check", type=int, default=0, help="what-if the top N changes")
+    args = parser.parse_args()
+    if args.prepare:
+        prepare(args.database_url)
+    setup_django(args.database_url)
+    from identities.models import AnalysisRun, SensitiveRole
+
+    run = AnalysisRun.objects.filter(status="succeeded").order_by("-finished_at").first()
+    if run is None:
+        sys.exit("no analysed estate in this database: run with --prepare")
+    targets = ["admin", "sensitive", "all"] if SensitiveRole.objects.exists() else ["admin"]
+    results: dict[str, Any] = {"analysis": run.pk, "counts": run.counts, "runs": []}
+    for target in targets:
+        results["runs"].append(time_target(target, args.repeat))
+        print(json.dumps(results["runs"][-1]))
+    clock = time.perf_counter()
+    manage(args.database_url, "choke_points", "--format", "json")
+    results["command_seconds"] = round(time.perf_counter() - clock, 2)
+    print(f"manage.py choke_points --format json: {results['command_seconds']} s "
+          f"(budget {BUDGET_SECONDS} s)")  # fmt: skip
+    if args.check:
+        results["checks"] = check_top(args.database_url, args.check)
+        for check in results["checks"]:
+            print(json.dumps(check))
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    (out / "choke.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

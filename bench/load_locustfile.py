@@ -1,0 +1,127 @@
+"""Locust users for bench/load.py: viewers who log in, then browse the lists, role pages and
+graph JSON of the estate. bench/load.py starts locust on this file; alone:
+
+    LOAD_TARGETS=targets.json LOAD_TIMINGS=timings.json locust -f bench/load_locustfile.py ...
+
+`LOAD_TARGETS` (written by bench/load.py) holds the logins and the roles to visit; every
+response's time, status and group are written to `LOAD_TIMINGS` when locust quits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from collections import defaultdict
+from itertools import count
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from locust import HttpUser, between, events, task
+
+TARGETS: dict[str, Any] = json.loads(Path(os.environ["LOAD_TARGETS"]).read_text())
+TIMINGS: dict[str, list[float]] = defaultdict(list)
+STATUSES: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+# Groups left out (LOAD_SKIP, comma-separated names, e.g. "list: escalations").
+SKIPPED = {name.strip() for name in os.environ.get("LOAD_SKIP", "").split(",") if name.strip()}
+LOGINS = count()
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+LISTS = {
+    "list: users": "/users/",
+    "list: roles": "/roles/",
+    "list: findings": "/access/findings/",
+    "list: administrators": "/access/administrators/",
+    "list: escalations": "/access/escalations/",
+    "list: changes": "/review/changes/",
+}
+
+
+@events.request.add_listener
+def record(name: str, response_time: float, response: Any, **_: Any) -> None:
+    TIMINGS[name].append(response_time)
+    STATUSES[name][getattr(response, "status_code", 0) or 0] += 1
+
+
+@events.quitting.add_listener
+def write_timings(**_: Any) -> None:
+    Path(os.environ["LOAD_TIMINGS"]).write_text(
+        json.dumps({"timings": TIMINGS, "statuses": STATUSES})
+    )
+
+
+class Viewer(HttpUser):
+    """A viewer reading the estate at a human pace (a page every one to three seconds)."""
+
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        login = TARGETS["logins"][next(LOGINS) % len(TARGETS["logins"])]
+        page = self.client.get("/login/", name="login")
+        token = CSRF.search(page.text)
+        self.client.post(
+            "/login/",
+            data={
+                "username": login["username"],
+                "password": login["password"],
+                "csrfmiddlewaretoken": token.group(1) if token else "",
+                "next": "/",
+            },
+            headers={"Referer": f"{self.host}/login/"},
+            name="login",
+        )
+
+    def _get(self, name: str, path: str) -> None:
+        if name not in SKIPPED:
+            self.client.get(path, name=name)
+
+    def _role(self) -> dict[str, str]:
+        return random.choice(TARGETS["roles"])
+
+    @task(6)
+    def lists(self) -> None:
+        name, path = random.choice(list(LISTS.items()))
+        page = random.choice([1, 1, 1, 2, 5])
+        self._get(name, f"{path}?page={page}" if page > 1 else path)
+
+    @task(3)
+    def role_page(self) -> None:
+        role = self._role()
+        self._get(
+            "role: page", f"/accounts/{role['account_id']}/roles/{quote(role['name'], safe='')}/"
+        )
+
+    @task(1)
+    def role_access(self) -> None:
+        role = self._role()
+        self._get(
+            "role: access",
+            f"/accounts/{role['account_id']}/roles/{quote(role['name'], safe='')}/access/",
+        )
+
+    @task(2)
+    def graph_identity(self) -> None:
+        role = self._role()
+        focus = f"role:{role['account_id']}:{role['name']}"
+        self._get(
+            "graph json: identity",
+            "/graph/data.json?" + urlencode({"view": "identity", "focus": focus}),
+        )
+
+    @task(2)
+    def graph_access(self) -> None:
+        role = self._role()
+        focus = f"role:{role['account_id']}:{role['name']}"
+        self._get(
+            "graph json: access",
+            "/graph/data.json?" + urlencode({"view": "access", "focus": focus}),
+        )
+
+    @task(1)
+    def graph_account(self) -> None:
+        role = self._role()
+        self._get(
+            "graph json: account",
+            "/graph/data.json?" + urlencode({"view": "identity", "account": role["account_id"]}),
+        )

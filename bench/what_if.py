@@ -1,0 +1,117 @@
+"""Benchmark of a single-policy what-if on an imported and analysed estate.
+
+    python bench/what_if.py [--database-url URL] [--repeat 5] [--full]
+
+Times `what_if` (as ``manage.py what_if`` runs it) on a trust policy change: the role trusting
+the most principals by name loses its first statement naming a principal (no service), and gets
+a statement trusting a user of another account instead. The median of ``--repeat`` runs of the
+incremental answer (from the stored analysis); with ``--full``, one run of the whole-estate
+answer too (both sides analysed in memory), and whether the two answers are equal.
+
+The database must hold an imported and analysed estate; for the 50-account one:
+
+    python manage.py generate_org --accounts 50 --users 500 --roles 1000 --seed 1 \\
+        -o var/bench/org-50x500u1000r-s1.json
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/whatif_bench python manage.py migrate
+    DATABASE_URL=... python manage.py import_authz var/bench/org-50x500u1000r-s1.json
+    (import_authz analyses; else DATABASE_URL=... python manage.py analyse)
+
+Results are printed and written to bench-results/what_if.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from graph import ROOT, setup_django  # noqa: E402
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/whatif_bench"
+
+
+def pick_change() -> tuple[str, dict[str, Any], str]:
+    """(role ARN, its proposed trust policy, what the change is)."""
+    from identities.analysis.what_if import TRUST, PolicyRef, current_document
+    from identities.models import IamRole, IamUser
+
+    best: tuple[int, str] | None = None
+    for arn, trust in IamRole.objects.exclude(path__startswith="/aws-service-role/").values_list(
+        "arn", "trust_policy"
+    ):
+        text = json.dumps(trust)
+        if "Service" in text:
+            continue
+        named = text.count("arn:aws:iam::")
+        if best is None or named > best[0]:
+            best = (named, arn)
+    if best is None:
+        raise SystemExit("no role trusts principals by name")
+    arn = best[1]
+    document = current_document(PolicyRef(TRUST, arn))
+    statements = document["Statement"]
+    statements = statements if isinstance(statements, list) else [statements]
+    account = arn.split(":")[4]
+    user = IamUser.objects.exclude(arn__contains=f":{account}:").order_by("pk").first()
+    assert user is not None
+    document["Statement"] = [
+        *statements[1:],
+        {"Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "sts:AssumeRole"},
+    ]
+    return arn, document, f"{arn}: first trust statement removed, {user.arn} trusted"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DB)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--full", action="store_true", help="time the whole-estate answer too")
+    options = parser.parse_args()
+    setup_django(options.database_url)
+
+    from identities.analysis.what_if import INCREMENTAL, TRUST, PolicyRef, Proposal, what_if
+    from identities.models import Account, IamRole, IamUser
+
+    arn, document, change = pick_change()
+    proposal = Proposal()
+    proposal.replace(PolicyRef(TRUST, arn), document)
+    seconds = []
+    answer = None
+    for _ in range(options.repeat):
+        started = time.perf_counter()
+        answer = what_if(proposal)
+        seconds.append(time.perf_counter() - started)
+        if answer.method != INCREMENTAL:
+            raise SystemExit(f"not answered incrementally: {answer.why_full}")
+    assert answer is not None
+    result: dict[str, Any] = {
+        "accounts": Account.objects.count(),
+        "users": IamUser.objects.count(),
+        "roles": IamRole.objects.count(),
+        "change": change,
+        "differences": len(answer.changes),
+        "incremental_median_s": round(statistics.median(seconds), 2),
+        "incremental_runs_s": [round(s, 2) for s in seconds],
+    }
+    if options.full:
+        started = time.perf_counter()
+        full = what_if(proposal, incremental=False)
+        result["full_s"] = round(time.perf_counter() - started, 2)
+        result["ratio"] = round(result["full_s"] / result["incremental_median_s"], 1)
+        result["equal_answers"] = full.document() == answer.document()
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench-results" / "what_if.json"
+    out.parent.mkdir(exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    previous[str(result["accounts"])] = result
+    out.write_text(json.dumps(previous, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Choke points: the few changes that cut the most principals' paths to an administrator (or to a
+role marked sensitive), over the stored reach graph.
+
+A *path* here is a principal's ability to reach a target at all: a principal that can reach two
+administrators has one path to cut, not two (cutting one route leaves the other). The search
+works on the stored graph (`identities.analysis.reach`) restricted to what can reach a target,
+with every target joined to one sink and targets' own edges left out (a principal that reaches an
+administrator through another one already has one). Each graph edge is split by a node of its
+own, so the dominator tree of the reversed graph from the sink tells, for every hop, which
+principals lose *every* path when it goes (networkx `immediate_dominators`; its edge cuts are
+what a minimum cut between the principals and the sink is made of).
+
+A hop is granted by evidence: the statements of the trust policy and of the identity policies
+(`granted_by` of the stored edge or escalation), and for a user the IAM group that carries the
+identity policy. An *item* — one statement, or one group membership — cuts a hop when the hop
+holds through it alone: the only trust statement, the only identity statement, the only group the
+statement reaches the user through, the only statement of an escalation. An item's principals are
+the union of those its hops dominate; a principal whose cut hops are all conditional counts half
+(`CONDITIONAL_WEIGHT`): a condition already guards that path.
+
+`rank_choke_points` is greedy: take the item that cuts the most weight, drop the principals it
+cuts from every other item, repeat — a covering set, each item with the principals it adds. The
+counts are exact lower bounds: routes in parallel that one item cuts together (two access groups
+whose trust comes from one statement, each also reachable the other way) are not counted, and
+the dominators are not recomputed after each pick.
+
+Every item names the ``what_if`` change that removes it (`ChokeItem.what_if`), so its effect can
+be checked against a full evaluation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from identities.analysis.reach import (
+    ESCALATE_PREFIX,
+    GROUP_PREFIX,
+    VIA_PREFIX,
+    is_hop_node,
+)
+
+CONDITIONAL_WEIGHT = 0.5
+SINK = "choke:sink"
+STATEMENT, MEMBERSHIP = "statement", "membership"
+TRUST, IDENTITY = "trust", "identity"
+
+# "statement 'Sid' (Statement[2]) of trust policy deploy (arn:aws:iam::1:role/deploy)"
+_REF = re.compile(
+    r"^statement (?:'(?P<sid>[^']*)' )?\(Statement\[(?P<index>\d+)\]\) of "
+    r"(?P<kind>trust policy|customer-managed policy|AWS-managed policy|inline policy) "
+    r"(?P<name>\S+)(?: \((?P<arn>[^()\s]+)\))?$"
+)
+
+
+@dataclass(frozen=True, order=True)
+class ChokeItem:
+    """One change: remove a statement (``policy`` as ``what_if`` names it: a role ARN for its
+    trust policy, a managed policy ARN, OWNER_ARN#NAME) or take a user out of an IAM group."""
+
+    kind: str  # STATEMENT | MEMBERSHIP
+    policy: str = ""  # STATEMENT
+    sid: str = ""
+    index: int = -1
+    layer: str = ""  # TRUST | IDENTITY
+    user: str = ""  # MEMBERSHIP
+    group: str = ""
+
+    @property
+    def what_if(self) -> list[str]:
+        """The ``what_if`` arguments that make this change."""
+        if self.kind == MEMBERSHIP:
+            return ["--remove-membership", self.user, self.group]
+        return ["--remove-statement", self.policy, self.sid or str(self.index)]
+
+    def as_dict(self) -> dict[str, object]:
+        if self.kind == MEMBERSHIP:
+            return {"kind": MEMBERSHIP, "user": self.user, "group": self.group}
+        return {
+            "kind": f"{self.layer}_statement",
+            "policy": self.policy,
+            "sid": self.sid or None,
+            "index": self.index,
+        }
+
+    @property
+    def label(self) -> str:
+        if self.kind == MEMBERSHIP:
+            return f"membership of {self.user} in {self.group}"
+        which = f"'{self.sid}'" if self.sid else f"[{self.index}]"
+        return f"{self.layer} statement {which} of {self.policy}"
+
+
+def parse_statement_ref(ref: str) -> ChokeItem | None:
+    """The item a ``granted_by`` reference names (trust and identity statements; None for the
+    others: SCPs, boundaries, unknown documents)."""
+    found = _REF.match(ref)
+    if found is None or not found["arn"]:
+        return None
+    kind, arn = found["kind"], found["arn"]
+    if kind == "trust policy":
+        policy, layer = arn, TRUST
+    elif kind == "inline policy":
+        policy, layer = f"{arn}#{found['name']}", IDENTITY
+    else:
+        policy, layer = arn, IDENTITY
+    return ChokeItem(STATEMENT, policy, found["sid"] or "", int(found["index"]), layer)
+
+
+@dataclass(frozen=True)
+class HopEvidence:
+    """What grants one hop: its statement references and whether it holds only under
+    conditions; several tuples of references when several escalation methods grant it."""
+
+    refs: tuple[tuple[str, ...], ...]  # one tuple of references per way the hop holds
+    conditional: bool = False
+
+
+def necessary_items(evidence: HopEvidence) -> set[ChokeItem]:
+    """The statements the hop holds through alone: in every way it holds, the only trust
+    statement or the only identity statement (an escalation: its only statement)."""
+    common: set[ChokeItem] | None = None
+    for refs in evidence.refs:
+        items = [item for item in map(parse_statement_ref, refs) if item is not None]
+        alone: set[ChokeItem] = set()
+        for layer in (TRUST, IDENTITY):
+            of_layer = [item for item in items if item.layer == layer]
+            if len(of_layer) == 1:
+                alone.add(of_layer[0])
+        common = alone if common is None else common & alone
+    return common or set()
+
+
+@dataclass
+class ChokeGraph:
+    """The reversed reach graph from the sink, every edge split by a node ``(u, v)``, with the
+    dominator tree; ``dominated[(u, v)]``: the principals that lose every path without it."""
+
+    targets: frozenset[str]
+    principals: frozenset[str]
+    dominated: dict[tuple[str, str], set[str]]
+    graph: nx.DiGraph = field(repr=False)
+
+    @property
+    def critical_hops(self) -> list[tuple[str, str]]:
+        return sorted(self.dominated)
+
+
+def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph:
+    """Restrict ``graph`` (the reach graph: principal -> hop node -> principal) to what can
+    reach ``targets`` and find the hops each principal cannot do without."""
+    wanted = frozenset(target for target in targets if target in graph)
+    pred = graph._pred
+    reverse = nx.DiGraph()
+    reverse.add_node(SINK)
+    stack = []
+    seen = {SINK}
+    for target in wanted:
+        reverse.add_edge(SINK, target)
+        seen.add(target)
+        stack.append(target)
+    while stack:
+        node = stack.pop()
+        for before in pred[node]:
+            if before in wanted:
+                continue
+            # Forward edge before -> node, reversed and split: node -> (before, node) -> before.
+            split = (before, node)
+            reverse.add_edge(node, split)
+            reverse.add_edge(split, before)
+            if before not in seen:
+                seen.add(before)
+                stack.append(before)
+    principals = (
+        frozenset(
+            node
+            for node in seen
+            if isinstance(node, str) and node != SINK and not is_hop_node(node)
+        )
+        - wanted
+    )
+    idom = nx.immediate_dominators(reverse, SINK)
+    dominated: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for principal in principals:
+        step = idom[principal]
+        while step != SINK:
+            if isinstance(step, tuple):
+                dominated[step].add(principal)
+            step = idom[step]
+    return ChokeGraph(wanted, principals, dict(dominated), reverse)
+
+
+def hop_kind(hop: tuple[str, str]) -> str:
+    """``edge`` (a hop node to a role: a stored access edge), ``escalation`` (an escalation
+    node to a principal), ``member`` (a principal into its access group), ``class`` (a role
+    class's hops) or ``own`` (a principal into its own hop node)."""
+    start, end = hop
+    if start.startswith(ESCALATE_PREFIX):
+        return "escalation"
+    if start.startswith("class:") or end.startswith("class:"):
+        return "class"
+    if start.startswith((VIA_PREFIX, GROUP_PREFIX)):
+        return "edge"
+    if end.startswith(GROUP_PREFIX):
+        return "member"
+    return "own"
+
+
+@dataclass
+class ChokePoint:
+    """One pick of the greedy covering: the item, the principals it cuts that earlier picks
+    did not, their weight (conditional paths count `CONDITIONAL_WEIGHT`)."""
+
+    rank: int
+    item: ChokeItem
+    principals: list[str]
+    weight: float
+    conditional: bool
+    hops: list[tuple[str, str]]
+
+    def as_dict(self) -> dict[str, object]:
+        """The object ``choke_points --format json`` prints (a contract: see the README)."""
+        return {
+            "rank": self.rank,
+            "item": self.item.as_dict(),
+            "label": self.item.label,
+            "paths_cut": self.weight,
+            "principals": len(self.principals),
+            "conditional": self.conditional,
+            "what_if": self.item.what_if,
+        }
+
+
+@dataclass
+class ItemCut:
+    """What removing one item cuts: principal -> whether every cut hop of it is conditional,
+    and the hops (u, v of the reach graph) it cuts."""
+
+    principals: dict[str, bool] = field(default_factory=dict)
+    hops: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, hop: tuple[str, str], principals: Iterable[str], conditional: bool) -> None:
+        self.hops.add(hop)
+        for principal in principals:
+            self.principals[principal] = self.principals.get(principal, True) and conditional
+
+
+def statement_cuts(
+    choke: ChokeGraph, evidence: Mapping[tuple[str, str], HopEvidence]
+) -> dict[ChokeItem, ItemCut]:
+    """Statement -> what removing it cuts, over the critical hops whose grants are known."""
+    found: dict[ChokeItem, ItemCut] = defaultdict(ItemCut)
+    for hop, grant in evidence.items():
+        principals = choke.dominated.get(hop)
+        if not principals:
+            continue
+        for item in necessary_items(grant):
+            found[item].add(hop, principals, grant.conditional)
+    return dict(found)
+
+
+def rank_choke_points(
+    cuts: Mapping[ChokeItem, ItemCut], *, limit: int | None = None
+) -> list[ChokePoint]:
+    """The greedy covering set: repeatedly the item cutting the most remaining weight (ties:
+    statements before memberships, then by name, so the output is stable)."""
+    covered: set[str] = set()
+    picked: list[ChokePoint] = []
+    # Lazy greedy: an item's weight only falls as others cover its principals, so the heap's
+    # top, once brought up to date and still on top, is the best.
+    heap = [
+        (-_weight(cut.principals), item.kind != STATEMENT, item)
+        for item, cut in cuts.items()
+        if cut.principals
+    ]
+    heapq.heapify(heap)
+    while heap and (limit is None or len(picked) < limit):
+        stale, is_membership, item = heapq.heappop(heap)
+        principals = {p: c for p, c in cuts[item].principals.items() if p not in covered}
+        if not principals:
+            continue
+        weight = _weight(principals)
+        if weight < -stale:
+            heapq.heappush(heap, (-weight, is_membership, item))
+            continue
+        covered.update(principals)
+        picked.append(
+            ChokePoint(
+                rank=len(picked) + 1,
+                item=item,
+                principals=sorted(principals),
+                weight=weight,
+                conditional=all(principals.values()),
+                hops=sorted(cuts[item].hops),
+            )
+        )
+    return picked
+
+
+def _weight(principals: Mapping[str, bool]) -> float:
+    return sum(CONDITIONAL_WEIGHT if conditional else 1.0 for conditional in principals.values())

@@ -1,0 +1,73 @@
+"""The members of a folded node ("roles × 600"), so that a person picks one of them to add to
+the graph instead of drilling into the same folded picture again.
+
+A node folded in memory (`identities.graph.fold`) carries its members; one folded by the
+database (`identities.graph.overview`) stands for every principal or policy of its kind in
+its account, read here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from identities import models
+from identities.graph.build import GraphError, describe_node
+
+# What a folded node of the database overview stands for: its `of` -> the rows of its account.
+_PRINCIPALS: dict[str, type[models.IamUser] | type[models.IamGroup] | type[models.IamRole]] = {
+    "user": models.IamUser,
+    "group": models.IamGroup,
+    "role": models.IamRole,
+}
+
+
+def folded_node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
+    """The folded node ``node_id`` of a built graph; GraphError when the view has none."""
+    for node in data["nodes"]:
+        if node["id"] == node_id and node["kind"] == "aggregate":
+            return node
+    raise GraphError(f"No folded node {node_id!r} in this view: it may have changed; reload it.")
+
+
+def folded_member_ids(data: dict[str, Any], node_id: str) -> list[str]:
+    """The node ids a folded node of ``data`` stands for, sorted."""
+    node = folded_node(data, node_id)
+    members = data.get("folded_members", {}).get(node_id)
+    if members:
+        return sorted(members)
+    return database_members(node.get("of", ""), node.get("account", ""))
+
+
+def database_members(of: str, account: str) -> list[str]:
+    """The node ids of every user, group or role (``of``) of ``account``, or of its
+    customer-managed policies, or of the AWS-managed policies: what a node the database folded
+    stands for. Read without building the view again."""
+    if of in _PRINCIPALS:
+        names = (
+            _PRINCIPALS[of]
+            .objects.filter(account__account_id=account)
+            .values_list("name", flat=True)
+        )
+        return [f"{of}:{account}:{name}" for name in sorted(names)]
+    if of in {"policy-aws", "policy-customer"}:
+        policies = models.ManagedPolicy.objects.filter(is_aws_managed=of == "policy-aws")
+        if of == "policy-customer":
+            policies = policies.filter(account__account_id=account)
+        arns = policies.values_list("arn", flat=True).distinct()
+        return [f"policy:{arn}" for arn in sorted(set(arns))]
+    return []
+
+
+def folded_member_rows(ids: list[str], q: str = "") -> list[dict[str, str]]:
+    """Kind, name and account of each member id (`describe_node`) whose name or id holds
+    ``q`` (any case)."""
+    needle = q.strip().lower()
+    rows = []
+    for node_id in ids:
+        described = describe_node(node_id)
+        if described is None:
+            continue
+        if needle and needle not in described["label"].lower() and needle not in node_id.lower():
+            continue
+        rows.append(described)
+    return rows

@@ -1,0 +1,126 @@
+"""Summaries of long lists of who can assume a role: one row per trust statement and account
+of the principals (direct edges), per number of hops and account (chains), each row named by a
+key that opens its members. Pure: they group what `identities.queries.access` read."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from identities.analysis.reach import Reached
+from identities.arns import account_of, classify_source
+from identities.models import Account
+from identities.queries.access import DirectAccess
+
+T = TypeVar("T")
+
+_TRUST_REF = " of trust policy "
+
+
+@dataclass(frozen=True)
+class Bunch:
+    """Rows that share a trust statement (or, for chains, their number of hops) and the account
+    of their principals, summarised; ``key`` names it in a URL (`direct_in_bunch`)."""
+
+    key: str
+    label: str
+    account: str
+    count: int
+    kinds: tuple[tuple[str, int], ...]
+    conditional: int = 0
+    condition_keys: tuple[str, ...] = ()
+    account_name: str = ""
+
+
+def trust_statement(access: DirectAccess) -> str:
+    """The trust policy statement behind a direct edge (its first reference to one), or ""."""
+    return next((ref for ref in access.granted_by if _TRUST_REF in ref), "")
+
+
+def _bunch_key(label: str, account: str) -> str:
+    return hashlib.sha1(f"{label}\n{account}".encode()).hexdigest()[:12]
+
+
+def _direct_bunch(access: DirectAccess) -> tuple[str, str]:
+    return trust_statement(access), account_of(access.source)
+
+
+def _chain_bunch(reached: Reached) -> tuple[str, str]:
+    return str(reached.hops), account_of(reached.node)
+
+
+def direct_bunches(accesses: Iterable[DirectAccess]) -> list[Bunch]:
+    """Direct edges into one role by (trust statement, account of the principal), biggest
+    first; the counts add up to the number of edges."""
+    found: dict[tuple[str, str], list[DirectAccess]] = defaultdict(list)
+    for access in accesses:
+        found[_direct_bunch(access)].append(access)
+    return _bunches(
+        found,
+        lambda rows: {
+            "kinds": _kinds(row.source_kind for row in rows),
+            "conditional": sum(row.conditional for row in rows),
+            "condition_keys": tuple(sorted({k for row in rows for k in row.condition_keys})),
+        },
+    )
+
+
+def chain_bunches(chains: Iterable[Reached]) -> list[Bunch]:
+    """Chains into one role by (number of hops, account of the principal at the far end),
+    biggest first; ``label`` is the number of hops."""
+    found: dict[tuple[str, str], list[Reached]] = defaultdict(list)
+    for reached in chains:
+        found[_chain_bunch(reached)].append(reached)
+    return _bunches(
+        found, lambda rows: {"kinds": _kinds(str(classify_source(r.node)) for r in rows)}
+    )
+
+
+def _kinds(kinds: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    counted: dict[str, int] = defaultdict(int)
+    for kind in kinds:
+        counted[kind] += 1
+    return tuple(sorted(counted.items()))
+
+
+def _bunches(
+    found: dict[tuple[str, str], list[T]], facts: Callable[[list[T]], dict[str, Any]]
+) -> list[Bunch]:
+    names = dict(
+        Account.objects.filter(account_id__in={account for _, account in found}).values_list(
+            "account_id", "name"
+        )
+    )
+    bunches = [
+        Bunch(
+            key=_bunch_key(label, account),
+            label=label,
+            account=account,
+            count=len(rows),
+            account_name=names.get(account, ""),
+            **facts(rows),
+        )
+        for (label, account), rows in found.items()
+    ]
+    return sorted(bunches, key=lambda b: (-b.count, b.label, b.account))
+
+
+def direct_in_bunch(accesses: Iterable[DirectAccess], key: str, q: str = "") -> list[DirectAccess]:
+    """The direct edges of the bunch ``key`` (`direct_bunches`) whose source contains ``q``."""
+    return [
+        access
+        for access in accesses
+        if _bunch_key(*_direct_bunch(access)) == key and q.lower() in access.source.lower()
+    ]
+
+
+def chains_in_bunch(chains: Iterable[Reached], key: str, q: str = "") -> list[Reached]:
+    """The chains of the bunch ``key`` (`chain_bunches`) whose far end contains ``q``."""
+    return [
+        reached
+        for reached in chains
+        if _bunch_key(*_chain_bunch(reached)) == key and q.lower() in reached.node.lower()
+    ]

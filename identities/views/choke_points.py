@@ -1,0 +1,54 @@
+"""The Choke points page: the few changes that cut the most paths to an administrator or a
+sensitive role, each with the principals it cuts and the what-if that checks it."""
+
+from __future__ import annotations
+
+import shlex
+
+from django.http import HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from identities.queries import access
+from identities.queries.choke_points import ADMIN, TARGET_CHOICES, choke_points
+from identities.roles import VIEWER
+from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
+
+PAGE_LIMIT = 25
+# The what-if page (built alongside), when its URL exists: it takes the command's arguments.
+WHAT_IF_URL = "identities:what-if"
+
+
+def _what_if_link(argv: list[str]) -> str:
+    try:
+        base = reverse(WHAT_IF_URL)
+    except NoReverseMatch:
+        return ""
+    return f"{base}?{urlencode({'change': shlex.join(argv)})}"
+
+
+@require_role(VIEWER)
+@require_GET
+def choke_points_page(request: HtmxHttpRequest) -> HttpResponse:
+    target = request.GET.get("target") or ADMIN
+    if target not in TARGET_CHOICES:
+        target = ADMIN
+    report = choke_points(target, limit=PAGE_LIMIT) if access.current_run() else None
+    rows = [
+        (
+            point,
+            "python manage.py what_if --format json " + shlex.join(point.item.what_if),
+            _what_if_link(point.item.what_if),
+        )
+        for point in (report.points if report else [])
+    ]
+    context = {
+        "analysis": access.current_run(),
+        "report": report,
+        "rows": rows,
+        "target": target,
+        "target_choices": TARGET_CHOICES,
+        "limit": PAGE_LIMIT,
+    }
+    return render_page_or_fragment(request, "identities/choke_points.html", "choke-points", context)

@@ -1,0 +1,176 @@
+"""What-if pages: the editor (run a change, see the difference), saved proposals by permalink.
+
+Viewers may run a proposal and read saved ones; saving, and running a saved one again (which
+rewrites its stored result), need the reviewer role and are audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from identities.analysis.what_if import (
+    WhatIfError,
+    answer_summary,
+    proposal_from,
+    what_if,
+)
+from identities.audit import record_audit
+from identities.bundle import BundleError
+from identities.models import WhatIfProposal
+from identities.queries import access
+from identities.roles import REVIEWER, VIEWER, has_role
+from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
+from identities.what_if_forms import (
+    WhatIfForm,
+    group_members,
+    initial_of,
+    initial_of_changes,
+)
+
+try:  # the graph highlight of a proposal, where the graph views offer one
+    from identities.graph import highlight as _highlight
+except ImportError:  # pragma: no cover - built alongside
+    _highlight = None  # type: ignore[assignment]
+
+SAVED_SHOWN = 20
+
+
+def _context(request: HtmxHttpRequest, form: WhatIfForm, **extra: Any) -> dict[str, Any]:
+    option = form["change"].value()
+    group = form["argument"].value() if option == "remove-membership" else ""
+    return {
+        "form": form,
+        "members": group_members(str(group)) if group else [],
+        "analysis": access.current_run(),
+        "can_save": has_role(request.user, REVIEWER),
+        "saved": WhatIfProposal.objects.select_related("created_by")[:SAVED_SHOWN],
+        **extra,
+    }
+
+
+def _run(form: WhatIfForm) -> dict[str, Any] | None:
+    """The answer's summary, or None with the reason added to the form."""
+    assert form.proposal is not None
+    try:
+        return answer_summary(what_if(form.proposal))
+    except WhatIfError as exc:
+        form.add_error(None, str(exc))
+        return None
+
+
+@require_role(VIEWER)
+@require_GET
+def what_if_page(request: HtmxHttpRequest) -> HttpResponse:
+    """The editor, prefilled from ``?edit=OPTION&target=…``, ``?change=ARGV`` or
+    ``?proposal=ID``."""
+    saved_id = request.GET.get("proposal", "")
+    saved = WhatIfProposal.objects.filter(pk=saved_id).first() if saved_id.isdigit() else None
+    initial = initial_of_changes(saved.changes) if saved else initial_of(request.GET)
+    form = WhatIfForm(initial=initial)
+    return render_page_or_fragment(
+        request, "identities/what_if.html", "what-if-body", _context(request, form)
+    )
+
+
+@require_role(VIEWER)
+@require_POST
+def what_if_run(request: HtmxHttpRequest) -> HttpResponse:
+    """Run the edited change and show the difference (nothing is stored)."""
+    form = WhatIfForm(request.POST)
+    summary = _run(form) if form.is_valid() else None
+    return render_page_or_fragment(
+        request,
+        "identities/what_if.html",
+        "what-if-body",
+        _context(request, form, summary=summary),
+        status=200 if summary is not None else 400,
+    )
+
+
+@require_role(REVIEWER)
+@require_POST
+def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
+    """Run the edited change and save it, named, with its result; go to its permalink."""
+    form = WhatIfForm(request.POST)
+    if form.is_valid() and not form.cleaned_data["name"]:
+        form.add_error("name", "Name the proposal to save it.")
+    summary = _run(form) if form.is_valid() else None
+    if summary is None:
+        return render_page_or_fragment(
+            request, "identities/what_if.html", "what-if-body", _context(request, form), status=400
+        )
+    now = timezone.now()
+    proposal = WhatIfProposal.objects.create(
+        name=form.cleaned_data["name"],
+        changes=form.changes(),
+        created_by=request.user,  # type: ignore[misc]  # require_role: logged in
+        created_at=now,
+        result=summary,
+        computed_run_id=summary["run"],
+        computed_at=now,
+    )
+    record_audit(request, "what_if_save", str(proposal), proposal=proposal.pk)
+    url = reverse("identities:what-if-detail", args=[proposal.pk])
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+@require_role(VIEWER)
+@require_GET
+def what_if_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    proposal = get_object_or_404(WhatIfProposal.objects.select_related("created_by"), pk=pk)
+    return render_page_or_fragment(
+        request, "identities/what_if_detail.html", "what-if-saved", _detail(request, proposal)
+    )
+
+
+@require_role(REVIEWER)
+@require_POST
+def what_if_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Run a saved proposal against the current analysis and keep the new result."""
+    proposal = get_object_or_404(WhatIfProposal, pk=pk)
+    error = ""
+    try:
+        summary = answer_summary(what_if(proposal_from(proposal.changes)))
+    except (WhatIfError, BundleError) as exc:
+        error = str(exc)
+    else:
+        proposal.result = summary
+        proposal.computed_run_id = summary["run"]
+        proposal.computed_at = timezone.now()
+        proposal.save(update_fields=["result", "computed_run", "computed_at"])
+        record_audit(request, "what_if_rerun", str(proposal), proposal=proposal.pk)
+    return render_page_or_fragment(
+        request,
+        "identities/what_if_detail.html",
+        "what-if-saved",
+        _detail(request, proposal, error=error),
+        status=400 if error else 200,
+    )
+
+
+def _detail(request: HtmxHttpRequest, proposal: WhatIfProposal, **extra: Any) -> dict[str, Any]:
+    current = access.current_run()
+    return {
+        "proposal": proposal,
+        "summary": proposal.result or None,
+        "analysis": current,
+        "stale": current is not None and proposal.computed_run_id != current.pk,
+        "can_save": has_role(request.user, REVIEWER),
+        "graph_url": _graph_url(proposal),
+        **extra,
+    }
+
+
+def _graph_url(proposal: WhatIfProposal) -> str:
+    """"Show on graph", where the graph views can highlight a proposal."""
+    if _highlight is None or not hasattr(_highlight, "what_if_url"):
+        return ""
+    return str(_highlight.what_if_url(proposal))

@@ -1,0 +1,286 @@
+"""Choke points (issue 12, item 2): the greedy covering set over a small hand-computed graph,
+checked against the what-if of its top change; the pure parts on a graph built by hand."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import networkx as nx
+import orjson
+import pytest
+from django.core.management import call_command
+
+from identities.analysis import analyse_estate
+from identities.analysis.choke_points import (
+    IDENTITY,
+    MEMBERSHIP,
+    STATEMENT,
+    TRUST,
+    ChokeItem,
+    HopEvidence,
+    build_choke_graph,
+    necessary_items,
+    parse_statement_ref,
+    rank_choke_points,
+    statement_cuts,
+)
+from identities.analysis.what_if import proposal_from, what_if
+from identities.ingest.imports import import_bundle
+from identities.queries.choke_points import choke_points
+from tests.bundles import arn, estate_bundle, iam_role, iam_user, managed_policy, trusting
+
+HOME = "111111111111"
+ADMIN = arn(HOME, "role", "admin")
+ROLE_A, ROLE_B = arn(HOME, "role", "a"), arn(HOME, "role", "b")
+U1, U2, U3, U4 = (arn(HOME, "user", f"u{n}") for n in range(1, 5))
+ASSUME_A, ASSUME_B = arn(HOME, "policy", "assume-a"), arn(HOME, "policy", "assume-b")
+EVERYTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def _assume(role: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}],
+    }
+
+
+def small_estate() -> dict:
+    """u1, u2, u3 (one access group: policy assume-a) -> a -> admin; u4 -> b (MFA) -> admin.
+    The admin role trusts a and b by one statement each."""
+    admin = iam_role(
+        HOME,
+        "admin",
+        [
+            {**trusting({"AWS": ROLE_A})[0], "Sid": "FromA"},
+            {**trusting({"AWS": ROLE_B})[0], "Sid": "FromB"},
+        ],
+    )
+    admin["RolePolicyList"] = [{"PolicyName": "everything", "PolicyDocument": EVERYTHING}]
+    root = {"AWS": f"arn:aws:iam::{HOME}:root"}
+    mfa = {"Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}
+    return {
+        HOME: {
+            "users": [
+                *(iam_user(HOME, f"u{n}", attached=[ASSUME_A]) for n in (1, 2, 3)),
+                iam_user(HOME, "u4", attached=[ASSUME_B]),
+            ],
+            "roles": [
+                admin,
+                iam_role(HOME, "a", trusting(root)),
+                iam_role(HOME, "b", trusting(root, **mfa)),
+            ],
+            "policies": [
+                managed_policy(HOME, "assume-a", _assume(ROLE_A)),
+                managed_policy(HOME, "assume-b", _assume(ROLE_B)),
+            ],
+        }
+    }
+
+
+@pytest.fixture
+def small(db: None) -> None:
+    import_bundle(estate_bundle(small_estate()), label="small.json")
+    analyse_estate()
+
+
+def statement(policy: str, index: int, layer: str, sid: str = "") -> ChokeItem:
+    return ChokeItem(STATEMENT, policy, sid, index, layer)
+
+
+@pytest.mark.django_db
+def test_choke_points_of_the_small_estate_are_the_hand_computed_covering_set(small):
+    report = choke_points("admin")
+
+    assert [(p.rank, p.item, p.weight, p.principals) for p in report.points] == [
+        (1, statement(ADMIN, 0, TRUST, "FromA"), 4.0, sorted([ROLE_A, U1, U2, U3])),
+        (2, statement(ADMIN, 1, TRUST, "FromB"), 2.0, sorted([ROLE_B, U4])),
+    ]
+    assert (report.targets, report.principals) == (1, 6)
+
+
+@pytest.mark.django_db
+def test_each_statement_cuts_the_principals_whose_every_path_it_carries(small):
+    from identities.queries.access import reach_graph
+    from identities.queries.choke_points import hop_evidence
+
+    graph = reach_graph()
+    assert graph is not None
+    choke = build_choke_graph(graph.graph, [ADMIN])
+
+    cuts = statement_cuts(choke, hop_evidence(choke, graph.graph))
+
+    assert {item.label: cut.principals for item, cut in cuts.items()} == {
+        "trust statement 'FromA' of " + ADMIN: dict.fromkeys([ROLE_A, U1, U2, U3], False),
+        "trust statement 'FromB' of " + ADMIN: dict.fromkeys([ROLE_B, U4], False),
+        f"trust statement [0] of {ROLE_A}": dict.fromkeys([U1, U2, U3], False),
+        f"identity statement [0] of {ASSUME_A}": dict.fromkeys([U1, U2, U3], False),
+        # u4's hop to b holds only with MFA: it counts half.
+        f"trust statement [0] of {ROLE_B}": {U4: True},
+        f"identity statement [0] of {ASSUME_B}": {U4: True},
+    }
+
+
+@pytest.mark.django_db
+def test_removing_the_top_choke_point_removes_the_paths_it_counts(small):
+    top = choke_points("admin", limit=1).points[0]
+
+    answer = what_if(proposal_from([(top.item.what_if[0][2:], top.item.what_if[1:])]))
+    removed = sorted(c.source for c in answer.changes if c.category == "reach_removed")
+
+    assert removed == top.principals == sorted([ROLE_A, U1, U2, U3])
+    assert [c.category for c in answer.changes if c.category == "reach_added"] == []
+
+
+@pytest.mark.django_db
+def test_choke_points_command_prints_the_contract_and_its_what_if_agrees(small):
+    out, err = StringIO(), StringIO()
+
+    call_command("choke_points", "--format", "json", "--limit", "1", stdout=out, stderr=err)
+    rows = orjson.loads(out.getvalue())
+    wi = StringIO()
+    call_command("what_if", "--format", "json", *rows[0]["what_if"], stdout=wi, stderr=StringIO())
+
+    assert rows == [
+        {
+            "rank": 1,
+            "item": {"kind": "trust_statement", "policy": ADMIN, "sid": "FromA", "index": 0},
+            "label": f"trust statement 'FromA' of {ADMIN}",
+            "paths_cut": 4.0,
+            "principals": 4,
+            "conditional": False,
+            "what_if": ["--remove-statement", ADMIN, "FromA"],
+        }
+    ]
+    assert len(orjson.loads(wi.getvalue())["admin_reach_removed"]) == rows[0]["principals"]
+    assert "1 choke points over 6 principals that reach 1 targets (admin)" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_choke_points_command_csv_and_bad_arguments(small):
+    out = StringIO()
+
+    call_command("choke_points", "--format", "csv", stdout=out, stderr=StringIO())
+    with pytest.raises(Exception, match="--limit 0: must be at least 1"):
+        call_command("choke_points", "--limit", "0", stdout=StringIO(), stderr=StringIO())
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "rank,item,label,paths_cut,principals,conditional,what_if"
+    assert lines[2].startswith("2,")
+    assert lines[2].endswith(f',2.0,2,false,"[""--remove-statement"", ""{ADMIN}"", ""FromB""]"')
+    assert len(lines) == 3
+
+
+@pytest.mark.django_db
+def test_choke_points_command_without_an_analysis_is_an_error():
+    with pytest.raises(Exception, match="no analysis has run yet"):
+        call_command("choke_points", stdout=StringIO(), stderr=StringIO())
+
+
+def test_dominators_split_every_hop_and_skip_routes_in_parallel():
+    # p -> via:p -> t (target) and p -> via:p -> r -> via:r -> t: p has two routes, so neither
+    # hop out of via:p cuts it; r's hop into t cuts r and p only together with p's direct one.
+    graph = nx.DiGraph(
+        [("p", "via:p"), ("via:p", "t"), ("via:p", "r"), ("r", "via:r"), ("via:r", "t")]
+    )
+
+    choke = build_choke_graph(graph, ["t"])
+
+    assert choke.principals == {"p", "r"}
+    assert choke.dominated == {
+        ("p", "via:p"): {"p"},
+        ("r", "via:r"): {"r"},
+        ("via:r", "t"): {"r"},
+    }
+
+
+def test_a_hop_holds_through_an_item_alone_only_in_every_way_it_holds():
+    trust = "statement 'T' (Statement[0]) of trust policy x (arn:aws:iam::1:role/x)"
+    other = "statement (Statement[1]) of trust policy x (arn:aws:iam::1:role/x)"
+    own = "statement (Statement[0]) of inline policy p (arn:aws:iam::1:user/u)"
+    scp = "statement (Statement[0]) of SCP FullAWSAccess (p-FullAWSAccess)"
+
+    assert necessary_items(HopEvidence(((trust, own, scp),))) == {
+        ChokeItem(STATEMENT, "arn:aws:iam::1:role/x", "T", 0, TRUST),
+        ChokeItem(STATEMENT, "arn:aws:iam::1:user/u#p", "", 0, IDENTITY),
+    }
+    assert necessary_items(HopEvidence(((trust, other, own),))) == {
+        ChokeItem(STATEMENT, "arn:aws:iam::1:user/u#p", "", 0, IDENTITY)
+    }
+    assert necessary_items(HopEvidence(((trust,), (own,)))) == set()
+    assert parse_statement_ref(scp) is None
+
+
+def test_greedy_takes_what_earlier_picks_left_and_weights_conditional_paths_half():
+    from identities.analysis.choke_points import ItemCut
+
+    big = ChokeItem(STATEMENT, "arn:aws:iam::1:role/a", "", 0, TRUST)
+    overlap = ChokeItem(STATEMENT, "arn:aws:iam::1:role/b", "", 0, TRUST)
+    guarded = ChokeItem(MEMBERSHIP, user="arn:aws:iam::1:user/u", group="arn:aws:iam::1:group/g")
+    cuts = {
+        big: ItemCut(dict.fromkeys(["p1", "p2", "p3"], False)),
+        overlap: ItemCut({"p3": False, "p4": False}),
+        guarded: ItemCut({"p5": True, "p6": True, "p7": True}),
+    }
+
+    ranked = rank_choke_points(cuts)
+
+    assert [(p.item, p.weight, p.principals, p.conditional) for p in ranked] == [
+        (big, 3.0, ["p1", "p2", "p3"], False),
+        (guarded, 1.5, ["p5", "p6", "p7"], True),
+        (overlap, 1.0, ["p4"], False),
+    ]
+    assert ranked[1].item.what_if == ["--remove-membership", guarded.user, guarded.group]
+
+
+def with_group(bundle: dict, name: str, policies: list[str], members: list[str]) -> dict:
+    """``bundle`` with an IAM group of its first account carrying these managed policies."""
+    details = bundle["accounts"][0]["authorization_details"]
+    details["GroupDetailList"].append(
+        {
+            "Path": "/",
+            "GroupName": name,
+            "GroupId": "AGPA" + name.upper().ljust(17, "X"),
+            "Arn": arn(HOME, "group", name),
+            "CreateDate": "2024-01-01T00:00:00+00:00",
+            "GroupPolicyList": [],
+            "AttachedManagedPolicies": [
+                {"PolicyName": policy.rsplit("/", 1)[-1], "PolicyArn": policy}
+                for policy in policies
+            ],
+        }
+    )
+    for user in details["UserDetailList"]:
+        if user["UserName"] in members:
+            user["GroupList"].append(name)
+    return bundle
+
+
+@pytest.mark.django_db
+def test_a_membership_cuts_a_user_who_gets_the_statement_through_that_group_only():
+    from identities.queries.access import reach_graph
+    from identities.queries.choke_points import hop_evidence, membership_cuts
+
+    accounts = small_estate()
+    accounts[HOME]["users"] += [
+        iam_user(HOME, "u5"),
+        iam_user(HOME, "u6", attached=[ASSUME_A]),  # holds the policy itself too
+    ]
+    import_bundle(
+        with_group(estate_bundle(accounts), "ops", [ASSUME_A], ["u5", "u6"]), label="g.json"
+    )
+    analyse_estate()
+    graph = reach_graph()
+    assert graph is not None
+    choke = build_choke_graph(graph.graph, [ADMIN])
+    ops, u5 = arn(HOME, "group", "ops"), arn(HOME, "user", "u5")
+
+    cuts = membership_cuts(choke, hop_evidence(choke, graph.graph))
+    answer = what_if(proposal_from([("remove-membership", [u5, ops])]))
+
+    assert {item: cut.principals for item, cut in cuts.items()} == {
+        ChokeItem(MEMBERSHIP, user=u5, group=ops): {u5: False}
+    }
+    assert [c.source for c in answer.changes if c.category == "reach_removed"] == [u5]
