@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import secrets
@@ -127,7 +128,7 @@ def serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def summarise(timings: list[float], statuses: dict[str, int]) -> dict[str, Any]:
@@ -135,6 +136,8 @@ def summarise(timings: list[float], statuses: dict[str, int]) -> dict[str, Any]:
     return {
         "count": len(timings),
         "5xx": sum(n for code, n in codes.items() if code >= 500),
+        # No status: the connection dropped (gunicorn killed a worker past its timeout).
+        "dropped": codes.get(0, 0),
         "failures": sum(n for code, n in codes.items() if code >= 400 or code == 0),
         "p50_ms": round(percentile(timings, 0.50), 1),
         "p95_ms": round(percentile(timings, 0.95), 1),
@@ -221,6 +224,7 @@ def main() -> None:
                 **env,
                 "LOAD_TARGETS": str(work / "targets.json"),
                 "LOAD_TIMINGS": str(timings_file),
+                "LOAD_SKIP": options.skip,
             },
             check=False,
         )
@@ -261,7 +265,7 @@ def print_table(results: dict[str, Any]) -> None:
     for name, row in rows:
         flag = "  over budget" if row["p95_ms"] > BUDGET_MS and name != "login" else ""
         print(
-            f"{name:<26} {row['count']:>6} {row['5xx']:>4} {row['failures']:>5} "
+            f"{name:<26} {row['count']:>6} {row['5xx']:>4} {row['dropped']:>5} {row['failures']:>5} "
             f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>7}{flag}"
         )
     print(f"\nwritten to bench-results/load.json (config: {results['config']})")

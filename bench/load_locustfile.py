@@ -85,38 +85,34 @@ class Viewer(HttpUser):
         page = random.choice([1, 1, 1, 2, 5])
         self._get(name, f"{path}?page={page}" if page > 1 else path)
 
-    @task(3)
-    def role_page(self) -> None:
+    def _role_page(self, name: str, page: str = "") -> None:
         role = self._role()
         self._get(
-            "role: page", f"/accounts/{role['account_id']}/roles/{quote(role['name'], safe='')}/"
+            name, f"/accounts/{role['account_id']}/roles/{quote(role['name'], safe='')}/{page}"
         )
+
+    def _graph_around_role(self, view: str) -> None:
+        role = self._role()
+        focus = f"role:{role['account_id']}:{role['name']}"
+        self._get(
+            f"graph json: {view}", "/graph/data.json?" + urlencode({"view": view, "focus": focus})
+        )
+
+    @task(3)
+    def role_page(self) -> None:
+        self._role_page("role: page")
 
     @task(1)
     def role_access(self) -> None:
-        role = self._role()
-        self._get(
-            "role: access",
-            f"/accounts/{role['account_id']}/roles/{quote(role['name'], safe='')}/access/",
-        )
+        self._role_page("role: access", "access/")
 
     @task(2)
     def graph_identity(self) -> None:
-        role = self._role()
-        focus = f"role:{role['account_id']}:{role['name']}"
-        self._get(
-            "graph json: identity",
-            "/graph/data.json?" + urlencode({"view": "identity", "focus": focus}),
-        )
+        self._graph_around_role("identity")
 
     @task(2)
     def graph_access(self) -> None:
-        role = self._role()
-        focus = f"role:{role['account_id']}:{role['name']}"
-        self._get(
-            "graph json: access",
-            "/graph/data.json?" + urlencode({"view": "access", "focus": focus}),
-        )
+        self._graph_around_role("access")
 
     @task(1)
     def graph_account(self) -> None:

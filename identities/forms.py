@@ -153,6 +153,23 @@ CONDITION_CHOICES = [
 LENGTH_CHOICES = [(str(n), f"up to {n} hops") for n in range(1, MAX_PATH_LENGTH + 1)]
 
 
+def _node_id_field() -> forms.CharField:
+    """A graph node id carried in the query string (an ARN, with its kind)."""
+    return forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+
+
+def _number_choice(
+    label: str, choices: list[tuple[str, str]], *, default: int
+) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=choices,
+        label=label,
+        empty_value=default,  # type: ignore[arg-type]  # stubs say str; any value works
+    )
+
+
 class NodeListField(forms.Field):
     """Repeated node ids (`expand=a&expand=b`), deduplicated in order."""
 
@@ -173,16 +190,10 @@ class _GraphForm(forms.Form):
     )
     accounts = forms.MultipleChoiceField(required=False, label="Only accounts")
     expand = NodeListField(required=False)
-    node = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    node = _node_id_field()
     account = forms.ChoiceField(required=False, label="Account")
-    focus = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
-    depth = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        choices=DEPTH_CHOICES,
-        label="Depth",
-        empty_value=2,  # type: ignore[arg-type]  # stubs say str; any value works
-    )
+    focus = _node_id_field()
+    depth = _number_choice("Depth", DEPTH_CHOICES, default=2)
 
     def __init__(self, data: QueryDict, *args: Any, **kwargs: Any) -> None:
         super().__init__(data, *args, **kwargs)
@@ -242,22 +253,16 @@ class AccessGraphForm(_GraphForm):
 
 
 class PathForm(forms.Form):
-    source = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
-    target = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
-    length = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        choices=LENGTH_CHOICES,
-        label="Longest chain",
-        empty_value=4,  # type: ignore[arg-type]  # as for Depth
-    )
+    source = _node_id_field()
+    target = _node_id_field()
+    length = _number_choice("Longest chain", LENGTH_CHOICES, default=4)
     mode = forms.ChoiceField(
         required=False,
         choices=[("shortest", "Shortest chains"), ("all", "All simple chains")],
         label="Show",
     )
     cond = forms.ChoiceField(required=False, choices=CONDITION_CHOICES, label="Conditions")
-    node = forms.CharField(required=False, max_length=2200, widget=forms.HiddenInput)
+    node = _node_id_field()
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of graph.find_paths."""

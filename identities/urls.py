@@ -21,6 +21,7 @@ app_name = "identities"
 user_patterns = [
     path("", estate.principal_detail, {"kind": "user"}, name="user-detail"),
     path("reach/", access.user_reach, name="user-reach"),
+    path("reach/list/", access.user_reach_list, name="user-reach-list"),
     path("escalations/", escalations.user_escalations, name="user-escalations"),
 ]
 role_patterns = [
@@ -28,6 +29,7 @@ role_patterns = [
     path("access/", access.role_access, name="role-access"),
     path("access/list/", access.role_access_list, name="role-access-list"),
     path("reach/", access.role_reach, name="role-reach"),
+    path("reach/list/", access.role_reach_list, name="role-reach-list"),
     path("escalations/", escalations.role_escalations, name="role-escalations"),
 ]
 account_patterns: list[URLPattern | URLResolver] = [

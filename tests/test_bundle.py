@@ -141,6 +141,11 @@ def _first_updated(list_name: str, **fields: Any) -> bytes:
     return encode(_break(lambda b: _details(b)[list_name][0].update(fields)))
 
 
+def _appended(list_name: str, entry: Callable[[dict[str, Any]], dict[str, Any]]) -> bytes:
+    """The encoded sample bundle with ``entry(bundle)`` appended to one details list."""
+    return encode(_break(lambda b: _details(b)[list_name].append(entry(b))))
+
+
 def _first_field(list_name: str, problem: str, case_id: str, **fields: Any) -> Any:
     """A case changing one field of the first entry of a details list; the error names it."""
     [field] = fields
@@ -228,29 +233,13 @@ MALFORMED = [
         id="unknown-group",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: _details(b)["UserDetailList"].append(
-                    dict(_details(b)["UserDetailList"][0], UserId="AIDAOTHER")
-                )
-            )
-        ),
+        _appended("UserDetailList", lambda b: dict(_details(b)["UserDetailList"][0], UserId="AIDAOTHER")),
         f"{DETAILS}.UserDetailList[1].UserName",
         "duplicate user name 'alice'",
         id="duplicate-user-name",
     ),
     pytest.param(
-        encode(
-            _break(
-                lambda b: _details(b)["Policies"].append(
-                    {
-                        "Arn": f"arn:aws:iam::{ACCOUNT}:policy/p",
-                        "DefaultVersionId": "v2",
-                        "PolicyVersionList": [{"VersionId": "v1", "Document": TRUST_EC2}],
-                    }
-                )
-            )
-        ),
+        _appended("Policies", lambda b: {"Arn": f"arn:aws:iam::{ACCOUNT}:policy/p", "DefaultVersionId": "v2", "PolicyVersionList": [{"VersionId": "v1", "Document": TRUST_EC2}]}),
         f"{DETAILS}.Policies[0].PolicyVersionList",
         "no version is the default",
         id="no-default-version",

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from identities.analysis.reach import (
+    CLASS_PREFIX,
     ESCALATE_PREFIX,
     GROUP_PREFIX,
     VIA_PREFIX,
@@ -138,13 +139,12 @@ def necessary_items(evidence: HopEvidence) -> set[ChokeItem]:
 
 @dataclass
 class ChokeGraph:
-    """The reversed reach graph from the sink, every edge split by a node ``(u, v)``, with the
-    dominator tree; ``dominated[(u, v)]``: the principals that lose every path without it."""
+    """What the dominator tree of the reversed reach graph tells: ``dominated[(u, v)]``, the
+    principals that lose every path to a target without the hop ``u -> v``."""
 
     targets: frozenset[str]
     principals: frozenset[str]
     dominated: dict[tuple[str, str], set[str]]
-    graph: nx.DiGraph = field(repr=False)
 
     @property
     def critical_hops(self) -> list[tuple[str, str]]:
@@ -192,7 +192,7 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
             if isinstance(step, tuple):
                 dominated[step].add(principal)
             step = idom[step]
-    return ChokeGraph(wanted, principals, dict(dominated), reverse)
+    return ChokeGraph(wanted, principals, dict(dominated))
 
 
 def hop_kind(hop: tuple[str, str]) -> str:
@@ -202,7 +202,7 @@ def hop_kind(hop: tuple[str, str]) -> str:
     start, end = hop
     if start.startswith(ESCALATE_PREFIX):
         return "escalation"
-    if start.startswith("class:") or end.startswith("class:"):
+    if start.startswith(CLASS_PREFIX) or end.startswith(CLASS_PREFIX):
         return "class"
     if start.startswith((VIA_PREFIX, GROUP_PREFIX)):
         return "edge"

@@ -33,19 +33,13 @@ from identities.analysis.subjects import (
     display_keys,
     resource_key_known,
 )
-from identities.policy import (
-    Decision,
-    Effect,
-    Layer,
-    Outcome,
-    Policy,
-    PolicySource,
+from identities.policy.conditions import RequestContext
+from identities.policy.document import Effect, Layer, Policy, PolicySource, Statement
+from identities.policy.evaluate import Decision, Outcome, evaluate_request
+from identities.policy.match import (
     Principal,
     PrincipalKind,
     PrincipalMatch,
-    RequestContext,
-    Statement,
-    evaluate_request,
     match_resource,
     statement_matches_action,
     trust_principal_matches,

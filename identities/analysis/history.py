@@ -106,15 +106,25 @@ class AccessSnapshot:
             return None
         if not isinstance(data, dict) or data.get("format") not in _READABLE:
             return None
+        return cls.from_meta(data, set(rows.decode().split(ROW_END)) if rows else set())
+
+    @classmethod
+    def from_meta(
+        cls,
+        data: dict[str, Any],
+        rows: set[str],
+        classes: dict[str, list[list[str]]] | None = None,
+    ) -> AccessSnapshot:
+        """The snapshot of a stored header with these of its rows (and role classes)."""
         return cls(
-            rows=set(rows.decode().split(ROW_END)) if rows else set(),
+            rows=rows,
             members=data["members"],
             admins=data["admins"],
             reach=data["reach"],
             sensitive=data.get("sensitive", {}),
             findings=data["findings"],
             accounts=data.get("accounts", []),
-            classes=data.get("classes", {}),
+            classes=data.get("classes", {}) if classes is None else classes,
             refs=data.get("refs", {}),
         )
 

@@ -85,17 +85,7 @@ class Stored:
                 if line.split(SEP, 2)[1] == target:
                     found.add(line)
                 at = text.find(needle, at + 1)
-        return AccessSnapshot(
-            rows=found,
-            members=data["members"],
-            admins=data["admins"],
-            reach=data["reach"],
-            sensitive=data.get("sensitive", {}),
-            findings=data["findings"],
-            accounts=data.get("accounts", []),
-            classes=classes,
-            refs=data.get("refs", {}),
-        )
+        return AccessSnapshot.from_meta(data, found, classes)
 
 
 def stored_state(run: AnalysisRun) -> tuple[Stored | None, str]:

@@ -17,7 +17,7 @@ from django.db.models import Model
 from identities.analysis.admins import AdminRecord
 from identities.analysis.edges import EdgeRecord, EdgeResult, RoleClass, SourceKind
 from identities.analysis.escalations import EscalationResult
-from identities.analysis.estate import Estate
+from identities.analysis.estate import Actor, Estate
 from identities.analysis.findings import FindingRecord
 from identities.analysis.reach import Reached
 from identities.db import delete_all, insert_rows, refresh_planner_statistics
@@ -224,15 +224,6 @@ def store_escalations(result: EscalationResult) -> int:
     return len(rows)
 
 
-class _Member(Protocol):
-    @property
-    def pk(self) -> int: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def arn(self) -> str: ...
-
-
 PATH_FIELDS = ("source", "source_kind", "source_user_id", "source_role_id", "hops", "path",
                "condition_keys")  # fmt: skip
 
@@ -260,7 +251,7 @@ def path_rows(
         }
 
 
-def _principal_pks(actor: _Member | None, prefix: str = "") -> dict[str, int | None]:
+def _principal_pks(actor: Actor | None, prefix: str = "") -> dict[str, int | None]:
     """The user and role foreign keys of a row about ``actor``: one set when it is an estate
     user or role."""
     return {
@@ -273,7 +264,7 @@ class _Group(Protocol):
     @property
     def key(self) -> str: ...
     @property
-    def members(self) -> Sequence[_Member]: ...
+    def members(self) -> Sequence[Actor]: ...
 
 
 def _insert_members(

@@ -331,6 +331,7 @@ def build_access_graph(
         else:
             loader.edges(where)
             loader.members(list(loader.group_pks))
+    expand = list(expand)
     if expanded := builder.seed_all(expand, lambda node_id: seed_access_node(loader, node_id)):
         loader.grow(expanded)
     escalations_hidden = 0
@@ -338,7 +339,9 @@ def build_access_graph(
         # Around a focus, the steps above drew the escalations within reach: only those
         # between the principals drawn are left.
         *_, escalations_hidden = add_escalation_edges(builder, add_ends=not focus)
-    graph, folded = fold_graph(builder.graph, threshold, access_fold_steps, focus=focus)
+    graph, folded = fold_graph(
+        builder.graph, threshold, access_fold_steps, focus=focus, keep=expand
+    )
     if not focus and folded_by_sql:
         folded = ["users", "roles", "access groups"]
     hidden = thin_out(graph, EDGE_LIMIT) if folded else 0

@@ -6,7 +6,7 @@ networkx out.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import networkx as nx
@@ -76,13 +76,15 @@ def fold_graph(
     threshold: int,
     steps_of: Callable[[nx.MultiDiGraph], list[FoldStep]],
     focus: str = "",
+    keep: Collection[str] = (),
 ) -> tuple[nx.MultiDiGraph, list[str]]:
     """Fold nodes, step after step, until at most ``threshold`` nodes are left.
 
     Each step maps some of the remaining original nodes to folded nodes; the steps needed are
     decided on the counts alone, then the graph is contracted once. Edges between folded
     nodes merge into one edge per (source, target, kind, outcome) with a count and the union
-    of their condition keys. The focus node is never folded. Returns the graph (the same one
+    of their condition keys. The focus node is never folded, nor the nodes of ``keep`` (those
+    a person added, from a folded node's list or by expanding). Returns the graph (the same one
     when nothing folds) and the names of the steps applied.
     """
     count = graph.number_of_nodes()
@@ -92,12 +94,13 @@ def fold_graph(
     members: dict[str, list[str]] = defaultdict(list)
     attrs: dict[str, dict[str, Any]] = {}
     applied: list[str] = []
+    kept = {focus, *keep}
     for name, key_of in steps_of(graph):
         if count <= threshold:
             break
         step: dict[str, str] = {}
         for node_id, data in graph.nodes(data=True):
-            if node_id == focus or node_id in mapping:
+            if node_id in kept or node_id in mapping:
                 continue
             found = key_of(node_id, data)
             if found is None:

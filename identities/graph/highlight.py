@@ -140,8 +140,18 @@ def since_sync(since: str) -> Highlight:
         label = f"since analysis #{since}"
     else:
         raise HistoryUnavailable(f"since={since!r}: expected 'last' or an analysis number")
-    added = changes.of(AccessChange.Category.EDGE_ADDED)
-    removed = changes.of(AccessChange.Category.EDGE_REMOVED)
+    return edges_highlight(
+        changes.of(AccessChange.Category.EDGE_ADDED),
+        changes.of(AccessChange.Category.EDGE_REMOVED),
+        label,
+        {"since": since, "from": changes.from_run.pk, "to": changes.to_run.pk},
+    )
+
+
+def edges_highlight(
+    added: list[ChangeItem], removed: list[ChangeItem], label: str, extra: dict[str, Any]
+) -> Highlight:
+    """The highlight of these added and removed edges (a what-if's too)."""
     sources = {item.source for item in (*added, *removed)}
     groups = dict(
         AccessGroupMember.objects.filter(arn__in=sources).values_list("arn", "group__key")
@@ -150,7 +160,7 @@ def since_sync(since: str) -> Highlight:
         added=frozenset(_edge_keys(added, groups)),
         removed=frozenset(_edge_keys(removed, groups)),
         label=label,
-        extra={"since": since, "from": changes.from_run.pk, "to": changes.to_run.pk},
+        extra=extra,
     )
 
 

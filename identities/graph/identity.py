@@ -231,6 +231,9 @@ def seed_identity_node(builder: Builder, node_id: str) -> None:
         raise GraphError(f"The identity view has no {kind} nodes.")
 
 
+READABLE_NODES = 150
+
+
 def build_identity_graph(
     *,
     account_id: str = "",
@@ -281,12 +284,16 @@ def build_identity_graph(
                 ):
                     _add_principal(builder, kind, pk, name, account)
             _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
+    expand = list(expand)
     if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):
         _grow_identity(builder, expanded)
     if not folded_by_sql:
         # The view's neighbourhood is structural: escalations between the principals it holds.
         add_escalation_edges(builder, add_ends=False)
-    graph, folded = fold_graph(builder.graph, threshold, identity_fold_steps, focus=focus)
+    # A whole account folds sooner than the estate: past `READABLE_NODES` its four columns no
+    # longer fit a browser window at a legible zoom; its folded nodes list their members.
+    limit = min(threshold, READABLE_NODES) if account_id and not focus else threshold
+    graph, folded = fold_graph(builder.graph, limit, identity_fold_steps, focus=focus, keep=expand)
     if folded_by_sql:
         folded = ["users", "roles", "policies"]
     positions, columns = layout_columns(graph)

@@ -294,34 +294,35 @@ def _apply_account(rows: AccountRows, sync_run: models.SyncRun, changes: ChangeL
         scope={"user__account": account},
     )
 
-    attachments: Rows = {}
-    for arn, owner, uid in rows.attachments:
-        row = {
-            "policy_id": policy_pks[(arn,)],
-            **_owner_columns(owner, owner_pks[owner][(uid,)]),
-        }
-        attachments[_owner_key(row, "policy_id")] = row
+    attachment_key = ("policy_id", "user_id", "group_id", "role_id")
+    attachments = _keyed(
+        (
+            {"policy_id": policy_pks[(arn,)], **_owner_columns(owner, owner_pks[owner][(uid,)])}
+            for arn, owner, uid in rows.attachments
+        ),
+        attachment_key,
+    )
     sync(
         models.PolicyAttachment,
         attachments,
-        ("policy_id", "user_id", "group_id", "role_id"),
+        attachment_key,
         "attachment",
         lambda key, row: f"{policy_arn[key[0]]} on {_owner_arn(arn_of, row)}",
         scope={"policy__account": account},
     )
 
-    inline: Rows = {}
-    for (owner, uid, _name), row in rows.inline_policies.items():
-        inline_row = {
-            **row,
-            "account_id": account.pk,
-            **_owner_columns(owner, owner_pks[owner][(uid,)]),
-        }
-        inline[_owner_key(inline_row, "name")] = inline_row
+    inline_key = ("user_id", "group_id", "role_id", "name")
+    inline = _keyed(
+        (
+            {**row, "account_id": account.pk, **_owner_columns(owner, owner_pks[owner][(uid,)])}
+            for (owner, uid, _name), row in rows.inline_policies.items()
+        ),
+        inline_key,
+    )
     sync(
         models.InlinePolicy,
         inline,
-        ("user_id", "group_id", "role_id", "name"),
+        inline_key,
         "inline_policy",
         lambda key, row: f"{_owner_arn(arn_of, row)} inline {row['name']}",
         watch={"document": "inline_policy"},
@@ -362,10 +363,9 @@ def _owner_columns(owner: str, pk: int) -> dict[str, int | None]:
     return {f"{kind}_id": pk if kind == owner else None for kind in ("user", "group", "role")}
 
 
-def _owner_key(row: dict[str, Any], other: str) -> Key:
-    if other == "name":
-        return (row["user_id"], row["group_id"], row["role_id"], row["name"])
-    return (row[other], row["user_id"], row["group_id"], row["role_id"])
+def _keyed(rows: Iterable[dict[str, Any]], key_fields: tuple[str, ...]) -> Rows:
+    """Rows by their key: the values of ``key_fields``, in that order."""
+    return {tuple(row[field] for field in key_fields): row for row in rows}
 
 
 def _owner_arn(arn_of: dict[tuple[str, int], str], row: dict[str, Any]) -> str:

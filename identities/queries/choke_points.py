@@ -30,6 +30,7 @@ from identities.analysis.choke_points import (
     rank_choke_points,
     statement_cuts,
 )
+from identities.analysis.reach import CLASS_PREFIX, ESCALATE_PREFIX, GROUP_PREFIX, VIA_PREFIX
 from identities.arns import SourceKind, classify_arn
 from identities.models import (
     GroupMembership,
@@ -79,17 +80,17 @@ def hop_evidence(choke: ChokeGraph, graph: nx.DiGraph) -> dict[tuple[str, str], 
         start, end = hop
         kind = hop_kind(hop)
         if kind == "edge":
-            source = start.removeprefix("via:")
+            source = start.removeprefix(VIA_PREFIX)
             pairs[hop] = (source, end)
-        elif kind == "class" and start.startswith("class:"):
+        elif kind == "class" and start.startswith(CLASS_PREFIX):
             group = min(graph.predecessors(start))
             pairs[hop], layer_of[hop] = (group, end), TRUST
         elif kind == "class":
             role = min(graph.successors(end))
             pairs[hop], layer_of[hop] = (start, role), IDENTITY
         elif kind == "escalation":
-            holder = start.removeprefix("escalate:")
-            if holder.startswith("group:"):
+            holder = start.removeprefix(ESCALATE_PREFIX)
+            if holder.startswith(GROUP_PREFIX):
                 holder = min(graph.predecessors(start))
             escalation_hops[hop] = (holder, end)
     found: dict[tuple[str, str], HopEvidence] = {}

@@ -358,13 +358,7 @@ def group_detail_context(group: models.IamGroup) -> dict[str, Any]:
             .select_related("account")
             .order_by("name")
         ),
-        "attachments": list(
-            models.PolicyAttachment.objects.filter(group=group)
-            .select_related("policy__account")
-            .defer("policy__document")
-            .order_by("policy__name")
-        ),
-        "inline_policies": list(models.InlinePolicy.objects.filter(group=group).order_by("name")),
+        **_own_policies(group=group),
     }
 
 
@@ -372,17 +366,25 @@ def role_detail_context(role: models.IamRole) -> dict[str, Any]:
     return {
         "role": role,
         **role_trust_context(role),
-        "attachments": list(
-            models.PolicyAttachment.objects.filter(role=role)
-            .select_related("policy__account")
-            .defer("policy__document")
-            .order_by("policy__name")
-        ),
-        "inline_policies": list(models.InlinePolicy.objects.filter(role=role).order_by("name")),
+        **_own_policies(role=role),
         "boundary": policy_for_arn(role.account, role.boundary_arn),
         "instance_profiles": list(
             models.InstanceProfile.objects.filter(roles=role).order_by("name")
         ),
+    }
+
+
+def _own_policies(**owner: models.IamGroup | models.IamRole) -> dict[str, Any]:
+    """The managed policies attached to one group or role (``group=`` or ``role=``), and its
+    inline policies."""
+    return {
+        "attachments": list(
+            models.PolicyAttachment.objects.filter(**owner)
+            .select_related("policy__account")
+            .defer("policy__document")
+            .order_by("policy__name")
+        ),
+        "inline_policies": list(models.InlinePolicy.objects.filter(**owner).order_by("name")),
     }
 
 

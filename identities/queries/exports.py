@@ -57,42 +57,40 @@ def _tri(value: bool | None) -> str:
 # (header, attribute path, format) of each column, in order.
 Column = tuple[str, str, Callable[[Any], str]]
 
-_PRINCIPAL: list[Column] = [
+_ACCOUNT_NAME_ARN: list[Column] = [
     ("account_id", "account.account_id", _text),
     ("name", "name", _text),
     ("arn", "arn", _text),
+]
+_PRINCIPAL: list[Column] = [
+    *_ACCOUNT_NAME_ARN,
     ("unique_id", "unique_id", _text),
     ("path", "path", _text),
     ("created", "create_date", _iso),
 ]
+_POLICY_COUNTS: list[Column] = [
+    ("attached_policies", "attached_count", _text),
+    ("inline_policies", "inline_count", _text),
+]
 USER_COLUMNS: list[Column] = [
     *_PRINCIPAL,
     ("groups", "group_count", _text),
-    ("attached_policies", "attached_count", _text),
-    ("inline_policies", "inline_count", _text),
+    *_POLICY_COUNTS,
     ("mfa_active", "mfa_active", _tri),
     ("password_enabled", "password_enabled", _tri),
     ("password_last_used", "password_last_used", _iso),
     ("active_keys", "active_key_count", _text),
 ]
-GROUP_COLUMNS: list[Column] = [
-    *_PRINCIPAL,
-    ("members", "member_count", _text),
-    ("attached_policies", "attached_count", _text),
-    ("inline_policies", "inline_count", _text),
-]
+GROUP_COLUMNS: list[Column] = [*_PRINCIPAL, ("members", "member_count", _text), *_POLICY_COUNTS]
 ROLE_COLUMNS: list[Column] = [
     *_PRINCIPAL,
     ("last_used", "last_used_date", _iso),
     ("last_used_region", "last_used_region", _text),
-    ("attached_policies", "attached_count", _text),
-    ("inline_policies", "inline_count", _text),
+    *_POLICY_COUNTS,
     ("description", "description", _text),
 ]
 POLICY_COLUMNS: list[Column] = [
-    ("account_id", "account.account_id", _text),
-    ("name", "name", _text),
-    ("arn", "arn", _text),
+    *_ACCOUNT_NAME_ARN,
     ("policy_id", "policy_id", _text),
     ("path", "path", _text),
     ("aws_managed", "is_aws_managed", _tri),

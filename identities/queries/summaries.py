@@ -44,24 +44,38 @@ def _bunch_key(label: str, account: str) -> str:
     return hashlib.sha1(f"{label}\n{account}".encode()).hexdigest()[:12]
 
 
-def _direct_bunch(access: DirectAccess) -> tuple[str, str]:
-    return trust_statement(access), account_of(access.source)
+def identity_statement(access: DirectAccess) -> str:
+    """The principal's own statement behind a direct edge (its first reference that is no
+    trust statement), or "" when the trust policy alone grants it."""
+    return next((ref for ref in access.granted_by if _TRUST_REF not in ref), "")
+
+
+def _far_end(access: DirectAccess, direction: str) -> str:
+    """The principal of an edge into a role (``into``), the role of one out of a principal."""
+    return access.source if direction == "into" else access.target
+
+
+def _direct_bunch(access: DirectAccess, direction: str) -> tuple[str, str]:
+    if direction == "into":
+        return trust_statement(access), account_of(access.source)
+    return identity_statement(access), account_of(access.target)
 
 
 def _chain_bunch(reached: Reached) -> tuple[str, str]:
     return str(reached.hops), account_of(reached.node)
 
 
-def direct_bunches(accesses: Iterable[DirectAccess]) -> list[Bunch]:
-    """Direct edges into one role by (trust statement, account of the principal), biggest
-    first; the counts add up to the number of edges."""
+def direct_bunches(accesses: Iterable[DirectAccess], direction: str = "into") -> list[Bunch]:
+    """Direct edges into one role by (trust statement, account of the principal), or
+    (``direction="out"``) out of one principal by (its own statement, account of the role);
+    biggest first, the counts adding up to the number of edges."""
     found: dict[tuple[str, str], list[DirectAccess]] = defaultdict(list)
     for access in accesses:
-        found[_direct_bunch(access)].append(access)
+        found[_direct_bunch(access, direction)].append(access)
     return _bunches(
         found,
         lambda rows: {
-            "kinds": _kinds(row.source_kind for row in rows),
+            "kinds": _kinds(row.source_kind if direction == "into" else "role" for row in rows),
             "conditional": sum(row.conditional for row in rows),
             "condition_keys": tuple(sorted({k for row in rows for k in row.condition_keys})),
         },
@@ -69,8 +83,8 @@ def direct_bunches(accesses: Iterable[DirectAccess]) -> list[Bunch]:
 
 
 def chain_bunches(chains: Iterable[Reached]) -> list[Bunch]:
-    """Chains into one role by (number of hops, account of the principal at the far end),
-    biggest first; ``label`` is the number of hops."""
+    """Chains into a role or out of a principal by (number of hops, account of the principal
+    or role at the far end), biggest first; ``label`` is the number of hops."""
     found: dict[tuple[str, str], list[Reached]] = defaultdict(list)
     for reached in chains:
         found[_chain_bunch(reached)].append(reached)
@@ -108,12 +122,16 @@ def _bunches(
     return sorted(bunches, key=lambda b: (-b.count, b.label, b.account))
 
 
-def direct_in_bunch(accesses: Iterable[DirectAccess], key: str, q: str = "") -> list[DirectAccess]:
-    """The direct edges of the bunch ``key`` (`direct_bunches`) whose source contains ``q``."""
+def direct_in_bunch(
+    accesses: Iterable[DirectAccess], key: str, q: str = "", direction: str = "into"
+) -> list[DirectAccess]:
+    """The direct edges of the bunch ``key`` (`direct_bunches`) whose far end (the principal
+    into a role, the role out of a principal) contains ``q``."""
     return [
         access
         for access in accesses
-        if _bunch_key(*_direct_bunch(access)) == key and q.lower() in access.source.lower()
+        if _bunch_key(*_direct_bunch(access, direction)) == key
+        and q.lower() in _far_end(access, direction).lower()
     ]
 
 

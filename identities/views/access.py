@@ -9,6 +9,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from identities.analysis.explain import ExplainError
@@ -32,7 +33,6 @@ from identities.views.common import (
 
 logger = logging.getLogger(__name__)
 
-ACCESS_ROWS_SHOWN = 500
 # Past this many rows a list is summarised; an opened summary row shows this many at a time.
 LIST_PAGE_SIZE = 25
 
@@ -43,74 +43,120 @@ def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
     return [r for r in reached if r.hops > 1 or r.node not in direct]
 
 
-@require_role(VIEWER)
-@require_GET
-def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
-    """Who can assume a role. Past `LIST_PAGE_SIZE` rows, one row per trust statement and
-    account (directly) and per number of hops and account (chains), each opening its list
-    (`role_access_list`); the CSV has every row."""
-    role = role_or_404(account_id, name)
-    direct = access.access_into(role)
-    chains = _beyond_direct(access.reach_to(role.arn), {item.source for item in direct})
-    if request.GET.get("format") == "csv":
-        return csv_response(
-            f"who-can-assume-{account_id}-{name}.csv",
-            role_access_csv_rows(direct, access.chains_with_steps(chains)),
-        )
+def _edges_and_chains(
+    principal: IamUser | IamRole, direction: str
+) -> tuple[list[access.DirectAccess], list[Reached]]:
+    """The direct edges into a role (``into``) or out of a principal (``out``), and the
+    chains beyond them."""
+    if isinstance(principal, IamRole) and direction == "into":
+        direct = access.access_into(principal)
+        reached, ends = access.reach_to(principal.arn), {item.source for item in direct}
+    else:
+        direct = access.access_out_of(principal)
+        reached, ends = access.reach_from(principal.arn), {item.target for item in direct}
+    return direct, _beyond_direct(reached, ends)
+
+
+def _summary(
+    direct: list[access.DirectAccess], chains: list[Reached], direction: str
+) -> dict[str, Any]:
+    """The rows of a "who can assume" or "can assume" section: in full up to
+    `LIST_PAGE_SIZE` rows, past that one row per bunch (`identities.queries.summaries`)."""
     summarise_direct, summarise_chains = len(direct) > LIST_PAGE_SIZE, len(chains) > LIST_PAGE_SIZE
-    context = {
-        "role": role,
+    return {
         "analysis": access.current_run(),
         "direct": [] if summarise_direct else direct,
-        "direct_bunches": summaries.direct_bunches(direct) if summarise_direct else [],
+        "direct_bunches": summaries.direct_bunches(direct, direction) if summarise_direct else [],
         "direct_count": len(direct),
         "chains": [] if summarise_chains else access.chains_with_steps(chains),
         "chain_bunches": summaries.chain_bunches(chains) if summarise_chains else [],
         "chain_count": len(chains),
     }
+
+
+@require_role(VIEWER)
+@require_GET
+def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
+    """Who can assume a role. Past `LIST_PAGE_SIZE` rows, one row per trust statement and
+    account (directly) and per number of hops and account (chains), each opening its list
+    (`access_list`); the CSV has every row."""
+    role = role_or_404(account_id, name)
+    direct, chains = _edges_and_chains(role, "into")
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            f"who-can-assume-{account_id}-{name}.csv",
+            role_access_csv_rows(direct, access.chains_with_steps(chains)),
+        )
+    context = {"role": role, **_summary(direct, chains, "into")}
     return render_page_or_fragment(
         request, "identities/role_access.html", "who-can-assume", context
     )
 
 
-@require_role(VIEWER)
-@require_GET
-def role_access_list(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
-    """The principals of one row of `role_access`: searchable (``q``), a page at a time."""
-    role = role_or_404(account_id, name)
+def _access_list(
+    request: HtmxHttpRequest, principal: IamUser | IamRole, direction: str, list_label: str
+) -> HttpResponseBase:
+    """The principals (or roles) of one summary row: searchable (``q``), a page at a time."""
     part = request.GET.get("part", "direct")
     key = request.GET.get("bunch", "")
     q = request.GET.get("q", "").strip()
-    direct = access.access_into(role)
+    direct, chains = _edges_and_chains(principal, direction)
     if part == "chains":
-        chains = _beyond_direct(access.reach_to(role.arn), {item.source for item in direct})
         page = paginate(request, summaries.chains_in_bunch(chains, key, q), LIST_PAGE_SIZE)
         rows: list[Any] = access.chains_with_steps(page.object_list)
     elif part == "direct":
-        page = paginate(request, summaries.direct_in_bunch(direct, key, q), LIST_PAGE_SIZE)
+        found = summaries.direct_in_bunch(direct, key, q, direction)
+        page = paginate(request, found, LIST_PAGE_SIZE)
         rows = list(page.object_list)
     else:
-        raise Http404(f"No list “{part}” of who can assume a role: direct or chains.")
-    context = {"role": role, "part": part, "bunch": key, "q": q, "page": page, "rows": rows}
+        raise Http404(f"No list “{part}” of access edges: direct or chains.")
+    context = {
+        "principal": principal,
+        "list_label": list_label,
+        "direction": direction,
+        "list_url": request.path,
+        "part": part,
+        "bunch": key,
+        "q": q,
+        "page": page,
+        "rows": rows,
+    }
     fragment = "access-list"
     if wants_fragment(request) and (request.htmx.target or "").startswith("rows-"):
         fragment = "access-rows"
-    return render_page_or_fragment(request, "identities/role_access_list.html", fragment, context)
+    return render_page_or_fragment(request, "identities/access_list.html", fragment, context)
+
+
+@require_role(VIEWER)
+@require_GET
+def role_access_list(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
+    return _access_list(request, role_or_404(account_id, name), "into", "Roles")
+
+
+@require_role(VIEWER)
+@require_GET
+def user_reach_list(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
+    return _access_list(request, user_or_404(account_id, name), "out", "Users")
+
+
+@require_role(VIEWER)
+@require_GET
+def role_reach_list(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
+    return _access_list(request, role_or_404(account_id, name), "out", "Roles")
 
 
 def _principal_reach(
     request: HtmxHttpRequest, principal: IamUser | IamRole, list_label: str
 ) -> HttpResponse:
-    direct = access.access_out_of(principal)
-    chains = _beyond_direct(access.reach_from(principal.arn), {item.target for item in direct})
+    direct, chains = _edges_and_chains(principal, "out")
+    kind = "user" if isinstance(principal, IamUser) else "role"
+    args = [principal.account.account_id, principal.name]
     context = {
         "principal": principal,
         "list_label": list_label,
-        "analysis": access.current_run(),
+        "list_url": reverse(f"identities:{kind}-reach-list", args=args),
         "administrator": finding_queries.administrators().filter(arn=principal.arn).first(),
-        "direct": direct,
-        "chains": access.chains_with_steps(chains[:ACCESS_ROWS_SHOWN]),
-        "chain_count": len(chains),
+        **_summary(direct, chains, "out"),
     }
     return render_page_or_fragment(
         request, "identities/principal_reach.html", "can-assume", context

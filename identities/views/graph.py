@@ -28,6 +28,7 @@ from identities.graph.highlight import apply_highlight, key_kind, since_choices,
 from identities.graph.identity import build_identity_graph
 from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.graph.paths import find_paths
+from identities.graph.proposal import proposal_highlight
 from identities.graph.urls import empty_graph, panel_links, url_with, view_of_url
 from identities.queries.changes import HistoryUnavailable
 from identities.roles import VIEWER
@@ -66,6 +67,9 @@ def _graph_data(request: HttpRequest, view: str) -> tuple[dict[str, Any], Any]:
             apply_highlight(data, since_sync(since))
         except HistoryUnavailable as exc:
             data["changes"] = {"since": since, "error": str(exc)}
+    what_if = request.GET.get("what_if", "")
+    if what_if.isdigit() and data["edges"]:
+        apply_highlight(data, proposal_highlight(int(what_if)))
     return data, form
 
 

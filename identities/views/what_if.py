@@ -22,6 +22,7 @@ from identities.analysis.what_if import (
 )
 from identities.audit import record_audit
 from identities.bundle import BundleError
+from identities.graph.proposal import proposal_graph_url
 from identities.models import WhatIfProposal
 from identities.queries import access
 from identities.roles import REVIEWER, VIEWER, has_role
@@ -32,11 +33,6 @@ from identities.what_if_forms import (
     initial_of,
     initial_of_changes,
 )
-
-try:  # the graph highlight of a proposal, where the graph views offer one
-    from identities.graph import highlight as _highlight
-except ImportError:  # pragma: no cover - built alongside
-    _highlight = None  # type: ignore[assignment]
 
 SAVED_SHOWN = 20
 
@@ -89,7 +85,7 @@ def what_if_run(request: HtmxHttpRequest) -> HttpResponse:
         "identities/what_if.html",
         "what-if-body",
         _context(request, form, summary=summary),
-        status=200 if summary is not None else 400,
+        status=_status(request, summary is not None),
     )
 
 
@@ -103,7 +99,11 @@ def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
     summary = _run(form) if form.is_valid() else None
     if summary is None:
         return render_page_or_fragment(
-            request, "identities/what_if.html", "what-if-body", _context(request, form), status=400
+            request,
+            "identities/what_if.html",
+            "what-if-body",
+            _context(request, form),
+            status=_status(request, ok=False),
         )
     now = timezone.now()
     proposal = WhatIfProposal.objects.create(
@@ -152,8 +152,13 @@ def what_if_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "identities/what_if_detail.html",
         "what-if-saved",
         _detail(request, proposal, error=error),
-        status=400 if error else 200,
+        status=_status(request, not error),
     )
+
+
+def _status(request: HtmxHttpRequest, ok: bool) -> int:
+    """400 for a refused proposal, but 200 to htmx, which swaps no error response in."""
+    return 200 if ok or request.htmx else 400
 
 
 def _detail(request: HtmxHttpRequest, proposal: WhatIfProposal, **extra: Any) -> dict[str, Any]:
@@ -164,13 +169,6 @@ def _detail(request: HtmxHttpRequest, proposal: WhatIfProposal, **extra: Any) ->
         "analysis": current,
         "stale": current is not None and proposal.computed_run_id != current.pk,
         "can_save": has_role(request.user, REVIEWER),
-        "graph_url": _graph_url(proposal),
+        "graph_url": proposal_graph_url(proposal),
         **extra,
     }
-
-
-def _graph_url(proposal: WhatIfProposal) -> str:
-    """"Show on graph", where the graph views can highlight a proposal."""
-    if _highlight is None or not hasattr(_highlight, "what_if_url"):
-        return ""
-    return str(_highlight.what_if_url(proposal))

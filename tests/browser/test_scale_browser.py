@@ -152,3 +152,50 @@ def test_role_who_can_assume_summary_opens_a_searchable_paged_list(
     shot("11-role-bunch-search")
     assert page.url.endswith(role.get_absolute_url())
     assert page.errors == []
+
+
+@pytest.fixture
+def big_account(transactional_db) -> str:
+    """One account of 300 users and 600 roles: its identity view holds over 1,000 nodes."""
+    from identities.analysis import analyse_estate
+    from identities.ingest.imports import import_bundle
+    from identities.models import Account
+    from identities.sample.generate import generate_bundle
+
+    import_bundle(generate_bundle(accounts=1, users=300, roles=600, seed=1), label="big")
+    analyse_estate()
+    return Account.objects.get().account_id
+
+
+def test_identity_view_of_a_thousand_node_account_is_legible(
+    big_account, live_server, staff_user, page, shot
+):
+    from identities.models import IamGroup, IamUser, InlinePolicy, ManagedPolicy
+
+    # Its users, groups, roles and policies: the nodes of the view before folding.
+    drawable = sum(
+        model.objects.count() for model in (IamUser, IamGroup, IamRole, ManagedPolicy, InlinePolicy)
+    )
+    assert drawable >= 1000
+    _login(page, live_server, f"/graph/identity/?account={big_account}")
+    _wait_drawn(page)
+    shot("12-identity-1000-nodes")
+
+    zoom = page.evaluate("() => window.iamvizGraph.zoom()")
+    font = page.evaluate(
+        "() => parseFloat(window.iamvizGraph.nodes('[kind != \"column\"]')[0]"
+        ".renderedStyle('font-size'))"
+    )
+    assert zoom >= 0.5
+    assert font >= 7  # rendered pixels: readable without zooming in
+    role = f"agg:roles:{big_account}"
+    _click_node(page, role)
+    page.locator(f'#node-panel article.folded-panel[data-node="{role}"]').wait_for()
+    page.locator("#folded-rows li").first.get_by_text("Add to graph").click()
+    page.wait_for_url(re.compile(r"expand="))
+    _wait_drawn(page)
+    shot("13-identity-role-added")
+    added = re.search(r"expand=([^&]+)", page.url)
+    assert added is not None
+    assert page.evaluate("() => window.iamvizGraph.zoom()") >= 0.5
+    assert page.errors == []

@@ -100,85 +100,31 @@ def one(**overrides: Any) -> dict[str, Any]:
     return {"Statement": [statement(**overrides)]}
 
 
-@pytest.mark.parametrize(
-    ("document", "message"),
-    [
-        pytest.param(
-            "{not json",
-            "policy document is not valid JSON: Expecting property name enclosed in double quotes at 1",
-            id="bad-json",
-        ),
-        pytest.param("[]", "policy document must be a JSON object, not a list", id="not-object"),
-        pytest.param({"Version": "2012-10-17"}, "Statement: missing", id="missing-statement"),
-        pytest.param(
-            {"Statement": "x"},
-            "Statement: must be an object or a list of objects, not a string",
-            id="statement-string",
-        ),
-        pytest.param(
-            {"Version": "2020-01-01", "Statement": []},
-            'Version: must be "2012-10-17" or "2008-10-17", not \'2020-01-01\'',
-            id="bad-version",
-        ),
-        pytest.param(
-            {"Statement": [statement(), 3]},
-            "Statement[1]: must be an object, not a number",
-            id="statement-not-object",
-        ),
-        pytest.param(one(Effect=None), "Statement[0].Effect: missing", id="missing-effect"),
-        pytest.param(
-            one(Effect="allow"),
-            'Statement[0].Effect: must be "Allow" or "Deny", not "allow"',
-            id="bad-effect",
-        ),
-        pytest.param(
-            one(Action=None), "Statement[0]: missing Action or NotAction", id="missing-action"
-        ),
-        pytest.param(
-            one(Action=["s3:Get*", 5]),
-            "Statement[0].Action[1]: must be a string, not a number",
-            id="non-string-action",
-        ),
-        pytest.param(
-            one(NotAction="iam:*"),
-            "Statement[0]: has both Action and NotAction",
-            id="action-and-notaction",
-        ),
-        pytest.param(
-            one(Resource=[]),
-            "Statement[0].Resource: must not be an empty list",
-            id="empty-resource",
-        ),
-        pytest.param(
-            one(Condition={"Null": {"k": "yes"}}),
-            'Statement[0].Condition.Null.k: Null takes "true" or "false"',
-            id="null-value",
-        ),
-        pytest.param(
-            one(Condition={"StringEquals": {"k": {"a": 1}}}),
-            "Statement[0].Condition.StringEquals.k: condition values must be strings, numbers or booleans, not an object",
-            id="condition-object-value",
-        ),
-        pytest.param(
-            one(Condition=["x"]),
-            "Statement[0].Condition: must be an object, not a list",
-            id="condition-list",
-        ),
-        pytest.param(
-            one(Principal={"Robot": "x"}),
-            "Statement[0].Principal.Robot: unknown principal type (expected AWS, Service, Federated or CanonicalUser)",
-            id="unknown-principal-type",
-        ),
-        pytest.param(
-            one(Principal="alice"),
-            'Statement[0].Principal: must be "*" or an object such as {"AWS": ...}, not a string',
-            id="principal-string",
-        ),
-        pytest.param(
-            one(Actions="s3:*"), "Statement[0]: unknown element(s): Actions", id="unknown-element"
-        ),
-    ],
-)
+# fmt: off
+PARSE_ERRORS = [
+    pytest.param("{not json", "policy document is not valid JSON: Expecting property name enclosed in double quotes at 1", id="bad-json"),
+    pytest.param("[]", "policy document must be a JSON object, not a list", id="not-object"),
+    pytest.param({"Version": "2012-10-17"}, "Statement: missing", id="missing-statement"),
+    pytest.param({"Statement": "x"}, "Statement: must be an object or a list of objects, not a string", id="statement-string"),
+    pytest.param({"Version": "2020-01-01", "Statement": []}, 'Version: must be "2012-10-17" or "2008-10-17", not \'2020-01-01\'', id="bad-version"),
+    pytest.param({"Statement": [statement(), 3]}, "Statement[1]: must be an object, not a number", id="statement-not-object"),
+    pytest.param(one(Effect=None), "Statement[0].Effect: missing", id="missing-effect"),
+    pytest.param(one(Effect="allow"), 'Statement[0].Effect: must be "Allow" or "Deny", not "allow"', id="bad-effect"),
+    pytest.param(one(Action=None), "Statement[0]: missing Action or NotAction", id="missing-action"),
+    pytest.param(one(Action=["s3:Get*", 5]), "Statement[0].Action[1]: must be a string, not a number", id="non-string-action"),
+    pytest.param(one(NotAction="iam:*"), "Statement[0]: has both Action and NotAction", id="action-and-notaction"),
+    pytest.param(one(Resource=[]), "Statement[0].Resource: must not be an empty list", id="empty-resource"),
+    pytest.param(one(Condition={"Null": {"k": "yes"}}), 'Statement[0].Condition.Null.k: Null takes "true" or "false"', id="null-value"),
+    pytest.param(one(Condition={"StringEquals": {"k": {"a": 1}}}), "Statement[0].Condition.StringEquals.k: condition values must be strings, numbers or booleans, not an object", id="condition-object-value"),
+    pytest.param(one(Condition=["x"]), "Statement[0].Condition: must be an object, not a list", id="condition-list"),
+    pytest.param(one(Principal={"Robot": "x"}), "Statement[0].Principal.Robot: unknown principal type (expected AWS, Service, Federated or CanonicalUser)", id="unknown-principal-type"),
+    pytest.param(one(Principal="alice"), 'Statement[0].Principal: must be "*" or an object such as {"AWS": ...}, not a string', id="principal-string"),
+    pytest.param(one(Actions="s3:*"), "Statement[0]: unknown element(s): Actions", id="unknown-element"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("document", "message"), PARSE_ERRORS)
 def test_parse_policy_errors_name_the_element(document: Any, message: str) -> None:
     with pytest.raises(PolicyParseError) as caught:
         parse_policy(document, SOURCE)

@@ -135,16 +135,15 @@ def test_notification_settings_are_for_staff(two_analyses, client, django_user_m
     assert response.status_code == 403
 
 
+def slack_webhook(url: str) -> dict[str, str]:
+    """The notification settings' form adding the webhook destination "slack"."""
+    return {"form": "destination", "kind": "webhook", "name": "slack", "url": url, "enabled": "on"}
+
+
 def test_staff_adds_a_webhook_destination(two_analyses, logged_in_client):
     response = logged_in_client.post(
         reverse("identities:notification-settings"),
-        {
-            "form": "destination",
-            "kind": "webhook",
-            "name": "slack",
-            "url": "https://hooks.example.com/x",
-            "enabled": "on",
-        },
+        slack_webhook("https://hooks.example.com/x"),
         follow=True,
     )
 
@@ -155,10 +154,7 @@ def test_staff_adds_a_webhook_destination(two_analyses, logged_in_client):
 
 
 def test_webhook_without_url_is_refused(two_analyses, logged_in_client):
-    response = logged_in_client.post(
-        reverse("identities:notification-settings"),
-        {"form": "destination", "kind": "webhook", "name": "slack", "url": "", "enabled": "on"},
-    )
+    response = logged_in_client.post(reverse("identities:notification-settings"), slack_webhook(""))
 
     assert response.status_code == 400
     assert NotificationDestination.objects.count() == 0

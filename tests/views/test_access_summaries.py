@@ -207,3 +207,42 @@ def test_role_access_list_is_a_page_of_its_own_without_htmx(generated_estate, lo
     assert 'type="search"' in body
     assert "Directly: one row of the" in body
     assert response.context["page"].paginator.count == bunch.count
+
+
+def _widest_user() -> Any:
+    """The user that can end up in the most roles."""
+    from identities.models import IamUser
+
+    users = IamUser.objects.select_related("account").order_by("name")[:20]
+    return max(users, key=lambda user: (len(access.reach_from(user.arn)), user.arn))
+
+
+def test_user_reach_summary_counts_add_up_and_each_row_lists_its_rows(
+    generated_estate, logged_in_client
+):
+    user = _widest_user()
+    args = [user.account.account_id, user.name]
+
+    response = logged_in_client.get(reverse("identities:user-reach", args=args))
+
+    summarised = 0
+    for part, count in (("direct", "direct_count"), ("chains", "chain_count")):
+        bunches = response.context["direct_bunches" if part == "direct" else "chain_bunches"]
+        if not bunches:
+            continue
+        summarised += 1
+        listed: list[str] = []
+        for bunch in bunches:
+            for number in range(1, bunch.count // LIST_PAGE_SIZE + 2):
+                opened = _htmx(
+                    logged_in_client,
+                    reverse("identities:user-reach-list", args=args),
+                    {"part": part, "bunch": bunch.key, "page": str(number)},
+                    f"rows-{part}-{bunch.key}",
+                )
+                listed.extend(
+                    row.target if part == "direct" else row.node for row in opened.context["rows"]
+                )
+        assert sum(bunch.count for bunch in bunches) == response.context[count] == len(listed)
+        assert len(set(listed)) == len(listed)
+    assert summarised >= 1

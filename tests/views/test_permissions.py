@@ -69,6 +69,8 @@ EXPECTED: dict[str, Expect] = {
     "sync-account-now": Expect(f"/sync/accounts/{DEV}/now/", OPERATOR, 405, OPERATOR, 302),
     "role-access": Expect(f"/accounts/{PROD}/roles/deploy/access/"),
     "role-access-list": Expect(f"/accounts/{PROD}/roles/deploy/access/list/?part=direct&bunch=x"),
+    "role-reach-list": Expect(f"/accounts/{PROD}/roles/deploy/reach/list/?part=chains&bunch=x"),
+    "user-reach-list": Expect(f"/accounts/{DEV}/users/alice/reach/list/?part=direct&bunch=x"),
     "account-matrix": Expect("/access/matrix/"),
     "role-reach": Expect(f"/accounts/{PROD}/roles/deploy/reach/"),
     "user-reach": Expect(f"/accounts/{DEV}/users/alice/reach/"),

@@ -73,6 +73,9 @@ def test_an_invalid_document_is_refused_naming_the_json_path(
     assert "The difference" not in response.content.decode()
     assert unparsable.status_code == 400
     assert "$:" in unparsable.content.decode()
+    # htmx swaps no error response in: it gets the editor with the error, as a 200.
+    swapped = viewer_client.post("/what-if/run/", _change(bad), HTTP_HX_REQUEST="true")
+    assert swapped.status_code == 200 and "$.Statement[0].Effect" in swapped.content.decode()
 
 
 def test_a_trust_policy_opened_to_anyone_shows_the_edges_it_adds(
@@ -132,6 +135,10 @@ def test_a_saved_proposal_has_a_permalink_and_runs_again_after_the_next_analysis
     assert f"Computed against analysis #{first.pk}" in page and f"current is #{first.pk}" in page
     assert ALICE in page
     assert "Run again</button>" not in page  # a viewer may not rewrite the result
+    graph_url = page.split('href="/graph/access/?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    graph = client.get(f"/graph/access/?{graph_url}").content.decode()
+    assert f"what_if={proposal.pk}" in graph_url
+    assert "change-added" in graph and "open prod-ops" in graph
 
     second = analyse_estate()["run"]
     stale = client.get(f"/what-if/{proposal.pk}/").content.decode()

@@ -63,7 +63,7 @@ class Command(BaseCommand):
             answer = what_if(proposal)
         except (WhatIfError, BundleError) as exc:
             raise CommandError(str(exc)) from None
-        self.stderr.write(f"answered in {answer.seconds}s", ending="\n")
+        self.stderr.write(f"answered in {answer.seconds}s ({answer.how})", ending="\n")
         with stop_quietly_when_reader_closes(self.stdout):
             self.stdout.write(json.dumps(answer.document(), indent=2))
 
