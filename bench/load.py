@@ -259,7 +259,8 @@ def main() -> None:
 
 def print_table(results: dict[str, Any]) -> None:
     print(
-        f"\n{'group':<26} {'count':>6} {'5xx':>4} {'fail':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+        f"\n{'group':<26} {'count':>6} {'5xx':>4} {'drop':>5} {'fail':>5} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
     )
     rows = [*results["groups"].items(), *(("= " + k, v) for k, v in results["classes"].items())]
     for name, row in rows:

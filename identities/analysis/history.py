@@ -106,7 +106,12 @@ class AccessSnapshot:
             return None
         if not isinstance(data, dict) or data.get("format") not in _READABLE:
             return None
-        return cls.from_meta(data, set(rows.decode().split(ROW_END)) if rows else set())
+        lines = set(rows.decode().split(ROW_END)) if rows else set()
+        if data["format"] == 4:  # statement references written out: name them by id
+            ref_ids = RefIds()
+            lines = {_with_ref_ids(line, ref_ids) for line in lines}
+            data["refs"] = ref_ids.texts
+        return cls.from_meta(data, lines)
 
     @classmethod
     def from_meta(
@@ -242,6 +247,13 @@ class RefIds:
                 self.texts[ref_id] = ref
             found.append(ref_id)
         return found
+
+
+def _with_ref_ids(line: str, ref_ids: RefIds) -> str:
+    """A row with its statement references named by id (a format 4 row)."""
+    fields = line.split(SEP)
+    fields[5] = LIST.join(ref_ids(fields[5].split(LIST))) if fields[5] else ""
+    return SEP.join(fields)
 
 
 def state_of_results(

@@ -17,7 +17,8 @@ The API is two names:
 `since_sync` builds the highlight of the access history, read through
 `identities.queries.changes` (the one reader of differences): an edge's source is the
 principal the history names, and an edge from an access group is marked when it changed for
-one of the group's members.
+one of the group's members. `edges_highlight` does the same for any added and removed change
+items (a what-if's).
 """
 
 from __future__ import annotations

@@ -216,7 +216,9 @@ def current_run() -> AnalysisRun | None:
     return _succeeded().defer("graph").first()
 
 
-_cache_lock = threading.Lock()
+# Reentrant: a computation may read another cached value (the API's transitive edges read the
+# reach graph) while the lock is held.
+_cache_lock = threading.RLock()
 _cache: dict[str, Any] = {"run": None, "values": {}}
 
 
@@ -599,6 +601,16 @@ class AccountMatrix:
     def row(self, source: str) -> list[tuple[str, int]]:
         """(target account, count) for each column."""
         return [(target, self.cells.get((source, target), 0)) for target in self.targets]
+
+    def boundary(self, target: str) -> list[tuple[str, int, list[tuple[str, int]]]]:
+        """Who from outside ``target`` can get in, and to what: each other source with its
+        principals and the roles they reach (most reached first), biggest first."""
+        found = [
+            (source, count, sorted(self.roles[(source, target)].items(), key=lambda r: -r[1]))
+            for (source, into), count in self.cells.items()
+            if into == target and source != target
+        ]
+        return sorted(found, key=lambda item: (-item[1], item[0]))
 
 
 def matrix_source(source: str, source_kind: str) -> str:

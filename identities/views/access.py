@@ -230,31 +230,31 @@ def administrators(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def account_matrix(request: HtmxHttpRequest) -> HttpResponse:
     """The estate from above: principals of each account (or outside party) that can assume
-    roles of each account; a cell (``?from=X&to=Y``) opens the roles it counts."""
+    roles of each account. A cell (``?from=X&to=Y``) opens the roles it counts; a column
+    (``?to=Y``) is that account's trust boundary: who from outside can get in, and to what."""
     matrix = access.account_matrix()
     names = dict(account_choices())
     source, target = request.GET.get("from", ""), request.GET.get("to", "")
     context: dict[str, Any] = {
         "analysis": access.current_run(),
         "matrix": matrix,
-        "targets": [(target, names.get(target, target)) for target in matrix.targets],
-        "rows": [(name, names.get(name, ""), matrix.row(name)) for name in matrix.sources],
+        "targets": [(column, names.get(column, column)) for column in matrix.targets],
+        "rows": [(row, names.get(row, ""), matrix.row(row)) for row in matrix.sources],
         "source": source,
         "target": target,
         "source_label": names.get(source, source),
         "target_label": names.get(target, target),
     }
-    if source and target:
+    if target and not source:
+        context["boundary"] = matrix.boundary(target)
+    elif source and target:
         found = sorted(
             matrix.roles.get((source, target), {}).items(), key=lambda item: (-item[1], item[0])
         )
         context["cell"] = matrix.cells.get((source, target), 0)
         context["page"] = paginate(request, found)
-        if wants_fragment(request) and request.htmx.target == "matrix-cell":
-            return render_page_or_fragment(
-                request, "identities/account_matrix.html", "matrix-cell", context
-            )
-    return render_page_or_fragment(request, "identities/account_matrix.html", None, context)
+    fragment = "matrix-cell" if request.htmx.target == "matrix-cell" else None
+    return render_page_or_fragment(request, "identities/account_matrix.html", fragment, context)
 
 
 @require_role(VIEWER)

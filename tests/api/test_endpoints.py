@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -188,3 +189,25 @@ def test_a_page_read_before_the_next_analysis_is_not_served_after_it(
 
     assert after != before
     assert after == printed("access_edges", "--format", "json")
+
+
+def test_transitive_edges_as_the_first_read_of_a_run_do_not_wait_on_the_cache(
+    imported_sample, api_get
+):
+    """The API's cached list reads the reach graph, itself cached: the lock must be reentrant
+    (it was not, and this request waited for ever)."""
+    from identities.queries import access
+
+    def give_up(signum: int, frame: Any) -> None:
+        raise TimeoutError("the request waited 30 s")
+
+    access._cache.update(run=None, values={})
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(30)
+    try:
+        page = api_get("/api/v1/access-edges/", transitive="true")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert page["count"] == len(printed("access_edges", "--transitive", "--format", "json"))

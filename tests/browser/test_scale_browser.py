@@ -66,9 +66,19 @@ def test_account_matrix_cell_drills_into_its_roles_and_the_graph(
     assert f"{matrix.cells[(source, target)]} principal" in heading.inner_text()
     rows = page.locator("#matrix-cell tbody tr")
     assert rows.count() == min(50, len(matrix.roles[(source, target)]))
+    page.click(f'[data-boundary="{target}"]')
+    page.wait_for_function(
+        "() => /Trust boundary of/.test(document.querySelector('#matrix-cell h2').innerText)"
+    )
+    shot("03-account-trust-boundary")
+    outside = sum(1 for (s, t) in matrix.cells if t == target and s != target)
+    assert page.locator("#matrix-cell table.boundary tbody tr").count() == outside
+    page.go_back()
+    page.wait_for_function("() => /from=/.test(location.search)")
+    page.goto(page.url)
     page.click("#matrix-graph")
     _wait_drawn(page)
-    shot("03-matrix-cell-graph")
+    shot("04-matrix-cell-graph")
     drawn = page.evaluate("() => window.iamvizGraph.nodes().map(n => n.data('account'))")
     assert target in drawn
     assert page.errors == []

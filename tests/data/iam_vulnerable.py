@@ -29,53 +29,19 @@ SERVICES = [
 ]
 
 # The 31 paths of the README table and the actions of each path's policy (Resource "*").
+# fmt: off
 PATHS: dict[str, list[str]] = {
     "IAM-CreateAccessKey": ["iam:CreateAccessKey"],
     "IAM-CreateLoginProfile": ["iam:CreateLoginProfile"],
     "IAM-UpdateLoginProfile": ["iam:UpdateLoginProfile"],
-    "CloudFormation-PassExistingRoleToCloudFormation": [
-        "iam:PassRole",
-        "cloudformation:CreateStack",
-        "cloudformation:DescribeStacks",
-    ],
-    "CodeBuild-CreateProjectPassRole": [
-        "codebuild:CreateProject",
-        "codebuild:StartBuild",
-        "codebuild:StartBuildBatch",
-        "iam:PassRole",
-        "iam:ListRoles",
-    ],
-    "DataPipeline-PassExistingRoleToNewDataPipeline": [
-        "iam:PassRole",
-        "datapipeline:CreatePipeline",
-        "datapipeline:PutPipelineDefinition",
-        "datapipeline:ActivatePipeline",
-    ],
-    "EC2-CreateInstanceWithExistingProfile": [
-        "iam:PassRole",
-        "ec2:RunInstances",
-        "ec2:DescribeInstances",
-    ],
-    "Glue-PassExistingRoleToNewGlueDevEndpoint": [
-        "iam:PassRole",
-        "glue:CreateDevEndpoint",
-        "glue:GetDevEndpoint",
-    ],
-    "Lambda-PassExistingRoleToNewLambdaThenInvoke": [
-        "iam:PassRole",
-        "lambda:CreateFunction",
-        "lambda:InvokeFunction",
-    ],
-    "Lambda-PassRoleToNewLambdaThenTrigger": [
-        "lambda:CreateFunction",
-        "iam:PassRole",
-        "lambda:CreateEventSourceMapping",
-    ],
-    "SageMaker-CreateNotebookPassRole": [
-        "sagemaker:CreateNotebookInstance",
-        "sagemaker:CreatePresignedNotebookInstanceUrl",
-        "iam:PassRole",
-    ],
+    "CloudFormation-PassExistingRoleToCloudFormation": ["iam:PassRole", "cloudformation:CreateStack", "cloudformation:DescribeStacks"],
+    "CodeBuild-CreateProjectPassRole": ["codebuild:CreateProject", "codebuild:StartBuild", "codebuild:StartBuildBatch", "iam:PassRole", "iam:ListRoles"],
+    "DataPipeline-PassExistingRoleToNewDataPipeline": ["iam:PassRole", "datapipeline:CreatePipeline", "datapipeline:PutPipelineDefinition", "datapipeline:ActivatePipeline"],
+    "EC2-CreateInstanceWithExistingProfile": ["iam:PassRole", "ec2:RunInstances", "ec2:DescribeInstances"],
+    "Glue-PassExistingRoleToNewGlueDevEndpoint": ["iam:PassRole", "glue:CreateDevEndpoint", "glue:GetDevEndpoint"],
+    "Lambda-PassExistingRoleToNewLambdaThenInvoke": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"],
+    "Lambda-PassRoleToNewLambdaThenTrigger": ["lambda:CreateFunction", "iam:PassRole", "lambda:CreateEventSourceMapping"],
+    "SageMaker-CreateNotebookPassRole": ["sagemaker:CreateNotebookInstance", "sagemaker:CreatePresignedNotebookInstanceUrl", "iam:PassRole"],
     "SageMaker-CreateTrainingJobPassRole": ["sagemaker:CreateTrainingJob", "iam:PassRole"],
     "SageMaker-CreateProcessingJobPassRole": ["sagemaker:CreateProcessingJob", "iam:PassRole"],
     "IAM-AddUserToGroup": ["iam:AddUserToGroup"],
@@ -87,28 +53,17 @@ PATHS: dict[str, list[str]] = {
     "IAM-PutRolePolicy": ["iam:PutRolePolicy"],
     "IAM-PutUserPolicy": ["iam:PutUserPolicy"],
     "IAM-SetExistingDefaultPolicyVersion": ["iam:SetDefaultPolicyVersion"],
-    "EC2InstanceConnect-SendSSHPublicKey": [
-        "ec2:DescribeInstances",
-        "ec2-instance-connect:SendSSHPublicKey",
-        "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
-    ],
+    "EC2InstanceConnect-SendSSHPublicKey": ["ec2:DescribeInstances", "ec2-instance-connect:SendSSHPublicKey", "ec2-instance-connect:SendSerialConsoleSSHPublicKey"],
     "CloudFormation-UpdateStack": ["cloudformation:UpdateStack", "cloudformation:DescribeStacks"],
     "Glue-UpdateExistingGlueDevEndpoint": ["glue:UpdateDevEndpoint", "glue:GetDevEndpoint"],
-    "Lambda-EditExistingLambdaFunctionWithRole": [
-        "lambda:UpdateFunctionCode",
-        "lambda:InvokeFunction",
-    ],
+    "Lambda-EditExistingLambdaFunctionWithRole": ["lambda:UpdateFunctionCode", "lambda:InvokeFunction"],
     "SageMakerCreatePresignedNotebookURL": ["sagemaker:CreatePresignedNotebookInstanceUrl"],
-    "SSM-SendCommand": [
-        "ec2:DescribeInstances",
-        "ssm:listCommands",
-        "ssm:listCommandInvocations",
-        "ssm:sendCommand",
-    ],
+    "SSM-SendCommand": ["ec2:DescribeInstances", "ssm:listCommands", "ssm:listCommandInvocations", "ssm:sendCommand"],
     "SSM-StartSession": ["ec2:DescribeInstances", "ssm:StartSession"],
     "STS-AssumeRole": [],  # a chain of roles (below), found by the reach analysis
     "IAM-UpdatingAssumeRolePolicy": ["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"],
 }
+# fmt: on
 # What a path's permissions also allow, beyond the path itself.
 ALSO = {"SageMaker-CreateNotebookPassRole": {"SageMakerCreatePresignedNotebookURL"}}
 
@@ -155,15 +110,22 @@ def _attached(names: list[str], account: str) -> list[dict[str, str]]:
     return [{"PolicyName": n, "PolicyArn": arn("policy", n, account)} for n in names]
 
 
+def _entry(kind: str, name: str, id_prefix: str, account: str) -> dict[str, Any]:
+    """What every user, group and role entry holds: path, name, unique id, ARN, creation."""
+    return {
+        "Path": "/",
+        f"{kind}Name": name,
+        f"{kind}Id": id_prefix + str(zlib.crc32(name.encode())).ljust(17, "0"),
+        "Arn": arn(kind.lower(), name, account),
+        "CreateDate": "2024-01-01T00:00:00+00:00",
+    }
+
+
 def user(
     name: str, policies: list[str], groups: list[str] | None = None, account: str = ACCOUNT
 ) -> dict[str, Any]:
     return {
-        "Path": "/",
-        "UserName": name,
-        "UserId": "AIDA" + str(zlib.crc32(name.encode())).ljust(17, "0"),
-        "Arn": arn("user", name, account),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
+        **_entry("User", name, "AIDA", account),
         "UserPolicyList": [],
         "GroupList": groups or [],
         "AttachedManagedPolicies": _attached(policies, account),
@@ -180,11 +142,7 @@ def role(
     account: str = ACCOUNT,
 ) -> dict[str, Any]:
     detail: dict[str, Any] = {
-        "Path": "/",
-        "RoleName": name,
-        "RoleId": "AROA" + str(zlib.crc32(name.encode())).ljust(17, "0"),
-        "Arn": arn("role", name, account),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
+        **_entry("Role", name, "AROA", account),
         "AssumeRolePolicyDocument": document(trust),
         "InstanceProfileList": [],
         "RolePolicyList": [],
@@ -212,17 +170,14 @@ def trusting(principal: str) -> dict[str, Any]:
 
 def group(name: str, policies: list[str], account: str = ACCOUNT) -> dict[str, Any]:
     return {
-        "Path": "/",
-        "GroupName": name,
-        "GroupId": "AGPA" + str(zlib.crc32(name.encode())).ljust(17, "0"),
-        "Arn": arn("group", name, account),
-        "CreateDate": "2024-01-01T00:00:00+00:00",
+        **_entry("Group", name, "AGPA", account),
         "GroupPolicyList": [],
         "AttachedManagedPolicies": _attached(policies, account),
     }
 
 
 # tool-testing: name -> (policies, must it be flagged with)
+TOKEN_ISSUED = {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}
 TOOL_TESTING: dict[str, list[dict[str, Any]]] = {
     "fn1-privesc3-partial": [
         document(allow(["ec2:DescribeInstances", "ec2:RunInstances"])),
@@ -232,12 +187,7 @@ TOOL_TESTING: dict[str, list[dict[str, Any]]] = {
         document(allow("iam:CreatePolicyVersion", "arn:aws:iam::*:policy/fn2-*"))
     ],
     "fn3-exploitableConditionConstraint": [
-        document(
-            allow(
-                "iam:CreatePolicyVersion",
-                Condition={"DateGreaterThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}},
-            )
-        )
+        document(allow("iam:CreatePolicyVersion", Condition={"DateGreaterThan": TOKEN_ISSUED}))
     ],
     "fn4-exploitableNotAction": [
         document(
@@ -260,12 +210,7 @@ TOOL_TESTING: dict[str, list[dict[str, Any]]] = {
         document(allow("iam:CreatePolicyVersion", "arn:aws:iam::aws:policy/fp4-*"))
     ],
     "fp5-nonExploitableConditionConstraint": [
-        document(
-            allow(
-                "iam:CreatePolicyVersion",
-                Condition={"DateLessThan": {"aws:TokenIssueTime": "2020-01-01T00:00:01Z"}},
-            )
-        )
+        document(allow("iam:CreatePolicyVersion", Condition={"DateLessThan": TOKEN_ISSUED}))
     ],
 }
 

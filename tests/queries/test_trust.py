@@ -26,37 +26,13 @@ def _kinds(document) -> list[tuple[str, str, str, str]]:
         ("*", [("AWS", "*", "anyone", "")]),
         ({"AWS": "*"}, [("AWS", "*", "anyone", "")]),
         ({"AWS": "123456789012"}, [("AWS", "123456789012", "account", "123456789012")]),
-        (
-            {"AWS": "arn:aws:iam::123456789012:root"},
-            [("AWS", "arn:aws:iam::123456789012:root", "account", "123456789012")],
-        ),
-        (
-            {"AWS": ["arn:aws:iam::1234567890ab:user/x", "arn:aws-cn:iam::123456789012:role/a/b"]},
-            [
-                ("AWS", "arn:aws:iam::1234567890ab:user/x", "other", ""),
-                ("AWS", "arn:aws-cn:iam::123456789012:role/a/b", "role", "123456789012"),
-            ],
-        ),
-        (
-            {"AWS": "arn:aws:sts::123456789012:assumed-role/Admin/alice"},
-            [("AWS", "arn:aws:sts::123456789012:assumed-role/Admin/alice", "assumed-role",
-              "123456789012")],
-        ),
+        ({"AWS": "arn:aws:iam::123456789012:root"}, [("AWS", "arn:aws:iam::123456789012:root", "account", "123456789012")]),
+        ({"AWS": ["arn:aws:iam::1234567890ab:user/x", "arn:aws-cn:iam::123456789012:role/a/b"]}, [("AWS", "arn:aws:iam::1234567890ab:user/x", "other", ""), ("AWS", "arn:aws-cn:iam::123456789012:role/a/b", "role", "123456789012")]),
+        ({"AWS": "arn:aws:sts::123456789012:assumed-role/Admin/alice"}, [("AWS", "arn:aws:sts::123456789012:assumed-role/Admin/alice", "assumed-role", "123456789012")]),
         ({"AWS": "AROAEXAMPLEID12345678"}, [("AWS", "AROAEXAMPLEID12345678", "unique-id", "")]),
-        (
-            {"Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]},
-            [
-                ("Service", "ec2.amazonaws.com", "service", ""),
-                ("Service", "lambda.amazonaws.com", "service", ""),
-            ],
-        ),
-        (
-            {"Federated": "arn:aws:iam::123456789012:saml-provider/Okta"},
-            [("Federated", "arn:aws:iam::123456789012:saml-provider/Okta", "provider",
-              "123456789012")],
-        ),
-        ({"Federated": "cognito-identity.amazonaws.com"},
-         [("Federated", "cognito-identity.amazonaws.com", "web-identity", "")]),
+        ({"Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]}, [("Service", "ec2.amazonaws.com", "service", ""), ("Service", "lambda.amazonaws.com", "service", "")]),
+        ({"Federated": "arn:aws:iam::123456789012:saml-provider/Okta"}, [("Federated", "arn:aws:iam::123456789012:saml-provider/Okta", "provider", "123456789012")]),
+        ({"Federated": "cognito-identity.amazonaws.com"}, [("Federated", "cognito-identity.amazonaws.com", "web-identity", "")]),
         ({"CanonicalUser": "79a59df9"}, [("CanonicalUser", "79a59df9", "canonical-user", "")]),
     ],
 )  # fmt: skip

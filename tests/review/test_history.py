@@ -302,3 +302,37 @@ def test_snapshot_of_another_format_is_not_compared_with():
     blob = zlib.compress(orjson.dumps({"rows": ["a\x1fb"], "members": {}}))
 
     assert AccessSnapshot.from_bytes(blob) is None
+
+
+def test_snapshot_written_before_statement_ids_compares_equal_to_the_same_state():
+    """A format 4 snapshot (zlib, statement references written out in each row) reads with
+    its references named by id: the same edges compare equal, and read back as they were."""
+    from identities.analysis.history import META_END, ROW_END, SEP, RefIds
+
+    refs = ["statement 'A' (Statement[0]) of {trust policy}", "statement (Statement[1]) of p"]
+    rows = [
+        ("arn:aws:iam::111111111111:user/a", "arn:aws:iam::111111111111:role/r", refs),
+        ("arn:aws:iam::111111111111:user/b", "arn:aws:iam::111111111111:role/r", refs[1:]),
+    ]
+    written_out = {
+        edge_line(source, target, "sts:AssumeRole", "allow", (), granted)
+        for source, target, granted in rows
+    }
+    meta = {"format": 4, "members": {}, "admins": {}, "reach": {}, "findings": {}}
+    old_blob = zlib.compress(orjson.dumps(meta) + META_END + ROW_END.join(written_out).encode())
+    ref_ids = RefIds()
+    now = AccessSnapshot(
+        rows={
+            edge_line(source, target, "sts:AssumeRole", "allow", (), ref_ids(granted))
+            for source, target, granted in rows
+        },
+        refs=ref_ids.texts,
+    )
+
+    old = AccessSnapshot.from_bytes(old_blob)
+
+    assert old is not None
+    assert old.rows == now.rows
+    assert diff_states(old, now) == []
+    line = next(line for line in old.rows if line.split(SEP)[0].endswith("/a"))
+    assert old.edges(line)[0].granted_by == tuple(refs)

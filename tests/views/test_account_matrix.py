@@ -73,3 +73,20 @@ def test_account_matrix_cell_lists_the_roles_it_counts(generated_estate, logged_
     listed = dict(response.context["page"].object_list)
     assert response.context["page"].paginator.count == len(matrix.roles[cell])
     assert all(matrix.roles[cell][arn] == count for arn, count in listed.items())
+
+
+def test_account_trust_boundary_lists_who_from_outside_gets_in(generated_estate, logged_in_client):
+    matrix = access.account_matrix()
+    target = matrix.targets[0]
+
+    response = logged_in_client.get(
+        reverse("identities:account-matrix"),
+        {"to": target},
+        headers={"HX-Request": "true", "HX-Target": "matrix-cell"},
+    )
+
+    boundary = response.context["boundary"]
+    expected = {s: n for (s, t), n in matrix.cells.items() if t == target and s != target}
+    assert {source: count for source, count, _ in boundary} == expected
+    assert all(sum(n for _, n in roles) >= count for _, count, roles in boundary)
+    assert "Trust boundary of" in response.content.decode()
