@@ -150,6 +150,12 @@ CONDITION_CHOICES = [
     ("only", "Only conditional"),
     ("none", "Only unconditional"),
 ]
+# Around a focus node: who can reach it ("in"), what it can reach ("out"), or both.
+DIRECTION_CHOICES = [
+    ("", "Both ways"),
+    ("in", "Who can reach it"),
+    ("out", "What it can reach"),
+]
 LENGTH_CHOICES = [(str(n), f"up to {n} hops") for n in range(1, MAX_PATH_LENGTH + 1)]
 
 
@@ -242,6 +248,7 @@ class AccessGraphForm(_GraphForm):
 
     cond = forms.ChoiceField(required=False, choices=CONDITION_CHOICES, label="Conditions")
     denied = forms.BooleanField(required=False, label="Show refused candidates")
+    dir = forms.ChoiceField(required=False, choices=DIRECTION_CHOICES, label="Direction")
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of graph.build_access_graph."""
@@ -249,6 +256,7 @@ class AccessGraphForm(_GraphForm):
             **self.scope_params(),
             "conditional": self.clean_value("cond") or "",
             "show_denied": bool(self.clean_value("denied")),
+            "direction": self.clean_value("dir") or "",
         }
 
 

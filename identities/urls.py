@@ -86,6 +86,7 @@ review_patterns: list[URLPattern | URLResolver] = [
     path("notifications/", review.notification_settings_page, name="notification-settings"),
 ]
 graph_patterns = [
+    path("", graph.graph_start, name="graph-start"),
     *(
         path(f"{view}/", graph.graph_page, {"view": view}, name=f"graph-{view}")
         for view in graph.GRAPH_VIEWS

@@ -108,9 +108,7 @@ class AccessSnapshot:
             return None
         lines = set(rows.decode().split(ROW_END)) if rows else set()
         if data["format"] == 4:  # statement references written out: name them by id
-            ref_ids = RefIds()
-            lines = {_with_ref_ids(line, ref_ids) for line in lines}
-            data["refs"] = ref_ids.texts
+            lines, data["refs"] = _rows_with_ref_ids(lines)
         return cls.from_meta(data, lines)
 
     @classmethod
@@ -249,11 +247,19 @@ class RefIds:
         return found
 
 
-def _with_ref_ids(line: str, ref_ids: RefIds) -> str:
-    """A row with its statement references named by id (a format 4 row)."""
-    fields = line.split(SEP)
-    fields[5] = LIST.join(ref_ids(fields[5].split(LIST))) if fields[5] else ""
-    return SEP.join(fields)
+def _rows_with_ref_ids(lines: Iterable[str]) -> tuple[set[str], dict[str, str]]:
+    """Format 4 rows with their statement references named by id, and the references."""
+    ref_ids = RefIds()
+    named: dict[str, str] = {}  # a row's references -> their ids (many rows share them)
+    rows = set()
+    for line in lines:
+        fields = line.split(SEP)
+        granted = fields[5]
+        if granted not in named:
+            named[granted] = LIST.join(ref_ids(granted.split(LIST))) if granted else ""
+        fields[5] = named[granted]
+        rows.add(SEP.join(fields))
+    return rows, ref_ids.texts
 
 
 def state_of_results(

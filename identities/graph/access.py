@@ -28,7 +28,7 @@ from identities.graph.build import (
 from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import access_fold_steps, fold_graph, thin_out
 from identities.graph.identity import account_names, risk_flags, seed_identity_node
-from identities.graph.layout import layout_access
+from identities.graph.layout import clear_edge_paths, layout_access
 from identities.graph.overview import access_size, load_access_overview, principal_count
 from identities.graph.serialise import serialise_graph
 from identities.models import AccessGroup, IamRole, IamUser
@@ -287,11 +287,13 @@ def build_access_graph(
     conditional: str = "",
     show_denied: bool = False,
     threshold: int = AGGREGATE_THRESHOLD,
+    direction: str = "",
 ) -> dict[str, Any]:
     """Who can assume what: principals → roles, in one box per account, from the stored edges.
 
     Scope: around the ``focus`` node, ``depth`` role assumptions each way (who can reach it,
-    and what it can reach; an access group counts with its members), or every edge into or
+    and what it can reach; an access group counts with its members; ``direction`` "in" or
+    "out" asks only one of the two questions), or every edge into or
     out of ``account_id``, or the whole estate. ``expand`` merges in every neighbour of a
     node. An edge from an access group holds for each of its members, unless the member's own
     edge for the role replaces it (`identities.queries.access`); such a member is drawn with
@@ -311,7 +313,8 @@ def build_access_graph(
         seed_access_node(loader, focus)
         if focus not in builder.graph:  # e.g. `anyone:x`, seeded as `anyone`
             raise GraphError(f"Not a node id of the access view: {focus!r}")
-        up, down = {focus}, {focus}
+        up = {focus} if direction != "out" else set()
+        down = {focus} if direction != "in" else set()
         for _ in range(max(0, min(depth, MAX_DEPTH))):
             if len(builder.graph) > COLLECT_LIMIT:
                 builder.truncated = True
@@ -347,7 +350,7 @@ def build_access_graph(
     hidden = thin_out(graph, EDGE_LIMIT) if folded else 0
     names = account_names()
     positions, boxes, parents = layout_access(graph, names)
-    return serialise_graph(
+    data = serialise_graph(
         graph,
         positions,
         view="access",
@@ -358,12 +361,15 @@ def build_access_graph(
             "truncated": builder.truncated,
             "folded": folded,
             "focus": focus,
+            "direction": direction if focus else "",
             "edges_hidden": hidden + escalations_hidden,
             # Asked for, and how many the view holds: "none in this view" is an answer too.
             "refused": _refused_count(graph) if show_denied else None,
         },
         flags=risk_flags(graph, builder.pks),
     )
+    clear_edge_paths(data["nodes"], data["edges"])
+    return data
 
 
 def _refused_count(graph: nx.MultiDiGraph) -> int:

@@ -264,3 +264,138 @@ def _pack_bands(
 def _barycentre_float(positions: dict[str, float], neighbours: Iterable[str]) -> float | None:
     found = [positions[n] for n in neighbours if n in positions]
     return sum(found) / len(found) if found else None
+
+
+# --- edges clear of unrelated nodes ----------------------------------------------------------
+
+# The moves cost O(rows × edges × nodes) each: tried on question-sized views only (a bench
+# on the sample: 17 nodes 0.1 s, 45 nodes 5 s at 40 rounds).
+CLEAR_LIMIT = 25
+_CLEAR_ROUNDS = 12
+
+
+def segment_hits_box(
+    start: tuple[float, float], end: tuple[float, float], box: tuple[float, float, float, float]
+) -> bool:
+    """Whether the straight segment start → end crosses the rectangle (x0, y0, x1, y1)."""
+    (x0, y0), (x1, y1) = start, end
+    t0, t1 = 0.0, 1.0
+    dx, dy = x1 - x0, y1 - y0
+    # Liang–Barsky clipping: the segment meets the box where every edge's interval overlaps.
+    for p, q in ((-dx, x0 - box[0]), (dx, box[2] - x0), (-dy, y0 - box[1]), (dy, box[3] - y0)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return False
+    return True
+
+
+class _Geometry:
+    """Nodes' centres and boxes, and the straight edges between them, for conflict counting."""
+
+    def __init__(self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> None:
+        self.nodes = {n["id"]: n for n in nodes if n["kind"] not in {"box", "column"}}
+        pairs = {(e["source"], e["target"]) for e in edges if e["source"] != e["target"]}
+        self.edges = sorted(p for p in pairs if p[0] in self.nodes and p[1] in self.nodes)
+        self.incident: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for pair in self.edges:
+            self.incident[pair[0]].append(pair)
+            self.incident[pair[1]].append(pair)
+
+    def centre(self, node_id: str) -> tuple[float, float]:
+        node = self.nodes[node_id]
+        return node["x"], node["y"]
+
+    def box(self, node_id: str) -> tuple[float, float, float, float]:
+        node = self.nodes[node_id]
+        # A touch smaller than drawn: an edge grazing a corner is not read as passing through.
+        half_w, half_h = node.get("w", 200) / 2 - 4, node.get("h", 32) / 2 - 3
+        return (node["x"] - half_w, node["y"] - half_h, node["x"] + half_w, node["y"] + half_h)
+
+    def hits(self, pair: tuple[str, str], node_id: str) -> bool:
+        if node_id in pair:
+            return False
+        return segment_hits_box(self.centre(pair[0]), self.centre(pair[1]), self.box(node_id))
+
+    def conflicts(self) -> list[tuple[tuple[str, str], str]]:
+        return [
+            (pair, node_id)
+            for pair in self.edges
+            for node_id in sorted(self.nodes)
+            if self.hits(pair, node_id)
+        ]
+
+    def cost(self, moved: set[str]) -> int:
+        """The conflicts that involve the ``moved`` nodes, as blockers or as edge ends."""
+        total = 0
+        for pair in self.edges:
+            if pair[0] in moved or pair[1] in moved:
+                total += sum(1 for node_id in self.nodes if self.hits(pair, node_id))
+            else:
+                total += sum(1 for node_id in moved if self.hits(pair, node_id))
+        return total
+
+
+def clear_edge_paths(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> int:
+    """Move nodes within their account box so that no straight edge crosses a node it does
+    not join (ec2 → app-server drawn through the OIDC provider beside it reads as ec2 → OIDC →
+    app-server). A node only swaps rows with another node of its column, or takes a free row
+    of its box, so boxes keep their size. Returns the conflicts left (0 when all are cleared
+    or the view is too big to try)."""
+    geometry = _Geometry(nodes, edges)
+    if len(geometry.nodes) > CLEAR_LIMIT:
+        return 0
+    rows: dict[str, set[float]] = defaultdict(set)
+    for node in geometry.nodes.values():
+        rows[node.get("parent", "")].add(node["y"])
+    for _ in range(_CLEAR_ROUNDS):
+        conflicts = geometry.conflicts()
+        if not conflicts or not any(_move_one(geometry, rows, c) for c in conflicts[:20]):
+            return len(conflicts)
+    return len(geometry.conflicts())
+
+
+def _move_one(
+    geometry: _Geometry, rows: dict[str, set[float]], conflict: tuple[tuple[str, str], str]
+) -> bool:
+    """Clear one conflict by moving the blocking node, else one end of the edge, to the row of
+    its column that leaves the fewest conflicts; False when no move improves anything."""
+    (source, target), blocker = conflict
+    for node_id in (blocker, target):
+        node = geometry.nodes[node_id]
+        parent = node.get("parent", "")
+        column = {
+            other["y"]: other_id
+            for other_id, other in geometry.nodes.items()
+            if other.get("parent", "") == parent and other["x"] == node["x"]
+        }
+        start_y = node["y"]
+        best: tuple[int, float] | None = None
+        for y in sorted(rows[parent]):
+            if y == start_y:
+                continue
+            other_id = column.get(y)
+            moved = {node_id} | ({other_id} if other_id else set())
+            before = geometry.cost(moved)
+            _swap(geometry, node_id, other_id, y, start_y)
+            after = geometry.cost(moved)
+            _swap(geometry, node_id, other_id, start_y, y)
+            if after < before and (best is None or after - before < best[0]):
+                best = (after - before, y)
+        if best is not None:
+            _swap(geometry, node_id, column.get(best[1]), best[1], start_y)
+            return True
+    return False
+
+
+def _swap(geometry: _Geometry, node_id: str, other_id: str | None, y: float, old_y: float) -> None:
+    geometry.nodes[node_id]["y"] = y
+    if other_id:
+        geometry.nodes[other_id]["y"] = old_y

@@ -28,7 +28,7 @@ from identities.graph.build import (
 )
 from identities.graph.escalations import escalation_details
 from identities.graph.identity import account_names, principal_field
-from identities.graph.layout import layout_access
+from identities.graph.layout import clear_edge_paths, layout_access
 from identities.graph.serialise import serialise_graph
 from identities.queries.access import DirectAccess, edges_between, escalation_hop, reach_graph
 from identities.queries.escalations import escalations_between
@@ -183,6 +183,7 @@ def find_paths(
         account_names=names,
         stats={"paths": len(paths), "mode": mode, "max_length": max_length},
     )
+    clear_edge_paths(data["nodes"], data["edges"])
     highlight = {source, target}
     for path in paths:
         for hop in path["hops"]:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from django.urls import reverse
 
-from identities.graph.build import PRINCIPAL_KINDS, split_node_id
+from identities.graph.build import PRINCIPAL_KINDS, describe_node, split_node_id
 
 
 class NodeUrls:
@@ -37,6 +37,40 @@ _VIEW_URLS = {
     "access": "identities:graph-access",
     "paths": "identities:graph-paths",
 }
+
+
+def questions() -> list[dict[str, str]]:
+    """The questions a graph starts from, each a search box whose pick opens the view that
+    answers it (``from_url``, the picked node set as ``field``)."""
+    access = reverse("identities:graph-access")
+    return [
+        {
+            "key": "reach-in",
+            "title": "Who can reach this role?",
+            "text": "Everyone who can assume it, directly or through other roles: users, "
+            "roles, services and providers, one role assumption at a time.",
+            "field": "focus",
+            "from_url": f"{access}?dir=in",
+            "placeholder": "A role, e.g. an administrator role",
+        },
+        {
+            "key": "reach-out",
+            "title": "What can this principal reach?",
+            "text": "The roles a user or role can assume, and what those roles can assume.",
+            "field": "focus",
+            "from_url": f"{access}?dir=out",
+            "placeholder": "A user or role",
+        },
+        {
+            "key": "paths",
+            "title": "Paths from A to B",
+            "text": "Each chain of role assumptions and escalations from one principal to "
+            "another, hop by hop with the statements behind it. Pick A here, B next.",
+            "field": "source",
+            "from_url": reverse("identities:graph-paths"),
+            "placeholder": "From: a user, role, service…",
+        },
+    ]
 
 
 def empty_graph(view: str) -> dict[str, Any]:
@@ -70,6 +104,19 @@ def url_with(url: str, params: dict[str, str], drop: Iterable[str] = ()) -> str:
     return f"{parts.path}?{urlencode(query)}" if query else parts.path
 
 
+def url_without(url: str, key: str, value: str) -> str:
+    """The URL with one value of a repeated parameter removed (an expansion collapsed)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if (k, v) != (key, value)]
+    return f"{parts.path}?{urlencode(query)}" if query else parts.path
+
+
+def collapse_links(url: str) -> list[tuple[dict[str, str] | None, str]]:
+    """Each expanded node of a view's URL and the URL of the view without that expansion."""
+    expanded = [v for k, v in parse_qsl(urlsplit(url).query) if k == "expand"]
+    return [(describe_node(n), url_without(url, "expand", n)) for n in expanded]
+
+
 def node_panel_url(node_id: str) -> str:
     """The URL of a node's detail panel."""
     return NodeUrls().panel_url(node_id)
@@ -90,6 +137,8 @@ def panel_links(node_id: str, current_url: str) -> dict[str, str]:
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "node"]
         if node_id not in present:
             query.append(("expand", node_id))
+        else:
+            links["collapse"] = url_without(current_url, "expand", node_id)
         query.append(("node", node_id))
         links["expand"] = f"{parts.path}?{urlencode(query)}"
     if kind in {"user", "group", "role", "policy", "inline"}:

@@ -31,6 +31,7 @@ from identities.models import (
     TriageStatus,
 )
 from identities.models.review import SEVERITY_RANK
+from identities.queries.findings import filter_given
 from identities.triage import DECIDED, expected_edges, is_open_q
 
 Category = AccessChange.Category
@@ -499,19 +500,18 @@ def tracked_findings(
     *, status: str = "", severity: str = "", kind: str = "", account_id: str = "", now: datetime
 ) -> QuerySet[TrackedFinding]:
     """Tracked findings; ``status="open"`` counts expired decisions as open."""
-    found = TrackedFinding.objects.select_related("decided_by")
-    if account_id:
-        found = found.filter(account_id=account_id)
+    found = filter_given(
+        TrackedFinding.objects.select_related("decided_by"),
+        account_id=account_id,
+        severity=severity,
+        kind=kind,
+    )
     if status == TriageStatus.OPEN:
         found = found.filter(is_open_q(now))
     elif status in DECIDED:
         found = found.filter(status=status).exclude(until__lte=now)
     elif status:
         found = found.filter(status=status)
-    if severity:
-        found = found.filter(severity=severity)
-    if kind:
-        found = found.filter(kind=kind)
     return found.order_by("status", "kind", "principal_arn", "key")
 
 

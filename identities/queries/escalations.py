@@ -10,15 +10,18 @@ out a member as its own target.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID, Method
 from identities.arns import SourceKind, classify_arn, parse_arn
-from identities.models import EscalationEdge, EscalationGroupMember
+from identities.models import Account, EscalationEdge, EscalationGroupMember
+
+T = TypeVar("T")
 
 _FIELDS = (
     "source",
@@ -79,17 +82,6 @@ def _sort_key(escalation: Escalation) -> tuple[str, str, str]:
     return (escalation.principal, escalation.method, escalation.target or "")
 
 
-def _members(group_ids: Iterable[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = defaultdict(list)
-    for group_id, arn in (
-        EscalationGroupMember.objects.filter(group_id__in=set(group_ids))
-        .order_by("arn")
-        .values_list("group_id", "arn")
-    ):
-        found[group_id].append(arn)
-    return found
-
-
 def escalations_of(principal: str) -> list[Escalation]:
     """How one user or role (by ARN) can escalate, by method then target."""
     return escalations_from([principal]).get(principal, [])
@@ -99,11 +91,15 @@ def escalations_of(principal: str) -> list[Escalation]:
 _CHUNK = 500
 
 
-def escalations_from(principals: Iterable[str]) -> dict[str, list[Escalation]]:
-    """How each of these users and roles (by ARN) can escalate, by method then target; two
-    queries per 500 principals (a graph asks for every principal it draws)."""
+def escalations_from(
+    principals: Iterable[str], rows: QuerySet[EscalationEdge] | None = None
+) -> dict[str, list[Escalation]]:
+    """How each of these users and roles (by ARN) can escalate, by method then target, from
+    ``rows`` (every stored row by default); two queries per 500 principals (a graph asks for
+    every principal it draws)."""
     found: dict[str, list[Escalation]] = defaultdict(list)
     wanted = sorted(set(principals))
+    base = EscalationEdge.objects.all() if rows is None else rows
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         members: dict[int, list[str]] = defaultdict(list)
@@ -111,14 +107,26 @@ def escalations_from(principals: Iterable[str]) -> dict[str, list[Escalation]]:
             "arn", "group_id"
         ):
             members[group_id].append(arn)
-        rows = EscalationEdge.objects.filter(
-            Q(source__in=chunk) | Q(source_group_id__in=list(members))
-        )
-        for row in rows.values(*_FIELDS):
+        found_rows = base.filter(Q(source__in=chunk) | Q(source_group_id__in=list(members)))
+        for row in found_rows.order_by("source", "method", "id").values(*_FIELDS):
             holders = members.get(row["source_group_id"], []) if row["source_group_id"] else []
             for escalation in _expand(row, holders or [row["source"]]):
                 found[escalation.principal].append(escalation)
     return {principal: sorted(found[principal], key=_sort_key) for principal in found}
+
+
+def escalation_rows(
+    account_id: str | None = None, method: str | None = None, status: str | None = None
+) -> QuerySet[EscalationEdge]:
+    """The stored rows of the source's account, of the method, of the status (each if given)."""
+    rows = EscalationEdge.objects.all()
+    if account_id is not None:
+        rows = rows.filter(account__account_id=account_id)
+    if method is not None:
+        rows = rows.filter(method=method)
+    if status is not None:
+        rows = rows.filter(status=status)
+    return rows
 
 
 def iter_escalations(
@@ -130,31 +138,14 @@ def iter_escalations(
     target: str | None = None,
 ) -> Iterator[Escalation]:
     """Every stored escalation, sorted by (principal, method, target), filtered by the source's
-    account, the principal, the method, the status or the target."""
+    account, the principal, the method, the status or the target; expanded 500 principals at a
+    time (an estate holds millions)."""
     if principal is not None:
         found: Iterable[Escalation] = escalations_of(principal)
     else:
-        rows = EscalationEdge.objects.all()
-        if account_id is not None:
-            rows = rows.filter(account__account_id=account_id)
-        if method is not None:
-            rows = rows.filter(method=method)
-        if status is not None:
-            rows = rows.filter(status=status)
-        values = list(rows.values(*_FIELDS))
-        members = _members(r["source_group_id"] for r in values if r["source_group_id"])
-        found = sorted(
-            (
-                escalation
-                for row in values
-                for escalation in _expand(
-                    row,
-                    members.get(row["source_group_id"], [])
-                    if row["source_group_id"]
-                    else [row["source"]],
-                )
-            ),
-            key=_sort_key,
+        found = _expanded(
+            sorted(p.principal for p in count_principals(account_id, method, status)),
+            escalation_rows(account_id, method, status),
         )
     for escalation in found:
         if (
@@ -163,6 +154,193 @@ def iter_escalations(
             and (target is None or escalation.target == target)
         ):
             yield escalation
+
+
+def _expanded(principals: list[str], rows: QuerySet[EscalationEdge]) -> Iterator[Escalation]:
+    """The escalations of these principals (sorted) out of ``rows``, in (principal, method,
+    target) order."""
+    for start in range(0, len(principals), _CHUNK):
+        chunk = principals[start : start + _CHUNK]
+        by_principal = escalations_from(chunk, rows)
+        for principal in chunk:
+            yield from by_principal.get(principal, ())
+
+
+def _pairs_sql(where: str) -> str:
+    """One row per (principal, escalation row): how many escalations the row gives the
+    principal, counted without expanding it: once per target (once when it has none), less
+    one where the principal is among the targets (looked up only in rows where some holder
+    is)."""
+    edges = EscalationEdge._meta.db_table
+    members = EscalationGroupMember._meta.db_table
+    if connection.vendor == "postgresql":
+        length = "jsonb_array_length(e.{})"
+        within = "jsonb_exists(r.targets, {})"
+        materialized = "MATERIALIZED"
+        holds_self = f"""CASE WHEN e.source_group_id IS NULL
+            THEN jsonb_exists(e.targets, e.source)
+            ELSE jsonb_exists_any(e.targets, ARRAY(
+                SELECT m.arn FROM {members} m WHERE m.group_id = e.source_group_id))
+            END"""
+    else:
+        length = "json_array_length(e.{})"
+        within = "EXISTS (SELECT 1 FROM json_each(r.targets) AS t WHERE t.value = {})"
+        materialized = ""
+        holds_self = "1"
+    targets = length.format("targets")
+    n = "r.n - CASE WHEN r.holds_self AND {} THEN 1 ELSE 0 END"
+    return f"""
+        WITH r AS {materialized} (
+            SELECT e.source, e.source_group_id, e.method, e.status, e.targets,
+                   CASE WHEN {targets} = 0 THEN 1 ELSE {targets} END AS n,
+                   CASE WHEN {length.format("condition_keys")} > 0 THEN 1 ELSE 0 END
+                       AS conditional,
+                   {holds_self} AS holds_self
+            FROM {edges} e WHERE 1 = 1 {where}
+        ), pairs AS (
+            SELECT r.source AS principal, r.method, r.status, r.conditional,
+                   {n.format(within.format("r.source"))} AS n
+            FROM r WHERE r.source_group_id IS NULL
+            UNION ALL
+            SELECT m.arn, r.method, r.status, r.conditional, {n.format(within.format("m.arn"))}
+            FROM r JOIN {members} m ON m.group_id = r.source_group_id
+        )
+    """
+
+
+def _counted(
+    select: str,
+    account_id: str | None,
+    method: str | None,
+    status: str | None,
+    query: str,
+) -> list[tuple[Any, ...]]:
+    where: list[str] = []
+    params: list[str] = []
+    if account_id is not None:
+        where.append(f"AND e.account_id IN (SELECT id FROM {Account._meta.db_table} a")
+        where.append("WHERE a.account_id = %s)")
+        params.append(account_id)
+    if method is not None:
+        where.append("AND e.method = %s")
+        params.append(method)
+    if status is not None:
+        where.append("AND e.status = %s")
+        params.append(status)
+    kept = "n > 0"
+    if query:
+        kept += r" AND LOWER(principal) LIKE %s ESCAPE '\'"
+        escaped = query.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        params.append(f"%{escaped}%")
+    with connection.cursor() as cursor:
+        cursor.execute(_pairs_sql(" ".join(where)) + select.format(where=kept), params)
+        return list(cursor.fetchall())
+
+
+def _run_cached(name: str, compute: Callable[[], T]) -> T:
+    """``compute()`` once per process and analysis run (it reads every stored row)."""
+    from identities.queries.access import run_cached  # access reads escalations here
+
+    found = run_cached(name, lambda _run: compute())
+    return compute() if found is None else found
+
+
+def count_methods(
+    account_id: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    query: str = "",
+) -> list[MethodCount]:
+    """:func:`count_by_method` of :func:`iter_escalations` (filtered the same way, and by a
+    case-insensitive part of the principal's ARN), counted in the database."""
+
+    def count() -> list[MethodCount]:
+        found = {
+            row[0]: row[1:]
+            for row in _counted(
+                """SELECT method, COUNT(DISTINCT principal), SUM(n), SUM(conditional * n)
+                FROM pairs WHERE {where} GROUP BY method""",
+                account_id,
+                method,
+                status,
+                query,
+            )
+        }
+        return [MethodCount(m, *found[m.id]) for m in METHODS if m.id in found]
+
+    if query:
+        return count()
+    return _run_cached(f"escalations:methods:{account_id}:{method}:{status}", count)
+
+
+def count_principals(
+    account_id: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    query: str = "",
+) -> list[PrincipalCount]:
+    """:func:`count_by_principal` of :func:`iter_escalations` (filtered as
+    :func:`count_methods`), counted in the database."""
+    aggregated = (
+        "string_agg(DISTINCT method, ',')"
+        if connection.vendor == "postgresql"
+        else "group_concat(DISTINCT method)"
+    )
+
+    def count() -> list[PrincipalCount]:
+        rows = _counted(
+            f"""SELECT principal, {aggregated}, SUM(n),
+                   SUM(CASE WHEN status = 'proven' THEN n ELSE 0 END)
+            FROM pairs WHERE {{where}} GROUP BY principal""",
+            account_id,
+            method,
+            status,
+            "",
+        )
+        return sorted(
+            (PrincipalCount(p, tuple(sorted(m.split(","))), n, proven) for p, m, n, proven in rows),
+            key=lambda row: (-row.escalations, row.principal),
+        )
+
+    found = _run_cached(f"escalations:principals:{account_id}:{method}:{status}", count)
+    query = query.lower()
+    return [row for row in found if query in row.principal.lower()] if query else found
+
+
+class ExpandedEscalations(Sequence[Escalation]):
+    """Every escalation of these principals (with their totals, sorted by ARN) out of
+    ``rows``, in (principal, method, target) order; a slice expands only the principals it
+    covers (what a page shows)."""
+
+    def __init__(self, totals: list[tuple[str, int]], rows: QuerySet[EscalationEdge]):
+        self._totals = totals
+        self._rows = rows
+        self._count = sum(n for _, n in totals)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Escalation: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Escalation]: ...
+    def __getitem__(self, index: int | slice) -> Escalation | list[Escalation]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start, stop, step = index.indices(self._count)
+        covered: list[str] = []
+        first = 0
+        offset = 0
+        for principal, n in self._totals:
+            if offset + n > start and offset < stop:
+                if not covered:
+                    first = offset
+                covered.append(principal)
+            offset += n
+            if offset >= stop:
+                break
+        found = list(_expanded(covered, self._rows))
+        return found[start - first : stop - first : step]
 
 
 def escalations_between(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Escalation]:

@@ -263,13 +263,8 @@ def findings(request: HtmxHttpRequest) -> HttpResponse:
     severity = request.GET.get("severity") or None
     kind = request.GET.get("kind") or None
     account = request.GET.get("account") or None
-    found = sorted(
-        finding_queries.findings(severity=severity, kind=kind, account_id=account),
-        key=lambda finding: (
-            finding_queries.severity_rank(finding),
-            finding.kind,
-            finding.principal_arn,
-        ),
+    found = finding_queries.findings_by_severity(
+        severity=severity, kind=kind, account_id=account
     )
     context = {
         "severity": severity or "",

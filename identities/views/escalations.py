@@ -4,6 +4,7 @@ live "Who can…?" question."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import HttpResponse
@@ -17,8 +18,10 @@ from identities.models import IamRole, IamUser
 from identities.queries import access
 from identities.queries.escalations import (
     Escalation,
-    count_by_method,
-    count_by_principal,
+    ExpandedEscalations,
+    count_methods,
+    count_principals,
+    escalation_rows,
     escalations_of,
     iter_escalations,
 )
@@ -38,10 +41,10 @@ VIEWS = ("method", "principal", "all")
 STATUSES = ("proven", "potential")
 
 
-def _csv_rows(escalations: list[Escalation]) -> list[list[str]]:
-    rows = [["principal", "method", "status", "target", "conditions", "granted_by"]]
-    rows.extend(
-        [
+def _csv_rows(escalations: Iterable[Escalation]) -> Iterator[list[str]]:
+    yield ["principal", "method", "status", "target", "conditions", "granted_by"]
+    for e in escalations:
+        yield [
             e.principal,
             e.method,
             e.status,
@@ -49,9 +52,6 @@ def _csv_rows(escalations: list[Escalation]) -> list[list[str]]:
             " | ".join(e.conditions),
             " | ".join(e.granted_by),
         ]
-        for e in escalations
-    )
-    return rows
 
 
 @require_role(VIEWER)
@@ -63,17 +63,18 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
     status = request.GET.get("status") or None
     query = (request.GET.get("q") or "").strip()
     view = request.GET.get("view") if request.GET.get("view") in VIEWS else "method"
-    found = [
-        e
-        for e in iter_escalations(
-            account_id=account,
-            method=method if method in METHODS_BY_ID else None,
-            status=status if status in STATUSES else None,
-        )
-        if not query or query.lower() in e.principal.lower()
-    ]
+    filters: dict[str, Any] = {
+        "account_id": account,
+        "method": method if method in METHODS_BY_ID else None,
+        "status": status if status in STATUSES else None,
+    }
     if request.GET.get("format") == "csv":
+        found = iter_escalations(**filters)
+        if query:
+            found = (e for e in found if query.lower() in e.principal.lower())
         return csv_response("escalations.csv", _csv_rows(found))
+    by_principal = count_principals(**filters, query=query)
+    totals = sorted((row.principal, row.escalations) for row in by_principal)
     context: dict[str, Any] = {
         "analysis": access.current_run(),
         "account": account or "",
@@ -83,12 +84,12 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
         "status": status or "",
         "q": query,
         "view": view,
-        "total": len(found),
-        "by_method": count_by_method(found) if view == "method" else [],
-        "by_principal": paginate(request, count_by_principal(found))
-        if view == "principal"
+        "total": sum(n for _, n in totals),
+        "by_method": count_methods(**filters, query=query) if view == "method" else [],
+        "by_principal": paginate(request, by_principal) if view == "principal" else None,
+        "rows": paginate(request, ExpandedEscalations(totals, escalation_rows(**filters)))
+        if view == "all"
         else None,
-        "rows": paginate(request, found) if view == "all" else None,
         "csv_query": request.GET.urlencode(),
     }
     return render_page_or_fragment(request, "identities/escalations.html", "escalations", context)

@@ -29,8 +29,16 @@ from identities.graph.identity import build_identity_graph
 from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.graph.paths import find_paths
 from identities.graph.proposal import proposal_highlight
-from identities.graph.urls import empty_graph, panel_links, url_with, view_of_url
+from identities.graph.urls import (
+    questions,
+    collapse_links,
+    empty_graph,
+    panel_links,
+    url_with,
+    view_of_url,
+)
 from identities.queries.changes import HistoryUnavailable
+from identities.queries.estate import account_choices
 from identities.roles import VIEWER
 from identities.views.common import (
     HtmxHttpRequest,
@@ -89,6 +97,15 @@ def _graph_of(query: QueryDict, view: str) -> tuple[dict[str, Any], Any]:
 
 @require_role(VIEWER)
 @require_GET
+def graph_start(request: HtmxHttpRequest) -> HttpResponse:
+    """Where the graphs start: a question, each answered by a view scoped to it."""
+    accounts = account_choices()
+    context = {"view": "start", "questions": questions(), "accounts": accounts}
+    return render_page_or_fragment(request, "identities/graph_start.html", None, context)
+
+
+@require_role(VIEWER)
+@require_GET
 def graph_page(request: HtmxHttpRequest, view: str) -> HttpResponse:
     """The identity, access or paths view (`view` comes from the URL conf)."""
     data, form = _graph_data(request, view)
@@ -125,6 +142,7 @@ def graph_context(
         "expanded": request.GET.getlist("expand"),
         "clear_focus_url": url_with(here, {}, drop=("focus", "expand", "node", "depth")),
         "clear_expand_url": url_with(here, {}, drop=("expand",)),
+        "collapse_links": collapse_links(url_with(here, {}, drop=("node",))),
         "source_node": describe_node(request.GET.get("source", "")),
         "target_node": describe_node(request.GET.get("target", "")),
         "panel": panel,
@@ -263,7 +281,9 @@ def graph_suggest(request: HtmxHttpRequest) -> HttpResponse:
     suggestions = suggest_nodes(q, view)
     for item in suggestions:
         item["url"] = url_with(current, {field: item["id"]}, drop=("node", "expand"))
-    context = {"q": q, "suggestions": suggestions, "field": field}
+    # Asked from the questions page: a suggestion opens its view rather than swapping one.
+    navigate = not (request.htmx and view_of_url(request.htmx.current_url or ""))
+    context = {"q": q, "suggestions": suggestions, "field": field, "navigate": navigate}
     return render_page_or_fragment(request, "identities/graph_suggest.html", "suggestions", context)
 
 

@@ -414,6 +414,7 @@
       currentView = data.view;
       markArcs();
       capZoom();
+      legibleAround(data);
       wire(cy);
       window.iamvizGraph = cy;
       markFirstDraw(container, started);
@@ -439,6 +440,18 @@
       var vertical = Math.abs(source.x - target.x) < 30 && Math.abs(source.y - target.y) > 80;
       edge.toggleClass("arc", vertical && !edge.isLoop());
     });
+  }
+
+  var LEGIBLE_ZOOM = 0.75; // 12 px labels drawn at 9 px
+
+  function legibleAround(data) {
+    // A question's answer opens readable around the node it asks about, not fitted to a speck.
+    var focus = data.stats && data.stats.focus;
+    var node = focus ? cy.getElementById(focus) : cy.collection();
+    if (node.nonempty() && cy.zoom() < LEGIBLE_ZOOM) {
+      cy.zoom(LEGIBLE_ZOOM);
+      cy.center(node);
+    }
   }
 
   function capZoom() {
@@ -473,6 +486,7 @@
     markArcs();
     cy.fit(undefined, 30);
     capZoom();
+    legibleAround(data);
     var container = cy.container();
     container.setAttribute("data-ready", "true");
   }

@@ -93,7 +93,9 @@ def test_the_sample_gives_several_pages_of_edges(imported_sample, api_get):
     first = api_get("/api/v1/access-edges/", page_size="30")
     second = api_get(first["next"].removeprefix("http://testserver"))
 
-    assert (first["count"], len(first["results"]), first["previous"]) == (80, 30, None)
+    count = len(printed("access_edges", "--format", "json"))
+    assert count > 60
+    assert (first["count"], len(first["results"]), first["previous"]) == (count, 30, None)
     assert second["previous"] == "http://testserver/api/v1/access-edges/?page_size=30"
     assert second["results"][0] != first["results"][-1]
 

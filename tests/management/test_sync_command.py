@@ -54,7 +54,8 @@ def test_setup_periodic_tasks_installs_the_schedules(db: None) -> None:
 
     call_command("setup_periodic_tasks", stdout=out)
 
-    assert PeriodicTask.objects.count() == 2
+    assert PeriodicTask.objects.count() == 3
     assert out.getvalue() == (
-        "Nightly organisation sync: 0 2 * * * (UTC), enabled; stale runs reaped every 60 seconds.\n"
+        "Nightly organisation sync: 0 2 * * * (UTC), enabled; stale runs reaped every 60 seconds; "
+        "archived bundles pruned every 3600 seconds.\n"
     )

@@ -73,7 +73,7 @@ def test_user_list_htmx_returns_results_partial_only(logged_in_client, users):
     body = assert_fragment(response)
     assert body.lstrip().startswith('<section id="results"')
     assert page_names(response) == ["bob"]
-    assert "<strong>1</strong> users" in body
+    assert "<strong>1</strong> user<" in body
 
 
 def test_user_list_full_page_has_active_search_and_varies(logged_in_client, users):

@@ -1,4 +1,5 @@
-"""Install the nightly organisation sync and the reaper in django-celery-beat (idempotent)."""
+"""Install the nightly organisation sync, the reaper and the archive pruning in
+django-celery-beat (idempotent)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from identities.sync.schedule import ensure_periodic_tasks, get_nightly_schedule
 
 
 class Command(BaseCommand):
-    help = "Install the nightly AWS sync and the stale-run reaper schedules if they are missing."
+    help = (
+        "Install the nightly AWS sync, the stale-run reaper and the archive pruning schedules if "
+        "they are missing."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ensure_periodic_tasks()
@@ -19,5 +23,6 @@ class Command(BaseCommand):
         state = "enabled" if schedule.enabled else "paused"
         self.stdout.write(
             f"Nightly organisation sync: {schedule.cron} ({schedule.timezone}), {state}; "
-            f"stale runs reaped every {settings.IAMVIZ_REAPER_EVERY_SECONDS} seconds."
+            f"stale runs reaped every {settings.IAMVIZ_REAPER_EVERY_SECONDS} seconds; archived "
+            f"bundles pruned every {settings.IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS} seconds."
         )
