@@ -489,6 +489,16 @@ def edge_severity(source: str, target: str, before: Edge | None, after: Edge | N
     return "medium" if dropped else "low"
 
 
+def _only_in(
+    *pairs: tuple[str, Mapping[str, _V], Mapping[str, object], str],
+) -> Iterator[tuple[str, str, _V, str]]:
+    """(category, key, value, severity) for each key of the first mapping of a pair that the
+    second lacks, pair by pair, keys sorted."""
+    for category, now, then, severity in pairs:
+        for key in sorted(now.keys() - then.keys()):
+            yield category, key, now[key], severity
+
+
 def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
     """Every difference between two states, edges first."""
     accounts = set(new.accounts) | set(old.accounts)
@@ -519,52 +529,46 @@ def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
                 },
             )
         )
-    for category, now, then, severity in (
-        (Category.ADMIN_ADDED, new.admins, old.admins, "high"),
-        (Category.ADMIN_REMOVED, old.admins, new.admins, "low"),
-    ):
-        changes.extend(
-            ChangeRecord(
-                category,
-                arn,
-                account_id=account_of(arn),
-                severity=severity,
-                detail={"basis": now[arn]},
-            )
-            for arn in sorted(now.keys() - then.keys())
+    changes.extend(
+        ChangeRecord(
+            category, arn, account_id=account_of(arn), severity=severity, detail={"basis": basis}
         )
-    for category, paths, other, severity in (
-        (Category.REACH_ADDED, new.reach, old.reach, "high"),
-        (Category.REACH_REMOVED, old.reach, new.reach, "low"),
-        (Category.SENSITIVE_ADDED, new.sensitive, old.sensitive, "high"),
-        (Category.SENSITIVE_REMOVED, old.sensitive, new.sensitive, "low"),
-    ):
-        changes.extend(
-            ChangeRecord(
-                category,
-                source,
-                target=paths[source][-1],
-                account_id=account_of(source) or account_of(paths[source][-1]),
-                severity=severity,
-                detail={"path": paths[source]},
-            )
-            for source in sorted(paths.keys() - other.keys())
+        for category, arn, basis, severity in _only_in(
+            (Category.ADMIN_ADDED, new.admins, old.admins, "high"),
+            (Category.ADMIN_REMOVED, old.admins, new.admins, "low"),
         )
-    for category, found, gone in (
-        (Category.FINDING_NEW, new.findings, old.findings),
-        (Category.FINDING_RESOLVED, old.findings, new.findings),
-    ):
-        changes.extend(
-            ChangeRecord(
-                category,
-                key,
-                target=found[key]["principal"],
-                account_id=found[key]["account_id"],
-                severity=found[key]["severity"] if category == Category.FINDING_NEW else "low",
-                detail=found[key],
-            )
-            for key in sorted(found.keys() - gone.keys())
+    )
+    changes.extend(
+        ChangeRecord(
+            category,
+            source,
+            target=path[-1],
+            account_id=account_of(source) or account_of(path[-1]),
+            severity=severity,
+            detail={"path": path},
         )
+        for category, source, path, severity in _only_in(
+            (Category.REACH_ADDED, new.reach, old.reach, "high"),
+            (Category.REACH_REMOVED, old.reach, new.reach, "low"),
+            (Category.SENSITIVE_ADDED, new.sensitive, old.sensitive, "high"),
+            (Category.SENSITIVE_REMOVED, old.sensitive, new.sensitive, "low"),
+        )
+    )
+    changes.extend(
+        # A new finding keeps its own severity.
+        ChangeRecord(
+            category,
+            key,
+            target=finding["principal"],
+            account_id=finding["account_id"],
+            severity=severity or finding["severity"],
+            detail=finding,
+        )
+        for category, key, finding, severity in _only_in(
+            (Category.FINDING_NEW, new.findings, old.findings, ""),
+            (Category.FINDING_RESOLVED, old.findings, new.findings, "low"),
+        )
+    )
     return changes
 
 

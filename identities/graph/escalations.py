@@ -149,7 +149,8 @@ def add_escalation_edges(
         return set(), set(), 0
     sources = leaving | (_escalating_into(entering) if add_ends else set())
     by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
-    for escalation in escalation_graph_edges(sources):
+    # Without ends to add, only escalations onto drawn principals can be drawn.
+    for escalation in escalation_graph_edges(sources, None if add_ends else set(node_of)):
         assert escalation.target is not None
         source, target = escalation.principal, escalation.target
         if (source in node_of and target in node_of) or (

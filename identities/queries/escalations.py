@@ -10,7 +10,7 @@ out a member as its own target.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
@@ -66,8 +66,12 @@ class Escalation:
         }
 
 
-def _expand(row: dict[str, Any], principals: Iterable[str]) -> Iterator[Escalation]:
+def _expand(
+    row: dict[str, Any], principals: Iterable[str], only: Collection[str] | None = None
+) -> Iterator[Escalation]:
     targets: list[str | None] = list(row["targets"]) or [None]
+    if only is not None:
+        targets = [target for target in targets if target in only]
     conditions = tuple(row["condition_keys"])
     granted_by = tuple(row["granted_by"])
     for principal in principals:
@@ -92,11 +96,13 @@ _CHUNK = 500
 
 
 def escalations_from(
-    principals: Iterable[str], rows: QuerySet[EscalationEdge] | None = None
+    principals: Iterable[str],
+    rows: QuerySet[EscalationEdge] | None = None,
+    targets: Collection[str] | None = None,
 ) -> dict[str, list[Escalation]]:
     """How each of these users and roles (by ARN) can escalate, by method then target, from
-    ``rows`` (every stored row by default); two queries per 500 principals (a graph asks for
-    every principal it draws)."""
+    ``rows`` (every stored row by default), onto ``targets`` only if given; two queries per 500
+    principals (a graph asks for every principal it draws)."""
     found: dict[str, list[Escalation]] = defaultdict(list)
     wanted = sorted(set(principals))
     base = EscalationEdge.objects.all() if rows is None else rows
@@ -110,7 +116,7 @@ def escalations_from(
         found_rows = base.filter(Q(source__in=chunk) | Q(source_group_id__in=list(members)))
         for row in found_rows.order_by("source", "method", "id").values(*_FIELDS):
             holders = members.get(row["source_group_id"], []) if row["source_group_id"] else []
-            for escalation in _expand(row, holders or [row["source"]]):
+            for escalation in _expand(row, holders or [row["source"]], targets):
                 found[escalation.principal].append(escalation)
     return {principal: sorted(found[principal], key=_sort_key) for principal in found}
 
@@ -406,10 +412,12 @@ def count_by_principal(escalations: Iterable[Escalation]) -> list[PrincipalCount
     )
 
 
-def escalation_graph_edges(principals: Iterable[str]) -> list[Escalation]:
-    """The escalations out of these principals whose target is a user or role: the edges the
-    access graph draws as a kind of its own."""
-    by_principal = escalations_from(principals)
+def escalation_graph_edges(
+    principals: Iterable[str], targets: Collection[str] | None = None
+) -> list[Escalation]:
+    """The escalations out of these principals whose target is a user or role (one of
+    ``targets`` if given): the edges the access graph draws as a kind of its own."""
+    by_principal = escalations_from(principals, targets=targets)
     return [
         e
         for principal in sorted(by_principal)

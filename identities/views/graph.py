@@ -30,10 +30,10 @@ from identities.graph.panels import edge_panel, node_panel, suggest_nodes
 from identities.graph.paths import find_paths
 from identities.graph.proposal import proposal_highlight
 from identities.graph.urls import (
-    questions,
     collapse_links,
     empty_graph,
     panel_links,
+    questions,
     url_with,
     view_of_url,
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import networkx as nx
 
-from identities.graph.build import COLUMN_WIDTH, ROW_HEIGHT
 from identities.graph import access as access_graph
 from identities.graph.access import build_access_graph
+from identities.graph.build import COLUMN_WIDTH, ROW_HEIGHT
 from identities.graph.layout import clear_edge_paths, layout_access, layout_columns
 
 
@@ -75,11 +75,14 @@ def _crossings(data: dict) -> list[tuple[str, str, str]]:
             if node_id in (edge["source"], edge["target"]):
                 continue
             half_w, half_h = node["w"] / 2 - 5, node["h"] / 2 - 4
-            if any(
-                abs(x - node["x"]) < half_w and abs(y - node["y"]) < half_h for x, y in points
-            ):
+            if any(abs(x - node["x"]) < half_w and abs(y - node["y"]) < half_h for x, y in points):
                 found.append((edge["source"], edge["target"], node_id))
     return found
+
+
+def _boxed(node_id: str, x: float, y: float) -> dict:
+    kind = node_id.split(":")[0]
+    return {"id": node_id, "kind": kind, "x": x, "y": y, "w": 200, "h": 31, "parent": "box:a"}
 
 
 def test_clear_edge_paths_moves_a_node_off_an_edge_that_skips_it():
@@ -87,12 +90,9 @@ def test_clear_edge_paths_moves_a_node_off_an_edge_that_skips_it():
     nodes = [
         {"id": "box:a", "kind": "box"},
         {"id": "service:ec2", "kind": "service", "x": 0, "y": 0, "w": 150, "h": 31},
-        {"id": "federated:oidc", "kind": "federated", "x": 320, "y": 0, "w": 200, "h": 31,
-         "parent": "box:a"},  # fmt: skip
-        {"id": "role:1:other", "kind": "role", "x": 320, "y": 58, "w": 200, "h": 31,
-         "parent": "box:a"},  # fmt: skip
-        {"id": "role:1:app", "kind": "role", "x": 640, "y": 0, "w": 200, "h": 31,
-         "parent": "box:a"},  # fmt: skip
+        _boxed("federated:oidc", 320, 0),
+        _boxed("role:1:other", 320, 58),
+        _boxed("role:1:app", 640, 0),
     ]
     edges = [
         {"source": "service:ec2", "target": "role:1:app"},

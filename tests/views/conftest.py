@@ -64,3 +64,15 @@ def csv_lines(response: Any) -> list[str]:
 def page_names(response: TestResponse) -> list[str]:
     """The names of the objects on a list page, in order."""
     return [item.name for item in response.context["page"].object_list]
+
+
+def fragment_names(client: Client, url: str, **params: Any) -> list[str]:
+    """The names on a list page's htmx fragment, once it is checked to be a fragment."""
+    response = htmx_get(client, url, **params)
+    assert_fragment(response)
+    return page_names(response)
+
+
+def csv_export(client: Client, url: str, **params: Any) -> list[str]:
+    """The lines of a list page's CSV download with these filters."""
+    return csv_lines(client.get(url, {"format": "csv", **params}))

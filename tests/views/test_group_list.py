@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import AccountFactory, GroupMembershipFactory, IamGroupFactory, IamUserFactory
-from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
+from tests.views.conftest import csv_export, fragment_names, page_names
 
 
 @pytest.fixture
@@ -32,16 +32,11 @@ def test_group_list_filter_returns_exact_rows(logged_in_client, groups, params, 
 
 
 def test_group_list_htmx_returns_results_partial(logged_in_client, groups):
-    response = htmx_get(logged_in_client, "/groups/", q="adm")
-
-    assert_fragment(response)
-    assert page_names(response) == ["admins"]
+    assert fragment_names(logged_in_client, "/groups/", q="adm") == ["admins"]
 
 
 def test_group_list_csv_export_is_exact(logged_in_client, groups):
-    response = logged_in_client.get("/groups/", {"format": "csv", "q": "developers"})
-
-    rows = csv_lines(response)
+    rows = csv_export(logged_in_client, "/groups/", q="developers")
     assert rows[0] == (
         "account_id,name,arn,unique_id,path,created,members,attached_policies,inline_policies"
     )

@@ -8,7 +8,7 @@ from tests.factories import (
     ManagedPolicyFactory,
     PolicyAttachmentFactory,
 )
-from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
+from tests.views.conftest import assert_fragment, csv_export, htmx_get, page_names
 
 
 @pytest.fixture
@@ -54,9 +54,7 @@ def test_policy_list_htmx_returns_results_partial(logged_in_client, policies):
 
 
 def test_policy_list_csv_export_is_exact(logged_in_client, policies):
-    response = logged_in_client.get("/policies/", {"format": "csv", "scope": "aws"})
-
-    assert csv_lines(response) == [
+    assert csv_export(logged_in_client, "/policies/", scope="aws") == [
         "account_id,name,arn,policy_id,path,aws_managed,default_version,versions,attachments,"
         "boundary_uses,created,updated",
         "333333333333,AdministratorAccess,arn:aws:iam::aws:policy/AdministratorAccess,"

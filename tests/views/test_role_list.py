@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from tests.factories import AccountFactory, IamRoleFactory, PolicyAttachmentFactory
-from tests.views.conftest import assert_fragment, csv_lines, htmx_get, page_names
+from tests.views.conftest import csv_export, fragment_names, page_names
 
 
 @pytest.fixture
@@ -38,16 +38,11 @@ def test_role_list_filter_returns_exact_rows(logged_in_client, roles, params, ex
 
 
 def test_role_list_htmx_returns_results_partial(logged_in_client, roles):
-    response = htmx_get(logged_in_client, "/roles/", q="audit")
-
-    assert_fragment(response)
-    assert page_names(response) == ["audit"]
+    assert fragment_names(logged_in_client, "/roles/", q="audit") == ["audit"]
 
 
 def test_role_list_csv_export_is_exact(logged_in_client, roles):
-    response = logged_in_client.get("/roles/", {"format": "csv", "q": "audit"})
-
-    rows = csv_lines(response)
+    rows = csv_export(logged_in_client, "/roles/", q="audit")
     assert rows[0] == (
         "account_id,name,arn,unique_id,path,created,last_used,last_used_region,"
         "attached_policies,inline_policies,description"
