@@ -216,6 +216,13 @@ def browser_first_draw(database_url: str, path: str) -> dict[str, Any]:
     }
 
 
+def write_results(name: str, results: dict[str, Any]) -> None:
+    """Write a benchmark's results to bench-results/<name>.json."""
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
@@ -273,9 +280,7 @@ def main() -> None:
             f"{browser['drawn_elements'][0]} nodes, {browser['drawn_elements'][1]} edges drawn); "
             f"errors: {browser['page_errors'] or 'none'}; screenshot {browser['screenshot']}"
         )
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "graph.json").write_text(json.dumps(results, indent=2))
+    write_results("graph", results)
 
 
 if __name__ == "__main__":

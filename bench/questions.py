@@ -13,7 +13,6 @@ written to bench-results/questions.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from graph import ROOT, browser_first_draw, setup_django  # noqa: E402
+from graph import browser_first_draw, setup_django, write_results  # noqa: E402
 
 
 def time_json(query: dict[str, str], repeat: int) -> dict[str, Any]:
@@ -111,6 +110,13 @@ def main() -> None:
     setup_django(options.database_url)
     if options.setup:
         setup_estate()
+    if options.browser:
+        # bench/graph.py logs in as this user; the graph pages need a role (a superuser has all).
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.update_or_create(
+            username="iamviz-bench", defaults={"is_staff": True, "is_superuser": True}
+        )
     results: dict[str, Any] = {}
     for name, query in questions().items():
         row = time_json(dict(query), options.repeat)
@@ -124,9 +130,7 @@ def main() -> None:
             f"{name:<32} json median {row['median_ms']:>7} ms  {row['nodes']:>4} nodes "
             f"{row['edges']:>4} edges  {row['bytes']:>7} B  first draw {drawn} ms"
         )
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "questions.json").write_text(json.dumps(results, indent=2))
+    write_results("questions", results)
 
 
 if __name__ == "__main__":

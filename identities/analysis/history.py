@@ -20,10 +20,10 @@ import logging
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import zstandard
@@ -59,6 +59,7 @@ ROW_END = "\x1c"  # between the rows of a stored snapshot
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 POSSIBLE = ("allow", "conditional")
 Category = AccessChange.Category
+_V = TypeVar("_V")
 
 
 @dataclass

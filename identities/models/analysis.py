@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from identities.models.estate import Account, IamRole, IamUser
-from identities.models.runs import RunStatus, SyncRun, Timed
+from identities.models.runs import RunStatus, SyncRun, Timed, run_status_check
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -68,10 +68,7 @@ class AnalysisRun(Timed, models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "succeeded", "failed"]),
-                name="analysisrun_status",
-            ),
+            run_status_check("analysisrun"),
             # Single flight: every request while one waits is covered by the one waiting.
             models.UniqueConstraint(
                 fields=["status"],
@@ -138,6 +135,12 @@ class AccessGroupMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.arn} in {self.group_id}"
+
+
+class Severity(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
 
 
 class EdgeFields(models.Model):
@@ -355,10 +358,7 @@ class AdminPath(ReachPathFields):
 class Finding(models.Model):
     """Something a reviewer should look at, with a human explanation."""
 
-    class Severity(models.TextChoices):
-        HIGH = "high", "High"
-        MEDIUM = "medium", "Medium"
-        LOW = "low", "Low"
+    Severity = Severity
 
     class Kind(models.TextChoices):
         PUBLIC_ROLE = "public_role", "Role anyone can assume"

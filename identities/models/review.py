@@ -13,14 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from identities.models.analysis import AnalysisRun
-
-
-class Severity(models.TextChoices):
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-
+from identities.models.analysis import AnalysisRun, Severity
 
 SEVERITY_RANK: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
 

@@ -20,6 +20,11 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+def run_status_check(prefix: str) -> models.CheckConstraint:
+    """The database refuses a status `RunStatus` does not name."""
+    return models.CheckConstraint(condition=Q(status__in=RunStatus.values), name=f"{prefix}_status")
+
+
 class Timed:
     """The duration of a run that has finished."""
 
@@ -94,10 +99,7 @@ class SyncRun(Timed, models.Model):
             models.CheckConstraint(
                 condition=Q(source__in=["import", "aws"]), name="syncrun_source"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "succeeded", "failed"]),
-                name="syncrun_status",
-            ),
+            run_status_check("syncrun"),
             # The database refuses a second pending/running AWS sync of the same account (or a
             # second organisation run), whatever the broker: two clicks make one sync.
             models.UniqueConstraint(

@@ -179,9 +179,9 @@ def test_choke_points_command_without_an_analysis_is_an_error():
         call_command("choke_points", stdout=StringIO(), stderr=StringIO())
 
 
-def test_dominators_split_every_hop_and_skip_routes_in_parallel():
+def test_dominators_split_every_granted_hop_and_skip_routes_in_parallel():
     # p -> via:p -> t (target) and p -> via:p -> r -> via:r -> t: p has two routes, so neither
-    # hop out of via:p cuts it; r's hop into t cuts r and p only together with p's direct one.
+    # hop out of via:p alone cuts it, but via:p itself is on both; r's hop into t cuts r.
     graph = nx.DiGraph(
         [("p", "via:p"), ("via:p", "t"), ("via:p", "r"), ("r", "via:r"), ("via:r", "t")]
     )
@@ -189,10 +189,32 @@ def test_dominators_split_every_hop_and_skip_routes_in_parallel():
     choke = build_choke_graph(graph, ["t"])
 
     assert choke.principals == {"p", "r"}
-    assert choke.dominated == {
-        ("p", "via:p"): {"p"},
-        ("r", "via:r"): {"r"},
-        ("via:r", "t"): {"r"},
+    assert choke.dominated == {("via:r", "t"): {"r"}}
+    assert choke.through == {"via:p": {"p"}, "via:r": {"r"}}
+    assert sorted(choke.onwards["via:p"]) == [("via:p", "r"), ("via:p", "t")]
+
+
+def test_one_statement_every_hop_onwards_needs_cuts_the_principals_behind_them():
+    graph = nx.DiGraph(
+        [("p", "via:p"), ("via:p", "t1"), ("via:p", "t2"), ("q", "via:q"), ("via:q", "t1")]
+    )
+    choke = build_choke_graph(graph, ["t1", "t2"])
+    shared = "statement 'Both' (Statement[0]) of inline policy hop (arn:aws:iam::1:user/p)"
+
+    def trust(role: str) -> str:
+        return f"statement (Statement[0]) of trust policy {role} (arn:aws:iam::1:role/{role})"
+
+    evidence = {
+        ("via:p", "t1"): HopEvidence(((trust("t1"), shared),)),
+        ("via:p", "t2"): HopEvidence(((trust("t2"), shared),), conditional=True),
+        ("via:q", "t1"): HopEvidence(((trust("t1"),),)),
+    }
+
+    cuts = statement_cuts(choke, evidence)
+
+    assert {item.label: cut.principals for item, cut in cuts.items()} == {
+        "identity statement 'Both' of arn:aws:iam::1:user/p#hop": {"p": False},
+        "trust statement [0] of arn:aws:iam::1:role/t1": {"q": False},
     }
 
 

@@ -7,11 +7,13 @@ import pytest
 
 from identities.models import EscalationGroup
 from identities.queries.escalations import (
+    Escalation,
     ExpandedEscalations,
     count_by_method,
     count_by_principal,
     count_methods,
     count_principals,
+    escalation_graph_edges,
     escalation_rows,
     iter_escalations,
 )
@@ -27,11 +29,11 @@ def generated_estate(db: None) -> None:
     analyse_estate()
 
 
-def _expanded(**filters: str | None) -> list:
+def _expanded(**filters: str | None) -> list[Escalation]:
     """Every escalation expanded row by row and sorted, as the page used to count them."""
     from identities.queries.escalations import _expand
 
-    found = []
+    found: list[Escalation] = []
     for row in escalation_rows(**filters).values(
         "source", "source_group_id", "method", "status", "targets", "condition_keys", "granted_by"
     ):
@@ -44,7 +46,7 @@ def _expanded(**filters: str | None) -> list:
             if row["source_group_id"]
             else [row["source"]]
         )
-        found.extend(_expand(row, holders))
+        found.extend(_expand(dict(row), holders))
     return sorted(found, key=lambda e: (e.principal, e.method, e.target or ""))
 
 
@@ -81,3 +83,12 @@ def test_pages_of_expanded_escalations_are_slices_of_every_escalation(generated_
     assert sorted(every, key=lambda e: (e.principal, e.method, e.target or "")) == every
     for start in (0, 7, len(every) // 2, len(every) - 3):
         assert pages[start : start + 25] == every[start : start + 25]
+
+
+def test_graph_edges_onto_some_targets_are_those_of_every_target(generated_estate):
+    principals = {row.principal for row in count_principals()}
+    every = escalation_graph_edges(principals)
+    targets = {e.target for e in every[::3]}
+
+    assert targets
+    assert escalation_graph_edges(principals, targets) == [e for e in every if e.target in targets]

@@ -21,6 +21,7 @@ def test_questions_page_offers_each_question_with_a_search_box(imported_sample, 
     assert 'value="/graph/access/?dir=in"' in html
     assert 'value="/graph/paths/"' in html
     assert 'id="boundary-account"' in html and "333333333333" in html
+    assert "{#" not in html and "{%" not in html
 
 
 def test_a_suggestion_from_the_questions_page_opens_the_answering_view(
