@@ -268,9 +268,9 @@ def _barycentre_float(positions: dict[str, float], neighbours: Iterable[str]) ->
 
 # --- edges clear of unrelated nodes ----------------------------------------------------------
 
-# The moves cost O(rows × edges × nodes) each: tried on question-sized views only (a bench
-# on the sample: 17 nodes 0.1 s, 45 nodes 5 s at 40 rounds).
-CLEAR_LIMIT = 25
+# The moves cost O(rows × edges × nodes) each: tried on question-sized views only (measured
+# on the sample: 17 nodes 0.1 s; 45 nodes 5 s at 40 rounds).
+CLEAR_LIMIT = 20
 _CLEAR_ROUNDS = 12
 
 

@@ -263,9 +263,7 @@ def findings(request: HtmxHttpRequest) -> HttpResponse:
     severity = request.GET.get("severity") or None
     kind = request.GET.get("kind") or None
     account = request.GET.get("account") or None
-    found = finding_queries.findings_by_severity(
-        severity=severity, kind=kind, account_id=account
-    )
+    found = finding_queries.findings_by_severity(severity=severity, kind=kind, account_id=account)
     context = {
         "severity": severity or "",
         "kind": kind or "",

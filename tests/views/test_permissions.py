@@ -97,6 +97,7 @@ EXPECTED: dict[str, Expect] = {
     "notification-settings": Expect("/review/notifications/", OPERATOR, 200, OPERATOR, 400),
     "audit-log": Expect("/audit/", ADMIN),
     "graph-identity": Expect("/graph/identity/"),
+    "graph-start": Expect("/graph/"),
     "graph-access": Expect("/graph/access/"),
     "graph-paths": Expect("/graph/paths/"),
     "graph-data": Expect("/graph/data.json?view=identity"),
