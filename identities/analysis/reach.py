@@ -163,7 +163,9 @@ class ReachGraph:
                         graph.add_edge(member, via)
                         graph.add_edges_from((via, t) for t in self._roles_of(source, role))
                 elif member not in refused:
-                    graph.add_edge(*((via, role) if graph.has_edge(member, via) else (member, source)))
+                    graph.add_edge(
+                        *((via, role) if graph.has_edge(member, via) else (member, source))
+                    )
 
     def _roles_of(self, group: str, but: str) -> list[str]:
         """The roles a group's edges lead to (through its classes too), but one."""
