@@ -284,6 +284,12 @@ def apply_proposal(estate: Estate, proposal: Proposal) -> None:
         if ref.kind == BOUNDARY:
             _set_boundary(estate, ref.arn, document)
             continue
+        role = estate.by_arn.get(ref.arn) if ref.kind == TRUST else None
+        if role is not None and role.trust is not None:
+            # A trust policy is its role's alone: no need to look for it everywhere.
+            old = role.trust
+            role.trust = make_doc(old.key, document, old.policy.source)
+            continue
         olds = {id(doc): doc for doc in _docs_everywhere(estate) if _names(doc, ref)}
         if ref.kind == MANAGED:
             # `load_estate` shares one Doc between the accounts holding an equal document, and

@@ -197,7 +197,8 @@ class AccessLoader:
             if n in self.group_pks and n not in self.big_groups
         ]
         if wanted:
-            self._link(memberships(groups=wanted), drawn_roles_only=True)
+            roles = set(_pks(self.builder.pks, self.builder.graph, "role"))
+            self._link(memberships(groups=wanted, targets=roles), drawn_roles_only=True)
 
     def groups_of(self, node_ids: Iterable[str]) -> None:
         """Add the access group of each user or role (if the group has stored edges)."""

@@ -171,44 +171,58 @@ def memberships(
     users: Collection[int] = (),
     roles: Collection[int] = (),
     with_edges: bool = False,
+    targets: Collection[int] | None = None,
 ) -> list[Membership]:
     """The members of these access groups, and the memberships of these users and roles
-    (only in groups with at least one stored edge when ``with_edges``)."""
+    (only in groups with at least one stored edge when ``with_edges``); ``inherited`` lists
+    only the edges into ``targets`` when given."""
     query = AccessGroupMember.objects.all()
     if with_edges:
         query = query.filter(Exists(AccessEdge.objects.filter(source_group=OuterRef("group_id"))))
-    rows: dict[int, tuple[int, str, int | None, int | None]] = {}
+    # Whether a member's own edge replaces one of its group's: decided by the database, so
+    # that the group's edges are read only for the few members set apart.
+    group_targets = AccessEdge.objects.filter(
+        source_group=OuterRef(OuterRef("group_id")), outcome__in=POSSIBLE
+    ).values("target_id")
+    query = query.annotate(
+        set_apart=Exists(
+            AccessEdge.objects.filter(source=OuterRef("arn"), target_id__in=group_targets)
+        )
+    )
+    rows: dict[int, tuple[int, str, int | None, int | None, bool]] = {}
     for column, values in (("group_id", groups), ("user_id", users), ("role_id", roles)):
         if values:
             for pk, *row in query.filter(**{f"{column}__in": list(values)}).values_list(
-                "pk", "group_id", "arn", "user_id", "role_id"
+                "pk", "group_id", "arn", "user_id", "role_id", "set_apart"
             ):
                 rows[pk] = tuple(row)  # type: ignore[assignment]  # values_list rows are lists
     if not rows:
         return []
+    apart = [row for row in rows.values() if row[4]]
     group_edges: dict[int, list[StoredEdge]] = defaultdict(list)
-    selection = EdgeSelection(source_groups={group for group, _, _, _ in rows.values()})
-    for edge in stored_edges(selection, outcomes=POSSIBLE, source_kinds=(_GROUP,)):
-        assert edge.group_id is not None
-        group_edges[edge.group_id].append(edge)
-    # Own edges on the groups' roles only: one query on the indexed target column.
-    own = set(
-        AccessEdge.objects.filter(
-            target_id__in=list(
-                {edge.target_id for edges in group_edges.values() for edge in edges}
-            ),
-            source__in=list({arn for _, arn, _, _ in rows.values()}),
-        ).values_list("source", "target_id")
-    )
+    own: set[tuple[str, int]] = set()
+    if apart:
+        selection = EdgeSelection(source_groups={group for group, *_ in apart})
+        for edge in stored_edges(selection, outcomes=POSSIBLE, source_kinds=(_GROUP,)):
+            assert edge.group_id is not None
+            if targets is None or edge.target_id in targets:
+                group_edges[edge.group_id].append(edge)
+        own = set(
+            AccessEdge.objects.filter(
+                target_id__in=list(
+                    {edge.target_id for edges in group_edges.values() for edge in edges}
+                ),
+                source__in=list({arn for _, arn, *_ in apart}),
+            ).values_list("source", "target_id")
+        )
     found = []
-    for group, arn, user, role in sorted(rows.values()):
-        edges = group_edges[group]
+    for group, arn, user, role, set_apart in sorted(rows.values()):
         inherited: tuple[StoredEdge, ...] | None = None
-        if not all(group_edge_holds(own, arn, edge.target_id) for edge in edges):
+        if set_apart:
             inherited = tuple(
                 replace(edge, source=arn, source_kind=_member_kind(user), user_id=user,
                         role_id=role, group_id=None)
-                for edge in edges
+                for edge in group_edges[group]
                 if group_edge_holds(own, arn, edge.target_id)
             )  # fmt: skip
         found.append(Membership(group, arn, user, role, inherited))
