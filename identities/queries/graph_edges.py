@@ -184,10 +184,11 @@ def memberships(
     group_targets = AccessEdge.objects.filter(
         source_group=OuterRef(OuterRef("group_id")), outcome__in=POSSIBLE
     ).values("target_id")
+    # A member's own edges by the indexed column of its kind; ``source`` keeps them exact.
+    own_edges = AccessEdge.objects.filter(source=OuterRef("arn"), target_id__in=group_targets)
     query = query.annotate(
-        set_apart=Exists(
-            AccessEdge.objects.filter(source=OuterRef("arn"), target_id__in=group_targets)
-        )
+        set_apart=Exists(own_edges.filter(source_user=OuterRef("user_id")))
+        | Exists(own_edges.filter(source_role=OuterRef("role_id")))
     )
     rows: dict[int, tuple[int, str, int | None, int | None, bool]] = {}
     for column, values in (("group_id", groups), ("user_id", users), ("role_id", roles)):

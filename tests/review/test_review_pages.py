@@ -3,6 +3,7 @@ notification settings, and the risk-first dashboard."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -222,3 +223,14 @@ def test_changes_page_query_count_is_constant(logged_in_client, django_assert_nu
         response = logged_in_client.get(reverse("identities:changes"))
 
     assert len(response.context["changes"].new) == count
+
+
+def test_dashboard_new_since_last_sync_counts_are_pluralised(two_analyses, logged_in_client):
+    body = logged_in_client.get(reverse("identities:dashboard")).content.decode()
+
+    card = body[body.index('id="risk-new"') :]
+    summary = card.split('<p class="muted">', 1)[1].split("</p>", 1)[0]
+    counts = [(int(n), word) for n, word in re.findall(r"(\d+) (\w+)", summary)]
+    assert [word.rstrip("s") for _, word in counts] == ["administrator", "path", "edge", "finding"]
+    assert any(n == 1 for n, _ in counts)
+    assert all(word.endswith("s") == (n != 1) for n, word in counts), summary
