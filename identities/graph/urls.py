@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from django.urls import reverse
 
-from identities.graph.build import PRINCIPAL_KINDS, describe_node, split_node_id
+from identities.arns import SourceKind, classify_arn, parse_arn
+from identities.graph.build import PRINCIPAL_KINDS, arn_node_id, describe_node, split_node_id
 
 
 class NodeUrls:
@@ -30,6 +31,18 @@ class NodeUrls:
             account_id, name = key.split(":", 1)
             return f"{self.account}{account_id}/{kind}s/{quote(name, safe='@+=,.-_')}/"
         return ""
+
+
+def outside_party_url(arn: str, synced_accounts: Iterable[str]) -> str | None:
+    """The access graph around a user, role or account root of an account outside the synced
+    estate (known only from the trust policies naming it), or None for any other ARN."""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.account in set(synced_accounts):
+        return None
+    if classify_arn(arn) not in (SourceKind.USER, SourceKind.ROLE, SourceKind.ACCOUNT):
+        return None
+    query = urlencode({"focus": arn_node_id(arn), "depth": 1})
+    return f"{reverse('identities:graph-access')}?{query}"
 
 
 _VIEW_URLS = {

@@ -555,6 +555,12 @@ def iter_direct_edges(account_id: str | None = None) -> Iterator[DirectAccess]:
     yield from found
 
 
+def is_edge_source(source: str) -> bool:
+    """Whether a stored access edge of the current analysis starts at ``source`` (an outside
+    principal or account root named by a trust policy)."""
+    return AccessEdge.objects.filter(source=source).exists()
+
+
 def iter_transitive_edges(account_id: str | None = None) -> Iterator[TransitiveAccess]:
     """Direct edges and chains: for every source, every role it can end up in, sorted by
     (source, target); ``path`` is ``[source, target]`` for a direct edge."""

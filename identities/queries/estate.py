@@ -467,6 +467,11 @@ def search_estate(q: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
     return {"q": q, "groups": [g for g in groups if g["rows"]], "total": total}
 
 
+def synced_account_ids() -> list[str]:
+    """The ids of the accounts in the estate."""
+    return list(models.Account.objects.values_list("account_id", flat=True))
+
+
 def resolve_arn(arn: str) -> str | None:
     """The estate page of any known ARN (user, group, role, policy, instance profile, account
     root, assumed-role session), or None."""

@@ -23,7 +23,8 @@ from identities.forms import (
     SearchForm,
     UserFilterForm,
 )
-from identities.queries import estate, exports
+from identities.graph.urls import outside_party_url
+from identities.queries import access, estate, exports
 from identities.queries.changes import risk_summary
 from identities.queries.sync import account_runs, sync_runs
 from identities.roles import VIEWER
@@ -154,6 +155,8 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def arn_redirect(request: HtmxHttpRequest, arn: str) -> HttpResponse:
     url = estate.resolve_arn(arn)
+    if url is None and access.is_edge_source(arn):
+        url = outside_party_url(arn, estate.synced_account_ids())
     if url is None:
         raise Http404(f"No user, group, role, policy or account with the ARN {arn} is known.")
     return redirect(url)

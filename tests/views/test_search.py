@@ -78,10 +78,10 @@ def test_arn_resolver_redirects_known_arns(logged_in_client, imported_sample, ar
 
 
 def test_arn_resolver_404_names_the_arn(logged_in_client, imported_sample):
-    response = logged_in_client.get("/arn/arn:aws:iam::999999999999:role/nope")
+    response = logged_in_client.get("/arn/arn:aws:iam::333333333333:role/nope")
 
     assert response.status_code == 404
     assert (
         "No user, group, role, policy or account with the ARN "
-        "arn:aws:iam::999999999999:role/nope is known."
+        "arn:aws:iam::333333333333:role/nope is known."
     ) in response.content.decode()
