@@ -340,11 +340,13 @@
   }
 
   function wire(instance) {
-    // "onetap", not "tap": Cytoscape fires it once the double-tap interval has passed without
-    // a second tap. The two taps of a double tap would each load a panel, and those requests
-    // race the expansion's swap of the whole view.
-    instance.on("onetap", "node", function (event) {
-      var node = event.target;
+    // A tap waits DOUBLE_TAP_MS for a second tap on the same node: the two taps of a double tap
+    // must not each load a panel, as those requests would race the expansion's swap of the
+    // view. Cytoscape's own onetap/dbltap pair any two taps within its interval, even on
+    // different elements (a tap on an edge, then a node), so the pairing is kept here.
+    var pending = null;
+    function singleTap(node) {
+      if (node.removed()) return;
       if (node.data("members_url")) {
         // A folded node opens the list of its members, to pick one to add: drilling in
         // would often draw the same folded picture again.
@@ -358,10 +360,26 @@
       }
       setNodeParam(node.id());
       loadPanel(node.data("panel"));
-    });
-    instance.on("dbltap", "node", function (event) {
+    }
+    instance.on("tap", "node", function (event) {
       var node = event.target;
-      if (node.data("panel") && !node.data("drill_url")) goTo(expandUrl(node.id()));
+      if (pending && pending.node.same(node)) {
+        clearTimeout(pending.timer);
+        pending = null;
+        if (node.data("panel") && !node.data("drill_url")) goTo(expandUrl(node.id()));
+        return;
+      }
+      if (pending) {
+        clearTimeout(pending.timer);
+        singleTap(pending.node);
+      }
+      pending = {
+        node: node,
+        timer: setTimeout(function () {
+          pending = null;
+          singleTap(node);
+        }, DOUBLE_TAP_MS),
+      };
     });
     instance.on("tap", "edge", function (event) {
       loadPanel(event.target.data("panel"));
@@ -443,6 +461,7 @@
   }
 
   var LEGIBLE_ZOOM = 0.75; // 12 px labels drawn at 9 px
+  var DOUBLE_TAP_MS = 300; // a second tap on the same node within this makes a double tap
 
   function legibleAround(data) {
     // A question's answer opens readable around the node it asks about, not fitted to a speck.
