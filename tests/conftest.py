@@ -41,10 +41,13 @@ def services_required() -> bool:
     ).lower() in {"1", "true", "yes"}
 
 
-def require_service(name: str, url: str | None) -> str:
-    """Return the service URL if it answers; otherwise fail (CI) or skip with the reason."""
+def require_service(name: str, url: str | None, scheme: str = "") -> str:
+    """Return the service URL if it answers (and starts with ``scheme``, when given); otherwise
+    fail (CI) or skip with the reason."""
     if not url:
         reason = f"{name} is not configured (set its URL to run this test)"
+    elif scheme and not url.startswith(scheme):
+        reason = f"{name} is needed, but the URL names another service: {url.split(':', 1)[0]}"
     else:
         parsed = urlparse(url)
         try:

@@ -35,10 +35,9 @@ def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database next to the one DATABASE_URL names, dropped afterwards."""
     import psycopg
 
-    url = require_service("PostgreSQL", os.environ.get("DATABASE_URL", ""))
+    # The advisory lock that runs migrations once needs PostgreSQL.
+    url = require_service("PostgreSQL", os.environ.get("DATABASE_URL", ""), scheme="postgres")
     parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        pytest.skip("DATABASE_URL is not PostgreSQL (the advisory lock needs it)")
     name = f"{parsed.path.lstrip('/') or 'iamviz'}_entrypoint"
     admin = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
