@@ -35,9 +35,9 @@ from rest_framework.views import APIView
 
 from identities.analysis.who_can import question_error, who_can
 from identities.api.tokens import check_token
-from identities.models import Account, Finding, IamRole, IamUser, TriageStatus
+from identities.models import Account, Finding, TriageStatus
 from identities.models.review import Severity
-from identities.queries.access import iter_direct_edges, iter_transitive_edges, run_cached
+from identities.queries.access import cached_for_run, iter_direct_edges, iter_transitive_edges
 from identities.queries.changes import (
     HistoryUnavailable,
     changes_between,
@@ -46,6 +46,7 @@ from identities.queries.changes import (
     tracked_findings,
 )
 from identities.queries.escalations import iter_escalations
+from identities.queries.estate import is_user_or_role
 from identities.roles import VIEWER, has_role
 
 PAGE_SIZE = 100
@@ -202,11 +203,7 @@ def rows_of_current_run(name: str, rows: Callable[[], Iterable[Any]]) -> list[by
     once per process and analysis run: a page is then a slice, not the whole list again
     (93,032 edges of 50 accounts take the reader ~5 s)."""
 
-    def build(run_id: int | None = None) -> list[bytes]:
-        return [orjson.dumps(item.as_row()) for item in rows()]
-
-    cached = run_cached(f"api:{name}", build)
-    return build() if cached is None else cached
+    return cached_for_run(f"api:{name}", lambda: [orjson.dumps(item.as_row()) for item in rows()])
 
 
 class AccessEdges(ApiView):
@@ -233,11 +230,7 @@ class Escalations(ApiView):
     def answer(self, request: Request, params: dict[str, str]) -> Response:
         account = _account(params["account"])
         principal = params["principal"] or None
-        if (
-            principal is not None
-            and not IamUser.objects.filter(arn=principal).exists()
-            and not IamRole.objects.filter(arn=principal).exists()
-        ):
+        if principal is not None and not is_user_or_role(principal):
             raise ParseError(f"principal: no user or role {principal} in the estate")
         if principal is not None:  # one principal's: read at once, not kept
             found_now = iter_escalations(account_id=account, principal=principal)

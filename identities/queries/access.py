@@ -244,6 +244,12 @@ def run_cached(name: str, compute: Callable[[int], T]) -> T | None:
         return values[name]
 
 
+def cached_for_run(name: str, compute: Callable[[], T]) -> T:
+    """``compute()`` once per process and current run; computed every time without a run."""
+    found = run_cached(name, lambda _run: compute())
+    return compute() if found is None else found
+
+
 def reach_graph() -> ReachGraph | None:
     """The current run's graph of direct edges (see `identities.analysis.reach`)."""
 

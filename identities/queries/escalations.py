@@ -245,10 +245,9 @@ def _counted(
 
 def _run_cached(name: str, compute: Callable[[], T]) -> T:
     """``compute()`` once per process and analysis run (it reads every stored row)."""
-    from identities.queries.access import run_cached  # access reads escalations here
+    from identities.queries.access import cached_for_run  # access reads escalations here
 
-    found = run_cached(name, lambda _run: compute())
-    return compute() if found is None else found
+    return cached_for_run(name, compute)
 
 
 def count_methods(

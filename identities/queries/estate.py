@@ -467,6 +467,14 @@ def search_estate(q: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
     return {"q": q, "groups": [g for g in groups if g["rows"]], "total": total}
 
 
+def is_user_or_role(arn: str) -> bool:
+    """Whether ``arn`` is a user or role of the estate."""
+    return (
+        models.IamUser.objects.filter(arn=arn).exists()
+        or models.IamRole.objects.filter(arn=arn).exists()
+    )
+
+
 def synced_account_ids() -> list[str]:
     """The ids of the accounts in the estate."""
     return list(models.Account.objects.values_list("account_id", flat=True))

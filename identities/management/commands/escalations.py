@@ -8,9 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from identities.management.output import stop_quietly_when_reader_closes, write_rows
-from identities.models import Account, IamRole, IamUser
+from identities.models import Account
 from identities.queries.access import current_run
 from identities.queries.escalations import iter_escalations
+from identities.queries.estate import is_user_or_role
 
 FIELDS = ("principal", "method", "status", "target", "conditions", "granted_by")
 
@@ -40,11 +41,7 @@ class Command(BaseCommand):
     ) -> None:
         if account is not None and not Account.objects.filter(account_id=account).exists():
             raise CommandError(f"no synced account {account}")
-        if (
-            principal is not None
-            and not IamUser.objects.filter(arn=principal).exists()
-            and not IamRole.objects.filter(arn=principal).exists()
-        ):
+        if principal is not None and not is_user_or_role(principal):
             raise CommandError(f"no user or role {principal} in the estate")
         if current_run() is None:
             self.stderr.write("warning: no analysis has run yet; run `manage.py analyse`")
