@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 
 from django.http import HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
@@ -16,16 +16,11 @@ from identities.roles import VIEWER
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
 
 PAGE_LIMIT = 25
-# The what-if page (built alongside), when its URL exists: it takes the command's arguments.
-WHAT_IF_URL = "identities:what-if"
 
 
 def _what_if_link(argv: list[str]) -> str:
-    try:
-        base = reverse(WHAT_IF_URL)
-    except NoReverseMatch:
-        return ""
-    return f"{base}?{urlencode({'change': shlex.join(argv)})}"
+    """The what-if page prefilled with the command's arguments."""
+    return f"{reverse('identities:what-if')}?{urlencode({'change': shlex.join(argv)})}"
 
 
 @require_role(VIEWER)
@@ -34,7 +29,14 @@ def choke_points_page(request: HtmxHttpRequest) -> HttpResponse:
     target = request.GET.get("target") or ADMIN
     if target not in TARGET_CHOICES:
         target = ADMIN
-    report = choke_points(target, limit=PAGE_LIMIT) if access.current_run() else None
+    # Seconds of work on a large estate: once per process and analysis run, not per request.
+    report = (
+        access.cached_for_run(
+            f"choke-points:{target}", lambda: choke_points(target, limit=PAGE_LIMIT)
+        )
+        if access.current_run()
+        else None
+    )
     rows = [
         (
             point,
