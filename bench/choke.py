@@ -7,7 +7,9 @@ Times `choke_points` (identities.queries.choke_points) for each target set with 
 the command does) and the median of `--repeat` further calls (graph cached, as a web worker has
 it), and the `manage.py choke_points --format json` command end to end. `--check N` runs the
 what-if of each of the top N changes and compares the principals it says lose their path to an
-administrator with the ones the choke point counts.
+administrator with the ones the choke point counts. `--sensitive GLOB` (repeatable) marks the
+roles whose name matches as sensitive first, as the analysis would (a name-pattern rule, and the
+roles it matches as `SensitiveRule.matches` does; the stored paths are left as they are: choke points read only the roles).
 
 `--prepare` generates the 50-account bundle (var/bench/org-50x500u1000r-s1.json, 500 users and
 1,000 roles per account, seed 1), migrates, imports and analyses it first. Results are printed
@@ -17,6 +19,7 @@ and written to bench-results/choke.json.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import statistics
@@ -53,6 +56,31 @@ def prepare(database_url: str) -> None:
                "1000", "--seed", "1", "-o", str(BUNDLE))  # fmt: skip
     manage(database_url, "migrate", "-v0")
     manage(database_url, "import_authz", str(BUNDLE))
+
+
+def mark_sensitive(globs: list[str]) -> int:
+    """Name-pattern rules for ``globs`` and the roles they match, as an analysis stores them."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from identities.analysis.sensitive import NAME_GLOB, SensitiveRule
+    from identities.models import IamRole, SensitiveRole, SensitiveTarget
+
+    rules = [SensitiveRule(NAME_GLOB, glob, "benchmark") for glob in globs]
+    with transaction.atomic():
+        SensitiveRole.objects.all().delete()
+        SensitiveTarget.objects.all().delete()
+        for rule in rules:
+            SensitiveTarget.objects.create(
+                kind=rule.kind, value=rule.value, reason=rule.reason, created_at=timezone.now()
+            )
+        roles = []
+        for pk, arn, name in IamRole.objects.values_list("pk", "arn", "name"):
+            texts = [rule.text for rule in rules if fnmatch.fnmatchcase(name, rule.value)]
+            if texts:
+                roles.append(SensitiveRole(role_id=pk, arn=arn, rules=texts))
+        SensitiveRole.objects.bulk_create(roles, batch_size=2000)
+    return len(roles)
 
 
 def time_target(target: str, repeat: int) -> dict[str, Any]:
@@ -110,6 +138,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--prepare", action="store_true", help="generate, import and analyse")
     parser.add_argument("--check", type=int, default=0, help="what-if the top N changes")
+    parser.add_argument(
+        "--sensitive", action="append", default=[], metavar="GLOB", help="mark roles sensitive"
+    )
+    parser.add_argument(
+        "--target", action="append", choices=["admin", "sensitive", "all"], help="only these"
+    )
     args = parser.parse_args()
     if args.prepare:
         prepare(args.database_url)
@@ -119,8 +153,12 @@ def main() -> None:
     run = AnalysisRun.objects.filter(status="succeeded").order_by("-finished_at").first()
     if run is None:
         sys.exit("no analysed estate in this database: run with --prepare")
-    targets = ["admin", "sensitive", "all"] if SensitiveRole.objects.exists() else ["admin"]
     results: dict[str, Any] = {"analysis": run.pk, "counts": run.counts, "runs": []}
+    if args.sensitive:
+        results["sensitive_roles"] = mark_sensitive(args.sensitive)
+        print(f"marked {results['sensitive_roles']} roles sensitive ({', '.join(args.sensitive)})")
+    targets = ["admin", "sensitive", "all"] if SensitiveRole.objects.exists() else ["admin"]
+    targets = [target for target in targets if not args.target or target in args.target]
     for target in targets:
         results["runs"].append(time_target(target, args.repeat))
         print(json.dumps(results["runs"][-1]))

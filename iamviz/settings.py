@@ -125,6 +125,26 @@ REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Results computed once per analysis run and shared by every process (see
+# identities/queries/shared_cache.py), and the API's throttle counts: in Redis when there is
+# one, else in files under DATA_DIR (shared by the processes of one machine). The Redis
+# database may be Celery's broker as well: clear the cache with shared_cache.clear_cache(),
+# which removes the KEY_PREFIX keys only, never with cache.clear() (FLUSHDB).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "iamviz-cache",
+        }
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    )
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 # A task is acknowledged when it ends, and one whose worker process died is put back in its
 # queue (each task also says so: identities/tasks.py), so a killed worker's sync is redelivered.
@@ -188,7 +208,7 @@ IAMVIZ_BUNDLE_KEEP_LAST = env.int("IAMVIZ_BUNDLE_KEEP_LAST", default=30)
 IAMVIZ_BUNDLE_KEEP_DAYS = env.int("IAMVIZ_BUNDLE_KEEP_DAYS", default=90)
 IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS = env.int("IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS", default=3600)
 # Requests per user to the JSON API (/api/v1/), as Django REST framework's throttles read it
-# ("300/minute", "10/second"); counted in the default cache, so per process without a shared one.
+# ("300/minute", "10/second"); counted in the default cache (CACHES), shared by the processes.
 IAMVIZ_API_RATE = env.str("IAMVIZ_API_RATE", default="300/minute")
 # Outgoing email (review notifications), e.g. smtp+tls://user:password@smtp.example.com:587;
 # the default prints messages to the log.

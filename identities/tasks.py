@@ -21,6 +21,7 @@ from identities.ingest.archive import prune_bundles as prune_archived_bundles
 from identities.ingest.imports import import_files
 from identities.models import SyncRun
 from identities.notify import attempt_delivery, plan_notifications
+from identities.queries.shared_cache import warm_run
 from identities.sync.analysis_queue import (
     reap_dead_analyses,
     request_analysis,
@@ -73,6 +74,8 @@ def analyse_estate_task(self: Task, *, analysis_id: int | None = None) -> dict[s
     logger.info("analysis %s: %s", analysis_id, outcome.status)
     if outcome.status == "succeeded":
         queue_notifications(run_id=analysis_id)
+        if outcome.queue_next is None:  # else the next run's results replace these soon
+            warm_run()
     if outcome.queue_next is not None:
         analyse_estate_task.delay(analysis_id=outcome.queue_next)
     return outcome.as_dict()

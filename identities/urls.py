@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, include, path
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import URLPattern, include, path
 
 from identities.views import (
     access,
@@ -17,99 +20,24 @@ from identities.views import (
 
 app_name = "identities"
 
-# Routes are grouped under their shared prefix, each prefix written once.
-user_patterns = [
-    path("", estate.principal_detail, {"kind": "user"}, name="user-detail"),
-    path("reach/", access.user_reach, name="user-reach"),
-    path("reach/list/", access.user_reach_list, name="user-reach-list"),
-    path("escalations/", escalations.user_escalations, name="user-escalations"),
-]
-role_patterns = [
-    path("", estate.principal_detail, {"kind": "role"}, name="role-detail"),
-    path("access/", access.role_access, name="role-access"),
-    path("access/list/", access.role_access_list, name="role-access-list"),
-    path("reach/", access.role_reach, name="role-reach"),
-    path("reach/list/", access.role_reach_list, name="role-reach-list"),
-    path("escalations/", escalations.role_escalations, name="role-escalations"),
-]
-account_patterns: list[URLPattern | URLResolver] = [
-    path("", estate.account_detail, name="account-detail"),
-    path("users/<str:name>/", include(user_patterns)),
-    path("groups/<str:name>/", estate.principal_detail, {"kind": "group"}, name="group-detail"),
-    path("roles/<str:name>/", include(role_patterns)),
-    path("policies/<path:arn>/", estate.policy_detail, name="policy-detail"),
-]
-run_patterns = [
-    path("", sync.syncrun_list, name="syncrun-list"),
-    path("<int:pk>/", sync.syncrun_detail, name="syncrun-detail"),
-    path("<int:pk>/bundle.json.gz", sync.syncrun_bundle, name="syncrun-bundle"),
-]
-sync_account_patterns = [
-    path("", sync.sync_account_add, name="sync-account-add"),
-    path("<str:account_id>/", sync.sync_account_update, name="sync-account-update"),
-    path("<str:account_id>/now/", sync.sync_account_now, name="sync-account-now"),
-]
-sync_patterns: list[URLPattern | URLResolver] = [
-    path("", sync.sync_page, name="sync"),
-    path("runs/", sync.sync_runs, name="sync-runs"),
-    path("settings/", sync.sync_settings, name="sync-settings"),
-    path("schedule/", sync.sync_schedule, name="sync-schedule"),
-    path("now/", sync.sync_now, name="sync-now"),
-    path("accounts/", include(sync_account_patterns)),
-]
-escalation_patterns = [
-    path("", escalations.escalations, name="escalations"),
-    path("methods/", escalations.escalation_catalogue, name="escalation-catalogue"),
-]
-access_patterns: list[URLPattern | URLResolver] = [
-    path("administrators/", access.administrators, name="administrators"),
-    path("matrix/", access.account_matrix, name="account-matrix"),
-    path("findings/", access.findings, name="findings"),
-    path("explain/", access.explain, name="explain"),
-    path("escalations/", include(escalation_patterns)),
-    path("who-can/", escalations.who_can_page, name="who-can"),
-    path("sensitive/", sensitive.sensitive_targets, name="sensitive-targets"),
-    path("choke-points/", choke_points.choke_points_page, name="choke-points"),
-]
-finding_patterns = [
-    path("", review.finding_detail, name="finding-detail"),
-    path("decide/", review.finding_decide, name="finding-decide"),
-    path("reopen/", review.finding_reopen, name="finding-reopen"),
-]
-review_patterns: list[URLPattern | URLResolver] = [
-    path("changes/", review.changes, name="changes"),
-    path("changes/edge/", review.change_edge, name="change-edge"),
-    path("edges/", review.edge_review, name="edge-review"),
-    path("findings/", review.finding_triage, name="finding-triage"),
-    path("findings/<str:key>/", include(finding_patterns)),
-    path("rules/", review.suppression_rules, name="suppression-rules"),
-    path("notifications/", review.notification_settings_page, name="notification-settings"),
-]
-graph_patterns = [
-    path("", graph.graph_start, name="graph-start"),
-    *(
-        path(f"{view}/", graph.graph_page, {"view": view}, name=f"graph-{view}")
-        for view in graph.GRAPH_VIEWS
-    ),
-    path("data.json", graph.graph_data, name="graph-data"),
-    path("export.graphml", graph.graph_graphml, name="graph-graphml"),
-    path("export.svg", graph.graph_svg, name="graph-svg"),
-    path("suggest/", graph.graph_suggest, name="graph-suggest"),
-    path("edge/", graph.graph_edge, name="graph-edge"),
-    path("node/<str:kind>/<path:key>", graph.graph_node, name="graph-node"),
-    path("folded/", graph.graph_folded, name="graph-folded"),
-]
 
-what_if_patterns = [
-    path("", what_if.what_if_page, name="what-if"),
-    path("run/", what_if.what_if_run, name="what-if-run"),
-    path("save/", what_if.what_if_save, name="what-if-save"),
-    path("<int:pk>/", what_if.what_if_detail, name="what-if-detail"),
-    path("<int:pk>/run/", what_if.what_if_rerun, name="what-if-rerun"),
-]
+def route(pattern: str, view: Callable[..., Any]) -> URLPattern:
+    """A route named after its view: `sync_runs` is `sync-runs`, `who_can_page` is `who-can`."""
+    return path(pattern, view, name=view.__name__.removesuffix("_page").replace("_", "-"))
 
+
+def detail(pattern: str, kind: str) -> URLPattern:
+    """The page of a user, group or role."""
+    return path(pattern, estate.principal_detail, {"kind": kind}, name=f"{kind}-detail")
+
+
+ACCOUNT = "accounts/<str:account_id>/"
+USER = f"{ACCOUNT}users/<str:name>/"
+ROLE = f"{ACCOUNT}roles/<str:name>/"
+
+# One row a page: its URL and its view (the route's name is the view's, see `route`).
 urlpatterns = [
-    path("", estate.dashboard, name="dashboard"),
+    route("", estate.dashboard),
     *(
         path(
             f"{listing.noun}/",
@@ -119,15 +47,67 @@ urlpatterns = [
         )
         for listing in (estate.USERS, estate.GROUPS, estate.ROLES, estate.POLICIES)
     ),
-    path("accounts/<str:account_id>/", include(account_patterns)),
-    path("runs/", include(run_patterns)),
-    path("search/", estate.search, name="search"),
+    route(ACCOUNT, estate.account_detail),
+    detail(USER, "user"),
+    route(f"{USER}reach/", access.user_reach),
+    route(f"{USER}reach/list/", access.user_reach_list),
+    route(f"{USER}escalations/", escalations.user_escalations),
+    detail(f"{ACCOUNT}groups/<str:name>/", "group"),
+    detail(ROLE, "role"),
+    route(f"{ROLE}access/", access.role_access),
+    route(f"{ROLE}access/list/", access.role_access_list),
+    route(f"{ROLE}reach/", access.role_reach),
+    route(f"{ROLE}reach/list/", access.role_reach_list),
+    route(f"{ROLE}escalations/", escalations.role_escalations),
+    route(f"{ACCOUNT}policies/<path:arn>/", estate.policy_detail),
+    route("runs/", sync.syncrun_list),
+    route("runs/<int:pk>/", sync.syncrun_detail),
+    route("runs/<int:pk>/bundle.json.gz", sync.syncrun_bundle),
+    route("search/", estate.search),
     path("arn/<path:arn>", estate.arn_redirect, name="arn"),
-    path("sync/", include(sync_patterns)),
-    path("access/", include(access_patterns)),
-    path("review/", include(review_patterns)),
-    path("audit/", audit.audit_log, name="audit-log"),
-    path("graph/", include(graph_patterns)),
-    path("what-if/", include(what_if_patterns)),
+    route("sync/", sync.sync_page),
+    route("sync/runs/", sync.sync_runs),
+    route("sync/settings/", sync.sync_settings),
+    route("sync/schedule/", sync.sync_schedule),
+    route("sync/now/", sync.sync_now),
+    route("sync/accounts/", sync.sync_account_add),
+    route("sync/accounts/<str:account_id>/", sync.sync_account_update),
+    route("sync/accounts/<str:account_id>/now/", sync.sync_account_now),
+    route("access/administrators/", access.administrators),
+    route("access/matrix/", access.account_matrix),
+    route("access/findings/", access.findings),
+    route("access/explain/", access.explain),
+    route("access/escalations/", escalations.escalations),
+    route("access/escalations/methods/", escalations.escalation_catalogue),
+    route("access/who-can/", escalations.who_can_page),
+    route("access/sensitive/", sensitive.sensitive_targets),
+    route("access/choke-points/", choke_points.choke_points_page),
+    route("review/changes/", review.changes),
+    route("review/changes/edge/", review.change_edge),
+    route("review/edges/", review.edge_review),
+    route("review/findings/", review.finding_triage),
+    route("review/findings/<str:key>/", review.finding_detail),
+    route("review/findings/<str:key>/decide/", review.finding_decide),
+    route("review/findings/<str:key>/reopen/", review.finding_reopen),
+    route("review/rules/", review.suppression_rules),
+    route("review/notifications/", review.notification_settings_page),
+    route("audit/", audit.audit_log),
+    route("graph/", graph.graph_start),
+    *(
+        path(f"graph/{view}/", graph.graph_page, {"view": view}, name=f"graph-{view}")
+        for view in graph.GRAPH_VIEWS
+    ),
+    route("graph/data.json", graph.graph_data),
+    route("graph/export.graphml", graph.graph_graphml),
+    route("graph/export.svg", graph.graph_svg),
+    route("graph/suggest/", graph.graph_suggest),
+    route("graph/edge/", graph.graph_edge),
+    route("graph/node/<str:kind>/<path:key>", graph.graph_node),
+    route("graph/folded/", graph.graph_folded),
+    route("what-if/", what_if.what_if_page),
+    route("what-if/run/", what_if.what_if_run),
+    route("what-if/save/", what_if.what_if_save),
+    route("what-if/<int:pk>/", what_if.what_if_detail),
+    route("what-if/<int:pk>/run/", what_if.what_if_rerun),
     path("", include("identities.api.urls")),
 ]

@@ -205,6 +205,14 @@ def admin_role_client(client_as: Callable[[str], Client]) -> Client:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty cache: no per-run result or throttle count of another."""
+    from identities.queries.shared_cache import clear_cache
+
+    clear_cache()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_run_in_process() -> Iterator[None]:
     """Tasks run eagerly in tests unless a test asks for the real worker."""
     from iamviz.celery import app

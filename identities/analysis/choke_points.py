@@ -12,9 +12,11 @@ what a minimum cut between the principals and the sink is made of).
 
 A hop is granted by evidence: the statements of the trust policy and of the identity policies
 (`granted_by` of the stored edge or escalation), and for a user the IAM group that carries the
-identity policy. An *item* — one statement, or one group membership — cuts a hop when the hop
-holds through it alone: the only trust statement, the only identity statement, the only group the
-statement reaches the user through, the only statement of an escalation. An item cuts the
+identity policy. An *item* — one statement, one group membership, or one attachment of a managed
+policy to a user, group or role — cuts a hop when the hop holds through it alone: the only trust
+statement, the only identity statement, the only group the statement reaches the user through,
+the one attachment through which every principal holding the hop has the managed policy of its
+only identity statement, the only statement of an escalation. An item cuts the
 principals a hop it cuts dominates, and those a hop node dominates (an access group's node, a
 principal's own) when it cuts every hop onwards from that node (one identity statement granting
 an access group all its roles). A principal whose cut hops are all conditional counts half
@@ -32,10 +34,11 @@ be checked against a full evaluation.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -52,7 +55,7 @@ CONDITIONAL_WEIGHT = 0.5
 # A hop node with more hops onwards than this is not searched for one statement they all need.
 MAX_ONWARDS = 200
 SINK = "choke:sink"
-STATEMENT, MEMBERSHIP = "statement", "membership"
+STATEMENT, MEMBERSHIP, ATTACHMENT = "statement", "membership", "attachment"
 TRUST, IDENTITY = "trust", "identity"
 
 # "statement 'Sid' (Statement[2]) of trust policy deploy (arn:aws:iam::1:role/deploy)"
@@ -66,26 +69,32 @@ _REF = re.compile(
 @dataclass(frozen=True, order=True)
 class ChokeItem:
     """One change: remove a statement (``policy`` as ``what_if`` names it: a role ARN for its
-    trust policy, a managed policy ARN, OWNER_ARN#NAME) or take a user out of an IAM group."""
+    trust policy, a managed policy ARN, OWNER_ARN#NAME), take a user out of an IAM group, or
+    detach a managed policy (``policy``) from a user, group or role (``principal``)."""
 
-    kind: str  # STATEMENT | MEMBERSHIP
-    policy: str = ""  # STATEMENT
+    kind: str  # STATEMENT | MEMBERSHIP | ATTACHMENT
+    policy: str = ""  # STATEMENT, ATTACHMENT
     sid: str = ""
     index: int = -1
     layer: str = ""  # TRUST | IDENTITY
     user: str = ""  # MEMBERSHIP
     group: str = ""
+    principal: str = ""  # ATTACHMENT
 
     @property
     def what_if(self) -> list[str]:
         """The ``what_if`` arguments that make this change."""
         if self.kind == MEMBERSHIP:
             return ["--remove-membership", self.user, self.group]
+        if self.kind == ATTACHMENT:
+            return ["--detach", self.policy, self.principal]
         return ["--remove-statement", self.policy, self.sid or str(self.index)]
 
     def as_dict(self) -> dict[str, object]:
         if self.kind == MEMBERSHIP:
             return {"kind": MEMBERSHIP, "user": self.user, "group": self.group}
+        if self.kind == ATTACHMENT:
+            return {"kind": ATTACHMENT, "policy": self.policy, "principal": self.principal}
         return {
             "kind": f"{self.layer}_statement",
             "policy": self.policy,
@@ -97,10 +106,13 @@ class ChokeItem:
     def label(self) -> str:
         if self.kind == MEMBERSHIP:
             return f"membership of {self.user} in {self.group}"
+        if self.kind == ATTACHMENT:
+            return f"attachment of {self.policy} to {self.principal}"
         which = f"'{self.sid}'" if self.sid else f"[{self.index}]"
         return f"{self.layer} statement {which} of {self.policy}"
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_statement_ref(ref: str) -> ChokeItem | None:
     """The item a ``granted_by`` reference names (trust and identity statements; None for the
     others: SCPs, boundaries, unknown documents)."""
@@ -126,11 +138,16 @@ class HopEvidence:
     conditional: bool = False
 
 
-def necessary_items(evidence: HopEvidence) -> set[ChokeItem]:
+def necessary_items(evidence: HopEvidence) -> frozenset[ChokeItem]:
     """The statements the hop holds through alone: in every way it holds, the only trust
     statement or the only identity statement (an escalation: its only statement)."""
+    return _necessary(evidence.refs)
+
+
+@functools.lru_cache(maxsize=65536)  # hops share their grants: an access group's, a policy's
+def _necessary(ways: tuple[tuple[str, ...], ...]) -> frozenset[ChokeItem]:
     common: set[ChokeItem] | None = None
-    for refs in evidence.refs:
+    for refs in ways:
         items = [item for item in map(parse_statement_ref, refs) if item is not None]
         alone: set[ChokeItem] = set()
         for layer in (TRUST, IDENTITY):
@@ -138,7 +155,7 @@ def necessary_items(evidence: HopEvidence) -> set[ChokeItem]:
             if len(of_layer) == 1:
                 alone.add(of_layer[0])
         common = alone if common is None else common & alone
-    return common or set()
+    return frozenset(common or ())
 
 
 @dataclass
@@ -167,64 +184,129 @@ class ChokeGraph:
 
 def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph:
     """Restrict ``graph`` (the reach graph: principal -> hop node -> principal) to what can
-    reach ``targets`` and find the hops each principal cannot do without."""
+    reach ``targets`` and find the hops each principal cannot do without.
+
+    The restricted graph is reversed and numbered as it is walked (lists of numbers, not a
+    networkx graph: tens of thousands of principals and hops at 50 accounts), and its dominator
+    tree is `immediate_dominators`'."""
     wanted = frozenset(target for target in targets if target in graph)
     pred = graph._pred
-    pairs: list[tuple[object, object]] = []
+    labels: list[Hashable] = [SINK]
+    number: dict[Hashable, int] = {SINK: 0}
+    out: list[list[int]] = [[]]  # the reversed graph: from the sink towards the principals
+    into: list[list[int]] = [[]]
+
+    def node(label: Hashable) -> int:
+        found = number.get(label)
+        if found is None:
+            found = number[label] = len(labels)
+            labels.append(label)
+            out.append([])
+            into.append([])
+        return found
+
+    def link(start: int, end: int) -> None:
+        out[start].append(end)
+        into[end].append(start)
+
     stack = []
-    seen = {SINK}
     onwards: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for target in wanted:
-        pairs.append((SINK, target))
-        seen.add(target)
+        link(0, node(target))
         stack.append(target)
     while stack:
-        node = stack.pop()
-        for before in pred[node]:
+        label = stack.pop()
+        at = number[label]
+        for before in pred[label]:
             if before in wanted:
                 continue
+            fresh = before not in number
             if is_hop_node(before):
                 # A granted hop (hop node -> principal), reversed and split by a node of its
                 # own: node -> (before, node) -> before.
-                split = (before, node)
-                pairs.append((node, split))
-                pairs.append((split, before))
+                split = (before, label)
+                middle = node(split)
+                link(at, middle)
+                link(middle, node(before))
                 onwards[before].append(split)
             else:
-                pairs.append((node, before))
-            if before not in seen:
-                seen.add(before)
+                link(at, node(before))
+            if fresh:
                 stack.append(before)
-    principals = (
-        frozenset(
-            node
-            for node in seen
-            if isinstance(node, str) and node != SINK and not is_hop_node(node)
-        )
-        - wanted
+    idom = immediate_dominators(out, into)
+    principals = frozenset(
+        label
+        for label in labels[1:]
+        if isinstance(label, str) and not is_hop_node(label) and label not in wanted
     )
-    reverse = nx.DiGraph()
-    reverse.add_node(SINK)
-    reverse.add_edges_from(pairs)  # at once: several times faster than edge by edge
-    del pairs
-    idom = nx.immediate_dominators(reverse, SINK)
     dominated: dict[tuple[str, str], set[str]] = defaultdict(set)
     through: dict[str, set[str]] = defaultdict(set)
     for principal in principals:
-        step = idom[principal]
-        while step != SINK:
-            if isinstance(step, tuple):
-                dominated[step].add(principal)
-            elif is_hop_node(step):
-                through[step].add(principal)
+        step = idom[number[principal]]
+        while step != 0:
+            dominator = labels[step]
+            if isinstance(dominator, tuple):
+                dominated[dominator].add(principal)
+            elif isinstance(dominator, str) and is_hop_node(dominator):
+                through[dominator].add(principal)
             step = idom[step]
     return ChokeGraph(
         wanted,
         principals,
         dict(dominated),
         dict(through),
-        {node: onwards[node] for node in through},
+        {hop_node: onwards[hop_node] for hop_node in through},
     )
+
+
+def immediate_dominators(out: list[list[int]], into: list[list[int]]) -> list[int]:
+    """The immediate dominator of every node of a graph given as lists of successors (``out``)
+    and predecessors (``into``), from node 0, which reaches every node (itself for 0).
+
+    Cooper, Harvey and Kennedy's iterative algorithm ("A Simple, Fast Dominance Algorithm",
+    2001), as networkx's `immediate_dominators` is, on numbers instead of a graph's dicts."""
+    count = len(out)
+    order: list[int] = []  # postorder
+    visited = [False] * count
+    visited[0] = True
+    stack = [(0, iter(out[0]))]
+    while stack:
+        at, successors = stack[-1]
+        for successor in successors:
+            if not visited[successor]:
+                visited[successor] = True
+                stack.append((successor, iter(out[successor])))
+                break
+        else:
+            stack.pop()
+            order.append(at)
+    rank = [0] * count
+    for position, at in enumerate(order):
+        rank[at] = position
+    idom = [-1] * count
+    idom[0] = 0
+    changed = True
+    while changed:
+        changed = False
+        for at in reversed(order[:-1]):  # reverse postorder, without node 0 (last)
+            new = -1
+            for before in into[at]:
+                if idom[before] == -1:
+                    continue
+                if new == -1:
+                    new = before
+                    continue
+                left, right = before, new
+                while left != right:
+                    while rank[left] < rank[right]:
+                        left = idom[left]
+                    while rank[right] < rank[left]:
+                        right = idom[right]
+                new = left
+            if idom[at] != new:
+                idom[at] = new
+                changed = True
+    return idom
 
 
 def hop_kind(hop: tuple[str, str]) -> str:
@@ -300,7 +382,7 @@ def statement_cuts(
         grants = [evidence.get(hop) for hop in hops]
         if len(hops) < 2 or len(hops) > MAX_ONWARDS or None in grants:
             continue  # one hop onwards is a dominator itself (above)
-        common = set.intersection(*(necessary_items(grant) for grant in grants if grant))
+        common = frozenset.intersection(*(necessary_items(grant) for grant in grants if grant))
         conditional = all(grant.conditional for grant in grants if grant)
         for item in common:
             for hop in hops:
@@ -312,7 +394,7 @@ def rank_choke_points(
     cuts: Mapping[ChokeItem, ItemCut], *, limit: int | None = None
 ) -> list[ChokePoint]:
     """The greedy covering set: repeatedly the item cutting the most remaining weight (ties:
-    statements before memberships, then by name, so the output is stable)."""
+    statements before attachments and memberships, then by name, so the output is stable)."""
     covered: set[str] = set()
     picked: list[ChokePoint] = []
     # Lazy greedy: an item's weight only falls as others cover its principals, so the heap's
@@ -324,13 +406,13 @@ def rank_choke_points(
     ]
     heapq.heapify(heap)
     while heap and (limit is None or len(picked) < limit):
-        stale, is_membership, item = heapq.heappop(heap)
+        stale, not_statement, item = heapq.heappop(heap)
         principals = {p: c for p, c in cuts[item].principals.items() if p not in covered}
         if not principals:
             continue
         weight = _weight(principals)
         if weight < -stale:
-            heapq.heappush(heap, (-weight, is_membership, item))
+            heapq.heappush(heap, (-weight, not_statement, item))
             continue
         covered.update(principals)
         picked.append(

@@ -163,12 +163,12 @@ def _relevant(statement: Statement) -> bool:
     return found
 
 
-def _escalation_groups(estate: Estate) -> list[EscalationGroup]:
+def _escalation_groups(actors: Iterable[Actor]) -> list[EscalationGroup]:
     """Users and roles that every escalation question treats alike (service-linked roles left
     out: only their service can use them)."""
     relevant_of: dict[int, tuple[Statement, ...]] = {}
     groups: dict[tuple[object, ...], EscalationGroup] = {}
-    for actor in estate.actors:
+    for actor in actors:
         if actor.is_service_linked:
             continue
         docs: list[Doc] = []
@@ -562,17 +562,21 @@ def compute_escalations(
     now: datetime,
     profiled: set[int] | None = None,
     other_versions: set[str] | None = None,
+    sources: Iterable[Actor] | None = None,
 ) -> EscalationResult:
     """Every escalation of the estate, grouped as the engine decided them.
 
     ``profiled``: pks of roles in an instance profile; ``other_versions``: ARNs of
     customer-managed policies with a non-default version (both read by the caller).
+    ``sources``: only the escalations of these principals (a what-if re-evaluates those whose
+    policies it changes); targets are still every principal of the estate. ``admins`` must
+    then hold at least theirs.
     """
     evaluator = _Evaluator(estate, now)
     found = _targets_of(estate, edges, profiled or set(), other_versions or set())
     admin_basis = {record.actor.arn: record.basis for record in admins}
     records: list[EscalationRecord] = []
-    groups = _escalation_groups(estate)
+    groups = _escalation_groups(estate.actors if sources is None else sources)
     for group in groups:
         checked = group.checked
         for method in EVALUATED:

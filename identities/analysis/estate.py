@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -249,22 +250,14 @@ class _Parser:
         return Doc(key, source.name, source.label, policy)
 
 
+# A statement's fields after its source, read in one call.
+_AFTER_SOURCE = attrgetter(*(f.name for f in fields(Statement) if f.name != "source"))
+assert fields(Statement)[0].name == "source"
+
+
 def _rebind(statement: Statement, source: PolicySource) -> Statement:
     # The constructor, not dataclasses.replace: replace() introspects the fields on every call.
-    return Statement(
-        source=source,
-        index=statement.index,
-        sid=statement.sid,
-        effect=statement.effect,
-        actions=statement.actions,
-        not_action=statement.not_action,
-        resources=statement.resources,
-        not_resource=statement.not_resource,
-        principals=statement.principals,
-        not_principal=statement.not_principal,
-        conditions=statement.conditions,
-        substitute_variables=statement.substitute_variables,
-    )
+    return Statement(source, *_AFTER_SOURCE(statement))
 
 
 def load_estate(only: set[str] | None = None) -> Estate:

@@ -364,9 +364,12 @@ class ChangeRecord:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+Index = dict[str, dict[str, list[Edge]]]  # source -> target -> its edges
+
+
 def _indexes(
     old: AccessSnapshot, new: AccessSnapshot, wanted: set[str], gone: set[str]
-) -> tuple[dict[str, list[Edge]], dict[str, list[Edge]]]:
+) -> tuple[Index, Index]:
     """The edges of these sources (a member, a group, an outside principal) in each state.
 
     One pass over the rows: the old state's are the new rows it holds too and the rows that
@@ -377,26 +380,32 @@ def _indexes(
     return _by_source(old, old_lines), _by_source(new, lines)
 
 
-def _by_source(state: AccessSnapshot, lines: Iterable[str]) -> dict[str, list[Edge]]:
-    found: dict[str, list[Edge]] = defaultdict(list)
+def _by_source(state: AccessSnapshot, lines: Iterable[str]) -> Index:
+    found: Index = defaultdict(lambda: defaultdict(list))
     for line in lines:
         for edge in state.edges(line):
-            found[edge.source].append(edge)
+            found[edge.source][edge.target].append(edge)
     return found
 
 
+_NONE: dict[str, list[Edge]] = {}
+
+
 def _holds(
-    index: Mapping[str, list[Edge]], members: Mapping[str, str], principal: str, target: str
+    index: Mapping[str, Mapping[str, list[Edge]]],
+    members: Mapping[str, str],
+    principal: str,
+    target: str,
 ) -> dict[str, Edge]:
     """The possible edges from ``principal`` to ``target`` by action, groups expanded.
 
     Groups are expanded by `group_edge_holds`, the rule the read side applies.
     """
-    own = [edge for edge in index.get(principal, ()) if edge.target == target]
+    own = index.get(principal, _NONE).get(target, ())
     group = members.get(principal)
     own_pairs = {(principal, target)} if own else set()
     if group and group_edge_holds(own_pairs, principal, target):
-        own = [edge for edge in index.get(group, ()) if edge.target == target]
+        own = index.get(group, _NONE).get(target, ())
     return {edge.action: edge for edge in own if edge.outcome in POSSIBLE}
 
 
@@ -440,7 +449,7 @@ def diff_edges(
         for index, members in ((old_index, old.members), (new_index, new.members)):
             group = members.get(member)
             if group:
-                pairs.update((member, edge.target) for edge in index.get(group, ()))
+                pairs.update((member, target) for target in index.get(group, _NONE))
     found: list[tuple[str, Edge | None, Edge | None]] = []
     for principal, target in pairs:
         before = _holds(old_index, old.members, principal, target)

@@ -20,15 +20,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import cached_property
 
 import orjson
 
-from identities.analysis.edges import SourceKind, compute_role_edges
-from identities.analysis.estate import Actor, Estate
+from identities.analysis.admins import _content, _is_full_wildcard, find_administrators
+from identities.analysis.edges import EdgeRecord, EdgeResult, SourceKind, compute_role_edges
+from identities.analysis.escalations import EscalationResult, compute_escalations
+from identities.analysis.estate import ASSUME_ROLE, Actor, Doc, Estate
 from identities.analysis.evaluation import Evaluator
-from identities.analysis.findings import TRUST_FINDINGS, trust_findings
-from identities.analysis.groups import group_principals
+from identities.analysis.findings import TRUST_FINDINGS, find_findings, trust_findings
+from identities.analysis.groups import AccessGroupInfo, Grouping, group_principals
 from identities.analysis.history import (
     META_END,
     POSSIBLE,
@@ -41,9 +44,17 @@ from identities.analysis.history import (
     state_of_results,
     stored_format,
 )
-from identities.analysis.reach import ReachGraph, load_graph
+from identities.analysis.reach import (
+    CLASS_PREFIX,
+    ESCALATE_PREFIX,
+    GROUP_PREFIX,
+    VIA_PREFIX,
+    ReachGraph,
+    load_graph,
+)
 from identities.analysis.sensitive import load_sensitive_rules, match_sensitive_roles
 from identities.models import AccessState, AnalysisRun, SyncRun
+from identities.policy import Effect, PrincipalKind, principals_named_in
 
 SERVICE_PREFIX = "service:"
 
@@ -202,3 +213,326 @@ def _without_roles(state: AccessSnapshot, arns: set[str]) -> AccessSnapshot:
     gone = arns | emptied
     rows = {line for line in state.rows if line.split(SEP, 2)[1] not in gone}
     return replace(state, rows=rows, classes=classes)
+
+
+# -- identity policies, boundaries, SCPs/RCPs, memberships ---------------------------------------
+
+
+@dataclass
+class Before:
+    """What a proposal may change in a loaded estate, as `load_estate` built it (`capture`):
+    each principal's documents, boundary and IAM groups, each IAM group's documents, each
+    account's SCP and RCP levels."""
+
+    actors: dict[int, tuple[list[Doc], Doc | None, list[int]]]
+    groups: dict[int, list[Doc]]
+    accounts: dict[str, tuple[object, object]]
+
+
+def capture(estate: Estate) -> Before:
+    """The parts of ``estate`` a proposal may replace (call before `apply_proposal`)."""
+    return Before(
+        {id(a): (list(a.docs), a.boundary, list(a.group_pks)) for a in estate.actors},
+        {group.pk: list(group.docs) for group in estate.groups},
+        {aid: (acc.scp_levels, acc.rcp_levels) for aid, acc in estate.accounts.items()},
+    )
+
+
+_STALE_OR_MFA = ("admin_without_mfa", "stale_access_key", "stale_password")
+
+
+class _Contents:
+    """What the statements of a document about sts:AssumeRole say, whatever their place."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[object, ...]] = {}
+        self._kept: list[Doc] = []  # keeps the documents whose id() keys the memo alive
+
+    def doc(self, doc: Doc) -> tuple[object, ...]:
+        found = self._memo.get(id(doc))
+        if found is None:
+            found = self._memo[id(doc)] = tuple(
+                _content(s) for s in doc.statements_for(ASSUME_ROLE)
+            )
+            self._kept.append(doc)
+        return found
+
+    def actor(
+        self, docs: list[Doc], boundary: Doc | None, scps: tuple[tuple[Doc, ...], ...]
+    ) -> tuple[object, ...]:
+        return (
+            tuple(self.doc(doc) for doc in dict.fromkeys(docs)),
+            None if boundary is None else self.doc(boundary),
+            tuple(tuple(self.doc(doc) for doc in level) for level in scps),
+        )
+
+
+def _allows(docs: list[Doc]) -> tuple[bool, bool]:
+    """(any Allow, an Allow of everything): what escalations and self-grants see of a group."""
+    statements = [s for doc in docs for s in doc.policy.statements]
+    return (
+        any(s.effect is Effect.ALLOW for s in statements),
+        any(_is_full_wildcard(s) for s in statements),
+    )
+
+
+def policy_after(
+    stored: Stored,
+    estate: Estate,
+    before: Before,
+    *,
+    now: datetime,
+    facts: tuple[set[int], set[str]],
+) -> tuple[AccessSnapshot, AccessSnapshot] | str:
+    """(before, after) a change of identity policies, boundaries, SCPs or memberships that
+    ``estate`` holds applied (``before``: the estate as loaded), re-evaluating only the
+    principals whose policies change; or why it cannot be had so.
+
+    - Access edges: when what those principals' policies say about sts:AssumeRole is unchanged
+      (the statements' content, wherever they sit), no edge can change; otherwise their access
+      groups (those holding only such principals) and their own edges are evaluated again,
+      into the roles trusting them: by ARN, through their account or ``*``.
+    - Administrators, escalations from them and their findings (MFA, stale credentials) are
+      evaluated again; a change of whether an IAM group allows anything, or everything, does
+      it for every principal of the group's account (group targets of escalations).
+    - The stored reach graph gets the new edges out of them and their groups, and the paths to
+      administrators and sensitive roles are searched again.
+    """
+    old_levels = before.accounts
+    scp_changed = {
+        aid for aid, acc in estate.accounts.items() if acc.scp_levels != old_levels[aid][0]
+    }
+    rcp_changed = {
+        aid for aid, acc in estate.accounts.items() if acc.rcp_levels != old_levels[aid][1]
+    }
+    contents = _Contents()
+    for aid in rcp_changed:
+        old = tuple(tuple(contents.doc(d) for d in lv) for lv in old_levels[aid][1])
+        new = tuple(tuple(contents.doc(d) for d in lv) for lv in estate.accounts[aid].rcp_levels)
+        if old != new:
+            return "the change alters what an RCP says about sts:AssumeRole into its roles"
+    affected: list[Actor] = []
+    edges_change = False
+    for actor in estate.actors:
+        docs, boundary, group_pks = before.actors[id(actor)]
+        account = actor.account.account_id
+        if (
+            account not in scp_changed
+            and boundary is actor.boundary
+            and group_pks == actor.group_pks
+            and len(docs) == len(actor.docs)
+            and all(a is b for a, b in zip(docs, actor.docs, strict=True))
+        ):
+            continue
+        affected.append(actor)
+        if not edges_change:
+            old_scps = old_levels[account][0]
+            edges_change = contents.actor(docs, boundary, old_scps) != contents.actor(
+                actor.docs, actor.boundary, actor.account.scp_levels
+            )
+    # Whether an IAM group allows anything (an escalation target) or everything (a self-grant
+    # target) is asked by every principal of its account.
+    wide = {
+        group.account.account_id
+        for group in estate.groups
+        if _allows(before.groups[group.pk]) != _allows(group.docs)
+    }
+    ids = {id(actor) for actor in affected}
+    evaluated = affected + [
+        a for a in estate.actors if a.account.account_id in wide and id(a) not in ids
+    ]
+    state = stored.state
+    after = replace(
+        state,
+        rows=set(state.rows),
+        members=dict(state.members),
+        admins=dict(state.admins),
+        findings=dict(state.findings),
+        classes=dict(state.classes),
+        refs=dict(state.refs),
+    )
+    graph = load_graph(
+        AnalysisRun.objects.filter(pk=stored.run.pk).values_list("graph", flat=True).first()
+    )
+    if graph is None:
+        return f"analysis #{stored.run.pk} kept no reach graph"
+    if edges_change:
+        _edges_after(estate, affected, after, graph)
+    evaluated_ids = {id(actor) for actor in evaluated}
+    part = replace(
+        estate,
+        users=[a for a in estate.users if id(a) in evaluated_ids],
+        roles=[a for a in estate.roles if id(a) in evaluated_ids],
+    )
+    admins = find_administrators(part, [])
+    for actor in evaluated:
+        after.admins.pop(actor.arn, None)
+    after.admins.update({record.actor.arn: record.basis for record in admins})
+    profiled, other_versions = facts
+    escalations = compute_escalations(
+        estate,
+        _service_edges(after, estate),
+        admins,
+        now=now,
+        profiled=profiled,
+        other_versions=other_versions,
+        sources=[a for a in evaluated if not a.is_service_linked],
+    )
+    _replace_escalations(graph, evaluated, escalations)
+    sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
+    after.reach, after.sensitive = reach_of(graph, list(after.admins), sensitive)
+    users = {actor.arn for actor in part.users}
+    after.findings = {
+        key: summary
+        for key, summary in after.findings.items()
+        if not (summary["principal"] in users and summary["kind"] in _STALE_OR_MFA)
+    }
+    found = find_findings(replace(part, roles=[]), [], admins, now)
+    after.findings.update(finding_identity(record) for record in found)
+    return state, after
+
+
+def _edges_after(
+    estate: Estate, affected: list[Actor], after: AccessSnapshot, reach: ReachGraph
+) -> None:
+    """Replace in ``after`` (and the reach graph) the access edges out of these principals
+    and out of the access groups that hold only such principals, evaluated again."""
+    grouping = group_principals(estate)
+    ids = {id(actor) for actor in affected}
+    groups = [
+        group for group in grouping.groups if all(id(member) in ids for member in group.members)
+    ]
+    accounts = {actor.account.account_id for actor in affected}
+    arns = {actor.arn for actor in affected}
+    roles = []
+    for role in estate.roles:
+        if role.trust is None or role.trust.unknown:
+            continue
+        for name in principals_named_in(role.trust.policy, action=None):
+            if name.kind is not PrincipalKind.AWS:
+                continue
+            if (
+                name.is_wildcard
+                or (name.is_account and name.account_id in accounts)
+                or name.value in arns
+            ):
+                roles.append(role)
+                break
+    by_account: dict[str, list[AccessGroupInfo]] = defaultdict(list)
+    for group in groups:
+        by_account[group.account.account_id].append(group)
+    own = Grouping(
+        groups,
+        grouping.group_of,
+        dict(by_account),
+        {
+            arn: {key: found for key, found in statements.items() if key in ids}
+            for arn, statements in grouping.specific.items()
+        },
+    )
+    result = compute_role_edges(estate, roles, own, Evaluator())
+    kept = [
+        edge
+        for edge in result.edges
+        if edge.source_kind == SourceKind.GROUP
+        or (edge.actor is not None and id(edge.actor) in ids)
+    ]
+    sources = {group.source for group in groups}
+    old_groups = {after.members[arn] for arn in arns if arn in after.members}
+    new_members = {actor.arn: grouping.group_of[id(actor)].source for actor in affected}
+    after.members.update(new_members)
+    held = set(after.members.values())
+    gone = sources | arns | {source for source in old_groups if source not in held}
+    after.rows = {line for line in after.rows if line[: line.index(SEP)] not in gone}
+    added = state_of_results(EdgeResult(kept, grouping, [], {}, result.classes), [], {}, [])
+    after.rows |= added.rows
+    after.classes.update(added.classes)
+    after.refs.update(added.refs)
+    # The reach graph, linked as `ReachGraph.build` links them.
+    graph = reach.graph
+    for source in gone:
+        if source in graph:
+            if source.startswith(GROUP_PREFIX):
+                graph.remove_edges_from([(source, node) for node in list(graph._succ[source])])
+            else:
+                graph.remove_edges_from(
+                    [
+                        (source, node)
+                        for node in list(graph._succ[source])
+                        if not node.startswith(ESCALATE_PREFIX)
+                    ]
+                )
+        if VIA_PREFIX + source in graph:
+            graph.remove_node(VIA_PREFIX + source)
+    possible: dict[str, set[str]] = defaultdict(set)
+    refused: dict[str, set[str]] = defaultdict(set)
+    for edge in kept:
+        if edge.possible:
+            possible[edge.source].add(edge.target.arn)
+        elif edge.actor is not None:
+            refused[edge.source].add(edge.target.arn)
+    for role_class in result.classes:
+        for grant in role_class.grants:
+            if grant.possible:
+                possible[grant.source].update(role.arn for role in role_class.roles)
+    for source, targets in possible.items():
+        if source.startswith(GROUP_PREFIX):
+            graph.add_edges_from((source, target) for target in targets)
+        else:
+            via = VIA_PREFIX + source
+            graph.add_edge(source, via)
+            graph.add_edges_from((via, target) for target in targets)
+    for arn, group in new_members.items():
+        targets = set()
+        if group in graph:
+            for node in graph._succ[group]:
+                targets.update(graph._succ[node] if node.startswith(CLASS_PREFIX) else (node,))
+        if not targets:
+            continue
+        denied = refused.get(arn, set())
+        if denied & targets:
+            via = VIA_PREFIX + arn
+            graph.add_edge(arn, via)
+            graph.add_edges_from((via, target) for target in targets - denied)
+        else:
+            graph.add_edge(arn, group)
+
+
+def _service_edges(state: AccessSnapshot, estate: Estate) -> list[EdgeRecord]:
+    """The possible service edges of a state, as the escalations read them (which roles a
+    service may assume)."""
+    found = []
+    for target, source in _services(state):
+        role = estate.by_arn.get(target)
+        if role is not None:
+            found.append(EdgeRecord(source, SourceKind.SERVICE, role, ASSUME_ROLE, "allow"))
+    return found
+
+
+def _replace_escalations(
+    reach: ReachGraph, actors: list[Actor], escalations: EscalationResult
+) -> None:
+    """Make the escalation edges out of these principals those of ``escalations``."""
+    graph = reach.graph
+    for actor in actors:
+        if actor.arn in graph:
+            graph.remove_edges_from(
+                [
+                    (actor.arn, node)
+                    for node in list(graph._succ[actor.arn])
+                    if node.startswith(ESCALATE_PREFIX)
+                ]
+            )
+        if ESCALATE_PREFIX + actor.arn in graph:
+            graph.remove_node(ESCALATE_PREFIX + actor.arn)
+    for group in escalations.groups:
+        if group.node in graph:
+            graph.remove_edges_from([(group.node, node) for node in list(graph._succ[group.node])])
+    for source, target in escalations.reach_edges():
+        if source.startswith(ESCALATE_PREFIX):
+            graph.add_edge(source, target)
+        else:
+            graph.add_edges_from(
+                [(source, ESCALATE_PREFIX + source), (ESCALATE_PREFIX + source, target)]
+            )
+    graph.add_edges_from(escalations.reach_memberships())

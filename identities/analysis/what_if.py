@@ -2,7 +2,8 @@
 
 A proposal is a list of changes: a role's trust policy, a managed or inline identity policy, a
 principal's permissions boundary or an SCP/RCP replaced by a new document; a statement removed
-from one of those; a user taken out of a group. The estate is loaded twice as the analysis loads
+from one of those; a user taken out of a group; a managed policy detached from a user, group or
+role. The estate is loaded twice as the analysis loads
 it (`estate.load_estate`); one copy gets the proposal applied in memory, both go through the
 analysis stages (edges, administrators, escalations, reach, findings) without storing anything,
 and the two results are compared by the access history's own comparison (`history.diff_states`),
@@ -38,7 +39,13 @@ from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
 from identities.analysis.groups import group_principals
 from identities.analysis.history import AccessSnapshot, ChangeRecord, diff_states, state_of_results
-from identities.analysis.incremental import incremental_after, reach_of, stored_state
+from identities.analysis.incremental import (
+    capture,
+    incremental_after,
+    policy_after,
+    reach_of,
+    stored_state,
+)
 from identities.analysis.sensitive import load_sensitive_rules, match_sensitive_roles
 from identities.bundle import BundleError, decode_policy_document
 from identities.models import (
@@ -50,6 +57,7 @@ from identities.models import (
     InlinePolicy,
     ManagedPolicy,
     OrgPolicy,
+    PolicyAttachment,
 )
 from identities.policy import Layer, PolicyParseError, PolicySource, parse_policy
 from identities.queries.access import current_run
@@ -101,6 +109,7 @@ class Proposal:
 
     documents: dict[PolicyRef, dict[str, Any]] = field(default_factory=dict)
     removed_memberships: list[tuple[str, str]] = field(default_factory=list)
+    detached: list[tuple[str, str]] = field(default_factory=list)  # (policy, principal) ARNs
 
     def replace(self, ref: PolicyRef, document: Any, *, source: str = "<proposal>") -> None:
         """Propose ``document`` (object, JSON or URL-encoded JSON) for ``ref``."""
@@ -139,6 +148,15 @@ class Proposal:
         if not GroupMembership.objects.filter(user__arn=user_arn, group__arn=group_arn).exists():
             raise WhatIfError(f"{user_arn} is not a member of {group_arn}")
         self.removed_memberships.append((user_arn, group_arn))
+
+    def detach(self, policy_arn: str, principal_arn: str) -> None:
+        """Detach a managed policy from a user, group or role."""
+        owner = _inline_owner(principal_arn)
+        if not PolicyAttachment.objects.filter(
+            policy__arn=policy_arn, **{f"{owner}__arn": principal_arn}
+        ).exists():
+            raise WhatIfError(f"{policy_arn} is not attached to {principal_arn}")
+        self.detached.append((policy_arn, principal_arn))
 
 
 def _principal_kind(arn: str) -> str | None:
@@ -312,6 +330,8 @@ def apply_proposal(estate: Estate, proposal: Proposal) -> None:
     _swap(estate, replaced)
     for user_arn, group_arn in proposal.removed_memberships:
         _remove_membership(estate, user_arn, group_arn)
+    for policy_arn, principal_arn in proposal.detached:
+        _detach(estate, policy_arn, principal_arn)
 
 
 def _names(doc: Doc, ref: PolicyRef) -> bool:
@@ -351,6 +371,37 @@ def _remove_membership(estate: Estate, user_arn: str, group_arn: str) -> None:
     user.docs = list(user.docs[:own])
     for pk in user.group_pks:
         user.docs.extend(group_docs[pk])
+
+
+def _detach(estate: Estate, policy_arn: str, principal_arn: str) -> None:
+    """Take the managed policy out of the docs of a user or role, or of a group (and so out
+    of the group's part of each member's docs)."""
+
+    def kept(docs: list[Doc]) -> list[Doc]:
+        return [
+            doc
+            for doc in docs
+            if not (doc.key.startswith("managed:") and doc.policy.source.arn == policy_arn)
+        ]
+
+    group = next((g for g in estate.groups if g.arn == principal_arn), None)
+    if group is None:
+        actor = estate.by_arn.get(principal_arn)
+        if actor is not None:
+            own = len(actor.docs) - sum(
+                len(g.docs) for g in estate.groups if g.pk in actor.group_pks
+            )
+            actor.docs = kept(actor.docs[:own]) + actor.docs[own:]
+        return
+    members = [actor for actor in estate.actors if group.pk in actor.group_pks]
+    group_docs = {g.pk: g.docs for g in estate.groups if any(g.pk in a.group_pks for a in members)}
+    owns = [len(a.docs) - sum(len(group_docs[pk]) for pk in a.group_pks) for a in members]
+    group_docs[group.pk] = group.docs = kept(group.docs)
+    for actor, own in zip(members, owns, strict=True):
+        # A user's docs are its own, then each of its groups' in group order (see load_estate).
+        actor.docs = list(actor.docs[:own])
+        for pk in actor.group_pks:
+            actor.docs.extend(group_docs[pk])
 
 
 # -- evaluating ---------------------------------------------------------------------------------
@@ -399,7 +450,7 @@ class WhatIfAnswer:
     def how(self) -> str:
         """How the answer was had, in words (the command prints it on stderr)."""
         if self.method == INCREMENTAL:
-            return "re-evaluated only the roles whose trust policy changes"
+            return "re-evaluated only what the change touches"
         return f"analysed the whole estate: {self.why_full}"
 
 
@@ -423,16 +474,24 @@ def what_if(
     when = now or (run.started_at if stored is not None else timezone.now())
     with _without_gc():
         estate = load_estate()
+        before = capture(estate)
         apply_proposal(estate, proposal)
         found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full
+        facts: tuple[set[int], set[str]] | None = None
         if stored is not None and incremental:
             roles = _trust_roles(estate, proposal)
-            found = _NOT_INCREMENTAL if roles is None else incremental_after(stored, estate, roles)
+            if roles is not None:
+                found = incremental_after(stored, estate, roles)
+            elif any(ref.kind == TRUST for ref in proposal.documents):
+                found = _NOT_INCREMENTAL
+            else:
+                facts = load_escalation_facts()
+                found = policy_after(stored, estate, before, now=when, facts=facts)
         elif stored is not None:
             found = "asked to"
         if isinstance(found, str):
             why_full = found
-            facts = load_escalation_facts()
+            facts = facts or load_escalation_facts()
             before = (
                 stored.state
                 if stored is not None
@@ -445,15 +504,18 @@ def what_if(
 
 
 _NOT_INCREMENTAL = (
-    "only trust policy changes are re-evaluated alone; identity policies, permissions "
-    "boundaries, SCPs/RCPs and group memberships change access groups and escalations "
-    "across the estate"
+    "a proposal changing trust policies and other policies or memberships together is "
+    "evaluated as a whole"
 )
 
 
 def _trust_roles(estate: Estate, proposal: Proposal) -> list[Actor] | None:
     """The roles whose trust policy the proposal changes, or None when it changes more."""
-    if proposal.removed_memberships or any(ref.kind != TRUST for ref in proposal.documents):
+    if (
+        proposal.removed_memberships
+        or proposal.detached
+        or any(ref.kind != TRUST for ref in proposal.documents)
+    ):
         return None
     return [estate.by_arn[ref.arn] for ref in proposal.documents if ref.arn in estate.by_arn]
 
@@ -481,6 +543,8 @@ def proposal_from(
             proposal.remove_statement(PolicyRef.parse(args[0]), str(args[1]))
         elif option == "remove-membership":
             proposal.remove_membership(args[0], args[1])
+        elif option == "detach":
+            proposal.detach(args[0], args[1])
         else:
             raise WhatIfError(f"unknown change {option!r}")
     return proposal

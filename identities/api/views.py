@@ -8,7 +8,7 @@ the viewer role or higher; throttled per user. Lists come in pages: ``count``, `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import orjson
@@ -35,9 +35,10 @@ from rest_framework.views import APIView
 
 from identities.analysis.who_can import question_error, who_can
 from identities.api.tokens import check_token
+from identities.arns import account_of
 from identities.models import Account, Finding, TriageStatus
 from identities.models.review import Severity
-from identities.queries.access import cached_for_run, iter_direct_edges, iter_transitive_edges
+from identities.queries.access import iter_direct_edges, iter_transitive_edges
 from identities.queries.changes import (
     HistoryUnavailable,
     changes_between,
@@ -47,6 +48,12 @@ from identities.queries.changes import (
 )
 from identities.queries.escalations import iter_escalations
 from identities.queries.estate import is_user_or_role
+from identities.queries.shared_cache import (
+    current_key,
+    shared_rows_for_run,
+    store_partitioned,
+    warmer,
+)
 from identities.roles import VIEWER, has_role
 
 PAGE_SIZE = 100
@@ -198,12 +205,43 @@ def _run_id(name: str, value: str) -> int | None:
     return int(value)
 
 
-def rows_of_current_run(name: str, rows: Callable[[], Iterable[Any]]) -> list[bytes]:
+def rows_of_current_run(name: str, rows: Callable[[], Iterable[Any]]) -> Sequence[bytes]:
     """Every row of a list the reader builds whole (edges, escalations), as compact JSON, built
-    once per process and analysis run: a page is then a slice, not the whole list again
-    (93,032 edges of 50 accounts take the reader ~5 s)."""
+    once per analysis run for every process and kept in the shared cache (`shared_cache`): a
+    page reads a chunk of it, not the whole list (93,032 edges of 50 accounts take the reader
+    ~5 s, their chains a minute). `warm_api_lists` stores them when an analysis finishes."""
+    return shared_rows_for_run(f"api:{name}", lambda: (_json(item) for item in rows()))
 
-    return cached_for_run(f"api:{name}", lambda: [orjson.dumps(item.as_row()) for item in rows()])
+
+def _json(item: Any) -> bytes:
+    return orjson.dumps(item.as_row())
+
+
+@warmer("api-lists")
+def warm_api_lists() -> dict[str, int]:
+    """Store the API's edge lists (direct and transitive, whole and per account, each from one
+    pass over the edges) and its escalations of the current run; the rows of each."""
+    run = current_key()
+    if run is None:
+        return {}
+    accounts = list(Account.objects.values_list("account_id", flat=True))
+    counts: dict[str, int] = {}
+    for kind, found in (("direct", iter_direct_edges), ("transitive", iter_transitive_edges)):
+        names = [f"api:{kind}:{account}" for account in (None, *accounts)]
+
+        def pairs(
+            found: Callable[[], Iterable[Any]] = found, kind: str = kind
+        ) -> Iterator[tuple[str, bytes]]:
+            for item in found():
+                row = _json(item)
+                yield f"api:{kind}:None", row
+                yield f"api:{kind}:{account_of(item.target)}", row
+
+        counts.update(store_partitioned(run, names, pairs()))
+    counts["api:escalations:None"] = len(
+        rows_of_current_run("escalations:None", lambda: iter_escalations(account_id=None))
+    )
+    return counts
 
 
 class AccessEdges(ApiView):

@@ -83,6 +83,28 @@ def _escalating_into(targets: Iterable[str]) -> set[str]:
     return found
 
 
+def _escalation_targets(sources: Iterable[str]) -> dict[str, set[str]] | None:
+    """Source ARN -> the users and roles it can escalate to (by ARN), read from the current
+    run's reach graph (its own ``escalate:ARN`` hop and its escalation group's); None without
+    a reach graph."""
+    loaded = reach_graph()
+    if loaded is None:
+        return None
+    graph = loaded.graph
+    found: dict[str, set[str]] = {}
+    for source in sources:
+        if source not in graph:
+            continue
+        targets: set[str] = set()
+        for hop in graph.successors(source):
+            if hop.startswith(ESCALATE_PREFIX):
+                targets.update(graph.successors(hop))
+        targets.discard(source)
+        if targets:
+            found[source] = targets
+    return found
+
+
 def _principal_rows(arns: Iterable[str]) -> dict[str, tuple[str, int, str, str]]:
     """ARN -> (kind, pk, name, account id) of the users and roles of the estate."""
     wanted = sorted(set(arns))
@@ -147,12 +169,34 @@ def add_escalation_edges(
     entering = set(node_of) if into is None else {arn_of[n] for n in into if n in arn_of}
     if not leaving and not entering:
         return set(), set(), 0
-    sources = leaving | (_escalating_into(entering) if add_ends else set())
+    drawn = set(node_of)
+    # Each source with the targets it is asked about (None: every target).
+    asked: dict[str, set[str] | None] = {}
+    if add_ends:
+        asked.update((arn, None) for arn in leaving)
+        # A source found by its target may show its escalations onto any principal drawn.
+        for arn in _escalating_into(entering) - leaving:
+            asked[arn] = drawn
+    else:
+        asked.update((arn, drawn) for arn in leaving)
+    # The reach graph knows which principals each one escalates to: only the sources with an
+    # escalation onto a target asked about are read, onto those targets.
+    known = _escalation_targets(asked)
+    if known is not None:
+        asked = {
+            arn: found if wanted is None else found & wanted
+            for arn, wanted in asked.items()
+            if (found := known.get(arn, set())) and (wanted is None or found & wanted)
+        }
     by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
-    # Without ends to add, only escalations onto drawn principals can be drawn.
-    for escalation in escalation_graph_edges(sources, None if add_ends else set(node_of)):
+    onto = set().union(*(found for found in asked.values() if found is not None))
+    every = None in asked.values()
+    for escalation in escalation_graph_edges(asked, None if every else onto):
         assert escalation.target is not None
         source, target = escalation.principal, escalation.target
+        wanted = asked.get(source)
+        if wanted is not None and target not in wanted:
+            continue
         if (source in node_of and target in node_of) or (
             add_ends and (source in leaving or target in entering)
         ):

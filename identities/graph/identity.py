@@ -27,7 +27,7 @@ from identities.graph.build import (
 )
 from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import fold_graph, identity_fold_steps
-from identities.graph.layout import layout_columns
+from identities.graph.layout import clear_edge_paths, layout_columns
 from identities.graph.overview import load_identity_overview, principal_count
 from identities.graph.serialise import serialise_graph
 from identities.queries.findings import principal_flags
@@ -297,7 +297,7 @@ def build_identity_graph(
     if folded_by_sql:
         folded = ["users", "roles", "policies"]
     positions, columns = layout_columns(graph)
-    return serialise_graph(
+    data = serialise_graph(
         graph,
         positions,
         view="identity",
@@ -306,6 +306,8 @@ def build_identity_graph(
         account_names=account_names(),
         flags=risk_flags(graph, builder.pks),
     )
+    clear_edge_paths(data["nodes"], data["edges"])
+    return data
 
 
 def account_names() -> dict[str, str]:

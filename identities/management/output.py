@@ -1,4 +1,5 @@
-"""Output of the commands that print a contract (JSON, CSV, text) for other programs to read."""
+"""Output of the commands that print a contract (JSON, CSV, text) for other programs to read,
+and `ContractCommand`, the frame of such a command."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from django.core.management.base import OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from identities.models import Account
+from identities.queries.access import current_run
 from identities.queries.exports import SafeCsvWriter
 
 logger = logging.getLogger(__name__)
@@ -75,3 +78,48 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+class ContractCommand(BaseCommand):
+    """A command that prints a contract: `--format` (one of `formats`, the first by default),
+    then the options `add_options` adds; its docstring is its help. `output()` returns either one JSON document (printed
+    indented) or rows (printed by `write_rows` with `columns`); a reader that stops early ends
+    the command quietly (`stop_quietly_when_reader_closes`). Errors are `CommandError`s."""
+
+    formats: Sequence[str] = ("json",)
+    columns: Sequence[str] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A command's `--help` text is its docstring, on one line."""
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__:
+            cls.help = " ".join(cls.__doc__.split())
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--format", choices=list(self.formats), default=self.formats[0])
+        self.add_options(parser)
+
+    def add_options(self, parser: CommandParser) -> None:
+        """The command's own options (none by default)."""
+
+    def output(self, *args: Any, **options: Any) -> dict[str, Any] | Iterable[dict[str, Any]]:
+        """What the command prints, from its parsed options."""
+        raise NotImplementedError
+
+    def handle(self, *args: Any, format: str, **options: Any) -> None:
+        output = self.output(*args, **options)
+        with stop_quietly_when_reader_closes(self.stdout):
+            if isinstance(output, dict):
+                self.stdout.write(json.dumps(output, indent=2))
+            else:
+                write_rows(self.stdout, output, format, self.columns)
+
+    def require_account(self, account: str | None) -> None:
+        """Refuse an `--account` that no sync has seen."""
+        if account is not None and not Account.objects.filter(account_id=account).exists():
+            raise CommandError(f"no synced account {account}")
+
+    def warn_without_analysis(self) -> None:
+        """Say on stderr that the stored rows are empty because no analysis has run."""
+        if current_run() is None:
+            self.stderr.write("warning: no analysis has run yet; run `manage.py analyse`")

@@ -363,6 +363,24 @@ def access_into(
     return sorted(found, key=lambda access: access.source)
 
 
+def group_members(
+    edges: Iterable[DirectAccess], own: Collection[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """(ARN, kind) of each member of the access groups of ``edges`` (group edges into one role,
+    from `access_into(..., expand_groups=False)`) for whom its edge holds, by group key;
+    ``own``: the sources of that role's edges that are no group's (refused ones included)."""
+    by_key: dict[str, str] = {e.group or "": e.target for e in edges if e.source_kind == _GROUP}
+    found: dict[str, list[tuple[str, str]]] = {key: [] for key in by_key}
+    pairs = {(source, by_key[key]) for key in by_key for source in own}
+    rows = AccessGroupMember.objects.filter(group__key__in=list(by_key)).values_list(
+        "group__key", "arn", "user_id"
+    )
+    for key, arn, user_id in rows.iterator(chunk_size=5000):
+        if group_edge_holds(pairs, arn, by_key[key]):
+            found[key].append((arn, _member_kind(user_id)))
+    return found
+
+
 def access_out_of(
     principal: IamUser | IamRole | str, *, include_refused: bool = False
 ) -> list[DirectAccess]:
@@ -632,10 +650,11 @@ def matrix_source(source: str, source_kind: str) -> str:
 
 
 def account_matrix() -> AccountMatrix:
-    """`AccountMatrix` of the current run, computed once per process and run."""
-    return run_cached("account-matrix", lambda _run: _count_account_matrix()) or AccountMatrix(
-        (), (), {}, {}
-    )
+    """`AccountMatrix` of the current run, computed once per run for every process (stored
+    when the analysis finishes: `shared_cache.warm_run`)."""
+    from identities.queries.shared_cache import shared_for_run  # it reads the run here
+
+    return shared_for_run("account-matrix", _count_account_matrix)
 
 
 def _count_account_matrix() -> AccountMatrix:

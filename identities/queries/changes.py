@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -33,6 +33,9 @@ from identities.models import (
 from identities.models.review import SEVERITY_RANK
 from identities.queries.findings import filter_given
 from identities.triage import DECIDED, expected_edges, is_open_q
+
+if TYPE_CHECKING:
+    from identities.analysis.history import ChangeRecord
 
 Category = AccessChange.Category
 ADDED = (
@@ -201,23 +204,12 @@ def _identity(row: AccessChange) -> tuple[str, str, str, str]:
     return (_FAMILY_OF[row.category], row.source, row.target, row.action)
 
 
-class Difference(Protocol):
-    """A stored `AccessChange` row, or a `ChangeRecord` not stored (what-if)."""
+# A stored `AccessChange` row, or a `ChangeRecord` not stored (what-if).
+Difference: TypeAlias = "AccessChange | ChangeRecord"
 
-    @property
-    def category(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def target(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def detail(self) -> dict[str, Any]: ...
+
+# The fields a `ChangeItem` takes from its difference as they are.
+_SHARED_FIELDS = ("category", "source", "target", "action", "account_id", "severity")
 
 
 def _sides(row: Difference) -> tuple[Any, Any]:
@@ -234,18 +226,8 @@ def _sides(row: Difference) -> tuple[Any, Any]:
 def change_item(row: Difference, *, diff_run: int = 0) -> ChangeItem:
     """One difference as the pages show it."""
     before, after = _sides(row)
-    return ChangeItem(
-        category=row.category,
-        source=row.source,
-        target=row.target,
-        action=row.action,
-        account_id=row.account_id,
-        severity=row.severity,
-        before=before,
-        after=after,
-        detail=row.detail,
-        diff_run=diff_run,
-    )
+    shared = {name: getattr(row, name) for name in _SHARED_FIELDS}
+    return ChangeItem(**shared, before=before, after=after, detail=row.detail, diff_run=diff_run)
 
 
 def changes_between(

@@ -1,8 +1,9 @@
 """Read side of choke points: the stored reach graph, the targets and the grants of the hops that
 matter, handed to the pure ranking in `identities.analysis.choke_points`.
 
-Everything is read through the one reader of stored edges (`identities.queries.access`), the
-escalations reader and the estate's group memberships and attachments; nothing is evaluated.
+The grants of the hops are read from the stored edges (`grants_between`, the rule of
+`identities.queries.access.edges_between`) and escalations, with the estate's group memberships
+and policy attachments; nothing is evaluated.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import networkx as nx
+import orjson
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from identities.analysis.choke_points import (
+    ATTACHMENT,
     IDENTITY,
     MEMBERSHIP,
     TRUST,
@@ -30,14 +35,24 @@ from identities.analysis.choke_points import (
     rank_choke_points,
     statement_cuts,
 )
-from identities.analysis.reach import CLASS_PREFIX, ESCALATE_PREFIX, GROUP_PREFIX, VIA_PREFIX
+from identities.analysis.reach import (
+    CLASS_PREFIX,
+    ESCALATE_PREFIX,
+    GROUP_PREFIX,
+    VIA_PREFIX,
+    is_hop_node,
+)
 from identities.arns import SourceKind, classify_arn
 from identities.models import (
+    AccessEdge,
+    AccessGroupMember,
     GroupMembership,
+    IamRole,
     InlinePolicy,
     PolicyAttachment,
 )
 from identities.queries import access
+from identities.queries.access import POSSIBLE
 from identities.queries.escalations import escalations_from
 from identities.queries.findings import administrators
 from identities.queries.sensitive import sensitive_roles
@@ -94,15 +109,15 @@ def hop_evidence(choke: ChokeGraph, graph: nx.DiGraph) -> dict[tuple[str, str], 
                 holder = min(graph.predecessors(start))
             escalation_hops[hop] = (holder, end)
     found: dict[tuple[str, str], HopEvidence] = {}
-    edges = access.edges_between(set(pairs.values())) if pairs else {}
+    grants = grants_between(set(pairs.values())) if pairs else {}
     for hop, pair in pairs.items():
-        rows = edges.get(pair)
+        rows = grants.get(pair)
         if not rows:
             continue
-        refs = tuple(tuple(row.granted_by) for row in rows)
+        refs = tuple(row_refs for row_refs, _ in rows)
         if hop in layer_of:
             refs = tuple(tuple(_of_layer(row_refs, layer_of[hop])) for row_refs in refs)
-        found[hop] = HopEvidence(refs, all(row.conditional for row in rows))
+        found[hop] = HopEvidence(refs, all(conditional for _, conditional in rows))
     if escalation_hops:
         by_principal = escalations_from(holder for holder, _ in escalation_hops.values())
         for hop, (holder, target) in escalation_hops.items():
@@ -113,6 +128,46 @@ def hop_evidence(choke: ChokeGraph, graph: nx.DiGraph) -> dict[tuple[str, str], 
                     all(way.conditional for way in ways),
                 )
     return found
+
+
+Grant = tuple[tuple[str, ...], bool]  # a stored edge's statement references, conditional
+
+
+def grants_between(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], list[Grant]]:
+    """What grants the possible stored edge from each source (an ARN or ``group:KEY``) to each
+    role ARN of ``pairs``: `access.edges_between` reduced to the references and whether the
+    edge is conditional (an access group's edge holds for a member without an edge of its own
+    to the role). Only two columns are read and each distinct reference list parsed once: the
+    hops of a large estate number tens of thousands."""
+    sources = {source for source, _ in pairs}
+    group_of = dict(
+        AccessGroupMember.objects.filter(arn__in=sources).values_list("arn", "group__key")
+    )
+    wanted = sources | {GROUP_PREFIX + key for key in group_of.values()}
+    role_of = dict(
+        IamRole.objects.filter(arn__in={target for _, target in pairs}).values_list("pk", "arn")
+    )
+    rows = AccessEdge.objects.filter(source__in=wanted, target_id__in=list(role_of))
+    parsed: dict[str, tuple[str, ...]] = {}
+    own: set[tuple[str, str]] = set()
+    found: dict[tuple[str, str], list[Grant]] = defaultdict(list)
+    for source, target_id, outcome, granted_by in rows.values_list(
+        "source", "target_id", "outcome", Cast("granted_by", TextField())
+    ):
+        target = role_of[target_id]
+        if not source.startswith(GROUP_PREFIX):
+            own.add((source, target))
+        if outcome not in POSSIBLE:
+            continue
+        refs = parsed.get(granted_by)
+        if refs is None:
+            refs = parsed[granted_by] = tuple(orjson.loads(granted_by) or ())
+        found[(source, target)].append((refs, outcome == AccessEdge.Outcome.CONDITIONAL))
+    for source, target in pairs:
+        group = group_of.get(source)
+        if group is not None and (source, target) not in own:
+            found[(source, target)].extend(found.get((GROUP_PREFIX + group, target), ()))
+    return {pair: found[pair] for pair in pairs if found.get(pair)}
 
 
 def _of_layer(refs: Iterable[str], layer: str) -> list[str]:
@@ -170,6 +225,79 @@ def membership_cuts(
     return dict(found)
 
 
+def hop_holders(hop: tuple[str, str], graph: nx.DiGraph) -> set[str]:
+    """The principals whose identity policies grant ``hop``: a principal's own hop node's
+    principal, an access group's (or escalation group's) members; none for trust hops."""
+    start, end = hop
+    kind = hop_kind(hop)
+    if kind == "class" and not end.startswith(CLASS_PREFIX):
+        return set()  # the trust half of a role class's hop
+    if kind not in ("edge", "class", "escalation"):
+        return set()
+    holder = start.removeprefix(ESCALATE_PREFIX).removeprefix(VIA_PREFIX)
+    if holder.startswith((GROUP_PREFIX, ESCALATE_PREFIX)):
+        return {node for node in graph.predecessors(start) if not is_hop_node(node)}
+    return {holder}
+
+
+def attachment_cuts(
+    choke: ChokeGraph, evidence: dict[tuple[str, str], HopEvidence], graph: nx.DiGraph
+) -> dict[ChokeItem, ItemCut]:
+    """(managed policy, user/group/role) -> what detaching the policy from it cuts: a critical
+    hop's principals, where the hop holds through one statement of that managed policy alone
+    and every principal holding the hop has the policy through that one attachment (its own,
+    or, for users, one IAM group's); or, of an access group whose members hold the policy
+    through different attachments, a member whose one way on is the hop's start and that holds
+    the policy through one attachment."""
+    wanted: dict[tuple[tuple[str, str], str], set[str]] = {}  # (hop, policy) -> its holders
+    for hop, grant in evidence.items():
+        if not choke.dominated.get(hop):
+            continue
+        policies = {
+            item.policy
+            for item in necessary_items(grant)
+            if item.layer == IDENTITY and "#" not in item.policy and ":policy/" in item.policy
+        }
+        if policies:
+            holders = hop_holders(hop, graph)
+            for policy in policies:
+                if holders:
+                    wanted[(hop, policy)] = holders
+    if not wanted:
+        return {}
+    policies = {policy for _, policy in wanted}
+    carriers: dict[tuple[str, str], set[str]] = defaultdict(set)  # (principal, policy) -> ARNs
+    group_policies: dict[str, set[str]] = defaultdict(set)
+    for policy, user, group, role in PolicyAttachment.objects.filter(
+        policy__arn__in=policies
+    ).values_list("policy__arn", "user__arn", "group__arn", "role__arn"):
+        if group:
+            group_policies[group].add(policy)
+        elif user or role:
+            carriers[(user or role, policy)].add(user or role)
+    for user, group in GroupMembership.objects.filter(group__arn__in=group_policies).values_list(
+        "user__arn", "group__arn"
+    ):
+        for policy in group_policies[group]:
+            carriers[(user, policy)].add(group)
+    found: dict[ChokeItem, ItemCut] = defaultdict(ItemCut)
+    for (hop, policy), holders in wanted.items():
+        dominated, conditional = choke.dominated[hop], evidence[hop].conditional
+        through = set.union(*(carriers.get((holder, policy), set()) for holder in holders))
+        if len(through) == 1 and all(len(carriers.get((h, policy), ())) == 1 for h in holders):
+            item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(through)))
+            found[item].add(hop, dominated, conditional)
+            continue
+        # Holders with different attachments: one whose only way on is this hop's start is
+        # cut by its own one attachment.
+        for principal in dominated & holders:
+            own = carriers.get((principal, policy), set())
+            if len(own) == 1 and graph.out_degree(principal) == 1:
+                item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(own)))
+                found[item].add(hop, [principal], conditional)
+    return dict(found)
+
+
 def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeReport:
     """The greedy covering set of changes that cut the principals' paths to ``target``."""
     clock = time.perf_counter()
@@ -182,6 +310,7 @@ def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeRepor
     evidence = hop_evidence(choke, reach.graph)
     cuts = statement_cuts(choke, evidence)
     cuts.update(membership_cuts(choke, evidence))
+    cuts.update(attachment_cuts(choke, evidence, reach.graph))
     report.points = rank_choke_points(cuts, limit=limit)
     report.principals = len(choke.principals)
     report.critical_hops = len(choke.dominated)

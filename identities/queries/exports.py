@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from datetime import date
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -42,72 +43,53 @@ class SafeCsvWriter:
         return self._writer.writerow([safe_cell(cell) for cell in row])
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _cell(value: Any) -> str:
+    """A value as a cell: empty for unknown, `true`/`false`, ISO dates, else its text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat() if value else ""
+# (header, attribute path) of each column, in order.
+Column = tuple[str, str]
 
 
-def _tri(value: bool | None) -> str:
-    return "" if value is None else ("true" if value else "false")
+def _columns(spec: str) -> list[Column]:
+    """The columns named in `spec`, separated by spaces: `name` is the attribute of that name,
+    `header=path` the column `header` with the value at the attribute path `path`."""
+    return [
+        (header, path or header) for header, _, path in (c.partition("=") for c in spec.split())
+    ]
 
 
-# (header, attribute path, format) of each column, in order.
-Column = tuple[str, str, Callable[[Any], str]]
-
-_ACCOUNT_NAME_ARN: list[Column] = [
-    ("account_id", "account.account_id", _text),
-    ("name", "name", _text),
-    ("arn", "arn", _text),
-]
-_PRINCIPAL: list[Column] = [
-    *_ACCOUNT_NAME_ARN,
-    ("unique_id", "unique_id", _text),
-    ("path", "path", _text),
-    ("created", "create_date", _iso),
-]
-_POLICY_COUNTS: list[Column] = [
-    ("attached_policies", "attached_count", _text),
-    ("inline_policies", "inline_count", _text),
-]
-USER_COLUMNS: list[Column] = [
-    *_PRINCIPAL,
-    ("groups", "group_count", _text),
-    *_POLICY_COUNTS,
-    ("mfa_active", "mfa_active", _tri),
-    ("password_enabled", "password_enabled", _tri),
-    ("password_last_used", "password_last_used", _iso),
-    ("active_keys", "active_key_count", _text),
-]
-GROUP_COLUMNS: list[Column] = [*_PRINCIPAL, ("members", "member_count", _text), *_POLICY_COUNTS]
-ROLE_COLUMNS: list[Column] = [
-    *_PRINCIPAL,
-    ("last_used", "last_used_date", _iso),
-    ("last_used_region", "last_used_region", _text),
-    *_POLICY_COUNTS,
-    ("description", "description", _text),
-]
-POLICY_COLUMNS: list[Column] = [
-    *_ACCOUNT_NAME_ARN,
-    ("policy_id", "policy_id", _text),
-    ("path", "path", _text),
-    ("aws_managed", "is_aws_managed", _tri),
-    ("default_version", "default_version_id", _text),
-    ("versions", "version_count", _text),
-    ("attachments", "live_attachment_count", _text),
-    ("boundary_uses", "boundary_usage_count", _text),
-    ("created", "create_date", _iso),
-    ("updated", "update_date", _iso),
-]
+_ACCOUNT_NAME_ARN = "account_id=account.account_id name arn"
+_PRINCIPAL = f"{_ACCOUNT_NAME_ARN} unique_id path created=create_date"
+_POLICY_COUNTS = "attached_policies=attached_count inline_policies=inline_count"
+USER_COLUMNS = _columns(
+    f"{_PRINCIPAL} groups=group_count {_POLICY_COUNTS} mfa_active password_enabled"
+    " password_last_used active_keys=active_key_count"
+)
+GROUP_COLUMNS = _columns(f"{_PRINCIPAL} members=member_count {_POLICY_COUNTS}")
+ROLE_COLUMNS = _columns(
+    f"{_PRINCIPAL} last_used=last_used_date last_used_region {_POLICY_COUNTS} description"
+)
+POLICY_COLUMNS = _columns(
+    f"{_ACCOUNT_NAME_ARN} policy_id path aws_managed=is_aws_managed"
+    " default_version=default_version_id versions=version_count"
+    " attachments=live_attachment_count boundary_uses=boundary_usage_count"
+    " created=create_date updated=update_date"
+)
 
 
 def csv_rows(objects: Iterable[Any], columns: list[Column]) -> Iterator[list[str]]:
     """The header, then one row per object."""
-    yield [header for header, _, _ in columns]
+    yield [header for header, _ in columns]
     for obj in objects:
-        yield [show(attrgetter(path)(obj)) for _, path, show in columns]
+        yield [_cell(attrgetter(path)(obj)) for _, path in columns]
 
 
 def user_csv_rows(users: Iterable[Any]) -> Iterator[list[str]]:

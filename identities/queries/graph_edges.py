@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,6 +30,9 @@ from identities.queries.access import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Keys per query of the membership reads (SQLite caps the parameters of a statement).
+_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,27 +182,17 @@ def memberships(
     query = AccessGroupMember.objects.all()
     if with_edges:
         query = query.filter(Exists(AccessEdge.objects.filter(source_group=OuterRef("group_id"))))
-    # Whether a member's own edge replaces one of its group's: decided by the database, so
-    # that the group's edges are read only for the few members set apart.
-    group_targets = AccessEdge.objects.filter(
-        source_group=OuterRef(OuterRef("group_id")), outcome__in=POSSIBLE
-    ).values("target_id")
-    # A member's own edges by the indexed column of its kind; ``source`` keeps them exact.
-    own_edges = AccessEdge.objects.filter(source=OuterRef("arn"), target_id__in=group_targets)
-    query = query.annotate(
-        set_apart=Exists(own_edges.filter(source_user=OuterRef("user_id")))
-        | Exists(own_edges.filter(source_role=OuterRef("role_id")))
-    )
-    rows: dict[int, tuple[int, str, int | None, int | None, bool]] = {}
+    rows: dict[int, tuple[int, str, int | None, int | None]] = {}
     for column, values in (("group_id", groups), ("user_id", users), ("role_id", roles)):
         if values:
             for pk, *row in query.filter(**{f"{column}__in": list(values)}).values_list(
-                "pk", "group_id", "arn", "user_id", "role_id", "set_apart"
+                "pk", "group_id", "arn", "user_id", "role_id"
             ):
                 rows[pk] = tuple(row)  # type: ignore[assignment]  # values_list rows are lists
     if not rows:
         return []
-    apart = [row for row in rows.values() if row[4]]
+    apart_arns = _set_apart(rows.values())
+    apart = [row for row in rows.values() if row[1] in apart_arns]
     group_edges: dict[int, list[StoredEdge]] = defaultdict(list)
     own: set[tuple[str, int]] = set()
     if apart:
@@ -217,9 +210,9 @@ def memberships(
             ).values_list("source", "target_id")
         )
     found = []
-    for group, arn, user, role, set_apart in sorted(rows.values()):
+    for group, arn, user, role in sorted(rows.values()):
         inherited: tuple[StoredEdge, ...] | None = None
-        if set_apart:
+        if arn in apart_arns:
             inherited = tuple(
                 replace(edge, source=arn, source_kind=_member_kind(user), user_id=user,
                         role_id=role, group_id=None)
@@ -228,6 +221,41 @@ def memberships(
             )  # fmt: skip
         found.append(Membership(group, arn, user, role, inherited))
     return found
+
+
+def _set_apart(members: Iterable[tuple[int, str, int | None, int | None]]) -> set[str]:
+    """The ARNs of these (group, ARN, user, role) members that have an edge of their own (any
+    outcome) for a role their group can assume: the group's edges do not all hold for them.
+
+    Three indexed reads (the members' own edges by user or role key, then their groups' edges
+    into those roles) rather than a test per member: a graph asks for thousands of members,
+    and few have edges of their own."""
+    by_user = {user: (group, arn) for group, arn, user, _ in members if user is not None}
+    by_role = {role: (group, arn) for group, arn, _, role in members if role is not None}
+    candidates: set[tuple[int, int, str]] = set()  # (group, role, member ARN)
+    for column, by_key in (("source_user_id", by_user), ("source_role_id", by_role)):
+        for start in range(0, len(by_key), _CHUNK):
+            keys = list(by_key)[start : start + _CHUNK]
+            for key, source, target in AccessEdge.objects.filter(
+                **{f"{column}__in": keys}
+            ).values_list(column, "source", "target_id"):
+                group, arn = by_key[key]
+                if source == arn:  # the member's own edge, not one it holds otherwise
+                    candidates.add((group, target, arn))
+    if not candidates:
+        return set()
+    held: set[tuple[int, int]] = set()
+    group_ids = sorted({group for group, _, _ in candidates})
+    role_ids = sorted({target for _, target, _ in candidates})
+    for start in range(0, len(role_ids), _CHUNK):
+        held.update(
+            AccessEdge.objects.filter(
+                target_id__in=role_ids[start : start + _CHUNK],
+                source_group_id__in=group_ids,
+                outcome__in=POSSIBLE,
+            ).values_list("source_group_id", "target_id")
+        )
+    return {arn for group, target, arn in candidates if (group, target) in held}
 
 
 # -- the folded pictures: edges counted by the database ----------------------------------------

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from identities.analysis.reach import Reached
 from identities.arns import account_of, classify_source
-from identities.models import Account
+from identities.models import AccessEdge, Account
 from identities.queries.access import DirectAccess
 
 T = TypeVar("T")
 
 _TRUST_REF = " of trust policy "
+_GROUP_KIND = AccessEdge.SourceKind.GROUP
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,104 @@ def direct_bunches(accesses: Iterable[DirectAccess], direction: str = "into") ->
     )
 
 
+def folded_direct_bunches(
+    edges: Iterable[DirectAccess], members: Mapping[str, Sequence[tuple[str, str]]]
+) -> list[Bunch]:
+    """`direct_bunches` of the edges into one role, each access group's edge counted once per
+    member for whom it holds (``members``: `access.group_members`), without an edge made for
+    each member; the same bunches as `direct_bunches(expand(edges, members))`. The members of
+    an access group are principals of one account."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for edge in edges:
+        if edge.source_kind != _GROUP_KIND:
+            kinds: dict[str, int] = {edge.source_kind: 1}
+            account = account_of(edge.source)
+        else:
+            group = members.get(edge.group or "", ())
+            if not group:
+                continue
+            kinds = defaultdict(int)
+            for _, kind in group:
+                kinds[kind] += 1
+            account = account_of(group[0][0])
+        count = sum(kinds.values())
+        bunch = found.setdefault(
+            (trust_statement(edge), account),
+            {"count": 0, "kinds": defaultdict(int), "conditional": 0, "condition_keys": set()},
+        )
+        bunch["count"] += count
+        for kind, number in kinds.items():
+            bunch["kinds"][kind] += number
+        bunch["conditional"] += count if edge.conditional else 0
+        bunch["condition_keys"].update(edge.condition_keys)
+    names = _account_names({account for _, account in found})
+    bunches = [
+        Bunch(
+            key=_bunch_key(label, account),
+            label=label,
+            account=account,
+            count=facts["count"],
+            account_name=names.get(account, ""),
+            kinds=tuple(sorted(facts["kinds"].items())),
+            conditional=facts["conditional"],
+            condition_keys=tuple(sorted(facts["condition_keys"])),
+        )
+        for (label, account), facts in found.items()
+    ]
+    return sorted(bunches, key=lambda b: (-b.count, b.label, b.account))
+
+
+def expand(
+    edges: Iterable[DirectAccess],
+    members: Mapping[str, Sequence[tuple[str, str]]],
+    keep: Callable[[DirectAccess, str], bool] = lambda edge, source: True,
+) -> list[DirectAccess]:
+    """The edges into one role with each access group's edge once per member for whom it
+    holds (``members``: `access.group_members`), by source, as `access.access_into` lists
+    them; ``keep(edge, source)`` chooses which."""
+    found = [edge for edge in edges if edge.source_kind != _GROUP_KIND and keep(edge, edge.source)]
+    for edge in edges:
+        if edge.source_kind == _GROUP_KIND:
+            found.extend(
+                replace(edge, source=arn, source_kind=kind)
+                for arn, kind in members.get(edge.group or "", ())
+                if keep(edge, arn)
+            )
+    return sorted(found, key=lambda access: access.source)
+
+
+def folded_in_bunch(
+    edges: Iterable[DirectAccess],
+    members: Mapping[str, Sequence[tuple[str, str]]],
+    key: str,
+    q: str = "",
+) -> list[DirectAccess]:
+    """`direct_in_bunch` of the edges into one role, expanding only the bunch's groups (the
+    members of an access group are principals of one account)."""
+    q = q.lower()
+    inside = [
+        edge
+        for edge in edges
+        if edge.source_kind != _GROUP_KIND
+        or (
+            members.get(edge.group or "")
+            and _bunch_key(trust_statement(edge), account_of(members[edge.group or ""][0][0]))
+            == key
+        )
+    ]
+    return expand(
+        inside,
+        members,
+        lambda edge, source: (
+            q in source.lower()
+            and (
+                edge.source_kind == _GROUP_KIND
+                or _bunch_key(trust_statement(edge), account_of(source)) == key
+            )
+        ),
+    )
+
+
 def chain_bunches(chains: Iterable[Reached]) -> list[Bunch]:
     """Chains into a role or out of a principal by (number of hops, account of the principal
     or role at the far end), biggest first; ``label`` is the number of hops."""
@@ -103,11 +202,7 @@ def _kinds(kinds: Iterable[str]) -> tuple[tuple[str, int], ...]:
 def _bunches(
     found: dict[tuple[str, str], list[T]], facts: Callable[[list[T]], dict[str, Any]]
 ) -> list[Bunch]:
-    names = dict(
-        Account.objects.filter(account_id__in={account for _, account in found}).values_list(
-            "account_id", "name"
-        )
-    )
+    names = _account_names({account for _, account in found})
     bunches = [
         Bunch(
             key=_bunch_key(label, account),
@@ -120,6 +215,12 @@ def _bunches(
         for (label, account), rows in found.items()
     ]
     return sorted(bunches, key=lambda b: (-b.count, b.label, b.account))
+
+
+def _account_names(accounts: Iterable[str]) -> dict[str, str]:
+    return dict(
+        Account.objects.filter(account_id__in=set(accounts)).values_list("account_id", "name")
+    )
 
 
 def direct_in_bunch(

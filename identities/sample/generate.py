@@ -291,13 +291,13 @@ class Generator:
         root_id = "r-" + self.org_token(4)
         ids = {"root": root_id}
         units = []
-        for key, (name, parent) in OU_LAYOUT.items():
+        for key, parent in OU_LAYOUT.items():
             ids[key] = f"ou-{root_id[2:]}-{self.org_token(8)}"
             units.append(
                 {
                     "Id": ids[key],
                     "Arn": f"arn:aws:organizations::{mgmt}:ou/{org_id}/{ids[key]}",
-                    "Name": name,
+                    "Name": key.capitalize(),
                     "ParentId": ids[parent],
                 }
             )

@@ -242,15 +242,15 @@ class AccountPlan:
     roles: list[PlannedPrincipal] = field(default_factory=list)
 
 
-# OU key -> (name, parent key); two levels under the root.
+# OU key -> parent key; two levels under the root. An OU's name is its key, capitalised.
 OU_LAYOUT = {
-    "security": ("Security", "root"),
-    "infrastructure": ("Infrastructure", "root"),
-    "workloads": ("Workloads", "root"),
-    "prod": ("Prod", "workloads"),
-    "dev": ("Dev", "workloads"),
-    "sandbox": ("Sandbox", "root"),
-    "suspended": ("Suspended", "root"),
+    "security": "root",
+    "infrastructure": "root",
+    "workloads": "root",
+    "prod": "workloads",
+    "dev": "workloads",
+    "sandbox": "root",
+    "suspended": "root",
 }
 
 

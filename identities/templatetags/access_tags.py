@@ -45,14 +45,14 @@ def arn_account(source: str) -> str:
     return account_of(source)
 
 
+# A source kind's noun; its plural adds an "s". Other kinds ("anyone") stand as they are.
 _KIND_NOUNS = {
-    "user": ("user", "users"),
-    "role": ("role", "roles"),
-    "account": ("outside account", "outside accounts"),
-    "external": ("outside principal", "outside principals"),
-    "service": ("AWS service", "AWS services"),
-    "federated": ("federated provider", "federated providers"),
-    "anyone": ("anyone", "anyone"),
+    "user": "user",
+    "role": "role",
+    "account": "outside account",
+    "external": "outside principal",
+    "service": "AWS service",
+    "federated": "federated provider",
 }
 
 
@@ -60,5 +60,7 @@ _KIND_NOUNS = {
 def kind_count(pair: tuple[str, int]) -> str:
     """(kind, n) as "1 user", "3 roles", "2 AWS services"."""
     kind, count = pair
-    one, many = _KIND_NOUNS.get(kind, (kind, kind))
-    return f"{count} {one if count == 1 else many}"
+    noun = _KIND_NOUNS.get(kind)
+    if noun is None:
+        return f"{count} {kind}"
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

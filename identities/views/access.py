@@ -4,6 +4,7 @@ administrators, findings, and the live "why (not)?" explanation."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from identities.analysis.explain import ExplainError
 from identities.analysis.reach import Reached
-from identities.models import Finding, IamRole, IamUser
+from identities.models import AccessEdge, Finding, IamRole, IamUser
 from identities.queries import access, summaries
 from identities.queries import findings as finding_queries
 from identities.queries.estate import PAGE_SIZE, account_choices
@@ -33,6 +34,7 @@ from identities.views.common import (
 
 logger = logging.getLogger(__name__)
 
+GROUP = AccessEdge.SourceKind.GROUP
 # Past this many rows a list is summarised; an opened summary row shows this many at a time.
 LIST_PAGE_SIZE = 25
 
@@ -43,31 +45,62 @@ def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
     return [r for r in reached if r.hops > 1 or r.node not in direct]
 
 
-def _edges_and_chains(
-    principal: IamUser | IamRole, direction: str
-) -> tuple[list[access.DirectAccess], list[Reached]]:
-    """The direct edges into a role (``into``) or out of a principal (``out``), and the
-    chains beyond them."""
-    if isinstance(principal, IamRole) and direction == "into":
-        direct = access.access_into(principal)
-        reached, ends = access.reach_to(principal.arn), {item.source for item in direct}
-    else:
-        direct = access.access_out_of(principal)
-        reached, ends = access.reach_from(principal.arn), {item.target for item in direct}
+def _out_of(principal: IamUser | IamRole) -> tuple[list[access.DirectAccess], list[Reached]]:
+    """The direct edges out of a principal, and the chains beyond them."""
+    direct = access.access_out_of(principal)
+    reached, ends = access.reach_from(principal.arn), {item.target for item in direct}
     return direct, _beyond_direct(reached, ends)
 
 
+@dataclass(frozen=True)
+class Into:
+    """The direct edges into a role as stored (an access group's edge once), the members for
+    whom each group edge holds, and their number with the other edges'."""
+
+    edges: list[access.DirectAccess]
+    members: dict[str, list[tuple[str, str]]]
+
+    @property
+    def count(self) -> int:
+        groups = sum(len(found) for found in self.members.values())
+        return groups + sum(1 for edge in self.edges if edge.source_kind != GROUP)
+
+    def sources(self) -> set[str]:
+        found = {edge.source for edge in self.edges if edge.source_kind != GROUP}
+        return found.union(arn for rows in self.members.values() for arn, _ in rows)
+
+    def expanded(self) -> list[access.DirectAccess]:
+        """`access.access_into(role)`: each group edge once per member."""
+        return summaries.expand(self.edges, self.members)
+
+
+def _into(role: IamRole) -> tuple[Into, list[Reached]]:
+    """The direct edges into ``role`` folded by access group, and the chains beyond them."""
+    edges = access.access_into(role, include_refused=True, expand_groups=False)
+    own = {edge.source for edge in edges if edge.source_kind != GROUP}
+    possible = [edge for edge in edges if edge.possible]
+    into = Into(possible, access.group_members(possible, own))
+    return into, _beyond_direct(access.reach_to(role.arn), into.sources())
+
+
 def _summary(
-    direct: list[access.DirectAccess], chains: list[Reached], direction: str
+    direct: list[access.DirectAccess] | Into, chains: list[Reached], direction: str
 ) -> dict[str, Any]:
     """The rows of a "who can assume" or "can assume" section: in full up to
     `LIST_PAGE_SIZE` rows, past that one row per bunch (`identities.queries.summaries`)."""
-    summarise_direct, summarise_chains = len(direct) > LIST_PAGE_SIZE, len(chains) > LIST_PAGE_SIZE
+    count = direct.count if isinstance(direct, Into) else len(direct)
+    summarise_direct, summarise_chains = count > LIST_PAGE_SIZE, len(chains) > LIST_PAGE_SIZE
+    if not summarise_direct:
+        rows, bunches = direct.expanded() if isinstance(direct, Into) else direct, []
+    elif isinstance(direct, Into):
+        rows, bunches = [], summaries.folded_direct_bunches(direct.edges, direct.members)
+    else:
+        rows, bunches = [], summaries.direct_bunches(direct, direction)
     return {
         "analysis": access.current_run(),
-        "direct": [] if summarise_direct else direct,
-        "direct_bunches": summaries.direct_bunches(direct, direction) if summarise_direct else [],
-        "direct_count": len(direct),
+        "direct": rows,
+        "direct_bunches": bunches,
+        "direct_count": count,
         "chains": [] if summarise_chains else access.chains_with_steps(chains),
         "chain_bunches": summaries.chain_bunches(chains) if summarise_chains else [],
         "chain_count": len(chains),
@@ -81,13 +114,13 @@ def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpRes
     account (directly) and per number of hops and account (chains), each opening its list
     (`access_list`); the CSV has every row."""
     role = role_or_404(account_id, name)
-    direct, chains = _edges_and_chains(role, "into")
+    into, chains = _into(role)
     if request.GET.get("format") == "csv":
         return csv_response(
             f"who-can-assume-{account_id}-{name}.csv",
-            role_access_csv_rows(direct, access.chains_with_steps(chains)),
+            role_access_csv_rows(into.expanded(), access.chains_with_steps(chains)),
         )
-    context = {"role": role, **_summary(direct, chains, "into")}
+    context = {"role": role, **_summary(into, chains, "into")}
     return render_page_or_fragment(
         request, "identities/role_access.html", "who-can-assume", context
     )
@@ -100,12 +133,18 @@ def _access_list(
     part = request.GET.get("part", "direct")
     key = request.GET.get("bunch", "")
     q = request.GET.get("q", "").strip()
-    direct, chains = _edges_and_chains(principal, direction)
+    if isinstance(principal, IamRole) and direction == "into":
+        into, chains = _into(principal)
+    else:
+        direct, chains = _out_of(principal)
     if part == "chains":
         page = paginate(request, summaries.chains_in_bunch(chains, key, q), LIST_PAGE_SIZE)
         rows: list[Any] = access.chains_with_steps(page.object_list)
     elif part == "direct":
-        found = summaries.direct_in_bunch(direct, key, q, direction)
+        if direction == "into":
+            found = summaries.folded_in_bunch(into.edges, into.members, key, q)
+        else:
+            found = summaries.direct_in_bunch(direct, key, q, direction)
         page = paginate(request, found, LIST_PAGE_SIZE)
         rows = list(page.object_list)
     else:
@@ -148,7 +187,7 @@ def role_reach_list(request: HtmxHttpRequest, account_id: str, name: str) -> Htt
 def _principal_reach(
     request: HtmxHttpRequest, principal: IamUser | IamRole, list_label: str
 ) -> HttpResponse:
-    direct, chains = _edges_and_chains(principal, "out")
+    direct, chains = _out_of(principal)
     kind = "user" if isinstance(principal, IamUser) else "role"
     args = [principal.account.account_id, principal.name]
     context = {

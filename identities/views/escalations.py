@@ -27,18 +27,12 @@ from identities.queries.escalations import (
 )
 from identities.queries.estate import account_choices
 from identities.roles import VIEWER
-from identities.views.common import (
-    HtmxHttpRequest,
-    csv_response,
-    paginate,
-    render_page_or_fragment,
-    require_role,
-    role_or_404,
-    user_or_404,
-)
+from identities.views import common
+from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role
 
 VIEWS = ("method", "principal", "all")
 STATUSES = ("proven", "potential")
+FILTERS = ("account", "method", "status")
 
 
 def _csv_rows(escalations: Iterable[Escalation]) -> Iterator[list[str]]:
@@ -58,9 +52,7 @@ def _csv_rows(escalations: Iterable[Escalation]) -> Iterator[list[str]]:
 @require_GET
 def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
     """Who can escalate how: counts by method or by principal, and every escalation."""
-    account = request.GET.get("account") or None
-    method = request.GET.get("method") or None
-    status = request.GET.get("status") or None
+    account, method, status = (request.GET.get(name) or None for name in FILTERS)
     query = (request.GET.get("q") or "").strip()
     view = request.GET.get("view") if request.GET.get("view") in VIEWS else "method"
     filters: dict[str, Any] = {
@@ -72,7 +64,7 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
         found = iter_escalations(**filters)
         if query:
             found = (e for e in found if query.lower() in e.principal.lower())
-        return csv_response("escalations.csv", _csv_rows(found))
+        return common.csv_response("escalations.csv", _csv_rows(found))
     by_principal = count_principals(**filters, query=query)
     totals = sorted((row.principal, row.escalations) for row in by_principal)
     context: dict[str, Any] = {
@@ -127,13 +119,13 @@ def _can_escalate(request: HtmxHttpRequest, principal: IamUser | IamRole) -> Htt
 @require_role(VIEWER)
 @require_GET
 def user_escalations(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
-    return _can_escalate(request, user_or_404(account_id, name))
+    return _can_escalate(request, common.user_or_404(account_id, name))
 
 
 @require_role(VIEWER)
 @require_GET
 def role_escalations(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponse:
-    return _can_escalate(request, role_or_404(account_id, name))
+    return _can_escalate(request, common.role_or_404(account_id, name))
 
 
 @require_role(VIEWER)

@@ -15,7 +15,17 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from identities import triage
 from identities.audit import record_audit
+from identities.forms import (
+    ChangesFilterForm,
+    EdgeReviewForm,
+    FindingDecisionForm,
+    FindingReopenForm,
+    NotificationDestinationForm,
+    NotificationSettingsForm,
+    SuppressionRuleForm,
+)
 from identities.models import (
     Finding,
     NotificationDelivery,
@@ -35,29 +45,8 @@ from identities.queries.changes import (
     finding_events,
     tracked_findings,
 )
-from identities.review_forms import (
-    ChangesFilterForm,
-    EdgeReviewForm,
-    FindingDecisionForm,
-    FindingReopenForm,
-    NotificationDestinationForm,
-    NotificationSettingsForm,
-    SuppressionRuleForm,
-)
 from identities.roles import OPERATOR, REVIEWER, VIEWER
-from identities.triage import (
-    create_rule,
-    decide_finding,
-    mark_edge_expected,
-    reopen_finding,
-    unmark_edge,
-)
-from identities.views.common import (
-    HtmxHttpRequest,
-    paginate,
-    render_page_or_fragment,
-    require_role,
-)
+from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +139,7 @@ def edge_review(request: HtmxHttpRequest) -> HttpResponse:
     """Mark an edge expected (with a reason), or take that back (``unmark``)."""
     back = _safe_next(request, reverse("identities:changes"))
     if request.POST.get("unmark"):
-        unmark_edge(request.POST.get("source", ""), request.POST.get("target", ""))
+        triage.unmark_edge(request.POST.get("source", ""), request.POST.get("target", ""))
         record_audit(
             request,
             "edge_unmark",
@@ -162,7 +151,7 @@ def edge_review(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(request, "Say why this edge is expected.")
         return redirect(back)
     data = form.cleaned_data
-    mark_edge_expected(
+    triage.mark_edge_expected(
         data["source"],
         data["target"],
         reason=data["reason"],
@@ -230,7 +219,7 @@ def finding_decide(request: HtmxHttpRequest, key: str) -> HttpResponse:
         return render_page_or_fragment(
             request, "identities/finding_detail.html", None, context, status=400
         )
-    decide_finding(
+    triage.decide_finding(
         finding,
         form.cleaned_data["decision"],
         reason=form.cleaned_data["reason"],
@@ -261,7 +250,9 @@ def finding_reopen(request: HtmxHttpRequest, key: str) -> HttpResponse:
         return render_page_or_fragment(
             request, "identities/finding_detail.html", None, context, status=400
         )
-    reopen_finding(finding, note=form.cleaned_data["note"], user=request.user, now=timezone.now())
+    triage.reopen_finding(
+        finding, note=form.cleaned_data["note"], user=request.user, now=timezone.now()
+    )
     record_audit(request, "finding_reopen", key, note=form.cleaned_data["note"])
     return redirect(finding)
 
@@ -277,7 +268,7 @@ def suppression_rules(request: HtmxHttpRequest) -> HttpResponse:
             return redirect("identities:suppression-rules")
         if form.is_valid():
             rule = form.save(commit=False)
-            decided = create_rule(rule, user=request.user, now=timezone.now())
+            decided = triage.create_rule(rule, user=request.user, now=timezone.now())
             record_audit(request, "rule_create", str(rule.pk), decided=decided)
             messages.success(request, f"Rule saved; it decided {decided} open finding(s) now.")
             return redirect("identities:suppression-rules")

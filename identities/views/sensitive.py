@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from identities.audit import record_audit
+from identities.forms import SensitiveTargetForm
 from identities.models import SensitiveTarget
 from identities.queries import access
 from identities.queries.sensitive import sensitive_paths, sensitive_roles, sensitive_rules
-from identities.review_forms import SensitiveTargetForm
 from identities.roles import OPERATOR, VIEWER
 from identities.tasks import queue_analysis
 from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role

@@ -22,12 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from identities import tasks
 from identities.audit import record_audit
-from identities.forms import (
-    AccountSyncConfigForm,
-    ChangeFilterForm,
-    ScheduleForm,
-    SyncSettingsForm,
-)
+from identities.forms import AccountSyncConfigForm, ChangeFilterForm, ScheduleForm, SyncSettingsForm
 from identities.ingest.archive import BundleUnavailable, archived_bundle
 from identities.models import AccountSyncConfig
 from identities.queries import sync as sync_queries
@@ -35,13 +30,8 @@ from identities.roles import OPERATOR, VIEWER
 from identities.sync.config import load_settings
 from identities.sync.runs import request_account_sync, request_organization_sync
 from identities.sync.schedule import get_nightly_schedule, update_nightly_schedule
-from identities.views.common import (
-    HtmxHttpRequest,
-    paginate,
-    render_page_or_fragment,
-    require_role,
-    run_or_404,
-)
+from identities.views import common
+from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role
 
 logger = logging.getLogger(__name__)
 
@@ -158,13 +148,7 @@ def sync_schedule(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sync_account_add(request: HttpRequest) -> HttpResponse:
     """List an account by hand (operators)."""
-    form = AccountSyncConfigForm(request.POST)
-    if not form.is_valid():
-        return _render_settings(request, account_form=form, status=400)
-    config = form.save()
-    record_audit(request, "account_add", config.account_id)
-    messages.success(request, f"Account {config.account_id} added.")
-    return redirect(reverse("identities:sync-settings") + "#accounts")
+    return _save_account(request, AccountSyncConfigForm(request.POST), added=True)
 
 
 @require_role(OPERATOR)
@@ -177,12 +161,24 @@ def sync_account_update(request: HttpRequest, account_id: str) -> HttpResponse:
         record_audit(request, "account_remove", account_id)
         messages.success(request, f"Account {account_id} removed from the sync (its data stays).")
         return redirect(reverse("identities:sync-settings") + "#accounts")
-    form = AccountSyncConfigForm(request.POST, instance=config)
+    return _save_account(request, AccountSyncConfigForm(request.POST, instance=config), added=False)
+
+
+def _save_account(
+    request: HttpRequest, form: AccountSyncConfigForm, *, added: bool
+) -> HttpResponse:
+    """Save a new (`added`) or changed account and go back to the list, audited; or show the
+    form's errors (400)."""
     if not form.is_valid():
+        if added:
+            return _render_settings(request, account_form=form, status=400)
         return _render_settings(request, edit_form=form, status=400)
-    form.save()
-    record_audit(request, "account_update", account_id, changed=form.changed_data)
-    messages.success(request, f"Account {account_id} saved.")
+    config = form.save()
+    if added:
+        record_audit(request, "account_add", config.account_id)
+    else:
+        record_audit(request, "account_update", config.account_id, changed=form.changed_data)
+    messages.success(request, f"Account {config.account_id} {'added' if added else 'saved'}.")
     return redirect(reverse("identities:sync-settings") + "#accounts")
 
 
@@ -233,7 +229,7 @@ def syncrun_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_role(VIEWER)
 @require_GET
 def syncrun_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    run = run_or_404(pk)
+    run = common.run_or_404(pk)
     change_counts = sync_queries.run_change_counts(run)
     form = ChangeFilterForm(request.GET, kinds=sorted(change_counts))
     filters = form.filters()

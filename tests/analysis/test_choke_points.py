@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from identities.analysis import analyse_estate
 from identities.analysis.choke_points import (
+    ATTACHMENT,
     IDENTITY,
     MEMBERSHIP,
     STATEMENT,
@@ -24,7 +25,7 @@ from identities.analysis.choke_points import (
     rank_choke_points,
     statement_cuts,
 )
-from identities.analysis.what_if import proposal_from, what_if
+from identities.analysis.what_if import WhatIfError, proposal_from, what_if
 from identities.ingest.imports import import_bundle
 from identities.queries.choke_points import choke_points
 from tests.bundles import arn, estate_bundle, iam_role, iam_user, managed_policy, trusting
@@ -306,3 +307,120 @@ def test_a_membership_cuts_a_user_who_gets_the_statement_through_that_group_only
         ChokeItem(MEMBERSHIP, user=u5, group=ops): {u5: False}
     }
     assert [c.source for c in answer.changes if c.category == "reach_removed"] == [u5]
+
+
+def _reach_removed(answer: object) -> list[str]:
+    return sorted(c.source for c in answer.changes if c.category == "reach_removed")  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_an_attachment_cuts_the_principals_that_get_the_policy_through_it_alone():
+    from identities.queries.access import reach_graph
+    from identities.queries.choke_points import attachment_cuts, hop_evidence
+
+    # u5 and u6 get assume-a through the group ops only, u1-u3 each have it attached: one
+    # access group of five whose members hold the policy through four attachments, each
+    # cutting its members; u4 has assume-b attached: detaching it cuts u4, whose hop holds
+    # only with MFA.
+    accounts = small_estate()
+    accounts[HOME]["users"] += [iam_user(HOME, "u5"), iam_user(HOME, "u6")]
+    import_bundle(
+        with_group(estate_bundle(accounts), "ops", [ASSUME_A], ["u5", "u6"]), label="g.json"
+    )
+    analyse_estate()
+    graph = reach_graph()
+    assert graph is not None
+    choke = build_choke_graph(graph.graph, [ADMIN])
+    ops, u5, u6 = arn(HOME, "group", "ops"), arn(HOME, "user", "u5"), arn(HOME, "user", "u6")
+
+    cuts = attachment_cuts(choke, hop_evidence(choke, graph.graph), graph.graph)
+    ranked = choke_points("admin").points
+    detach_ops = ChokeItem(ATTACHMENT, policy=ASSUME_A, principal=ops)
+    answer = what_if(proposal_from([("detach", [ASSUME_A, ops])]))
+
+    assert {item: cut.principals for item, cut in cuts.items()} == {
+        detach_ops: {u5: False, u6: False},
+        **{ChokeItem(ATTACHMENT, policy=ASSUME_A, principal=u): {u: False} for u in (U1, U2, U3)},
+        ChokeItem(ATTACHMENT, policy=ASSUME_B, principal=U4): {U4: True},
+    }
+    assert _reach_removed(answer) == [u5, u6]
+    assert detach_ops.what_if == ["--detach", ASSUME_A, ops]
+    assert detach_ops.as_dict() == {"kind": "attachment", "policy": ASSUME_A, "principal": ops}
+    # The trust statement into admin from a still covers everyone first.
+    assert [(p.item, p.principals) for p in ranked[:2]] == [
+        (statement(ADMIN, 0, TRUST, "FromA"), sorted([ROLE_A, U1, U2, U3, u5, u6])),
+        (statement(ADMIN, 1, TRUST, "FromB"), sorted([ROLE_B, U4])),
+    ]
+
+
+@pytest.mark.django_db
+def test_attachments_rank_when_they_cut_what_no_statement_does():
+    from identities.queries.access import reach_graph
+    from identities.queries.choke_points import attachment_cuts, hop_evidence
+
+    # u7 holds an inline policy granting a as well as ops' assume-a: no attachment cuts u7.
+    # u1 and u2 get assume-a from ops only; u3 has it attached: the covering set detaches it
+    # from ops (u1, u2) and from u3 before any statement of assume-a, which a and x need too.
+    accounts = small_estate()
+    for user in accounts[HOME]["users"][:2]:
+        user["AttachedManagedPolicies"] = []
+    accounts[HOME]["users"].append(
+        iam_user(HOME, "u7", inline={"own": _assume(ROLE_A)}),
+    )
+    import_bundle(
+        with_group(estate_bundle(accounts), "ops", [ASSUME_A], ["u1", "u2", "u7"]), label="h.json"
+    )
+    analyse_estate()
+    graph = reach_graph()
+    assert graph is not None
+    choke = build_choke_graph(graph.graph, [ADMIN])
+    ops, u7 = arn(HOME, "group", "ops"), arn(HOME, "user", "u7")
+
+    cuts = attachment_cuts(choke, hop_evidence(choke, graph.graph), graph.graph)
+    both = what_if(proposal_from([("detach", [ASSUME_A, ops]), ("detach", [ASSUME_A, U3])]))
+
+    assert {item.principal: sorted(cut.principals) for item, cut in cuts.items()} == {
+        ops: [U1, U2],
+        U3: [U3],
+        U4: [U4],
+    }
+    assert u7 not in _reach_removed(both)
+    assert _reach_removed(both) == [U1, U2, U3]
+
+
+@pytest.mark.django_db
+def test_detaching_equals_importing_the_estate_without_the_attachment():
+    from identities.models import AnalysisRun
+
+    accounts = small_estate()
+    accounts[HOME]["users"] += [iam_user(HOME, "u5"), iam_user(HOME, "u6", attached=[ASSUME_B])]
+    import_bundle(
+        with_group(estate_bundle(accounts), "ops", [ASSUME_A], ["u5", "u6"]), label="1.json"
+    )
+    analyse_estate()
+    first = AnalysisRun.objects.latest("pk").pk
+    ops = arn(HOME, "group", "ops")
+    out = StringIO()
+    call_command("what_if", "--detach", ASSUME_A, ops, "--detach", ASSUME_B, U4, stdout=out,
+                 stderr=StringIO())  # fmt: skip
+    proposed = orjson.loads(out.getvalue())
+
+    accounts[HOME]["users"][3]["AttachedManagedPolicies"] = []
+    bundle = with_group(estate_bundle(accounts), "ops", [], ["u5", "u6"])
+    import_bundle(bundle, label="2.json")
+    analyse_estate()
+    changes = StringIO()
+    call_command("access_changes", "--from", str(first), "--format", "json", stdout=changes,
+                 stderr=StringIO())  # fmt: skip
+    stored = orjson.loads(changes.getvalue())
+
+    assert proposed["admin_reach_removed"] == [U4, arn(HOME, "user", "u5")]
+    for key in proposed:
+        if key not in ("from", "to"):
+            assert proposed[key] == stored[key], key
+
+
+@pytest.mark.django_db
+def test_detaching_what_is_not_attached_is_refused(small):
+    with pytest.raises(WhatIfError, match="is not attached to"):
+        proposal_from([("detach", [ASSUME_B, U1])])

@@ -12,14 +12,6 @@ if TYPE_CHECKING:
     from django.test import Client
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts() -> None:
-    """Throttle counts live in the cache, which outlives a test's database."""
-    from django.core.cache import cache
-
-    cache.clear()
-
-
 @pytest.fixture
 def token_for(user_with_role: Callable[[str], User]) -> Callable[[str], str]:
     """`token_for("viewer")`: a new login with that role ("" for none) and a token of its."""

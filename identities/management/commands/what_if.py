@@ -1,7 +1,7 @@
 """What a proposed IAM change would change in access, without touching the stored estate:
 python manage.py what_if --format json (--trust-policy ROLE_ARN FILE | --policy POLICY FILE |
 --boundary ARN FILE | --scp POLICY_ID FILE | --remove-membership USER_ARN GROUP_ARN |
---remove-statement POLICY SID_OR_INDEX)..."""
+--remove-statement POLICY SID_OR_INDEX | --detach POLICY_ARN PRINCIPAL_ARN)..."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ _OPTIONS = {
     "scp": ("POLICY_ID", "FILE"),
     "remove-membership": ("USER_ARN", "GROUP_ARN"),
     "remove-statement": ("POLICY", "SID_OR_INDEX"),
+    "detach": ("POLICY_ARN", "PRINCIPAL_ARN"),
 }
 
 
@@ -43,7 +44,8 @@ class Command(BaseCommand):
         "analysis run id), to (null), edges_added, edges_removed, edges_changed, "
         "administrators_added, administrators_removed, admin_reach_added, admin_reach_removed, "
         "findings_new, findings_resolved. POLICY is a managed policy ARN, a role ARN (its trust "
-        "policy), OWNER_ARN#POLICY_NAME (an inline policy) or an SCP/RCP id. FILE holds a "
+        "policy), OWNER_ARN#POLICY_NAME (an inline policy) or an SCP/RCP id; --detach takes a "
+        "managed policy off a user, group or role. FILE holds a "
         "policy document as JSON ('-' reads standard input). Nothing is stored."
     )
 
