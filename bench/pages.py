@@ -140,9 +140,12 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
         "account matrix": (r("account-matrix"), {}),
         "account matrix cell": (
             r("account-matrix") + "?" + urlencode({"from": source, "to": target}),
-            HTMX,
+            {**HTMX, "HTTP_HX_TARGET": "matrix-cell"},
         ),
-        "account matrix column": (r("account-matrix") + f"?to={target}", HTMX),
+        "account matrix column": (
+            r("account-matrix") + f"?to={target}",
+            {**HTMX, "HTTP_HX_TARGET": "matrix-cell"},
+        ),
         "findings": (r("findings"), {}),
         "explain": (
             r("explain") + "?" + urlencode({"source": edge.source, "target": role.arn}),

@@ -47,6 +47,7 @@ from identities.analysis.reach import (
     CLASS_PREFIX,
     ESCALATE_PREFIX,
     GROUP_PREFIX,
+    HOP_PREFIXES,
     VIA_PREFIX,
     is_hop_node,
 )
@@ -197,42 +198,41 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
     into: list[list[int]] = [[]]
 
     def node(label: Hashable) -> int:
-        found = number.get(label)
-        if found is None:
-            found = number[label] = len(labels)
-            labels.append(label)
-            out.append([])
-            into.append([])
-        return found
-
-    def link(start: int, end: int) -> None:
-        out[start].append(end)
-        into[end].append(start)
+        number[label] = len(labels)
+        labels.append(label)
+        out.append([])
+        into.append([])
+        return len(labels) - 1
 
     stack = []
     onwards: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for target in wanted:
-        link(0, node(target))
         stack.append(target)
+        out[0].append(node(target))
+        into[-1].append(0)
     while stack:
         label = stack.pop()
         at = number[label]
         for before in pred[label]:
             if before in wanted:
                 continue
-            fresh = before not in number
-            if is_hop_node(before):
+            end = number.get(before)
+            if end is None:
+                end = node(before)
+                stack.append(before)
+            if before.startswith(HOP_PREFIXES):
                 # A granted hop (hop node -> principal), reversed and split by a node of its
                 # own: node -> (before, node) -> before.
                 split = (before, label)
                 middle = node(split)
-                link(at, middle)
-                link(middle, node(before))
+                out[at].append(middle)
+                into[middle].append(at)
+                out[middle].append(end)
+                into[end].append(middle)
                 onwards[before].append(split)
             else:
-                link(at, node(before))
-            if fresh:
-                stack.append(before)
+                out[at].append(end)
+                into[end].append(at)
     idom = immediate_dominators(out, into)
     principals = frozenset(
         label

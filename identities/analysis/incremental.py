@@ -306,11 +306,12 @@ def policy_after(
         aid for aid, acc in estate.accounts.items() if acc.rcp_levels != old_levels[aid][1]
     }
     contents = _Contents()
+    rcp_accounts = set()
     for aid in rcp_changed:
         old = tuple(tuple(contents.doc(d) for d in lv) for lv in old_levels[aid][1])
         new = tuple(tuple(contents.doc(d) for d in lv) for lv in estate.accounts[aid].rcp_levels)
         if old != new:
-            return "the change alters what an RCP says about sts:AssumeRole into its roles"
+            rcp_accounts.add(aid)
     affected: list[Actor] = []
     edges_change = False
     for actor in estate.actors:
@@ -358,6 +359,18 @@ def policy_after(
         return f"analysis #{stored.run.pk} kept no reach graph"
     if edges_change:
         _edges_after(estate, affected, after, graph)
+    if rcp_accounts:
+        # What an RCP says about sts:AssumeRole decides every edge into its accounts' roles.
+        services = _services(after)
+        _role_edges_after(
+            estate, [r for r in estate.roles if r.account.account_id in rcp_accounts], after, graph
+        )
+        changed = {arn for arn, _ in services ^ _services(after)}
+        accounts = {estate.by_arn[arn].account.account_id for arn in changed}
+        ids = {id(actor) for actor in evaluated}
+        evaluated += [
+            a for a in estate.actors if a.account.account_id in accounts and id(a) not in ids
+        ]
     evaluated_ids = {id(actor) for actor in evaluated}
     part = replace(
         estate,
@@ -496,6 +509,43 @@ def _edges_after(
             graph.add_edges_from((via, target) for target in targets - denied)
         else:
             graph.add_edge(arn, group)
+
+
+def _role_edges_after(
+    estate: Estate, roles: list[Actor], after: AccessSnapshot, reach: ReachGraph
+) -> None:
+    """Replace in ``after`` (and the reach graph) every access edge into these roles, and the
+    findings their edges decide, evaluated again."""
+    arns = {role.arn for role in roles}
+    result = compute_role_edges(estate, roles, group_principals(estate), Evaluator())
+    kept = _without_roles(after, arns)
+    added = state_of_results(result, [], {}, [])
+    after.rows = kept.rows | added.rows
+    after.classes = {**kept.classes, **added.classes}
+    after.refs.update(added.refs)
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for arn, group in after.members.items():
+        by_group[group].append(arn)
+    possible: dict[str, set[str]] = defaultdict(set)
+    refused: dict[str, set[str]] = defaultdict(set)
+    for edge in result.edges:
+        if edge.possible:
+            possible[edge.target.arn].add(edge.source)
+        elif edge.actor is not None:
+            refused[edge.target.arn].add(edge.source)
+    for role_class in result.classes:
+        sources = {grant.source for grant in role_class.grants if grant.possible}
+        for role in role_class.roles:
+            possible[role.arn] |= sources
+    for role in roles:
+        reach.replace_incoming(role.arn, sorted(possible[role.arn]), refused[role.arn], by_group)
+    found = trust_findings(replace(estate, roles=roles), result.edges)
+    after.findings = {
+        key: summary
+        for key, summary in after.findings.items()
+        if not (summary["principal"] in arns and summary["kind"] in TRUST_FINDINGS)
+    }
+    after.findings.update(finding_identity(record) for record in found)
 
 
 def _service_edges(state: AccessSnapshot, estate: Estate) -> list[EdgeRecord]:

@@ -62,8 +62,8 @@ class AccessLoader:
         self.builder = builder
         self.group_pks: dict[str, int] = {}
         self.big_groups: set[str] = set()
-        # pk -> (name, account id) of users and roles, pk -> row of access groups
-        self.names: dict[str, dict[int, tuple[str, str]]] = {"user": {}, "role": {}}
+        # pk -> (name, account id, ARN) of users and roles, pk -> row of access groups
+        self.names: dict[str, dict[int, tuple[str, str, str]]] = {"user": {}, "role": {}}
         self.groups: dict[int, tuple[str, str, str, int, str]] = {}
         scope = builder.scope
         outcomes = {"allow", "conditional"}
@@ -91,17 +91,18 @@ class AccessLoader:
         missing = {pk for pk in pks if pk is not None and pk not in known}
         if missing:
             model = IamUser if kind == "user" else IamRole
-            for pk, name, account_id in model.objects.filter(pk__in=missing).values_list(
-                "pk", "name", "account__account_id"
+            for pk, name, account_id, arn in model.objects.filter(pk__in=missing).values_list(
+                "pk", "name", "account__account_id", "arn"
             ):
-                known[pk] = (name, account_id)
+                known[pk] = (name, account_id, arn)
 
     # nodes
 
     def principal(self, kind: str, pk: int) -> str:
-        name, account_id = self.names[kind][pk]
+        name, account_id, arn = self.names[kind][pk]
         node_id = principal_node_id(kind, account_id, name)
-        if self.builder.node(node_id, kind, name, account_id):
+        # The ARN rides along: the escalation edges find the drawn principals by it.
+        if self.builder.node(node_id, kind, name, account_id, arn=arn):
             self.builder.pks[node_id] = pk
         return node_id
 

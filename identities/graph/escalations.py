@@ -21,6 +21,7 @@ from identities.queries.escalations import (
     count_escalations_by_account,
     escalation_graph_edges,
 )
+from identities.queries.shared_cache import shared_for_run
 
 ESCALATE = "escalate"
 
@@ -154,12 +155,14 @@ def add_escalation_edges(
     add_ends: bool = True,
     out_of: Iterable[str] | None = None,
     into: Iterable[str] | None = None,
+    cache_as: str = "",
 ) -> tuple[set[str], set[str], int]:
     """Draw the escalations out of the ``out_of`` nodes and into the ``into`` nodes (every user
     and role drawn, for None), at most ``EDGE_LIMIT`` edges (proven and unconditional first).
     With ``add_ends`` the other end is added when the scope keeps it, else only escalations
     between drawn principals are. Returns the targets added, the sources added and how many
-    edges were left out."""
+    edges were left out. ``cache_as`` names a picture whose principals are the same for every
+    request (a whole account): its edges are then ranked once per analysis run."""
     scope = builder.scope
     if not scope.keeps_kind(ESCALATE):
         return set(), set(), 0
@@ -188,23 +191,31 @@ def add_escalation_edges(
             for arn, wanted in asked.items()
             if (found := known.get(arn, set())) and (wanted is None or found & wanted)
         }
-    by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
-    onto = set().union(*(found for found in asked.values() if found is not None))
-    every = None in asked.values()
-    for escalation in escalation_graph_edges(asked, None if every else onto):
-        assert escalation.target is not None
-        source, target = escalation.principal, escalation.target
-        wanted = asked.get(source)
-        if wanted is not None and target not in wanted:
-            continue
-        if (source in node_of and target in node_of) or (
-            add_ends and (source in leaving or target in entering)
-        ):
-            by_pair[(source, target)].append(escalation)
-    edges = [(pair, attrs) for pair, found in by_pair.items()
-             if (attrs := _edge_attrs(found, scope.conditional)) is not None]  # fmt: skip
-    edges.sort(key=lambda item: (item[1]["status"] != "proven", item[1]["outcome"], item[0]))
-    shown = edges[:EDGE_LIMIT]
+
+    def ranked() -> tuple[list[tuple[tuple[str, str], dict[str, Any]]], int]:
+        by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
+        onto = set().union(*(found for found in asked.values() if found is not None))
+        every = None in asked.values()
+        for escalation in escalation_graph_edges(asked, None if every else onto):
+            assert escalation.target is not None
+            source, target = escalation.principal, escalation.target
+            wanted = asked.get(source)
+            if wanted is not None and target not in wanted:
+                continue
+            if (source in node_of and target in node_of) or (
+                add_ends and (source in leaving or target in entering)
+            ):
+                by_pair[(source, target)].append(escalation)
+        edges = [(pair, attrs) for pair, found in by_pair.items()
+                 if (attrs := _edge_attrs(found, scope.conditional)) is not None]  # fmt: skip
+        edges.sort(key=lambda item: (item[1]["status"] != "proven", item[1]["outcome"], item[0]))
+        return edges[:EDGE_LIMIT], len(edges)
+
+    if cache_as:
+        # The same principals drawn for every request of this name: ranked once per run.
+        shown, total = shared_for_run(f"graph:escalations:{cache_as}:{scope.conditional}", ranked)
+    else:
+        shown, total = ranked()
     rows = _principal_rows({arn for (pair, _) in shown for arn in pair} - set(node_of))
     added: tuple[set[str], set[str]] = (set(), set())
     for (source, target), attrs in shown:
@@ -219,9 +230,9 @@ def add_escalation_edges(
         if source in node_of and target in node_of:
             builder.edge(
                 node_of[source], node_of[target], ESCALATE, key=(ESCALATE, attrs["outcome"]),
-                **attrs,
+                **{k: list(v) if isinstance(v, list) else v for k, v in attrs.items()},
             )  # fmt: skip
-    return added[0], added[1], len(edges) - len(shown)
+    return added[0], added[1], total - len(shown)
 
 
 def add_escalation_counts(

@@ -288,8 +288,12 @@ def build_identity_graph(
     if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):
         _grow_identity(builder, expanded)
     if not folded_by_sql:
-        # The view's neighbourhood is structural: escalations between the principals it holds.
-        add_escalation_edges(builder, add_ends=False)
+        # The view's neighbourhood is structural: escalations between the principals it holds
+        # (for a whole account, always the same ones).
+        whole = account_id and not focus and not expanded and not scope.accounts
+        add_escalation_edges(
+            builder, add_ends=False, cache_as=f"account:{account_id}" if whole else ""
+        )
     # A whole account folds sooner than the estate: past `READABLE_NODES` its four columns no
     # longer fit a browser window at a legible zoom; its folded nodes list their members.
     limit = min(threshold, READABLE_NODES) if account_id and not focus else threshold

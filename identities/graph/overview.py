@@ -24,6 +24,7 @@ from identities.graph.build import (
 )
 from identities.graph.escalations import add_escalation_counts
 from identities.queries.access import run_cached
+from identities.queries.escalations import count_escalations_by_account
 from identities.queries.graph_edges import (
     EdgeFilter,
     EdgeSelection,
@@ -31,6 +32,7 @@ from identities.queries.graph_edges import (
     count_edges,
     count_edges_by_account,
 )
+from identities.queries.shared_cache import shared_for_run, warmer
 
 
 def load_identity_overview(builder: Builder) -> None:
@@ -165,6 +167,70 @@ def _account_index() -> tuple[dict[int, int], dict[int, int]]:
     return run_cached("account-index", load) or load(0)
 
 
+def _access_groups() -> dict[int, tuple[int, str, int]]:
+    """Access group pk -> (account pk, kind, member count), read once per run and process."""
+
+    def load(run_id: int) -> dict[int, tuple[int, str, int]]:
+        return {
+            pk: (account_pk, kind, n)
+            for pk, account_pk, kind, n in models.AccessGroup.objects.values_list(
+                "pk", "account_id", "kind", "member_count"
+            )
+        }
+
+    return run_cached("access-group-index", load) or load(0)
+
+
+def _filter_key(edge_filter: EdgeFilter) -> str:
+    return ":".join(
+        ",".join(sorted(values))
+        for values in (edge_filter.outcomes, edge_filter.source_kinds, edge_filter.accounts)
+    )
+
+
+def estate_edge_counts(edge_filter: EdgeFilter) -> list[dict[str, Any]]:
+    """`count_edges_by_account` of the current run, counted once per run and filter for every
+    process (the default filter when the analysis finishes: `warm_overview`)."""
+    return shared_for_run(
+        f"graph:edge-counts:{_filter_key(edge_filter)}",
+        lambda: list(count_edges_by_account(edge_filter)),
+    )
+
+
+def _account_edge_counts(
+    account_id: str, selection: EdgeSelection, edge_filter: EdgeFilter
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The edges into the account counted per source and outcome, and those leaving it per
+    source kind, access group, target role and outcome; once per run, account and filter."""
+
+    def count() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        into = count_edges(
+            EdgeSelection(targets=selection.targets),
+            edge_filter,
+            ("source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
+             "outcome"),
+        )  # fmt: skip
+        leaving = EdgeSelection(
+            source_roles=selection.source_roles,
+            source_users=selection.source_users,
+            source_groups=selection.source_groups,
+        )
+        out = count_edges(
+            leaving, edge_filter, ("source_kind", "source_group_id", "target_id", "outcome")
+        )
+        return into, out
+
+    return shared_for_run(f"graph:account-edges:{account_id}:{_filter_key(edge_filter)}", count)
+
+
+@warmer("graph-overview")
+def warm_overview() -> None:
+    """The estate's access overview counts (default filter) and escalation counts, so that no
+    request pays for them."""
+    estate_edge_counts(_edge_filter(Scope()))
+    count_escalations_by_account()
+
+
 def load_access_overview(builder: Builder, selection: EdgeSelection, account_id: str = "") -> None:
     """Users and roles of each account folded into one node each, outside parties kept, the
     edges between them counted by the database (GROUP BY), never one row per edge.
@@ -175,22 +241,13 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
     """
     scope = builder.scope
     account_of = dict(models.Account.objects.values_list("pk", "account_id"))
-    groups = {
-        pk: (account_pk, kind)
-        for pk, account_pk, kind in models.AccessGroup.objects.values_list(
-            "pk", "account_id", "kind"
-        )
-    }
+    groups = _access_groups()
     counts: dict[tuple[str, str, Any], dict[str, Any]] = {}
     if account_id:
         role_account, user_account = _account_index()
         edge_filter = _edge_filter(scope)
-        rows: Iterable[dict[str, Any]] = count_edges(
-            EdgeSelection(targets=selection.targets),
-            edge_filter,
-            ("source", "source_kind", "source_group_id", "source_user_id", "source_role_id",
-             "outcome"),
-        )  # fmt: skip
+        into, out = _account_edge_counts(account_id, selection, edge_filter)
+        rows: Iterable[dict[str, Any]] = [dict(row) for row in into]
         for row in rows:
             row["target_account"] = None
             row["source_account"] = (
@@ -204,17 +261,9 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
             )
             row["outside_source"] = row["source"]
         _add_overview_rows(builder, rows, account_of, account_id, counts)
-        leaving = EdgeSelection(
-            source_roles=selection.source_roles,
-            source_users=selection.source_users,
-            source_groups=selection.source_groups,
-        )
-        rows = count_edges(
-            leaving, edge_filter, ("source_kind", "source_group_id", "target_id", "outcome")
-        )
         own = next(pk for pk, value in account_of.items() if value == account_id)
         kept = []
-        for row in rows:
+        for row in map(dict, out):
             target_account = role_account.get(row["target_id"])
             if target_account == own:
                 continue  # counted with the edges into the account
@@ -226,7 +275,7 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
         _add_overview_rows(builder, kept, account_of, account_id, counts)
     else:
         _add_overview_rows(
-            builder, count_edges_by_account(_edge_filter(scope)), account_of, account_id, counts
+            builder, estate_edge_counts(_edge_filter(scope)), account_of, account_id, counts
         )
     for (source_id, target_id, key), data in counts.items():
         builder.graph.add_edge(source_id, target_id, key=key, **data)
@@ -235,9 +284,7 @@ def load_access_overview(builder: Builder, selection: EdgeSelection, account_id:
     )
     # Every user and role is in exactly one access group: their sizes sum to the counts.
     sizes: dict[tuple[str, str], int] = defaultdict(int)
-    for account_pk, kind, n in models.AccessGroup.objects.values_list(
-        "account_id", "kind", "member_count"
-    ):
+    for account_pk, kind, n in groups.values():
         sizes[(kind, account_of[account_pk])] += n
     for _, data in builder.graph.nodes(data=True):
         if data["kind"] == "aggregate":

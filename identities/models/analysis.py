@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from django.db import models
 from django.db.models import Q
 
+from identities.models.checks import one_of
 from identities.models.estate import Account, IamRole, IamUser
 from identities.models.runs import RunStatus, SyncRun, Timed, run_status_check
 
@@ -110,9 +111,7 @@ class AccessGroup(models.Model):
 
     class Meta:
         ordering = ["account", "kind", "label"]
-        constraints = [
-            models.CheckConstraint(condition=Q(kind__in=["user", "role"]), name="accessgroup_kind"),
-        ]
+        constraints = [one_of("kind", ["user", "role"], "accessgroup_kind")]
 
     def __str__(self) -> str:
         return self.label
@@ -239,24 +238,11 @@ class StoredAccessEdge(EdgeFields):
         db_table = "identities_accessedgerow"
         indexes = [models.Index(fields=["target", "outcome"], name="accessedge_target_outcome")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(outcome__in=["allow", "conditional", "denied"]),
-                name="accessedge_outcome",
-            ),
-            models.CheckConstraint(
-                condition=Q(
-                    source_kind__in=[
-                        "user",
-                        "role",
-                        "group",
-                        "account",
-                        "external",
-                        "service",
-                        "federated",
-                        "anyone",
-                    ]
-                ),
-                name="accessedge_source_kind",
+            one_of("outcome", ["allow", "conditional", "denied"], "accessedge_outcome"),
+            one_of(
+                "source_kind",
+                ["user", "role", "group", "account", "external", "service", "federated", "anyone"],
+                "accessedge_source_kind",
             ),
         ]
 
@@ -318,9 +304,7 @@ class Administrator(models.Model):
         ordering = ["arn"]
         constraints = [
             _user_or_role("administrator"),
-            models.CheckConstraint(
-                condition=Q(basis__in=["full", "escalation"]), name="administrator_basis"
-            ),
+            one_of("basis", ["full", "escalation"], "administrator_basis"),
         ]
 
     def __str__(self) -> str:
@@ -383,20 +367,17 @@ class Finding(models.Model):
     class Meta:
         ordering = ["kind", "principal_arn", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(severity__in=["high", "medium", "low"]), name="finding_severity"
-            ),
-            models.CheckConstraint(
-                condition=Q(
-                    kind__in=[
-                        "public_role",
-                        "root_trust_without_external_id",
-                        "admin_without_mfa",
-                        "stale_access_key",
-                        "stale_password",
-                    ]
-                ),
-                name="finding_kind",
+            one_of("severity", ["high", "medium", "low"], "finding_severity"),
+            one_of(
+                "kind",
+                [
+                    "public_role",
+                    "root_trust_without_external_id",
+                    "admin_without_mfa",
+                    "stale_access_key",
+                    "stale_password",
+                ],
+                "finding_kind",
             ),
         ]
 
@@ -476,13 +457,8 @@ class EscalationEdge(models.Model):
             models.Index(fields=["method"], name="escalationedge_method"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["proven", "potential"]), name="escalationedge_status"
-            ),
-            models.CheckConstraint(
-                condition=Q(source_kind__in=["user", "role", "group"]),
-                name="escalationedge_source_kind",
-            ),
+            one_of("status", ["proven", "potential"], "escalationedge_status"),
+            one_of("source_kind", ["user", "role", "group"], "escalationedge_source_kind"),
         ]
 
     def __str__(self) -> str:

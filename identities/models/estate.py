@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from identities.models.checks import one_of, unique
+
 
 class Account(models.Model):
     account_id = models.CharField(max_length=12, unique=True)
@@ -80,9 +82,7 @@ class OrgNode(models.Model):
 
     class Meta:
         ordering = ["path"]
-        constraints = [
-            models.CheckConstraint(condition=Q(kind__in=["root", "ou"]), name="orgnode_kind"),
-        ]
+        constraints = [one_of("kind", ["root", "ou"], "orgnode_kind")]
 
     def __str__(self) -> str:
         return self.path
@@ -106,10 +106,7 @@ class OrgPolicy(models.Model):
         ordering = ["type", "name"]
         verbose_name_plural = "org policies"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(type__in=["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]),
-                name="orgpolicy_type",
-            ),
+            one_of("type", ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"], "orgpolicy_type")
         ]
 
     def __str__(self) -> str:
@@ -138,9 +135,7 @@ class ManagedPolicy(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "managed policies"
-        constraints = [
-            models.UniqueConstraint(fields=["account", "arn"], name="managedpolicy_account_arn"),
-        ]
+        constraints = [unique("account", "arn", name="managedpolicy_account_arn")]
         indexes = [models.Index(fields=["name"]), models.Index(fields=["arn"])]
 
     def __str__(self) -> str:
@@ -160,9 +155,7 @@ class PolicyVersion(models.Model):
 
     class Meta:
         ordering = ["-is_default", "version_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["policy", "version_id"], name="policyversion_unique"),
-        ]
+        constraints = [unique("policy", "version_id", name="policyversion_unique")]
 
     def __str__(self) -> str:
         return f"{self.policy.name} {self.version_id}"
@@ -182,8 +175,8 @@ class Principal(models.Model):
         abstract = True
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "unique_id"], name="%(class)s_unique_id"),
-            models.UniqueConstraint(fields=["account", "name"], name="%(class)s_name"),
+            unique("account", "unique_id", name="%(class)s_unique_id"),
+            unique("account", "name", name="%(class)s_name"),
         ]
         indexes = [models.Index(fields=["arn"])]
 
@@ -236,9 +229,7 @@ class GroupMembership(models.Model):
     group = models.ForeignKey(IamGroup, on_delete=models.CASCADE, related_name="memberships")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "group"], name="groupmembership_unique"),
-        ]
+        constraints = [unique("user", "group", name="groupmembership_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group}"
@@ -342,8 +333,8 @@ class IdentityProvider(models.Model):
     class Meta:
         ordering = ["kind", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "arn"], name="identityprovider_arn"),
-            models.CheckConstraint(condition=Q(kind__in=["saml", "oidc"]), name="idp_kind"),
+            unique("account", "arn", name="identityprovider_arn"),
+            one_of("kind", ["saml", "oidc"], "idp_kind"),
         ]
 
     def __str__(self) -> str:
@@ -365,8 +356,8 @@ class AccessKey(models.Model):
     class Meta:
         ordering = ["slot"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "slot"], name="accesskey_slot"),
-            models.CheckConstraint(condition=Q(slot__in=[1, 2]), name="accesskey_slot_1_or_2"),
+            unique("user", "slot", name="accesskey_slot"),
+            one_of("slot", [1, 2], "accesskey_slot_1_or_2"),
         ]
 
     def __str__(self) -> str:

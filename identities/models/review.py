@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from identities.models.analysis import AnalysisRun, Severity
+from identities.models.checks import one_of, unique
 
 SEVERITY_RANK: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
 
@@ -71,11 +72,7 @@ class AccessChange(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["diff", "category"], name="accesschange_diff_category")]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(severity__in=["high", "medium", "low"]), name="accesschange_severity"
-            ),
-        ]
+        constraints = [one_of("severity", ["high", "medium", "low"], "accesschange_severity")]
 
     def __str__(self) -> str:
         return f"{self.category} {self.source} {self.target}".strip()
@@ -138,9 +135,7 @@ class SuppressionRule(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(applies_to__in=["finding", "edge"]), name="suppressionrule_applies_to"
-            ),
+            one_of("applies_to", ["finding", "edge"], "suppressionrule_applies_to"),
             models.CheckConstraint(
                 condition=Q(applies_to="finding", decision__in=["accepted", "suppressed"])
                 | Q(applies_to="edge", decision="expected"),
@@ -191,10 +186,9 @@ class TrackedFinding(models.Model):
         ordering = ["status", "kind", "principal_arn"]
         indexes = [models.Index(fields=["status", "severity"], name="trackedfinding_status")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["open", "accepted", "suppressed", "resolved"]),
-                name="trackedfinding_status",
-            ),
+            one_of(
+                "status", ["open", "accepted", "suppressed", "resolved"], "trackedfinding_status"
+            )
         ]
 
     def __str__(self) -> str:
@@ -241,9 +235,7 @@ class EdgeReview(models.Model):
 
     class Meta:
         ordering = ["source", "target"]
-        constraints = [
-            models.UniqueConstraint(fields=["source", "target"], name="edgereview_one_per_edge"),
-        ]
+        constraints = [unique("source", "target", name="edgereview_one_per_edge")]
 
     def __str__(self) -> str:
         return f"{self.source} -> {self.target}: expected"
@@ -307,9 +299,7 @@ class NotificationDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["destination", "run"], name="delivery_once_per_run"),
-        ]
+        constraints = [unique("destination", "run", name="delivery_once_per_run")]
 
     def __str__(self) -> str:
         return f"{self.destination} #{self.run_id}: {self.status}"

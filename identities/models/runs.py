@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from identities.models.checks import one_of
 from identities.models.estate import Account
 
 
@@ -22,7 +23,7 @@ class RunStatus(models.TextChoices):
 
 def run_status_check(prefix: str) -> models.CheckConstraint:
     """The database refuses a status `RunStatus` does not name."""
-    return models.CheckConstraint(condition=Q(status__in=RunStatus.values), name=f"{prefix}_status")
+    return one_of("status", RunStatus.values, f"{prefix}_status")
 
 
 class Timed:
@@ -96,9 +97,7 @@ class SyncRun(Timed, models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(source__in=["import", "aws"]), name="syncrun_source"
-            ),
+            one_of("source", ["import", "aws"], "syncrun_source"),
             run_status_check("syncrun"),
             # The database refuses a second pending/running AWS sync of the same account (or a
             # second organisation run), whatever the broker: two clicks make one sync.
@@ -195,11 +194,7 @@ class Change(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["sync_run", "kind"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(action__in=["added", "removed", "changed"]), name="change_action"
-            ),
-        ]
+        constraints = [one_of("action", ["added", "removed", "changed"], "change_action")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.kind} {self.key}"

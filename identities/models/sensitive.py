@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 from identities.models.analysis import ReachPathFields
+from identities.models.checks import one_of, unique
 from identities.models.estate import IamRole, IamUser
 
 
@@ -36,10 +36,8 @@ class SensitiveTarget(models.Model):
     class Meta:
         ordering = ["kind", "value"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(kind__in=["arn", "name_glob", "tag"]), name="sensitivetarget_kind"
-            ),
-            models.UniqueConstraint(fields=["kind", "value"], name="sensitivetarget_unique"),
+            one_of("kind", ["arn", "name_glob", "tag"], "sensitivetarget_kind"),
+            unique("kind", "value", name="sensitivetarget_unique"),
         ]
 
     def __str__(self) -> str:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import networkx as nx
 import orjson
-from django.db.models import TextField
+from django.db import connection
+from django.db.models import Manager, Model, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from identities.analysis.choke_points import (
     ATTACHMENT,
     IDENTITY,
+    MAX_ONWARDS,
     MEMBERSHIP,
     TRUST,
     ChokeGraph,
@@ -56,7 +59,9 @@ from identities.queries.access import POSSIBLE
 from identities.queries.escalations import escalations_from
 from identities.queries.findings import administrators
 from identities.queries.sensitive import sensitive_roles
+from identities.queries.shared_cache import shared_for_run, warmer
 
+M = TypeVar("M", bound=Model)
 ADMIN, SENSITIVE, ALL = "admin", "sensitive", "all"
 TARGET_CHOICES = (ADMIN, SENSITIVE, ALL)
 
@@ -141,13 +146,12 @@ def grants_between(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], list[Gr
     hops of a large estate number tens of thousands."""
     sources = {source for source, _ in pairs}
     group_of = dict(
-        AccessGroupMember.objects.filter(arn__in=sources).values_list("arn", "group__key")
+        _where_in(AccessGroupMember.objects, "arn", sources).values_list("arn", "group__key")
     )
     wanted = sources | {GROUP_PREFIX + key for key in group_of.values()}
-    role_of = dict(
-        IamRole.objects.filter(arn__in={target for _, target in pairs}).values_list("pk", "arn")
-    )
-    rows = AccessEdge.objects.filter(source__in=wanted, target_id__in=list(role_of))
+    targets = {target for _, target in pairs}
+    role_of = dict(_where_in(IamRole.objects, "arn", targets).values_list("pk", "arn"))
+    rows = _where_in(_where_in(AccessEdge.objects, "source", wanted), "target_id", role_of)
     parsed: dict[str, tuple[str, ...]] = {}
     own: set[tuple[str, str]] = set()
     found: dict[tuple[str, str], list[Grant]] = defaultdict(list)
@@ -168,6 +172,15 @@ def grants_between(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], list[Gr
         if group is not None and (source, target) not in own:
             found[(source, target)].extend(found.get((GROUP_PREFIX + group, target), ()))
     return {pair: found[pair] for pair in pairs if found.get(pair)}
+
+
+def _where_in(rows: Manager[M] | QuerySet[M], column: str, values: Collection[Any]) -> QuerySet[M]:
+    """``rows`` whose ``column`` is one of ``values``: one array parameter on PostgreSQL, where
+    a list of tens of thousands of values spelled out in the query takes seconds to build."""
+    if connection.vendor != "postgresql":
+        return rows.filter(**{f"{column}__in": list(values)})
+    table = rows.model._meta.db_table
+    return rows.extra(where=[f'"{table}"."{column}" = ANY(%s)'], params=[list(values)])
 
 
 def _of_layer(refs: Iterable[str], layer: str) -> list[str]:
@@ -240,36 +253,73 @@ def hop_holders(hop: tuple[str, str], graph: nx.DiGraph) -> set[str]:
     return {holder}
 
 
+@dataclass(frozen=True)
+class _Site:
+    """Where an identity statement cuts: its hops, the principals every path of which takes
+    one of them, whether all of them are conditional, their holders."""
+
+    hops: tuple[tuple[str, str], ...]
+    principals: frozenset[str]
+    conditional: bool
+    holders: frozenset[str]
+
+
+def _identity_sites(
+    choke: ChokeGraph, evidence: dict[tuple[str, str], HopEvidence], graph: nx.DiGraph
+) -> dict[str, list[_Site]]:
+    """Managed policy ARN -> the sites it grants alone (by one statement a hop): a dominating
+    hop, or every hop onwards from a dominating hop node."""
+    found: dict[str, list[_Site]] = defaultdict(list)
+
+    def add(hops: list[tuple[str, str]], principals: Iterable[str], policies: set[str]) -> None:
+        holders = frozenset(hop_holders(hops[0], graph)) if policies else frozenset()
+        if not holders:
+            return
+        site = _Site(
+            tuple(hops),
+            frozenset(principals),
+            all(evidence[hop].conditional for hop in hops),
+            holders,
+        )
+        for policy in policies:
+            found[policy].append(site)
+
+    for hop, grant in evidence.items():
+        if choke.dominated.get(hop):
+            add([hop], choke.dominated[hop], _managed(grant))
+    for node, principals in choke.through.items():
+        hops = choke.onwards[node]
+        if 2 <= len(hops) <= MAX_ONWARDS and all(hop in evidence for hop in hops):
+            # Each hop onwards may need another statement of the policy: detaching it takes
+            # them all.
+            add(hops, principals, set.intersection(*(_managed(evidence[hop]) for hop in hops)))
+    return found
+
+
+def _managed(grant: HopEvidence) -> set[str]:
+    """The managed policies of which one identity statement alone grants the hop."""
+    return {
+        item.policy
+        for item in necessary_items(grant)
+        if item.layer == IDENTITY and "#" not in item.policy and ":policy/" in item.policy
+    }
+
+
 def attachment_cuts(
     choke: ChokeGraph, evidence: dict[tuple[str, str], HopEvidence], graph: nx.DiGraph
 ) -> dict[ChokeItem, ItemCut]:
-    """(managed policy, user/group/role) -> what detaching the policy from it cuts: a critical
-    hop's principals, where the hop holds through one statement of that managed policy alone
-    and every principal holding the hop has the policy through that one attachment (its own,
-    or, for users, one IAM group's); or, of an access group whose members hold the policy
-    through different attachments, a member whose one way on is the hop's start and that holds
-    the policy through one attachment."""
-    wanted: dict[tuple[tuple[str, str], str], set[str]] = {}  # (hop, policy) -> its holders
-    for hop, grant in evidence.items():
-        if not choke.dominated.get(hop):
-            continue
-        policies = {
-            item.policy
-            for item in necessary_items(grant)
-            if item.layer == IDENTITY and "#" not in item.policy and ":policy/" in item.policy
-        }
-        if policies:
-            holders = hop_holders(hop, graph)
-            for policy in policies:
-                if holders:
-                    wanted[(hop, policy)] = holders
-    if not wanted:
+    """(managed policy, user/group/role) -> what detaching the policy from it cuts, where a
+    statement of the policy alone grants a dominating hop (or every hop onwards from a
+    dominating hop node): the principals behind it when every principal holding the hop has
+    the policy through that one attachment (its own, or, for users, one IAM group's); else,
+    each holder with one attachment of the policy whose one way on is the hop's start."""
+    sites = _identity_sites(choke, evidence, graph)
+    if not sites:
         return {}
-    policies = {policy for _, policy in wanted}
     carriers: dict[tuple[str, str], set[str]] = defaultdict(set)  # (principal, policy) -> ARNs
     group_policies: dict[str, set[str]] = defaultdict(set)
     for policy, user, group, role in PolicyAttachment.objects.filter(
-        policy__arn__in=policies
+        policy__arn__in=list(sites)
     ).values_list("policy__arn", "user__arn", "group__arn", "role__arn"):
         if group:
             group_policies[group].add(policy)
@@ -281,20 +331,25 @@ def attachment_cuts(
         for policy in group_policies[group]:
             carriers[(user, policy)].add(group)
     found: dict[ChokeItem, ItemCut] = defaultdict(ItemCut)
-    for (hop, policy), holders in wanted.items():
-        dominated, conditional = choke.dominated[hop], evidence[hop].conditional
-        through = set.union(*(carriers.get((holder, policy), set()) for holder in holders))
-        if len(through) == 1 and all(len(carriers.get((h, policy), ())) == 1 for h in holders):
-            item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(through)))
-            found[item].add(hop, dominated, conditional)
-            continue
-        # Holders with different attachments: one whose only way on is this hop's start is
-        # cut by its own one attachment.
-        for principal in dominated & holders:
-            own = carriers.get((principal, policy), set())
-            if len(own) == 1 and graph.out_degree(principal) == 1:
-                item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(own)))
-                found[item].add(hop, [principal], conditional)
+    for policy, of_policy in sites.items():
+        for site in of_policy:
+            of_holders = [carriers.get((holder, policy), set()) for holder in site.holders]
+            if (
+                all(len(through) == 1 for through in of_holders)
+                and len(set.union(*of_holders)) == 1
+            ):
+                item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(of_holders[0])))
+                for hop in site.hops:
+                    found[item].add(hop, site.principals, site.conditional)
+                continue
+            # Holders with different attachments: one whose only way on is the site's hop node
+            # is cut by its own one attachment.
+            for principal in site.principals & site.holders:
+                own = carriers.get((principal, policy), set())
+                if len(own) == 1 and graph.out_degree(principal) == 1:
+                    item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(own)))
+                    for hop in site.hops:
+                        found[item].add(hop, [principal], site.conditional)
     return dict(found)
 
 
@@ -316,3 +371,24 @@ def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeRepor
     report.critical_hops = len(choke.dominated)
     report.seconds = round(time.perf_counter() - clock, 2)
     return report
+
+
+PAGE_LIMIT = 25  # the changes the Choke points page shows
+
+
+def page_report(target: str = ADMIN) -> ChokeReport:
+    """The first `PAGE_LIMIT` choke points to ``target``, computed once per analysis run for
+    every process (`shared_cache.shared_for_run`), and stored when the analysis finishes
+    (`warm_choke_points`), so that no request computes them. Without a sensitive role, those to
+    both are those to administrators."""
+    if target == ALL and not sensitive_roles().exists():
+        return replace(page_report(ADMIN), target=ALL)
+    return shared_for_run(
+        f"choke-points:{target}:{PAGE_LIMIT}", lambda: choke_points(target, limit=PAGE_LIMIT)
+    )
+
+
+@warmer("choke-points")
+def warm_choke_points() -> dict[str, float]:
+    """Store the page's choke points of the current run for every target; seconds each."""
+    return {target: page_report(target).seconds for target in TARGET_CHOICES}

@@ -35,6 +35,10 @@ _FIELDS = (
 )
 
 
+# The keys of an escalation as the ``escalations`` command, the API and the CSV export give it.
+ESCALATION_ROW_FIELDS = ("principal", "method", "status", "target", "conditions", "granted_by")
+
+
 @dataclass(frozen=True, slots=True)
 class Escalation:
     """One principal that can use one method on one target (None: on itself)."""
@@ -55,15 +59,11 @@ class Escalation:
         return bool(self.conditions)
 
     def as_row(self) -> dict[str, Any]:
-        """The object the ``escalations`` command prints (a contract: see the README)."""
-        return {
-            "principal": self.principal,
-            "method": self.method,
-            "status": self.status,
-            "target": self.target,
-            "conditions": list(self.conditions),
-            "granted_by": list(self.granted_by),
-        }
+        """The object the ``escalations`` command prints (a contract: see the README): the
+        fields of `ESCALATION_ROW_FIELDS`, tuples as lists."""
+        row: dict[str, Any] = {name: getattr(self, name) for name in ESCALATION_ROW_FIELDS}
+        row["conditions"], row["granted_by"] = list(self.conditions), list(self.granted_by)
+        return row
 
 
 def _expand(
@@ -443,7 +443,19 @@ def count_escalations_by_account(account_id: str | None = None) -> list[Escalati
     and kind, outcome), those into or out of ``account_id`` only if given: the folded pictures
     draw one edge per count. Like the unfolded pictures, a principal's methods onto one target
     count once; a group's row counts once per member (about: a member's own row onto the same
-    target counts again)."""
+    target counts again).
+
+    Counted once per analysis run for every process (it reads every stored row;
+    `shared_cache.shared_for_run`, filled when the analysis finishes)."""
+    from identities.queries.shared_cache import shared_for_run  # it reads the run here
+
+    counts = shared_for_run("escalations:by-account", _count_escalations_by_account)
+    if not account_id:
+        return counts
+    return [c for c in counts if account_id in (c.source_account, c.target_account)]
+
+
+def _count_escalations_by_account() -> list[EscalationCount]:
     pairs: dict[tuple[str, str], tuple[str, str, int, bool]] = {}
     rows = EscalationEdge.objects.values_list(
         "source",
@@ -466,13 +478,19 @@ def count_escalations_by_account(account_id: str | None = None) -> list[Escalati
                 unconditional,
             )
     counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
+    principal_of: dict[str, tuple[str, str] | None] = {}  # target -> (account, kind), parsed once
     for (_, target), (source_account, source_of, held, unconditional) in pairs.items():
-        parsed = parse_arn(target)
-        target_of = classify_arn(target)
-        if parsed is None or target_of not in (SourceKind.USER, SourceKind.ROLE):
-            continue
-        if account_id and account_id not in (source_account, parsed.account):
+        if target not in principal_of:
+            parsed = parse_arn(target)
+            target_of = classify_arn(target)
+            principal_of[target] = (
+                (parsed.account, str(target_of))
+                if parsed is not None and target_of in (SourceKind.USER, SourceKind.ROLE)
+                else None
+            )
+        found = principal_of[target]
+        if found is None:
             continue
         outcome = "allow" if unconditional else "conditional"
-        counts[(source_account, source_of, parsed.account, str(target_of), outcome)] += held
+        counts[(source_account, source_of, *found, outcome)] += held
     return [EscalationCount(*slot, n) for slot, n in sorted(counts.items())]

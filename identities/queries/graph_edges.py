@@ -244,14 +244,15 @@ def _set_apart(members: Iterable[tuple[int, str, int | None, int | None]]) -> se
                     candidates.add((group, target, arn))
     if not candidates:
         return set()
-    held: set[tuple[int, int]] = set()
-    group_ids = sorted({group for group, _, _ in candidates})
+    held: set[tuple[int | None, int]] = set()
     role_ids = sorted({target for _, target, _ in candidates})
     for start in range(0, len(role_ids), _CHUNK):
+        # By role only: the planner then reads the target index (a group filter beside it can
+        # turn the read into a scan of every group edge).
         held.update(
             AccessEdge.objects.filter(
                 target_id__in=role_ids[start : start + _CHUNK],
-                source_group_id__in=group_ids,
+                source_kind=_GROUP,
                 outcome__in=POSSIBLE,
             ).values_list("source_group_id", "target_id")
         )

@@ -38,7 +38,11 @@ TIMEOUT_SECONDS = 7 * 24 * 3600
 # Rows per chunk of a shared list: a page of the API (up to 1,000 rows) reads one or two.
 CHUNK_ROWS = 1000
 # Modules whose import registers warmers (`@warmer`).
-WARMER_MODULES = ("identities.api.views",)
+WARMER_MODULES = (
+    "identities.api.views",
+    "identities.queries.choke_points",
+    "identities.graph.overview",
+)
 
 _warmers: dict[str, Callable[[], object]] = {}
 

@@ -8,10 +8,11 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, TypeVar
 
+from identities import arns
 from identities.analysis.reach import Reached
-from identities.arns import account_of, classify_source
 from identities.models import AccessEdge, Account
 from identities.queries.access import DirectAccess
 
@@ -19,6 +20,12 @@ T = TypeVar("T")
 
 _TRUST_REF = " of trust policy "
 _GROUP_KIND = AccessEdge.SourceKind.GROUP
+
+
+# An ARN's account and kind, remembered: a role's summary reads them for tens of thousands of
+# principals, the same ones at every request (the estate's principals bound the memory).
+account_of = lru_cache(maxsize=500_000)(arns.account_of)
+classify_source = lru_cache(maxsize=500_000)(arns.classify_source)
 
 
 @dataclass(frozen=True)

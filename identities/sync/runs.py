@@ -216,26 +216,23 @@ def run_account_sync(
             "Sync run %s: took the lock of account %s over from run %s", run_id, account_id, holder
         )
     try:
-        return _run_locked(
-            run,
-            lock,
-            task_id=task_id,
-            session=session,
-            config=config,
-            defer_throttled=defer_throttled,
-        )
+        return _run_locked(run, lock, task_id, _Access(session, config, defer_throttled))
     finally:
         lock.release()
 
 
+@dataclass(frozen=True)
+class _Access:
+    """How an account sync reaches AWS: the management session (None: the credential chain's),
+    botocore's config, and whether a throttled account is deferred rather than failed."""
+
+    session: boto3.Session | None
+    config: Config | None
+    defer_throttled: bool
+
+
 def _run_locked(
-    run: SyncRun,
-    lock: AccountLock | NoLock,
-    *,
-    task_id: str,
-    session: boto3.Session | None,
-    config: Config | None,
-    defer_throttled: bool,
+    run: SyncRun, lock: AccountLock | NoLock, task_id: str, aws: _Access
 ) -> AccountOutcome:
     account_id = run.target_account_id
     silent_since = run.heartbeat_at
@@ -265,9 +262,7 @@ def _run_locked(
     heartbeat.counter.calls, heartbeat.counter.retries = run.aws_calls, run.aws_retries
     logger.info("Sync run %s: account %s as %s", run.pk, account_id, target.role_name_or_arn)
     with heartbeat.background():
-        return _collect_and_import(
-            run, heartbeat, sync_settings, target, session, config, defer_throttled
-        )
+        return _collect_and_import(run, heartbeat, sync_settings, target, aws)
 
 
 def _clock(value: datetime | None) -> str:
@@ -275,25 +270,19 @@ def _clock(value: datetime | None) -> str:
 
 
 def _collect_and_import(
-    run: SyncRun,
-    heartbeat: Heartbeat,
-    sync_settings: Any,
-    target: Any,
-    session: boto3.Session | None,
-    config: Config | None,
-    defer_throttled: bool,
+    run: SyncRun, heartbeat: Heartbeat, sync_settings: Any, target: Any, aws: _Access
 ) -> AccountOutcome:
     account_id = run.target_account_id
     counter = heartbeat.counter
     try:
         entry = collect_member_account(
-            session or base_session(sync_settings),
+            aws.session or base_session(sync_settings),
             account_id=account_id,
             role_name_or_arn=target.role_name_or_arn,
             external_id=target.external_id or None,
             region=sync_settings.region,
             name=target.name or None,
-            config=config,
+            config=aws.config,
             counter=counter,
         )
         bundle = make_bundle([entry], warnings=[], generated_at=datetime.now(UTC))
@@ -301,7 +290,7 @@ def _collect_and_import(
         heartbeat.beat("validating", force=True)
         validate_bundle(bundle, source=f"AWS account {account_id}")
     except AWS_ERRORS as exc:
-        if defer_throttled and is_throttling(exc):
+        if aws.defer_throttled and is_throttling(exc):
             return _defer(run, describe_error(exc), counter)
         return _fail(run.pk, account_id, describe_error(exc), counter)
     except Exception as exc:  # a bug in one account must not stop the others

@@ -11,11 +11,12 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from identities.queries import access
-from identities.queries.choke_points import ADMIN, TARGET_CHOICES, choke_points
+from identities.queries.choke_points import ADMIN, PAGE_LIMIT, TARGET_CHOICES, page_report
 from identities.roles import VIEWER
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
 
-PAGE_LIMIT = 25
+# The principals listed under each change (the top one may cut thousands at 50 accounts).
+PRINCIPALS_SHOWN = 100
 
 
 def _what_if_link(argv: list[str]) -> str:
@@ -29,14 +30,9 @@ def choke_points_page(request: HtmxHttpRequest) -> HttpResponse:
     target = request.GET.get("target") or ADMIN
     if target not in TARGET_CHOICES:
         target = ADMIN
-    # Seconds of work on a large estate: once per process and analysis run, not per request.
-    report = (
-        access.cached_for_run(
-            f"choke-points:{target}", lambda: choke_points(target, limit=PAGE_LIMIT)
-        )
-        if access.current_run()
-        else None
-    )
+    # Seconds of work on a large estate: stored when the analysis finishes, read here.
+    analysis = access.current_run()
+    report = page_report(target) if analysis else None
     rows = [
         (
             point,
@@ -46,11 +42,14 @@ def choke_points_page(request: HtmxHttpRequest) -> HttpResponse:
         for point in (report.points if report else [])
     ]
     context = {
-        "analysis": access.current_run(),
+        "analysis": analysis,
         "report": report,
         "rows": rows,
         "target": target,
         "target_choices": TARGET_CHOICES,
         "limit": PAGE_LIMIT,
+        "shown": PRINCIPALS_SHOWN,
+        "shown_slice": f":{PRINCIPALS_SHOWN}",
+        "minus_shown": -PRINCIPALS_SHOWN,
     }
     return render_page_or_fragment(request, "identities/choke_points.html", "choke-points", context)

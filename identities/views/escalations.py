@@ -17,6 +17,7 @@ from identities.analysis.who_can import who_can
 from identities.models import IamRole, IamUser
 from identities.queries import access
 from identities.queries.escalations import (
+    ESCALATION_ROW_FIELDS,
     Escalation,
     ExpandedEscalations,
     count_methods,
@@ -36,7 +37,7 @@ FILTERS = ("account", "method", "status")
 
 
 def _csv_rows(escalations: Iterable[Escalation]) -> Iterator[list[str]]:
-    yield ["principal", "method", "status", "target", "conditions", "granted_by"]
+    yield list(ESCALATION_ROW_FIELDS)
     for e in escalations:
         yield [
             e.principal,

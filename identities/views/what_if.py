@@ -22,27 +22,35 @@ from identities.analysis.what_if import (
 )
 from identities.audit import record_audit
 from identities.bundle import BundleError
+from identities.forms import (
+    BaseWhatIfFormSet,
+    WhatIfFormSet,
+    WhatIfNameForm,
+    group_members,
+    what_if_initial,
+    what_if_initial_of_data,
+    what_if_initial_of_saved,
+)
 from identities.graph.proposal import proposal_graph_url
 from identities.models import WhatIfProposal
 from identities.queries import access
 from identities.roles import REVIEWER, VIEWER, has_role
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
-from identities.what_if_forms import (
-    WhatIfForm,
-    group_members,
-    initial_of,
-    initial_of_changes,
-)
 
 SAVED_SHOWN = 20
 
 
-def _context(request: HtmxHttpRequest, form: WhatIfForm, **extra: Any) -> dict[str, Any]:
-    option = form["change"].value()
-    group = form["argument"].value() if option == "remove-membership" else ""
+def _context(
+    request: HtmxHttpRequest, formset: BaseWhatIfFormSet, name_form: WhatIfNameForm, **extra: Any
+) -> dict[str, Any]:
+    rows = []
+    for form in formset.forms:
+        group = form["argument"].value() if form["change"].value() == "remove-membership" else ""
+        rows.append((form, group_members(str(group)) if group else []))
     return {
-        "form": form,
-        "members": group_members(str(group)) if group else [],
+        "formset": formset,
+        "rows": rows,
+        "name_form": name_form,
         "analysis": access.current_run(),
         "can_save": has_role(request.user, REVIEWER),
         "saved": WhatIfProposal.objects.select_related("created_by")[:SAVED_SHOWN],
@@ -50,65 +58,77 @@ def _context(request: HtmxHttpRequest, form: WhatIfForm, **extra: Any) -> dict[s
     }
 
 
-def _run(form: WhatIfForm) -> dict[str, Any] | None:
-    """The answer's summary, or None with the reason added to the form."""
-    assert form.proposal is not None
+def _render(
+    request: HtmxHttpRequest,
+    formset: BaseWhatIfFormSet,
+    name_form: WhatIfNameForm,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    return render_page_or_fragment(
+        request,
+        "identities/what_if.html",
+        "what-if-body",
+        _context(request, formset, name_form, **extra),
+        status=status,
+    )
+
+
+def _run(formset: BaseWhatIfFormSet) -> dict[str, Any] | None:
+    """The answer's summary, or None with the reason added to the formset."""
+    assert formset.proposal is not None
     try:
-        return answer_summary(what_if(form.proposal))
+        return answer_summary(what_if(formset.proposal))
     except WhatIfError as exc:
-        form.add_error(None, str(exc))
+        formset.forms[0].add_error(None, str(exc))
         return None
 
 
 @require_role(VIEWER)
 @require_GET
 def what_if_page(request: HtmxHttpRequest) -> HttpResponse:
-    """The editor, prefilled from ``?edit=OPTION&target=…``, ``?change=ARGV`` or
+    """The editor, prefilled from ``?edit=OPTION&target=…``, ``?change=ARGV`` (one or more) or
     ``?proposal=ID``."""
     saved_id = request.GET.get("proposal", "")
     saved = WhatIfProposal.objects.filter(pk=saved_id).first() if saved_id.isdigit() else None
-    initial = initial_of_changes(saved.changes) if saved else initial_of(request.GET)
-    form = WhatIfForm(initial=initial)
-    return render_page_or_fragment(
-        request, "identities/what_if.html", "what-if-body", _context(request, form)
-    )
+    initial = what_if_initial_of_saved(saved.changes) if saved else what_if_initial(request.GET)
+    name_form = WhatIfNameForm(initial={"name": saved.name} if saved else None)
+    return _render(request, WhatIfFormSet(initial=initial), name_form)
 
 
 @require_role(VIEWER)
 @require_POST
 def what_if_run(request: HtmxHttpRequest) -> HttpResponse:
-    """Run the edited change and show the difference (nothing is stored)."""
-    form = WhatIfForm(request.POST)
-    summary = _run(form) if form.is_valid() else None
-    return render_page_or_fragment(
-        request,
-        "identities/what_if.html",
-        "what-if-body",
-        _context(request, form, summary=summary),
-        status=_status(request, summary is not None),
+    """Run the proposal and show the difference (nothing is stored); or, with ``action`` "add"
+    or "refresh", show the editor again with one more change, or with the fields each change's
+    kind takes (nothing is run)."""
+    action = request.POST.get("action", "")
+    name_form = WhatIfNameForm(request.POST)
+    if action in ("add", "refresh"):
+        initial = what_if_initial_of_data(request.POST, add=action == "add")
+        return _render(request, WhatIfFormSet(initial=initial), name_form)
+    formset = WhatIfFormSet(request.POST)
+    summary = _run(formset) if formset.is_valid() else None
+    return _render(
+        request, formset, name_form, summary=summary, status=_status(request, summary is not None)
     )
 
 
 @require_role(REVIEWER)
 @require_POST
 def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
-    """Run the edited change and save it, named, with its result; go to its permalink."""
-    form = WhatIfForm(request.POST)
-    if form.is_valid() and not form.cleaned_data["name"]:
-        form.add_error("name", "Name the proposal to save it.")
-    summary = _run(form) if form.is_valid() else None
+    """Run the proposal and save it, named, with its result; go to its permalink."""
+    formset, name_form = WhatIfFormSet(request.POST), WhatIfNameForm(request.POST)
+    if name_form.is_valid() and not name_form.cleaned_data["name"]:
+        name_form.add_error("name", "Name the proposal to save it.")
+    summary = _run(formset) if formset.is_valid() and name_form.is_valid() else None
     if summary is None:
-        return render_page_or_fragment(
-            request,
-            "identities/what_if.html",
-            "what-if-body",
-            _context(request, form),
-            status=_status(request, ok=False),
-        )
+        return _render(request, formset, name_form, status=_status(request, ok=False))
     now = timezone.now()
     proposal = WhatIfProposal.objects.create(
-        name=form.cleaned_data["name"],
-        changes=form.changes(),
+        name=name_form.cleaned_data["name"],
+        changes=formset.changes(),
         created_by=request.user,  # type: ignore[misc]  # require_role: logged in
         created_at=now,
         result=summary,

@@ -107,7 +107,7 @@
           "text-halign": "center",
           "text-margin-y": -6,
           "text-max-width": 600,
-          padding: 18,
+          "z-compound-depth": "bottom",
           events: "no",
         },
       },
@@ -227,14 +227,27 @@
         if (!(hop.edge in hopNumbers)) hopNumbers[hop.edge] = String(index + 1);
       });
     });
+    // An account box is drawn as a plain node behind its principals, sized here from theirs:
+    // compound nodes would cost Cytoscape a bounds update up the tree for every node.
+    var boxes = {};
     data.nodes.forEach(function (node) {
+      if (!node.parent || typeof node.x !== "number") return;
+      var box = boxes[node.parent] || { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
+      box.x1 = Math.min(box.x1, node.x - (node.w || 200) / 2);
+      box.x2 = Math.max(box.x2, node.x + (node.w || 200) / 2);
+      box.y1 = Math.min(box.y1, node.y - (node.h || 32) / 2);
+      box.y2 = Math.max(box.y2, node.y + (node.h || 32) / 2);
+      boxes[node.parent] = box;
+    });
+    data.nodes.forEach(function (node) {
+      if (node.kind === "box" && !boxes[node.id]) return;
       var classes = [node.kind];
       if (node.sub) classes.push("has-sub");
       if (node.outside) classes.push("outside");
       (node.flags || []).concat(node.classes || []).forEach(function (name) {
         classes.push(name);
       });
-      // A compound's opacity multiplies its children's: boxes and headers never fade.
+      // Boxes and headers never fade.
       var structural = node.kind === "box" || node.kind === "column";
       if (highlighted[node.id]) classes.push("hl");
       else if (!structural && data.highlight && data.highlight.length) classes.push("faded");
@@ -244,12 +257,21 @@
           display: node.display || node.label,
           w: node.w || 200,
           h: node.h || 32,
+          box: node.parent || "",
         }),
         classes: classes.join(" "),
         selectable: !structural,
         grabbable: false,
       };
-      if (node.kind !== "box") element.position = { x: node.x, y: node.y };
+      delete element.data.parent;
+      var box = boxes[node.id];
+      if (box) {
+        element.data.w = box.x2 - box.x1 + 2 * BOX_PADDING;
+        element.data.h = box.y2 - box.y1 + 2 * BOX_PADDING;
+        element.position = { x: (box.x1 + box.x2) / 2, y: (box.y1 + box.y2) / 2 };
+      } else {
+        element.position = { x: node.x, y: node.y };
+      }
       elements.push(element);
     });
     data.edges.forEach(function (edge) {
@@ -421,11 +443,14 @@
     } else {
       if (cy) cy.destroy();
       container.removeAttribute("data-ready");
+      // Created empty, then filled in one batch: the server placed every node, so no layout
+      // runs (a preset layout would move each node again, one event each), and the opening
+      // viewport comes from the data, not from measuring every drawn label.
       cy = window.cytoscape({
         container: container,
-        elements: elements,
+        elements: [],
         style: style(palette(container), big),
-        layout: { name: "preset", fit: true, padding: 30 },
+        layout: { name: "null" },
         minZoom: 0.02,
         maxZoom: 2.5,
         boxSelectionEnabled: false,
@@ -434,9 +459,11 @@
         hideEdgesOnViewport: big,
         pixelRatio: big ? 1 : "auto",
       });
+      cy.batch(function () {
+        cy.add(elements);
+      });
+      cy.viewport(openingViewport(data, cy.width(), cy.height()));
       currentView = data.view;
-      capZoom();
-      legibleAround(data);
       wire(cy);
       window.iamvizGraph = cy;
       markFirstDraw(container, started);
@@ -446,27 +473,87 @@
       var node = cy.getElementById(selected);
       if (node.nonempty()) node.select();
     }
-    if (data.highlight && data.highlight.length) {
-      var path = cy.collection();
-      data.highlight.forEach(function (id) {
-        path = path.union(cy.getElementById(id));
-      });
-      if (path.nonempty() && data.nodes.length > 40) cy.fit(path, 60);
-    }
   }
 
   var LEGIBLE_ZOOM = 0.75; // 12 px labels drawn at 9 px
-  var DOUBLE_TAP_MS = 300; // a second tap on the same node within this makes a double tap
+  var OPENING_ZOOM = 0.6; // the least a view opens at: 12 px labels drawn at 7.2 px
+  var FIT_PADDING = 30;
+  var BOX_PADDING = 18; // node.box padding; its title sits above it
+  var BOX_TITLE = 26;
 
-  function legibleAround(data) {
-    // A question's answer opens readable around the node it asks about, not fitted to a speck.
-    var focus = data.stats && data.stats.focus;
-    var node = focus ? cy.getElementById(focus) : cy.collection();
-    if (node.nonempty() && cy.zoom() < LEGIBLE_ZOOM) {
-      cy.zoom(LEGIBLE_ZOOM);
-      cy.center(node);
+  function extent(nodes) {
+    // The model box around nodes, as Cytoscape will draw them (account boxes included).
+    var box = { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
+    var parented = false;
+    nodes.forEach(function (node) {
+      if (node.kind === "box" || typeof node.x !== "number") return;
+      var w = (node.w || 200) / 2;
+      var h = (node.h || 32) / 2;
+      if (node.parent) parented = true;
+      box.x1 = Math.min(box.x1, node.x - w);
+      box.x2 = Math.max(box.x2, node.x + w);
+      box.y1 = Math.min(box.y1, node.y - h);
+      box.y2 = Math.max(box.y2, node.y + h);
+    });
+    if (parented) {
+      box.x1 -= BOX_PADDING;
+      box.x2 += BOX_PADDING;
+      box.y1 -= BOX_PADDING + BOX_TITLE;
+      box.y2 += BOX_PADDING;
     }
+    return box;
   }
+
+  function openingViewport(data, width, height) {
+    // The whole graph when it fits at a legible zoom (a handful of nodes no larger than 1.3);
+    // else legible, around the node selected or asked about, the paths found, the account
+    // asked for or, failing those, from the top left corner where the columns start.
+    var all = extent(data.nodes);
+    if (!isFinite(all.x1)) return { zoom: 1, pan: { x: width / 2, y: height / 2 } };
+    var fit = Math.min((width - 2 * FIT_PADDING) / Math.max(all.x2 - all.x1, 1), (height - 2 * FIT_PADDING) / Math.max(all.y2 - all.y1, 1));
+    var zoom = Math.min(fit, 1.3);
+    var area = all;
+    if (fit < OPENING_ZOOM) {
+      var byId = {};
+      data.nodes.forEach(function (node) {
+        byId[node.id] = node;
+      });
+      var query = new URL(window.location.href).searchParams;
+      var account = query.get("account");
+      var selected = query.get("node");
+      var focus = data.stats && data.stats.focus;
+      var wanted = [];
+      if (selected && byId[selected]) {
+        wanted = [byId[selected]];
+        zoom = LEGIBLE_ZOOM;
+      } else if (focus && byId[focus]) {
+        wanted = [byId[focus]];
+        zoom = LEGIBLE_ZOOM;
+      } else if (data.highlight && data.highlight.length) {
+        wanted = data.highlight.map(function (id) { return byId[id]; }).filter(Boolean);
+        zoom = OPENING_ZOOM;
+      } else if (account) {
+        wanted = data.nodes.filter(function (node) { return node.parent === "box:4:" + account; });
+        zoom = OPENING_ZOOM;
+      } else {
+        zoom = OPENING_ZOOM;
+      }
+      if (wanted.length) {
+        area = extent(wanted);
+        var wantedFit = Math.min((width - 2 * FIT_PADDING) / Math.max(area.x2 - area.x1, 1), (height - 2 * FIT_PADDING) / Math.max(area.y2 - area.y1, 1));
+        zoom = Math.max(OPENING_ZOOM, Math.min(zoom, wantedFit));
+        var cx = (area.x1 + area.x2) / 2;
+        var cy0 = (area.y1 + area.y2) / 2;
+        return { zoom: zoom, pan: { x: width / 2 - cx * zoom, y: height / 2 - cy0 * zoom } };
+      }
+      return { zoom: zoom, pan: { x: FIT_PADDING - all.x1 * zoom, y: FIT_PADDING - all.y1 * zoom } };
+    }
+    var mx = (area.x1 + area.x2) / 2;
+    var my = (area.y1 + area.y2) / 2;
+    return { zoom: zoom, pan: { x: width / 2 - mx * zoom, y: height / 2 - my * zoom } };
+  }
+
+  var DOUBLE_TAP_MS = 300; // a second tap on the same node within this makes a double tap
 
   function capZoom() {
     // A handful of nodes fitted to the canvas would be drawn huge: keep them at a readable size.
@@ -491,15 +578,13 @@
         if (existing.nonempty()) {
           existing.data(element.data);
           existing.classes(element.classes);
-          if (element.position && existing.isNode() && !existing.isParent()) existing.position(element.position);
+          if (element.position && existing.isNode()) existing.position(element.position);
         } else {
           cy.add(element);
         }
       });
     });
-    cy.fit(undefined, 30);
-    capZoom();
-    legibleAround(data);
+    cy.viewport(openingViewport(data, cy.width(), cy.height()));
     var container = cy.container();
     container.setAttribute("data-ready", "true");
   }
@@ -546,7 +631,7 @@
     });
     cy.batch(function () {
       cy.elements().forEach(function (element) {
-        if (element.isParent() || element.hasClass("column")) return;
+        if (element.hasClass("box") || element.hasClass("column")) return;
         var on = !!wanted[element.id()];
         element.toggleClass("hl", on);
         element.toggleClass("faded", !on);

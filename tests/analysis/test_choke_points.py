@@ -424,3 +424,37 @@ def test_detaching_equals_importing_the_estate_without_the_attachment():
 def test_detaching_what_is_not_attached_is_refused(small):
     with pytest.raises(WhatIfError, match="is not attached to"):
         proposal_from([("detach", [ASSUME_B, U1])])
+
+
+ASSUME_AB = arn(HOME, "policy", "assume-ab")
+U9, OPS = arn(HOME, "user", "u9"), arn(HOME, "group", "ops")
+
+
+def two_route_bundle() -> dict:
+    """The small estate, and u9 in the group ops, which carries assume-ab: one statement
+    allows assuming a, another b, so u9 has two routes to admin and no one statement cuts it;
+    detaching assume-ab from ops does."""
+    accounts = small_estate()
+    accounts[HOME]["users"].append(iam_user(HOME, "u9"))
+    both = _assume(ROLE_A)
+    both["Statement"].append({**both["Statement"][0], "Resource": ROLE_B})
+    accounts[HOME]["policies"].append(managed_policy(HOME, "assume-ab", both))
+    return with_group(estate_bundle(accounts), "ops", [ASSUME_AB], ["u9"])
+
+
+@pytest.mark.django_db
+def test_a_detach_ranks_where_each_route_needs_another_statement_of_the_policy():
+    import_bundle(two_route_bundle(), label="ab.json")
+    analyse_estate()
+
+    ranked = choke_points("admin").points
+    detach = ChokeItem(ATTACHMENT, policy=ASSUME_AB, principal=OPS)
+    answer = what_if(proposal_from([("detach", list(ranked[2].item.what_if[1:]))]))
+
+    assert [(p.item, p.weight, p.principals) for p in ranked] == [
+        (statement(ADMIN, 0, TRUST, "FromA"), 4.0, sorted([ROLE_A, U1, U2, U3])),
+        (statement(ADMIN, 1, TRUST, "FromB"), 2.0, sorted([ROLE_B, U4])),
+        (detach, 1.0, [U9]),
+    ]
+    assert ranked[2].as_dict()["what_if"] == ["--detach", ASSUME_AB, OPS]
+    assert _reach_removed(answer) == [U9]

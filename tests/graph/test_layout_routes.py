@@ -19,24 +19,34 @@ _KINDS = ("user", "role", "role", "service", "federated")
 
 def crossings(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(edge, node) for each edge whose drawn line enters a node it does not join: points every
-    2 px along the line against each node's drawn box less 3 px (a graze is not a crossing)."""
+    2 px along each run of the line (centres and waypoints) against the drawn box, less 3 px
+    (a graze is not a crossing), of each node near the run."""
     drawn = {n["id"]: n for n in nodes if n["kind"] not in {"box", "column"}}
     found = []
     for edge in edges:
         a, b = drawn[edge["source"]], drawn[edge["target"]]
         line = [(a["x"], a["y"]), *map(tuple, edge.get("route", [])), (b["x"], b["y"])]
-        points = []
+        hit = set()
         for (x0, y0), (x1, y1) in zip(line, line[1:], strict=False):
             steps = max(1, int(max(abs(x1 - x0), abs(y1 - y0)) / 2))
-            points += [
+            points = [
                 (x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(steps + 1)
             ]
-        for node_id, node in drawn.items():
-            if node_id in (edge["source"], edge["target"]):
-                continue
-            half_w, half_h = node["w"] / 2 - 3, node["h"] / 2 - 3
-            if any(abs(x - node["x"]) < half_w and abs(y - node["y"]) < half_h for x, y in points):
-                found.append((f"{edge['source']} -> {edge['target']}", node_id))
+            for node_id, node in drawn.items():
+                if node_id in (edge["source"], edge["target"]) or node_id in hit:
+                    continue
+                half_w, half_h = node["w"] / 2 - 3, node["h"] / 2 - 3
+                x, y = node["x"], node["y"]
+                if (
+                    min(x0, x1) > x + half_w
+                    or max(x0, x1) < x - half_w
+                    or min(y0, y1) > y + half_h
+                    or max(y0, y1) < y - half_h
+                ):
+                    continue  # the run's bounding box misses the node
+                if any(abs(px - x) < half_w and abs(py - y) < half_h for px, py in points):
+                    hit.add(node_id)
+        found += [(f"{edge['source']} -> {edge['target']}", node_id) for node_id in sorted(hit)]
     return found
 
 

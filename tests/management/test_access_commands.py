@@ -37,6 +37,19 @@ def edges(*args: str) -> list[dict]:
     return json.loads(run("access_edges", "--format", "json", *args))
 
 
+def alice_with_mfa(path: list[str], *granted_by: str) -> dict:
+    """The row of alice's edge (or chain) along `path`, which needs MFA."""
+    return {
+        "source": ALICE,
+        "target": path[-1],
+        "conditions": ["aws:MultiFactorAuthPresent"],
+        "condition_values": {"aws:MultiFactorAuthPresent": "MFA = true"},
+        "transitive": len(path) > 2,
+        "path": path,
+        "granted_by": list(granted_by),
+    }
+
+
 def test_analyse_command_stores_a_run(imported_sample):
     output = run("analyse", "--now", "2026-11-28")
 
@@ -65,17 +78,10 @@ def test_access_edges_json_direct_edge_of_the_chain(imported_sample):
 
     # Issue 9, item 10: what the condition requires, beside the key (condition operators page,
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean).
-    assert row == {
-        "source": ALICE,
-        "target": DEV_OPS,
-        "conditions": ["aws:MultiFactorAuthPresent"],
-        "condition_values": {"aws:MultiFactorAuthPresent": "MFA = true"},
-        "transitive": False,
-        "path": [ALICE, DEV_OPS],
-        "granted_by": [
-            f"statement 'AliceWithMFA' (Statement[0]) of trust policy dev-ops ({DEV_OPS})"
-        ],
-    }
+    assert row == alice_with_mfa(
+        [ALICE, DEV_OPS],
+        f"statement 'AliceWithMFA' (Statement[0]) of trust policy dev-ops ({DEV_OPS})",
+    )
 
 
 def test_access_edges_sources_cover_every_kind(imported_sample):
@@ -166,23 +172,15 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
     rows = edges("--transitive", "--account", PROD)
     [row] = [row for row in rows if row["source"] == ALICE and row["target"] == BREAK_GLASS]
 
-    assert row == {
-        "source": ALICE,
-        "target": BREAK_GLASS,
-        "conditions": ["aws:MultiFactorAuthPresent"],
-        "condition_values": {"aws:MultiFactorAuthPresent": "MFA = true"},
-        "transitive": True,
-        "path": [ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS],
-        "granted_by": [
-            f"statement 'AliceWithMFA' (Statement[0]) of trust policy dev-ops ({DEV_OPS})",
-            f"statement 'FromDevOps' (Statement[0]) of trust policy prod-ops ({PROD_OPS})",
-            "statement (Statement[0]) of AWS-managed policy PowerUserAccess "
-            "(arn:aws:iam::aws:policy/PowerUserAccess)",
-            f"statement 'HopToProd' (Statement[0]) of inline policy assume-prod-ops ({DEV_OPS})",
-            "statement 'FromProdOps' (Statement[0]) of trust policy prod-break-glass "
-            f"({BREAK_GLASS})",
-        ],
-    }
+    assert row == alice_with_mfa(
+        [ALICE, DEV_OPS, PROD_OPS, BREAK_GLASS],
+        f"statement 'AliceWithMFA' (Statement[0]) of trust policy dev-ops ({DEV_OPS})",
+        f"statement 'FromDevOps' (Statement[0]) of trust policy prod-ops ({PROD_OPS})",
+        "statement (Statement[0]) of AWS-managed policy PowerUserAccess "
+        "(arn:aws:iam::aws:policy/PowerUserAccess)",
+        f"statement 'HopToProd' (Statement[0]) of inline policy assume-prod-ops ({DEV_OPS})",
+        f"statement 'FromProdOps' (Statement[0]) of trust policy prod-break-glass ({BREAK_GLASS})",
+    )
     assert [(r["source"], r["target"]) for r in rows] == sorted(
         (r["source"], r["target"]) for r in rows
     )

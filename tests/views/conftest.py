@@ -73,6 +73,14 @@ def fragment_names(client: Client, url: str, **params: Any) -> list[str]:
     return page_names(response)
 
 
+def list_names(client: Client, url: str, params: dict[str, Any]) -> list[str]:
+    """The names on a list page with these filters: the same on the page and on its htmx
+    fragment."""
+    names = page_names(client.get(url, params))
+    assert fragment_names(client, url, **params) == names
+    return names
+
+
 def csv_export(client: Client, url: str, **params: Any) -> list[str]:
     """The lines of a list page's CSV download with these filters."""
     return csv_lines(client.get(url, {"format": "csv", **params}))

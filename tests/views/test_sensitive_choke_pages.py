@@ -101,7 +101,7 @@ def test_choke_points_page_ranks_the_changes_with_their_principals_and_what_if(
     run = urlencode({"change": f"--remove-statement {ADMIN} FromA"})
     assert f'href="/what-if/?{run}">Run what-if</a>' in page
     assert U1 in page and "4 principals" in page
-    assert "No single statement or membership" in fragment.content.decode()
+    assert "No single statement, attachment or membership" in fragment.content.decode()
     assert "<html" not in fragment.content.decode()
 
 

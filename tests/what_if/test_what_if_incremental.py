@@ -148,7 +148,7 @@ def test_a_trust_change_is_answered_incrementally_from_the_stored_analysis(
     ]
 
 
-def test_a_membership_change_analyses_the_whole_estate_and_says_why(
+def test_a_membership_change_is_answered_incrementally_as_the_whole_estate_answers_it(
     imported_sample: Any,
 ) -> None:
     alice = "arn:aws:iam::333333333333:user/alice"
@@ -158,5 +158,20 @@ def test_a_membership_change_analyses_the_whole_estate_and_says_why(
 
     answer = what_if(proposal)
 
+    assert answer.method == INCREMENTAL
+    assert answer.document() == what_if(proposal, incremental=False).document()
+
+
+def test_a_proposal_mixing_trust_and_identity_changes_analyses_the_whole_estate(
+    imported_sample: Any,
+) -> None:
+    alice = "arn:aws:iam::333333333333:user/alice"
+    group = GroupMembership.objects.filter(user__arn=alice).values_list("group__arn", flat=True)
+    proposal = Proposal()
+    proposal.remove_statement(PolicyRef(TRUST, PROD_OPS), "FromDevOps")
+    proposal.remove_membership(alice, group[0])
+
+    answer = what_if(proposal)
+
     assert answer.method == FULL
-    assert "memberships" in answer.why_full
+    assert "trust policies and other policies" in answer.why_full

@@ -92,7 +92,7 @@ def test_a_trust_policy_opened_to_anyone_shows_the_edges_it_adds(
     assert ALICE in added and "* anyone" in added
     assert DEV_OPS not in added  # it could assume prod-ops already
     assert "Findings appearing" in body
-    assert "re-evaluated only the roles whose trust policy changes" in body
+    assert "re-evaluated only what the change touches" in body
 
 
 def test_a_membership_removal_shows_the_paths_lost(
@@ -107,7 +107,7 @@ def test_a_membership_removal_shows_the_paths_lost(
     )
 
     assert response.status_code == 200
-    assert "analysed the whole estate" in response.content.decode()
+    assert "re-evaluated only what the change touches" in response.content.decode()
 
 
 def test_a_saved_proposal_has_a_permalink_and_runs_again_after_the_next_analysis(

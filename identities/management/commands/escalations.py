@@ -9,10 +9,8 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from identities.management.output import ContractCommand
-from identities.queries.escalations import iter_escalations
+from identities.queries.escalations import ESCALATION_ROW_FIELDS, iter_escalations
 from identities.queries.estate import is_user_or_role
-
-FIELDS = ("principal", "method", "status", "target", "conditions", "granted_by")
 
 
 class Command(ContractCommand):
@@ -24,7 +22,7 @@ class Command(ContractCommand):
     joins list cells with ' | '."""
 
     formats = ("json", "csv")
-    columns = FIELDS
+    columns = ESCALATION_ROW_FIELDS
 
     def add_options(self, parser: CommandParser) -> None:
         parser.add_argument("--account", help="only escalations of principals of this account")
