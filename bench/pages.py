@@ -1,6 +1,6 @@
 """Benchmark of every page of the site on an imported and analysed estate.
 
-    python bench/pages.py [--database-url URL] [--repeat 3] [--only NAME…] [--cold]
+    python bench/pages.py [--database-url URL] [--repeat 3] [--only NAME…] [--skip NAME…] [--cold]
 
 Times, through Django's test client (middleware, view, template), every URL pattern of
 `identities/urls.py` and `identities/api/urls.py` with representative parameters: the lists
@@ -279,13 +279,15 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=[], help="names (substrings) to time")
+    parser.add_argument("--skip", nargs="*", default=[], help="names (substrings) not to time")
     parser.add_argument("--cold", action="store_true", help="each first request in a new process")
     options = parser.parse_args()
     client = _setup(options.database_url)
     pages = {
         name: page
         for name, page in urls().items()
-        if not options.only or any(part in name for part in options.only)
+        if (not options.only or any(part in name for part in options.only))
+        and not any(part in name for part in options.skip)
     }
     results: dict[str, Any] = {}
     for name, (url, headers) in pages.items():

@@ -210,6 +210,10 @@ IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS = env.int("IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS",
 # Requests per user to the JSON API (/api/v1/), as Django REST framework's throttles read it
 # ("300/minute", "10/second"); counted in the default cache (CACHES), shared by the processes.
 IAMVIZ_API_RATE = env.str("IAMVIZ_API_RATE", default="300/minute")
+# The API's lists of the current run are stored in the cache when an analysis finishes, unless
+# the estate has more direct edges than this (groups counted per member); then the first
+# request that needs one builds and stores it.
+IAMVIZ_WARM_API_ROWS = env.int("IAMVIZ_WARM_API_ROWS", default=500_000)
 # Outgoing email (review notifications), e.g. smtp+tls://user:password@smtp.example.com:587;
 # the default prints messages to the log.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

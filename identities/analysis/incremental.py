@@ -18,10 +18,11 @@ and the what-if analyses the whole estate instead.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import orjson
 
@@ -73,6 +74,27 @@ class Stored:
         assert state is not None  # `stored_state` read its format
         return state
 
+    @cached_property
+    def _parts(self) -> tuple[dict[str, Any], str]:
+        head, _, rows = decompress_snapshot(self.blob).partition(META_END)
+        return orjson.loads(head), rows.decode()
+
+    def state_from(self, sources: set[str]) -> AccessSnapshot:
+        """The state with only the edges out of these sources (principals, ``group:KEY``):
+        all the comparison looks at when only their edges change (`policy_after`)."""
+        data, text = self._parts
+        found = set()
+        if len(sources) > _FEW_SOURCES:
+            found = {line for line in text.split(ROW_END) if line[: line.find(SEP)] in sources}
+        for source in sources if len(sources) <= _FEW_SOURCES else ():
+            found.update(_lines_from(text, source + SEP))
+        return AccessSnapshot.from_meta(data, found)
+
+    def services(self) -> set[tuple[str, str]]:
+        """(role, ``service:…``) of the stored possible service edges (as `_services`)."""
+        _, text = self._parts
+        return _services(AccessSnapshot(rows=set(_lines_from(text, SERVICE_PREFIX))))
+
     def state_into(self, arns: set[str]) -> AccessSnapshot:
         """The state with only the edges into these roles: all a change of their trust
         policies can change (the comparison looks at the pairs that changed alone). Reading
@@ -97,6 +119,23 @@ class Stored:
                     found.add(line)
                 at = text.find(needle, at + 1)
         return AccessSnapshot.from_meta(data, found, classes)
+
+
+def _lines_from(text: str, start: str) -> Iterator[str]:
+    """The rows of a stored state's text that begin with ``start``."""
+    if text.startswith(start):
+        end = text.find(ROW_END)
+        yield text[: end if end != -1 else len(text)]
+    needle = ROW_END + start
+    at = text.find(needle)
+    while at != -1:
+        end = text.find(ROW_END, at + 1)
+        yield text[at + 1 : end if end != -1 else len(text)]
+        at = text.find(needle, at + 1)
+
+
+# Beyond this many sources, one pass over every row beats a search per source.
+_FEW_SOURCES = 200
 
 
 def stored_state(run: AnalysisRun) -> tuple[Stored | None, str]:
@@ -190,14 +229,15 @@ def incremental_after(
 
 
 def _services(state: AccessSnapshot) -> set[tuple[str, str]]:
-    """(role, ``service:…``) of the state's possible service edges."""
-    return {
-        (edge.target, edge.source)
-        for line in state.rows
-        if line.startswith(SERVICE_PREFIX)
-        for edge in state.edges(line)
-        if edge.outcome in POSSIBLE
-    }
+    """(role, ``service:…``) of the state's possible service edges (one row each: a service
+    edge is never a role class's)."""
+    found = set()
+    for line in state.rows:
+        if line.startswith(SERVICE_PREFIX):
+            source, target, _, outcome, _ = line.split(SEP, 4)
+            if outcome in POSSIBLE:
+                found.add((target, source))
+    return found
 
 
 def _without_roles(state: AccessSnapshot, arns: set[str]) -> AccessSnapshot:
@@ -218,6 +258,9 @@ def _without_roles(state: AccessSnapshot, arns: set[str]) -> AccessSnapshot:
 # -- identity policies, boundaries, SCPs/RCPs, memberships ---------------------------------------
 
 
+Levels = tuple[tuple[Doc, ...], ...]
+
+
 @dataclass
 class Before:
     """What a proposal may change in a loaded estate, as `load_estate` built it (`capture`):
@@ -226,7 +269,7 @@ class Before:
 
     actors: dict[int, tuple[list[Doc], Doc | None, list[int]]]
     groups: dict[int, list[Doc]]
-    accounts: dict[str, tuple[object, object]]
+    accounts: dict[str, tuple[Levels, Levels]]
 
 
 def capture(estate: Estate) -> Before:
@@ -342,7 +385,14 @@ def policy_after(
     evaluated = affected + [
         a for a in estate.actors if a.account.account_id in wide and id(a) not in ids
     ]
-    state = stored.state
+    grouping = group_principals(estate) if edges_change else None
+    if rcp_accounts:
+        state = stored.state
+    elif grouping is None:
+        # No access edge changes: the comparison needs none.
+        state = stored.state_from(set())
+    else:
+        state = stored.state_from(_sources(affected, grouping, stored._parts[0]["members"]))
     after = replace(
         state,
         rows=set(state.rows),
@@ -357,11 +407,11 @@ def policy_after(
     )
     if graph is None:
         return f"analysis #{stored.run.pk} kept no reach graph"
-    if edges_change:
-        _edges_after(estate, affected, after, graph)
+    if grouping is not None:
+        _edges_after(estate, affected, grouping, after, graph)
     if rcp_accounts:
         # What an RCP says about sts:AssumeRole decides every edge into its accounts' roles.
-        services = _services(after)
+        services = stored.services()
         _role_edges_after(
             estate, [r for r in estate.roles if r.account.account_id in rcp_accounts], after, graph
         )
@@ -384,7 +434,7 @@ def policy_after(
     profiled, other_versions = facts
     escalations = compute_escalations(
         estate,
-        _service_edges(after, estate),
+        _service_edges(_services(after) if rcp_accounts else stored.services(), estate),
         admins,
         now=now,
         profiled=profiled,
@@ -405,16 +455,35 @@ def policy_after(
     return state, after
 
 
+def _changed_groups(affected: list[Actor], grouping: Grouping) -> list[AccessGroupInfo]:
+    """The access groups holding only principals whose policies change."""
+    ids = {id(actor) for actor in affected}
+    return [
+        group for group in grouping.groups if all(id(member) in ids for member in group.members)
+    ]
+
+
+def _sources(affected: list[Actor], grouping: Grouping, members: Mapping[str, str]) -> set[str]:
+    """The sources whose edges a change of these principals' policies may change, or that
+    the comparison reads for them: the principals, their access groups before and after."""
+    found = {actor.arn for actor in affected}
+    found.update(members[arn] for arn in list(found) if arn in members)
+    found.update(grouping.group_of[id(actor)].source for actor in affected)
+    found.update(group.source for group in _changed_groups(affected, grouping))
+    return found
+
+
 def _edges_after(
-    estate: Estate, affected: list[Actor], after: AccessSnapshot, reach: ReachGraph
+    estate: Estate,
+    affected: list[Actor],
+    grouping: Grouping,
+    after: AccessSnapshot,
+    reach: ReachGraph,
 ) -> None:
     """Replace in ``after`` (and the reach graph) the access edges out of these principals
     and out of the access groups that hold only such principals, evaluated again."""
-    grouping = group_principals(estate)
     ids = {id(actor) for actor in affected}
-    groups = [
-        group for group in grouping.groups if all(id(member) in ids for member in group.members)
-    ]
+    groups = _changed_groups(affected, grouping)
     accounts = {actor.account.account_id for actor in affected}
     arns = {actor.arn for actor in affected}
     roles = []
@@ -495,10 +564,10 @@ def _edges_after(
             via = VIA_PREFIX + source
             graph.add_edge(source, via)
             graph.add_edges_from((via, target) for target in targets)
-    for arn, group in new_members.items():
+    for arn, joined in new_members.items():
         targets = set()
-        if group in graph:
-            for node in graph._succ[group]:
+        if joined in graph:
+            for node in graph._succ[joined]:
                 targets.update(graph._succ[node] if node.startswith(CLASS_PREFIX) else (node,))
         if not targets:
             continue
@@ -508,7 +577,7 @@ def _edges_after(
             graph.add_edge(arn, via)
             graph.add_edges_from((via, target) for target in targets - denied)
         else:
-            graph.add_edge(arn, group)
+            graph.add_edge(arn, joined)
 
 
 def _role_edges_after(
@@ -548,11 +617,11 @@ def _role_edges_after(
     after.findings.update(finding_identity(record) for record in found)
 
 
-def _service_edges(state: AccessSnapshot, estate: Estate) -> list[EdgeRecord]:
-    """The possible service edges of a state, as the escalations read them (which roles a
-    service may assume)."""
+def _service_edges(pairs: set[tuple[str, str]], estate: Estate) -> list[EdgeRecord]:
+    """Possible service edges, (role, ``service:…``), as the escalations read them (which
+    roles a service may assume)."""
     found = []
-    for target, source in _services(state):
+    for target, source in pairs:
         role = estate.by_arn.get(target)
         if role is not None:
             found.append(EdgeRecord(source, SourceKind.SERVICE, role, ASSUME_ROLE, "allow"))

@@ -474,7 +474,7 @@ def what_if(
     when = now or (run.started_at if stored is not None else timezone.now())
     with _without_gc():
         estate = load_estate()
-        before = capture(estate)
+        loaded = capture(estate)
         apply_proposal(estate, proposal)
         found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full
         facts: tuple[set[int], set[str]] | None = None
@@ -486,7 +486,7 @@ def what_if(
                 found = _NOT_INCREMENTAL
             else:
                 facts = load_escalation_facts()
-                found = policy_after(stored, estate, before, now=when, facts=facts)
+                found = policy_after(stored, estate, loaded, now=when, facts=facts)
         elif stored is not None:
             found = "asked to"
         if isinstance(found, str):

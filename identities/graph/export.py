@@ -166,17 +166,25 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
         if edge["kind"] == "escalate":
             colour = "#1d4ed8" if hl else _SVG_ESCALATE
             dash = ' stroke-dasharray="3 3"' if edge.get("status") == "potential" else dash
-        x1, y1, x2, y2 = _clip(source, target)
+        changed = set(edge.get("classes", ())) & {"change-added", "change-removed"}
+        if "change-added" in changed and not hl:  # the page's changes since a sync
+            colour, dash = "#15803d", ""
+        elif "change-removed" in changed and not hl:
+            colour, dash = "#9f1239", ' stroke-dasharray="5 5"'
+        points = _edge_points(source, target, edge.get("route") or ())
         title = f"{source['label']} {EDGE_KIND_LABELS.get(edge['kind'], edge['kind'])} "
         title += target["label"]
         if edge.get("methods"):
             title += f" by {', '.join(edge['methods'])}"
         if edge.get("requirements") or edge.get("conditions"):
             title += " when " + "; ".join(edge.get("requirements") or edge["conditions"])
+        classes = " ".join([f"edge-{edge['kind']}", *sorted(changed)])
+        # Along the route the page draws (around the nodes the edge does not join).
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         out.append(
-            f'<line class="edge-{escape(edge["kind"])}" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{colour}" '
-            f'stroke-width="{3 if hl else 1.4}"{dash} marker-end="url(#{"arrow-hl" if hl else "arrow"})">'
-            f"<title>{escape(title)}</title></line>"
+            f'<polyline class="{escape(classes)}" points="{path}" fill="none" stroke="{colour}" '
+            f'stroke-width="{3 if hl or changed else 1.4}"{dash} marker-end="url(#{"arrow-hl" if hl else "arrow"})">'
+            f"<title>{escape(title)}</title></polyline>"
         )
     for node in nodes.values():
         if node["kind"] in {"box", "column"}:
@@ -211,6 +219,22 @@ def graph_to_svg(data: dict[str, Any], highlight: Iterable[str] = ()) -> str:
 def _half(node: dict[str, Any]) -> tuple[float, float]:
     """Half the width and height of a node's rectangle, as the page sizes it."""
     return (node.get("w") or NODE_WIDTH) / 2, (node.get("h") or 30) / 2
+
+
+def _edge_points(
+    source: dict[str, Any], target: dict[str, Any], route: Iterable[Iterable[float]]
+) -> list[tuple[float, float]]:
+    """The drawn line of an edge: from the source's border through the route's waypoints to
+    the target's border (a straight edge: the segment between the two borders)."""
+    waypoints = [(float(x), float(y)) for x, y in route]
+    if not waypoints:
+        x1, y1, x2, y2 = _clip(source, target)
+        return [(x1, y1), (x2, y2)]
+    first = {"x": waypoints[0][0], "y": waypoints[0][1], "w": 0.001, "h": 0.001}
+    last = {"x": waypoints[-1][0], "y": waypoints[-1][1], "w": 0.001, "h": 0.001}
+    x1, y1, *_ = _clip(source, first)
+    *_, x2, y2 = _clip(last, target)
+    return [(x1, y1), *waypoints, (x2, y2)]
 
 
 def _clip(source: dict[str, Any], target: dict[str, Any]) -> tuple[float, float, float, float]:

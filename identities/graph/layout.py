@@ -280,6 +280,8 @@ _GAPS_TRIED = 16
 # Parallel edges and edges sharing a gap run this far apart.
 _LANE = 5.0
 _LANES = 7
+# Edges between the same two nodes bend this far apart at their middle.
+_FAN = 16.0
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -319,20 +321,24 @@ class _Obstacles:
                     self.cells[(i, j)].append(node_id)
 
     def _cells(self, a: Point, b: Point) -> Iterable[list[str]]:
-        """The node lists of the cells the segment a → b passes through, in order along it."""
+        """The node lists of the cells the segment a → b passes through, from left to right."""
         (ax, ay), (bx, by) = (a, b) if a[0] <= b[0] else (b, a)
-        slope = (by - ay) / (bx - ax) if bx != ax else 0.0
+        cells = self.cells
+        if bx == ax:
+            i = math.floor(ax / _CELL)
+            for j in range(math.floor(min(ay, by) / _CELL), math.floor(max(ay, by) / _CELL) + 1):
+                if found := cells.get((i, j)):
+                    yield found
+            return
+        slope = (by - ay) / (bx - ax)
         for i in range(math.floor(ax / _CELL), math.floor(bx / _CELL) + 1):
             # The part of the segment within this column of cells.
-            if bx == ax:
-                low, high = min(ay, by), max(ay, by)
-            else:
-                left, right = max(ax, i * _CELL), min(bx, (i + 1) * _CELL)
-                ya, yb = ay + (left - ax) * slope, ay + (right - ax) * slope
-                low, high = min(ya, yb), max(ya, yb)
+            left, right = i * _CELL, (i + 1) * _CELL
+            ya = ay + ((left if left > ax else ax) - ax) * slope
+            yb = ay + ((right if right < bx else bx) - ax) * slope
+            low, high = (ya, yb) if ya <= yb else (yb, ya)
             for j in range(math.floor(low / _CELL), math.floor(high / _CELL) + 1):
-                found = self.cells.get((i, j))
-                if found:
+                if found := cells.get((i, j)):
                     yield found
 
     def blocked(self, a: Point, b: Point, ends: tuple[str, str]) -> bool:
@@ -425,9 +431,14 @@ class _Router:
         fewest, index = min(hits)
         return tried[index], fewest
 
+    def detours(self, start: Point, end: Point) -> Iterable[list[Point]]:
+        """The routes of ``_candidates`` other than the straight line."""
+        return itertools.islice(self._candidates(start, end), 1, None)
+
     def _candidates(self, start: Point, end: Point) -> Iterable[list[Point]]:
         """Routes from the simplest: straight; one vertical run in a gap between columns; two
-        vertical runs joined by a horizontal run in a gap between rows."""
+        vertical runs (beside the source, beside the target) joined by a horizontal run in a
+        gap between rows, on the near sides first, then on the far ones."""
         (sx, sy), (tx, ty) = start, end
         yield []
         half = COLUMN_WIDTH / 2
@@ -435,19 +446,31 @@ class _Router:
             # Same column: out to the gap on its right (else its left) and back.
             for vx in (max(sx, tx) + half, min(sx, tx) - half, sx + 3 * half, sx - 3 * half):
                 yield [(vx, sy), (vx, ty)]
-            return
-        step = half if tx > sx else -half
-        near_source, near_target = sx + step, tx - step
-        yield [(near_target, sy), (near_target, ty)]
-        yield [(near_source, sy), (near_source, ty)]
-        # The gaps nearest the middle height first, alternately below and above it.
-        middle = bisect.bisect(self.gaps, (sy + ty) / 2)
-        below = self.gaps[middle : middle + _GAPS_TRIED // 2]
-        above = self.gaps[max(0, middle - _GAPS_TRIED // 2) : middle][::-1]
-        for gy in (
-            y for pair in itertools.zip_longest(above, below) for y in pair if y is not None
-        ):
-            yield [(near_source, sy), (near_source, gy), (near_target, gy), (near_target, ty)]
+            source_sides, target_sides = (sx + half, sx - half), (tx + half, tx - half)
+        else:
+            step = half if tx > sx else -half
+            yield [(tx - step, sy), (tx - step, ty)]
+            yield [(sx + step, sy), (sx + step, ty)]
+            source_sides, target_sides = (sx + step, sx - step), (tx - step, tx + step)
+        gaps = self._gaps_between(sy, ty)
+        for vs in source_sides:
+            for vt in target_sides:
+                for gy in gaps:
+                    yield [(vs, sy), (vs, gy), (vt, gy), (vt, ty)]
+
+    def _gaps_between(self, sy: float, ty: float) -> list[float]:
+        """The gaps between rows a route may cross the columns along: those nearest the middle
+        height, then those beside the target's row and the source's (runs into a packed box
+        of accounts are short there)."""
+        gaps, found = self.gaps, dict[float, None]()
+        for y, count in (((sy + ty) / 2, _GAPS_TRIED), (ty, 4), (sy, 4)):
+            index = bisect.bisect(gaps, y)
+            for offset in range(count):
+                # Alternately below and above y, nearest first.
+                at = index + (offset // 2 if offset % 2 == 0 else -(offset // 2) - 1)
+                if 0 <= at < len(gaps):
+                    found.setdefault(gaps[at], None)
+        return list(found)
 
 
 def clear_edge_paths(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> int:
@@ -475,7 +498,9 @@ def clear_edge_paths(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -
         left += hits > 0
         if waypoints:
             routes[index] = waypoints
-    for index, waypoints in _spread(edges, routes, router).items():
+    routes = _spread(edges, routes, router)
+    routes.update(_fan(edges, routes, router))
+    for index, waypoints in routes.items():
         edge = edges[index]
         edge["route"] = [[round(x, 1), round(y, 1)] for x, y in waypoints]
         s, t = drawn[edge["source"]], drawn[edge["target"]]
@@ -504,13 +529,58 @@ def _spread(
             parallel = (rank - (len(indexes) - 1) / 2) * _LANE
             moved = []
             for x, y in waypoints:
-                lane = (order[("x", x)].index(target) % _LANES - _LANES // 2) * _LANE
+                # Centred on the gap: a gap used by one target keeps its middle.
+                used = min(len(order[("x", x)]), _LANES)
+                lane = (order[("x", x)].index(target) % _LANES - (used - 1) / 2) * _LANE
                 moved.append((x + lane + parallel, y + parallel))
             s, t = router.nodes[source], router.nodes[target]
             path = [(s["x"], s["y"]), *moved, (t["x"], t["y"])]
             blocked = router.obstacles.route_blocked(path, (source, target))
             spread[index] = waypoints if blocked else moved
     return spread
+
+
+def _fan(
+    edges: list[dict[str, Any]], routes: dict[int, list[Point]], router: _Router
+) -> dict[int, list[Point]]:
+    """Waypoints for the straight edges between two nodes joined by several (either way): each
+    bends through a point beside the middle of the line, as Cytoscape fans such edges out, but
+    checked clear of the other nodes; when the bend is not clear the edge takes the first
+    clear route that leaves its source on another side."""
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, edge in enumerate(edges):
+        source, target = edge["source"], edge["target"]
+        if source != target and source in router.nodes and target in router.nodes:
+            pairs[(min(source, target), max(source, target))].append(index)
+    fanned: dict[int, list[Point]] = {}
+    for (first, second), indexes in sorted(pairs.items()):
+        if len(indexes) < 2:
+            continue
+        a, b = router.nodes[first], router.nodes[second]
+        dx, dy = b["x"] - a["x"], b["y"] - a["y"]
+        length = math.hypot(dx, dy) or 1.0
+        # The normal of the pair's line, the same for both directions.
+        nx_, ny_ = -dy / length, dx / length
+        middle = ((a["x"] + b["x"]) / 2, (a["y"] + b["y"]) / 2)
+        for rank, index in enumerate(indexes):
+            offset = (rank - (len(indexes) - 1) / 2) * _FAN
+            if index in routes or offset == 0:
+                continue
+            edge = edges[index]
+            s, t = router.nodes[edge["source"]], router.nodes[edge["target"]]
+            start, end = (s["x"], s["y"]), (t["x"], t["y"])
+            bend = [(middle[0] + nx_ * offset, middle[1] + ny_ * offset)]
+            if not router.obstacles.route_blocked([start, *bend, end], (first, second)):
+                fanned[index] = bend
+                continue
+            for waypoints in router.detours(start, end):
+                points = [start, *waypoints, end]
+                if not any(router.blocked(p, q) for p, q in zip(points, points[1:], strict=False)):
+                    moved = [(x + offset / 2, y + offset / 2) for x, y in waypoints]
+                    blocked = router.obstacles.route_blocked([start, *moved, end], (first, second))
+                    fanned[index] = waypoints if blocked else moved
+                    break
+    return fanned
 
 
 def _segment_offsets(

@@ -3,6 +3,7 @@ current run's reach graph, each hop with the stored edge behind it."""
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 import networkx as nx
@@ -217,24 +218,35 @@ def _search_chains(
     sub = nx.DiGraph(reach.subgraph(keep))
     expand_classes(sub)
     _own_escalation_nodes(sub)
-    pairs = {(u, v) for u, v in sub.edges if is_hop_node(u)}
-    details = _hop_details(pairs)
-    for u, v in list(sub.edges):
-        if not is_hop_node(u):
-            continue
-        row = details.get((u, v))
-        if row is None or (conditional == "none" and row.conditional):
-            sub.remove_edge(u, v)
-    if start not in sub or end not in sub or not nx.has_path(sub, start, end):
-        return []
-    if mode == "all":
-        raw = nx.all_simple_paths(sub, start, end, cutoff=cutoff)
+    details: dict[tuple[str, str], DirectAccess] = {}
+    if conditional == "none":
+        # Every hop's edge decides whether it may be taken: read them all first.
+        details = _hop_details({(u, v) for u, v in sub.edges if is_hop_node(u)})
+        sub.remove_edges_from(
+            [(u, v) for u, v in sub.edges if is_hop_node(u) and
+             ((row := details.get((u, v))) is None or row.conditional)]
+        )  # fmt: skip
+        candidates = _candidate_paths(sub, start, end, mode, cutoff, limit * 10)
     else:
-        raw = nx.all_shortest_paths(sub, start, end)
+        # The hops of the chains found only (a neighbourhood holds thousands): a hop with no
+        # stored edge behind it is taken out and the search runs again.
+        while True:
+            candidates = _candidate_paths(sub, start, end, mode, cutoff, limit * 10)
+            wanted = {
+                (path[i], path[i + 1])
+                for path in candidates
+                for i in range(1, len(path) - 1, 2)
+                if (path[i], path[i + 1]) not in details
+            }
+            if not wanted:
+                break
+            details.update(_hop_details(wanted))
+            if missing := wanted - details.keys():
+                sub.remove_edges_from(missing)
+            else:
+                break
     found: dict[tuple[str, ...], list[tuple[str, str, DirectAccess]]] = {}
-    for count, path in enumerate(raw):
-        if count >= limit * 10:
-            break
+    for path in candidates:
         principals = tuple(node for node in path if not is_hop_node(node))
         hops = [
             (path[i], path[i + 2], details[(path[i + 1], path[i + 2])])
@@ -248,3 +260,17 @@ def _search_chains(
         found.setdefault(principals, hops)
     ordered = sorted(found.items(), key=lambda item: (len(item[0]), item[0]))
     return [hops for _, hops in ordered[:limit]]
+
+
+def _candidate_paths(
+    sub: nx.DiGraph, start: str, end: str, mode: str, cutoff: int, most: int
+) -> list[list[str]]:
+    """At most ``most`` paths of the reach graph from ``start`` to ``end``: every simple one
+    within ``cutoff`` edges (``mode="all"``), else the shortest."""
+    if start not in sub or end not in sub or not nx.has_path(sub, start, end):
+        return []
+    if mode == "all":
+        raw = nx.all_simple_paths(sub, start, end, cutoff=cutoff)
+    else:
+        raw = nx.all_shortest_paths(sub, start, end)
+    return list(islice(raw, most))

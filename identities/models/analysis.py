@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from django.db import models
 from django.db.models import Q
 
-from identities.models.checks import one_of
+from identities.models.checks import one_of, optional_link
 from identities.models.estate import Account, IamRole, IamUser
 from identities.models.runs import RunStatus, SyncRun, Timed, run_status_check
 
@@ -21,14 +21,7 @@ _M = TypeVar("_M", bound=models.Model)
 def _optional_link(
     to: type[_M], related_name: str, on_delete: Any = models.CASCADE
 ) -> models.ForeignKey[_M | None, _M | None]:
-    return models.ForeignKey(
-        to,
-        null=True,
-        blank=True,
-        on_delete=on_delete,
-        related_name=related_name,
-        db_constraint=False,
-    )
+    return optional_link(to, related_name, on_delete, db_constraint=False)
 
 
 def _member_link(to: type[_M], related_name: str) -> models.OneToOneField[_M | None, _M | None]:
@@ -47,12 +40,10 @@ class AnalysisRun(Timed, models.Model):
     Status = RunStatus
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    sync_run = models.ForeignKey(
+    sync_run = optional_link(
         SyncRun,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="analysis_runs",
+        "analysis_runs",
+        models.SET_NULL,
         help_text="the newest sync run when the analysis started",
     )
     started_at = models.DateTimeField(help_text="when it started (pending: when requested)")

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from identities.models.checks import one_of, unique
+from identities.models.checks import one_of, optional_link, unique
 
 
 class Account(models.Model):
@@ -28,15 +28,11 @@ class Account(models.Model):
         blank=True,
         help_text="the organisation's id (o-…) while the account is a member; empty otherwise",
     )
-    last_sync_run = models.ForeignKey(
-        "SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    credential_report_run = models.ForeignKey(
+    last_sync_run = optional_link("SyncRun", "+", models.SET_NULL)
+    credential_report_run = optional_link(
         "SyncRun",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
+        "+",
+        models.SET_NULL,
         help_text="the run whose credential report the users' password, MFA and key facts are "
         "from; an earlier run than last_sync_run when the latest report could not be had",
     )

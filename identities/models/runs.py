@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from identities.models.checks import one_of
+from identities.models.checks import one_of, optional_link
 from identities.models.estate import Account
 
 
@@ -62,13 +62,8 @@ class SyncRun(Timed, models.Model):
     error = models.TextField(blank=True)
     aws_calls = models.IntegerField(default=0)
     aws_retries = models.IntegerField(default=0)
-    parent = models.ForeignKey(
-        "self",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="children",
-        help_text="the organisation run an account run belongs to",
+    parent = optional_link(
+        "self", "children", help_text="the organisation run an account run belongs to"
     )
     phase = models.CharField(max_length=100, blank=True, help_text="what a running sync is doing")
     heartbeat_at = models.DateTimeField(null=True, help_text="last sign of life of its worker")
@@ -82,12 +77,10 @@ class SyncRun(Timed, models.Model):
     bundle_gzip = models.BinaryField(null=True, editable=False)
     bundle_sha256 = models.CharField(max_length=64, blank=True)
     bundle_bytes = models.BigIntegerField(default=0)
-    bundle_of = models.ForeignKey(
+    bundle_of = optional_link(
         "self",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="bundle_copies",
+        "bundle_copies",
+        models.SET_NULL,
         help_text="the run whose archive holds this run's identical bundle",
     )
     bundle_pruned_at = models.DateTimeField(

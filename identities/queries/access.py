@@ -245,9 +245,12 @@ def run_cached(name: str, compute: Callable[[int], T]) -> T | None:
 
 
 def cached_for_run(name: str, compute: Callable[[], T]) -> T:
-    """``compute()`` once per process and current run; computed every time without a run."""
-    found = run_cached(name, lambda _run: compute())
-    return compute() if found is None else found
+    """``compute()`` once per current run for every process (kept in this process's memory
+    and in the shared cache: `shared_cache.shared_for_run`); computed every time without a
+    run. The value must pickle."""
+    from identities.queries.shared_cache import shared_for_run  # it reads the run here
+
+    return shared_for_run(name, compute)
 
 
 def reach_graph() -> ReachGraph | None:

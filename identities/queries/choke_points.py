@@ -193,18 +193,22 @@ def _of_layer(refs: Iterable[str], layer: str) -> list[str]:
 
 
 def membership_cuts(
-    choke: ChokeGraph, evidence: dict[tuple[str, str], HopEvidence]
+    choke: ChokeGraph, evidence: dict[tuple[str, str], HopEvidence], graph: nx.DiGraph
 ) -> dict[ChokeItem, ItemCut]:
     """(user, IAM group) -> what taking the user out of the group cuts: the user, where a
-    critical hop of its holds through one identity statement it gets through that group only."""
+    critical hop of its holds through one identity statement it gets through that group only,
+    the user holding the hop itself and going on from its start only."""
     wanted: dict[tuple[str, ChokeItem], tuple[tuple[str, str], bool]] = {}
     users: set[str] = set()
     for hop, grant in evidence.items():
-        for item in necessary_items(grant):
-            if item.layer != IDENTITY:
-                continue
-            for principal in choke.dominated.get(hop, ()):
-                if classify_arn(principal) is SourceKind.USER:
+        dominated = choke.dominated.get(hop)
+        items = [item for item in necessary_items(grant) if item.layer == IDENTITY]
+        if not dominated or not items:
+            continue
+        holders = hop_holders(hop, graph)
+        for item in items:
+            for principal in dominated & holders:
+                if classify_arn(principal) is SourceKind.USER and graph.out_degree(principal) == 1:
                     wanted[(principal, item)] = (hop, grant.conditional)
                     users.add(principal)
     if not wanted:
@@ -364,7 +368,7 @@ def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeRepor
     choke = build_choke_graph(reach.graph, targets)
     evidence = hop_evidence(choke, reach.graph)
     cuts = statement_cuts(choke, evidence)
-    cuts.update(membership_cuts(choke, evidence))
+    cuts.update(membership_cuts(choke, evidence, reach.graph))
     cuts.update(attachment_cuts(choke, evidence, reach.graph))
     report.points = rank_choke_points(cuts, limit=limit)
     report.principals = len(choke.principals)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import pickle
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,6 +43,7 @@ WARMER_MODULES = (
     "identities.api.views",
     "identities.queries.choke_points",
     "identities.graph.overview",
+    "identities.views.escalations",
 )
 
 _warmers: dict[str, Callable[[], object]] = {}
@@ -83,7 +85,10 @@ def shared_for_run(name: str, compute: Callable[[], T]) -> T:
         if found is not _MISSING:
             return found  # type: ignore[no-any-return]
         value = compute()
-        cache.set(key, value, TIMEOUT_SECONDS)
+        try:
+            cache.set(key, value, TIMEOUT_SECONDS)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            logger.exception("%s of the current run cannot be shared (kept in this process)", name)
         return value
 
     found = run_cached(f"shared:{name}", load)

@@ -144,29 +144,25 @@ class AccountBuilder(AccountPolicies):
         elif kind == "ec2":
             attached.append(self.aws("AmazonSSMManagedInstanceCore"))
             inline.append(
-                self.inline(
+                self.allow_inline(
                     "app-bucket-read",
-                    allow(
-                        ["s3:GetObject", "s3:ListBucket"],
-                        [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                    ),
+                    ["s3:GetObject", "s3:ListBucket"],
+                    [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
                 )
             )
         elif kind == "lambda":
             attached.append(self.aws("AWSLambdaBasicExecutionRole"))
             table = f"arn:aws:dynamodb:us-east-1:{account}:table/{rng.choice(APPS)}"
             inline.append(
-                self.inline(
+                self.allow_inline(
                     "table-access",
-                    allow(
-                        [
-                            "dynamodb:GetItem",
-                            "dynamodb:PutItem",
-                            "dynamodb:Query",
-                            "dynamodb:UpdateItem",
-                        ],
-                        [table, f"{table}/index/*"],
-                    ),
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                    ],
+                    [table, f"{table}/index/*"],
                 )
             )
         elif kind == "ecs":
@@ -205,12 +201,10 @@ class AccountBuilder(AccountPolicies):
         elif kind == "app":
             attached.append(self.aws("AmazonS3ReadOnlyAccess"))
             inline.append(
-                self.inline(
+                self.allow_inline(
                     "queue-access",
-                    allow(
-                        ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
-                        f"arn:aws:sqs:us-east-1:{account}:{rng.choice(APPS)}-*",
-                    ),
+                    ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                    f"arn:aws:sqs:us-east-1:{account}:{rng.choice(APPS)}-*",
                 )
             )
         elif kind == "public":

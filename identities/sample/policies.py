@@ -63,6 +63,12 @@ class AccountPolicies:
         document = make_document(*statements)
         return {"PolicyName": name, "PolicyDocument": self.gen.encode(document, 0.3)}
 
+    def allow_inline(
+        self, name: str, action: str | list[str], resource: str | list[str] = "*", **extra: Any
+    ) -> dict[str, Any]:
+        """The inline policy `name` of one statement allowing `action` on `resource`."""
+        return self.inline(name, allow(action, resource, **extra))
+
     def assume_callees(self, name: str, arn: str) -> list[dict[str, Any]]:
         """The inline policy that lets ``arn`` assume the roles planned to trust it, if any."""
         targets = self.callers.get(arn)
@@ -98,13 +104,11 @@ class AccountPolicies:
         elif name == "developers":
             attached += [self.aws("PowerUserAccess"), self.local("deny-sensitive-actions")]
             inline.append(
-                self.inline(
+                self.allow_inline(
                     "developers-pass-app-roles",
-                    allow(
-                        "iam:PassRole",
-                        f"arn:aws:iam::{account}:role/*-lambda",
-                        Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-                    ),
+                    "iam:PassRole",
+                    f"arn:aws:iam::{account}:role/*-lambda",
+                    Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
                 )
             )
         elif name == "readonly":
@@ -112,13 +116,11 @@ class AccountPolicies:
         elif name == "security-auditors":
             attached.append(self.aws("SecurityAudit"))
             inline.append(
-                self.inline(
+                self.allow_inline(
                     "assume-audit-roles",
-                    allow(
-                        "sts:AssumeRole",
-                        "arn:aws:iam::*:role/audit",
-                        Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
-                    ),
+                    "sts:AssumeRole",
+                    "arn:aws:iam::*:role/audit",
+                    Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
                 )
             )
         elif name == "ops":

@@ -27,6 +27,7 @@ from identities.queries.escalations import (
     iter_escalations,
 )
 from identities.queries.estate import account_choices
+from identities.queries.shared_cache import warmer
 from identities.roles import VIEWER
 from identities.views import common
 from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role
@@ -86,6 +87,13 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
         "csv_query": request.GET.urlencode(),
     }
     return render_page_or_fragment(request, "identities/escalations.html", "escalations", context)
+
+
+@warmer("escalation-counts")
+def warm_escalation_counts() -> None:
+    """The counts of the escalations page without filters (by method and by principal)."""
+    count_principals()
+    count_methods()
 
 
 @require_role(VIEWER)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -108,7 +108,7 @@ def what_if_run(request: HtmxHttpRequest) -> HttpResponse:
     if action in ("add", "refresh"):
         initial = what_if_initial_of_data(request.POST, add=action == "add")
         return _render(request, WhatIfFormSet(initial=initial), name_form)
-    formset = WhatIfFormSet(request.POST)
+    formset = WhatIfFormSet(_formset_data(request.POST))
     summary = _run(formset) if formset.is_valid() else None
     return _render(
         request, formset, name_form, summary=summary, status=_status(request, summary is not None)
@@ -119,7 +119,8 @@ def what_if_run(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
     """Run the proposal and save it, named, with its result; go to its permalink."""
-    formset, name_form = WhatIfFormSet(request.POST), WhatIfNameForm(request.POST)
+    formset = WhatIfFormSet(_formset_data(request.POST))
+    name_form = WhatIfNameForm(request.POST)
     if name_form.is_valid() and not name_form.cleaned_data["name"]:
         name_form.add_error("name", "Name the proposal to save it.")
     summary = _run(formset) if formset.is_valid() and name_form.is_valid() else None
@@ -174,6 +175,19 @@ def what_if_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         _detail(request, proposal, error=error),
         status=_status(request, not error),
     )
+
+
+def _formset_data(data: QueryDict) -> QueryDict:
+    """The posted changes; one change posted as plain fields (``change``, ``target``,
+    ``argument``, ``document``, as a script may) is the proposal's only one."""
+    prefix = WhatIfFormSet().prefix
+    if f"{prefix}-TOTAL_FORMS" in data or "change" not in data:
+        return data
+    single = QueryDict(mutable=True)
+    single.update({f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-INITIAL_FORMS": "0"})
+    for name in ("change", "target", "argument", "document"):
+        single[f"{prefix}-0-{name}"] = data.get(name, "")
+    return single
 
 
 def _status(request: HtmxHttpRequest, ok: bool) -> int:

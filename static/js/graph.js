@@ -546,7 +546,16 @@
         var cy0 = (area.y1 + area.y2) / 2;
         return { zoom: zoom, pan: { x: width / 2 - cx * zoom, y: height / 2 - cy0 * zoom } };
       }
-      return { zoom: zoom, pan: { x: FIT_PADDING - all.x1 * zoom, y: FIT_PADDING - all.y1 * zoom } };
+      // Centred on an axis the whole graph fits along (the columns' width), else from its start.
+      var fitsX = (all.x2 - all.x1) * zoom <= width - 2 * FIT_PADDING;
+      var fitsY = (all.y2 - all.y1) * zoom <= height - 2 * FIT_PADDING;
+      return {
+        zoom: zoom,
+        pan: {
+          x: fitsX ? width / 2 - ((all.x1 + all.x2) / 2) * zoom : FIT_PADDING - all.x1 * zoom,
+          y: fitsY ? height / 2 - ((all.y1 + all.y2) / 2) * zoom : FIT_PADDING - all.y1 * zoom,
+        },
+      };
     }
     var mx = (area.x1 + area.x2) / 2;
     var my = (area.y1 + area.y2) / 2;

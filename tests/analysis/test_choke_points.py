@@ -300,7 +300,7 @@ def test_a_membership_cuts_a_user_who_gets_the_statement_through_that_group_only
     choke = build_choke_graph(graph.graph, [ADMIN])
     ops, u5 = arn(HOME, "group", "ops"), arn(HOME, "user", "u5")
 
-    cuts = membership_cuts(choke, hop_evidence(choke, graph.graph))
+    cuts = membership_cuts(choke, hop_evidence(choke, graph.graph), graph.graph)
     answer = what_if(proposal_from([("remove-membership", [u5, ops])]))
 
     assert {item: cut.principals for item, cut in cuts.items()} == {

@@ -48,10 +48,13 @@ def _wait_drawn(page) -> None:
 
 
 def _click_node(page, node_id: str, double: bool = False) -> None:
-    """Click a node where Cytoscape drew it (its rendered position inside the canvas)."""
+    """Click a node where Cytoscape drew it (its rendered position inside the canvas), after
+    panning to it as a reader would when the view opened legible on another part."""
     node = page.evaluate(
-        "(id) => { const n = window.iamvizGraph.getElementById(id); "
-        "return n.nonempty() ? n.renderedPosition() : null; }",
+        "(id) => { const cy = window.iamvizGraph; const n = cy.getElementById(id); "
+        "if (n.empty()) return null; const p = n.renderedPosition(); "
+        "if (p.x < 20 || p.y < 20 || p.x > cy.width() - 20 || p.y > cy.height() - 20) "
+        "cy.center(n); return n.renderedPosition(); }",
         node_id,
     )
     assert node is not None, f"{node_id} is not drawn"

@@ -34,7 +34,7 @@ def shot(page):
 def _drawn_ids(page) -> set[str]:
     return set(
         page.evaluate(
-            "() => window.iamvizGraph.nodes().filter(n => !n.isParent()).map(n => n.id())"
+            "() => window.iamvizGraph.nodes().filter(n => !n.hasClass('box')).map(n => n.id())"
         )
     )
 

@@ -32,7 +32,7 @@ def test_svg_export_draws_every_node_and_edge(imported_sample):
     root = ET.fromstring(svg)
     ns = {"svg": "http://www.w3.org/2000/svg"}
     assert len(root.findall(".//svg:g[@class='node']", ns)) == 4
-    assert len(root.findall(".//svg:line", ns)) == 3
+    assert len(root.findall(".//svg:polyline", ns)) == 3
     assert "prod-break-glass" in svg
 
 

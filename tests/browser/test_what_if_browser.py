@@ -1,0 +1,44 @@
+"""The what-if editor in a browser: a choke point's change opened, a second change added and its
+kind chosen (the editor redrawn for it), the proposal run as one."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PROD_OPS = "arn:aws:iam::444444444444:role/prod-ops"
+ALICE = "arn:aws:iam::333333333333:user/alice"
+
+
+def test_a_proposal_of_two_changes_built_in_the_editor(
+    transactional_db, live_server, imported_sample, staff_user, page, screenshot
+):
+    from identities.models import GroupMembership
+
+    group = GroupMembership.objects.filter(user__arn=ALICE).values_list("group__arn", flat=True)[0]
+    query = urlencode({"change": f"--remove-statement {PROD_OPS} FromDevOps"})
+
+    page.goto(f"{live_server.url}/what-if/?{query}")
+    page.fill("#id_username", "reviewer")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/what-if/"))
+    page.click("button[name=action][value=add]")
+    page.wait_for_selector("#what-if-change-2")
+    page.select_option("#id_form-1-change", "remove-membership")
+    page.wait_for_selector("#id_form-1-argument")  # redrawn: a membership takes a group
+    page.fill("#id_form-1-target", ALICE)
+    page.fill("#id_form-1-argument", group)
+    page.click(".what-if-actions button[type=submit]:not([formaction])")
+    page.wait_for_selector("#what-if-result", timeout=60_000)
+    screenshot("what-if-two-changes")
+
+    assert page.locator("#id_form-0-argument").input_value() == "FromDevOps"
+    assert page.locator("fieldset.what-if-change").count() == 2
+    result = page.locator("#what-if-result").inner_text()
+    assert "Lose their path to an administrator" in result and "alice" in result
+    assert page.errors == []
