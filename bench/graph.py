@@ -204,11 +204,15 @@ def browser_first_draws(
     from django.contrib.auth import get_user_model
     from playwright.sync_api import sync_playwright
 
+    from identities.roles import VIEWER, grant_role
+
     password = secrets.token_urlsafe(16)
     user, _ = get_user_model().objects.get_or_create(username="iamviz-bench")
     user.is_staff = True
     user.set_password(password)
     user.save()
+    # The graph pages need a role: without one each answered 403 and was never drawn.
+    grant_role(user, VIEWER)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
@@ -273,7 +277,9 @@ def _first_draw(context: Any, url: str, repeat: int, shots: Path, name: str) -> 
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         started = time.perf_counter()
         try:
-            page.goto(url, wait_until="commit", timeout=DRAW_TIMEOUT_MS)
+            response = page.goto(url, wait_until="commit", timeout=DRAW_TIMEOUT_MS)
+            if response is None or response.status != 200:
+                raise SystemExit(f"{url} answered {response.status if response else 'nothing'}")
             page.wait_for_selector("#graph-canvas[data-ready=true]", timeout=DRAW_TIMEOUT_MS)
         except PlaywrightTimeout:
             page.close()

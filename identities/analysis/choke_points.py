@@ -358,10 +358,17 @@ class ItemCut:
     principals: dict[str, bool] = field(default_factory=dict)
     hops: set[tuple[str, str]] = field(default_factory=set)
 
-    def add(self, hop: tuple[str, str], principals: Iterable[str], conditional: bool) -> None:
-        self.hops.add(hop)
-        for principal in principals:
-            self.principals[principal] = self.principals.get(principal, True) and conditional
+    def add(
+        self, hops: Iterable[tuple[str, str]], principals: Iterable[str], conditional: bool
+    ) -> None:
+        """The item cuts ``principals`` at ``hops`` (all of them, or one when a list of one)."""
+        self.hops.update(hops)
+        found = self.principals
+        if conditional:
+            for principal in principals:
+                found.setdefault(principal, True)
+        else:
+            found.update(dict.fromkeys(principals, False))
 
 
 def statement_cuts(
@@ -376,7 +383,7 @@ def statement_cuts(
         if not principals:
             continue
         for item in necessary_items(grant):
-            found[item].add(hop, principals, grant.conditional)
+            found[item].add((hop,), principals, grant.conditional)
     for node, principals in choke.through.items():
         hops = choke.onwards[node]
         grants = [evidence.get(hop) for hop in hops]
@@ -385,8 +392,7 @@ def statement_cuts(
         common = frozenset.intersection(*(necessary_items(grant) for grant in grants if grant))
         conditional = all(grant.conditional for grant in grants if grant)
         for item in common:
-            for hop in hops:
-                found[item].add(hop, principals, conditional)
+            found[item].add(hops, principals, conditional)
     return dict(found)
 
 

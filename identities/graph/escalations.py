@@ -6,7 +6,7 @@ Read through `identities.queries.escalations` only, like the Escalations page an
 
 from __future__ import annotations
 
-from collections import defaultdict
+import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,9 +17,12 @@ from identities.graph.build import EDGE_LIMIT, Builder, principal_node_id, split
 from identities.models import IamRole, IamUser
 from identities.queries.access import reach_graph
 from identities.queries.escalations import (
+    PROVEN,
+    UNCONDITIONAL,
     Escalation,
+    PairSummary,
     count_escalations_by_account,
-    escalation_graph_edges,
+    read_escalation_pairs,
 )
 from identities.queries.shared_cache import shared_for_run
 
@@ -43,23 +46,16 @@ def escalation_details(escalation: Escalation) -> dict[str, Any]:
     }
 
 
-def _edge_attrs(found: list[Escalation], conditional: str) -> dict[str, Any] | None:
-    """One edge for every method from a principal to a target; None when the conditions
-    filter (``only`` / ``none``) leaves none."""
-    if conditional == "only":
-        found = [e for e in found if e.conditional]
-    elif conditional == "none":
-        found = [e for e in found if not e.conditional]
-    if not found:
-        return None
-    unconditional = any(not e.conditional for e in found)
-    keys = sorted({k for e in found for k in e.conditions}) if not unconditional else []
+def _pair_attrs(pair: PairSummary) -> dict[str, Any]:
+    """One edge for every method from a principal to a target: unconditional when one method
+    is, proven when one is; the condition keys only when each method needs one."""
+    keys = [] if pair.unconditional else sorted(pair.conditions)
     return {
-        "outcome": "allow" if unconditional else "conditional",
-        "status": "proven" if any(e.status == "proven" for e in found) else "potential",
-        "methods": sorted({e.method for e in found}),
+        "outcome": "allow" if pair.unconditional else "conditional",
+        "status": "proven" if pair.proven else "potential",
+        "methods": sorted(pair.methods),
         "conditions": keys,
-        "requirements": keys,
+        "requirements": list(keys),
     }
 
 
@@ -193,23 +189,22 @@ def add_escalation_edges(
         }
 
     def ranked() -> tuple[list[tuple[tuple[str, str], dict[str, Any]]], int]:
-        by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
         onto = set().union(*(found for found in asked.values() if found is not None))
         every = None in asked.values()
-        for escalation in escalation_graph_edges(asked, None if every else onto):
-            assert escalation.target is not None
-            source, target = escalation.principal, escalation.target
+        found = read_escalation_pairs(asked, None if every else onto, scope.conditional)
+        ranking = []
+        for (source, target), flags in found.flags.items():
             wanted = asked.get(source)
             if wanted is not None and target not in wanted:
                 continue
             if (source in node_of and target in node_of) or (
                 add_ends and (source in leaving or target in entering)
             ):
-                by_pair[(source, target)].append(escalation)
-        edges = [(pair, attrs) for pair, found in by_pair.items()
-                 if (attrs := _edge_attrs(found, scope.conditional)) is not None]  # fmt: skip
-        edges.sort(key=lambda item: (item[1]["status"] != "proven", item[1]["outcome"], item[0]))
-        return edges[:EDGE_LIMIT], len(edges)
+                # Proven first, then unconditional, then by ARNs.
+                ranking.append((not flags & PROVEN, not flags & UNCONDITIONAL, (source, target)))
+        shown = [pair for *_, pair in heapq.nsmallest(EDGE_LIMIT, ranking)]
+        summaries = found.summaries(set(shown))
+        return [(pair, _pair_attrs(summaries[pair])) for pair in shown], len(ranking)
 
     if cache_as:
         # The same principals drawn for every request of this name: ranked once per run.

@@ -1,7 +1,9 @@
 """Positions computed on the server, depending only on the data: four columns for the identity
 view, one box per account (with columns by hop distance) for the access view and the path
 finder. Nodes are ordered by sorted keys and barycentres, so the same data gives the same
-picture. Pure: networkx in, coordinates out.
+picture. Then the edges whose straight line would run through a node they do not join are
+routed through the gaps between columns and rows (`clear_edge_paths`). Pure: networkx in,
+coordinates out.
 """
 
 from __future__ import annotations
@@ -270,9 +272,9 @@ def _barycentre_float(positions: dict[str, float], neighbours: Iterable[str]) ->
 
 # --- edges routed clear of the nodes they do not join -----------------------------------------
 
-# A node's box for the router: its drawn box less this much on every side, so that a line
-# grazing a border is not read as running through the node.
-_CLEARANCE = 2.0
+# A node's box for the router: its drawn box and this much more on every side, so that a line
+# passing a node keeps clear of its border, not grazing a corner (read as touching it).
+_MARGIN = 5.0
 # The side of a cell of the grid that files the node boxes for the segment tests.
 _CELL = 80.0
 # Horizontal gaps tried per edge whose simpler routes are blocked (nearest first).
@@ -384,9 +386,9 @@ class _Obstacles:
         return sum(len(self.hits(a, b, ends)) for a, b in zip(points, points[1:], strict=False))
 
 
-def _node_box(node: dict[str, Any], clearance: float = _CLEARANCE) -> Box:
-    half_w = node.get("w", 200) / 2 - clearance
-    half_h = node.get("h", 32) / 2 - clearance
+def _node_box(node: dict[str, Any]) -> Box:
+    half_w = node.get("w", 200) / 2 + _MARGIN
+    half_h = node.get("h", 32) / 2 + _MARGIN
     return (node["x"] - half_w, node["y"] - half_h, node["x"] + half_w, node["y"] + half_h)
 
 

@@ -238,7 +238,9 @@ def membership_cuts(
             continue  # the user holds the policy itself
         through = [group for group in groups_of.get(user, ()) if item.policy in carried[group]]
         if len(through) == 1:
-            found[ChokeItem(MEMBERSHIP, user=user, group=through[0])].add(hop, [user], conditional)
+            found[ChokeItem(MEMBERSHIP, user=user, group=through[0])].add(
+                (hop,), [user], conditional
+            )
     return dict(found)
 
 
@@ -274,9 +276,14 @@ def _identity_sites(
     """Managed policy ARN -> the sites it grants alone (by one statement a hop): a dominating
     hop, or every hop onwards from a dominating hop node."""
     found: dict[str, list[_Site]] = defaultdict(list)
+    holders_of: dict[str, frozenset[str]] = {}  # by hop node: an access group's are many
 
     def add(hops: list[tuple[str, str]], principals: Iterable[str], policies: set[str]) -> None:
-        holders = frozenset(hop_holders(hops[0], graph)) if policies else frozenset()
+        if not policies:
+            return
+        holders = holders_of.get(hops[0][0])
+        if holders is None:
+            holders = holders_of[hops[0][0]] = frozenset(hop_holders(hops[0], graph))
         if not holders:
             return
         site = _Site(
@@ -335,16 +342,24 @@ def attachment_cuts(
         for policy in group_policies[group]:
             carriers[(user, policy)].add(group)
     found: dict[ChokeItem, ItemCut] = defaultdict(ItemCut)
+    one_carrier: dict[tuple[frozenset[str], str], str] = {}  # "" when not one
+
+    def carrier_of(holders: frozenset[str], policy: str) -> str:
+        """The one attachment through which all of ``holders`` have ``policy``, or ""."""
+        key = (holders, policy)
+        if key not in one_carrier:
+            of_holders = [carriers.get((holder, policy), set()) for holder in holders]
+            one = all(len(through) == 1 for through in of_holders)
+            union = set.union(*of_holders) if one else set()
+            one_carrier[key] = next(iter(union)) if len(union) == 1 else ""
+        return one_carrier[key]
+
     for policy, of_policy in sites.items():
         for site in of_policy:
-            of_holders = [carriers.get((holder, policy), set()) for holder in site.holders]
-            if (
-                all(len(through) == 1 for through in of_holders)
-                and len(set.union(*of_holders)) == 1
-            ):
-                item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(of_holders[0])))
-                for hop in site.hops:
-                    found[item].add(hop, site.principals, site.conditional)
+            carrier = carrier_of(site.holders, policy)
+            if carrier:
+                item = ChokeItem(ATTACHMENT, policy=policy, principal=carrier)
+                found[item].add(site.hops, site.principals, site.conditional)
                 continue
             # Holders with different attachments: one whose only way on is the site's hop node
             # is cut by its own one attachment.
@@ -352,8 +367,7 @@ def attachment_cuts(
                 own = carriers.get((principal, policy), set())
                 if len(own) == 1 and graph.out_degree(principal) == 1:
                     item = ChokeItem(ATTACHMENT, policy=policy, principal=next(iter(own)))
-                    for hop in site.hops:
-                        found[item].add(hop, [principal], site.conditional)
+                    found[item].add(site.hops, [principal], site.conditional)
     return dict(found)
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
+import orjson
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID, Method
 from identities.arns import SourceKind, classify_arn, parse_arn
@@ -423,6 +425,107 @@ def escalation_graph_edges(
         for e in by_principal[principal]
         if e.target is not None and (":user/" in e.target or ":role/" in e.target)
     ]
+
+
+@dataclass(slots=True)
+class PairSummary:
+    """Every escalation of one principal onto one user or role, summed up: whether one needs
+    no condition, whether one is proven, the methods and the condition keys of them all."""
+
+    unconditional: bool = False
+    proven: bool = False
+    methods: set[str] = field(default_factory=set)
+    conditions: set[str] = field(default_factory=set)
+
+
+PROVEN = 2
+UNCONDITIONAL = 1
+
+
+class EscalationPairs:
+    """The escalations of some principals onto users and roles by (principal, target) pair:
+    ``flags`` holds, for every pair, `PROVEN` when one of its escalations is proven and
+    `UNCONDITIONAL` when one needs no condition; `summaries` sums up the methods and condition
+    keys of the pairs asked for. Made from rows of (holders, targets, method, proven, keys)."""
+
+    def __init__(self, rows: list[tuple[list[str], list[str], str, bool, list[str]]]):
+        self._rows = rows
+        flags: dict[tuple[str, str], int] = {}
+        for holders, onto, _, proven, keys in rows:
+            bits = (PROVEN if proven else 0) | (0 if keys else UNCONDITIONAL)
+            for principal in holders:
+                for target in onto:
+                    if target != principal:
+                        pair = (principal, target)
+                        flags[pair] = flags.get(pair, 0) | bits
+        self.flags = flags
+
+    def summaries(
+        self, pairs: Collection[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], PairSummary]:
+        """`PairSummary` of each of ``pairs`` (of every pair, for None)."""
+        principals = None if pairs is None else {principal for principal, _ in pairs}
+        found: dict[tuple[str, str], PairSummary] = {}
+        for holders, onto, method, proven, keys in self._rows:
+            for principal in holders:
+                if principals is not None and principal not in principals:
+                    continue
+                for target in onto:
+                    pair = (principal, target)
+                    if target == principal or (pairs is not None and pair not in pairs):
+                        continue
+                    summary = found.get(pair)
+                    if summary is None:
+                        summary = found[pair] = PairSummary()
+                    summary.unconditional |= not keys
+                    summary.proven |= proven
+                    summary.methods.add(method)
+                    summary.conditions.update(keys)
+        return found
+
+
+def read_escalation_pairs(
+    principals: Iterable[str], targets: Collection[str] | None = None, conditional: str = ""
+) -> EscalationPairs:
+    """`EscalationPairs` of `escalation_graph_edges` (onto ``targets`` if given), read without
+    making one object per escalation (a whole account holds hundreds of thousands): only the
+    conditional escalations with ``conditional="only"``, only the others with ``"none"``."""
+    kept: list[tuple[list[str], list[str], str, bool, list[str]]] = []
+    wanted = sorted(set(principals))
+    fields = ("source", "source_group_id", "method", "status", "targets_text", "keys_text")
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        members: dict[int, list[str]] = defaultdict(list)
+        for arn, group_id in EscalationGroupMember.objects.filter(arn__in=chunk).values_list(
+            "arn", "group_id"
+        ):
+            members[group_id].append(arn)
+        rows = EscalationEdge.objects.filter(
+            Q(source__in=chunk) | Q(source_group_id__in=list(members))
+        ).annotate(
+            targets_text=Cast("targets", TextField()), keys_text=Cast("condition_keys", TextField())
+        )
+        for source, group_id, method, status, targets_text, keys_text in rows.values_list(*fields):
+            keys = orjson.loads(keys_text) if keys_text not in {None, "[]"} else []
+            if (conditional == "only" and not keys) or (conditional == "none" and keys):
+                continue
+            onto = [
+                target
+                for target in orjson.loads(targets_text)
+                if (targets is None or target in targets)
+                and (":user/" in target or ":role/" in target)
+            ]
+            if onto:
+                holders = (members.get(group_id) if group_id else None) or [source]
+                kept.append((holders, onto, method, status == "proven", keys))
+    return EscalationPairs(kept)
+
+
+def escalation_pairs(
+    principals: Iterable[str], targets: Collection[str] | None = None, conditional: str = ""
+) -> dict[tuple[str, str], PairSummary]:
+    """`read_escalation_pairs` summed up for every pair."""
+    return read_escalation_pairs(principals, targets, conditional).summaries()
 
 
 @dataclass(frozen=True, slots=True)

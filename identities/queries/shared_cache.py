@@ -44,6 +44,7 @@ WARMER_MODULES = (
     "identities.queries.choke_points",
     "identities.graph.overview",
     "identities.views.escalations",
+    "identities.views.access",
 )
 
 _warmers: dict[str, Callable[[], object]] = {}
@@ -69,16 +70,18 @@ def _cache_key(run: RunKey, name: str) -> str:
     return f"run:{run[0]}:{stamp:.6f}:{safe}"
 
 
-def shared_for_run(name: str, compute: Callable[[], T]) -> T:
+def shared_for_run(name: str, compute: Callable[[], T], *, in_memory: bool = True) -> T:
     """``compute()`` once per analysis run for every process: from this process's memory, else
     from the shared cache, else computed and stored in both. Without a run: computed each time.
+    ``in_memory=False`` skips this process's memory, for the many small entries of one kind
+    (one per role) that the cache may evict but a process would keep for the whole run.
 
     The value must pickle (no lambdas, no open files)."""
     from identities.queries.access import run_cached  # access registers its warmers here
 
-    def load(run_id: int) -> T:
+    def load(run_id: int | None) -> T:
         run = current_key()
-        if run is None or run[0] != run_id:  # a new run finished meanwhile
+        if run is None or (run_id is not None and run[0] != run_id):  # a new run meanwhile
             return compute()
         key = _cache_key(run, name)
         found = cache.get(key, _MISSING)
@@ -91,6 +94,8 @@ def shared_for_run(name: str, compute: Callable[[], T]) -> T:
             logger.exception("%s of the current run cannot be shared (kept in this process)", name)
         return value
 
+    if not in_memory:
+        return load(None)
     found = run_cached(f"shared:{name}", load)
     return compute() if found is None else found
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
@@ -20,6 +21,7 @@ from identities.queries import access, summaries
 from identities.queries import findings as finding_queries
 from identities.queries.estate import PAGE_SIZE, account_choices
 from identities.queries.exports import role_access_csv_rows
+from identities.queries.shared_cache import shared_for_run, warmer
 from identities.roles import VIEWER
 from identities.views.common import (
     HtmxHttpRequest,
@@ -45,9 +47,14 @@ def _beyond_direct(reached: list[Reached], direct: set[str]) -> list[Reached]:
     return [r for r in reached if r.hops > 1 or r.node not in direct]
 
 
-def _out_of(principal: IamUser | IamRole) -> tuple[list[access.DirectAccess], list[Reached]]:
-    """The direct edges out of a principal, and the chains beyond them."""
+def _out_of(
+    principal: IamUser | IamRole, *, chains: bool = True
+) -> tuple[list[access.DirectAccess], list[Reached]]:
+    """The direct edges out of a principal, and the chains beyond them (none searched
+    without ``chains``)."""
     direct = access.access_out_of(principal)
+    if not chains:
+        return direct, []
     reached, ends = access.reach_from(principal.arn), {item.target for item in direct}
     return direct, _beyond_direct(reached, ends)
 
@@ -74,13 +81,44 @@ class Into:
         return summaries.expand(self.edges, self.members)
 
 
-def _into(role: IamRole) -> tuple[Into, list[Reached]]:
-    """The direct edges into ``role`` folded by access group, and the chains beyond them."""
+def _into(role: IamRole, *, chains: bool = True) -> tuple[Into, list[Reached]]:
+    """The direct edges into ``role`` folded by access group, and the chains beyond them (none
+    searched without ``chains``)."""
     edges = access.access_into(role, include_refused=True, expand_groups=False)
     own = {edge.source for edge in edges if edge.source_kind != GROUP}
     possible = [edge for edge in edges if edge.possible]
     into = Into(possible, access.group_members(possible, own))
+    if not chains:
+        return into, []
     return into, _beyond_direct(access.reach_to(role.arn), into.sources())
+
+
+def _role_summary(role: IamRole) -> dict[str, Any]:
+    """`_summary` of who can assume ``role``, once per run for every process: a busy role's
+    chains are a search over the whole graph."""
+
+    def compute() -> dict[str, Any]:
+        into, chains = _into(role)
+        return _summary(into, chains, "into")
+
+    return shared_for_run(f"role-into:{role.pk}", compute, in_memory=False)
+
+
+# Roles whose "who can assume" summary is stored when an analysis finishes.
+WARMED_ROLES = 20
+
+
+@warmer("busiest-roles")
+def warm_busiest_roles() -> None:
+    """`_role_summary` of the `WARMED_ROLES` roles with the most stored edges into them."""
+    busiest = (
+        AccessEdge.objects.filter(outcome__in=access.POSSIBLE)
+        .values("target_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "target_id")[:WARMED_ROLES]
+    )
+    for role in IamRole.objects.filter(pk__in=[row["target_id"] for row in busiest]):
+        _role_summary(role)
 
 
 def _summary(
@@ -114,13 +152,13 @@ def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpRes
     account (directly) and per number of hops and account (chains), each opening its list
     (`access_list`); the CSV has every row."""
     role = role_or_404(account_id, name)
-    into, chains = _into(role)
     if request.GET.get("format") == "csv":
+        into, chains = _into(role)
         return csv_response(
             f"who-can-assume-{account_id}-{name}.csv",
             role_access_csv_rows(into.expanded(), access.chains_with_steps(chains)),
         )
-    context = {"role": role, **_summary(into, chains, "into")}
+    context = {"role": role, **_role_summary(role)}
     return render_page_or_fragment(
         request, "identities/role_access.html", "who-can-assume", context
     )
@@ -134,9 +172,9 @@ def _access_list(
     key = request.GET.get("bunch", "")
     q = request.GET.get("q", "").strip()
     if isinstance(principal, IamRole) and direction == "into":
-        into, chains = _into(principal)
+        into, chains = _into(principal, chains=part == "chains")
     else:
-        direct, chains = _out_of(principal)
+        direct, chains = _out_of(principal, chains=part == "chains")
     if part == "chains":
         page = paginate(request, summaries.chains_in_bunch(chains, key, q), LIST_PAGE_SIZE)
         rows: list[Any] = access.chains_with_steps(page.object_list)
@@ -187,15 +225,20 @@ def role_reach_list(request: HtmxHttpRequest, account_id: str, name: str) -> Htt
 def _principal_reach(
     request: HtmxHttpRequest, principal: IamUser | IamRole, list_label: str
 ) -> HttpResponse:
-    direct, chains = _out_of(principal)
     kind = "user" if isinstance(principal, IamUser) else "role"
+
+    def compute() -> dict[str, Any]:
+        direct, chains = _out_of(principal)
+        return _summary(direct, chains, "out")
+
     args = [principal.account.account_id, principal.name]
     context = {
         "principal": principal,
         "list_label": list_label,
         "list_url": reverse(f"identities:{kind}-reach-list", args=args),
         "administrator": finding_queries.administrators().filter(arn=principal.arn).first(),
-        **_summary(direct, chains, "out"),
+        # Once per run for every process: its chains are a search over the whole graph.
+        **shared_for_run(f"reach:{kind}:{principal.pk}", compute, in_memory=False),
     }
     return render_page_or_fragment(
         request, "identities/principal_reach.html", "can-assume", context

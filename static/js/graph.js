@@ -50,6 +50,8 @@
     aggregate: ["#f8fafc", "#334155"],
   };
 
+  var DEFAULT_COLOURS = ["#f8fafc", "#334155"];
+
   var SHAPES = {
     service: "round-hexagon",
     federated: "round-diamond",
@@ -75,9 +77,14 @@
           "text-max-width": 260,
           width: "data(w)",
           height: "data(h)",
-          shape: "round-rectangle",
+          // Each kind's colours and shape travel with the node (elementsOf): one rule to
+          // match instead of one per kind, for every node drawn.
+          shape: "data(shape)",
+          "background-color": "data(bg)",
+          "border-color": "data(bc)",
           "border-width": 1.5,
-          "min-zoomed-font-size": big ? 7 : 0,
+          // Labels smaller than this on screen are not drawn: unreadable, and slow on big views.
+          "min-zoomed-font-size": big ? 7 : 5,
         },
       },
       {
@@ -206,12 +213,6 @@
       },
       { selector: "edge:selected", style: { width: 4, "line-color": "#f59e0b", "target-arrow-color": "#f59e0b" } },
     ];
-    Object.keys(KIND_COLOURS).forEach(function (kind) {
-      var colours = KIND_COLOURS[kind];
-      var rule = { "background-color": colours[0], "border-color": colours[1] };
-      if (SHAPES[kind]) rule.shape = SHAPES[kind];
-      rules.splice(2, 0, { selector: "node." + kind, style: rule });
-    });
     return rules;
   }
 
@@ -257,6 +258,9 @@
           display: node.display || node.label,
           w: node.w || 200,
           h: node.h || 32,
+          bg: (KIND_COLOURS[node.kind] || DEFAULT_COLOURS)[0],
+          bc: (KIND_COLOURS[node.kind] || DEFAULT_COLOURS)[1],
+          shape: SHAPES[node.kind] || "round-rectangle",
           box: node.parent || "",
         }),
         classes: classes.join(" "),

@@ -14,6 +14,7 @@ from identities.queries.escalations import (
     count_methods,
     count_principals,
     escalation_graph_edges,
+    escalation_pairs,
     escalation_rows,
     iter_escalations,
 )
@@ -92,3 +93,35 @@ def test_graph_edges_onto_some_targets_are_those_of_every_target(generated_estat
 
     assert targets
     assert escalation_graph_edges(principals, targets) == [e for e in every if e.target in targets]
+
+
+@pytest.mark.parametrize("conditional", ["", "only", "none"])
+def test_pairs_sum_up_the_graph_edges_of_each_principal_and_target(generated_estate, conditional):
+    principals = {row.principal for row in count_principals()}
+    kept = [
+        e
+        for e in escalation_graph_edges(principals)
+        if conditional == "" or (conditional == "only") == e.conditional
+    ]
+    expected: dict[tuple[str, str], tuple[bool, bool, set[str], set[str]]] = {}
+    for e in kept:
+        assert e.target is not None
+        unconditional, proven, methods, keys = expected.get(
+            (e.principal, e.target), (False, False, set(), set())
+        )
+        expected[(e.principal, e.target)] = (
+            unconditional or not e.conditional,
+            proven or e.status == "proven",
+            methods | {e.method},
+            keys | set(e.conditions),
+        )
+    found = escalation_pairs(principals, conditional=conditional)
+
+    assert expected
+    assert {
+        pair: (s.unconditional, s.proven, s.methods, s.conditions) for pair, s in found.items()
+    } == expected
+    some = {target for _, target in list(expected)[::4]}
+    assert set(escalation_pairs(principals, some, conditional)) == {
+        pair for pair in expected if pair[1] in some
+    }

@@ -163,3 +163,25 @@ def test_folded_summary_equals_the_summary_of_every_member(generated_estate):
                 ) == sorted(map(repr, summaries.direct_in_bunch(every, bunch.key, q)))
         summarised += len(bunches) > 1 and any(e.source_kind == "group" for e in into.edges)
     assert summarised  # some role's edges come from access groups in several bunches
+
+
+def test_busiest_roles_summaries_are_stored_when_the_analysis_finishes(
+    generated_estate, logged_in_client, monkeypatch
+):
+    role = max(
+        IamRole.objects.select_related("account"),
+        key=lambda role: (len(access.access_into(role)), role.arn),
+    )
+    every = access.access_into(role)
+    _forget_process_memory()
+    monkeypatch.setattr(
+        "identities.views.access._into", lambda *a, **k: pytest.fail("computed again")
+    )
+
+    response = logged_in_client.get(
+        reverse("identities:role-access", args=[role.account.account_id, role.name])
+    )
+
+    assert response.status_code == 200
+    assert response.context["direct_count"] == len(every)
+    assert sum(bunch.count for bunch in response.context["direct_bunches"]) == len(every)

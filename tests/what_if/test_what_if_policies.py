@@ -1,4 +1,4 @@
-"""A what-if of an identity policy, boundary, SCP/RCP or membership answered from the stored
+"""A what-if of an identity policy, boundary, SCP/RCP, membership or attachment answered from the stored
 analysis (only the principals the change touches evaluated again) equals the whole-estate
 answer."""
 
@@ -33,6 +33,7 @@ from identities.models import (
     InlinePolicy,
     ManagedPolicy,
     OrgPolicy,
+    PolicyAttachment,
 )
 from identities.sample.generate import generate_bundle
 from tests.what_if.test_what_if_incremental import _difference
@@ -97,9 +98,18 @@ def _refs(kind: str) -> list[PolicyRef]:
 def test_a_policy_or_membership_change_answered_incrementally_equals_the_whole_estate_answer(
     generated: None, data: st.DataObject
 ) -> None:
-    kind = data.draw(st.sampled_from([MANAGED, INLINE, ORG, BOUNDARY, "membership"]))
+    kind = data.draw(st.sampled_from([MANAGED, INLINE, ORG, BOUNDARY, "membership", "detach"]))
     proposal = Proposal()
-    if kind == "membership":
+    if kind == "detach":
+        attachments = sorted(
+            (attachment.policy.arn, owner.arn)
+            for attachment in PolicyAttachment.objects.select_related(
+                "policy", "user", "group", "role"
+            )
+            if (owner := attachment.user or attachment.group or attachment.role) is not None
+        )
+        proposal.detach(*data.draw(st.sampled_from(attachments)))
+    elif kind == "membership":
         pairs = sorted(GroupMembership.objects.values_list("user__arn", "group__arn"))
         proposal.remove_membership(*data.draw(st.sampled_from(pairs)))
     elif kind == BOUNDARY:
