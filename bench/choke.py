@@ -1,6 +1,7 @@
 """Benchmark of choke points on an imported and analysed estate.
 
     python bench/choke.py [--database-url URL] [--repeat 5] [--prepare] [--check 3]
+        [--sensitive GLOB]... [--target admin|sensitive|all]...
 
 Times `choke_points` (identities.queries.choke_points) for each target set with sensitive roles
 (or administrators only): the first call in a fresh process (it loads the stored reach graph, as
@@ -9,7 +10,8 @@ it), and the `manage.py choke_points --format json` command end to end. `--check
 what-if of each of the top N changes and compares the principals it says lose their path to an
 administrator with the ones the choke point counts. `--sensitive GLOB` (repeatable) marks the
 roles whose name matches as sensitive first, as the analysis would (a name-pattern rule, and the
-roles it matches as `SensitiveRule.matches` does; the stored paths are left as they are: choke points read only the roles).
+roles it matches as `SensitiveRule.matches` does; the stored paths are left as they are: choke
+points read only the roles). `--target` (repeatable) times only those targets.
 
 `--prepare` generates the 50-account bundle (var/bench/org-50x500u1000r-s1.json, 500 users and
 1,000 roles per account, seed 1), migrates, imports and analyses it first. Results are printed

@@ -32,7 +32,7 @@ from identities.graph.overview import load_identity_overview, principal_count
 from identities.graph.serialise import serialise_graph
 from identities.queries.findings import principal_flags
 
-_PRINCIPAL_VALUES = ("pk", "name", "account__account_id")
+_PRINCIPAL_VALUES = ("pk", "name", "account__account_id", "arn")
 PRINCIPAL_MODELS: dict[str, type[models.IamUser] | type[models.IamGroup] | type[models.IamRole]] = {
     "user": models.IamUser,
     "group": models.IamGroup,
@@ -40,9 +40,13 @@ PRINCIPAL_MODELS: dict[str, type[models.IamUser] | type[models.IamGroup] | type[
 }
 
 
-def _add_principal(builder: Builder, kind: str, pk: int, name: str, account_id: str) -> str:
+def _add_principal(
+    builder: Builder, kind: str, pk: int, name: str, account_id: str, arn: str = ""
+) -> str:
     node_id = principal_node_id(kind, account_id, name)
-    if builder.node(node_id, kind, name, account_id):
+    # A user's or role's ARN rides along: the escalation edges find the drawn ones by it.
+    extra = {"arn": arn} if arn and kind != "group" else {}
+    if builder.node(node_id, kind, name, account_id, **extra):
         builder.pks[node_id] = pk
     return node_id
 
@@ -86,11 +90,11 @@ def _load_identity_edges(
         if groups is not None:
             where |= Q(group__in=models.IamGroup.objects.filter(groups).values("pk"))
         rows = models.GroupMembership.objects.filter(where).values_list(
-            "user_id", "user__name", "user__account__account_id",
+            "user_id", "user__name", "user__account__account_id", "user__arn",
             "group_id", "group__name", "group__account__account_id",
         )  # fmt: skip
-        for user_pk, user, user_account, group_pk, group, group_account in rows:
-            source = _add_principal(builder, "user", user_pk, user, user_account)
+        for user_pk, user, user_account, user_arn, group_pk, group, group_account in rows:
+            source = _add_principal(builder, "user", user_pk, user, user_account, user_arn)
             target = _add_principal(builder, "group", group_pk, group, group_account)
             builder.edge(source, target, "member")
 
@@ -106,16 +110,18 @@ def _load_identity_edges(
             where &= Q(policy__is_aws_managed=False)
         attachments = models.PolicyAttachment.objects.filter(where).values_list(
             "policy__arn", "policy__name", "policy__account__account_id",
-            "user_id", "user__name", "user__account__account_id",
-            "group_id", "group__name", "group__account__account_id",
-            "role_id", "role__name", "role__account__account_id",
+            "user_id", "user__name", "user__account__account_id", "user__arn",
+            "group_id", "group__name", "group__account__account_id", "group__arn",
+            "role_id", "role__name", "role__account__account_id", "role__arn",
         )  # fmt: skip
         for arn, name, policy_account, *owner_columns in attachments:
             target = _add_policy(builder, arn, name, policy_account)
             for index, kind in enumerate(PRINCIPAL_KINDS):
-                pk, owner, account_id = cast(list[Any], owner_columns)[index * 3 : index * 3 + 3]
+                pk, owner, account_id, owner_arn = cast(list[Any], owner_columns)[
+                    index * 4 : index * 4 + 4
+                ]
                 if pk is not None:
-                    source = _add_principal(builder, kind, pk, owner, account_id)
+                    source = _add_principal(builder, kind, pk, owner, account_id, owner_arn)
                     builder.edge(source, target, "attached")
 
     if scope.keeps_kind("inline"):
@@ -148,8 +154,8 @@ def _load_identity_edges(
                 .exclude(boundary_arn="")
                 .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
             )
-            for pk, name, account_id, boundary_arn in bounded:
-                source = _add_principal(builder, kind, pk, name, account_id)
+            for pk, name, account_id, arn, boundary_arn in bounded:
+                source = _add_principal(builder, kind, pk, name, account_id, arn)
                 target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
                 builder.edge(source, target, "boundary")
 
@@ -279,10 +285,10 @@ def build_identity_graph(
             folded_by_sql = True
         else:
             for kind, model in PRINCIPAL_MODELS.items():
-                for pk, name, account in model.objects.filter(in_scope).values_list(
+                for pk, name, account, arn in model.objects.filter(in_scope).values_list(
                     *_PRINCIPAL_VALUES
                 ):
-                    _add_principal(builder, kind, pk, name, account)
+                    _add_principal(builder, kind, pk, name, account, arn)
             _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
     expand = list(expand)
     if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):

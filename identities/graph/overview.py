@@ -31,6 +31,7 @@ from identities.queries.graph_edges import (
     count_edge_ends,
     count_edges,
     count_edges_by_account,
+    groups_with_edges,
 )
 from identities.queries.shared_cache import shared_for_run, warmer
 
@@ -225,10 +226,17 @@ def _account_edge_counts(
 
 @warmer("graph-overview")
 def warm_overview() -> None:
-    """The estate's access overview counts (default filter) and escalation counts, so that no
-    request pays for them."""
+    """The estate's access overview counts (default filter) and escalation counts, and the
+    escalations of each account's identity view, so that no request pays for them."""
+    from identities.graph.identity import build_identity_graph  # it reads this module
+
     estate_edge_counts(_edge_filter(Scope()))
     count_escalations_by_account()
+    groups_with_edges()
+    for account_id in models.Account.objects.order_by("account_id").values_list(
+        "account_id", flat=True
+    ):
+        build_identity_graph(account_id=account_id)
 
 
 def load_access_overview(builder: Builder, selection: EdgeSelection, account_id: str = "") -> None:

@@ -180,15 +180,15 @@ def memberships(
     (only in groups with at least one stored edge when ``with_edges``); ``inherited`` lists
     only the edges into ``targets`` when given."""
     query = AccessGroupMember.objects.all()
-    if with_edges:
-        query = query.filter(Exists(AccessEdge.objects.filter(source_group=OuterRef("group_id"))))
+    kept = groups_with_edges() if with_edges else None
     rows: dict[int, tuple[int, str, int | None, int | None]] = {}
     for column, values in (("group_id", groups), ("user_id", users), ("role_id", roles)):
         if values:
             for pk, *row in query.filter(**{f"{column}__in": list(values)}).values_list(
                 "pk", "group_id", "arn", "user_id", "role_id"
             ):
-                rows[pk] = tuple(row)  # type: ignore[assignment]  # values_list rows are lists
+                if kept is None or row[0] in kept:
+                    rows[pk] = tuple(row)  # type: ignore[assignment]  # values_list rows are lists
     if not rows:
         return []
     apart_arns = _set_apart(rows.values())
@@ -221,6 +221,18 @@ def memberships(
             )  # fmt: skip
         found.append(Membership(group, arn, user, role, inherited))
     return found
+
+
+def groups_with_edges() -> frozenset[int]:
+    """The access groups with at least one stored edge: once per analysis run for every
+    process (a test per membership makes the planner read every group edge)."""
+    from identities.queries.shared_cache import shared_for_run  # it reads the run here
+
+    def find() -> frozenset[int]:
+        with_edges = Exists(AccessEdge.objects.filter(source_group=OuterRef("pk")))
+        return frozenset(AccessGroup.objects.filter(with_edges).values_list("pk", flat=True))
+
+    return shared_for_run("graph:groups-with-edges", find)
 
 
 def _set_apart(members: Iterable[tuple[int, str, int | None, int | None]]) -> set[str]:

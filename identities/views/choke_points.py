@@ -16,7 +16,7 @@ from identities.roles import VIEWER
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
 
 # The principals listed under each change (the top one may cut thousands at 50 accounts).
-PRINCIPALS_SHOWN = 100
+PRINCIPALS_SHOWN = 20
 
 
 def _what_if_link(argv: list[str]) -> str:

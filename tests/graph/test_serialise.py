@@ -63,5 +63,5 @@ def test_table_rows_and_svg_of_the_same_data():
         ("user:1:ann", "can assume (sts:AssumeRole)"),
         ("role:2:idle", ""),
     ]
-    assert svg.count("<line ") == 1
+    assert svg.count("<polyline ") == 1
     assert 'marker-end="url(#arrow-hl)"' in svg

@@ -185,3 +185,30 @@ def test_busiest_roles_summaries_are_stored_when_the_analysis_finishes(
     assert response.status_code == 200
     assert response.context["direct_count"] == len(every)
     assert sum(bunch.count for bunch in response.context["direct_bunches"]) == len(every)
+
+
+def test_clear_cache_keeps_what_else_the_redis_database_holds(settings):
+    """The cache's Redis database may be Celery's broker as well: only the cache's keys go."""
+    import os
+
+    import redis
+
+    from tests.conftest import require_service
+
+    url = require_service("Redis", os.environ.get("REDIS_URL"), "redis")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "iamviz-cache",
+        }
+    }
+    client = redis.Redis.from_url(url)
+    client.set("not-the-cache", b"kept")
+    try:
+        cache.set("probe", 1)
+        shared_cache.clear_cache()
+        assert cache.get("probe") is None
+        assert client.get("not-the-cache") == b"kept"
+    finally:
+        client.delete("not-the-cache")
