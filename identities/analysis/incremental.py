@@ -26,9 +26,15 @@ from typing import Any
 
 import orjson
 
-from identities.analysis.admins import _content, _is_full_wildcard, find_administrators
+from identities.analysis.admins import (
+    ADMIN_ACTIONS,
+    _content,
+    _is_full_wildcard,
+    find_administrators,
+)
 from identities.analysis.edges import EdgeRecord, EdgeResult, SourceKind, compute_role_edges
-from identities.analysis.escalations import EscalationResult, compute_escalations
+from identities.analysis.escalation_methods import ESCALATION_ACTIONS
+from identities.analysis.escalations import _CUSTOMER, EscalationResult, compute_escalations
 from identities.analysis.estate import ASSUME_ROLE, Actor, Doc, Estate
 from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import TRUST_FINDINGS, find_findings, trust_findings
@@ -55,7 +61,12 @@ from identities.analysis.reach import (
 )
 from identities.analysis.sensitive import load_sensitive_rules, match_sensitive_roles
 from identities.models import AccessState, AnalysisRun, SyncRun
-from identities.policy import Effect, PrincipalKind, principals_named_in
+from identities.policy import (
+    Effect,
+    PrincipalKind,
+    principals_named_in,
+    statement_matches_action,
+)
 
 SERVICE_PREFIX = "service:"
 
@@ -310,6 +321,36 @@ class _Contents:
         )
 
 
+# The actions administrator status and escalations are decided on.
+_POWERS = tuple(dict.fromkeys((*ADMIN_ACTIONS, *ESCALATION_ACTIONS)))
+
+
+class _Powers(_Contents):
+    """What a principal's policies say about the actions of `_POWERS`, and the IAM groups
+    and customer-managed policies it holds (the targets of its self-grants)."""
+
+    def doc(self, doc: Doc) -> tuple[object, ...]:
+        found = self._memo.get(id(doc))
+        if found is None:
+            found = self._memo[id(doc)] = tuple(
+                _content(s)
+                for s in doc.policy.statements
+                if any(statement_matches_action(s, action) for action in _POWERS)
+            )
+            self._kept.append(doc)
+        return found
+
+    def of(
+        self,
+        docs: list[Doc],
+        boundary: Doc | None,
+        scps: tuple[tuple[Doc, ...], ...],
+        group_pks: list[int],
+    ) -> tuple[object, ...]:
+        held = tuple(doc.policy.source.arn for doc in docs if doc.policy.source.kind == _CUSTOMER)
+        return (self.actor(docs, boundary, scps), held, tuple(group_pks))
+
+
 def _allows(docs: list[Doc]) -> tuple[bool, bool]:
     """(any Allow, an Allow of everything): what escalations and self-grants see of a group."""
     statements = [s for doc in docs for s in doc.policy.statements]
@@ -335,9 +376,11 @@ def policy_after(
       (the statements' content, wherever they sit), no edge can change; otherwise their access
       groups (those holding only such principals) and their own edges are evaluated again,
       into the roles trusting them: by ARN, through their account or ``*``.
-    - Administrators, escalations from them and their findings (MFA, stale credentials) are
-      evaluated again; a change of whether an IAM group allows anything, or everything, does
-      it for every principal of the group's account (group targets of escalations).
+    - The administrator status, escalations and findings (MFA, stale credentials) of those
+      whose policies say something else about the actions these are decided on, or who hold
+      other IAM groups or customer-managed policies, are evaluated again; a change of whether
+      an IAM group allows anything, or everything, does it for every principal of the group's
+      account (group targets of escalations and self-grants).
     - The stored reach graph gets the new edges out of them and their groups, and the paths to
       administrators and sensitive roles are searched again.
     """
@@ -356,6 +399,8 @@ def policy_after(
         if old != new:
             rcp_accounts.add(aid)
     affected: list[Actor] = []
+    evaluated: list[Actor] = []  # those whose administrator status or escalations may change
+    powers = _Powers()
     edges_change = False
     for actor in estate.actors:
         docs, boundary, group_pks = before.actors[id(actor)]
@@ -369,11 +414,15 @@ def policy_after(
         ):
             continue
         affected.append(actor)
+        old_scps = old_levels[account][0]
         if not edges_change:
-            old_scps = old_levels[account][0]
             edges_change = contents.actor(docs, boundary, old_scps) != contents.actor(
                 actor.docs, actor.boundary, actor.account.scp_levels
             )
+        if powers.of(docs, boundary, old_scps, group_pks) != powers.of(
+            actor.docs, actor.boundary, actor.account.scp_levels, actor.group_pks
+        ):
+            evaluated.append(actor)
     # Whether an IAM group allows anything (an escalation target) or everything (a self-grant
     # target) is asked by every principal of its account.
     wide = {
@@ -381,10 +430,8 @@ def policy_after(
         for group in estate.groups
         if _allows(before.groups[group.pk]) != _allows(group.docs)
     }
-    ids = {id(actor) for actor in affected}
-    evaluated = affected + [
-        a for a in estate.actors if a.account.account_id in wide and id(a) not in ids
-    ]
+    ids = {id(actor) for actor in evaluated}
+    evaluated += [a for a in estate.actors if a.account.account_id in wide and id(a) not in ids]
     grouping = group_principals(estate) if edges_change else None
     if rcp_accounts:
         state = stored.state

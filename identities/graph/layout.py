@@ -282,6 +282,8 @@ _GAPS_TRIED = 16
 # Parallel edges and edges sharing a gap run this far apart.
 _LANE = 5.0
 _LANES = 7
+# Lines beside nodes tried on either side of an end when the gaps beside it are blocked.
+_BESIDE = 3
 # Edges between the same two nodes bend this far apart at their middle.
 _FAN = 16.0
 
@@ -403,6 +405,8 @@ class _Router:
         rows = sorted({node["y"] for node in nodes.values()})
         self.gaps = sorted({y + d for y in rows for d in (-ROW_HEIGHT / 2, ROW_HEIGHT / 2)})
         self.centres = {(node["x"], node["y"]): node_id for node_id, node in nodes.items()}
+        boxes = self.obstacles.boxes.values()
+        self.sides = sorted({x for box in boxes for x in (box[0] - _LANE, box[2] + _LANE)})
         self.tested: dict[tuple[Point, Point], bool] = {}
 
     def blocked(self, a: Point, b: Point) -> bool:
@@ -459,6 +463,22 @@ class _Router:
             for vt in target_sides:
                 for gy in gaps:
                     yield [(vs, sy), (vs, gy), (vt, gy), (vt, ty)]
+        # Boxes of other accounts may stand in those gaps (boxes are packed side by side, off
+        # the columns' grid): runs just beside a node, nearest the ends first.
+        near_source, near_target = self._beside(sx), self._beside(tx)
+        for vx in sorted(
+            set(near_source + near_target), key=lambda x: min(abs(x - sx), abs(x - tx))
+        ):
+            yield [(vx, sy), (vx, ty)]
+        for vs in near_source:
+            for vt in near_target:
+                for gy in gaps:
+                    yield [(vs, sy), (vs, gy), (vt, gy), (vt, ty)]
+
+    def _beside(self, x: float) -> list[float]:
+        """A few vertical lines just beside the nodes nearest ``x`` (either side)."""
+        index = bisect.bisect(self.sides, x)
+        return self.sides[max(0, index - _BESIDE) : index + _BESIDE]
 
     def _gaps_between(self, sy: float, ty: float) -> list[float]:
         """The gaps between rows a route may cross the columns along: those nearest the middle

@@ -4,6 +4,7 @@ since a sync in their colours, highlights and administrator borders."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from identities.graph.build import COLUMN_WIDTH, ROW_HEIGHT
 from identities.graph.export import graph_to_svg
@@ -33,7 +34,7 @@ def _view() -> dict:
         _node("role:1:app", 2 * COLUMN_WIDTH, 0, flags=["admin"]),
         _node("role:1:other", COLUMN_WIDTH, ROW_HEIGHT),
     ]
-    edges = [
+    edges: list[dict[str, Any]] = [
         {"id": "e1", "source": "service:ec2", "target": "role:1:app", "kind": "service"},
         {
             "id": "e2",
@@ -47,7 +48,7 @@ def _view() -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
-def _points(line: ET.Element) -> list[tuple[float, float]]:
+def _points(line: ET.Element) -> list[tuple[float, ...]]:
     return [tuple(map(float, pair.split(","))) for pair in line.get("points", "").split()]
 
 
