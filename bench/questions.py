@@ -135,4 +135,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Django's test client asks for the host "testserver".
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     main()

@@ -65,6 +65,7 @@ class AccessLoader:
         # pk -> (name, account id, ARN) of users and roles, pk -> row of access groups
         self.names: dict[str, dict[int, tuple[str, str, str]]] = {"user": {}, "role": {}}
         self.groups: dict[int, tuple[str, str, str, int, str]] = {}
+        self.node_ids: dict[tuple[str, int], str] = {}  # (kind, pk) -> node id, once made
         scope = builder.scope
         outcomes = {"allow", "conditional"}
         if scope.show_denied:
@@ -99,10 +100,14 @@ class AccessLoader:
     # nodes
 
     def principal(self, kind: str, pk: int) -> str:
-        name, account_id, arn = self.names[kind][pk]
-        node_id = principal_node_id(kind, account_id, name)
-        # The ARN rides along: the escalation edges find the drawn principals by it.
-        if self.builder.node(node_id, kind, name, account_id, arn=arn):
+        node_id = self.node_ids.get((kind, pk))
+        if node_id is None:  # once per principal: a neighbourhood holds thousands of edges
+            name, account_id, arn = self.names[kind][pk]
+            node_id = self.node_ids[(kind, pk)] = principal_node_id(kind, account_id, name)
+            # The ARN rides along: the escalation edges find the drawn principals by it.
+            if self.builder.node(node_id, kind, name, account_id, arn=arn):
+                self.builder.pks[node_id] = pk
+        elif node_id in self.builder.graph:
             self.builder.pks[node_id] = pk
         return node_id
 

@@ -282,6 +282,10 @@ _GAPS_TRIED = 16
 # Parallel edges and edges sharing a gap run this far apart.
 _LANE = 5.0
 _LANES = 7
+# Routes tried per edge at most; when all are blocked, the first _COUNTED and one in
+# _COUNTED of the others are compared for the fallback.
+_TRIES = 240
+_COUNTED = 16
 # Lines beside nodes tried on either side of an end when the gaps beside it are blocked.
 _BESIDE = 3
 # Edges between the same two nodes bend this far apart at their middle.
@@ -426,13 +430,16 @@ class _Router:
         start, end = (s["x"], s["y"]), (t["x"], t["y"])
         ends = (source, target)
         blocked = self.blocked
-        tried = []
-        for waypoints in self._candidates(start, end):
+        tried: list[list[Point]] = []
+        candidates = itertools.islice(self._candidates(start, end), _TRIES)
+        for rank, waypoints in enumerate(candidates):
             points = [start, *waypoints, end]
             if not any(blocked(a, b) for a, b in zip(points, points[1:], strict=False)):
                 return waypoints, 0
-            tried.append(waypoints)
-        # Every route is blocked: the one through the fewest nodes.
+            if rank < _COUNTED or rank % _COUNTED == 0:
+                tried.append(waypoints)
+        # Every route is blocked: of the simplest ones and a sample of the others, the one
+        # through the fewest nodes.
         hits = [(self.obstacles.route_hits([start, *w, end], ends), i) for i, w in enumerate(tried)]
         fewest, index = min(hits)
         return tried[index], fewest

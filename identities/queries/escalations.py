@@ -397,6 +397,11 @@ class PrincipalCount:
     escalations: int
     proven: int
 
+    def __reduce__(self) -> tuple[type[PrincipalCount], tuple[str, tuple[str, ...], int, int]]:
+        # Unpickled by the constructor: a shared cache holds tens of thousands, and the
+        # dataclass default (a scan of the fields per object) takes seconds to read them back.
+        return PrincipalCount, (self.principal, self.methods, self.escalations, self.proven)
+
 
 def count_by_principal(escalations: Iterable[Escalation]) -> list[PrincipalCount]:
     """Per principal (by ARN), its methods and how many escalations, most first."""
