@@ -8,7 +8,7 @@ and their CSV exports, the detail pages of the busiest role, user, group, policy
 their lazy sections and htmx fragments, the access pages and the JSON API. For each page: the
 first request in this process, the median of ``--repeat`` requests after it, and the size of
 the answer. With ``--cold`` each page's first request is made in a fresh process (as after a
-restart of the web server), one page at a time.
+restart of the web server, once the process has answered one small page), one page at a time.
 
 The database must hold an imported and analysed estate, for instance
 `manage.py generate_org --accounts 10 --users 300 --roles 600 --seed 1 -o org.json`, then
@@ -260,10 +260,12 @@ def _setup(database_url: str) -> Any:
 
 
 def _cold(name: str, url: str, headers: dict[str, str], database_url: str) -> dict[str, Any]:
-    """One page's first request in a fresh process."""
+    """One page's first request in a fresh process, after one request for a small page (the
+    process's own start: URL conf, templates, middleware, is not the page's)."""
     code = (
         "import json, sys; sys.path.insert(0, 'bench'); import pages;"
         f"client = pages._setup({database_url!r});"
+        "client.get('/runs/');"
         f"print(json.dumps(pages.time_page(client, {url!r}, {headers!r}, 0)))"
     )
     done = subprocess.run(

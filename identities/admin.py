@@ -170,7 +170,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 # --- AWS sync configuration (editable: it is configuration, not estate) ----------------------
 # Staff only, as all of the admin. No credential is stored: boto3's credential chain is used.
 
-from identities.forms import AccountSyncConfigForm, SyncSettingsForm  # noqa: E402
+from identities.forms.sync import AccountSyncConfigForm, SyncSettingsForm  # noqa: E402
 
 
 @admin.register(models.SyncSettings)

@@ -8,9 +8,7 @@ from typing import Any
 from django import forms
 
 from identities.forms.common import ANY, _choice_field, _optional_choice
-from identities.models import (
-    Change,
-)
+from identities.models import Change
 from identities.queries.estate import (
     GROUP_SORTS,
     POLICY_SORTS,

@@ -15,9 +15,7 @@ from identities.graph.build import (
     MAX_DEPTH,
     MAX_PATH_LENGTH,
 )
-from identities.queries.estate import (
-    account_choices,
-)
+from identities.queries.estate import account_choices
 
 DEPTH_CHOICES = [(str(n), f"{n} hop{'s' if n > 1 else ''}") for n in range(1, MAX_DEPTH + 1)]
 # The kinds and their order are the graph's; only the filter's wording is said here.

@@ -11,10 +11,7 @@ from django.core.exceptions import ValidationError
 
 from identities import arns
 from identities.forms.common import _choice_field
-from identities.models import (
-    AccountSyncConfig,
-    SyncSettings,
-)
+from identities.models import AccountSyncConfig, SyncSettings
 from identities.sync.schedule import validate_cron
 
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (RoleArn, ExternalId)

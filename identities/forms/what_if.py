@@ -22,12 +22,7 @@ from identities.analysis.what_if import (
     proposal_from,
 )
 from identities.bundle import BundleError, decode_policy_document
-from identities.models import (
-    GroupMembership,
-    IamRole,
-    IamUser,
-    ManagedPolicy,
-)
+from identities.models import GroupMembership, IamRole, IamUser, ManagedPolicy
 
 WHAT_IF_DOCUMENT_OPTIONS = {
     "trust-policy": "Replace a role's trust policy",

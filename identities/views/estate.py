@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from identities.forms import (
+from identities.forms.browse import (
     GroupFilterForm,
     ListFilterForm,
     PolicyFilterForm,

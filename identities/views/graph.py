@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from identities.forms import AccessGraphForm, IdentityGraphForm, PathForm, SuggestForm
+from identities.forms.graph import AccessGraphForm, IdentityGraphForm, PathForm, SuggestForm
 from identities.graph.access import build_access_graph
 from identities.graph.build import AGGREGATE_THRESHOLD, GraphError, describe_node
 from identities.graph.export import TABLE_LIMIT, graph_to_graphml, graph_to_svg, table_rows

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from identities import triage
 from identities.audit import record_audit
-from identities.forms import (
+from identities.forms.review import (
     ChangesFilterForm,
     EdgeReviewForm,
     FindingDecisionForm,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from identities.audit import record_audit
-from identities.forms import SensitiveTargetForm
+from identities.forms.review import SensitiveTargetForm
 from identities.models import SensitiveTarget
 from identities.queries import access
 from identities.queries.sensitive import sensitive_paths, sensitive_roles, sensitive_rules

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from identities import tasks
 from identities.audit import record_audit
-from identities.forms import AccountSyncConfigForm, ChangeFilterForm, ScheduleForm, SyncSettingsForm
+from identities.forms.browse import ChangeFilterForm
+from identities.forms.sync import AccountSyncConfigForm, ScheduleForm, SyncSettingsForm
 from identities.ingest.archive import BundleUnavailable, archived_bundle
 from identities.models import AccountSyncConfig
 from identities.queries import sync as sync_queries

@@ -22,7 +22,7 @@ from identities.analysis.what_if import (
 )
 from identities.audit import record_audit
 from identities.bundle import BundleError
-from identities.forms import (
+from identities.forms.what_if import (
     BaseWhatIfFormSet,
     WhatIfFormSet,
     WhatIfNameForm,

@@ -168,11 +168,11 @@
         // join (identities/graph/layout.py): its waypoints relative to the nodes' centres.
         selector: "edge.routed",
         style: {
-          "curve-style": "round-segments",
+          // Square corners: rounded ones cost a fifth more to draw on a view of 400 edges.
+          "curve-style": "segments",
           "segment-distances": "data(sd)",
           "segment-weights": "data(sw)",
           "edge-distances": "node-position",
-          "segment-radius": 8,
         },
       },
       // Changes since a sync (or of a what-if): new edges green and thick, removed ones dashed.

@@ -177,3 +177,15 @@ def test_edge_panel_without_an_escalation_is_404(logged_in_client, imported_samp
     )
 
     assert response.status_code == 404
+
+
+def test_whole_account_identity_view_ranks_its_escalations_once_per_run(imported_sample):
+    first = _escalations(build_identity_graph(account_id=DEV))
+    again = _escalations(build_identity_graph(account_id=DEV))
+    # Around a node the escalations are read for that request: the same edges between the
+    # principals both views draw.
+    around = _escalations(build_identity_graph(focus=FRANK, depth=1))
+
+    assert first[(FRANK, LAMBDA_EXEC)]["methods"] == [PASS_TO_LAMBDA]
+    assert again == first
+    assert around[(FRANK, LAMBDA_EXEC)] == first[(FRANK, LAMBDA_EXEC)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -21,14 +23,27 @@ def _rows(body: str, section: str) -> list[str]:
     return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
 
 
+def _what_if_links(body: str, section: str) -> list[dict[str, str]]:
+    """Query parameters of each "What if" link in the <section id=...>."""
+    part = body.split(f'<section id="{section}"', 1)[1].split("</section>", 1)[0]
+    hrefs = re.findall(r'<a href="([^"]*/what-if/\?[^"]*)"', part)
+    return [dict(parse_qsl(urlsplit(html.unescape(href)).query)) for href in hrefs]
+
+
 def test_user_detail_shows_policy_inherited_through_group(logged_in_client, imported_sample):
     body = logged_in_client.get(ALICE).content.decode()
 
     rows = _rows(body, "policies")
     assert (
         "PowerUserAccess AWS managed via group developers arn:aws:iam::aws:policy/PowerUserAccess"
-        in rows
-    )
+        " What if detached…"
+    ) in rows
+    # Detaching an inherited policy detaches it from the group that grants it.
+    assert {
+        "edit": "detach",
+        "target": "arn:aws:iam::aws:policy/PowerUserAccess",
+        "principal": "arn:aws:iam::333333333333:group/developers",
+    } in _what_if_links(body, "policies")
     assert 'via group <a href="/accounts/333333333333/groups/developers/">developers</a>' in body
 
 
@@ -114,7 +129,14 @@ def test_policy_detail_lists_attachments_and_versions(logged_in_client, imported
     body = logged_in_client.get(CI_POLICY).content.decode()
 
     assert _rows(body, "attachments")[1:] == [
-        "user ci-deploy arn:aws:iam::333333333333:user/ci-deploy"
+        "user ci-deploy arn:aws:iam::333333333333:user/ci-deploy What if detached…"
+    ]
+    assert _what_if_links(body, "attachments") == [
+        {
+            "edit": "detach",
+            "target": "arn:aws:iam::333333333333:policy/ci-deploy-assume",
+            "principal": "arn:aws:iam::333333333333:user/ci-deploy",
+        }
     ]
     assert re.findall(r'hx-get="\?version=(v\d)"', body) == ["v3", "v2", "v1"]
 
