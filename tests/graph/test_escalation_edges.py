@@ -182,10 +182,9 @@ def test_edge_panel_without_an_escalation_is_404(logged_in_client, imported_samp
 def test_whole_account_identity_view_ranks_its_escalations_once_per_run(imported_sample):
     first = _escalations(build_identity_graph(account_id=DEV))
     again = _escalations(build_identity_graph(account_id=DEV))
-    # Around a node the escalations are read for that request: the same edges between the
-    # principals both views draw.
-    around = _escalations(build_identity_graph(focus=FRANK, depth=1))
+    # Filtered by conditions: ranked apart, not read from the unfiltered ranking.
+    conditional = _escalations(build_access_graph(account_id=DEV, conditional="only"))
 
-    assert first[(FRANK, LAMBDA_EXEC)]["methods"] == [PASS_TO_LAMBDA]
+    assert PASS_TO_LAMBDA in first[(FRANK, LAMBDA_EXEC)]["methods"]
     assert again == first
-    assert around[(FRANK, LAMBDA_EXEC)] == first[(FRANK, LAMBDA_EXEC)]
+    assert all(edge["outcome"] == "conditional" for edge in conditional.values())
