@@ -206,7 +206,7 @@ def analyse_estate(
             lap("findings")
             blob = graph.to_bytes()
             state = state_of_results(
-                result, admins, admin_paths, findings, estate.accounts, sensitive_paths
+                result, admins, admin_paths, findings, estate.accounts, sensitive_paths, escalations
             )
             with transaction.atomic():
                 counts = store_results(estate, result, admins, admin_paths, findings, escalations)

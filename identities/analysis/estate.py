@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.db.models import Q, TextField
@@ -553,3 +553,47 @@ def _load_accounts(notes: list[str]) -> dict[str, AccountInfo]:
                 tuple(attached[OrgPolicy.Type.RCP].get(level, ())) for level in levels
             )
     return accounts
+
+
+_T = TypeVar("_T")
+
+
+def private_copy(estate: Estate) -> Estate:
+    """A copy of ``estate`` that a proposal may change (`what_if.apply_proposal` replaces
+    documents, boundaries, memberships and SCP/RCP levels) without changing the original: its
+    accounts, users, roles and groups are new objects with their own lists of documents and
+    groups, sharing the parsed documents themselves (never changed once parsed)."""
+    accounts = {aid: _clone(info) for aid, info in estate.accounts.items()}
+
+    def actor(original: Actor) -> Actor:
+        new = _clone(original)
+        new.account = accounts[original.account.account_id]
+        new.docs = list(original.docs)
+        new.group_pks = list(original.group_pks)
+        return new
+
+    users = [actor(user) for user in estate.users]
+    roles = [actor(role) for role in estate.roles]
+    groups = []
+    for original in estate.groups:
+        group = _clone(original)
+        group.account = accounts[original.account.account_id]
+        group.docs = list(original.docs)
+        groups.append(group)
+    return Estate(
+        accounts,
+        users,
+        roles,
+        groups,
+        {a.arn: a for a in (*users, *roles)},
+        dict(estate.providers),
+        list(estate.access_keys),
+        list(estate.notes),
+    )
+
+
+def _clone(original: _T) -> _T:
+    """A shallow copy of a dataclass instance, without `copy.copy`'s per-object reduce."""
+    new = object.__new__(type(original))
+    new.__dict__.update(original.__dict__)
+    return new

@@ -31,6 +31,7 @@ from django.conf import settings
 
 from identities.analysis.admins import AdminRecord
 from identities.analysis.edges import TRUST_MARK, EdgeResult
+from identities.analysis.escalations import EscalationResult
 from identities.analysis.findings import FindingRecord
 from identities.analysis.membership import group_edge_holds
 from identities.analysis.reach import Reached
@@ -49,9 +50,10 @@ logger = logging.getLogger(__name__)
 SEP = "\x1f"  # between the fields of an edge line (never in an ARN or a statement reference)
 LIST = "\x1e"  # between the items of a list field
 PAIR = "\x1d"  # between a condition key and its requirement
-SNAPSHOT_FORMAT = 5  # of `AccessSnapshot.to_bytes`; another one is not compared with
+SNAPSHOT_FORMAT = 6  # of `AccessSnapshot.to_bytes`; another one is not compared with
 # Format 4 wrote each statement reference out in every row (no ``refs``); it reads the same.
-_READABLE = (4, SNAPSHOT_FORMAT)
+# Formats 4 and 5 kept no escalations: their escalations are not compared.
+_READABLE = (4, 5, SNAPSHOT_FORMAT)
 META_END = b"\x00"  # after the JSON part of a stored snapshot (never in JSON text)
 ROW_END = "\x1c"  # between the rows of a stored snapshot
 # Snapshots are compressed with zstd (several times faster than zlib, and smaller); a zlib
@@ -60,6 +62,11 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 POSSIBLE = ("allow", "conditional")
 Category = AccessChange.Category
 _V = TypeVar("_V")
+# The escalation edges of an analysis as its state keeps them: ``rows``, one per stored
+# `EscalationEdge` as [source, method, status, targets, condition keys, statement references]
+# (a source is a principal's ARN or ``group:KEY``), and ``members``: member ARN -> its group's
+# ``group:KEY``.
+EscalationRows = dict[str, Any]
 
 
 @dataclass
@@ -79,6 +86,8 @@ class AccessSnapshot:
     classes: dict[str, list[list[str]]] = field(default_factory=dict)
     # Rows name the statements that grant them by id (see `RefIds`): id -> statement reference.
     refs: dict[str, str] = field(default_factory=dict)
+    # The stored escalation edges, see `escalation_rows`; None: not known (an older format).
+    escalations: EscalationRows | None = None
 
     def to_bytes(self) -> bytes:
         # The rows as lines of text after the rest as JSON: splitting text is several times
@@ -93,6 +102,7 @@ class AccessSnapshot:
             "findings": self.findings,
             "accounts": self.accounts,
             "refs": self.refs,
+            "escalations": self.escalations,
         }
         rows = ROW_END.join(self.rows).encode()
         return zstandard.ZstdCompressor(level=1).compress(orjson.dumps(meta) + META_END + rows)
@@ -110,6 +120,8 @@ class AccessSnapshot:
         lines = set(rows.decode().split(ROW_END)) if rows else set()
         if data["format"] == 4:  # statement references written out: name them by id
             lines, data["refs"] = _rows_with_ref_ids(lines)
+        if data["format"] < 6:  # escalations not kept
+            data["escalations"] = None
         return cls.from_meta(data, lines)
 
     @classmethod
@@ -130,6 +142,7 @@ class AccessSnapshot:
             accounts=data.get("accounts", []),
             classes=data.get("classes", {}) if classes is None else classes,
             refs=data.get("refs", {}),
+            escalations=data.get("escalations"),
         )
 
     def edges(self, line: str) -> list[Edge]:
@@ -270,6 +283,7 @@ def state_of_results(
     findings: Sequence[FindingRecord],
     accounts: Iterable[str] = (),
     sensitive_paths: Mapping[str, tuple[Reached, tuple[str, ...]]] | None = None,
+    escalations: EscalationResult | None = None,
 ) -> AccessSnapshot:
     """The state of freshly computed results (what `store_results` and `store_sensitive`
     write)."""
@@ -320,7 +334,39 @@ def state_of_results(
         findings=dict(finding_identity(record) for record in findings),
         accounts=sorted(accounts),
         refs=ref_ids.texts,
+        escalations=escalation_rows(escalations) if escalations is not None else None,
     )
+
+
+def escalation_rows(result: EscalationResult, *, by_principal: bool = False) -> EscalationRows:
+    """The escalation edges of ``result`` as a state keeps them (see `EscalationRows`), a
+    group's rows as `store_escalations` stores them; ``by_principal``: one row per member."""
+    rows: list[list[Any]] = []
+    members: dict[str, str] = {}
+    for record in result.records:
+        targets = [arn for arn, _ in record.targets]
+        shared = [record.method.id, record.status]
+        conditions, refs = list(record.condition_keys), list(record.granted_by)
+        if record.group is None or by_principal:
+            for actor in record.sources if record.group is not None else record.sources[:1]:
+                own = [arn for arn in targets if arn != actor.arn]
+                if targets and not own:
+                    continue
+                rows.append([actor.arn, *shared, own, conditions, refs])
+            continue
+        source = f"group:{record.group.key}"
+        members.update((actor.arn, source) for actor in record.sources)
+        rows.append([source, *shared, targets, conditions, refs])
+    return {"rows": rows, "members": members}
+
+
+def without_escalations_of(rows: EscalationRows, principals: Iterable[str]) -> EscalationRows:
+    """``rows`` without these principals: their own rows and their group memberships."""
+    gone = set(principals)
+    return {
+        "rows": [row for row in rows["rows"] if row[0] not in gone],
+        "members": {arn: g for arn, g in rows["members"].items() if arn not in gone},
+    }
 
 
 # The facts of a finding's data that tell two findings of one kind and principal apart.
@@ -509,6 +555,73 @@ def _only_in(
             yield category, key, now[key], severity
 
 
+def _row_key(row: list[Any]) -> tuple[Any, ...]:
+    return (row[0], row[1], row[2], tuple(row[3]), tuple(row[4]), tuple(row[5]))
+
+
+def _escalations_of(
+    index: Mapping[str, list[list[Any]]], members: Mapping[str, str], principal: str
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(method, target) -> the ``escalations`` command's row, of one principal."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for source in (principal, members.get(principal)):
+        for _, method, status, targets, conditions, refs in index.get(source or "", ()):
+            for target in targets or [None]:
+                if target != principal:
+                    found.setdefault(
+                        (method, target or ""),
+                        {
+                            "principal": principal,
+                            "method": method,
+                            "status": status,
+                            "target": target,
+                            "conditions": list(conditions),
+                            "granted_by": list(refs),
+                        },
+                    )
+    return found
+
+
+def diff_escalations(
+    old: EscalationRows | None, new: EscalationRows | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(added, removed) escalations, per (principal, method, target), as the ``escalations``
+    command prints them, sorted by (principal, target, method); none when a side is unknown.
+
+    Only the principals of rows that differ, or whose group differs, are expanded."""
+    if old is None or new is None:
+        return [], []
+    old_keys = {_row_key(row) for row in old["rows"]}
+    new_keys = {_row_key(row) for row in new["rows"]}
+    sources = {key[0] for key in old_keys ^ new_keys}
+    principals = {arn for arn, _ in old["members"].items() ^ new["members"].items()}
+    for state in (old, new):
+        principals.update(arn for arn, group in state["members"].items() if group in sources)
+    principals.update(source for source in sources if not source.startswith(GROUP_PREFIX))
+    added: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
+    if not principals:
+        return added, removed
+    wanted = set(principals)
+    for state in (old, new):
+        wanted.update(state["members"][arn] for arn in principals if arn in state["members"])
+    indexes = []
+    for state in (old, new):
+        index: dict[str, list[list[Any]]] = defaultdict(list)
+        for row in state["rows"]:
+            if row[0] in wanted:
+                index[row[0]].append(row)
+        indexes.append(index)
+    for principal in principals:
+        before = _escalations_of(indexes[0], old["members"], principal)
+        after = _escalations_of(indexes[1], new["members"], principal)
+        added.extend(after[key] for key in after.keys() - before.keys())
+        removed.extend(before[key] for key in before.keys() - after.keys())
+    for found in (added, removed):
+        found.sort(key=lambda row: (row["principal"], row["target"] or "", row["method"]))
+    return added, removed
+
+
 def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
     """Every difference between two states, edges first."""
     accounts = set(new.accounts) | set(old.accounts)
@@ -563,6 +676,24 @@ def diff_states(old: AccessSnapshot, new: AccessSnapshot) -> list[ChangeRecord]:
             (Category.SENSITIVE_ADDED, new.sensitive, old.sensitive, "high"),
             (Category.SENSITIVE_REMOVED, old.sensitive, new.sensitive, "low"),
         )
+    )
+    added, removed = diff_escalations(old.escalations, new.escalations)
+    changes.extend(
+        ChangeRecord(
+            category,
+            row["principal"],
+            target=row["target"] or "",
+            action=row["method"],
+            account_id=account_of(row["principal"]),
+            # A new way to become an administrator is high, any other new one medium.
+            severity="high" if severity == "medium" and row["target"] in new.admins else severity,
+            detail=row,
+        )
+        for category, found, severity in (
+            (Category.ESCALATION_ADDED, added, "medium"),
+            (Category.ESCALATION_REMOVED, removed, "low"),
+        )
+        for row in found
     )
     changes.extend(
         # A new finding keeps its own severity.

@@ -47,9 +47,11 @@ from identities.analysis.history import (
     SNAPSHOT_FORMAT,
     AccessSnapshot,
     decompress_snapshot,
+    escalation_rows,
     finding_identity,
     state_of_results,
     stored_format,
+    without_escalations_of,
 )
 from identities.analysis.reach import (
     CLASS_PREFIX,
@@ -89,6 +91,15 @@ class Stored:
     def _parts(self) -> tuple[dict[str, Any], str]:
         head, _, rows = decompress_snapshot(self.blob).partition(META_END)
         return orjson.loads(head), rows.decode()
+
+    @cached_property
+    def _graph_blob(self) -> bytes | None:
+        found = AnalysisRun.objects.filter(pk=self.run.pk).values_list("graph", flat=True).first()
+        return None if found is None else bytes(found)
+
+    def graph(self) -> ReachGraph | None:
+        """The run's stored reach graph, a new copy on every call (a what-if changes it)."""
+        return load_graph(self._graph_blob)
 
     def state_from(self, sources: set[str]) -> AccessSnapshot:
         """The state with only the edges out of these sources (principals, ``group:KEY``):
@@ -149,13 +160,22 @@ def _lines_from(text: str, start: str) -> Iterator[str]:
 _FEW_SOURCES = 200
 
 
-def stored_state(run: AnalysisRun) -> tuple[Stored | None, str]:
-    """The current analysis' stored state, or None and why it cannot be the "before": the
-    estate changed since (a sync or import finished after it started), or no state is kept."""
+def changed_since(run: AnalysisRun) -> str:
+    """Why the estate as stored may no longer be the one ``run`` analysed (a sync or import
+    finished after it started), or ""."""
     if SyncRun.objects.filter(
         status=SyncRun.Status.SUCCEEDED, finished_at__gte=run.started_at
     ).exists():
-        return None, f"the estate changed since analysis #{run.pk}"
+        return f"the estate changed since analysis #{run.pk}"
+    return ""
+
+
+def stored_state(run: AnalysisRun) -> tuple[Stored | None, str]:
+    """The current analysis' stored state, or None and why it cannot be the "before": the
+    estate changed since (a sync or import finished after it started), or no state is kept."""
+    changed = changed_since(run)
+    if changed:
+        return None, changed
     blob = AccessState.objects.filter(run=run).values_list("blob", flat=True).first()
     if blob is None:
         return None, f"analysis #{run.pk} kept no state to start from"
@@ -212,9 +232,7 @@ def incremental_after(
         for arn in arns
         for paths in (before.admins, before.reach, before.sensitive, sensitive)
     ):
-        graph = load_graph(
-            AnalysisRun.objects.filter(pk=stored.run.pk).values_list("graph", flat=True).first()
-        )
+        graph = stored.graph()
         if graph is None:
             return f"analysis #{stored.run.pk} kept no reach graph"
         by_group: dict[str, list[str]] = defaultdict(list)
@@ -449,9 +467,7 @@ def policy_after(
         classes=dict(state.classes),
         refs=dict(state.refs),
     )
-    graph = load_graph(
-        AnalysisRun.objects.filter(pk=stored.run.pk).values_list("graph", flat=True).first()
-    )
+    graph = stored.graph()
     if graph is None:
         return f"analysis #{stored.run.pk} kept no reach graph"
     if grouping is not None:
@@ -489,6 +505,10 @@ def policy_after(
         sources=[a for a in evaluated if not a.is_service_linked],
     )
     _replace_escalations(graph, evaluated, escalations)
+    if after.escalations is not None:
+        kept = without_escalations_of(after.escalations, (actor.arn for actor in evaluated))
+        kept["rows"] += escalation_rows(escalations, by_principal=True)["rows"]
+        after.escalations = kept
     sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
     after.reach, after.sensitive = reach_of(graph, list(after.admins), sensitive)
     users = {actor.arn for actor in part.users}

@@ -21,12 +21,14 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from identities import iam_limits
@@ -34,13 +36,22 @@ from identities.analysis import _without_gc, graph_of_edges
 from identities.analysis.admins import find_administrators
 from identities.analysis.edges import compute_edges
 from identities.analysis.escalations import compute_escalations, load_escalation_facts
-from identities.analysis.estate import Actor, Doc, Estate, load_estate, make_doc
+from identities.analysis.estate import (
+    Actor,
+    Doc,
+    Estate,
+    load_estate,
+    make_doc,
+    private_copy,
+)
 from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import find_findings
 from identities.analysis.groups import group_principals
 from identities.analysis.history import AccessSnapshot, ChangeRecord, diff_states, state_of_results
 from identities.analysis.incremental import (
+    Stored,
     capture,
+    changed_since,
     incremental_after,
     policy_after,
     reach_of,
@@ -420,7 +431,12 @@ def analyse_in_memory(
     )
     graph = graph_of_edges(result, escalations)
     state = state_of_results(
-        result, admins, {}, find_findings(estate, result.edges, admins, now), estate.accounts
+        result,
+        admins,
+        {},
+        find_findings(estate, result.edges, admins, now),
+        estate.accounts,
+        escalations=escalations,
     )
     sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
     state.reach, state.sensitive = reach_of(graph, list(state.admins), sensitive)
@@ -463,6 +479,8 @@ def what_if(
     (`incremental.stored_state`); a change of trust policies alone is then answered from it by
     re-evaluating those roles (`incremental.incremental_after`). Otherwise both sides are
     analysed here with the same time and facts, so the answer is the proposal's effect alone.
+    The estate and stored state are loaded once per process for the current analysis
+    (`_prepared`) and the proposal is applied to a private copy of the estate.
     ``now``: the time of the analysis (default: when the stored one started, else now).
     ``incremental`` false: always analyse the whole estate (what the tests compare with).
     """
@@ -470,14 +488,14 @@ def what_if(
     run = current_run()
     if run is None:
         raise WhatIfError("no analysis has run yet; run `manage.py analyse` first")
-    stored, why_full = stored_state(run)
-    when = now or (run.started_at if stored is not None else timezone.now())
     with _without_gc():
-        estate = load_estate()
+        stored, why_full, base, facts = _prepared(run)
+        when = now or (run.started_at if stored is not None else timezone.now())
+        # The proposal is applied to a private copy: the prepared estate is shared.
+        estate = base  # MUTANT
         loaded = capture(estate)
         apply_proposal(estate, proposal)
         found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full
-        facts: tuple[set[int], set[str]] | None = None
         if stored is not None and incremental:
             roles = _trust_roles(estate, proposal)
             if roles is not None:
@@ -485,7 +503,7 @@ def what_if(
             elif any(ref.kind == TRUST for ref in proposal.documents):
                 found = _NOT_INCREMENTAL
             else:
-                facts = load_escalation_facts()
+                facts = facts or load_escalation_facts()
                 found = policy_after(stored, estate, loaded, now=when, facts=facts)
         elif stored is not None:
             found = "asked to"
@@ -495,12 +513,60 @@ def what_if(
             before = (
                 stored.state
                 if stored is not None
-                else analyse_in_memory(load_estate(), now=when, facts=facts)
+                else analyse_in_memory(base, now=when, facts=facts)
             )
             found = (before, analyse_in_memory(estate, now=when, facts=facts))
         changes = diff_states(*found)
     method = INCREMENTAL if not why_full else FULL
     return WhatIfAnswer(run, changes, round(time.perf_counter() - clock, 2), method, why_full)
+
+
+@dataclass
+class _Prepared:
+    """What every what-if against one analysis starts from: its stored state, the estate as
+    loaded (never changed: each what-if applies its proposal to a `private_copy`) and the
+    escalation facts."""
+
+    key: tuple[object, ...]
+    stored: Stored
+    estate: Estate
+    facts: tuple[set[int], set[str]]
+
+
+_prepared_cache: _Prepared | None = None
+_prepared_lock = threading.Lock()
+
+
+def clear_prepared() -> None:
+    """Forget the prepared estate (the next what-if loads it again)."""
+    global _prepared_cache
+    with _prepared_lock:
+        _prepared_cache = None
+
+
+def _prepared(
+    run: AnalysisRun,
+) -> tuple[Stored | None, str, Estate, tuple[set[int], set[str]] | None]:
+    """(stored state or None, why not, the estate as loaded, escalation facts or None).
+
+    While no sync or import has finished since ``run`` started, the estate and its stored
+    state are what ``run`` analysed: they are loaded once per process for that run and kept.
+    Otherwise (or when the run kept no usable state) they are loaded afresh every time."""
+    global _prepared_cache
+    changed = changed_since(run)
+    if changed:
+        return None, changed, load_estate(), None
+    key = (connection.alias, connection.settings_dict.get("NAME"), run.pk, run.started_at)
+    with _prepared_lock:
+        found = _prepared_cache
+        if found is None or found.key != key:
+            _prepared_cache = None  # let the old estate go before loading the next
+            stored, why = stored_state(run)
+            if stored is None:
+                return None, why, load_estate(), None
+            found = _Prepared(key, stored, load_estate(), load_escalation_facts())
+            _prepared_cache = found
+    return found.stored, "", found.estate, found.facts
 
 
 _NOT_INCREMENTAL = (

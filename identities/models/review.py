@@ -59,6 +59,8 @@ class AccessChange(models.Model):
         SENSITIVE_REMOVED = "sensitive_removed", "Path to a sensitive role gone"
         FINDING_NEW = "finding_new", "New finding"
         FINDING_RESOLVED = "finding_resolved", "Finding resolved"
+        ESCALATION_ADDED = "escalation_added", "New escalation"
+        ESCALATION_REMOVED = "escalation_removed", "Escalation gone"
 
     diff = models.ForeignKey(AccessDiff, on_delete=models.CASCADE, related_name="changes")
     category = models.CharField(max_length=20, choices=Category.choices)

@@ -43,6 +43,7 @@ ADDED = (
     Category.ADMIN_ADDED,
     Category.REACH_ADDED,
     Category.SENSITIVE_ADDED,
+    Category.ESCALATION_ADDED,
     Category.FINDING_NEW,
 )
 # The families of changes and the categories for (absent before, absent after, both present).
@@ -51,6 +52,7 @@ _FAMILIES: dict[str, tuple[str, str, str | None]] = {
     "admin": (Category.ADMIN_ADDED, Category.ADMIN_REMOVED, None),
     "reach": (Category.REACH_ADDED, Category.REACH_REMOVED, None),
     "sensitive": (Category.SENSITIVE_ADDED, Category.SENSITIVE_REMOVED, None),
+    "escalation": (Category.ESCALATION_ADDED, Category.ESCALATION_REMOVED, None),
     "finding": (Category.FINDING_NEW, Category.FINDING_RESOLVED, None),
 }
 _ORDER: list[str] = [
@@ -58,12 +60,14 @@ _ORDER: list[str] = [
     Category.REACH_ADDED,
     Category.SENSITIVE_ADDED,
     Category.EDGE_ADDED,
+    Category.ESCALATION_ADDED,
     Category.FINDING_NEW,
     Category.EDGE_CHANGED,
     Category.ADMIN_REMOVED,
     Category.REACH_REMOVED,
     Category.SENSITIVE_REMOVED,
     Category.EDGE_REMOVED,
+    Category.ESCALATION_REMOVED,
     Category.FINDING_RESOLVED,
 ]
 _FAMILY_OF: dict[str, str] = {
@@ -338,6 +342,13 @@ def _finding(item: ChangeItem) -> dict[str, Any]:
     }
 
 
+def _escalations(changes: ChangeSet, category: str) -> list[dict[str, Any]]:
+    """The escalations of one category as the ``escalations`` command prints them, sorted by
+    (principal, target, method)."""
+    rows = [dict(item.side) for item in changes.of(category)]
+    return sorted(rows, key=lambda row: (row["principal"], row["target"] or "", row["method"]))
+
+
 def changes_document(changes: ChangeSet) -> dict[str, Any]:
     """The object ``access_changes --format json`` prints (the README documents its keys)."""
 
@@ -370,6 +381,8 @@ def changes_document(changes: ChangeSet) -> dict[str, Any]:
         "administrators_removed": arns(Category.ADMIN_REMOVED),
         "admin_reach_added": arns(Category.REACH_ADDED),
         "admin_reach_removed": arns(Category.REACH_REMOVED),
+        "escalations_added": _escalations(changes, Category.ESCALATION_ADDED),
+        "escalations_removed": _escalations(changes, Category.ESCALATION_REMOVED),
         "findings_new": sorted(
             (_finding(item) for item in changes.of(Category.FINDING_NEW)),
             key=lambda f: (f["kind"], f["principal"], f["key"]),

@@ -33,6 +33,8 @@ CHANGE_LISTS = (
     "administrators_removed",
     "admin_reach_added",
     "admin_reach_removed",
+    "escalations_added",
+    "escalations_removed",
     "findings_new",
     "findings_resolved",
 )
