@@ -50,10 +50,10 @@ logger = logging.getLogger(__name__)
 SEP = "\x1f"  # between the fields of an edge line (never in an ARN or a statement reference)
 LIST = "\x1e"  # between the items of a list field
 PAIR = "\x1d"  # between a condition key and its requirement
-SNAPSHOT_FORMAT = 6  # of `AccessSnapshot.to_bytes`; another one is not compared with
+SNAPSHOT_FORMAT = 7  # of `AccessSnapshot.to_bytes`; another one is not compared with
 # Format 4 wrote each statement reference out in every row (no ``refs``); it reads the same.
-# Formats 4 and 5 kept no escalations: their escalations are not compared.
-_READABLE = (4, 5, SNAPSHOT_FORMAT)
+# Formats 4 and 5 kept no escalations, 6 their target lists row by row: none are compared.
+_READABLE = (4, 5, 6, SNAPSHOT_FORMAT)
 META_END = b"\x00"  # after the JSON part of a stored snapshot (never in JSON text)
 ROW_END = "\x1c"  # between the rows of a stored snapshot
 # Snapshots are compressed with zstd (several times faster than zlib, and smaller); a zlib
@@ -64,8 +64,9 @@ Category = AccessChange.Category
 _V = TypeVar("_V")
 # The escalation edges of an analysis as its state keeps them: ``rows``, one per stored
 # `EscalationEdge` as [source, method, status, targets, condition keys, statement references]
-# (a source is a principal's ARN or ``group:KEY``), and ``members``: member ARN -> its group's
-# ``group:KEY``.
+# (a source is a principal's ARN or ``group:KEY``; targets the index of its list in
+# ``targets``: a few lists of an account's principals are most of them), and ``members``:
+# member ARN -> its group's ``group:KEY``.
 EscalationRows = dict[str, Any]
 
 
@@ -120,7 +121,7 @@ class AccessSnapshot:
         lines = set(rows.decode().split(ROW_END)) if rows else set()
         if data["format"] == 4:  # statement references written out: name them by id
             lines, data["refs"] = _rows_with_ref_ids(lines)
-        if data["format"] < 6:  # escalations not kept
+        if data["format"] < SNAPSHOT_FORMAT:  # escalations not kept as this one keeps them
             data["escalations"] = None
         return cls.from_meta(data, lines)
 
@@ -343,6 +344,7 @@ def escalation_rows(result: EscalationResult, *, by_principal: bool = False) -> 
     group's rows as `store_escalations` stores them; ``by_principal``: one row per member."""
     rows: list[list[Any]] = []
     members: dict[str, str] = {}
+    lists: dict[tuple[str, ...], int] = {}
     for record in result.records:
         targets = [arn for arn, _ in record.targets]
         shared = [record.method.id, record.status]
@@ -352,12 +354,30 @@ def escalation_rows(result: EscalationResult, *, by_principal: bool = False) -> 
                 own = [arn for arn in targets if arn != actor.arn]
                 if targets and not own:
                     continue
-                rows.append([actor.arn, *shared, own, conditions, refs])
+                at = lists.setdefault(tuple(own), len(lists))
+                rows.append([actor.arn, *shared, at, conditions, refs])
             continue
         source = f"group:{record.group.key}"
         members.update((actor.arn, source) for actor in record.sources)
-        rows.append([source, *shared, targets, conditions, refs])
-    return {"rows": rows, "members": members}
+        rows.append(
+            [source, *shared, lists.setdefault(tuple(targets), len(lists)), conditions, refs]
+        )
+    return {"rows": rows, "targets": [list(found) for found in lists], "members": members}
+
+
+def escalations_with(rows: EscalationRows, added: EscalationRows) -> EscalationRows:
+    """``rows`` with the rows and memberships of ``added``."""
+    targets = [list(found) for found in rows["targets"]]
+    lists = {tuple(found): at for at, found in enumerate(targets)}
+    found_rows = list(rows["rows"])
+    for source, method, status, at, conditions, refs in added["rows"]:
+        key = tuple(added["targets"][at])
+        if key not in lists:
+            lists[key] = len(targets)
+            targets.append(list(key))
+        found_rows.append([source, method, status, lists[key], conditions, refs])
+    members = {**rows["members"], **added["members"]}
+    return {"rows": found_rows, "targets": targets, "members": members}
 
 
 def without_escalations_of(rows: EscalationRows, principals: Iterable[str]) -> EscalationRows:
@@ -365,6 +385,7 @@ def without_escalations_of(rows: EscalationRows, principals: Iterable[str]) -> E
     gone = set(principals)
     return {
         "rows": [row for row in rows["rows"] if row[0] not in gone],
+        "targets": rows["targets"],
         "members": {arn: g for arn, g in rows["members"].items() if arn not in gone},
     }
 
@@ -555,18 +576,21 @@ def _only_in(
             yield category, key, now[key], severity
 
 
-def _row_key(row: list[Any]) -> tuple[Any, ...]:
-    return (row[0], row[1], row[2], tuple(row[3]), tuple(row[4]), tuple(row[5]))
+def _row_key(row: list[Any], targets: Sequence[tuple[str, ...]]) -> tuple[Any, ...]:
+    return (row[0], row[1], row[2], targets[row[3]], tuple(row[4]), tuple(row[5]))
 
 
 def _escalations_of(
-    index: Mapping[str, list[list[Any]]], members: Mapping[str, str], principal: str
+    index: Mapping[str, list[list[Any]]],
+    lists: Sequence[Sequence[str]],
+    members: Mapping[str, str],
+    principal: str,
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """(method, target) -> the ``escalations`` command's row, of one principal."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for source in (principal, members.get(principal)):
-        for _, method, status, targets, conditions, refs in index.get(source or "", ()):
-            for target in targets or [None]:
+        for _, method, status, at, conditions, refs in index.get(source or "", ()):
+            for target in lists[at] or [None]:
                 if target != principal:
                     found.setdefault(
                         (method, target or ""),
@@ -591,8 +615,10 @@ def diff_escalations(
     Only the principals of rows that differ, or whose group differs, are expanded."""
     if old is None or new is None:
         return [], []
-    old_keys = {_row_key(row) for row in old["rows"]}
-    new_keys = {_row_key(row) for row in new["rows"]}
+    old_lists = [tuple(found) for found in old["targets"]]
+    new_lists = [tuple(found) for found in new["targets"]]
+    old_keys = {_row_key(row, old_lists) for row in old["rows"]}
+    new_keys = {_row_key(row, new_lists) for row in new["rows"]}
     sources = {key[0] for key in old_keys ^ new_keys}
     principals = {arn for arn, _ in old["members"].items() ^ new["members"].items()}
     for state in (old, new):
@@ -613,8 +639,8 @@ def diff_escalations(
                 index[row[0]].append(row)
         indexes.append(index)
     for principal in principals:
-        before = _escalations_of(indexes[0], old["members"], principal)
-        after = _escalations_of(indexes[1], new["members"], principal)
+        before = _escalations_of(indexes[0], old_lists, old["members"], principal)
+        after = _escalations_of(indexes[1], new_lists, new["members"], principal)
         added.extend(after[key] for key in after.keys() - before.keys())
         removed.extend(before[key] for key in before.keys() - after.keys())
     for found in (added, removed):

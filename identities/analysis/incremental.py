@@ -48,6 +48,7 @@ from identities.analysis.history import (
     AccessSnapshot,
     decompress_snapshot,
     escalation_rows,
+    escalations_with,
     finding_identity,
     state_of_results,
     stored_format,
@@ -507,8 +508,8 @@ def policy_after(
     _replace_escalations(graph, evaluated, escalations)
     if after.escalations is not None:
         kept = without_escalations_of(after.escalations, (actor.arn for actor in evaluated))
-        kept["rows"] += escalation_rows(escalations, by_principal=True)["rows"]
-        after.escalations = kept
+        added = escalation_rows(escalations, by_principal=True)
+        after.escalations = escalations_with(kept, added)
     sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
     after.reach, after.sensitive = reach_of(graph, list(after.admins), sensitive)
     users = {actor.arn for actor in part.users}

@@ -492,7 +492,7 @@ def what_if(
         stored, why_full, base, facts = _prepared(run)
         when = now or (run.started_at if stored is not None else timezone.now())
         # The proposal is applied to a private copy: the prepared estate is shared.
-        estate = base  # MUTANT
+        estate = private_copy(base)
         loaded = capture(estate)
         apply_proposal(estate, proposal)
         found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full

@@ -29,6 +29,7 @@ KIND_CHOICES = [
     ("admin", "Administrators"),
     ("reach", "Paths to an administrator"),
     ("sensitive", "Paths to a sensitive role"),
+    ("escalation", "Escalations"),
     ("finding", "Findings"),
     *AccessChange.Category.choices,
 ]

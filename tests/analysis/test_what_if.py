@@ -52,6 +52,8 @@ EMPTY: dict[str, list[Any]] = {
     "administrators_removed": [],
     "admin_reach_added": [],
     "admin_reach_removed": [],
+    "escalations_added": [],
+    "escalations_removed": [],
     "findings_new": [],
     "findings_resolved": [],
 }

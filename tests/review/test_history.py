@@ -72,6 +72,10 @@ def test_second_import_gives_exactly_the_changed_edges_reach_and_findings(two_an
     assert document["administrators_removed"] == []
     assert document["admin_reach_added"] == [VENDOR_ROOT]
     assert document["admin_reach_removed"] == []
+    # ci-deploy joins developers: it gains their escalations.
+    assert {row["principal"] for row in document["escalations_added"]} == {CI_DEPLOY}
+    assert len(document["escalations_added"]) == 8
+    assert document["escalations_removed"] == []
     assert [(f["kind"], f["severity"], f["principal"]) for f in document["findings_new"]] == [
         ("root_trust_without_external_id", "high", PROD_OPS)
     ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from identities.analysis.what_if import INCREMENTAL, PolicyRef, Proposal, what_if
 from identities.models import AccessChange
@@ -106,3 +107,15 @@ def test_what_if_prints_the_escalation_keys(escalating, tmp_path):
     assert list(document) == list(_command("access_changes"))
     assert [row["method"] for row in document["escalations_removed"] if row["principal"] == CI_DEPLOY
             and row["target"] == LAMBDA_EXEC] == [METHOD]  # fmt: skip
+
+
+def test_changes_page_lists_the_escalation_under_its_kind(escalating, logged_in_client):
+    shown = logged_in_client.get(reverse("identities:changes"), {"kind": "escalation"})
+    hidden = logged_in_client.get(reverse("identities:changes"), {"kind": "edge"})
+
+    body = shown.content.decode()
+    new = body[body.index('<section id="new"') : body.index('<section id="expected"')]
+    assert f'can become <code class="arn">{LAMBDA_EXEC}</code> by <code>{METHOD}</code>' in new
+    assert "New escalation" in new
+    assert "can assume" not in new
+    assert METHOD not in hidden.content.decode()

@@ -138,5 +138,6 @@ def test_low_threshold_includes_medium_and_low_changes(imported_sample, sample_b
 
     run = AnalysisRun.objects.latest("pk").pk
     assert receiver.bodies[0]["text"].splitlines()[0] == (
-        f"iamviz: 5 new changes in access (analysis #{run})"
+        # 5 of edges, reach and findings; 8 escalations ci-deploy gains with developers
+        f"iamviz: 13 new changes in access (analysis #{run})"
     )

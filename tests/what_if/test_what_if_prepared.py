@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from identities.analysis import analyse_estate, what_if as what_if_module
+from identities.analysis import analyse_estate
+from identities.analysis import what_if as what_if_module
 from identities.analysis.estate import Estate
 from identities.analysis.what_if import (
     BOUNDARY,

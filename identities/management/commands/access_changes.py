@@ -15,8 +15,9 @@ class Command(ContractCommand):
     """Print one JSON object: from, to (analysis run ids), edges_added, edges_removed,
     edges_changed (each edge as access_edges prints it; changed ones with conditions_before and
     conditions_after), administrators_added, administrators_removed, admin_reach_added,
-    admin_reach_removed (ARNs), findings_new, findings_resolved (key, kind, severity, principal,
-    title). Default: the last two analyses."""
+    admin_reach_removed (ARNs), escalations_added, escalations_removed (each as the escalations
+    command prints it: principal, method, status, target, conditions, granted_by), findings_new,
+    findings_resolved (key, kind, severity, principal, title). Default: the last two analyses."""
 
     def add_options(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="from_run", type=int, help="analysis run id")

@@ -43,7 +43,7 @@ class Command(BaseCommand):
         "stored and print what it would change, as access_changes prints it: from (the current "
         "analysis run id), to (null), edges_added, edges_removed, edges_changed, "
         "administrators_added, administrators_removed, admin_reach_added, admin_reach_removed, "
-        "findings_new, findings_resolved. POLICY is a managed policy ARN, a role ARN (its trust "
+        "escalations_added, escalations_removed, findings_new, findings_resolved. POLICY is a managed policy ARN, a role ARN (its trust "
         "policy), OWNER_ARN#POLICY_NAME (an inline policy) or an SCP/RCP id; --detach takes a "
         "managed policy off a user, group or role. FILE holds a "
         "policy document as JSON ('-' reads standard input). Nothing is stored."
