@@ -33,6 +33,11 @@ from identities.analysis.admins import (
     find_administrators,
 )
 from identities.analysis.edges import EdgeRecord, EdgeResult, SourceKind, compute_role_edges
+from identities.analysis.escalation_history import (
+    escalation_rows,
+    escalations_with,
+    without_escalations_of,
+)
 from identities.analysis.escalation_methods import ESCALATION_ACTIONS
 from identities.analysis.escalations import _CUSTOMER, EscalationResult, compute_escalations
 from identities.analysis.estate import ASSUME_ROLE, Actor, Doc, Estate
@@ -47,12 +52,9 @@ from identities.analysis.history import (
     SNAPSHOT_FORMAT,
     AccessSnapshot,
     decompress_snapshot,
-    escalation_rows,
-    escalations_with,
     finding_identity,
     state_of_results,
     stored_format,
-    without_escalations_of,
 )
 from identities.analysis.reach import (
     CLASS_PREFIX,
