@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: setup
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py setup_demo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python manage.py setup_demo
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

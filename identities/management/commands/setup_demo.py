@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -42,7 +43,8 @@ class Command(BaseCommand):
             call_command("import_authz", str(SAMPLE_BUNDLE_PATH), stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
-                f"\n  Log in at http://127.0.0.1:8000/ as {DEMO_USERNAME!r} "
+                f"\n  Log in at http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}/"
+                f" as {DEMO_USERNAME!r} "
                 f"with password {password!r}\n  (kept in {password_file})\n"
             )
         )
