@@ -97,6 +97,22 @@ def escalations_of(principal: str) -> list[Escalation]:
 _CHUNK = 500
 
 
+def _chunks_with_groups(
+    principals: Iterable[str],
+) -> Iterator[tuple[list[str], dict[int, list[str]]]]:
+    """The principals, sorted, in chunks of `_CHUNK`, each with its members by escalation group
+    id (one query a chunk)."""
+    wanted = sorted(set(principals))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        members: dict[int, list[str]] = defaultdict(list)
+        for arn, group_id in EscalationGroupMember.objects.filter(arn__in=chunk).values_list(
+            "arn", "group_id"
+        ):
+            members[group_id].append(arn)
+        yield chunk, members
+
+
 def escalations_from(
     principals: Iterable[str],
     rows: QuerySet[EscalationEdge] | None = None,
@@ -106,15 +122,8 @@ def escalations_from(
     ``rows`` (every stored row by default), onto ``targets`` only if given; two queries per 500
     principals (a graph asks for every principal it draws)."""
     found: dict[str, list[Escalation]] = defaultdict(list)
-    wanted = sorted(set(principals))
     base = EscalationEdge.objects.all() if rows is None else rows
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        members: dict[int, list[str]] = defaultdict(list)
-        for arn, group_id in EscalationGroupMember.objects.filter(arn__in=chunk).values_list(
-            "arn", "group_id"
-        ):
-            members[group_id].append(arn)
+    for chunk, members in _chunks_with_groups(principals):
         found_rows = base.filter(Q(source__in=chunk) | Q(source_group_id__in=list(members)))
         for row in found_rows.order_by("source", "method", "id").values(*_FIELDS):
             holders = members.get(row["source_group_id"], []) if row["source_group_id"] else []
@@ -496,15 +505,8 @@ def read_escalation_pairs(
     making one object per escalation (a whole account holds hundreds of thousands): only the
     conditional escalations with ``conditional="only"``, only the others with ``"none"``."""
     kept: list[tuple[list[str], list[str], str, bool, list[str]]] = []
-    wanted = sorted(set(principals))
     fields = ("source", "source_group_id", "method", "status", "targets_text", "keys_text")
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        members: dict[int, list[str]] = defaultdict(list)
-        for arn, group_id in EscalationGroupMember.objects.filter(arn__in=chunk).values_list(
-            "arn", "group_id"
-        ):
-            members[group_id].append(arn)
+    for chunk, members in _chunks_with_groups(principals):
         rows = EscalationEdge.objects.filter(
             Q(source__in=chunk) | Q(source_group_id__in=list(members))
         ).annotate(
