@@ -204,6 +204,7 @@ def analyse_estate(
             lap("reach")
             findings = find_findings(estate, result.edges, admins, now)
             lap("findings")
+            graph.needs = result.needs()
             blob = graph.to_bytes()
             state = state_of_results(
                 result, admins, admin_paths, findings, estate.accounts, sensitive_paths, escalations

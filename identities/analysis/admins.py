@@ -337,6 +337,14 @@ class _Checker:
         """Cheap: does some Allow statement of the group cover the action on some resource?"""
         return bool(self._allowing_statements(group, action))
 
+    def allows_every(self, group: _AdminGroup, action: str) -> bool:
+        """Cheap: does one Allow statement of the group cover the action on every resource?
+        Then `allows` holds whatever the resource."""
+        return any(
+            s.resources is None or s.not_resource or "*" in s.resources
+            for s in self._allowing_statements(group, action)
+        )
+
     def allows(
         self, group: _AdminGroup, action: str, resource: str, actor: Actor | None = None
     ) -> bool:

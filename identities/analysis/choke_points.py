@@ -5,10 +5,10 @@ A *path* here is a principal's ability to reach a target at all: a principal tha
 administrators has one path to cut, not two (cutting one route leaves the other). The search
 works on the stored graph (`identities.analysis.reach`) restricted to what can reach a target,
 with every target joined to one sink and targets' own edges left out (a principal that reaches an
-administrator through another one already has one). Each graph edge is split by a node of its
-own, so the dominator tree of the reversed graph from the sink tells, for every hop, which
-principals lose *every* path when it goes (networkx `immediate_dominators`; its edge cuts are
-what a minimum cut between the principals and the sink is made of).
+administrator through another one already has one). The dominator tree of the reversed graph
+from the sink tells, for every hop, which principals lose *every* path when it goes (as networkx
+`immediate_dominators` would; see `build_choke_graph` for the hops; its edge cuts are what a
+minimum cut between the principals and the sink is made of).
 
 A hop is granted by evidence: the statements of the trust policy and of the identity policies
 (`granted_by` of the stored edge or escalation), and for a user the IAM group that carries the
@@ -38,7 +38,7 @@ import functools
 import heapq
 import re
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -49,7 +49,6 @@ from identities.analysis.reach import (
     GROUP_PREFIX,
     HOP_PREFIXES,
     VIA_PREFIX,
-    is_hop_node,
 )
 
 CONDITIONAL_WEIGHT = 0.5
@@ -133,28 +132,42 @@ def parse_statement_ref(ref: str) -> ChokeItem | None:
 @dataclass(frozen=True)
 class HopEvidence:
     """What grants one hop: its statement references and whether it holds only under
-    conditions; several tuples of references when several escalation methods grant it."""
+    conditions; several tuples of references when several escalation methods grant it.
+    ``needs``, beside each tuple: the references the evaluation found the way cannot do
+    without, where those are not the ones alone in their layer (None: they are)."""
 
     refs: tuple[tuple[str, ...], ...]  # one tuple of references per way the hop holds
     conditional: bool = False
+    needs: tuple[tuple[str, ...] | None, ...] = ()
+
+    @functools.cached_property
+    def necessary(self) -> frozenset[ChokeItem]:
+        needs = self.needs or (None,) * len(self.refs)
+        return _necessary(tuple(zip(self.refs, needs, strict=True)))
 
 
 def necessary_items(evidence: HopEvidence) -> frozenset[ChokeItem]:
-    """The statements the hop holds through alone: in every way it holds, the only trust
-    statement or the only identity statement (an escalation: its only statement)."""
-    return _necessary(evidence.refs)
+    """The statements the hop holds through alone: in every way it holds, those it cannot do
+    without (``needs``), else the only trust statement or the only identity statement (an
+    escalation: its only statement)."""
+    return evidence.necessary
 
 
 @functools.lru_cache(maxsize=65536)  # hops share their grants: an access group's, a policy's
-def _necessary(ways: tuple[tuple[str, ...], ...]) -> frozenset[ChokeItem]:
+def _necessary(
+    ways: tuple[tuple[tuple[str, ...], tuple[str, ...] | None], ...],
+) -> frozenset[ChokeItem]:
     common: set[ChokeItem] | None = None
-    for refs in ways:
-        items = [item for item in map(parse_statement_ref, refs) if item is not None]
-        alone: set[ChokeItem] = set()
-        for layer in (TRUST, IDENTITY):
-            of_layer = [item for item in items if item.layer == layer]
-            if len(of_layer) == 1:
-                alone.add(of_layer[0])
+    for refs, needs in ways:
+        if needs is not None:
+            alone = {item for item in map(parse_statement_ref, needs) if item is not None}
+        else:
+            items = [item for item in map(parse_statement_ref, refs) if item is not None]
+            alone = set()
+            for layer in (TRUST, IDENTITY):
+                of_layer = [item for item in items if item.layer == layer]
+                if len(of_layer) == 1:
+                    alone.add(of_layer[0])
         common = alone if common is None else common & alone
     return frozenset(common or ())
 
@@ -189,74 +202,64 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
 
     The restricted graph is reversed and numbered as it is walked (lists of numbers, not a
     networkx graph: tens of thousands of principals and hops at 50 accounts), and its dominator
-    tree is `immediate_dominators`'."""
+    tree is `immediate_dominators`'. A granted hop ``h -> v`` (``h`` a hop node) is the reversed
+    edge ``v -> h``; it dominates a principal exactly when ``h`` does and that edge is the only
+    one into ``h`` (``h`` has one hop onwards within the restricted graph): with a second one,
+    every path through the first could take the second. So no node of its own is needed per
+    hop, and the hops onwards of a hop node are read off ``graph`` for the few that dominate."""
     wanted = frozenset(target for target in targets if target in graph)
     pred = graph._pred
-    labels: list[Hashable] = [SINK]
-    number: dict[Hashable, int] = {SINK: 0}
+    labels: list[str] = [SINK]
+    number: dict[str, int] = {SINK: 0}
     out: list[list[int]] = [[]]  # the reversed graph: from the sink towards the principals
     into: list[list[int]] = [[]]
-
-    def node(label: Hashable) -> int:
-        number[label] = len(labels)
-        labels.append(label)
-        out.append([])
-        into.append([])
-        return len(labels) - 1
-
     stack = []
-    onwards: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for target in wanted:
+        number[target] = len(labels)
+        labels.append(target)
+        out.append([])
+        into.append([0])
+        out[0].append(number[target])
         stack.append(target)
-        out[0].append(node(target))
-        into[-1].append(0)
     while stack:
         label = stack.pop()
         at = number[label]
+        successors = out[at]
         for before in pred[label]:
             if before in wanted:
                 continue
             end = number.get(before)
             if end is None:
-                end = node(before)
+                end = number[before] = len(labels)
+                labels.append(before)
+                out.append([])
+                into.append([])
                 stack.append(before)
-            if before.startswith(HOP_PREFIXES):
-                # A granted hop (hop node -> principal), reversed and split by a node of its
-                # own: node -> (before, node) -> before.
-                split = (before, label)
-                middle = node(split)
-                out[at].append(middle)
-                into[middle].append(at)
-                out[middle].append(end)
-                into[end].append(middle)
-                onwards[before].append(split)
-            else:
-                out[at].append(end)
-                into[end].append(at)
+            successors.append(end)
+            into[end].append(at)
     idom = immediate_dominators(out, into)
-    principals = frozenset(
-        label
-        for label in labels[1:]
-        if isinstance(label, str) and not is_hop_node(label) and label not in wanted
-    )
+    is_hop = [label.startswith(HOP_PREFIXES) for label in labels]
+    is_hop[0] = True  # the sink is no principal
     dominated: dict[tuple[str, str], set[str]] = defaultdict(set)
     through: dict[str, set[str]] = defaultdict(set)
-    for principal in principals:
-        step = idom[number[principal]]
+    principals = []
+    for at, label in enumerate(labels):
+        if is_hop[at] or label in wanted:
+            continue
+        principals.append(label)
+        step = idom[at]
         while step != 0:
-            dominator = labels[step]
-            if isinstance(dominator, tuple):
-                dominated[dominator].add(principal)
-            elif isinstance(dominator, str) and is_hop_node(dominator):
-                through[dominator].add(principal)
+            if is_hop[step]:
+                through[labels[step]].add(label)
+                if len(into[step]) == 1:
+                    dominated[(labels[step], labels[into[step][0]])].add(label)
             step = idom[step]
-    return ChokeGraph(
-        wanted,
-        principals,
-        dict(dominated),
-        dict(through),
-        {hop_node: onwards[hop_node] for hop_node in through},
-    )
+    succ = graph._succ
+    onwards = {
+        hop_node: [(hop_node, after) for after in succ[hop_node] if after in number]
+        for hop_node in through
+    }
+    return ChokeGraph(wanted, frozenset(principals), dict(dominated), dict(through), onwards)
 
 
 def immediate_dominators(out: list[list[int]], into: list[list[int]]) -> list[int]:

@@ -99,6 +99,9 @@ class EdgeRecord:
     condition_keys: tuple[str, ...] = ()
     condition_values: dict[str, str] = field(default_factory=dict)  # key -> requirement
     granted_by: tuple[str, ...] = ()
+    # The statements of granted_by the edge cannot do without, when they are not simply those
+    # alone in their layer (one trust statement, one identity statement); None when they are.
+    needs: tuple[str, ...] | None = None
     denied_layer: str = ""
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -155,6 +158,9 @@ class RoleClass:
                     condition_keys=grant.condition_keys,
                     condition_values=grant.condition_values,
                     granted_by=tuple(ref.replace(TRUST_MARK, label) for ref in grant.granted_by),
+                    needs=None
+                    if grant.needs is None
+                    else tuple(ref.replace(TRUST_MARK, label) for ref in grant.needs),
                     notes=grant.notes,
                 )
 
@@ -178,6 +184,24 @@ class EdgeResult:
         yield from self.edges
         for role_class in self.classes:
             yield from role_class.expanded()
+
+    def needs(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(source, role ARN) -> the statements of ``granted_by`` the possible edge cannot do
+        without, for the edges where those are not simply the ones alone in their layer."""
+        found = {
+            (edge.source, edge.target.arn): edge.needs
+            for edge in self.edges
+            if edge.needs is not None and edge.possible
+        }
+        for role_class in self.classes:
+            grants = [grant for grant in role_class.grants if grant.needs is not None]
+            for role, label in zip(role_class.roles, role_class.labels, strict=True):
+                for grant in grants:
+                    assert grant.needs is not None
+                    found[(grant.source, role.arn)] = tuple(
+                        ref.replace(TRUST_MARK, label) for ref in grant.needs
+                    )
+        return found
 
     def class_of(self) -> dict[str, RoleClass]:
         """Role ARN -> its class."""
@@ -214,6 +238,7 @@ class _Builder:
         self._values: dict[tuple[object, ...], dict[str, str]] = {}
         self._uniform: dict[str, list[AccessGroupInfo]] = {}
         self.requirements = Requirements()
+        self._needs: dict[int, frozenset[tuple[str, int]] | None] = {}
 
     def member(self, actor: Actor) -> Subject:
         found = self.members.get(id(actor))
@@ -269,6 +294,13 @@ class _Builder:
                 for section, position in verdict.granting
             ]
             record.granted_by = tuple(statement.ref for statement in granted)
+            needed = self._needed_beyond_alone(subject, target, action, verdict, extra)
+            if needed is not None:
+                record.needs = tuple(
+                    statement.ref
+                    for statement, slot in zip(granted, verdict.granting, strict=True)
+                    if slot in needed
+                )
             if verdict.condition_keys:
                 # The same statements of the same requester and trust content read the same.
                 content = self._content_key(target)
@@ -302,6 +334,26 @@ class _Builder:
                 )
         self.stats[f"edges_{outcome}"] += 1
         (self.edges if sink is None else sink).append(record)
+
+    def _needed_beyond_alone(
+        self,
+        subject: Subject,
+        target: Target,
+        action: str,
+        verdict: Verdict,
+        extra: tuple[Statement, ...],
+    ) -> frozenset[tuple[str, int]] | None:
+        """The granting slots the request cannot do without (`Evaluator.needed`), or None when
+        they are those alone in their section (what ``granted_by`` tells by itself)."""
+        key = id(verdict)  # cached verdicts live as long as the evaluator
+        if key in self._needs:
+            return self._needs[key]
+        needed = self.evaluator.needed(subject, target, action, verdict, extra)
+        sections = [section for section, _ in verdict.granting]
+        alone = tuple(slot for slot in verdict.granting if sections.count(slot[0]) == 1)
+        found = None if needed == alone else frozenset(needed)
+        self._needs[key] = found
+        return found
 
     def _emit_outside(
         self, subject: Subject, target: Target, action: str, source: str, source_kind: str
@@ -536,6 +588,8 @@ class _Builder:
                 self._emit_group(group, target, verdict, found.grants)
             for grant in found.grants:
                 grant.granted_by = tuple(marked.get(ref, ref) for ref in grant.granted_by)
+                if grant.needs is not None:
+                    grant.needs = tuple(marked.get(ref, ref) for ref in grant.needs)
         else:
             for grant in found.grants:
                 self.stats[f"edges_{grant.outcome}"] += 1

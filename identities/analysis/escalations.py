@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -445,6 +445,39 @@ class _Evaluator:
             refs.extend(ref for ref in self._grants(decision) if ref not in refs)
         return _Answer(keys, refs)
 
+    def signature(
+        self, group: _AdminGroup, actor: Actor, method: Method
+    ) -> Callable[[str], tuple[object, ...]]:
+        """A function of a target resource that is equal for two resources exactly when
+        `answer` must be: it holds what `answer`'s cached decisions are keyed by (whether an
+        Allow covers the resource, which Resource patterns of the statements involved match
+        it). Most methods' statements cover every resource: then it is the same for all."""
+        parts: list[tuple[str, bool, tuple[str, ...]]] = []
+        for permission in method.permissions:
+            if permission.on == "any":
+                continue
+            if permission.on == "trust":
+                patterns = self.checker._patterns(group, actor, "sts:AssumeRole")
+                parts.append((permission.action, True, patterns))
+                continue
+            action = permission.action
+            every = self.checker.allows_every(group, action)
+            parts.append((action, every, self.checker._patterns(group, actor, action)))
+        if all(every and not patterns for _, every, patterns in parts):
+            return _same_for_all
+        allows = self.checker.allows
+
+        def of(resource: str) -> tuple[object, ...]:
+            return tuple(
+                (
+                    every or allows(group, action, resource, actor),
+                    tuple(match_resource(p, resource) for p in patterns),
+                )
+                for action, every, patterns in parts
+            )
+
+        return of
+
     def _grants(self, decision: Decision) -> list[str]:
         found = self._refs.get(id(decision))
         if found is None:
@@ -551,6 +584,11 @@ def _some_resources(statements: Iterable[Statement], action: str) -> list[str]:
 Bucket = tuple[tuple[str, ...], tuple[str, ...]]  # condition keys, granting statements
 
 
+def _same_for_all(resource: str) -> tuple[object, ...]:
+    """The signature of every resource when the answer is the same for all."""
+    return ()
+
+
 # -- the stage -----------------------------------------------------------------------------------
 
 
@@ -563,6 +601,7 @@ def compute_escalations(
     profiled: set[int] | None = None,
     other_versions: set[str] | None = None,
     sources: Iterable[Actor] | None = None,
+    methods: Mapping[str, Collection[str]] | None = None,
 ) -> EscalationResult:
     """Every escalation of the estate, grouped as the engine decided them.
 
@@ -570,7 +609,9 @@ def compute_escalations(
     customer-managed policies with a non-default version (both read by the caller).
     ``sources``: only the escalations of these principals (a what-if re-evaluates those whose
     policies it changes); targets are still every principal of the estate. ``admins`` must
-    then hold at least theirs.
+    then hold at least theirs. ``methods``: only these methods (ids) of each source, by its
+    ARN (a what-if re-evaluates only the methods whose permissions it changes); a source it
+    leaves out gets none.
     """
     evaluator = _Evaluator(estate, now)
     found = _targets_of(estate, edges, profiled or set(), other_versions or set())
@@ -585,7 +626,9 @@ def compute_escalations(
             members = [
                 m
                 for m in group.members
-                if m.kind in method.kinds and _may_use(method, admin_basis.get(m.arn))
+                if m.kind in method.kinds
+                and _may_use(method, admin_basis.get(m.arn))
+                and (methods is None or method.id in methods.get(m.arn, ()))
             ]
             if not members:
                 continue
@@ -600,19 +643,32 @@ def compute_escalations(
                     continue
                 buckets: dict[Bucket, list[tuple[str, Actor | None]]] = {}
                 scope = evaluator.scope(checked, actor, method)
+                signature = evaluator.signature(checked, actor, method)
+                # Targets of one signature share their answer: it is asked for the first only.
+                bucket_of: dict[tuple[object, ...], list[tuple[str, Actor | None]] | None] = {}
                 for resource, target, target_arn in _method_targets(method, actor, found):
                     if not whole and target is actor:
                         continue
                     if scope is not None and not _in_scope(scope, resource):
                         continue
-                    part = evaluator.answer(checked, actor, method, resource)
-                    if part is None:
-                        continue
-                    keys = display_keys(fixed.keys | part.keys)
-                    refs = tuple(dict.fromkeys([*part.refs, *fixed.refs]))
-                    targets = buckets.setdefault((keys, refs), [])
-                    if target_arn is not None:
-                        targets.append((target_arn, target))
+                    sig = signature(resource)
+                    if sig in bucket_of:
+                        bucket = bucket_of[sig]
+                    else:
+                        part = evaluator.answer(checked, actor, method, resource)
+                        bucket = bucket_of[sig] = (
+                            None
+                            if part is None
+                            else buckets.setdefault(
+                                (
+                                    display_keys(fixed.keys | part.keys),
+                                    tuple(dict.fromkeys([*part.refs, *fixed.refs])),
+                                ),
+                                [],
+                            )
+                        )
+                    if bucket is not None and target_arn is not None:
+                        bucket.append((target_arn, target))
                 for (keys, refs), targets in buckets.items():
                     records.append(
                         EscalationRecord(

@@ -9,6 +9,11 @@ with the values dropped for keys whose value the analysis does not know (a condi
 unknown key is UNKNOWN whatever its values). Two requests with the same signature get the same
 decision; the decision is kept as a :class:`Verdict` whose granting statements are positions in
 the request's statement lists, so each edge cites its own role's and principal's statements.
+
+The statements a decision cites are those of its winning evidence: an unconditional Allow hides
+a conditional one beside it, and a trust statement naming the principal hides one naming its
+account. Which of them the request cannot do without (`Evaluator.needed`) is asked of the engine
+again, once per signature, with each cited statement left out.
 """
 
 from __future__ import annotations
@@ -100,6 +105,7 @@ class Evaluator:
         self._own_layers: dict[tuple[int, str], _Layers] = {}
         self._own_memo: dict[tuple[Any, ...], tuple[int, frozenset[str], bool]] = {}
         self._keep: dict[int, Any] = {}  # keeps objects whose id() is part of a memo key alive
+        self._needed: dict[int, tuple[tuple[str, int], ...]] = {}  # by id() of a cached Verdict
         self.calls = 0
         self.hits = 0
 
@@ -126,19 +132,67 @@ class Evaluator:
         self._cache[key] = verdict
         return verdict
 
+    def needed(
+        self,
+        subject: Subject,
+        target: Target,
+        action: str,
+        verdict: Verdict,
+        extra: tuple[Statement, ...] = (),
+    ) -> tuple[tuple[str, int], ...]:
+        """The granting statements of a possible ``verdict`` (slots, as in its ``granting``)
+        without any one of which the request would be refused; ``verdict`` is the cached one
+        `verdict` returned for the same arguments.
+
+        Requests with the same signature share the answer: leaving the same position out of
+        both leaves equal signatures."""
+        found = self._needed.get(id(verdict))
+        if found is not None:
+            return found
+        if not verdict.possible:
+            found = ()
+        else:
+            trust_doc = target.role.trust
+            assert trust_doc is not None
+            statements = {
+                "trust": trust_doc.trust_statements(action),
+                "identity": subject.identity + extra,
+            }
+            found = tuple(
+                (section, position)
+                for section, position in verdict.granting
+                if self.decide(
+                    subject,
+                    target,
+                    action,
+                    extra,
+                    without=frozenset({id(statements[section][position])}),
+                )[0].outcome
+                not in (Outcome.ALLOW, Outcome.CONDITIONAL_ALLOW)
+            )
+        self._needed[id(verdict)] = found
+        self._keep[id(verdict)] = verdict
+        return found
+
     def decide(
         self,
         subject: Subject,
         target: Target,
         action: str,
         extra: tuple[Statement, ...] = (),
+        without: frozenset[int] = frozenset(),
     ) -> tuple[Decision, dict[int, tuple[str, int]]]:
-        """Ask the engine (uncached); also return where each statement sits in the request."""
+        """Ask the engine (uncached); also return where each statement sits in the request.
+
+        ``without``: ids of trust or identity statements to leave out of the request."""
         self.calls += 1
         trust_doc = target.role.trust
         assert trust_doc is not None
         trust = trust_doc.trust_statements(action)
         identity = subject.identity + extra
+        if without:
+            trust = tuple(s for s in trust if id(s) not in without)
+            identity = tuple(s for s in identity if id(s) not in without)
         scp_levels = [
             [Policy(doc.policy.source, doc.statements_for(action)) for doc in level]
             for level in subject.scp_levels

@@ -27,19 +27,10 @@ from typing import Any
 import orjson
 
 from identities.analysis.admins import (
-    ADMIN_ACTIONS,
     _content,
     _is_full_wildcard,
-    find_administrators,
 )
 from identities.analysis.edges import EdgeRecord, EdgeResult, SourceKind, compute_role_edges
-from identities.analysis.escalation_history import (
-    escalation_rows,
-    escalations_with,
-    without_escalations_of,
-)
-from identities.analysis.escalation_methods import ESCALATION_ACTIONS
-from identities.analysis.escalations import _CUSTOMER, EscalationResult, compute_escalations
 from identities.analysis.estate import ASSUME_ROLE, Actor, Doc, Estate
 from identities.analysis.evaluation import Evaluator
 from identities.analysis.findings import TRUST_FINDINGS, find_findings, trust_findings
@@ -56,6 +47,7 @@ from identities.analysis.history import (
     state_of_results,
     stored_format,
 )
+from identities.analysis.incremental_powers import Change, powers_after
 from identities.analysis.reach import (
     CLASS_PREFIX,
     ESCALATE_PREFIX,
@@ -70,7 +62,6 @@ from identities.policy import (
     Effect,
     PrincipalKind,
     principals_named_in,
-    statement_matches_action,
 )
 
 SERVICE_PREFIX = "service:"
@@ -342,36 +333,6 @@ class _Contents:
         )
 
 
-# The actions administrator status and escalations are decided on.
-_POWERS = tuple(dict.fromkeys((*ADMIN_ACTIONS, *ESCALATION_ACTIONS)))
-
-
-class _Powers(_Contents):
-    """What a principal's policies say about the actions of `_POWERS`, and the IAM groups
-    and customer-managed policies it holds (the targets of its self-grants)."""
-
-    def doc(self, doc: Doc) -> tuple[object, ...]:
-        found = self._memo.get(id(doc))
-        if found is None:
-            found = self._memo[id(doc)] = tuple(
-                _content(s)
-                for s in doc.policy.statements
-                if any(statement_matches_action(s, action) for action in _POWERS)
-            )
-            self._kept.append(doc)
-        return found
-
-    def of(
-        self,
-        docs: list[Doc],
-        boundary: Doc | None,
-        scps: tuple[tuple[Doc, ...], ...],
-        group_pks: list[int],
-    ) -> tuple[object, ...]:
-        held = tuple(doc.policy.source.arn for doc in docs if doc.policy.source.kind == _CUSTOMER)
-        return (self.actor(docs, boundary, scps), held, tuple(group_pks))
-
-
 def _allows(docs: list[Doc]) -> tuple[bool, bool]:
     """(any Allow, an Allow of everything): what escalations and self-grants see of a group."""
     statements = [s for doc in docs for s in doc.policy.statements]
@@ -420,8 +381,7 @@ def policy_after(
         if old != new:
             rcp_accounts.add(aid)
     affected: list[Actor] = []
-    evaluated: list[Actor] = []  # those whose administrator status or escalations may change
-    powers = _Powers()
+    changes: list[Change] = []
     edges_change = False
     for actor in estate.actors:
         docs, boundary, group_pks = before.actors[id(actor)]
@@ -436,14 +396,11 @@ def policy_after(
             continue
         affected.append(actor)
         old_scps = old_levels[account][0]
+        changes.append(Change(actor, docs, boundary, old_scps, group_pks))
         if not edges_change:
             edges_change = contents.actor(docs, boundary, old_scps) != contents.actor(
                 actor.docs, actor.boundary, actor.account.scp_levels
             )
-        if powers.of(docs, boundary, old_scps, group_pks) != powers.of(
-            actor.docs, actor.boundary, actor.account.scp_levels, actor.group_pks
-        ):
-            evaluated.append(actor)
     # Whether an IAM group allows anything (an escalation target) or everything (a self-grant
     # target) is asked by every principal of its account.
     wide = {
@@ -451,8 +408,7 @@ def policy_after(
         for group in estate.groups
         if _allows(before.groups[group.pk]) != _allows(group.docs)
     }
-    ids = {id(actor) for actor in evaluated}
-    evaluated += [a for a in estate.actors if a.account.account_id in wide and id(a) not in ids]
+    everything = [a for a in estate.actors if a.account.account_id in wide]
     grouping = group_principals(estate) if edges_change else None
     if rcp_accounts:
         state = stored.state
@@ -482,36 +438,23 @@ def policy_after(
             estate, [r for r in estate.roles if r.account.account_id in rcp_accounts], after, graph
         )
         changed = {arn for arn, _ in services ^ _services(after)}
+        # The roles a service may assume are the PassRole targets of their accounts.
         accounts = {estate.by_arn[arn].account.account_id for arn in changed}
-        ids = {id(actor) for actor in evaluated}
-        evaluated += [
-            a for a in estate.actors if a.account.account_id in accounts and id(a) not in ids
-        ]
-    evaluated_ids = {id(actor) for actor in evaluated}
-    part = replace(
+        everything += [a for a in estate.actors if a.account.account_id in accounts]
+    found = powers_after(
         estate,
-        users=[a for a in estate.users if id(a) in evaluated_ids],
-        roles=[a for a in estate.roles if id(a) in evaluated_ids],
-    )
-    admins = find_administrators(part, [])
-    for actor in evaluated:
-        after.admins.pop(actor.arn, None)
-    after.admins.update({record.actor.arn: record.basis for record in admins})
-    profiled, other_versions = facts
-    escalations = compute_escalations(
-        estate,
+        changes,
+        everything,
+        after,
+        graph,
         _service_edges(_services(after) if rcp_accounts else stored.services(), estate),
-        admins,
         now=now,
-        profiled=profiled,
-        other_versions=other_versions,
-        sources=[a for a in evaluated if not a.is_service_linked],
+        facts=facts,
     )
-    _replace_escalations(graph, evaluated, escalations)
-    if after.escalations is not None:
-        kept = without_escalations_of(after.escalations, (actor.arn for actor in evaluated))
-        added = escalation_rows(escalations, by_principal=True)
-        after.escalations = escalations_with(kept, added)
+    if isinstance(found, str):
+        return found
+    evaluated, admins = found
+    part = replace(estate, users=[a for a in evaluated if a.kind == "user"], roles=[])
     sensitive = match_sensitive_roles(load_sensitive_rules(), estate.roles)
     after.reach, after.sensitive = reach_of(graph, list(after.admins), sensitive)
     users = {actor.arn for actor in part.users}
@@ -520,8 +463,9 @@ def policy_after(
         for key, summary in after.findings.items()
         if not (summary["principal"] in users and summary["kind"] in _STALE_OR_MFA)
     }
-    found = find_findings(replace(part, roles=[]), [], admins, now)
-    after.findings.update(finding_identity(record) for record in found)
+    after.findings.update(
+        finding_identity(record) for record in find_findings(part, [], admins, now)
+    )
     return state, after
 
 
@@ -696,32 +640,3 @@ def _service_edges(pairs: set[tuple[str, str]], estate: Estate) -> list[EdgeReco
         if role is not None:
             found.append(EdgeRecord(source, SourceKind.SERVICE, role, ASSUME_ROLE, "allow"))
     return found
-
-
-def _replace_escalations(
-    reach: ReachGraph, actors: list[Actor], escalations: EscalationResult
-) -> None:
-    """Make the escalation edges out of these principals those of ``escalations``."""
-    graph = reach.graph
-    for actor in actors:
-        if actor.arn in graph:
-            graph.remove_edges_from(
-                [
-                    (actor.arn, node)
-                    for node in list(graph._succ[actor.arn])
-                    if node.startswith(ESCALATE_PREFIX)
-                ]
-            )
-        if ESCALATE_PREFIX + actor.arn in graph:
-            graph.remove_node(ESCALATE_PREFIX + actor.arn)
-    for group in escalations.groups:
-        if group.node in graph:
-            graph.remove_edges_from([(group.node, node) for node in list(graph._succ[group.node])])
-    for source, target in escalations.reach_edges():
-        if source.startswith(ESCALATE_PREFIX):
-            graph.add_edge(source, target)
-        else:
-            graph.add_edges_from(
-                [(source, ESCALATE_PREFIX + source), (ESCALATE_PREFIX + source, target)]
-            )
-    graph.add_edges_from(escalations.reach_memberships())

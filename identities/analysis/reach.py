@@ -69,8 +69,13 @@ class Reached:
 class ReachGraph:
     """The direct edges of one analysis run as a graph (see the module docstring)."""
 
-    def __init__(self, graph: nx.DiGraph) -> None:
+    def __init__(
+        self, graph: nx.DiGraph, needs: dict[tuple[str, str], tuple[str, ...]] | None = None
+    ) -> None:
         self.graph = graph
+        # (source, role ARN) -> the statements an access edge cannot do without, where they are
+        # not those alone in their layer of its granted_by (`edges.EdgeResult.needs`).
+        self.needs = needs or {}
 
     @classmethod
     def build(
@@ -181,7 +186,10 @@ class ReachGraph:
         index = {node: i for i, node in enumerate(nodes)}
         sources = [index[u] for u, _ in self.graph.edges]
         targets = [index[v] for _, v in self.graph.edges]
-        return zlib.compress(orjson.dumps({"nodes": nodes, "u": sources, "v": targets}), 6)
+        data: dict[str, Any] = {"nodes": nodes, "u": sources, "v": targets}
+        if self.needs:
+            data["needs"] = [[u, v, refs] for (u, v), refs in self.needs.items()]
+        return zlib.compress(orjson.dumps(data), 6)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReachGraph:
@@ -198,7 +206,8 @@ class ReachGraph:
         graph._node = {node: {} for node in nodes}
         graph._adj = succ  # networkx's setter makes it ``_succ`` too and resets its views
         graph._pred = pred
-        return cls(graph)
+        needs = {(u, v): tuple(refs) for u, v, refs in loaded.get("needs", ())}
+        return cls(graph, needs)
 
     # -- searches ------------------------------------------------------------------------------
     # The searches walk networkx's own adjacency dicts (``_succ``/``_pred``): the public views

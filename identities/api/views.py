@@ -34,7 +34,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from identities.analysis.who_can import question_error, who_can
+from identities.analysis.who_can import question_error
 from identities.api.tokens import check_token
 from identities.arns import account_of
 from identities.models import AccessEdge, AccessGroupMember, Account, Finding, TriageStatus
@@ -55,6 +55,7 @@ from identities.queries.shared_cache import (
     store_partitioned,
     warmer,
 )
+from identities.queries.who_can import answer_who_can
 from identities.roles import VIEWER, has_role
 
 logger = logging.getLogger(__name__)
@@ -353,7 +354,7 @@ class WhoCan(ApiView):
         error = question_error(action, resource)
         if error:
             raise ParseError(error)
-        found = who_can(action, resource, now=timezone.now())
+        found = answer_who_can(action, resource, now=timezone.now())
         return page_of(request, found, _as_row)
 
 

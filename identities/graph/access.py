@@ -25,6 +25,7 @@ from identities.graph.build import (
     principal_node_id,
     split_node_id,
 )
+from identities.graph.cached import kept_for_run
 from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import access_fold_steps, fold_graph, thin_out
 from identities.graph.identity import account_names, risk_flags, seed_identity_node
@@ -283,6 +284,7 @@ def seed_access_node(loader: AccessLoader, node_id: str) -> None:
         raise GraphError(f"The access view has no {kind} nodes.")
 
 
+@kept_for_run("access")
 def build_access_graph(
     *,
     account_id: str = "",

@@ -25,6 +25,7 @@ from identities.graph.build import (
     principal_node_id,
     split_node_id,
 )
+from identities.graph.cached import kept_for_run
 from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import fold_graph, identity_fold_steps
 from identities.graph.layout import clear_edge_paths, layout_columns
@@ -66,119 +67,151 @@ def _add_inline(builder: Builder, pk: int, name: str, owner_kind: str, owner_nam
     return node_id
 
 
+# Kind -> primary key -> node id of the principals drawn already whose edges are wanted.
+Owners = dict[str, dict[int, str]]
+
+
 def _load_identity_edges(
     builder: Builder,
+    owners: Owners,
     *,
-    users: Q | None,
-    groups: Q | None,
-    roles: Q | None,
     policy_arns: Iterable[str] = (),
     inline_pks: Iterable[int] = (),
 ) -> None:
-    """Add the identity edges touching the principals matched by the three Q objects (None:
-    none), the managed policies with these ARNs and the inline policies with these pks."""
+    """Add the identity edges touching the principals of ``owners`` (drawn already), the
+    managed policies with these ARNs and the inline policies with these pks.
+
+    One read per kind of owner, by its own foreign key and without joining the owners (they
+    are drawn): an OR across the owner columns made the planner misjudge the rows forty times
+    over and join every user and role of the estate.
+    """
     scope = builder.scope
     policy_arns = list(policy_arns)
     inline_pks = list(inline_pks)
-    nothing = Q(pk__in=[])
-    owners = {"user": users, "group": groups, "role": roles}
+    owned = {kind: drawn for kind, drawn in owners.items() if drawn}
 
-    if scope.keeps_kind("member") and (users is not None or groups is not None):
-        where = nothing
-        if users is not None:
-            where |= Q(user__in=models.IamUser.objects.filter(users).values("pk"))
-        if groups is not None:
-            where |= Q(group__in=models.IamGroup.objects.filter(groups).values("pk"))
-        rows = models.GroupMembership.objects.filter(where).values_list(
-            "user_id", "user__name", "user__account__account_id", "user__arn",
-            "group_id", "group__name", "group__account__account_id",
-        )  # fmt: skip
-        for user_pk, user, user_account, user_arn, group_pk, group, group_account in rows:
-            source = _add_principal(builder, "user", user_pk, user, user_account, user_arn)
-            target = _add_principal(builder, "group", group_pk, group, group_account)
-            builder.edge(source, target, "member")
+    if scope.keeps_kind("member"):
+        seen: set[int] = set()
+        if users := owned.get("user"):
+            for pk, user_pk, group_pk, group, group_account in (
+                models.GroupMembership.objects.filter(user_id__in=list(users))
+                .values_list("pk", "user_id", "group_id", "group__name", "group__account__account_id")
+            ):  # fmt: skip
+                seen.add(pk)
+                target = _add_principal(builder, "group", group_pk, group, group_account)
+                builder.edge(users[user_pk], target, "member")
+        if groups := owned.get("group"):
+            members = models.GroupMembership.objects.filter(group_id__in=list(groups)).values_list(
+                "pk", "user_id", "user__name", "user__account__account_id", "user__arn", "group_id"
+            )
+            for pk, user_pk, user, user_account, user_arn, group_pk in members:
+                if pk not in seen:
+                    source = _add_principal(builder, "user", user_pk, user, user_account, user_arn)
+                    builder.edge(source, groups[group_pk], "member")
 
     if scope.keeps_kind("attached"):
-        where = nothing
-        for kind, q in owners.items():
-            if q is not None:
-                model = PRINCIPAL_MODELS[kind]
-                where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
+        only_customer = Q(policy__is_aws_managed=False) if scope.hide_aws_managed else Q()
+        seen = set()
+        for kind, drawn in owned.items():
+            owned_attachments = models.PolicyAttachment.objects.filter(
+                only_customer, **{f"{kind}_id__in": list(drawn)}
+            ).values_list(
+                "pk", "policy__arn", "policy__name", "policy__account__account_id", f"{kind}_id"
+            )
+            for pk, arn, name, policy_account, owner_pk in owned_attachments:
+                seen.add(pk)
+                target = _add_policy(builder, arn, name, policy_account)
+                builder.edge(drawn[owner_pk], target, "attached")
         if policy_arns:
-            where |= Q(policy__arn__in=policy_arns)
-        if scope.hide_aws_managed:
-            where &= Q(policy__is_aws_managed=False)
-        attachments = models.PolicyAttachment.objects.filter(where).values_list(
-            "policy__arn", "policy__name", "policy__account__account_id",
-            "user_id", "user__name", "user__account__account_id", "user__arn",
-            "group_id", "group__name", "group__account__account_id", "group__arn",
-            "role_id", "role__name", "role__account__account_id", "role__arn",
-        )  # fmt: skip
-        for arn, name, policy_account, *owner_columns in attachments:
-            target = _add_policy(builder, arn, name, policy_account)
-            for index, kind in enumerate(PRINCIPAL_KINDS):
-                pk, owner, account_id, owner_arn = cast(list[Any], owner_columns)[
-                    index * 4 : index * 4 + 4
-                ]
-                if pk is not None:
-                    source = _add_principal(builder, kind, pk, owner, account_id, owner_arn)
-                    builder.edge(source, target, "attached")
+            attachments = models.PolicyAttachment.objects.filter(
+                only_customer, policy__arn__in=policy_arns
+            ).values_list(
+                "pk", "policy__arn", "policy__name", "policy__account__account_id",
+                "user_id", "user__name", "user__account__account_id", "user__arn",
+                "group_id", "group__name", "group__account__account_id", "group__arn",
+                "role_id", "role__name", "role__account__account_id", "role__arn",
+            )  # fmt: skip
+            for pk, arn, name, policy_account, *owner_columns in attachments:
+                if pk in seen:
+                    continue
+                target = _add_policy(builder, arn, name, policy_account)
+                for index, kind in enumerate(PRINCIPAL_KINDS):
+                    owner_pk, owner, account_id, owner_arn = cast(list[Any], owner_columns)[
+                        index * 4 : index * 4 + 4
+                    ]
+                    if owner_pk is not None:
+                        source = _add_principal(
+                            builder, kind, owner_pk, owner, account_id, owner_arn
+                        )
+                        builder.edge(source, target, "attached")
 
     if scope.keeps_kind("inline"):
-        where = Q(pk__in=inline_pks) if inline_pks else nothing
-        for kind, q in owners.items():
-            if q is not None:
-                model = PRINCIPAL_MODELS[kind]
-                where |= Q(**{f"{kind}__in": model.objects.filter(q).values("pk")})
-        inlines = models.InlinePolicy.objects.filter(where).values_list(
-            "pk", "name", "account__account_id",
-            "user_id", "user__name", "group_id", "group__name", "role_id", "role__name",
-        )  # fmt: skip
-        for pk, name, account_id, *owner_columns in inlines:
-            for index, kind in enumerate(PRINCIPAL_KINDS):
-                owner_pk, owner = cast(list[Any], owner_columns)[index * 2 : index * 2 + 2]
-                if owner_pk is not None:
-                    source = _add_principal(builder, kind, owner_pk, owner, account_id)
-                    target = _add_inline(builder, pk, name, kind, owner, account_id)
-                    builder.edge(source, target, "inline")
+        # pk -> (name, account id, owner kind, owner name, owner node id)
+        found: dict[int, tuple[str, str, str, str, str]] = {}
+        for kind, drawn in owned.items():
+            inlines = models.InlinePolicy.objects.filter(**{f"{kind}_id__in": list(drawn)})
+            for pk, name, account_id, owner_pk in inlines.values_list(
+                "pk", "name", "account__account_id", f"{kind}_id"
+            ):
+                node_id = drawn[owner_pk]
+                found[pk] = (name, account_id, kind, node_id.split(":", 2)[2], node_id)
+        if missing := [pk for pk in inline_pks if pk not in found]:
+            for pk, name, account_id, *owner_columns in models.InlinePolicy.objects.filter(
+                pk__in=missing
+            ).values_list(
+                "pk", "name", "account__account_id",
+                "user_id", "user__name", "group_id", "group__name", "role_id", "role__name",
+            ):  # fmt: skip
+                for index, kind in enumerate(PRINCIPAL_KINDS):
+                    owner_pk, owner = cast(list[Any], owner_columns)[index * 2 : index * 2 + 2]
+                    if owner_pk is not None:
+                        source = _add_principal(builder, kind, owner_pk, owner, account_id)
+                        found[pk] = (name, account_id, kind, owner, source)
+        # By name, as one read ordered them (the model's ordering).
+        for pk, (name, account_id, kind, owner, source) in sorted(
+            found.items(), key=lambda item: (item[1][0], item[0])
+        ):
+            target = _add_inline(builder, pk, name, kind, owner, account_id)
+            builder.edge(source, target, "inline")
 
     if scope.keeps_kind("boundary"):
-        for kind, model, q in (("user", models.IamUser, users), ("role", models.IamRole, roles)):
-            where = nothing
-            if q is not None:
-                where |= q
+        for kind, model in (("user", models.IamUser), ("role", models.IamRole)):
+            reads = [Q(pk__in=list(owned[kind]))] if kind in owned else []
             if policy_arns:
-                where |= Q(boundary_arn__in=policy_arns)
-            bounded = (
-                model.objects.filter(where)
-                .exclude(boundary_arn="")
-                .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
-            )
-            for pk, name, account_id, arn, boundary_arn in bounded:
-                source = _add_principal(builder, kind, pk, name, account_id, arn)
-                target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
-                builder.edge(source, target, "boundary")
+                reads.append(Q(boundary_arn__in=policy_arns))
+            seen = set()
+            for where in reads:
+                bounded = (
+                    model.objects.filter(where)
+                    .exclude(boundary_arn="")
+                    .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
+                )
+                for pk, name, account_id, arn, boundary_arn in bounded:
+                    if pk in seen:
+                        continue
+                    seen.add(pk)
+                    source = _add_principal(builder, kind, pk, name, account_id, arn)
+                    target = _add_policy(
+                        builder, boundary_arn, policy_name(boundary_arn), account_id
+                    )
+                    builder.edge(source, target, "boundary")
 
 
 def _grow_identity(builder: Builder, frontier: set[str]) -> set[str]:
     """Add every identity neighbour of the frontier nodes; return the nodes that are new."""
     before = set(builder.graph)
-    by_kind: dict[str, list[int]] = defaultdict(list)
+    owners: Owners = defaultdict(dict)
     arns: list[str] = []
+    inline_pks: list[int] = []
     for node_id in frontier:
         kind, key = split_node_id(node_id)
         if kind == "policy":
             arns.append(key)
-        elif node_id in builder.pks:
-            by_kind[kind].append(builder.pks[node_id])
-    _load_identity_edges(
-        builder,
-        users=Q(pk__in=by_kind["user"]) if by_kind["user"] else None,
-        groups=Q(pk__in=by_kind["group"]) if by_kind["group"] else None,
-        roles=Q(pk__in=by_kind["role"]) if by_kind["role"] else None,
-        policy_arns=arns,
-        inline_pks=by_kind["inline"],
-    )
+        elif node_id in builder.pks and kind == "inline":
+            inline_pks.append(builder.pks[node_id])
+        elif node_id in builder.pks and kind in PRINCIPAL_KINDS:
+            owners[kind][builder.pks[node_id]] = node_id
+    _load_identity_edges(builder, owners, policy_arns=arns, inline_pks=inline_pks)
     return set(builder.graph) - before
 
 
@@ -240,6 +273,7 @@ def seed_identity_node(builder: Builder, node_id: str) -> None:
 READABLE_NODES = 150
 
 
+@kept_for_run("identity")
 def build_identity_graph(
     *,
     account_id: str = "",
@@ -284,12 +318,15 @@ def build_identity_graph(
             load_identity_overview(builder)
             folded_by_sql = True
         else:
+            owners: Owners = defaultdict(dict)
             for kind, model in PRINCIPAL_MODELS.items():
                 for pk, name, account, arn in model.objects.filter(in_scope).values_list(
                     *_PRINCIPAL_VALUES
                 ):
-                    _add_principal(builder, kind, pk, name, account, arn)
-            _load_identity_edges(builder, users=in_scope, groups=in_scope, roles=in_scope)
+                    node_id = _add_principal(builder, kind, pk, name, account, arn)
+                    if node_id in builder.graph:
+                        owners[kind][pk] = node_id
+            _load_identity_edges(builder, owners)
     expand = list(expand)
     if expanded := builder.seed_all(expand, lambda node_id: seed_identity_node(builder, node_id)):
         _grow_identity(builder, expanded)

@@ -27,6 +27,7 @@ from identities.graph.build import (
     outside_node,
     split_node_id,
 )
+from identities.graph.cached import kept_for_run
 from identities.graph.escalations import escalation_details
 from identities.graph.identity import account_names, principal_field
 from identities.graph.layout import clear_edge_paths, layout_access
@@ -92,6 +93,7 @@ def _hop_category(hop_source: str, row: DirectAccess) -> str:
     return "anyone" if hop_source == "*" else "assume"
 
 
+@kept_for_run("paths")
 def find_paths(
     *,
     source: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -56,7 +56,7 @@ from identities.models import (
 )
 from identities.queries import access
 from identities.queries.access import POSSIBLE
-from identities.queries.escalations import escalations_from
+from identities.queries.escalations import Escalation, escalations_from
 from identities.queries.findings import administrators
 from identities.queries.sensitive import sensitive_roles
 from identities.queries.shared_cache import shared_for_run, warmer
@@ -90,9 +90,15 @@ def target_arns(target: str) -> set[str]:
     return found
 
 
-def hop_evidence(choke: ChokeGraph, graph: nx.DiGraph) -> dict[tuple[str, str], HopEvidence]:
+def hop_evidence(
+    choke: ChokeGraph,
+    graph: nx.DiGraph,
+    needs: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+) -> dict[tuple[str, str], HopEvidence]:
     """The grants of every critical hop: stored edges (access groups' own rows), role class
-    grants split into their identity and trust halves, escalations."""
+    grants split into their identity and trust halves, escalations; ``needs``: the stored
+    edges' statements they cannot do without, where not those alone in their layer
+    (`ReachGraph.needs`)."""
     pairs: dict[tuple[str, str], tuple[str, str]] = {}  # hop -> the stored edge's pair
     layer_of: dict[tuple[str, str], str] = {}
     escalation_hops: dict[tuple[str, str], tuple[str, str]] = {}
@@ -114,19 +120,28 @@ def hop_evidence(choke: ChokeGraph, graph: nx.DiGraph) -> dict[tuple[str, str], 
                 holder = min(graph.predecessors(start))
             escalation_hops[hop] = (holder, end)
     found: dict[tuple[str, str], HopEvidence] = {}
-    grants = grants_between(set(pairs.values())) if pairs else {}
+    grants = grants_between(set(pairs.values()), needs) if pairs else {}
     for hop, pair in pairs.items():
         rows = grants.get(pair)
         if not rows:
             continue
-        refs = tuple(row_refs for row_refs, _ in rows)
+        refs = tuple(row_refs for row_refs, _, _ in rows)
+        row_needs = tuple(row_need for _, _, row_need in rows)
         if hop in layer_of:
             refs = tuple(tuple(_of_layer(row_refs, layer_of[hop])) for row_refs in refs)
-        found[hop] = HopEvidence(refs, all(conditional for _, conditional in rows))
+            row_needs = tuple(
+                None if need is None else tuple(_of_layer(need, layer_of[hop]))
+                for need in row_needs
+            )
+        found[hop] = HopEvidence(refs, all(conditional for _, conditional, _ in rows), row_needs)
     if escalation_hops:
         by_principal = escalations_from(holder for holder, _ in escalation_hops.values())
+        by_pair: dict[tuple[str, str], list[Escalation]] = defaultdict(list)
+        for holder, found_ways in by_principal.items():
+            for way in found_ways:
+                by_pair[(holder, way.target or holder)].append(way)
         for hop, (holder, target) in escalation_hops.items():
-            ways = [e for e in by_principal.get(holder, ()) if (e.target or holder) == target]
+            ways = by_pair.get((holder, target))
             if ways:
                 found[hop] = HopEvidence(
                     tuple(tuple(way.granted_by) for way in ways),
@@ -135,15 +150,21 @@ def hop_evidence(choke: ChokeGraph, graph: nx.DiGraph) -> dict[tuple[str, str], 
     return found
 
 
-Grant = tuple[tuple[str, ...], bool]  # a stored edge's statement references, conditional
+# A stored edge's statement references, whether it is conditional, and the references it
+# cannot do without when not those alone in their layer (None).
+Grant = tuple[tuple[str, ...], bool, tuple[str, ...] | None]
 
 
-def grants_between(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], list[Grant]]:
+def grants_between(
+    pairs: set[tuple[str, str]], needs: Mapping[tuple[str, str], tuple[str, ...]] | None = None
+) -> dict[tuple[str, str], list[Grant]]:
     """What grants the possible stored edge from each source (an ARN or ``group:KEY``) to each
     role ARN of ``pairs``: `access.edges_between` reduced to the references and whether the
     edge is conditional (an access group's edge holds for a member without an edge of its own
-    to the role). Only two columns are read and each distinct reference list parsed once: the
-    hops of a large estate number tens of thousands."""
+    to the role), with its ``needs`` (by source and role ARN). Only two columns are read and
+    each distinct reference list parsed once: the hops of a large estate number tens of
+    thousands."""
+    needs = needs or {}
     sources = {source for source, _ in pairs}
     group_of = dict(
         _where_in(AccessGroupMember.objects, "arn", sources).values_list("arn", "group__key")
@@ -166,7 +187,9 @@ def grants_between(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], list[Gr
         refs = parsed.get(granted_by)
         if refs is None:
             refs = parsed[granted_by] = tuple(orjson.loads(granted_by) or ())
-        found[(source, target)].append((refs, outcome == AccessEdge.Outcome.CONDITIONAL))
+        found[(source, target)].append(
+            (refs, outcome == AccessEdge.Outcome.CONDITIONAL, needs.get((source, target)))
+        )
     for source, target in pairs:
         group = group_of.get(source)
         if group is not None and (source, target) not in own:
@@ -380,7 +403,7 @@ def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeRepor
     if reach is None or not targets:
         return report
     choke = build_choke_graph(reach.graph, targets)
-    evidence = hop_evidence(choke, reach.graph)
+    evidence = hop_evidence(choke, reach.graph, reach.needs)
     cuts = statement_cuts(choke, evidence)
     cuts.update(membership_cuts(choke, evidence, reach.graph))
     cuts.update(attachment_cuts(choke, evidence, reach.graph))

@@ -8,7 +8,7 @@ different relations in one query multiply each other's rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.db.models import (
@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 
 from identities import models
+from identities.queries.paging import RowsInOrder, estate_version, ordered_ids
 from identities.queries.trust import account_named_by, assumed_role_of, role_trust_context
 
 logger = logging.getLogger(__name__)
@@ -281,6 +282,18 @@ def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
     elif filters.get("usage") == "unattached":
         queryset = queryset.filter(live_attachment_count=0, boundary_usage_count=0)
     return _order(queryset, filters, POLICY_SORTS)
+
+
+def list_rows(noun: str, filters: dict[str, Any], queryset: QuerySet[_M]) -> Sequence[_M]:
+    """The rows of an estate list (``queryset``, from its ``filter_*``) as its pages read them:
+    in the order kept for this version of the estate and these filters (`paging`), so that a
+    page costs its own rows, not a sort of the whole table. A search is read as it comes (each
+    text would keep an order of its own)."""
+    if filters.get("q"):
+        return queryset
+    shown = ",".join(f"{name}={value}" for name, value in sorted(filters.items()) if name != "page")
+    name = f"estate:{noun}:{shown}"
+    return RowsInOrder(ordered_ids(name, estate_version(), queryset), queryset)
 
 
 def _principals(model: type[_M], filters: dict[str, Any], *columns: str) -> QuerySet[_M]:

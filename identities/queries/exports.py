@@ -1,6 +1,6 @@
-"""CSV exports: one row list per list page and for "who can assume this role", and the one CSV
-writer every export (pages and commands) goes through. The first row is the header; values are
-strings (ISO dates, `true`/`false`, empty for unknown).
+"""CSV exports: one row list per list page, for "who can assume this role" and for "who can…?",
+and the one CSV writer every export (pages and commands) goes through. The first row is the
+header; values are strings (ISO dates, `true`/`false`, empty for unknown).
 
 The list exports take the rows of `estate.filter_users()` and its siblings, whose counts are
 annotations the model classes do not declare: hence `Iterable[Any]`.
@@ -15,6 +15,7 @@ from datetime import date
 from operator import attrgetter
 from typing import Any, Protocol
 
+from identities.analysis.who_can import Allowed
 from identities.queries.access import Chain, DirectAccess
 
 logger = logging.getLogger(__name__)
@@ -135,4 +136,22 @@ def role_access_csv_rows(
                 for _, text in step.requirements
             ),
             " -> ".join(chain.path),
+        ]
+
+
+WHO_CAN_COLUMNS = ("principal", "kind", "account", "conditional", "conditions", "granted_by")
+
+
+def who_can_csv_rows(found: Iterable[Allowed]) -> Iterator[list[str]]:
+    """Who may do one action on one resource: the keys of the ``who_can`` command's JSON as
+    columns, lists joined with `` | ``."""
+    yield list(WHO_CAN_COLUMNS)
+    for allowed in found:
+        yield [
+            allowed.principal,
+            allowed.kind,
+            allowed.account_id,
+            _cell(allowed.conditional),
+            " | ".join(allowed.conditions),
+            " | ".join(allowed.granted_by),
         ]

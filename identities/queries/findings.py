@@ -4,7 +4,7 @@ them, findings, and the flags the graph pages draw on principals."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,6 +13,8 @@ from django.db.models import Case, Count, Model, Q, QuerySet, Value, When
 from django.db.models.functions import Collate
 
 from identities.models import Administrator, AdminPath, Finding
+from identities.queries.paging import RowsInOrder, ordered_ids
+from identities.queries.shared_cache import current_key, shared_for_run
 
 _M = TypeVar("_M", bound=Model)
 
@@ -50,7 +52,16 @@ class AdminCount:
 
 def administrators_by_account(account_id: str | None = None) -> list[AdminCount]:
     """Per account, counted in the database: the rows `administrators` lists and the rows
-    `admin_paths` lists into that account's administrators."""
+    `admin_paths` lists into that account's administrators. Counted once per analysis run for
+    every process (`shared_cache.shared_for_run`): the paths are tens of thousands of rows."""
+    return shared_for_run(
+        f"administrators-by-account:{account_id or ''}",
+        lambda: _count_administrators(account_id),
+        in_memory=account_id is None,
+    )
+
+
+def _count_administrators(account_id: str | None) -> list[AdminCount]:
     admins = Administrator.objects.all()
     paths = AdminPath.objects.all()
     if account_id is not None:
@@ -129,6 +140,20 @@ def findings_by_severity(
     return findings(severity=severity, kind=kind, account_id=account_id).order_by(
         rank, "kind", principal, "id"
     )
+
+
+def findings_page_rows(
+    *,
+    severity: str | None = None,
+    kind: str | None = None,
+    account_id: str | None = None,
+) -> Sequence[Finding]:
+    """:func:`findings_by_severity` as the findings page reads it a page at a time: the order
+    is read once per analysis run and these filters (`paging.ordered_ids`), a page fetches its
+    own rows."""
+    found = findings_by_severity(severity=severity, kind=kind, account_id=account_id)
+    name = f"findings:{severity or ''}:{kind or ''}:{account_id or ''}"
+    return RowsInOrder(ordered_ids(name, current_key(), found), found)
 
 
 def filter_given(queryset: QuerySet[_M], **lookups: object) -> QuerySet[_M]:

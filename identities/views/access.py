@@ -4,6 +4,7 @@ administrators, findings, and the live "why (not)?" explanation."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +146,23 @@ def _summary(
     }
 
 
+def _role_access_csv(role: IamRole) -> Iterator[list[str]]:
+    """`role_access_csv_rows` of ``role``, read as the download goes: its header at once, the
+    direct edges, then the chains (a search over the whole graph) once those are sent."""
+    found: list[Into] = []
+
+    def direct() -> Iterator[access.DirectAccess]:
+        into, _ = _into(role, chains=False)
+        found.append(into)
+        yield from into.expanded()
+
+    def chains() -> Iterator[access.Chain]:
+        reached = _beyond_direct(access.reach_to(role.arn), found[0].sources())
+        yield from access.chains_with_steps(reached)
+
+    return role_access_csv_rows(direct(), chains())
+
+
 @require_role(VIEWER)
 @require_GET
 def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpResponseBase:
@@ -153,11 +171,7 @@ def role_access(request: HtmxHttpRequest, account_id: str, name: str) -> HttpRes
     (`access_list`); the CSV has every row."""
     role = role_or_404(account_id, name)
     if request.GET.get("format") == "csv":
-        into, chains = _into(role)
-        return csv_response(
-            f"who-can-assume-{account_id}-{name}.csv",
-            role_access_csv_rows(into.expanded(), access.chains_with_steps(chains)),
-        )
+        return csv_response(f"who-can-assume-{account_id}-{name}.csv", _role_access_csv(role))
     context = {"role": role, **_role_summary(role)}
     return render_page_or_fragment(
         request, "identities/role_access.html", "who-can-assume", context
@@ -308,6 +322,12 @@ def administrators(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@warmer("administrators-by-account")
+def warm_administrators_by_account() -> None:
+    """The counts of the administrators page without an account filter."""
+    finding_queries.administrators_by_account()
+
+
 @require_role(VIEWER)
 @require_GET
 def account_matrix(request: HtmxHttpRequest) -> HttpResponse:
@@ -345,7 +365,7 @@ def findings(request: HtmxHttpRequest) -> HttpResponse:
     severity = request.GET.get("severity") or None
     kind = request.GET.get("kind") or None
     account = request.GET.get("account") or None
-    found = finding_queries.findings_by_severity(severity=severity, kind=kind, account_id=account)
+    found = finding_queries.findings_page_rows(severity=severity, kind=kind, account_id=account)
     context = {
         "severity": severity or "",
         "kind": kind or "",

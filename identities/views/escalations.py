@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID
-from identities.analysis.who_can import who_can
+from identities.analysis.who_can import Allowed
 from identities.models import IamRole, IamUser
 from identities.queries import access
 from identities.queries.escalations import (
@@ -27,7 +27,9 @@ from identities.queries.escalations import (
     iter_escalations,
 )
 from identities.queries.estate import account_choices
+from identities.queries.exports import who_can_csv_rows
 from identities.queries.shared_cache import warmer
+from identities.queries.who_can import answer_who_can, select_allowed, summarise_who_can
 from identities.roles import VIEWER
 from identities.views import common
 from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role
@@ -137,27 +139,70 @@ def role_escalations(request: HtmxHttpRequest, account_id: str, name: str) -> Ht
     return _can_escalate(request, common.role_or_404(account_id, name))
 
 
+# Principals of an opened list of the "Who can…?" page shown at a time.
+WHO_CAN_PAGE_SIZE = 50
+
+
+def _who_can_error(action: str, resource: str) -> str:
+    service, _, name = action.partition(":")
+    if not service or not name:
+        return "Give an action as service:Name, e.g. iam:CreateAccessKey."
+    if resource != "*" and not resource.startswith("arn:"):
+        return "Give a resource ARN, or * for any resource."
+    return ""
+
+
+def _allowed_later(action: str, resource: str) -> Iterator[Allowed]:
+    """The answer, asked only when the first row is read: a download starts with its header
+    while an answer not yet kept for this run is computed."""
+    yield from answer_who_can(action, resource, now=timezone.now())
+
+
 @require_role(VIEWER)
 @require_GET
-def who_can_page(request: HtmxHttpRequest) -> HttpResponse:
-    """Who can do ACTION on RESOURCE? Every principal whose effective permissions allow it."""
+def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
+    """Who can do ACTION on RESOURCE? Every principal whose effective permissions allow it,
+    counted per account and per granting statements; each count opens its principals a page
+    at a time (``account=ID`` or ``grant=KEY``, searched with ``q``); the CSV has them all."""
     action = (request.GET.get("action") or "").strip()
     resource = (request.GET.get("resource") or "").strip()
-    error = ""
-    found = None
-    if action or resource:
-        service, _, name = action.partition(":")
-        if not service or not name:
-            error = "Give an action as service:Name, e.g. iam:CreateAccessKey."
-        elif resource != "*" and not resource.startswith("arn:"):
-            error = "Give a resource ARN, or * for any resource."
-        else:
-            found = who_can(action, resource, now=timezone.now())
-    context = {
+    account = (request.GET.get("account") or "").strip()
+    grant = (request.GET.get("grant") or "").strip()
+    query = (request.GET.get("q") or "").strip()
+    error = _who_can_error(action, resource) if action or resource else ""
+    asked = bool(action or resource) and not error
+    if asked and request.GET.get("format") == "csv":
+        return common.csv_response(
+            "who-can.csv", who_can_csv_rows(_allowed_later(action, resource))
+        )
+    context: dict[str, Any] = {
         "action": action,
         "resource": resource,
         "error": error,
-        "found": found,
-        "conditional": sum(1 for allowed in found or () if allowed.conditional),
+        "summary": None,
     }
+    if asked:
+        summary = summarise_who_can(action, resource, now=timezone.now())
+        names = dict(account_choices())
+        context["summary"] = summary
+        context["accounts"] = [(row, names.get(row.account_id, "")) for row in summary.by_account]
+    if asked and (account or grant):
+        found = answer_who_can(action, resource, now=timezone.now())
+        rows = select_allowed(found, account=account, grant=grant, q=query)
+        page = paginate(request, rows, WHO_CAN_PAGE_SIZE)
+        context["opened"] = {
+            "account": account,
+            "grant": grant,
+            "q": query,
+            "list_id": f"account-{account}" if account else f"grant-{grant}",
+            "page": page,
+        }
+        if common.wants_fragment(request) and request.htmx.target != "who-can":
+            fragment = "who-can-rows" if (request.htmx.target or "").startswith("rows-") else None
+            return render_page_or_fragment(
+                request,
+                "identities/who_can.html",
+                fragment or "who-can-list",
+                {**context, **context["opened"]},
+            )
     return render_page_or_fragment(request, "identities/who_can.html", "who-can", context)

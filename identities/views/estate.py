@@ -94,13 +94,14 @@ def estate_list(request: HtmxHttpRequest, listing: EstateList) -> HttpResponseBa
     """A filtered, sorted, paginated estate list (`listing` comes from the URL conf);
     `?format=csv` downloads every matching row."""
     form = listing.form(request.GET)
-    queryset = listing.rows(form.filters())
+    filters = form.filters()
+    queryset = listing.rows(filters)
     if request.GET.get("format") == "csv":
         csv_name = listing.csv_name or f"iam-{listing.noun}.csv"
         return csv_response(csv_name, listing.csv_rows(queryset))
     context = {
         "form": form,
-        "page": paginate(request, queryset),
+        "page": paginate(request, estate.list_rows(listing.noun, filters, queryset)),
         "noun": listing.noun,
         "noun_one": listing.name,
     }

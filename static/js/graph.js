@@ -426,6 +426,7 @@
   function markFirstDraw(container, started) {
     cy.one("render", function () {
       var now = performance.now();
+      if (window.iamvizGraphTimings) window.iamvizGraphTimings.frame = Math.round(now - started);
       container.setAttribute("data-first-draw-ms", String(Math.round(now - started)));
       // Since the navigation started: the benchmark tells the server's part from the browser's.
       container.setAttribute("data-drawn-at-ms", String(Math.round(now)));
@@ -438,9 +439,12 @@
     var container = document.getElementById("graph-canvas");
     if (!island || !container || !window.cytoscape) return;
     var started = performance.now();
+    var timings = { start: Math.round(started) };
     var data = JSON.parse(island.textContent);
+    timings.parse = Math.round(performance.now() - started);
     var big = data.nodes.length > BIG || data.edges.length > 2 * BIG;
     var elements = elementsOf(data);
+    timings.elements = Math.round(performance.now() - started);
     currentChanges = data.changes || null;
     if (cy && cy.container() === container && currentView === data.view) {
       merge(data, elements);
@@ -463,10 +467,14 @@
         hideEdgesOnViewport: big,
         pixelRatio: big ? 1 : "auto",
       });
+      timings.create = Math.round(performance.now() - started);
       cy.batch(function () {
         cy.add(elements);
       });
+      timings.add = Math.round(performance.now() - started);
       cy.viewport(openingViewport(data, cy.width(), cy.height()));
+      timings.viewport = Math.round(performance.now() - started);
+      window.iamvizGraphTimings = timings;
       currentView = data.view;
       wire(cy);
       window.iamvizGraph = cy;

@@ -8,8 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from identities.analysis.who_can import question_error, who_can
+from identities.analysis.who_can import question_error
 from identities.management.output import stop_quietly_when_reader_closes
+from identities.queries.who_can import answer_who_can
 
 
 class Command(BaseCommand):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         error = question_error(action, resource)
         if error:
             raise CommandError(error)
-        found = who_can(action, resource, now=timezone.now())
+        found = answer_who_can(action, resource, now=timezone.now())
         with stop_quietly_when_reader_closes(self.stdout):
             if format == "json":
                 self.stdout.write(json.dumps([allowed.as_row() for allowed in found], indent=2))

@@ -1,0 +1,364 @@
+"""The administrators and escalations of a what-if's "after", re-evaluating only the principals,
+and of those only the escalation methods, that the change touches.
+
+A method's escalations of a principal (`escalations.compute_escalations`) are decided by what
+its identity policies, permissions boundary and SCPs say about the method's actions (the
+statements' content and references: a row names the statements that grant it), by its
+administrator status (an administrator with full access escalates by nothing, one that can
+grant itself anything only by self-grants), and by its targets: the users, roles and IAM groups
+of its account, the roles a service may assume, its own IAM groups and customer-managed
+policies. Its administrator status is decided likewise by what they say about the full-access
+probes and the self-grant actions, its IAM groups and customer-managed policies, and the IAM
+groups of its account that allow everything.
+
+So, for each principal whose policies change, the actions whose statements change are found
+(`_Said`, per distinct set of documents, not per principal); only the methods needing one of
+them are evaluated again, and only where the principal's Allow statements could grant the
+method before or after; its administrator status only when those actions are probes or
+self-grants it could be granted. A principal whose IAM groups or customer-managed policies
+change, whose administrator status changes, or whose targets change (given by the caller) has
+every method evaluated again. The stored rows of the other methods are kept (made the
+principal's own: its escalation group's rows are shared with principals left alone), so the
+comparison (`escalation_history.diff_escalations`) expands only the principals touched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from identities.analysis.admins import (
+    _SELF_ACTIONS,
+    ADMIN_ACTIONS,
+    FULL_PROBES,
+    AdminRecord,
+    _content,
+    _is_full_wildcard,
+    find_administrators,
+)
+from identities.analysis.edges import EdgeRecord
+from identities.analysis.escalation_history import EscalationRows, escalation_rows
+from identities.analysis.escalation_methods import ESCALATION_ACTIONS, EVALUATED, Targets
+from identities.analysis.escalations import _CUSTOMER, compute_escalations
+from identities.analysis.estate import Actor, Doc, Estate
+from identities.analysis.history import AccessSnapshot
+from identities.analysis.reach import ESCALATE_PREFIX, ReachGraph
+from identities.policy import Effect
+
+Levels = tuple[tuple[Doc, ...], ...]
+
+# The actions administrator status and escalations are decided on.
+POWERS = tuple(dict.fromkeys((*ADMIN_ACTIONS, *ESCALATION_ACTIONS)))
+_TRUST_ACTION = "sts:AssumeRole"  # of a rewritten trust policy: granted by the trust itself
+# Methods whose targets are principals (the reach graph's escalation edges).
+_PRINCIPAL_TARGETS = frozenset(
+    method.id
+    for method in EVALUATED
+    if method.targets in (Targets.USER, Targets.ROLE, Targets.PASSED_ROLE, Targets.SERVICE_ROLE)
+)
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A principal whose policies a proposal changes, with what it held before."""
+
+    actor: Actor
+    docs: list[Doc]
+    boundary: Doc | None
+    scps: Levels
+    group_pks: list[int]
+
+
+class _Said:
+    """Which actions of `POWERS` the statements of two sets of policies say something
+    different about (content and references, in order), memoised per documents compared."""
+
+    def __init__(self) -> None:
+        self._statements: dict[tuple[int, str], tuple[object, ...]] = {}
+        self._changed: dict[tuple[object, ...], frozenset[str]] = {}
+        self._possible: dict[tuple[object, ...], frozenset[str]] = {}
+        self._flags: dict[tuple[int, ...], tuple[bool, bool]] = {}
+        self._kept: list[object] = []  # keeps the objects whose id() keys the memos alive
+
+    def _of(self, doc: Doc, action: str) -> tuple[object, ...]:
+        key = (id(doc), action)
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = tuple(
+                (s.ref, _content(s)) for s in doc.statements_for(action)
+            )
+            self._kept.append(doc)
+        return found
+
+    def identity(self, old: list[Doc], new: list[Doc]) -> frozenset[str]:
+        olds, news = tuple(dict.fromkeys(old)), tuple(dict.fromkeys(new))
+        if olds == news:  # the same documents (a Doc compares by identity)
+            return _NONE
+        key = ("identity", tuple(map(id, olds)), tuple(map(id, news)))
+        found = self._changed.get(key)
+        if found is None:
+            self._kept.append((olds, news))
+            found = self._changed[key] = frozenset(
+                action
+                for action in POWERS
+                if tuple(s for doc in olds for s in self._of(doc, action))
+                != tuple(s for doc in news for s in self._of(doc, action))
+            )
+        return found
+
+    def boundary(self, old: Doc | None, new: Doc | None) -> frozenset[str]:
+        if old is new:
+            return _NONE
+        key = ("boundary", id(old), id(new))
+        found = self._changed.get(key)
+        if found is None:
+            self._kept.append((old, new))
+            found = self._changed[key] = frozenset(
+                action
+                for action in POWERS
+                if (old is None or new is None) or self._of(old, action) != self._of(new, action)
+            )
+        return found
+
+    def scps(self, old: Levels, new: Levels) -> frozenset[str]:
+        if old is new:
+            return _NONE
+        key = ("scps", id(old), id(new))
+        found = self._changed.get(key)
+        if found is None:
+            self._kept.append((old, new))
+            found = self._changed[key] = frozenset(
+                action
+                for action in POWERS
+                # An SCP allows only through an Allow at every level: the levels stay apart.
+                if tuple(tuple(self._of(doc, action) for doc in level) for level in old)
+                != tuple(tuple(self._of(doc, action) for doc in level) for level in new)
+            )
+        return found
+
+    def possible(self, docs: list[Doc], boundary: Doc | None) -> frozenset[str]:
+        """The methods these policies may grant at all (`escalations._Evaluator.may`): an
+        Allow of each action (but sts:AssumeRole through a rewritten trust) in the identity
+        policies, and in the boundary if there is one."""
+        unique = tuple(dict.fromkeys(docs))
+        key = ("possible", tuple(map(id, unique)), id(boundary))
+        found = self._possible.get(key)
+        if found is None:
+            self._kept.append((unique, boundary))
+
+            def allowed(action: str) -> bool:
+                identity = action == _TRUST_ACTION or any(
+                    s.effect is Effect.ALLOW for doc in unique for s in doc.statements_for(action)
+                )
+                return identity and (
+                    boundary is None
+                    or any(s.effect is Effect.ALLOW for s in boundary.statements_for(action))
+                )
+
+            found = self._possible[key] = frozenset(
+                method.id for method in EVALUATED if all(allowed(a) for a in method.actions)
+            )
+        return found
+
+    def admin_flags(self, docs: list[Doc]) -> tuple[bool, bool]:
+        """(an Allow of everything, an Allow of a self-grant action): whether the full-access
+        probes, or the self-grant checks, are asked of a principal with these policies."""
+        unique = tuple(dict.fromkeys(docs))
+        key = tuple(map(id, unique))
+        found = self._flags.get(key)
+        if found is None:
+            self._kept.append(unique)
+            statements = [s for doc in unique for s in doc.policy.statements]
+            found = self._flags[key] = (
+                any(_is_full_wildcard(s) for s in statements),
+                any(
+                    s.effect is Effect.ALLOW
+                    for doc in unique
+                    for action in _SELF_ACTIONS
+                    for s in doc.statements_for(action)
+                ),
+            )
+        return found
+
+
+def _held(docs: list[Doc]) -> tuple[str | None, ...]:
+    """The customer-managed policies among ``docs`` (self-grant and escalation targets)."""
+    return tuple(doc.policy.source.arn for doc in docs if doc.policy.source.kind == _CUSTOMER)
+
+
+def powers_after(
+    estate: Estate,
+    changes: Sequence[Change],
+    everything: Iterable[Actor],
+    after: AccessSnapshot,
+    graph: ReachGraph,
+    service_edges: list[EdgeRecord],
+    *,
+    now: datetime,
+    facts: tuple[set[int], set[str]],
+) -> tuple[list[Actor], list[AdminRecord]] | str:
+    """Make the administrators and escalations of ``after`` (and the escalation edges of the
+    reach graph) those of ``estate``, re-evaluating what ``changes`` touch (see the module
+    docstring); ``everything``: principals whose targets changed (every method, and their
+    administrator status, evaluated again). ``service_edges``: the possible service edges
+    after the change. (The principals whose administrator status was evaluated again, their
+    records), or why it cannot be had so."""
+    if after.escalations is None:
+        return "the stored analysis kept no escalations to start from"
+    said = _Said()
+    old_of = {id(change.actor): change for change in changes}
+    methods: dict[int, frozenset[str]] = {}
+    admin_again: dict[int, Actor] = {}
+    by_id: dict[int, Actor] = {}
+    everyone = {id(actor): actor for actor in everything}
+    for change in changes:
+        actor = change.actor
+        by_id[id(actor)] = actor
+        possible = said.possible(change.docs, change.boundary) | said.possible(
+            actor.docs, actor.boundary
+        )
+        if change.group_pks != actor.group_pks or _held(change.docs) != _held(actor.docs):
+            everyone[id(actor)] = actor
+            continue
+        actions = (
+            said.identity(change.docs, actor.docs)
+            | said.boundary(change.boundary, actor.boundary)
+            | said.scps(change.scps, actor.account.scp_levels)
+        )
+        if not actions:
+            continue
+        wanted = frozenset(
+            method.id
+            for method in EVALUATED
+            if method.id in possible and not actions.isdisjoint(method.actions)
+        )
+        if wanted:
+            methods[id(actor)] = wanted
+        flags = [said.admin_flags(change.docs), said.admin_flags(actor.docs)]
+        if (any(full for full, _ in flags) and not actions.isdisjoint(FULL_PROBES)) or (
+            any(grants for _, grants in flags) and not actions.isdisjoint(_SELF_ACTIONS)
+        ):
+            admin_again[id(actor)] = actor
+
+    def every_method(key: int, actor: Actor) -> frozenset[str]:
+        old = old_of.get(key)
+        possible = said.possible(actor.docs, actor.boundary)
+        return possible if old is None else possible | said.possible(old.docs, old.boundary)
+
+    for key, actor in everyone.items():
+        by_id[key] = actor
+        admin_again[key] = actor
+        methods[key] = every_method(key, actor)
+    # Every principal evaluated again needs its administrator status (escalations ask it).
+    for key in methods:
+        admin_again.setdefault(key, by_id[key])
+    again = {id(actor) for actor in admin_again.values()}
+    part = replace(
+        estate,
+        users=[a for a in estate.users if id(a) in again],
+        roles=[a for a in estate.roles if id(a) in again],
+    )
+    admins = find_administrators(part, [])
+    basis = {record.actor.arn: record.basis for record in admins}
+    for key, actor in admin_again.items():
+        if after.admins.get(actor.arn) != basis.get(actor.arn):
+            # What its status lets it escalate by changed: every method it may be granted.
+            methods[key] = every_method(key, actor)
+        after.admins.pop(actor.arn, None)
+    after.admins.update(basis)
+    by_arn = {by_id[key].arn: wanted for key, wanted in methods.items() if wanted}
+    profiled, other_versions = facts
+    escalations = compute_escalations(
+        estate,
+        service_edges,
+        admins,
+        now=now,
+        profiled=profiled,
+        other_versions=other_versions,
+        sources=[
+            by_id[key]
+            for key, wanted in methods.items()
+            if wanted and not by_id[key].is_service_linked
+        ],
+        methods=by_arn,
+    )
+    after.escalations = _rows_replaced(
+        after.escalations, by_arn, escalation_rows(escalations, by_principal=True)
+    )
+    _link_escalations(graph, by_arn.keys(), after.escalations)
+    return list(admin_again.values()), admins
+
+
+def _rows_replaced(
+    rows: EscalationRows, methods: Mapping[str, Collection[str]], added: EscalationRows
+) -> EscalationRows:
+    """``rows`` with the escalations of these principals by these methods (by ARN) those of
+    ``added`` (one row per principal): their other rows, their escalation group's among
+    them, are kept as their own."""
+    members = rows["members"]
+    lists = rows["targets"]
+    wanted = set(methods) | {members[arn] for arn in methods if arn in members}
+    by_source: dict[str, list[list[object]]] = defaultdict(list)
+    found: list[list[object]] = []
+    for row in rows["rows"]:
+        if row[0] in wanted:
+            by_source[row[0]].append(row)
+        if row[0] not in methods:
+            found.append(row)
+    targets = list(lists)
+    new_lists: dict[tuple[str, ...], int] = {}
+
+    def index_of(listed: Iterable[str]) -> int:
+        key = tuple(listed)
+        at = new_lists.get(key)
+        if at is None:
+            at = new_lists[key] = len(targets)
+            targets.append(list(key))
+        return at
+
+    for arn, again in methods.items():
+        # A principal's own rows first, then its group's (as the comparison reads them).
+        for source in (arn, members.get(arn)):
+            for row in by_source.get(source or "", ()):
+                if row[1] in again:
+                    continue
+                at = row[3]
+                assert isinstance(at, int)
+                if source != arn and arn in lists[at]:
+                    own = [target for target in lists[at] if target != arn]
+                    if not own:
+                        continue  # its group's only target was itself
+                    at = index_of(own)
+                found.append([arn, row[1], row[2], at, row[4], row[5]])
+    for source, method, status, at, conditions, refs in added["rows"]:
+        found.append([source, method, status, index_of(added["targets"][at]), conditions, refs])
+    return {
+        "rows": found,
+        "targets": targets,
+        "members": {arn: group for arn, group in members.items() if arn not in methods},
+    }
+
+
+def _link_escalations(graph: ReachGraph, arns: Iterable[str], rows: EscalationRows) -> None:
+    """Make the escalation edges out of these principals those of their (own) ``rows``, as
+    `ReachGraph.build` links a principal's own escalations."""
+    nodes = graph.graph
+    principals = set(arns)
+    for arn in principals:
+        if arn in nodes:
+            nodes.remove_edges_from(
+                [(arn, node) for node in list(nodes._succ[arn]) if node.startswith(ESCALATE_PREFIX)]
+            )
+        if ESCALATE_PREFIX + arn in nodes:
+            nodes.remove_node(ESCALATE_PREFIX + arn)
+    targets: dict[str, dict[str, None]] = defaultdict(dict)
+    for source, method, _, at, _, _ in rows["rows"]:
+        if source in principals and method in _PRINCIPAL_TARGETS:
+            targets[source].update(dict.fromkeys(rows["targets"][at]))
+    for arn, found in targets.items():
+        node = ESCALATE_PREFIX + arn
+        nodes.add_edge(arn, node)
+        nodes.add_edges_from((node, target) for target in found)

@@ -1,0 +1,154 @@
+"""Who can do this? `answer_who_can` is the one reader of the question "who may ACTION on
+RESOURCE?" for the page, its CSV, the ``who_can`` command and the API: the engine's answer
+(`identities.analysis.who_can`) computed once per analysis run and question, and kept in the
+shared cache (`shared_cache.shared_for_run`) for every process.
+
+The engine reads and parses the whole estate, so a question costs seconds the first time; its
+answer depends only on the estate, which changes with a sync or an import, and each of those
+ends with a new analysis run, whose entries are new ones. Time conditions (``aws:CurrentTime``)
+are evaluated when the question is first asked during a run.
+
+The summaries (by account, by the statements that grant) and the selection of one list are
+plain functions of the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from identities.analysis.who_can import Allowed, who_can
+from identities.queries.shared_cache import shared_for_run
+
+
+def answer_who_can(action: str, resource: str, *, now: datetime) -> list[Allowed]:
+    """Every user and role allowed ``action`` on ``resource``, sorted by ARN: the engine's
+    answer, once per analysis run and question for every process."""
+
+    def compute() -> list[Allowed]:
+        return who_can(action, resource, now=now)
+
+    # Not in this process's memory: an answer can hold tens of thousands of principals, and
+    # a process would keep every question asked during a run.
+    return shared_for_run(f"who-can:{action} {resource}", compute, in_memory=False)
+
+
+def summarise_who_can(action: str, resource: str, *, now: datetime) -> WhoCanSummary:
+    """`summarise` of `answer_who_can`, kept beside it: a page shows the summary without
+    reading every principal back."""
+
+    def compute() -> WhoCanSummary:
+        return summarise(answer_who_can(action, resource, now=now))
+
+    return shared_for_run(f"who-can-summary:{action} {resource}", compute, in_memory=False)
+
+
+@dataclass(frozen=True)
+class AccountCount:
+    """The principals of one account in an answer."""
+
+    account_id: str
+    users: int
+    roles: int
+    conditional: int
+
+    @property
+    def total(self) -> int:
+        return self.users + self.roles
+
+
+@dataclass(frozen=True)
+class GrantCount:
+    """The principals to whom the same statements grant the action; ``key`` names them in a
+    URL."""
+
+    key: str
+    granted_by: tuple[str, ...]
+    principals: int
+    accounts: int
+    conditional: int
+
+
+@dataclass(frozen=True)
+class WhoCanSummary:
+    total: int
+    users: int
+    roles: int
+    conditional: int
+    by_account: tuple[AccountCount, ...]
+    by_grant: tuple[GrantCount, ...]
+
+
+def grant_key(granted_by: Iterable[str]) -> str:
+    """A short stable name for a set of statement references."""
+    return hashlib.sha256("\n".join(granted_by).encode()).hexdigest()[:12]
+
+
+def summarise(found: Sequence[Allowed]) -> WhoCanSummary:
+    """Counts of an answer: in all, per account (most principals first) and per granting
+    statements (most principals first)."""
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
+    grants: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    grant_accounts: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for allowed in found:
+        counts = kinds[allowed.account_id]
+        counts[allowed.kind] += 1
+        counts["conditional"] += allowed.conditional
+        grant = grants[allowed.granted_by]
+        grant["principals"] += 1
+        grant["conditional"] += allowed.conditional
+        grant_accounts[allowed.granted_by].add(allowed.account_id)
+    by_account = sorted(
+        (
+            AccountCount(account, c["user"], c["role"], c["conditional"])
+            for account, c in kinds.items()
+        ),
+        key=lambda row: (-row.total, row.account_id),
+    )
+    by_grant = sorted(
+        (
+            GrantCount(
+                grant_key(refs),
+                refs,
+                c["principals"],
+                len(grant_accounts[refs]),
+                c["conditional"],
+            )
+            for refs, c in grants.items()
+        ),
+        key=lambda row: (-row.principals, row.granted_by),
+    )
+    return WhoCanSummary(
+        total=len(found),
+        users=sum(row.users for row in by_account),
+        roles=sum(row.roles for row in by_account),
+        conditional=sum(row.conditional for row in by_account),
+        by_account=tuple(by_account),
+        by_grant=tuple(by_grant),
+    )
+
+
+def select_allowed(
+    found: Iterable[Allowed], *, account: str = "", grant: str = "", q: str = ""
+) -> list[Allowed]:
+    """The principals of one account and/or granted by one set of statements (`grant_key`),
+    whose ARN contains ``q`` (any case)."""
+    needle = q.casefold()
+    keys: dict[tuple[str, ...], str] = {}
+
+    def key_of(granted_by: tuple[str, ...]) -> str:
+        found_key = keys.get(granted_by)
+        if found_key is None:
+            found_key = keys[granted_by] = grant_key(granted_by)
+        return found_key
+
+    return [
+        allowed
+        for allowed in found
+        if (not account or allowed.account_id == account)
+        and (not grant or key_of(allowed.granted_by) == grant)
+        and needle in allowed.principal.casefold()
+    ]
