@@ -7,7 +7,8 @@ Times, through Django's test client (middleware, view, template), every URL patt
 and their CSV exports, the detail pages of the busiest role, user, group, policy and account,
 their lazy sections and htmx fragments, the access pages and the JSON API. For each page: the
 first request in this process, the median of ``--repeat`` requests after it, and the size of
-the answer. With ``--cold`` each page's first request is made in a fresh process (as after a
+the answer (for a CSV download also when its first byte, the header, and its first rows came).
+With ``--cold`` each page's first request is made in a fresh process (as after a
 restart of the web server, once the process has answered one small page), one page at a time.
 
 The database must hold an imported and analysed estate, for instance
@@ -102,6 +103,7 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
     finding = TrackedFinding.objects.order_by("pk").first()
     edge = AccessEdge.objects.filter(target=role).order_by("pk").first()
     assert edge is not None
+    who_can = {"action": "iam:PassRole", "resource": "*"}
     pages: dict[str, tuple[str, dict[str, str]]] = {
         "dashboard": (r("dashboard"), {}),
         "users": (r("user-list"), {}),
@@ -155,10 +157,16 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
         "escalations by principal": (r("escalations") + "?view=principal", {}),
         "escalations, CSV": (r("escalations") + "?format=csv", {}),
         "escalation methods": (r("escalation-catalogue"), {}),
-        "who can": (
-            r("who-can") + "?" + urlencode({"action": "iam:PassRole", "resource": "*"}),
-            {},
+        "who can": (r("who-can") + "?" + urlencode(who_can), {}),
+        "who can, account opened": (
+            r("who-can") + "?" + urlencode({**who_can, "account": account}),
+            HTMX,
         ),
+        "who can, list searched": (
+            r("who-can") + "?" + urlencode({**who_can, "account": account, "q": "role/"}),
+            {**HTMX, "HTTP_HX_TARGET": f"rows-account-{account}"},
+        ),
+        "who can, CSV": (r("who-can") + "?" + urlencode({**who_can, "format": "csv"}), {}),
         "sensitive roles": (r("sensitive-targets"), {}),
         "choke points": (r("choke-points"), {}),
         "changes": (r("changes"), {}),
@@ -202,31 +210,36 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
     return pages
 
 
-def _size(response: Any, started: float) -> tuple[int, float]:
-    """The answer's size, and when its first byte came (ms after ``started``). A streamed one
-    (a CSV download) is read up to `STREAM_LIMIT` bytes: a download of millions of rows is
-    timed to its first `STREAM_LIMIT` bytes, shown as ``bytes`` ≥ it."""
+def _size(response: Any, started: float) -> tuple[int, float, float]:
+    """The answer's size, when its first byte came and when its second part came (ms after
+    ``started``: a CSV download sends its header alone, then its rows). A streamed one is
+    read up to `STREAM_LIMIT` bytes: a download of millions of rows is timed to its first
+    `STREAM_LIMIT` bytes, shown as ``bytes`` ≥ it."""
     if not response.streaming:
-        return len(response.content), (time.perf_counter() - started) * 1000
-    size, first = 0, 0.0
+        took = (time.perf_counter() - started) * 1000
+        return len(response.content), took, took
+    size, first, rows = 0, 0.0, 0.0
     for part in response.streaming_content:
-        first = first or (time.perf_counter() - started) * 1000
+        now = (time.perf_counter() - started) * 1000
+        rows = rows or (first and now)
+        first = first or now
         size += len(part)
         if size >= STREAM_LIMIT:
             response.close()
             break
-    return size, first
+    return size, first, rows or first
 
 
 def time_page(client: Any, url: str, headers: dict[str, str], repeat: int) -> dict[str, Any]:
     """The first request's time, the median of ``repeat`` more, and the answer's size."""
-    times, firsts, size, status = [], [], 0, 0
+    times, firsts, first_rows, size, status = [], [], [], 0, 0
     for _ in range(repeat + 1):
         started = time.perf_counter()
         response = client.get(url, **headers)
-        size, first_byte = _size(response, started)
+        size, first_byte, first_row = _size(response, started)
         times.append((time.perf_counter() - started) * 1000)
         firsts.append(first_byte)
+        first_rows.append(first_row)
         status = response.status_code
     rest = times[1:] or times
     return {
@@ -235,6 +248,8 @@ def time_page(client: Any, url: str, headers: dict[str, str], repeat: int) -> di
         "first_ms": round(times[0], 1),
         "median_ms": round(statistics.median(rest), 1),
         "first_byte_median_ms": round(statistics.median(firsts[1:] or firsts), 1),
+        "first_rows_ms": round(first_rows[0], 1),
+        "first_rows_median_ms": round(statistics.median(first_rows[1:] or first_rows), 1),
         "bytes": size,
     }
 
@@ -303,7 +318,12 @@ def main() -> None:
         print(
             f"{name:38} first {row['first_ms']:8.1f} ms  median {row['median_ms']:8.1f} ms "
             f"{row['bytes'] / 1024:8.0f} KB  {row['status']}  {verdict}"
-            + (f"  (first byte {row['first_byte_median_ms']} ms)" if "CSV" in name else ""),
+            + (
+                f"  (first byte {row['first_byte_median_ms']} ms, first rows"
+                f" {row['first_rows_ms']} / {row['first_rows_median_ms']} ms)"
+                if "CSV" in name
+                else ""
+            ),
             flush=True,
         )
     over = [

@@ -139,11 +139,12 @@ class HopEvidence:
     refs: tuple[tuple[str, ...], ...]  # one tuple of references per way the hop holds
     conditional: bool = False
     needs: tuple[tuple[str, ...] | None, ...] = ()
+    necessary: frozenset[ChokeItem] = field(init=False, repr=False, compare=False)
 
-    @functools.cached_property
-    def necessary(self) -> frozenset[ChokeItem]:
+    def __post_init__(self) -> None:
+        # Asked of every hop several times over (statements, memberships, attachments).
         needs = self.needs or (None,) * len(self.refs)
-        return _necessary(tuple(zip(self.refs, needs, strict=True)))
+        object.__setattr__(self, "necessary", _necessary(tuple(zip(self.refs, needs, strict=True))))
 
 
 def necessary_items(evidence: HopEvidence) -> frozenset[ChokeItem]:
@@ -389,14 +390,29 @@ def statement_cuts(
             found[item].add((hop,), principals, grant.conditional)
     for node, principals in choke.through.items():
         hops = choke.onwards[node]
-        grants = [evidence.get(hop) for hop in hops]
-        if len(hops) < 2 or len(hops) > MAX_ONWARDS or None in grants:
+        if len(hops) < 2 or len(hops) > MAX_ONWARDS:
             continue  # one hop onwards is a dominator itself (above)
-        common = frozenset.intersection(*(necessary_items(grant) for grant in grants if grant))
-        conditional = all(grant.conditional for grant in grants if grant)
-        for item in common:
-            found[item].add(hops, principals, conditional)
+        common = _common_necessary(hops, evidence)
+        if common:
+            conditional = all(evidence[hop].conditional for hop in hops)
+            for item in common:
+                found[item].add(hops, principals, conditional)
     return dict(found)
+
+
+def _common_necessary(
+    hops: Iterable[tuple[str, str]], evidence: Mapping[tuple[str, str], HopEvidence]
+) -> frozenset[ChokeItem]:
+    """The items every one of ``hops`` holds through alone (none when a grant is unknown)."""
+    common: frozenset[ChokeItem] | None = None
+    for hop in hops:
+        grant = evidence.get(hop)
+        if grant is None:
+            return frozenset()
+        common = grant.necessary if common is None else common & grant.necessary
+        if not common:
+            return frozenset()
+    return common or frozenset()
 
 
 def rank_choke_points(

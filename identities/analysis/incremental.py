@@ -18,7 +18,7 @@ and the what-if analyses the whole estate instead.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
@@ -312,7 +312,8 @@ class _Contents:
 
     def __init__(self) -> None:
         self._memo: dict[int, tuple[object, ...]] = {}
-        self._kept: list[Doc] = []  # keeps the documents whose id() keys the memo alive
+        self._pairs: dict[tuple[object, ...], bool] = {}
+        self._kept: list[object] = []  # keeps the objects whose id() keys the memos alive
 
     def doc(self, doc: Doc) -> tuple[object, ...]:
         found = self._memo.get(id(doc))
@@ -323,14 +324,39 @@ class _Contents:
             self._kept.append(doc)
         return found
 
-    def actor(
-        self, docs: list[Doc], boundary: Doc | None, scps: tuple[tuple[Doc, ...], ...]
-    ) -> tuple[object, ...]:
-        return (
-            tuple(self.doc(doc) for doc in dict.fromkeys(docs)),
-            None if boundary is None else self.doc(boundary),
-            tuple(tuple(self.doc(doc) for doc in level) for level in scps),
+    def levels(self, levels: Levels) -> tuple[tuple[tuple[object, ...], ...], ...]:
+        return tuple(tuple(self.doc(doc) for doc in level) for level in levels)
+
+    def differ(self, old: Change, actor: Actor) -> bool:
+        """Whether what ``actor``'s policies say about sts:AssumeRole differs from what they
+        said (``old``): its documents, boundary and SCPs, each compared only when it is another
+        object, once per pair of objects (principals share them)."""
+        olds, news = tuple(dict.fromkeys(old.docs)), tuple(dict.fromkeys(actor.docs))
+        if olds != news and self._differ(
+            (tuple(map(id, olds)), tuple(map(id, news))),
+            (olds, news),
+            lambda: tuple(map(self.doc, olds)) != tuple(map(self.doc, news)),
+        ):
+            return True
+        boundary, scps = actor.boundary, actor.account.scp_levels
+        if old.boundary is not boundary and self._differ(
+            (id(old.boundary), id(boundary)),
+            (old.boundary, boundary),
+            lambda: (old.boundary and self.doc(old.boundary)) != (boundary and self.doc(boundary)),
+        ):
+            return True
+        return old.scps is not scps and self._differ(
+            (id(old.scps), id(scps)),
+            (old.scps, scps),
+            lambda: self.levels(old.scps) != self.levels(scps),
         )
+
+    def _differ(self, key: tuple[object, ...], kept: object, compare: Callable[[], bool]) -> bool:
+        found = self._pairs.get(key)
+        if found is None:
+            self._kept.append(kept)
+            found = self._pairs[key] = compare()
+        return found
 
 
 def _allows(docs: list[Doc]) -> tuple[bool, bool]:
@@ -376,9 +402,7 @@ def policy_after(
     contents = _Contents()
     rcp_accounts = set()
     for aid in rcp_changed:
-        old = tuple(tuple(contents.doc(d) for d in lv) for lv in old_levels[aid][1])
-        new = tuple(tuple(contents.doc(d) for d in lv) for lv in estate.accounts[aid].rcp_levels)
-        if old != new:
+        if contents.levels(old_levels[aid][1]) != contents.levels(estate.accounts[aid].rcp_levels):
             rcp_accounts.add(aid)
     affected: list[Actor] = []
     changes: list[Change] = []
@@ -395,12 +419,9 @@ def policy_after(
         ):
             continue
         affected.append(actor)
-        old_scps = old_levels[account][0]
-        changes.append(Change(actor, docs, boundary, old_scps, group_pks))
-        if not edges_change:
-            edges_change = contents.actor(docs, boundary, old_scps) != contents.actor(
-                actor.docs, actor.boundary, actor.account.scp_levels
-            )
+        change = Change(actor, docs, boundary, old_levels[account][0], group_pks)
+        changes.append(change)
+        edges_change = edges_change or contents.differ(change, actor)
     # Whether an IAM group allows anything (an escalation target) or everything (a self-grant
     # target) is asked by every principal of its account.
     wide = {

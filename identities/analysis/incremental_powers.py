@@ -51,7 +51,8 @@ Levels = tuple[tuple[Doc, ...], ...]
 
 # The actions administrator status and escalations are decided on.
 POWERS = tuple(dict.fromkeys((*ADMIN_ACTIONS, *ESCALATION_ACTIONS)))
-_TRUST_ACTION = "sts:AssumeRole"  # of a rewritten trust policy: granted by the trust itself
+# Of a rewritten trust policy: granted by the trust itself.
+_TRUST_ACTIONS = ("sts:AssumeRole",)
 # Methods whose targets are principals (the reach graph's escalation edges).
 _PRINCIPAL_TARGETS = frozenset(
     method.id
@@ -79,8 +80,8 @@ class _Said:
     def __init__(self) -> None:
         self._statements: dict[tuple[int, str], tuple[object, ...]] = {}
         self._changed: dict[tuple[object, ...], frozenset[str]] = {}
-        self._possible: dict[tuple[object, ...], frozenset[str]] = {}
-        self._flags: dict[tuple[int, ...], tuple[bool, bool]] = {}
+        self._possible: dict[object, frozenset[str]] = {}
+        self._shapes: dict[object, tuple[frozenset[str], bool, bool]] = {}
         self._kept: list[object] = []  # keeps the objects whose id() keys the memos alive
 
     def _of(self, doc: Doc, action: str) -> tuple[object, ...]:
@@ -139,6 +140,33 @@ class _Said:
             )
         return found
 
+    def _allowed(self, doc: Doc) -> tuple[frozenset[str], bool, bool]:
+        """(the actions of `POWERS` an Allow statement of ``doc`` covers on some resource,
+        whether one allows everything, whether one allows a self-grant action), memoised per
+        document and per what its statements say of actions and resources (equal documents
+        of many owners)."""
+        found = self._shapes.get(id(doc))
+        if found is None:
+            shape = tuple(
+                (s.effect, s.actions, s.not_action, s.resources, s.not_resource)
+                for s in doc.policy.statements
+            )
+            found = self._shapes.get(shape)
+            if found is None:
+                allowed = frozenset(
+                    action
+                    for action in POWERS
+                    if any(s.effect is Effect.ALLOW for s in doc.statements_for(action))
+                )
+                found = self._shapes[shape] = (
+                    allowed,
+                    any(_is_full_wildcard(s) for s in doc.policy.statements),
+                    not allowed.isdisjoint(_SELF_ACTIONS),
+                )
+            self._kept.append(doc)
+            self._shapes[id(doc)] = found
+        return found
+
     def possible(self, docs: list[Doc], boundary: Doc | None) -> frozenset[str]:
         """The methods these policies may grant at all (`escalations._Evaluator.may`): an
         Allow of each action (but sts:AssumeRole through a rewritten trust) in the identity
@@ -148,40 +176,34 @@ class _Said:
         found = self._possible.get(key)
         if found is None:
             self._kept.append((unique, boundary))
-
-            def allowed(action: str) -> bool:
-                identity = action == _TRUST_ACTION or any(
-                    s.effect is Effect.ALLOW for doc in unique for s in doc.statements_for(action)
+            allowed = frozenset(_TRUST_ACTIONS).union(*(self._allowed(doc)[0] for doc in unique))
+            if boundary is not None:
+                allowed &= self._allowed(boundary)[0]
+            found = self._possible.get(allowed)
+            if found is None:
+                found = self._possible[allowed] = frozenset(
+                    method.id for method in EVALUATED if allowed.issuperset(method.actions)
                 )
-                return identity and (
-                    boundary is None
-                    or any(s.effect is Effect.ALLOW for s in boundary.statements_for(action))
-                )
+            self._possible[key] = found
+        return found
 
-            found = self._possible[key] = frozenset(
-                method.id for method in EVALUATED if all(allowed(a) for a in method.actions)
+    def needing(self, actions: frozenset[str]) -> frozenset[str]:
+        """The methods that need one of these actions."""
+        found = self._possible.get(("needing", actions))
+        if found is None:
+            found = self._possible[("needing", actions)] = frozenset(
+                method.id for method in EVALUATED if not actions.isdisjoint(method.actions)
             )
         return found
 
     def admin_flags(self, docs: list[Doc]) -> tuple[bool, bool]:
         """(an Allow of everything, an Allow of a self-grant action): whether the full-access
         probes, or the self-grant checks, are asked of a principal with these policies."""
-        unique = tuple(dict.fromkeys(docs))
-        key = tuple(map(id, unique))
-        found = self._flags.get(key)
-        if found is None:
-            self._kept.append(unique)
-            statements = [s for doc in unique for s in doc.policy.statements]
-            found = self._flags[key] = (
-                any(_is_full_wildcard(s) for s in statements),
-                any(
-                    s.effect is Effect.ALLOW
-                    for doc in unique
-                    for action in _SELF_ACTIONS
-                    for s in doc.statements_for(action)
-                ),
-            )
-        return found
+        full = grants = False
+        for doc in dict.fromkeys(docs):
+            _, doc_full, doc_grants = self._allowed(doc)
+            full, grants = full or doc_full, grants or doc_grants
+        return full, grants
 
 
 def _held(docs: list[Doc]) -> tuple[str | None, ...]:
@@ -214,12 +236,17 @@ def powers_after(
     admin_again: dict[int, Actor] = {}
     by_id: dict[int, Actor] = {}
     everyone = {id(actor): actor for actor in everything}
+
+    def every_method(key: int, actor: Actor) -> frozenset[str]:
+        old = old_of.get(key)
+        possible = said.possible(actor.docs, actor.boundary)
+        if old is None or (old.boundary is actor.boundary and old.docs == actor.docs):
+            return possible
+        return possible | said.possible(old.docs, old.boundary)
+
     for change in changes:
         actor = change.actor
         by_id[id(actor)] = actor
-        possible = said.possible(change.docs, change.boundary) | said.possible(
-            actor.docs, actor.boundary
-        )
         if change.group_pks != actor.group_pks or _held(change.docs) != _held(actor.docs):
             everyone[id(actor)] = actor
             continue
@@ -230,11 +257,9 @@ def powers_after(
         )
         if not actions:
             continue
-        wanted = frozenset(
-            method.id
-            for method in EVALUATED
-            if method.id in possible and not actions.isdisjoint(method.actions)
-        )
+        wanted = said.needing(actions)
+        if wanted:
+            wanted &= every_method(id(actor), actor)
         if wanted:
             methods[id(actor)] = wanted
         flags = [said.admin_flags(change.docs), said.admin_flags(actor.docs)]
@@ -242,11 +267,6 @@ def powers_after(
             any(grants for _, grants in flags) and not actions.isdisjoint(_SELF_ACTIONS)
         ):
             admin_again[id(actor)] = actor
-
-    def every_method(key: int, actor: Actor) -> frozenset[str]:
-        old = old_of.get(key)
-        possible = said.possible(actor.docs, actor.boundary)
-        return possible if old is None else possible | said.possible(old.docs, old.boundary)
 
     for key, actor in everyone.items():
         by_id[key] = actor
@@ -343,22 +363,25 @@ def _rows_replaced(
 
 
 def _link_escalations(graph: ReachGraph, arns: Iterable[str], rows: EscalationRows) -> None:
-    """Make the escalation edges out of these principals those of their (own) ``rows``, as
-    `ReachGraph.build` links a principal's own escalations."""
+    """Make the escalation edges out of these principals lead to the principals their (own)
+    ``rows`` target, linked as `ReachGraph.build` links a principal's own escalations; those
+    that lead to the same principals as before are left as they are."""
     nodes = graph.graph
+    succ = nodes._succ
     principals = set(arns)
-    for arn in principals:
-        if arn in nodes:
-            nodes.remove_edges_from(
-                [(arn, node) for node in list(nodes._succ[arn]) if node.startswith(ESCALATE_PREFIX)]
-            )
-        if ESCALATE_PREFIX + arn in nodes:
-            nodes.remove_node(ESCALATE_PREFIX + arn)
-    targets: dict[str, dict[str, None]] = defaultdict(dict)
+    targets: dict[str, set[str]] = {arn: set() for arn in principals}
     for source, method, _, at, _, _ in rows["rows"]:
         if source in principals and method in _PRINCIPAL_TARGETS:
-            targets[source].update(dict.fromkeys(rows["targets"][at]))
+            targets[source].update(rows["targets"][at])
     for arn, found in targets.items():
+        hops = [node for node in succ.get(arn, ()) if node.startswith(ESCALATE_PREFIX)]
+        before = {target for node in hops for target in succ[node] if target != arn}
+        if before == found:
+            continue
+        nodes.remove_edges_from([(arn, node) for node in hops])
         node = ESCALATE_PREFIX + arn
-        nodes.add_edge(arn, node)
-        nodes.add_edges_from((node, target) for target in found)
+        if node in nodes:
+            nodes.remove_node(node)
+        if found:
+            nodes.add_edge(arn, node)
+            nodes.add_edges_from((node, target) for target in sorted(found))

@@ -4,7 +4,7 @@ estate reads every view shares (the node named by an id, account names, risk fla
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from django.db.models import Q
@@ -81,9 +81,9 @@ def _load_identity_edges(
     """Add the identity edges touching the principals of ``owners`` (drawn already), the
     managed policies with these ARNs and the inline policies with these pks.
 
-    One read per kind of owner, by its own foreign key and without joining the owners (they
-    are drawn): an OR across the owner columns made the planner misjudge the rows forty times
-    over and join every user and role of the estate.
+    The owners are read by their keys and not joined (they are drawn): subqueries of owners
+    ORed together made the planner misjudge the rows forty times over and join every user and
+    role of the estate.
     """
     scope = builder.scope
     policy_arns = list(policy_arns)
@@ -109,19 +109,30 @@ def _load_identity_edges(
                     source = _add_principal(builder, "user", user_pk, user, user_account, user_arn)
                     builder.edge(source, groups[group_pk], "member")
 
+    owner_q = Q(pk__in=[])
+    for kind, drawn in owned.items():
+        owner_q |= Q(**{f"{kind}_id__in": list(drawn)})
+
+    def owner_of(owner_pks: Sequence[int | None]) -> tuple[str, str]:
+        """The kind and node id of the drawn owner of a row (user, group, role pks)."""
+        for kind, owner_pk in zip(PRINCIPAL_KINDS, owner_pks, strict=True):
+            if owner_pk is not None and owner_pk in owned.get(kind, {}):
+                return kind, owned[kind][owner_pk]
+        raise AssertionError("a row read by its owner has one")
+
     if scope.keeps_kind("attached"):
         only_customer = Q(policy__is_aws_managed=False) if scope.hide_aws_managed else Q()
         seen = set()
-        for kind, drawn in owned.items():
-            owned_attachments = models.PolicyAttachment.objects.filter(
-                only_customer, **{f"{kind}_id__in": list(drawn)}
+        if owned:
+            for pk, arn, name, policy_account, *owner_pks in models.PolicyAttachment.objects.filter(
+                owner_q, only_customer
             ).values_list(
-                "pk", "policy__arn", "policy__name", "policy__account__account_id", f"{kind}_id"
-            )
-            for pk, arn, name, policy_account, owner_pk in owned_attachments:
+                "pk", "policy__arn", "policy__name", "policy__account__account_id",
+                "user_id", "group_id", "role_id",
+            ):  # fmt: skip
                 seen.add(pk)
                 target = _add_policy(builder, arn, name, policy_account)
-                builder.edge(drawn[owner_pk], target, "attached")
+                builder.edge(owner_of(owner_pks)[1], target, "attached")
         if policy_arns:
             attachments = models.PolicyAttachment.objects.filter(
                 only_customer, policy__arn__in=policy_arns
@@ -148,12 +159,11 @@ def _load_identity_edges(
     if scope.keeps_kind("inline"):
         # pk -> (name, account id, owner kind, owner name, owner node id)
         found: dict[int, tuple[str, str, str, str, str]] = {}
-        for kind, drawn in owned.items():
-            inlines = models.InlinePolicy.objects.filter(**{f"{kind}_id__in": list(drawn)})
-            for pk, name, account_id, owner_pk in inlines.values_list(
-                "pk", "name", "account__account_id", f"{kind}_id"
-            ):
-                node_id = drawn[owner_pk]
+        if owned:
+            for pk, name, account_id, *owner_pks in models.InlinePolicy.objects.filter(
+                owner_q
+            ).values_list("pk", "name", "account__account_id", "user_id", "group_id", "role_id"):
+                kind, node_id = owner_of(owner_pks)
                 found[pk] = (name, account_id, kind, node_id.split(":", 2)[2], node_id)
         if missing := [pk for pk in inline_pks if pk not in found]:
             for pk, name, account_id, *owner_columns in models.InlinePolicy.objects.filter(
@@ -176,25 +186,18 @@ def _load_identity_edges(
 
     if scope.keeps_kind("boundary"):
         for kind, model in (("user", models.IamUser), ("role", models.IamRole)):
-            reads = [Q(pk__in=list(owned[kind]))] if kind in owned else []
+            where = Q(pk__in=list(owned[kind])) if kind in owned else Q(pk__in=[])
             if policy_arns:
-                reads.append(Q(boundary_arn__in=policy_arns))
-            seen = set()
-            for where in reads:
-                bounded = (
-                    model.objects.filter(where)
-                    .exclude(boundary_arn="")
-                    .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
-                )
-                for pk, name, account_id, arn, boundary_arn in bounded:
-                    if pk in seen:
-                        continue
-                    seen.add(pk)
-                    source = _add_principal(builder, kind, pk, name, account_id, arn)
-                    target = _add_policy(
-                        builder, boundary_arn, policy_name(boundary_arn), account_id
-                    )
-                    builder.edge(source, target, "boundary")
+                where |= Q(boundary_arn__in=policy_arns)
+            bounded = (
+                model.objects.filter(where)
+                .exclude(boundary_arn="")
+                .values_list(*_PRINCIPAL_VALUES, "boundary_arn")
+            )
+            for pk, name, account_id, arn, boundary_arn in bounded:
+                source = _add_principal(builder, kind, pk, name, account_id, arn)
+                target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
+                builder.edge(source, target, "boundary")
 
 
 def _grow_identity(builder: Builder, frontier: set[str]) -> set[str]:

@@ -8,6 +8,7 @@ and policy attachments; nothing is evaluated.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
@@ -320,23 +321,33 @@ def _identity_sites(
 
     for hop, grant in evidence.items():
         if choke.dominated.get(hop):
-            add([hop], choke.dominated[hop], _managed(grant))
+            add([hop], choke.dominated[hop], set(_managed(grant)))
     for node, principals in choke.through.items():
         hops = choke.onwards[node]
         if 2 <= len(hops) <= MAX_ONWARDS and all(hop in evidence for hop in hops):
             # Each hop onwards may need another statement of the policy: detaching it takes
             # them all.
-            add(hops, principals, set.intersection(*(_managed(evidence[hop]) for hop in hops)))
+            common = _managed(evidence[hops[0]])
+            for hop in hops[1:]:
+                if not common:
+                    break
+                common = common & _managed(evidence[hop])
+            add(hops, principals, set(common))
     return found
 
 
-def _managed(grant: HopEvidence) -> set[str]:
+def _managed(grant: HopEvidence) -> frozenset[str]:
     """The managed policies of which one identity statement alone grants the hop."""
-    return {
+    return _managed_of(necessary_items(grant))
+
+
+@functools.lru_cache(maxsize=65536)  # hops share their necessary items
+def _managed_of(items: frozenset[ChokeItem]) -> frozenset[str]:
+    return frozenset(
         item.policy
-        for item in necessary_items(grant)
+        for item in items
         if item.layer == IDENTITY and "#" not in item.policy and ":policy/" in item.policy
-    }
+    )
 
 
 def attachment_cuts(

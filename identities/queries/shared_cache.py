@@ -45,6 +45,7 @@ WARMER_MODULES = (
     "identities.graph.overview",
     "identities.views.escalations",
     "identities.views.access",
+    "identities.queries.who_can",
 )
 
 _warmers: dict[str, Callable[[], object]] = {}

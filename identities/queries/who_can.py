@@ -1,7 +1,8 @@
 """Who can do this? `answer_who_can` is the one reader of the question "who may ACTION on
-RESOURCE?" for the page, its CSV, the ``who_can`` command and the API: the engine's answer
-(`identities.analysis.who_can`) computed once per analysis run and question, and kept in the
-shared cache (`shared_cache.shared_for_run`) for every process.
+RESOURCE?" for the page, its CSV, the ``who_can`` command and the API. Who may
+``sts:AssumeRole`` on a role is the stored access edges into it; any other question is the
+engine's answer (`identities.analysis.who_can`), computed once per analysis run and question
+and kept in the shared cache (`shared_cache.shared_for_run`) for every process.
 
 The engine reads and parses the whole estate, so a question costs seconds the first time; its
 answer depends only on the estate, which changes with a sync or an import, and each of those
@@ -20,13 +21,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
+
+from identities.analysis.estate import ASSUME_ROLE
 from identities.analysis.who_can import Allowed, who_can
-from identities.queries.shared_cache import shared_for_run
+from identities.arns import account_of
+from identities.models import IamRole
+from identities.queries.access import access_into
+from identities.queries.shared_cache import shared_for_run, warmer
+
+# The kinds of principal a "who can" answer lists.
+PRINCIPAL_KINDS = ("user", "role")
 
 
 def answer_who_can(action: str, resource: str, *, now: datetime) -> list[Allowed]:
-    """Every user and role allowed ``action`` on ``resource``, sorted by ARN: the engine's
-    answer, once per analysis run and question for every process."""
+    """Every user and role allowed ``action`` on ``resource``, sorted by ARN: for
+    ``sts:AssumeRole`` on a role of the estate its stored access edges (`assume_role_answer`),
+    else the engine's answer, once per analysis run and question for every process."""
+    stored = assume_role_answer(action, resource)
+    if stored is not None:
+        return stored
 
     def compute() -> list[Allowed]:
         return who_can(action, resource, now=now)
@@ -34,6 +48,34 @@ def answer_who_can(action: str, resource: str, *, now: datetime) -> list[Allowed
     # Not in this process's memory: an answer can hold tens of thousands of principals, and
     # a process would keep every question asked during a run.
     return shared_for_run(f"who-can:{action} {resource}", compute, in_memory=False)
+
+
+def assume_role_answer(action: str, resource: str) -> list[Allowed] | None:
+    """Who may ``sts:AssumeRole`` on the role ``resource``: the users and roles of every
+    account with a stored access edge into it (`access.access_into`, access groups counted per
+    member), as the role's page lists them; None for another question or an unknown role.
+
+    The edges hold the role's trust policy as well as each principal's own permissions, which
+    the engine's identity-based answer would lack."""
+    if action.casefold() != ASSUME_ROLE.casefold() or not resource.startswith("arn:"):
+        return None
+    role = IamRole.objects.filter(arn=resource).first()
+    if role is None:
+        return None
+    found: dict[str, Allowed] = {}
+    for edge in access_into(role):
+        if edge.source_kind in PRINCIPAL_KINDS and edge.action == ASSUME_ROLE:
+            found.setdefault(
+                edge.source,
+                Allowed(
+                    edge.source,
+                    edge.source_kind,
+                    account_of(edge.source),
+                    edge.condition_keys if edge.conditional else (),
+                    edge.granted_by,
+                ),
+            )
+    return sorted(found.values(), key=lambda allowed: allowed.principal)
 
 
 def summarise_who_can(action: str, resource: str, *, now: datetime) -> WhoCanSummary:
@@ -44,6 +86,19 @@ def summarise_who_can(action: str, resource: str, *, now: datetime) -> WhoCanSum
         return summarise(answer_who_can(action, resource, now=now))
 
     return shared_for_run(f"who-can-summary:{action} {resource}", compute, in_memory=False)
+
+
+# Questions answered when an analysis finishes (`warm_who_can`), so that no request pays for
+# them: who can pass any role to a service, the question escalations turn on.
+WARMED_QUESTIONS = (("iam:PassRole", "*"),)
+
+
+@warmer("who-can")
+def warm_who_can() -> None:
+    """`summarise_who_can` (and so `answer_who_can`) of each of `WARMED_QUESTIONS`."""
+    now = timezone.now()
+    for action, resource in WARMED_QUESTIONS:
+        summarise_who_can(action, resource, now=now)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from identities.analysis import analyse_estate
 from identities.models import IamUser
+from identities.queries.shared_cache import warm_run
 from identities.queries.who_can import answer_who_can, grant_key, select_allowed, summarise
 from identities.views import escalations
 
@@ -58,6 +59,10 @@ def test_who_can_counts_principals_per_account_and_granting_statements(
     body = response.content.decode()
     assert "10 principals may <code>iam:PassRole</code>" in body
     assert "List the 3 principals of this account" in body
+    assert (
+        'hx-get="/access/who-can/?action=iam%3APassRole&amp;resource=%2A&amp;account=111111111111"'
+        in body
+    )
     assert "arn:aws:iam::111111111111:user/carol" not in body  # lists open on demand
 
 
@@ -171,3 +176,40 @@ def test_who_can_summary_and_selection_are_plain_functions_of_the_answer(importe
     assert [a.principal for a in rotator] == [KEY_ROTATOR]
     assert [a.principal for a in select_allowed(found, account=SEC, q="ADMIN")] == [SECOPS_ADMIN]
     assert select_allowed(found, account=DEV) == []
+
+
+def test_who_can_pass_role_is_answered_when_the_run_is_warmed(imported_sample, logged_in_client):
+    warm_run()
+
+    with CaptureQueriesContext(connection) as asked:
+        response = logged_in_client.get("/access/who-can/", PASS_ROLE)
+
+    assert response.context["summary"].total == 10
+    assert not any("identities_iamuser" in query["sql"] for query in asked.captured_queries)
+
+
+def test_who_can_assume_a_role_is_its_stored_access_edges(imported_sample, logged_in_client):
+    deploy = f"arn:aws:iam::{PROD}:role/deploy"
+    out = io.StringIO()
+    call_command("who_can", "sts:AssumeRole", deploy, "--format", "json", stdout=out)
+
+    response = logged_in_client.get(
+        "/access/who-can/", {"action": "sts:AssumeRole", "resource": deploy}
+    )
+
+    # The trust policy names ci-deploy of another account, on condition of an ExternalId.
+    assert json.loads(out.getvalue()) == [
+        {
+            "principal": f"arn:aws:iam::{DEV}:user/ci-deploy",
+            "kind": "user",
+            "account": DEV,
+            "conditional": True,
+            "conditions": ["sts:ExternalId"],
+            "granted_by": list(
+                answer_who_can("sts:AssumeRole", deploy, now=timezone.now())[0].granted_by
+            ),
+        }
+    ]
+    summary = response.context["summary"]
+    assert [(r.account_id, r.users, r.conditional) for r in summary.by_account] == [(DEV, 1, 1)]
+    assert len(summary.by_grant[0].granted_by) == 2  # the trust statement and the identity one
