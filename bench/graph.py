@@ -10,6 +10,14 @@ median of `--repeat` requests after one warm-up, for:
 - the identity view of that account, and the path finder from a member of a busy access group;
 - the organisation-wide access view (aggregated past the threshold).
 
+A view is kept once built, per analysis run (identities/graph/cached.py), so the median is of
+requests served from the shared cache; ``built ms`` is the median time of building the view
+afresh (the builder called without the store, `--built-repeat` times), what the first request
+of a view after an analysis pays. ``--load-sample N`` also builds, afresh, the three views the
+load test asks for (bench/load_locustfile.py: identity and access view around a role, identity
+view of an account) for N of the roles bench/load.py picks, and reports the median and the
+95th percentile over them.
+
 With `--browser` it also serves the database with `manage.py runserver` and opens each graph
 view in Debian's Chromium (Playwright): who can reach the busiest role, what a user can reach,
 the paths between them, the trust boundary and the identity view of the role's account and the
@@ -105,8 +113,33 @@ def pick_targets() -> dict[str, str]:
     }
 
 
-def time_requests(query: dict[str, str], repeat: int) -> dict[str, Any]:
-    """Median wall time of GET graph/data.json?<query> through the URL resolver and view."""
+def time_build(query: dict[str, str]) -> float:
+    """Milliseconds to build the view of GET graph/data.json?<query> afresh: the form's
+    parameters, then the builder without the per-run store (`kept_for_run`)."""
+    from django.http import QueryDict
+
+    from identities.forms.graph import AccessGraphForm, IdentityGraphForm, PathForm
+    from identities.graph.access import build_access_graph
+    from identities.graph.identity import build_identity_graph
+    from identities.graph.paths import find_paths
+
+    params = QueryDict(mutable=True)
+    params.update({key: value for key, value in query.items() if key != "view"})
+    form: Any = {"identity": IdentityGraphForm, "access": AccessGraphForm}.get(
+        query["view"], PathForm
+    )(params)
+    build: Any = {"identity": build_identity_graph, "access": build_access_graph}.get(
+        query["view"], find_paths
+    )
+    build = getattr(build, "__wrapped__", build)
+    started = time.perf_counter()
+    build(**form.params())
+    return (time.perf_counter() - started) * 1000
+
+
+def time_requests(query: dict[str, str], repeat: int, built_repeat: int = 3) -> dict[str, Any]:
+    """Median wall time of GET graph/data.json?<query> through the URL resolver and view, and
+    the median time of building the view afresh (``built_repeat`` times)."""
     import orjson
     from django.contrib.auth import get_user_model
     from django.test import RequestFactory
@@ -137,10 +170,12 @@ def time_requests(query: dict[str, str], repeat: int) -> dict[str, Any]:
             times.append(elapsed)
     assert response is not None
     data = orjson.loads(response.content)
+    built = [time_build(query) for _ in range(built_repeat)]
     return {
         "query": query,
         "median_ms": round(statistics.median(times), 1),
         "p90_ms": round(sorted(times)[int(len(times) * 0.9) - 1], 1),
+        "built_ms": round(statistics.median(built), 1) if built else None,
         "nodes": data["stats"]["nodes"],
         "edges": data["stats"]["edges"],
         "aggregated": data["aggregated"],
@@ -320,6 +355,35 @@ def _first_draw(context: Any, url: str, repeat: int, shots: Path, name: str) -> 
     }
 
 
+def load_sample(count: int) -> dict[str, Any]:
+    """The three views the load test asks for, built afresh for ``count`` of the roles
+    bench/load.py picks (its seed): median and 95th percentile over the roles, in ms."""
+    import random
+
+    from identities.models import IamRole
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from load import SEED
+
+    roles = list(IamRole.objects.order_by("pk").values_list("account__account_id", "name"))
+    picked = random.Random(SEED).sample(roles, min(300, len(roles)))[:count]
+    views = {
+        "identity view around a role": lambda a, n: {"view": "identity", "focus": f"role:{a}:{n}"},
+        "access view around a role": lambda a, n: {"view": "access", "focus": f"role:{a}:{n}"},
+        "identity view of an account": lambda a, n: {"view": "identity", "account": a},
+    }
+    results = {}
+    for name, query in views.items():
+        times = sorted(time_build(query(account_id, role)) for account_id, role in picked)
+        results[name] = {
+            "roles": len(times),
+            "median_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
+            "max_ms": round(times[-1], 1),
+        }
+    return results
+
+
 def write_results(name: str, results: dict[str, Any]) -> None:
     """Write a benchmark's results to bench-results/<name>.json."""
     out = ROOT / "bench-results"
@@ -331,6 +395,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--repeat", type=int, default=25, help="timed requests per endpoint")
+    parser.add_argument(
+        "--built-repeat", type=int, default=3, help="fresh builds timed per endpoint"
+    )
+    parser.add_argument(
+        "--load-sample", type=int, default=0, help="roles of the load test to build views of"
+    )
     parser.add_argument("--browser", action="store_true", help="also time the first draw")
     parser.add_argument(
         "--browser-only", action="store_true", help="time the first draw only, not the JSON"
@@ -365,14 +435,25 @@ def main() -> None:
     if options.browser_only:
         options.browser, cases = True, {}
     results: dict[str, Any] = {"targets": targets, "budget_ms": BUDGET_MS, "endpoints": {}}
-    print(f"{'endpoint':<48} {'median ms':>9} {'p90 ms':>7} {'nodes':>6} {'edges':>6}  folded")
+    print(
+        f"{'endpoint':<48} {'median ms':>9} {'p90 ms':>7} {'built ms':>8} {'nodes':>6} "
+        f"{'edges':>6}  folded"
+    )
     for name, query in cases.items():
-        row = time_requests(query, options.repeat)
+        row = time_requests(query, options.repeat, options.built_repeat)
         results["endpoints"][name] = row
         print(
-            f"{name:<48} {row['median_ms']:>9} {row['p90_ms']:>7} {row['nodes']:>6} "
-            f"{row['edges']:>6}  {', '.join(row['folded']) or '-'}"
+            f"{name:<48} {row['median_ms']:>9} {row['p90_ms']:>7} {row['built_ms'] or '-':>8} "
+            f"{row['nodes']:>6} {row['edges']:>6}  {', '.join(row['folded']) or '-'}"
         )
+    if options.load_sample:
+        results["load_sample"] = load_sample(options.load_sample)
+        print(f"built afresh for {options.load_sample} roles of the load test (ms):")
+        for name, row in results["load_sample"].items():
+            print(
+                f"  {name:<46} median {row['median_ms']:>7}  p95 {row['p95_ms']:>7}  "
+                f"max {row['max_ms']:>7}"
+            )
     for name in (
         "access 2-hop neighbourhood of the busiest role",
         "access view of one whole account",

@@ -1,12 +1,13 @@
 """Load test: gunicorn + PostgreSQL holding a generated estate, browsed by concurrent viewers.
 
     python bench/load.py [--database-url URL] [--users 20] [--duration 120] [--workers 2]
+                         [--threads 1]
 
 Prepares the database once (the 50-account organisation of `bench/run.py`: generate_org
 --accounts 50 --users 500 --roles 1000 --seed 1, import_authz, analyse; skipped when the
 database already holds that analysed estate), makes `--users` viewer logins and picks roles to
 visit, serves the database with gunicorn (`docker/entrypoint.sh web`, `--workers` sync
-workers), then runs locust headless (bench/load_locustfile.py): every user logs in and, every
+workers, or gthread workers of `--threads` threads each), then runs locust headless (bench/load_locustfile.py): every user logs in and, every
 one to three seconds, opens a list (users, roles, findings, administrators, escalations,
 changes), a role's page or access tab, or the graph JSON (identity or access view around a
 role, identity view of an account). Prints and writes bench-results/load.json: per endpoint
@@ -173,6 +174,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20, help="concurrent viewers")
     parser.add_argument("--duration", type=int, default=120, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker (more than 1: gunicorn's gthread workers)",
+    )
     parser.add_argument("--spawn-rate", type=float, default=5, help="users started per second")
     parser.add_argument("--roles", type=int, default=300, help="roles the users pick from")
     parser.add_argument(
@@ -212,6 +219,10 @@ def main() -> None:
         "BIND": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(options.workers),
+        # gunicorn reads extra command-line arguments from this variable.
+        "GUNICORN_CMD_ARGS": " ".join(
+            [os.environ.get("GUNICORN_CMD_ARGS", ""), f"--threads {options.threads}"]
+        ).strip(),
     }
     load_before = os.getloadavg()
     server = serve(web_env, work / "gunicorn.log")
@@ -249,6 +260,7 @@ def main() -> None:
             "concurrent_users": options.users,
             "duration_s": options.duration,
             "gunicorn_workers": options.workers,
+            "gunicorn_threads": options.threads,
             "skipped": options.skip,
             "cores": os.cpu_count(),
             "load_average_before": [round(value, 2) for value in load_before],

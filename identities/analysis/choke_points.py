@@ -185,6 +185,22 @@ class ChokeGraph:
     # takes, and its hops onwards: a statement all of them need cuts the principals at once.
     through: dict[str, set[str]] = field(default_factory=dict)
     onwards: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # The restricted graph reversed, numbered from the sink (0): what `exact_cut` walks.
+    labels: list[str] = field(default_factory=list, repr=False)
+    number: dict[str, int] = field(default_factory=dict, repr=False)
+    out: list[list[int]] = field(default_factory=list, repr=False)
+    into: list[list[int]] = field(default_factory=list, repr=False)
+
+    @property
+    def all_hops(self) -> list[tuple[str, str]]:
+        """Every granted hop of the restricted graph (a hop node to what it leads to)."""
+        labels, out = self.labels, self.out
+        return [
+            (labels[before], labels[at])
+            for at in range(1, len(labels))
+            for before in out[at]
+            if labels[before].startswith(HOP_PREFIXES)
+        ]
 
     @property
     def critical_hops(self) -> list[tuple[str, str]]:
@@ -260,7 +276,57 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
         hop_node: [(hop_node, after) for after in succ[hop_node] if after in number]
         for hop_node in through
     }
-    return ChokeGraph(wanted, frozenset(principals), dict(dominated), dict(through), onwards)
+    return ChokeGraph(
+        wanted,
+        frozenset(principals),
+        dict(dominated),
+        dict(through),
+        onwards,
+        labels,
+        number,
+        out,
+        into,
+    )
+
+
+def exact_cut(choke: ChokeGraph, killed: Collection[tuple[str, str]]) -> set[str]:
+    """The principals that lose every path to a target when the hops ``killed`` go. What the
+    dominators tell is part of it; this also finds principals with routes in parallel that the
+    same item cuts together.
+
+    Only what can reach a killed hop's start may lose its path; within that, a node keeps one
+    when a hop that stays leads from it to a node that keeps one (walked on the reversed graph
+    from the nodes outside, which all keep theirs)."""
+    number, out, into = choke.number, choke.out, choke.into
+    skip: dict[int, set[int]] = defaultdict(set)  # reversed: from a hop's end to its hop node
+    affected: set[int] = set()
+    for start, end in killed:
+        hop_node, after = number.get(start), number.get(end)
+        if hop_node is not None and after is not None:
+            skip[after].add(hop_node)
+            affected.add(hop_node)
+    stack = list(affected)
+    while stack:
+        for after in out[stack.pop()]:
+            if after not in affected:
+                affected.add(after)
+                stack.append(after)
+    kept: set[int] = set()
+    for at in affected:
+        for before in into[at]:
+            if before not in affected and at not in skip.get(before, ()):
+                kept.add(at)
+                stack.append(at)
+                break
+    while stack:
+        at = stack.pop()
+        skipped = skip.get(at, ())
+        for after in out[at]:
+            if after in affected and after not in kept and after not in skipped:
+                kept.add(after)
+                stack.append(after)
+    labels, principals = choke.labels, choke.principals
+    return {labels[at] for at in affected - kept if labels[at] in principals}
 
 
 def immediate_dominators(out: list[list[int]], into: list[list[int]]) -> list[int]:

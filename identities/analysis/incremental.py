@@ -17,6 +17,7 @@ and the what-if analyses the whole estate instead.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import networkx as nx
 import orjson
 
 from identities.analysis.admins import (
@@ -87,13 +89,23 @@ class Stored:
         return orjson.loads(head), rows.decode()
 
     @cached_property
-    def _graph_blob(self) -> bytes | None:
+    def _graph(self) -> ReachGraph | None:
         found = AnalysisRun.objects.filter(pk=self.run.pk).values_list("graph", flat=True).first()
-        return None if found is None else bytes(found)
+        return load_graph(found)
 
     def graph(self) -> ReachGraph | None:
-        """The run's stored reach graph, a new copy on every call (a what-if changes it)."""
-        return load_graph(self._graph_blob)
+        """The run's stored reach graph, a new copy on every call (a what-if changes it):
+        the adjacency dicts copied, several times faster than reading the graph again."""
+        kept = self._graph
+        if kept is None:
+            return None
+        graph = nx.DiGraph()
+        graph._node = dict(kept.graph._node)
+        graph._adj = {node: dict(targets) for node, targets in kept.graph._succ.items()}
+        graph._pred = {node: dict(sources) for node, sources in kept.graph._pred.items()}
+        found = copy.copy(kept)  # what else it holds is read only
+        found.graph = graph
+        return found
 
     def state_from(self, sources: set[str]) -> AccessSnapshot:
         """The state with only the edges out of these sources (principals, ``group:KEY``):

@@ -60,6 +60,8 @@ _PRINCIPAL_TARGETS = frozenset(
     if method.targets in (Targets.USER, Targets.ROLE, Targets.PASSED_ROLE, Targets.SERVICE_ROLE)
 )
 _NONE: frozenset[str] = frozenset()
+ALL_METHODS = frozenset(method.id for method in EVALUATED)
+_ACTIONS_OF = {method.id: method.actions for method in EVALUATED}
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,9 @@ class _Said:
     def __init__(self) -> None:
         self._statements: dict[tuple[int, str], tuple[object, ...]] = {}
         self._changed: dict[tuple[object, ...], frozenset[str]] = {}
-        self._possible: dict[object, frozenset[str]] = {}
-        self._shapes: dict[object, tuple[frozenset[str], bool, bool]] = {}
+        self._possible: dict[tuple[object, ...], frozenset[str]] = {}
+        self._needing: dict[frozenset[str], frozenset[str]] = {}
+        self._flags: dict[int, tuple[bool, bool]] = {}
         self._kept: list[object] = []  # keeps the objects whose id() keys the memos alive
 
     def _of(self, doc: Doc, action: str) -> tuple[object, ...]:
@@ -140,58 +143,35 @@ class _Said:
             )
         return found
 
-    def _allowed(self, doc: Doc) -> tuple[frozenset[str], bool, bool]:
-        """(the actions of `POWERS` an Allow statement of ``doc`` covers on some resource,
-        whether one allows everything, whether one allows a self-grant action), memoised per
-        document and per what its statements say of actions and resources (equal documents
-        of many owners)."""
-        found = self._shapes.get(id(doc))
-        if found is None:
-            shape = tuple(
-                (s.effect, s.actions, s.not_action, s.resources, s.not_resource)
-                for s in doc.policy.statements
-            )
-            found = self._shapes.get(shape)
-            if found is None:
-                allowed = frozenset(
-                    action
-                    for action in POWERS
-                    if any(s.effect is Effect.ALLOW for s in doc.statements_for(action))
-                )
-                found = self._shapes[shape] = (
-                    allowed,
-                    any(_is_full_wildcard(s) for s in doc.policy.statements),
-                    not allowed.isdisjoint(_SELF_ACTIONS),
-                )
-            self._kept.append(doc)
-            self._shapes[id(doc)] = found
-        return found
-
-    def possible(self, docs: list[Doc], boundary: Doc | None) -> frozenset[str]:
-        """The methods these policies may grant at all (`escalations._Evaluator.may`): an
-        Allow of each action (but sts:AssumeRole through a rewritten trust) in the identity
+    def possible(
+        self, docs: list[Doc], boundary: Doc | None, methods: frozenset[str] = ALL_METHODS
+    ) -> frozenset[str]:
+        """Those of ``methods`` these policies may grant at all (`escalations._Evaluator.may`):
+        an Allow of each action (but sts:AssumeRole through a rewritten trust) in the identity
         policies, and in the boundary if there is one."""
         unique = tuple(dict.fromkeys(docs))
-        key = ("possible", tuple(map(id, unique)), id(boundary))
+        key = (tuple(map(id, unique)), id(boundary), methods)
         found = self._possible.get(key)
         if found is None:
             self._kept.append((unique, boundary))
-            allowed = frozenset(_TRUST_ACTIONS).union(*(self._allowed(doc)[0] for doc in unique))
-            if boundary is not None:
-                allowed &= self._allowed(boundary)[0]
-            found = self._possible.get(allowed)
-            if found is None:
-                found = self._possible[allowed] = frozenset(
-                    method.id for method in EVALUATED if allowed.issuperset(method.actions)
-                )
-            self._possible[key] = found
+
+            def allowed(action: str) -> bool:
+                return (
+                    action in _TRUST_ACTIONS or any(_allows(doc, action) for doc in unique)
+                ) and (boundary is None or _allows(boundary, action))
+
+            found = self._possible[key] = frozenset(
+                method
+                for method in methods
+                if all(allowed(action) for action in _ACTIONS_OF[method])
+            )
         return found
 
     def needing(self, actions: frozenset[str]) -> frozenset[str]:
         """The methods that need one of these actions."""
-        found = self._possible.get(("needing", actions))
+        found = self._needing.get(actions)
         if found is None:
-            found = self._possible[("needing", actions)] = frozenset(
+            found = self._needing[actions] = frozenset(
                 method.id for method in EVALUATED if not actions.isdisjoint(method.actions)
             )
         return found
@@ -201,9 +181,20 @@ class _Said:
         probes, or the self-grant checks, are asked of a principal with these policies."""
         full = grants = False
         for doc in dict.fromkeys(docs):
-            _, doc_full, doc_grants = self._allowed(doc)
-            full, grants = full or doc_full, grants or doc_grants
+            found = self._flags.get(id(doc))
+            if found is None:
+                self._kept.append(doc)
+                found = self._flags[id(doc)] = (
+                    any(_is_full_wildcard(s) for s in doc.policy.statements),
+                    any(_allows(doc, action) for action in _SELF_ACTIONS),
+                )
+            full, grants = full or found[0], grants or found[1]
         return full, grants
+
+
+def _allows(doc: Doc, action: str) -> bool:
+    """Does an Allow statement of ``doc`` cover ``action`` (on some resource)?"""
+    return any(s.effect is Effect.ALLOW for s in doc.statements_for(action))
 
 
 def _held(docs: list[Doc]) -> tuple[str | None, ...]:
@@ -237,12 +228,15 @@ def powers_after(
     by_id: dict[int, Actor] = {}
     everyone = {id(actor): actor for actor in everything}
 
-    def every_method(key: int, actor: Actor) -> frozenset[str]:
+    def every_method(
+        key: int, actor: Actor, methods: frozenset[str] = ALL_METHODS
+    ) -> frozenset[str]:
+        """Those of ``methods`` the principal's policies may grant, before or after."""
         old = old_of.get(key)
-        possible = said.possible(actor.docs, actor.boundary)
+        possible = said.possible(actor.docs, actor.boundary, methods)
         if old is None or (old.boundary is actor.boundary and old.docs == actor.docs):
             return possible
-        return possible | said.possible(old.docs, old.boundary)
+        return possible | said.possible(old.docs, old.boundary, methods)
 
     for change in changes:
         actor = change.actor
@@ -259,12 +253,17 @@ def powers_after(
             continue
         wanted = said.needing(actions)
         if wanted:
-            wanted &= every_method(id(actor), actor)
+            wanted = every_method(id(actor), actor, wanted)
         if wanted:
             methods[id(actor)] = wanted
-        flags = [said.admin_flags(change.docs), said.admin_flags(actor.docs)]
-        if (any(full for full, _ in flags) and not actions.isdisjoint(FULL_PROBES)) or (
-            any(grants for _, grants in flags) and not actions.isdisjoint(_SELF_ACTIONS)
+        probes, grants = not actions.isdisjoint(FULL_PROBES), not actions.isdisjoint(_SELF_ACTIONS)
+        if not (probes or grants):
+            continue
+        flags = [said.admin_flags(actor.docs)]
+        if change.docs != actor.docs:
+            flags.append(said.admin_flags(change.docs))
+        if (probes and any(full for full, _ in flags)) or (
+            grants and any(grant for _, grant in flags)
         ):
             admin_again[id(actor)] = actor
 
@@ -364,8 +363,9 @@ def _rows_replaced(
 
 def _link_escalations(graph: ReachGraph, arns: Iterable[str], rows: EscalationRows) -> None:
     """Make the escalation edges out of these principals lead to the principals their (own)
-    ``rows`` target, linked as `ReachGraph.build` links a principal's own escalations; those
-    that lead to the same principals as before are left as they are."""
+    ``rows`` target: through the escalation group nodes they are linked to where those lead
+    to none but such principals, and through their own node (as `ReachGraph.build` links a
+    principal's own escalations) to the rest. Either is one hop: the searches see the same."""
     nodes = graph.graph
     succ = nodes._succ
     principals = set(arns)
@@ -374,14 +374,23 @@ def _link_escalations(graph: ReachGraph, arns: Iterable[str], rows: EscalationRo
         if source in principals and method in _PRINCIPAL_TARGETS:
             targets[source].update(rows["targets"][at])
     for arn, found in targets.items():
-        hops = [node for node in succ.get(arn, ()) if node.startswith(ESCALATE_PREFIX)]
-        before = {target for node in hops for target in succ[node] if target != arn}
-        if before == found:
-            continue
-        nodes.remove_edges_from([(arn, node) for node in hops])
         node = ESCALATE_PREFIX + arn
-        if node in nodes:
-            nodes.remove_node(node)
-        if found:
-            nodes.add_edge(arn, node)
-            nodes.add_edges_from((node, target) for target in sorted(found))
+        through: set[str] = set()
+        for hop in [hop for hop in succ.get(arn, ()) if hop.startswith(ESCALATE_PREFIX)]:
+            if hop == node:
+                continue
+            shared = set(succ[hop])
+            shared.discard(arn)
+            if shared <= found:
+                through |= shared
+            else:
+                nodes.remove_edge(arn, hop)
+        own = found - through
+        before = set(succ[node]) if node in succ else set()
+        if not own:
+            if node in succ:
+                nodes.remove_node(node)
+            continue
+        nodes.add_edge(arn, node)
+        nodes.remove_edges_from((node, target) for target in before - own)
+        nodes.add_edges_from((node, target) for target in sorted(own - before))

@@ -271,14 +271,15 @@ def _org_type(policy_id: str) -> str:
 # -- applying a proposal to an estate in memory --------------------------------------------------
 
 
-def _docs_everywhere(estate: Estate) -> Iterable[Doc]:
-    for actor in estate.actors:
+def _docs_everywhere(estate: Estate, *, org: bool = False) -> Iterable[Doc]:
+    """Every document of the estate (``org``: only the SCPs and RCPs)."""
+    for actor in () if org else estate.actors:
         yield from actor.docs
         if actor.boundary is not None:
             yield actor.boundary
         if actor.trust is not None:
             yield actor.trust
-    for group in estate.groups:
+    for group in () if org else estate.groups:
         yield from group.docs
     for account in estate.accounts.values():
         for level in (*account.scp_levels, *account.rcp_levels):
@@ -293,13 +294,15 @@ def _swap(estate: Estate, replaced: dict[int, Doc]) -> None:
     def new(doc: Doc) -> Doc:
         return replaced.get(id(doc), doc)
 
-    for actor in estate.actors:
+    # SCPs and RCPs are only in the accounts' levels.
+    principals = not all(doc.key.startswith("org:") for doc in replaced.values())
+    for actor in estate.actors if principals else ():
         actor.docs = [new(doc) for doc in actor.docs]
         if actor.boundary is not None:
             actor.boundary = new(actor.boundary)
         if actor.trust is not None:
             actor.trust = new(actor.trust)
-    for group in estate.groups:
+    for group in estate.groups if principals else ():
         group.docs = [new(doc) for doc in group.docs]
     for account in estate.accounts.values():
         account.scp_levels = tuple(tuple(new(d) for d in lvl) for lvl in account.scp_levels)
@@ -320,7 +323,11 @@ def apply_proposal(estate: Estate, proposal: Proposal) -> None:
             old = role.trust
             role.trust = make_doc(old.key, document, old.policy.source)
             continue
-        olds = {id(doc): doc for doc in _docs_everywhere(estate) if _names(doc, ref)}
+        olds = {
+            id(doc): doc
+            for doc in _docs_everywhere(estate, org=ref.kind == ORG)
+            if _names(doc, ref)
+        }
         if ref.kind == MANAGED:
             # `load_estate` shares one Doc between the accounts holding an equal document, and
             # a boundary per account that has the policy.
@@ -490,36 +497,43 @@ def what_if(
     if run is None:
         raise WhatIfError("no analysis has run yet; run `manage.py analyse` first")
     with _without_gc():
-        stored, why_full, base, facts = _prepared(run)
-        when = now or (run.started_at if stored is not None else timezone.now())
-        # The proposal is applied to a private copy: the prepared estate is shared.
-        estate = private_copy(base)
-        loaded = capture(estate)
-        apply_proposal(estate, proposal)
-        found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full
-        if stored is not None and incremental:
-            roles = _trust_roles(estate, proposal)
-            if roles is not None:
-                found = incremental_after(stored, estate, roles)
-            elif any(ref.kind == TRUST for ref in proposal.documents):
-                found = _NOT_INCREMENTAL
-            else:
-                facts = facts or load_escalation_facts()
-                found = policy_after(stored, estate, loaded, now=when, facts=facts)
-        elif stored is not None:
-            found = "asked to"
-        if isinstance(found, str):
-            why_full = found
-            facts = facts or load_escalation_facts()
-            before = (
-                stored.state
-                if stored is not None
-                else analyse_in_memory(base, now=when, facts=facts)
-            )
-            found = (before, analyse_in_memory(estate, now=when, facts=facts))
-        changes = diff_states(*found)
+        # In a function of its own: the estate copy it makes is freed on its return, before
+        # the collector is back on (it would walk all of it).
+        changes, why_full = _answer(proposal, run, now, incremental)
     method = INCREMENTAL if not why_full else FULL
     return WhatIfAnswer(run, changes, round(time.perf_counter() - clock, 2), method, why_full)
+
+
+def _answer(
+    proposal: Proposal, run: AnalysisRun, now: datetime | None, incremental: bool
+) -> tuple[list[ChangeRecord], str]:
+    """(the differences, why the whole estate was analysed or "") of `what_if`."""
+    stored, why_full, base, facts = _prepared(run)
+    when = now or (run.started_at if stored is not None else timezone.now())
+    # The proposal is applied to a private copy: the prepared estate is shared.
+    estate = private_copy(base)
+    loaded = capture(estate)
+    apply_proposal(estate, proposal)
+    found: tuple[AccessSnapshot, AccessSnapshot] | str = why_full
+    if stored is not None and incremental:
+        roles = _trust_roles(estate, proposal)
+        if roles is not None:
+            found = incremental_after(stored, estate, roles)
+        elif any(ref.kind == TRUST for ref in proposal.documents):
+            found = _NOT_INCREMENTAL
+        else:
+            facts = facts or load_escalation_facts()
+            found = policy_after(stored, estate, loaded, now=when, facts=facts)
+    elif stored is not None:
+        found = "asked to"
+    if isinstance(found, str):
+        why_full = found
+        facts = facts or load_escalation_facts()
+        before = (
+            stored.state if stored is not None else analyse_in_memory(base, now=when, facts=facts)
+        )
+        found = (before, analyse_in_memory(estate, now=when, facts=facts))
+    return diff_states(*found), why_full
 
 
 @dataclass

@@ -7,7 +7,8 @@ question costs a few engine calls, not one per principal. Only identity-based pe
 are evaluated (with groups, boundaries, SCPs and explicit denies): a resource that names an
 account is asked about for that account's principals; other accounts' principals would also
 need the resource's own policy, which the estate does not hold (except trust policies: who can
-assume a role is the access edges). ``aws:CurrentTime`` and ``aws:TokenIssueTime`` are now.
+assume a role is the access edges, which `identities.queries.who_can` answers that question
+from). ``aws:CurrentTime`` and ``aws:TokenIssueTime`` are now.
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 """
 

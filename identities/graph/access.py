@@ -29,7 +29,7 @@ from identities.graph.cached import kept_for_run
 from identities.graph.escalations import add_escalation_edges
 from identities.graph.fold import access_fold_steps, fold_graph, thin_out
 from identities.graph.identity import account_names, risk_flags, seed_identity_node
-from identities.graph.layout import clear_edge_paths, layout_access
+from identities.graph.layout import bundle_parallel_edges, clear_edge_paths, layout_access
 from identities.graph.overview import access_size, load_access_overview, principal_count
 from identities.graph.serialise import serialise_graph
 from identities.models import AccessGroup, IamRole, IamUser
@@ -38,6 +38,7 @@ from identities.queries.graph_edges import (
     Membership,
     StoredEdge,
     account_selection,
+    any_of,
     first_source_kind,
     memberships,
     stored_edges,
@@ -83,7 +84,7 @@ class AccessLoader:
         if kind == "group":
             missing = {pk for pk in pks if pk is not None and pk not in self.groups}
             if missing:
-                rows = AccessGroup.objects.filter(pk__in=missing).values_list(
+                rows = AccessGroup.objects.filter(any_of("pk", missing)).values_list(
                     "pk", "key", "label", "kind", "member_count", "account__account_id"
                 )
                 for pk, key, label, group_kind, count, account_id in rows:
@@ -93,9 +94,9 @@ class AccessLoader:
         missing = {pk for pk in pks if pk is not None and pk not in known}
         if missing:
             model = IamUser if kind == "user" else IamRole
-            for pk, name, account_id, arn in model.objects.filter(pk__in=missing).values_list(
-                "pk", "name", "account__account_id", "arn"
-            ):
+            for pk, name, account_id, arn in model.objects.filter(
+                any_of("pk", missing)
+            ).values_list("pk", "name", "account__account_id", "arn"):
                 known[pk] = (name, account_id, arn)
 
     # nodes
@@ -114,6 +115,8 @@ class AccessLoader:
 
     def group(self, pk: int, key: str, label: str, kind: str, count: int, account_id: str) -> str:
         node_id = f"access-group:{key}"
+        if node_id in self.group_pks:  # drawn: a group is the source of thousands of edges
+            return node_id
         if self.builder.node(
             node_id,
             "access-group",
@@ -378,6 +381,7 @@ def build_access_graph(
         flags=risk_flags(graph, builder.pks),
     )
     clear_edge_paths(data["nodes"], data["edges"])
+    data["bundles"] = bundle_parallel_edges(data["nodes"], data["edges"])
     return data
 
 

@@ -627,3 +627,88 @@ def _segment_offsets(
         weights.append(round((px * ux + py * uy) / length, 4))
         distances.append(round(-px * uy + py * ux, 1))
     return weights, distances
+
+
+# --- parallel edges drawn as one ----------------------------------------------------------------
+
+# From this many edges a view draws the edges between the same two nodes as one bundle: on a
+# busy view the parallel lanes of each pair fill the gaps between the account boxes.
+BUNDLE_FROM = 150
+
+
+def bundle_parallel_edges(
+    nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The bundles of a busy view: one drawn edge for the edges between the same two nodes
+    (either direction counts apart), which the page expands into its members on a tap.
+
+    A bundle runs along the middle of its members' lanes (``clear_edge_paths`` spread them
+    evenly either side of the route it found clear), else along its first member's route.
+    Its ``outcome`` is the weakest that holds: ``allow`` when a member holds unconditionally,
+    ``conditional`` when every member holds only under conditions, else that of its first
+    member; its ``kind`` is the members' when they share one, else ``mixed``. Each member gets
+    ``bundle``: the bundle's id. Nothing is bundled below ``BUNDLE_FROM`` edges.
+    """
+    if len(edges) < BUNDLE_FROM:
+        return []
+    drawn = {n["id"]: n for n in nodes if n["kind"] not in {"box", "column"} and "x" in n}
+    pairs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for edge in edges:
+        if edge["source"] != edge["target"]:
+            pairs[(edge["source"], edge["target"])].append(edge)
+    obstacles: _Obstacles | None = None
+    bundles = []
+    for (source, target), members in sorted(pairs.items()):
+        if len(members) < 2:
+            continue
+        bundle_id = f"bundle:{source}|{target}"
+        outcomes = {member.get("outcome", "") for member in members}
+        kinds = {member["kind"] for member in members}
+        bundle: dict[str, Any] = {
+            "id": bundle_id,
+            "source": source,
+            "target": target,
+            "kind": kinds.pop() if len(kinds) == 1 else "mixed",
+            "outcome": (
+                "allow"
+                if "allow" in outcomes
+                else "conditional"
+                if outcomes == {"conditional"}
+                else members[0].get("outcome", "")
+            ),
+            "members": [member["id"] for member in members],
+            "count": sum(member.get("count", 1) for member in members),
+        }
+        routes = [member.get("route") for member in members]
+        route = _middle_route(routes)
+        if route and source in drawn and target in drawn:
+            s, t = drawn[source], drawn[target]
+            start, end = (s["x"], s["y"]), (t["x"], t["y"])
+            points: list[Point] = [(x, y) for x, y in route]
+            if obstacles is None:
+                obstacles = _Obstacles({n: _node_box(node) for n, node in drawn.items()})
+            if obstacles.route_blocked([start, *points, end], (source, target)):
+                points = [(x, y) for x, y in routes[0] or []]
+            if points:
+                bundle["route"] = [[round(x, 1), round(y, 1)] for x, y in points]
+                bundle["sw"], bundle["sd"] = _segment_offsets(start, end, points)
+        for member in members:
+            member["bundle"] = bundle_id
+        bundles.append(bundle)
+    return bundles
+
+
+def _middle_route(routes: list[list[list[float]] | None]) -> list[list[float]]:
+    """The waypoints midway between routes of as many waypoints (the lanes of one pair); no
+    waypoints when a member runs straight, the first route when their shapes differ."""
+    if any(not route for route in routes):
+        return []
+    first = routes[0] or []
+    if any(len(route or []) != len(first) for route in routes):
+        return [list(point) for point in first]
+    count = len(routes)
+    return [
+        [sum((route or [])[i][0] for route in routes) / count,
+         sum((route or [])[i][1] for route in routes) / count]
+        for i in range(len(first))
+    ]  # fmt: skip

@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 
 from identities import models
-from identities.queries.paging import RowsInOrder, estate_version, ordered_ids
+from identities.queries.paging import RowsInOrder, estate_version, kept, ordered_ids
 from identities.queries.trust import account_named_by, assumed_role_of, role_trust_context
 
 logger = logging.getLogger(__name__)
@@ -98,30 +98,56 @@ def account_choices() -> list[tuple[str, str]]:
 # --- dashboard and accounts -----------------------------------------------------------------
 
 
-def accounts_with_counts() -> QuerySet[models.Account]:
-    """Every account with its principal and policy counts and its last sync run."""
-    return (
+# The counts of each account the dashboard shows, in this order.
+ACCOUNT_COUNTS = (
+    "user_count",
+    "group_count",
+    "role_count",
+    "customer_policy_count",
+    "aws_policy_count",
+)
+
+
+def accounts_with_counts() -> list[models.Account]:
+    """Every account with its principal and policy counts (`ACCOUNT_COUNTS`, counted once per
+    estate version: `paging.kept`) and its last sync run (read at each call: a run's status
+    changes after it applied)."""
+    counts = kept("estate:account-counts", estate_version(), _count_by_account)
+    accounts = list(
         models.Account.objects.select_related("last_sync_run")
         .defer("last_sync_run__bundle_gzip")
-        .annotate(
-            user_count=count_of(models.IamUser, "account"),
-            group_count=count_of(models.IamGroup, "account"),
-            role_count=count_of(models.IamRole, "account"),
-            customer_policy_count=count_of(models.ManagedPolicy, "account", is_aws_managed=False),
-            aws_policy_count=count_of(models.ManagedPolicy, "account", is_aws_managed=True),
-        )
         .order_by("name", "account_id")
     )
+    for account in accounts:
+        found = counts.get(account.pk, (0,) * len(ACCOUNT_COUNTS))
+        for name, value in zip(ACCOUNT_COUNTS, found, strict=True):
+            setattr(account, name, value)
+    return accounts
+
+
+def _count_by_account() -> dict[int, tuple[int, ...]]:
+    rows = models.Account.objects.annotate(
+        user_count=count_of(models.IamUser, "account"),
+        group_count=count_of(models.IamGroup, "account"),
+        role_count=count_of(models.IamRole, "account"),
+        customer_policy_count=count_of(models.ManagedPolicy, "account", is_aws_managed=False),
+        aws_policy_count=count_of(models.ManagedPolicy, "account", is_aws_managed=True),
+    ).values_list("pk", *ACCOUNT_COUNTS)
+    return {pk: tuple(counts) for pk, *counts in rows}
 
 
 def estate_totals() -> dict[str, int]:
-    """Row counts of the whole estate for the dashboard header, one query per table."""
+    """Row counts of the whole estate for the dashboard header: the sums of the counts of
+    `accounts_with_counts` (every principal and policy is an account's)."""
+    counts = kept("estate:account-counts", estate_version(), _count_by_account)
+    totals = [sum(column) for column in zip(*counts.values(), strict=True)]
+    users, groups, roles, customer_policies, _ = totals or [0] * len(ACCOUNT_COUNTS)
     return {
-        "accounts": models.Account.objects.count(),
-        "users": models.IamUser.objects.count(),
-        "groups": models.IamGroup.objects.count(),
-        "roles": models.IamRole.objects.count(),
-        "policies": models.ManagedPolicy.objects.filter(is_aws_managed=False).count(),
+        "accounts": len(counts),
+        "users": users,
+        "groups": groups,
+        "roles": roles,
+        "policies": customer_policies,
     }
 
 
@@ -284,7 +310,9 @@ def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
     return _order(queryset, filters, POLICY_SORTS)
 
 
-def list_rows(noun: str, filters: dict[str, Any], queryset: QuerySet[_M]) -> Sequence[_M]:
+def list_rows(
+    noun: str, filters: dict[str, Any], queryset: QuerySet[_M]
+) -> Sequence[_M] | QuerySet[_M]:
     """The rows of an estate list (``queryset``, from its ``filter_*``) as its pages read them:
     in the order kept for this version of the estate and these filters (`paging`), so that a
     page costs its own rows, not a sort of the whole table. A search is read as it comes (each

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, TextField
 from django.db.models.functions import Cast
+from django.db.models.lookups import In
 
 from identities.analysis.membership import group_edge_holds
 from identities.models import (
@@ -33,6 +34,24 @@ logger = logging.getLogger(__name__)
 
 # Keys per query of the membership reads (SQLite caps the parameters of a statement).
 _CHUNK = 500
+
+
+class AnyOf(In):
+    """``column IN (values)`` written ``column = ANY(%s)`` on PostgreSQL: one parameter, an
+    array, rather than one per value. A hop of a neighbourhood asks for thousands of keys, and
+    the driver and Django spent more time placing thousands of parameters than the database
+    took to answer."""
+
+    lookup_name = "any"
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+
+
+def any_of(column: str, values: Iterable[Any]) -> Q:
+    """The rows whose ``column`` holds one of ``values`` (`AnyOf`)."""
+    return Q(AnyOf(F(column), list(values)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +89,13 @@ class EdgeSelection:
         if self.every:
             return [Q()]
         columns = (
-            ("target_id__in", self.targets),
-            ("source_role_id__in", self.source_roles),
-            ("source_user_id__in", self.source_users),
-            ("source_group_id__in", self.source_groups),
-            ("source__in", self.sources),
+            ("target_id", self.targets),
+            ("source_role_id", self.source_roles),
+            ("source_user_id", self.source_users),
+            ("source_group_id", self.source_groups),
+            ("source", self.sources),
         )
-        return [Q(**{column: list(values)}) for column, values in columns if values]
+        return [any_of(column, values) for column, values in columns if values]
 
 
 def account_selection(account_id: str) -> EdgeSelection:
@@ -184,7 +203,7 @@ def memberships(
     rows: dict[int, tuple[int, str, int | None, int | None]] = {}
     for column, values in (("group_id", groups), ("user_id", users), ("role_id", roles)):
         if values:
-            for pk, *row in query.filter(**{f"{column}__in": list(values)}).values_list(
+            for pk, *row in query.filter(any_of(column, values)).values_list(
                 "pk", "group_id", "arn", "user_id", "role_id"
             ):
                 if kept is None or row[0] in kept:
@@ -203,10 +222,8 @@ def memberships(
                 group_edges[edge.group_id].append(edge)
         own = set(
             AccessEdge.objects.filter(
-                target_id__in=list(
-                    {edge.target_id for edges in group_edges.values() for edge in edges}
-                ),
-                source__in=list({arn for _, arn, *_ in apart}),
+                any_of("target_id", {e.target_id for edges in group_edges.values() for e in edges}),
+                any_of("source", {arn for _, arn, *_ in apart}),
             ).values_list("source", "target_id")
         )
     found = []

@@ -1,11 +1,13 @@
-"""Long lists read a page at a time without sorting the whole table at every request.
+"""Values kept until the data they read changes, such as the order of a long list, so that a
+page of 50 rows costs its 50 rows and not a sort of the whole table at every request.
 
-The order of a list (its primary keys, sorted as the list's queryset sorts) is read once per
-*version* of the data it comes from and kept in this process's memory; a page then fetches
-only its own rows by primary key (`RowsInOrder`, which a `Paginator` takes as it takes a list:
-its length is the count, no `COUNT(*)`). The versions: `estate_version` for the estate's rows
-(only ingest writes them, and every applied account records its sync run in the same
-transaction), the analysis run (`access.run_cached`'s key) for edges and findings.
+`kept` computes a value once per *version* of the data it comes from and keeps it in this
+process's memory. `ordered_ids` keeps the order of a list (its primary keys, sorted as its
+queryset sorts); `RowsInOrder` then fetches a page's rows by primary key, and a `Paginator`
+takes it as it takes a list (its length is the count: no `COUNT(*)`). The versions:
+`estate_version` for the estate's rows (only ingest writes them, and every account it applies
+records its sync run in the same transaction), the analysis run (`shared_cache.current_key`)
+for what the analysis stores.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
 from django.db.models import Count, Max, Model, QuerySet
@@ -21,52 +23,60 @@ from django.db.models import Count, Max, Model, QuerySet
 from identities.models import Account
 
 _M = TypeVar("_M", bound=Model)
+_T = TypeVar("_T")
 
-# Orders kept per process; each is an array of 8-byte keys (400 kB for 50,000 rows).
-MAX_ORDERS = 32
+# Values kept per process; an order is an array of 8-byte keys (400 kB for 50,000 rows).
+MAX_KEPT = 64
 
 _lock = threading.Lock()
-_orders: OrderedDict[str, tuple[Hashable, array[int]]] = OrderedDict()
+_kept: OrderedDict[str, tuple[Hashable, Any]] = OrderedDict()
 
 
 def estate_version() -> tuple[int, int, Any] | None:
     """A value that changes whenever ingest changes the estate's rows: the number of accounts,
-    and the last sync run applied to any of them (id and start, as a rolled-back test may give
-    an id again). None before any import: then nothing is kept."""
+    the last sync run applied to any of them and the latest start of those runs (a rolled-back
+    test may give an id again). None before any import, or when no applied run has a start
+    (ingest always gives one): then nothing is kept."""
     found = Account.objects.aggregate(
         accounts=Count("pk"),
         run=Max("last_sync_run_id"),
         started=Max("last_sync_run__started_at"),
     )
-    if found["run"] is None:
+    if found["run"] is None or found["started"] is None:
         return None
     return (found["accounts"], found["run"], found["started"])
 
 
+def kept(name: str, version: Hashable | None, compute: Callable[[], _T]) -> _T:
+    """``compute()`` once per ``version`` of the data it reads, kept under ``name`` in this
+    process's memory (the `MAX_KEPT` last used names); computed every time when ``version`` is
+    None."""
+    if version is None:
+        return compute()
+    with _lock:
+        found = _kept.get(name)
+        if found is not None and found[0] == version:
+            _kept.move_to_end(name)
+            return found[1]  # type: ignore[no-any-return]
+    value = compute()
+    with _lock:
+        _kept[name] = (version, value)
+        _kept.move_to_end(name)
+        while len(_kept) > MAX_KEPT:
+            _kept.popitem(last=False)
+    return value
+
+
 def ordered_ids(name: str, version: Hashable | None, queryset: QuerySet[Any]) -> Sequence[int]:
     """The primary keys of ``queryset`` in its order, read once per ``version`` of its data
-    under ``name`` (which must name the queryset's filters and order); read every time when
-    ``version`` is None."""
-    if version is None:
-        return array("q", queryset.values_list("pk", flat=True))
-    with _lock:
-        found = _orders.get(name)
-        if found is not None and found[0] == version:
-            _orders.move_to_end(name)
-            return found[1]
-    ids = array("q", queryset.values_list("pk", flat=True))
-    with _lock:
-        _orders[name] = (version, ids)
-        _orders.move_to_end(name)
-        while len(_orders) > MAX_ORDERS:
-            _orders.popitem(last=False)
-    return ids
+    (`kept`) under ``name``, which must name the queryset's filters and order."""
+    return kept(name, version, lambda: array("q", queryset.values_list("pk", flat=True)))
 
 
-def forget_orders() -> None:
-    """Drop every kept order (tests that write rows outside ingest call it)."""
+def forget_kept() -> None:
+    """Drop every kept value (tests that write rows outside ingest call it)."""
     with _lock:
-        _orders.clear()
+        _kept.clear()
 
 
 class RowsInOrder(Sequence[_M], Generic[_M]):

@@ -14,6 +14,9 @@
 
   var cy = null;
   var currentView = null;
+  // Members of the bundles drawn closed, by bundle id; the bundles opened on this page.
+  var bundledMembers = {};
+  var openBundles = {};
   var currentChanges = null;
   var BIG = 600;
 
@@ -175,6 +178,22 @@
           "edge-distances": "node-position",
         },
       },
+      // Parallel edges drawn as one (bundlesOf): thicker, and how many it holds once zoomed
+      // in (showCounts): at the opening zoom the counts would crowd the gaps, and measuring
+      // their labels would slow the first draw.
+      { selector: "edge.bundle", style: { width: 3 } },
+      {
+        selector: "edge.bundle.counted",
+        style: {
+          label: "data(label)",
+          "font-size": 12,
+          "font-weight": "bold",
+          color: p.text,
+          "text-background-color": p.background,
+          "text-background-opacity": 0.85,
+          "text-background-padding": 1,
+        },
+      },
       // Changes since a sync (or of a what-if): new edges green and thick, removed ones dashed.
       {
         selector: "edge.change-added",
@@ -222,6 +241,8 @@
     (data.highlight || []).forEach(function (id) {
       highlighted[id] = true;
     });
+    var bundles = bundlesOf(data, highlighted);
+    bundledMembers = {};
     var hopNumbers = {};
     (data.paths || []).forEach(function (path) {
       path.hops.forEach(function (hop, index) {
@@ -297,9 +318,73 @@
         if (data.changes && data.changes.since) query.since = data.changes.since;
         extra.panel = data.links.edge + "?" + new URLSearchParams(query).toString();
       }
-      elements.push({ group: "edges", data: Object.assign({}, edge, extra), classes: classes.join(" ") });
+      var element = { group: "edges", data: Object.assign({}, edge, extra), classes: classes.join(" ") };
+      var bundle = edge.bundle && bundles[edge.bundle];
+      if (bundle) bundle.members.push(element);
+      else elements.push(element);
+    });
+    Object.keys(bundles).forEach(function (id) {
+      var bundle = bundles[id];
+      if (bundle.open) return;
+      var classes = ["bundle", bundle.data.kind, bundle.data.outcome];
+      if (bundle.data.route) classes.push("routed");
+      if (data.highlight && data.highlight.length) classes.push("faded");
+      var element = {
+        group: "edges",
+        data: Object.assign({}, bundle.data, { label: "× " + bundle.members.length }),
+        classes: classes.join(" "),
+      };
+      elements.push(element);
+      bundledMembers[id] = bundle.members;
     });
     return elements;
+  }
+
+  function bundlesOf(data, highlighted) {
+    // Parallel edges of a busy view (identities/graph/layout.py) are drawn as one edge until a
+    // tap opens it: its members are kept aside, not added. A bundle holding an edge the view
+    // highlights (a path, a change) is drawn open.
+    var bundles = {};
+    (data.bundles || []).forEach(function (bundle) {
+      bundles[bundle.id] = { data: bundle, members: [], open: false };
+    });
+    data.edges.forEach(function (edge) {
+      var bundle = edge.bundle && bundles[edge.bundle];
+      if (bundle && (highlighted[edge.id] || edge.change || (edge.classes && edge.classes.length))) {
+        bundle.open = true;
+      }
+    });
+    Object.keys(bundles).forEach(function (id) {
+      if (bundles[id].open || openBundles[id]) delete bundles[id];
+    });
+    return bundles;
+  }
+
+  var COUNT_ZOOM = 0.85; // bundle counts (12 px) from about 10 rendered px
+
+  function showCounts() {
+    var on = cy.zoom() >= COUNT_ZOOM;
+    var wrong = cy.edges(".bundle").filter(function (edge) {
+      return edge.hasClass("counted") !== on;
+    });
+    if (wrong.nonempty()) {
+      cy.batch(function () {
+        wrong.toggleClass("counted", on);
+      });
+    }
+  }
+
+  function openBundle(edge) {
+    // The bundle gives way to its members, drawn along the lanes the server spread them on.
+    var members = bundledMembers[edge.id()];
+    if (!members) return;
+    openBundles[edge.id()] = true;
+    delete bundledMembers[edge.id()];
+    cy.batch(function () {
+      edge.remove();
+      cy.add(members);
+    });
+    hideTooltip();
   }
 
   function setNodeParam(id) {
@@ -358,6 +443,15 @@
   }
 
   function edgeTitle(edge) {
+    if (edge.hasClass("bundle")) {
+      var members = bundledMembers[edge.id()] || [];
+      return members
+        .map(function (member) {
+          return member.data.summary;
+        })
+        .concat(["Click to show these " + members.length + " edges apart"])
+        .join("\n");
+    }
     var parts = [edge.data("summary") || ""];
     var conditions = edge.data("requirements") || edge.data("conditions");
     if (conditions && conditions.length) parts.push("Only when: " + conditions.join("; "));
@@ -411,7 +505,8 @@
       };
     });
     instance.on("tap", "edge", function (event) {
-      loadPanel(event.target.data("panel"));
+      if (event.target.hasClass("bundle")) openBundle(event.target);
+      else loadPanel(event.target.data("panel"));
     });
     instance.on("mouseover", "edge", function (event) {
       showTooltip(event, edgeTitle(event.target));
@@ -421,6 +516,7 @@
     });
     instance.on("mouseout", "node, edge", hideTooltip);
     instance.on("viewport", hideTooltip);
+    instance.on("zoom", showCounts);
   }
 
   function markFirstDraw(container, started) {
@@ -443,10 +539,13 @@
     var data = JSON.parse(island.textContent);
     timings.parse = Math.round(performance.now() - started);
     var big = data.nodes.length > BIG || data.edges.length > 2 * BIG;
+    var merging = cy && cy.container() === container && currentView === data.view;
+    // An expansion keeps the bundles opened; a new view starts with all of them closed.
+    if (!merging) openBundles = {};
     var elements = elementsOf(data);
     timings.elements = Math.round(performance.now() - started);
     currentChanges = data.changes || null;
-    if (cy && cy.container() === container && currentView === data.view) {
+    if (merging) {
       merge(data, elements);
     } else {
       if (cy) cy.destroy();
@@ -473,6 +572,7 @@
       });
       timings.add = Math.round(performance.now() - started);
       cy.viewport(openingViewport(data, cy.width(), cy.height()));
+      showCounts();
       timings.viewport = Math.round(performance.now() - started);
       window.iamvizGraphTimings = timings;
       currentView = data.view;
@@ -606,6 +706,7 @@
       });
     });
     cy.viewport(openingViewport(data, cy.width(), cy.height()));
+    showCounts();
     var container = cy.container();
     container.setAttribute("data-ready", "true");
   }

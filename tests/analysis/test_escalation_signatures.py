@@ -200,23 +200,24 @@ def test_scoped_estate_keeps_the_targets_its_statements_name():
             for record in found.records
             if record.method.id == method and source in [a.arn for a in record.sources]
             for target, _ in record.targets
+            if target != source  # a group's record leaves each member out of its targets
         )
 
     devs = [arn("user", f"dev-{'ab'[i % 2]}{i}", ACCOUNT) for i in range(6)]
-    assert targets(arn("user", "ops-1", ACCOUNT), "iam:CreateAccessKey") == sorted(
+    assert targets(arn("user", "ops-1", ACCOUNT), "IAM-CreateAccessKey") == sorted(
         [*devs, *(arn("user", f"ops-{i}", ACCOUNT) for i in range(6) if i != 1),
          arn("user", "bounded", ACCOUNT), arn("user", "starter", ACCOUNT)]
     )  # fmt: skip
     # The boundary leaves bounded only the dev-a* users' keys.
-    assert targets(arn("user", "bounded", ACCOUNT), "iam:CreateAccessKey") == [
+    assert targets(arn("user", "bounded", ACCOUNT), "IAM-CreateAccessKey") == [
         d for d in devs if "/dev-a" in d
     ]
     # The Deny keeps app-admin out; the Allow names the app-* roles only.
-    assert targets(arn("role", "app-0", ACCOUNT), "iam:UpdateAssumeRolePolicy") == [
+    assert targets(arn("role", "app-0", ACCOUNT), "IAM-UpdatingAssumeRolePolicy") == [
         arn("role", f"app-{i}", ACCOUNT) for i in range(1, 4)
     ]
     # The variable names the user itself: no other user is a target.
-    assert targets(arn("user", "dev-a0", ACCOUNT), "iam:CreateAccessKey") == []
+    assert targets(arn("user", "dev-a0", ACCOUNT), "IAM-CreateAccessKey") == []
 
 
 def test_allows_every_holds_only_for_a_statement_covering_every_resource():

@@ -3,7 +3,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 
+from identities.models import Account
 from tests.factories import (
     AccountFactory,
     IamGroupFactory,
@@ -53,9 +55,27 @@ def test_dashboard_query_count_is_constant(logged_in_client, django_assert_num_q
         run = SyncRunFactory()
         AccountFactory(last_sync_run=run)
 
-    # session, user, accounts, 5 totals, runs and their child runs (one prefetch); risk: latest
-    # diff, administrators, paths, trend, open findings, last sync
-    with django_assert_num_queries(16):
+    # session, user, accounts, estate version and per-account counts (twice: no run started,
+    # nothing kept), runs and their child runs (one prefetch); risk: latest diff,
+    # administrators, paths, trend, open findings, last sync
+    with django_assert_num_queries(15):
         response = logged_in_client.get("/")
 
     assert len(response.context["accounts"]) == count
+
+
+def test_dashboard_counts_are_kept_until_a_run_applies(logged_in_client, django_assert_num_queries):
+    account = AccountFactory(last_sync_run=SyncRunFactory(started_at=timezone.now()))
+    IamUserFactory(account=account)
+    first = logged_in_client.get("/").context["totals"]["users"]
+    IamUserFactory(account=account)  # not through ingest: the kept counts stand
+    with django_assert_num_queries(13):  # the counts are not read again
+        kept = logged_in_client.get("/").context["totals"]["users"]
+    Account.objects.filter(pk=account.pk).update(
+        last_sync_run=SyncRunFactory(started_at=timezone.now())
+    )
+
+    response = logged_in_client.get("/")
+
+    assert (first, kept, response.context["totals"]["users"]) == (1, 1, 2)
+    assert response.context["accounts"][0].user_count == 2

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         "JSON: an array of objects with principal, kind, account, conditional, conditions "
         "(sorted condition keys, empty when unconditional) and granted_by (statement "
         "references). A resource that names an account is asked about for that account's "
-        "principals only."
+        "principals only; sts:AssumeRole on a role of the estate is answered from its stored "
+        "access edges (trust policy included, principals of every account)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

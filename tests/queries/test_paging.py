@@ -1,0 +1,130 @@
+"""Values kept per version of the data they read, and pages of a list read by primary key."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from identities.models import Account, IamUser
+from identities.queries.paging import (
+    MAX_KEPT,
+    RowsInOrder,
+    estate_version,
+    forget_kept,
+    kept,
+    ordered_ids,
+)
+from tests.factories import AccountFactory, IamUserFactory, SyncRunFactory
+
+
+@pytest.fixture(autouse=True)
+def _nothing_kept() -> None:
+    forget_kept()
+
+
+def _counter() -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    return calls, compute
+
+
+def test_kept_computes_once_per_version():
+    calls, compute = _counter()
+
+    values = [kept("n", "v1", compute), kept("n", "v1", compute), kept("n", "v2", compute)]
+
+    assert values == [1, 1, 2]
+    assert len(calls) == 2
+
+
+def test_kept_without_a_version_computes_every_time():
+    calls, compute = _counter()
+
+    values = [kept("n", None, compute), kept("n", None, compute)]
+
+    assert values == [1, 2]
+
+
+def test_kept_forgets_the_least_recently_used_name_past_its_bound():
+    calls, compute = _counter()
+    kept("first", "v", compute)
+    for number in range(MAX_KEPT):
+        kept(f"other-{number}", "v", lambda: 0)
+
+    again = kept("first", "v", compute)
+
+    assert (again, len(calls)) == (2, 2)
+
+
+def _users(names: list[str]) -> list[IamUser]:
+    account = AccountFactory()
+    for name in names:
+        IamUserFactory(account=account, name=name)
+    return list(IamUser.objects.filter(name__in=names).order_by("name"))
+
+
+@pytest.mark.django_db
+def test_rows_in_order_pages_follow_the_ids_not_the_queryset():
+    users = _users(["a", "b", "c", "d"])
+    ids = [users[2].pk, users[0].pk, users[3].pk, users[1].pk]
+
+    rows = RowsInOrder(ids, IamUser.objects.order_by("name"))
+
+    assert (len(rows), [u.name for u in rows[1:3]], rows[-1].name) == (4, ["a", "d"], "b")
+    assert [u.name for u in rows] == ["c", "a", "d", "b"]
+
+
+@pytest.mark.django_db
+def test_rows_in_order_leaves_out_a_row_deleted_since(django_assert_num_queries):
+    users = _users(["a", "b", "c"])
+    rows = RowsInOrder([u.pk for u in users], IamUser.objects.all())
+    users[1].delete()
+
+    with django_assert_num_queries(1):
+        page = rows[0:3]
+
+    assert [u.name for u in page] == ["a", "c"]
+
+
+@pytest.mark.django_db
+def test_ordered_ids_are_read_again_for_a_new_version(django_assert_num_queries):
+    users = _users(["b", "a"])
+    queryset = IamUser.objects.order_by("name")
+    first = list(ordered_ids("users", "v1", queryset))
+    IamUserFactory(account=users[0].account, name="0")
+
+    with django_assert_num_queries(0):
+        kept_ids = list(ordered_ids("users", "v1", queryset))
+    new_ids = list(ordered_ids("users", "v2", queryset))
+
+    assert first == kept_ids == [users[0].pk, users[1].pk]
+    assert new_ids == [*IamUser.objects.filter(name="0").values_list("pk", flat=True), *first]
+
+
+@pytest.mark.django_db
+def test_estate_version_changes_when_a_run_applies_to_an_account():
+    account = AccountFactory()
+    before = estate_version()
+    first = SyncRunFactory(started_at=timezone.now())
+    Account.objects.filter(pk=account.pk).update(last_sync_run=first)
+    applied = estate_version()
+    second = SyncRunFactory(started_at=timezone.now())
+    Account.objects.filter(pk=account.pk).update(last_sync_run=second)
+
+    assert before is None
+    assert applied == (1, first.pk, first.started_at)
+    assert estate_version() == (1, second.pk, second.started_at)
+
+
+@pytest.mark.django_db
+def test_estate_version_counts_accounts():
+    run = SyncRunFactory(started_at=timezone.now())
+    AccountFactory(last_sync_run=run)
+    one = estate_version()
+    AccountFactory()
+
+    assert (one, estate_version()) == ((1, run.pk, run.started_at), (2, run.pk, run.started_at))
