@@ -167,6 +167,10 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
             {**HTMX, "HTTP_HX_TARGET": f"rows-account-{account}"},
         ),
         "who can, CSV": (r("who-can") + "?" + urlencode({**who_can, "format": "csv"}), {}),
+        "who can, one role": (
+            r("who-can") + "?" + urlencode({"action": "iam:PassRole", "resource": role.arn}),
+            {},
+        ),
         "sensitive roles": (r("sensitive-targets"), {}),
         "choke points": (r("choke-points"), {}),
         "changes": (r("changes"), {}),

@@ -290,43 +290,33 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
 
 
 def exact_cut(choke: ChokeGraph, killed: Collection[tuple[str, str]]) -> set[str]:
-    """The principals that lose every path to a target when the hops ``killed`` go. What the
-    dominators tell is part of it; this also finds principals with routes in parallel that the
-    same item cuts together.
-
-    Only what can reach a killed hop's start may lose its path; within that, a node keeps one
-    when a hop that stays leads from it to a node that keeps one (walked on the reversed graph
-    from the nodes outside, which all keep theirs)."""
-    number, out, into = choke.number, choke.out, choke.into
+    """The principals that lose every path to a target when the hops ``killed`` go: those the
+    walk from the targets no longer finds. What the dominators tell is part of it; this also
+    finds principals with routes in parallel that the same item cuts together."""
+    number, out = choke.number, choke.out
     skip: dict[int, set[int]] = defaultdict(set)  # reversed: from a hop's end to its hop node
-    affected: set[int] = set()
     for start, end in killed:
         hop_node, after = number.get(start), number.get(end)
         if hop_node is not None and after is not None:
             skip[after].add(hop_node)
-            affected.add(hop_node)
-    stack = list(affected)
-    while stack:
-        for after in out[stack.pop()]:
-            if after not in affected:
-                affected.add(after)
-                stack.append(after)
-    kept: set[int] = set()
-    for at in affected:
-        for before in into[at]:
-            if before not in affected and at not in skip.get(before, ()):
-                kept.add(at)
-                stack.append(at)
-                break
+    if not skip:
+        return set()
+    if len(killed) == 1:
+        # One hop: its hop node goes on by another hop unless it has no other, so it cuts
+        # what it dominates.
+        (hop,) = killed
+        return set(choke.dominated.get(hop, ()))
+    seen = bytearray(len(out))
+    seen[0] = 1
+    stack = [0]
     while stack:
         at = stack.pop()
-        skipped = skip.get(at, ())
+        skipped = skip.get(at)
         for after in out[at]:
-            if after in affected and after not in kept and after not in skipped:
-                kept.add(after)
+            if not seen[after] and not (skipped and after in skipped):
+                seen[after] = 1
                 stack.append(after)
-    labels, principals = choke.labels, choke.principals
-    return {labels[at] for at in affected - kept if labels[at] in principals}
+    return {label for label in choke.principals if not seen[number[label]]}
 
 
 def immediate_dominators(out: list[list[int]], into: list[list[int]]) -> list[int]:

@@ -367,6 +367,10 @@ class _Evaluator:
         self._trust: dict[tuple[object, ...], Decision] = {}
         self._refs: dict[int, list[str]] = {}
         self._kept: list[Decision] = []  # keeps the decisions whose id() keys _refs alive
+        self._signatures: dict[tuple[object, ...], dict[str, tuple[object, ...]]] = {}
+        self._scopes: dict[tuple[frozenset[str], tuple[str, ...]], dict[str, bool]] = {}
+        self._any_shared: dict[tuple[object, ...], Decision | None] = {}
+        self._matches: dict[tuple[int, str], bool] = {}
         self.trust_calls = 0
 
     def may(self, group: _AdminGroup, method: Method) -> bool:
@@ -452,31 +456,73 @@ class _Evaluator:
         `answer` must be: it holds what `answer`'s cached decisions are keyed by (whether an
         Allow covers the resource, which Resource patterns of the statements involved match
         it). Most methods' statements cover every resource: then it is the same for all."""
-        parts: list[tuple[str, bool, tuple[str, ...]]] = []
+        parts: list[tuple[bool, tuple[str, ...], tuple[str, ...] | None]] = []
         for permission in method.permissions:
             if permission.on == "any":
                 continue
             if permission.on == "trust":
                 patterns = self.checker._patterns(group, actor, "sts:AssumeRole")
-                parts.append((permission.action, True, patterns))
+                parts.append((True, patterns, ()))
                 continue
             action = permission.action
             every = self.checker.allows_every(group, action)
-            parts.append((action, every, self.checker._patterns(group, actor, action)))
-        if all(every and not patterns for _, every, patterns in parts):
+            # The Resource patterns `allows` matches (None: it fills in policy variables).
+            allowed: tuple[str, ...] | None = ()
+            if not every:
+                allowed = tuple(
+                    p
+                    for s in self.checker._allowing_statements(group, action)
+                    for p in s.resources or ()
+                )
+                if any("${" in p for p in allowed):
+                    allowed = None
+            parts.append((every, self.checker._patterns(group, actor, action), allowed))
+        if all(every and not patterns for every, patterns, _ in parts):
             return _same_for_all
-        allows = self.checker.allows
+        if any(allowed is None for _, _, allowed in parts):
+            actions = [p.action for p in method.permissions if p.on != "any"]
+            allows = self.checker.allows
+
+            def of_actor(resource: str) -> tuple[object, ...]:
+                return tuple(
+                    (
+                        every or allows(group, action, resource, actor),
+                        tuple(match_resource(p, resource) for p in patterns),
+                    )
+                    for action, (every, patterns, _) in zip(actions, parts, strict=True)
+                )
+
+            return of_actor
+        # Without policy variables the signature depends on the patterns alone: principals of
+        # other groups with the same patterns share it (the same targets, asked many times).
+        known = self._signatures.setdefault(tuple(parts), {})
 
         def of(resource: str) -> tuple[object, ...]:
-            return tuple(
-                (
-                    every or allows(group, action, resource, actor),
-                    tuple(match_resource(p, resource) for p in patterns),
+            found = known.get(resource)
+            if found is None:
+                found = known[resource] = tuple(
+                    (
+                        every or any(match_resource(p, resource) for p in allowed or ()),
+                        tuple(match_resource(p, resource) for p in patterns),
+                    )
+                    for every, patterns, allowed in parts
                 )
-                for action, every, patterns in parts
-            )
+            return found
 
         return of
+
+    def in_scope(self, scope: tuple[frozenset[str], tuple[str, ...]]) -> Callable[[str], bool]:
+        """`_in_scope` of ``scope``, remembered per resource for every principal whose scope
+        is the same."""
+        known = self._scopes.setdefault(scope, {})
+
+        def check(resource: str) -> bool:
+            found = known.get(resource)
+            if found is None:
+                found = known[resource] = _in_scope(scope, resource)
+            return found
+
+        return check
 
     def _grants(self, decision: Decision) -> list[str]:
         found = self._refs.get(id(decision))
@@ -503,9 +549,25 @@ class _Evaluator:
             if not self.checker.allows(group, action, resource, actor):
                 return None
             return self.checker.decide(group, actor, action, resource, values)
-        memo = (id(group), id(actor) if self.checker.specific(group, (action,)) else None, action)
+        specific = self.checker.specific(group, (action,))
+        memo = (id(group), id(actor) if specific else None, action)
         if memo in self._any:
             return self._any[memo]
+        # Groups of one account and kind whose statements about the action are the same (the
+        # same managed policies, other policies that do not mention it) decide it alike.
+        shared: tuple[object, ...] | None = None
+        if not specific:
+            shared = (
+                actor.account.account_id,
+                actor.kind,
+                action,
+                self._about(group, action),
+                id(group.boundary),
+                tuple(sorted(values.items())),
+            )
+            if shared in self._any_shared:
+                self._any[memo] = self._any_shared[shared]
+                return self._any[memo]
         best: Decision | None = None
         for candidate in _some_resources(group.identity, action):
             decision = self.checker.decide(group, actor, action, candidate, values)
@@ -515,7 +577,22 @@ class _Evaluator:
             if decision.possible and best is None:
                 best = decision
         self._any[memo] = best
+        if shared is not None:
+            self._any_shared[shared] = best
         return best
+
+    def _about(self, group: _AdminGroup, action: str) -> tuple[int, ...]:
+        """The ids of the group's statements that match ``action`` (Allow or Deny)."""
+        found = []
+        matches = self._matches
+        for statement in group.identity:
+            key = (id(statement), action)
+            hit = matches.get(key)
+            if hit is None:
+                hit = matches[key] = statement_matches_action(statement, action)
+            if hit:
+                found.append(id(statement))
+        return tuple(found)
 
     def _through_trust(self, group: _AdminGroup, actor: Actor, role_arn: str) -> Decision:
         """sts:AssumeRole once the role's trust policy names ``actor`` (same account): the
@@ -643,13 +720,14 @@ def compute_escalations(
                     continue
                 buckets: dict[Bucket, list[tuple[str, Actor | None]]] = {}
                 scope = evaluator.scope(checked, actor, method)
+                in_scope = None if scope is None else evaluator.in_scope(scope)
                 signature = evaluator.signature(checked, actor, method)
                 # Targets of one signature share their answer: it is asked for the first only.
                 bucket_of: dict[tuple[object, ...], list[tuple[str, Actor | None]] | None] = {}
                 for resource, target, target_arn in _method_targets(method, actor, found):
                     if not whole and target is actor:
                         continue
-                    if scope is not None and not _in_scope(scope, resource):
+                    if in_scope is not None and not in_scope(resource):
                         continue
                     sig = signature(resource)
                     if sig in bucket_of:

@@ -271,6 +271,19 @@ def _org_type(policy_id: str) -> str:
 # -- applying a proposal to an estate in memory --------------------------------------------------
 
 
+def _docs_of(estate: Estate, ref: PolicyRef) -> Iterable[Doc]:
+    """The documents of the estate ``ref`` may name: an inline policy's owner's (a group's
+    are in its members' too, as the same objects), an SCP's or RCP's accounts', or all."""
+    if ref.kind == INLINE:
+        owner = estate.by_arn.get(ref.arn)
+        group = next((g for g in estate.groups if g.arn == ref.arn), None)
+        if owner is not None:
+            return owner.docs
+        if group is not None:
+            return group.docs
+    return _docs_everywhere(estate, org=ref.kind == ORG)
+
+
 def _docs_everywhere(estate: Estate, *, org: bool = False) -> Iterable[Doc]:
     """Every document of the estate (``org``: only the SCPs and RCPs)."""
     for actor in () if org else estate.actors:
@@ -296,14 +309,17 @@ def _swap(estate: Estate, replaced: dict[int, Doc]) -> None:
 
     # SCPs and RCPs are only in the accounts' levels.
     principals = not all(doc.key.startswith("org:") for doc in replaced.values())
+    ids = replaced.keys()
     for actor in estate.actors if principals else ():
-        actor.docs = [new(doc) for doc in actor.docs]
+        if not ids.isdisjoint(map(id, actor.docs)):
+            actor.docs = [new(doc) for doc in actor.docs]
         if actor.boundary is not None:
             actor.boundary = new(actor.boundary)
         if actor.trust is not None:
             actor.trust = new(actor.trust)
     for group in estate.groups if principals else ():
-        group.docs = [new(doc) for doc in group.docs]
+        if not ids.isdisjoint(map(id, group.docs)):
+            group.docs = [new(doc) for doc in group.docs]
     for account in estate.accounts.values():
         account.scp_levels = tuple(tuple(new(d) for d in lvl) for lvl in account.scp_levels)
         account.rcp_levels = tuple(tuple(new(d) for d in lvl) for lvl in account.rcp_levels)
@@ -323,11 +339,7 @@ def apply_proposal(estate: Estate, proposal: Proposal) -> None:
             old = role.trust
             role.trust = make_doc(old.key, document, old.policy.source)
             continue
-        olds = {
-            id(doc): doc
-            for doc in _docs_everywhere(estate, org=ref.kind == ORG)
-            if _names(doc, ref)
-        }
+        olds = {id(doc): doc for doc in _docs_of(estate, ref) if _names(doc, ref)}
         if ref.kind == MANAGED:
             # `load_estate` shares one Doc between the accounts holding an equal document, and
             # a boundary per account that has the policy.

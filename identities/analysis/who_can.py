@@ -20,6 +20,7 @@ from datetime import datetime
 from identities.analysis.admins import _AdminGroup, _Checker, identity_grants
 from identities.analysis.estate import Actor, Estate, load_estate
 from identities.analysis.subjects import display_keys
+from identities.models import IamRole, IamUser
 from identities.policy import Effect
 
 
@@ -64,12 +65,22 @@ def resource_account(resource: str) -> str | None:
     return parts[4]
 
 
+def account_principals(account_id: str) -> set[str]:
+    """The ARNs of the users and roles of one account."""
+    users = IamUser.objects.filter(account__account_id=account_id).values_list("arn", flat=True)
+    roles = IamRole.objects.filter(account__account_id=account_id).values_list("arn", flat=True)
+    return set(users) | set(roles)
+
+
 def who_can(
     action: str, resource: str, *, now: datetime, estate: Estate | None = None
 ) -> list[Allowed]:
-    """Every user and role allowed ``action`` on ``resource``, sorted by ARN."""
-    estate = estate or load_estate()
+    """Every user and role allowed ``action`` on ``resource``, sorted by ARN. Without
+    ``estate``, the estate is loaded: for a resource that names an account, only that
+    account's principals (with their groups and policies), the only ones asked about."""
     account = resource_account(resource)
+    if estate is None:
+        estate = load_estate(only=account_principals(account) if account else None)
     checker = _Checker(estate)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     values: dict[str, tuple[str, ...]] = {

@@ -90,28 +90,23 @@ def _load_identity_edges(
     inline_pks = list(inline_pks)
     owned = {kind: drawn for kind, drawn in owners.items() if drawn}
 
-    if scope.keeps_kind("member"):
-        seen: set[int] = set()
-        if users := owned.get("user"):
-            for pk, user_pk, group_pk, group, group_account in (
-                models.GroupMembership.objects.filter(user_id__in=list(users))
-                .values_list("pk", "user_id", "group_id", "group__name", "group__account__account_id")
-            ):  # fmt: skip
-                seen.add(pk)
-                target = _add_principal(builder, "group", group_pk, group, group_account)
-                builder.edge(users[user_pk], target, "member")
-        if groups := owned.get("group"):
-            members = models.GroupMembership.objects.filter(group_id__in=list(groups)).values_list(
-                "pk", "user_id", "user__name", "user__account__account_id", "user__arn", "group_id"
-            )
-            for pk, user_pk, user, user_account, user_arn, group_pk in members:
-                if pk not in seen:
-                    source = _add_principal(builder, "user", user_pk, user, user_account, user_arn)
-                    builder.edge(source, groups[group_pk], "member")
-
     owner_q = Q(pk__in=[])
     for kind, drawn in owned.items():
         owner_q |= Q(**{f"{kind}_id__in": list(drawn)})
+
+    member_q = Q(pk__in=[])
+    for kind in ("user", "group"):
+        if kind in owned:
+            member_q |= Q(**{f"{kind}_id__in": list(owned[kind])})
+    if scope.keeps_kind("member") and ("user" in owned or "group" in owned):
+        rows = models.GroupMembership.objects.filter(member_q).values_list(
+            "user_id", "user__name", "user__account__account_id", "user__arn",
+            "group_id", "group__name", "group__account__account_id",
+        )  # fmt: skip
+        for user_pk, user, user_account, user_arn, group_pk, group, group_account in rows:
+            source = _add_principal(builder, "user", user_pk, user, user_account, user_arn)
+            target = _add_principal(builder, "group", group_pk, group, group_account)
+            builder.edge(source, target, "member")
 
     def owner_of(owner_pks: Sequence[int | None]) -> tuple[str, str]:
         """The kind and node id of the drawn owner of a row (user, group, role pks)."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from identities.analysis.explain import Explanation, explain_access
 from identities.analysis.membership import group_edge_holds
@@ -562,24 +562,96 @@ def iter_direct_edges(account_id: str | None = None) -> Iterator[DirectAccess]:
 
     ``account_id`` keeps the edges whose target role is in that account.
     """
+    rows = _edges_into(account_id)
+    members = AccessGroupMember.objects.all()
+    yield from _expanded_edges(
+        rows.exclude(source_kind=_GROUP), rows.filter(source_kind=_GROUP), members
+    )
+
+
+def direct_edge_sources(account_id: str | None = None) -> list[tuple[str, int]]:
+    """Every source of `iter_direct_edges` (same ``account_id``) with its number of rows, by
+    source, counted in the database: an access group's edge counts once per member, less the
+    members whose own edge (of any outcome) to the same role replaces it."""
+    rows = _edges_into(account_id)
+    own = rows.exclude(source_kind=_GROUP)
+    held = rows.filter(source_kind=_GROUP, outcome__in=POSSIBLE)
+    counts: dict[str, int] = defaultdict(int)
+    possible = own.filter(outcome__in=POSSIBLE).values("source").annotate(n=Count("id"))
+    for source, n in possible.values_list("source", "n"):
+        counts[source] += n
+    by_group = dict(
+        held.values("source_group_id").annotate(n=Count("id")).values_list("source_group_id", "n")
+    )
+    members = AccessGroupMember.objects.filter(group_id__in=list(by_group))
+    for group_id, arn in members.values_list("group_id", "arn").iterator(chunk_size=10_000):
+        counts[arn] += by_group[group_id]
+    replaced = own.filter(
+        Exists(
+            held.filter(
+                target_id=OuterRef("target_id"), source_group__members__arn=OuterRef("source")
+            )
+        )
+    )
+    for source, n in replaced.values("source").annotate(n=Count("id")).values_list("source", "n"):
+        counts[source] -= n
+    return sorted((source, n) for source, n in counts.items() if n > 0)
+
+
+def direct_edges_of(sources: Collection[str], account_id: str | None = None) -> list[DirectAccess]:
+    """The rows of `iter_direct_edges` (same ``account_id``) whose source is one of
+    ``sources``, in the same order: what a page of `direct_edge_sources` shows."""
+    wanted = set(sources)
+    rows = _edges_into(account_id)
+    users = IamUser.objects.filter(arn__in=wanted).values("pk")
+    roles = IamRole.objects.filter(arn__in=wanted).values("pk")
+    # A user's or role's own edges are found by its key (indexed), the others by name.
+    others = wanted - set(IamUser.objects.filter(arn__in=wanted).values_list("arn", flat=True))
+    others -= set(IamRole.objects.filter(arn__in=wanted).values_list("arn", flat=True))
+    mine = Q(source_user__in=users) | Q(source_role__in=roles)
+    if others:
+        mine |= Q(source__in=others)
+    members = AccessGroupMember.objects.filter(arn__in=wanted)
+    return _expanded_edges(
+        rows.exclude(source_kind=_GROUP).filter(mine),
+        rows.filter(source_kind=_GROUP, source_group__in=members.values("group_id")),
+        members,
+        keep=wanted.__contains__,
+    )
+
+
+def _edges_into(account_id: str | None) -> QuerySet[AccessEdge]:
     rows = AccessEdge.objects.all()
     if account_id is not None:
         rows = rows.filter(target__account__account_id=account_id)
+    return rows
+
+
+def _expanded_edges(
+    own_rows: QuerySet[AccessEdge],
+    group_rows: QuerySet[AccessEdge],
+    members: QuerySet[AccessGroupMember],
+    keep: Callable[[str], bool] = lambda source: True,
+) -> list[DirectAccess]:
+    """The possible edges of ``own_rows`` (no access group's) whose source ``keep`` keeps, and
+    those of ``group_rows`` once per member (of ``members``) for whom they hold, sorted by
+    (source, target); rows and members read in key order, so that edges of equal source and
+    target come in the same order whichever sources are read."""
     own: set[tuple[str, int]] = set()
     groups: dict[str, list[dict]] = defaultdict(list)
     found: list[DirectAccess] = []
-    for row in rows.values(*_FIELDS):
-        if row["source_kind"] == _GROUP:
-            if row["outcome"] in POSSIBLE:
-                groups[row["source_group__key"]].append(row)
+    for row in own_rows.order_by("id").values(*_FIELDS):
+        if not keep(row["source"]):
             continue
         own.add((row["source"], row["target_id"]))
         if row["outcome"] in POSSIBLE:
             found.append(_direct(row))
-    members = AccessGroupMember.objects.values_list("group__key", "arn", "user_id")
-    found.extend(_expand(groups, members, own))
+    for row in group_rows.filter(outcome__in=POSSIBLE).order_by("id").values(*_FIELDS):
+        groups[row["source_group__key"]].append(row)
+    listed = members.order_by("id").values_list("group__key", "arn", "user_id")
+    found.extend(_expand(groups, listed, own))
     found.sort(key=lambda access: (access.source, access.target))
-    yield from found
+    return found
 
 
 def is_edge_source(source: str) -> bool:

@@ -545,19 +545,23 @@ def verified_ranking(
 PAGE_LIMIT = VERIFIED  # the changes the Choke points page shows
 
 
-def page_report(target: str = ADMIN) -> ChokeReport:
-    """The first `PAGE_LIMIT` choke points to ``target``, computed once per analysis run for
-    every process (`shared_cache.shared_for_run`), and stored when the analysis finishes
-    (`warm_choke_points`), so that no request computes them. Without a sensitive role, those to
-    both are those to administrators."""
+def stored_report(target: str = ADMIN) -> ChokeReport:
+    """Every choke point to ``target``, computed once per analysis run for every process
+    (`shared_cache.shared_for_run`) and stored when the analysis finishes
+    (`warm_choke_points`), so that neither a page nor the command computes them. Without a
+    sensitive role, those to both are those to administrators."""
     if target == ALL and not sensitive_roles().exists():
-        return replace(page_report(ADMIN), target=ALL)
-    return shared_for_run(
-        f"choke-points:{target}:{PAGE_LIMIT}", lambda: choke_points(target, limit=PAGE_LIMIT)
-    )
+        return replace(stored_report(ADMIN), target=ALL)
+    return shared_for_run(f"choke-points:{target}", lambda: choke_points(target))
+
+
+def page_report(target: str = ADMIN) -> ChokeReport:
+    """The first `PAGE_LIMIT` choke points to ``target`` (`stored_report`)."""
+    report = stored_report(target)
+    return replace(report, points=report.points[:PAGE_LIMIT])
 
 
 @warmer("choke-points")
 def warm_choke_points() -> dict[str, float]:
-    """Store the page's choke points of the current run for every target; seconds each."""
-    return {target: page_report(target).seconds for target in TARGET_CHOICES}
+    """Store the choke points of the current run for every target; seconds each."""
+    return {target: stored_report(target).seconds for target in TARGET_CHOICES}

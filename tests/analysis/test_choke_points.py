@@ -27,7 +27,7 @@ from identities.analysis.choke_points import (
 )
 from identities.analysis.what_if import WhatIfError, proposal_from, what_if
 from identities.ingest.imports import import_bundle
-from identities.queries.choke_points import choke_points
+from identities.queries.choke_points import choke_points, target_arns
 from tests.bundles import arn, estate_bundle, iam_role, iam_user, managed_policy, trusting
 
 HOME = "111111111111"
@@ -458,3 +458,172 @@ def test_a_detach_ranks_where_each_route_needs_another_statement_of_the_policy()
     ]
     assert ranked[2].as_dict()["what_if"] == ["--detach", ASSUME_AB, OPS]
     assert _reach_removed(answer) == [U9]
+
+
+# -- counts that equal the what-if ----------------------------------------------------------------
+
+OTHER = "222222222222"
+ASSUME_ANY = arn(HOME, "policy", "assume-any")
+ASSUME_A_MFA = arn(HOME, "policy", "assume-a-mfa")
+
+
+def _admin_role(account: str, name: str, trust: list[dict]) -> dict:
+    role = iam_role(account, name, trust)
+    role["RolePolicyList"] = [{"PolicyName": "everything", "PolicyDocument": EVERYTHING}]
+    return role
+
+
+def _cut_of(item: ChokeItem) -> list[str]:
+    """The principals what_if says lose their path to an administrator without ``item``."""
+    argv = item.what_if
+    return _reach_removed(what_if(proposal_from([(argv[0][2:], argv[1:])])))
+
+
+def _full_cuts() -> dict[ChokeItem, list[str]]:
+    """Every statement's cut on its own, as the covering set starts from (before any pick)."""
+    from identities.queries.access import reach_graph
+    from identities.queries.choke_points import hop_evidence, verified_ranking
+
+    graph = reach_graph()
+    assert graph is not None
+    choke = build_choke_graph(graph.graph, target_arns("admin"))
+    evidence = hop_evidence(choke, graph.graph, graph.needs)
+    cuts = statement_cuts(choke, evidence)
+    verified_ranking(choke, evidence, cuts, graph)
+    return {item: sorted(cut.principals) for item, cut in cuts.items()}
+
+
+@pytest.mark.django_db
+def test_a_statement_beside_a_conditional_one_granting_the_same_hop_cuts_nothing():
+    # u1 may assume a by assume-a (no condition) and by assume-a-mfa (with MFA): the edge cites
+    # assume-a alone (the engine keeps the winning, unconditional grant), but without it u1
+    # keeps a path under MFA.
+    from identities.models import AccessEdge
+
+    import_bundle(mfa_estate(), label="mfa.json")
+    analyse_estate()
+    u1_edge = AccessEdge.objects.get(source=U1, target__arn=ROLE_A)
+
+    cuts = _full_cuts()
+
+    assert u1_edge.granted_by == [
+        f"statement (Statement[0]) of trust policy a ({ROLE_A})",
+        f"statement (Statement[0]) of customer-managed policy assume-a ({ASSUME_A})",
+    ]
+    assert cuts[statement(ASSUME_A, 0, IDENTITY)] == sorted([U2, U3])
+    assert _cut_of(statement(ASSUME_A, 0, IDENTITY)) == sorted([U2, U3])
+
+
+@pytest.mark.django_db
+def test_an_identity_statement_is_not_needed_where_the_trust_names_the_principal():
+    # The admin role trusts u1 by ARN (granting without an identity Allow) and the account
+    # (with one): u1's identity statement is cited, but the trust naming u1 holds alone.
+    accounts = small_estate()
+    accounts[HOME]["roles"].append(
+        _admin_role(
+            HOME,
+            "direct",
+            [
+                *trusting({"AWS": U1}),
+                *trusting({"AWS": f"arn:aws:iam::{HOME}:root"}),
+            ],
+        )
+    )
+    direct = arn(HOME, "role", "direct")
+    accounts[HOME]["policies"].append(managed_policy(HOME, "assume-any", _assume("*")))
+    accounts[HOME]["users"][0]["AttachedManagedPolicies"] = [
+        {"PolicyName": "assume-any", "PolicyArn": ASSUME_ANY}
+    ]
+    import_bundle(estate_bundle(accounts), label="direct.json")
+    analyse_estate()
+
+    cuts = _full_cuts()
+
+    assert statement(ASSUME_ANY, 0, IDENTITY) not in cuts
+    assert _cut_of(statement(ASSUME_ANY, 0, IDENTITY)) == []
+    assert _cut_of(statement(direct, 0, TRUST)) == []
+
+
+@pytest.mark.django_db
+def test_a_statement_cutting_routes_in_parallel_counts_every_principal_it_cuts():
+    # u9 may assume every role by assume-any: a (trusting the account: through u9's access
+    # group) and b of another account (trusting u9 by ARN: an edge of its own). Both are
+    # administrators: no one hop node dominates u9, but assume-any's statement grants both
+    # hops, and without it u9 reaches neither.
+    u9 = arn(HOME, "user", "u9")
+    b_other = arn(OTHER, "role", "b")
+    accounts = {
+        HOME: {
+            "users": [iam_user(HOME, "u9", attached=[ASSUME_ANY])],
+            "roles": [_admin_role(HOME, "a", trusting({"AWS": f"arn:aws:iam::{HOME}:root"}))],
+            "policies": [managed_policy(HOME, "assume-any", _assume("*"))],
+        },
+        OTHER: {"users": [], "roles": [_admin_role(OTHER, "b", trusting({"AWS": u9}))]},
+    }
+    import_bundle(estate_bundle(accounts), label="parallel.json")
+    analyse_estate()
+    item = statement(ASSUME_ANY, 0, IDENTITY)
+
+    report = choke_points("admin")
+
+    assert [(p.item, p.principals) for p in report.points] == [(item, [u9])]
+    assert _cut_of(item) == [u9]
+    assert b_other in target_arns("admin")
+
+
+@pytest.mark.django_db
+def test_top_choke_points_of_a_generated_estate_cut_what_the_what_if_removes():
+    from identities.sample.generate import generate_bundle
+
+    import_bundle(generate_bundle(accounts=4, users=80, roles=120, seed=3), label="gen.json")
+    analyse_estate()
+    cuts = _full_cuts()
+    top = choke_points("admin", limit=6).points
+
+    found = [(p.item.label, cuts[p.item], _cut_of(p.item)) for p in top]
+
+    assert [(label, len(counted)) for label, counted, _ in found][:1] == [
+        ("identity statement [0] of arn:aws:iam::aws:policy/PowerUserAccess", 193)
+    ]
+    assert [(label, counted) for label, counted, _ in found] == [
+        (label, removed) for label, _, removed in found
+    ]
+    assert top[0].principals == cuts[top[0].item]
+
+
+def mfa_estate() -> dict:
+    """The small estate, u1 also holding assume-a-mfa: a second, conditional grant of a."""
+    accounts = small_estate()
+    with_mfa = _assume(ROLE_A)
+    with_mfa["Statement"][0]["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    accounts[HOME]["policies"].append(managed_policy(HOME, "assume-a-mfa", with_mfa))
+    accounts[HOME]["users"][0]["AttachedManagedPolicies"].append(
+        {"PolicyName": "assume-a-mfa", "PolicyArn": ASSUME_A_MFA}
+    )
+    return estate_bundle(accounts)
+
+
+@pytest.mark.django_db
+def test_an_analysis_stored_before_needs_were_kept_is_read_as_before_and_reanalysed_alike():
+    # A graph stored without the needs (as the code before them wrote it) ranks by the
+    # statements alone in their layer (u1 counted for assume-a); analysing the unchanged
+    # estate again records no change and stores the needs.
+    from identities.analysis.reach import ReachGraph
+    from identities.models import AccessChange, AnalysisRun
+
+    import_bundle(mfa_estate(), label="old.json")
+    analyse_estate()
+    run = AnalysisRun.objects.latest("pk")
+    stored = ReachGraph.from_bytes(bytes(run.graph))
+    AnalysisRun.objects.filter(pk=run.pk).update(graph=ReachGraph(stored.graph).to_bytes())
+    old = {p.item: p.principals for p in choke_points("admin").points}
+
+    analyse_estate()
+    new = {p.item: p.principals for p in choke_points("admin").points}
+
+    assert list(stored.needs) == [(U1, ROLE_A)]
+    assert old[statement(ASSUME_A, 0, IDENTITY)] == sorted([U1, U2, U3])
+    assert new[statement(ASSUME_A, 0, IDENTITY)] == sorted([U2, U3])
+    latest = AnalysisRun.objects.latest("pk")
+    assert AccessChange.objects.filter(diff__run=latest).count() == 0
+    assert latest.diff.previous == run

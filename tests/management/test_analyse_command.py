@@ -35,7 +35,7 @@ def test_analyse_warms_the_shared_cache_of_the_new_run(imported_sample):
     assert "api-lists " in lines[1]
     assert "account-matrix " in lines[1]
     assert lines[-1].endswith(_summary_line())
-    assert has_rows("api:direct:None")
+    assert has_rows("api:direct-sources:None")
     assert has_rows("api:transitive:None")
 
 
@@ -46,5 +46,5 @@ def test_analyse_no_warm_leaves_the_shared_cache_empty(imported_sample):
 
     assert [line.split(" ", 1)[0] for line in lines] == ["Stages:", "Analysed"]
     assert lines[-1].endswith(_summary_line())
-    assert not has_rows("api:direct:None")
+    assert not has_rows("api:direct-sources:None")
     assert not has_rows("api:transitive:None")

@@ -25,7 +25,7 @@ from identities.analysis.what_if import (
     what_if,
 )
 from identities.ingest.imports import import_bundle
-from identities.models import OrgPolicy
+from identities.models import Administrator, IamUser, InlinePolicy, OrgPolicy
 from identities.sample.generate import generate_bundle
 from tests.what_if.test_what_if_incremental import _difference
 
@@ -113,10 +113,30 @@ def test_an_scp_or_rcp_change_answered_incrementally_equals_the_whole_estate_ans
     assert fast_document == full_document, _difference(fast_document, full_document)
 
 
-def test_removing_the_scp_denying_access_keys_adds_those_escalations_only(
-    generated: None,
+def test_removing_the_scp_denying_access_keys_adds_those_escalations_and_administrators(
+    db: None,
 ) -> None:
+    import_bundle(generate_bundle(accounts=4, users=5, roles=8, seed=3), label="generated")
+    # The SCP attached to one member account too (an account id is an SCP target).
     policy = OrgPolicy.objects.get(name="DenyIAMUserCreation")
+    user = (
+        IamUser.objects.filter(account__in_organization=True, account__is_management=False)
+        .order_by("pk")
+        .first()
+    )
+    assert user is not None
+    policy.targets = [*(policy.targets or []), user.account.account_id]
+    policy.save()
+    InlinePolicy.objects.create(
+        account=user.account,
+        user=user,
+        name="keys",
+        document={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": "*"}],
+        },
+    )
+    analyse_estate(now=NOW)
     proposal = Proposal()
     proposal.remove_statement(PolicyRef(ORG, policy.policy_id), "0")
 
@@ -126,10 +146,18 @@ def test_removing_the_scp_denying_access_keys_adds_those_escalations_only(
     assert fast.method == INCREMENTAL
     fast_document, full_document = fast.document(), full.document()
     assert fast_document == full_document, _difference(fast_document, full_document)
-    added = fast_document["escalations_added"]
-    assert added != []
-    assert {row["method"] for row in added} == {"IAM-CreateAccessKey"}
-    assert fast_document["escalations_removed"] == []
+    others = IamUser.objects.filter(account=user.account).exclude(pk=user.pk)
+    assert sorted(
+        (row["principal"], row["method"], row["target"])
+        for row in fast_document["escalations_added"]
+    ) == sorted((user.arn, "IAM-CreateAccessKey", other.arn) for other in others)
+    # Administrators allowed everything but iam:CreateAccessKey could grant themselves the
+    # rest (a self-grant escalation); now they have full access, which escalates by nothing.
+    removed = fast_document["escalations_removed"]
+    self_granting = Administrator.objects.filter(basis="escalation")
+    assert removed != []
+    assert {row["principal"] for row in removed} <= set(self_granting.values_list("arn", flat=True))
+    assert {row["target"] for row in removed} == {None}
 
 
 def test_rows_replaced_keep_a_members_other_methods_as_its_own() -> None:
