@@ -6,12 +6,16 @@
 Times `choke_points` (identities.queries.choke_points) for each target set with sensitive roles
 (or administrators only): the first call in a fresh process (it loads the stored reach graph, as
 the command does) and the median of `--repeat` further calls (graph cached, as a web worker has
-it), and the `manage.py choke_points --format json` command end to end. `--check N` runs the
-what-if of each of the top N changes and compares the principals it says lose their path to an
-administrator with the ones the choke point counts. `--sensitive GLOB` (repeatable) marks the
-roles whose name matches as sensitive first, as the analysis would (a name-pattern rule, and the
-roles it matches as `SensitiveRule.matches` does; the stored paths are left as they are: choke
-points read only the roles). `--target` (repeatable) times only those targets.
+it), with the CPU seconds of each; and the `manage.py choke_points --format json --target T`
+command end to end, wall and CPU (user + system of the process), first with no stored ranking
+(it ranks, and stores the ranking for the analysis run) and then reading the stored one.
+`--check N` runs the what-if of each of the top N changes to administrators (those cutting at
+most `--check-max` principals: the what-if of a change cutting thousands takes long) and
+compares the principals it says lose their path with the ones the change cuts on its own.
+`--sensitive GLOB` (repeatable) marks the roles whose name matches as sensitive first, as the
+analysis would (a name-pattern rule, and the roles it matches as `SensitiveRule.matches` does;
+the stored paths are left as they are: choke points read only the roles). `--target`
+(repeatable) times only those targets.
 
 `--prepare` generates the 50-account bundle (var/bench/org-50x500u1000r-s1.json, 500 users and
 1,000 roles per account, seed 1), migrates, imports and analyses it first. Results are printed
@@ -27,6 +31,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,8 +44,14 @@ BUNDLE = ROOT / "var" / "bench" / "org-50x500u1000r-s1.json"
 BUDGET_SECONDS = 30
 
 
-def manage(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def manage(
+    database_url: str, *args: str, data_dir: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    if data_dir is not None:
+        # The command's own shared cache (files under it): it starts without a stored ranking.
+        env.pop("REDIS_URL", None)
+        env["IAMVIZ_DATA_DIR"] = data_dir
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=env,
@@ -90,14 +101,15 @@ def time_target(target: str, repeat: int) -> dict[str, Any]:
     from identities.queries.choke_points import choke_points
 
     access._cache.update(run=None, values={})  # the first call loads the graph, as a new process
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), time.process_time()
     report = choke_points(target)
-    first = time.perf_counter() - clock
-    warm = []
+    first, first_cpu = time.perf_counter() - clock, time.process_time() - cpu
+    warm, warm_cpu = [], []
     for _ in range(repeat):
-        clock = time.perf_counter()
+        clock, cpu = time.perf_counter(), time.process_time()
         choke_points(target)
         warm.append(time.perf_counter() - clock)
+        warm_cpu.append(time.process_time() - cpu)
     top = report.points[0] if report.points else None
     return {
         "target": target,
@@ -108,29 +120,68 @@ def time_target(target: str, repeat: int) -> dict[str, Any]:
         "principals_cut_by_all": sum(len(point.principals) for point in report.points),
         "top": top.as_dict() if top else None,
         "first_call_seconds": round(first, 2),
+        "first_call_cpu_seconds": round(first_cpu, 2),
         "warm_median_seconds": round(statistics.median(warm), 2) if warm else None,
+        "warm_median_cpu_seconds": round(statistics.median(warm_cpu), 2) if warm else None,
     }
 
 
-def check_top(database_url: str, count: int) -> list[dict[str, Any]]:
-    """The what-if of each of the top changes against the principals the choke point counts."""
-    from identities.queries.choke_points import choke_points
+def time_command(database_url: str, target: str, data_dir: str) -> dict[str, float]:
+    """``manage.py choke_points`` end to end: wall seconds, and CPU seconds of the process."""
+    before = os.times()
+    clock = time.perf_counter()
+    manage(database_url, "choke_points", "--format", "json", "--target", target,
+           data_dir=data_dir)  # fmt: skip
+    wall = time.perf_counter() - clock
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
 
+
+def check_top(count: int, most: int) -> list[dict[str, Any]]:
+    """The what-if of each of the top changes against the principals it cuts on its own (what
+    the covering set starts from; a change ranked below counts only those the ones above it
+    leave)."""
+    from identities.analysis.choke_points import build_choke_graph, statement_cuts
+    from identities.analysis.what_if import proposal_from, what_if
+    from identities.queries import access
+    from identities.queries.choke_points import (
+        attachment_cuts,
+        hop_evidence,
+        membership_cuts,
+        target_arns,
+        verified_ranking,
+    )
+
+    reach = access.reach_graph()
+    assert reach is not None
+    choke = build_choke_graph(reach.graph, target_arns("admin"))
+    evidence = hop_evidence(choke, reach.graph, reach.needs)
+    cuts = statement_cuts(choke, evidence)
+    cuts.update(membership_cuts(choke, evidence, reach.graph))
+    cuts.update(attachment_cuts(choke, evidence, reach.graph))
+    points = verified_ranking(choke, evidence, cuts, reach)
     found = []
-    for point in choke_points("admin", limit=count).points:
-        clock = time.perf_counter()
-        answer = json.loads(
-            manage(database_url, "what_if", "--format", "json", *point.item.what_if).stdout
-        )
-        found.append(
-            {
-                "what_if": point.item.what_if,
-                "choke_point_principals": len(point.principals),
-                "what_if_reach_removed": len(answer["admin_reach_removed"]),
-                "agree": sorted(answer["admin_reach_removed"]) == point.principals,
-                "what_if_seconds": round(time.perf_counter() - clock, 1),
-            }
-        )
+    for point in points[:count]:
+        alone = sorted(cuts[point.item].principals)
+        row: dict[str, Any] = {
+            "what_if": point.item.what_if,
+            "principals": len(point.principals),
+            "cuts_alone": len(alone),
+        }
+        if len(alone) <= most:
+            clock = time.perf_counter()
+            argv = point.item.what_if
+            answer = what_if(proposal_from([(argv[0][2:], argv[1:])]))
+            removed = sorted(c.source for c in answer.changes if c.category == "reach_removed")
+            row.update(
+                what_if_reach_removed=len(removed),
+                agree=removed == alone,
+                what_if_seconds=round(time.perf_counter() - clock, 1),
+            )
+        found.append(row)
     return found
 
 
@@ -140,6 +191,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--prepare", action="store_true", help="generate, import and analyse")
     parser.add_argument("--check", type=int, default=0, help="what-if the top N changes")
+    parser.add_argument(
+        "--check-max", type=int, default=2000, help="only changes cutting at most N principals"
+    )
     parser.add_argument(
         "--sensitive", action="append", default=[], metavar="GLOB", help="mark roles sensitive"
     )
@@ -164,13 +218,18 @@ def main() -> None:
     for target in targets:
         results["runs"].append(time_target(target, args.repeat))
         print(json.dumps(results["runs"][-1]))
-    clock = time.perf_counter()
-    manage(args.database_url, "choke_points", "--format", "json")
-    results["command_seconds"] = round(time.perf_counter() - clock, 2)
-    print(f"manage.py choke_points --format json: {results['command_seconds']} s "
-          f"(budget {BUDGET_SECONDS} s)")  # fmt: skip
+    results["commands"] = {}
+    for target in targets:
+        with tempfile.TemporaryDirectory(prefix="choke-bench-") as data_dir:
+            ranked = time_command(args.database_url, target, data_dir)
+            stored = time_command(args.database_url, target, data_dir)
+        results["commands"][target] = {"ranking": ranked, "stored": stored}
+        print(f"manage.py choke_points --format json --target {target}: ranking "
+              f"{ranked['wall_seconds']} s ({ranked['cpu_seconds']} s CPU), stored "
+              f"{stored['wall_seconds']} s ({stored['cpu_seconds']} s CPU) "
+              f"(budget {BUDGET_SECONDS} s)")  # fmt: skip
     if args.check:
-        results["checks"] = check_top(args.database_url, args.check)
+        results["checks"] = check_top(args.check, args.check_max)
         for check in results["checks"]:
             print(json.dumps(check))
     out = ROOT / "bench-results"

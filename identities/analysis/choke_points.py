@@ -11,22 +11,24 @@ from the sink tells, for every hop, which principals lose *every* path when it g
 minimum cut between the principals and the sink is made of).
 
 A hop is granted by evidence: the statements of the trust policy and of the identity policies
-(`granted_by` of the stored edge or escalation), and for a user the IAM group that carries the
-identity policy. An *item* — one statement, one group membership, or one attachment of a managed
-policy to a user, group or role — cuts a hop when the hop holds through it alone: the only trust
-statement, the only identity statement, the only group the statement reaches the user through,
-the one attachment through which every principal holding the hop has the managed policy of its
-only identity statement, the only statement of an escalation. An item cuts the
-principals a hop it cuts dominates, and those a hop node dominates (an access group's node, a
-principal's own) when it cuts every hop onwards from that node (one identity statement granting
-an access group all its roles). A principal whose cut hops are all conditional counts half
-(`CONDITIONAL_WEIGHT`): a condition already guards that path.
+(`granted_by` of the stored edge or escalation), the statements the analysis found it cannot do
+without (``needs``: `identities.analysis.evaluation.Evaluator.needed`), and for a user the IAM
+group that carries the identity policy. An *item* — one statement, one group membership, or one
+attachment of a managed policy to a user, group or role — cuts a hop when the hop holds through
+it alone: a statement the hop needs (where nothing says which: the only trust statement, the only
+identity statement), the only group the statement reaches the user through, the one attachment
+through which every principal holding the hop has the managed policy of such a statement. An item
+cuts the principals a hop it cuts dominates, and those a hop node dominates (an access group's
+node, a principal's own, a principal with several hop nodes) when it cuts every hop onwards from
+that node (one identity statement granting an access group all its roles). A principal whose cut
+hops are all conditional counts half (`CONDITIONAL_WEIGHT`): a condition already guards that
+path.
 
 `rank_choke_points` is greedy: take the item that cuts the most weight, drop the principals it
-cuts from every other item, repeat — a covering set, each item with the principals it adds. The
-counts are lower bounds: other routes in parallel that one item cuts together (a trust statement
-naming two access groups a principal can each go through) are not counted, and the dominators are
-not recomputed after each pick.
+cuts from every other item, repeat — a covering set, each item with the principals it adds. What
+the dominators show is a lower bound: routes in parallel further on that one item cuts together
+are not seen. `exact_cut` walks the graph without every hop an item cuts, and the read side
+counts the first picks that way (`identities.queries.choke_points.verified_ranking`).
 
 Every item names the ``what_if`` change that removes it (`ChokeItem.what_if`), so its effect can
 be checked against a full evaluation.
@@ -183,6 +185,8 @@ class ChokeGraph:
     dominated: dict[tuple[str, str], set[str]]
     # A hop node (an access group's, a principal's own, …) every path of these principals
     # takes, and its hops onwards: a statement all of them need cuts the principals at once.
+    # A principal with several hop nodes every path of these takes is one too: its hops
+    # onwards are those of its hop nodes (when `MAX_ONWARDS` at most).
     through: dict[str, set[str]] = field(default_factory=dict)
     onwards: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # The restricted graph reversed, numbered from the sink (0): what `exact_cut` walks.
@@ -259,28 +263,42 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
     is_hop[0] = True  # the sink is no principal
     dominated: dict[tuple[str, str], set[str]] = defaultdict(set)
     through: dict[str, set[str]] = defaultdict(set)
+    spread: dict[str, set[str]] = defaultdict(set)
     principals = []
     for at, label in enumerate(labels):
         if is_hop[at] or label in wanted:
             continue
         principals.append(label)
+        if len(into[at]) > 1:
+            spread[label].add(label)
         step = idom[at]
         while step != 0:
             if is_hop[step]:
                 through[labels[step]].add(label)
                 if len(into[step]) == 1:
                     dominated[(labels[step], labels[into[step][0]])].add(label)
+            elif len(into[step]) > 1:
+                spread[labels[step]].add(label)
             step = idom[step]
     succ = graph._succ
     onwards = {
         hop_node: [(hop_node, after) for after in succ[hop_node] if after in number]
         for hop_node in through
     }
+    for principal in spread:
+        hops = [
+            (labels[hop_node], labels[after])
+            for hop_node in into[number[principal]]
+            for after in into[hop_node]
+        ]
+        if len(hops) <= MAX_ONWARDS:
+            onwards[principal] = hops
+    spread = {principal: found for principal, found in spread.items() if principal in onwards}
     return ChokeGraph(
         wanted,
         frozenset(principals),
         dict(dominated),
-        dict(through),
+        {**through, **spread},
         onwards,
         labels,
         number,

@@ -25,9 +25,10 @@ comparison (`escalation_history.diff_escalations`) expands only the principals t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from identities.analysis.admins import (
     _SELF_ACTIONS,
@@ -304,29 +305,56 @@ def powers_after(
         ],
         methods=by_arn,
     )
-    after.escalations = _rows_replaced(
+    after.escalations, changed = _rows_replaced(
         after.escalations, by_arn, escalation_rows(escalations, by_principal=True)
     )
-    _link_escalations(graph, by_arn.keys(), after.escalations)
+    _link_escalations(graph, changed, after.escalations)
     return list(admin_again.values()), admins
 
 
 def _rows_replaced(
     rows: EscalationRows, methods: Mapping[str, Collection[str]], added: EscalationRows
-) -> EscalationRows:
-    """``rows`` with the escalations of these principals by these methods (by ARN) those of
-    ``added`` (one row per principal): their other rows, their escalation group's among
-    them, are kept as their own."""
+) -> tuple[EscalationRows, list[str]]:
+    """(``rows`` with the escalations of these principals by these methods (by ARN) those of
+    ``added`` (one row per principal), the principals whose escalations changed). A changed
+    principal's other rows, its escalation group's among them, are kept as its own; one whose
+    escalations by these methods are what they were keeps its rows as they were."""
     members = rows["members"]
     lists = rows["targets"]
     wanted = set(methods) | {members[arn] for arn in methods if arn in members}
-    by_source: dict[str, list[list[object]]] = defaultdict(list)
-    found: list[list[object]] = []
+    by_source: dict[str, list[list[Any]]] = defaultdict(list)
     for row in rows["rows"]:
         if row[0] in wanted:
             by_source[row[0]].append(row)
-        if row[0] not in methods:
-            found.append(row)
+    new_rows: dict[str, list[list[Any]]] = defaultdict(list)
+    for row in added["rows"]:
+        new_rows[row[0]].append(row)
+
+    def own_rows(arn: str) -> Iterator[tuple[list[Any], list[str]]]:
+        """Its rows and their targets but itself: its own first, then its group's (as the
+        comparison reads them); none of its group's whose only target is itself."""
+        for source in (arn, members.get(arn)):
+            for row in by_source.get(source or "", ()):
+                listed = lists[row[3]]
+                if source != arn and arn in listed:
+                    listed = [target for target in listed if target != arn]
+                    if not listed:
+                        continue
+                yield row, listed
+
+    def said(found: Iterable[tuple[list[Any], list[str]]]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (row[1], row[2], tuple(listed), tuple(row[4]), tuple(row[5])) for row, listed in found
+        )
+
+    changed = [
+        arn
+        for arn, again in methods.items()
+        if said((row, listed) for row, listed in own_rows(arn) if row[1] in again)
+        != said((row, added["targets"][row[3]]) for row in new_rows.get(arn, ()))
+    ]
+    gone = set(changed)
+    found = [row for row in rows["rows"] if row[0] not in gone]
     targets = list(lists)
     new_lists: dict[tuple[str, ...], int] = {}
 
@@ -338,27 +366,21 @@ def _rows_replaced(
             targets.append(list(key))
         return at
 
-    for arn, again in methods.items():
-        # A principal's own rows first, then its group's (as the comparison reads them).
-        for source in (arn, members.get(arn)):
-            for row in by_source.get(source or "", ()):
-                if row[1] in again:
-                    continue
-                at = row[3]
-                assert isinstance(at, int)
-                if source != arn and arn in lists[at]:
-                    own = [target for target in lists[at] if target != arn]
-                    if not own:
-                        continue  # its group's only target was itself
-                    at = index_of(own)
+    for arn in changed:
+        again = methods[arn]
+        for row, listed in own_rows(arn):
+            if row[1] not in again:
+                at = row[3] if listed is lists[row[3]] else index_of(listed)
                 found.append([arn, row[1], row[2], at, row[4], row[5]])
-    for source, method, status, at, conditions, refs in added["rows"]:
-        found.append([source, method, status, index_of(added["targets"][at]), conditions, refs])
-    return {
+        for row in new_rows.get(arn, ()):
+            at = index_of(added["targets"][row[3]])
+            found.append([arn, row[1], row[2], at, row[4], row[5]])
+    escalations = {
         "rows": found,
         "targets": targets,
-        "members": {arn: group for arn, group in members.items() if arn not in methods},
+        "members": {arn: group for arn, group in members.items() if arn not in gone},
     }
+    return escalations, changed
 
 
 def _link_escalations(graph: ReachGraph, arns: Iterable[str], rows: EscalationRows) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from identities.analysis.explain import Explanation, explain_access
 from identities.analysis.membership import group_edge_holds
@@ -571,8 +571,8 @@ def iter_direct_edges(account_id: str | None = None) -> Iterator[DirectAccess]:
 
 def direct_edge_sources(account_id: str | None = None) -> list[tuple[str, int]]:
     """Every source of `iter_direct_edges` (same ``account_id``) with its number of rows, by
-    source, counted in the database: an access group's edge counts once per member, less the
-    members whose own edge (of any outcome) to the same role replaces it."""
+    source, counted without expanding access groups: a group's edge counts once per member,
+    less the members whose own edge (of any outcome) to the same role replaces it."""
     rows = _edges_into(account_id)
     own = rows.exclude(source_kind=_GROUP)
     held = rows.filter(source_kind=_GROUP, outcome__in=POSSIBLE)
@@ -583,18 +583,26 @@ def direct_edge_sources(account_id: str | None = None) -> list[tuple[str, int]]:
     by_group = dict(
         held.values("source_group_id").annotate(n=Count("id")).values_list("source_group_id", "n")
     )
+    group_of: dict[str, int] = {}
     members = AccessGroupMember.objects.filter(group_id__in=list(by_group))
     for group_id, arn in members.values_list("group_id", "arn").iterator(chunk_size=10_000):
         counts[arn] += by_group[group_id]
-    replaced = own.filter(
-        Exists(
-            held.filter(
-                target_id=OuterRef("target_id"), source_group__members__arn=OuterRef("source")
-            )
+        group_of[arn] = group_id
+    # Id lists, not subqueries: AccessEdge is a view, and PostgreSQL plans a join of it
+    # against a subquery by expanding every group (29 million rows at 50 accounts).
+    members_own = [
+        (source, target)
+        for source, target in own.filter(source__in=list(group_of)).values_list(
+            "source", "target_id"
         )
+    ]
+    targets = list({target for _, target in members_own})
+    group_targets = set(
+        held.filter(target_id__in=targets).values_list("source_group_id", "target_id")
     )
-    for source, n in replaced.values("source").annotate(n=Count("id")).values_list("source", "n"):
-        counts[source] -= n
+    for source, target in members_own:
+        if (group_of[source], target) in group_targets:
+            counts[source] -= 1
     return sorted((source, n) for source, n in counts.items() if n > 0)
 
 
@@ -603,18 +611,19 @@ def direct_edges_of(sources: Collection[str], account_id: str | None = None) -> 
     ``sources``, in the same order: what a page of `direct_edge_sources` shows."""
     wanted = set(sources)
     rows = _edges_into(account_id)
-    users = IamUser.objects.filter(arn__in=wanted).values("pk")
-    roles = IamRole.objects.filter(arn__in=wanted).values("pk")
-    # A user's or role's own edges are found by its key (indexed), the others by name.
-    others = wanted - set(IamUser.objects.filter(arn__in=wanted).values_list("arn", flat=True))
-    others -= set(IamRole.objects.filter(arn__in=wanted).values_list("arn", flat=True))
-    mine = Q(source_user__in=users) | Q(source_role__in=roles)
+    # Keys and id lists, not subqueries (see `direct_edge_sources`); a user's or role's own
+    # edges are found by its key (indexed), the others by name.
+    users = dict(IamUser.objects.filter(arn__in=wanted).values_list("arn", "pk"))
+    roles = dict(IamRole.objects.filter(arn__in=wanted).values_list("arn", "pk"))
+    others = wanted - set(users) - set(roles)
+    mine = Q(source_user_id__in=list(users.values())) | Q(source_role_id__in=list(roles.values()))
     if others:
-        mine |= Q(source__in=others)
+        mine |= Q(source__in=list(others))
     members = AccessGroupMember.objects.filter(arn__in=wanted)
+    groups = list(members.values_list("group_id", flat=True).distinct())
     return _expanded_edges(
         rows.exclude(source_kind=_GROUP).filter(mine),
-        rows.filter(source_kind=_GROUP, source_group__in=members.values("group_id")),
+        rows.filter(source_kind=_GROUP, source_group_id__in=groups),
         members,
         keep=wanted.__contains__,
     )

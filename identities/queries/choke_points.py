@@ -168,15 +168,18 @@ def escalation_needs(
     """The statements of an escalation's ``granted_by`` it cannot do without: for some
     permission of its method, the only one of them allowing the action (an escalation cites the
     statements that granted each of its permissions). None when a statement cannot be read."""
-    refs = way.granted_by
-    if any(statements.get(ref) is None for ref in refs):
-        return None
+    cited: dict[str, Statement] = {}
+    for ref in way.granted_by:
+        statement = statements.get(ref)
+        if statement is None:
+            return None
+        cited[ref] = statement
     needed: list[str] = []
     for permission in way.info.permissions:
         allowing = [
             ref
-            for ref in refs
-            if statement_matches_action(statements[ref], permission.action)  # type: ignore[arg-type]
+            for ref, statement in cited.items()
+            if statement_matches_action(statement, permission.action)
         ]
         if len(allowing) == 1 and allowing[0] not in needed:
             needed.append(allowing[0])
@@ -391,6 +394,8 @@ def _identity_sites(
             add([hop], choke.dominated[hop], set(_managed(grant)))
     for node, principals in choke.through.items():
         hops = choke.onwards[node]
+        if not is_hop_node(node):
+            continue  # a principal's several hop nodes: their holders differ
         if 2 <= len(hops) <= MAX_ONWARDS and all(hop in evidence for hop in hops):
             # Each hop onwards may need another statement of the policy: detaching it takes
             # them all.

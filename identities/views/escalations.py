@@ -141,6 +141,9 @@ def role_escalations(request: HtmxHttpRequest, account_id: str, name: str) -> Ht
 
 # Principals of an opened list of the "Who can…?" page shown at a time.
 WHO_CAN_PAGE_SIZE = 50
+# Sets of granting statements shown, most principals first (an estate of many customer-managed
+# policies can have thousands); the accounts and the CSV cover the rest.
+WHO_CAN_GRANT_ROWS = 50
 
 
 def _who_can_error(action: str, resource: str) -> str:
@@ -186,6 +189,8 @@ def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
         names = dict(account_choices())
         context["summary"] = summary
         context["accounts"] = [(row, names.get(row.account_id, "")) for row in summary.by_account]
+        context["grants"] = summary.by_grant[:WHO_CAN_GRANT_ROWS]
+        context["grants_left"] = len(summary.by_grant) - len(context["grants"])
     if asked and (account or grant):
         found = answer_who_can(action, resource, now=timezone.now())
         rows = select_allowed(found, account=account, grant=grant, q=query)

@@ -73,7 +73,8 @@ def test_who_can_summary_opens_searches_and_pages_its_lists(
     assert f"{widest.principals} principals; 1–50 shown" in grant_row.inner_text()
     grant_row.get_by_text("Next →").click()
     page.wait_for_function(
-        "(id) => /; 51–/.test(document.querySelector(id).innerText)", arg=f"#rows-grant-{widest.key}"
+        "(id) => /; 51–/.test(document.querySelector(id).innerText)",
+        arg=f"#rows-grant-{widest.key}",
     )
     shot("04-grant-page-2")
     second = grant_row.locator(".who-can-principals tbody tr .principal-name")

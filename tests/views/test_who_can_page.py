@@ -213,3 +213,32 @@ def test_who_can_assume_a_role_is_its_stored_access_edges(imported_sample, logge
     summary = response.context["summary"]
     assert [(r.account_id, r.users, r.conditional) for r in summary.by_account] == [(DEV, 1, 1)]
     assert len(summary.by_grant[0].granted_by) == 2  # the trust statement and the identity one
+
+
+@pytest.mark.parametrize("shown", [1, 3])
+def test_who_can_list_costs_the_same_queries_for_1_and_3_principals(
+    imported_sample, logged_in_client, monkeypatch, shown
+):
+    url = "/access/who-can/"
+    logged_in_client.get(url, {**PASS_ROLE, "account": ORG}, headers=HTMX)  # the answer kept
+    monkeypatch.setattr(escalations, "WHO_CAN_PAGE_SIZE", shown)
+
+    with CaptureQueriesContext(connection) as asked:
+        response = logged_in_client.get(url, {**PASS_ROLE, "account": ORG}, headers=HTMX)
+
+    assert len(response.context["page"].object_list) == shown
+    # the session and user, the current run (answer, summary) and the account names
+    assert len(asked.captured_queries) == 5
+
+
+def test_who_can_shows_the_sets_of_statements_granting_the_most(
+    imported_sample, logged_in_client, monkeypatch
+):
+    monkeypatch.setattr(escalations, "WHO_CAN_GRANT_ROWS", 1)
+
+    response = logged_in_client.get("/access/who-can/", PASS_ROLE)
+
+    assert [row.granted_by for row in response.context["grants"]] == [ADMIN_ACCESS]
+    body = response.content.decode()
+    assert body.count('<tbody class="bunch" data-grant=') == 1
+    assert "And 1 more set of statements, granting the fewest principals" in body

@@ -171,14 +171,19 @@ def test_rows_replaced_keep_a_members_other_methods_as_its_own() -> None:
         "members": {"arn:a": "group:g", "arn:b": "group:g"},
     }
     added = {
-        "rows": [["arn:a", "IAM-CreateAccessKey", "proven", 0, ["aws:MultiFactorAuthPresent"], []]],
-        "targets": [["arn:x"]],
+        "rows": [
+            ["arn:a", "IAM-CreateAccessKey", "proven", 0, ["aws:MultiFactorAuthPresent"], []],
+            ["arn:b", "IAM-CreateAccessKey", "proven", 1, [], ["s0"]],
+        ],
+        "targets": [["arn:x"], ["arn:a", "arn:x"]],
         "members": {},
     }
+    again = {"IAM-CreateAccessKey"}
 
-    found = _rows_replaced(rows, {"arn:a": {"IAM-CreateAccessKey"}}, added)
+    found, changed = _rows_replaced(rows, {"arn:a": again, "arn:b": again}, added)
 
     expanded = [[*row[:3], found["targets"][row[3]], *row[4:]] for row in found["rows"]]
+    assert changed == ["arn:a"]
     assert expanded == [
         ["group:g", "IAM-CreateAccessKey", "proven", ["arn:a", "arn:b", "arn:x"], [], ["s0"]],
         ["group:g", "IAM-UpdateLoginProfile", "proven", ["arn:a", "arn:b", "arn:x"], [], ["s1"]],
@@ -186,6 +191,7 @@ def test_rows_replaced_keep_a_members_other_methods_as_its_own() -> None:
         ["arn:a", "IAM-UpdateLoginProfile", "proven", ["arn:b", "arn:x"], [], ["s1"]],
         ["arn:a", "IAM-CreateAccessKey", "proven", ["arn:x"], ["aws:MultiFactorAuthPresent"], []],
     ]
+    # arn:b's escalations by the method are what they were: it stays in its group.
     assert found["members"] == {"arn:b": "group:g"}
 
 
