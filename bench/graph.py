@@ -22,7 +22,8 @@ With `--browser` it also serves the database with `manage.py runserver` and open
 view in Debian's Chromium (Playwright): who can reach the busiest role, what a user can reach,
 the paths between them, the trust boundary and the identity view of the role's account and the
 organisation-wide access view. For each it reports the median time from navigation to the graph
-drawn (budget 1.5 s), the time the script took to draw it, the opening zoom and the smallest
+drawn (budget 1.5 s), the time the script took to draw it and Cytoscape's first frame within
+it, the bundles of parallel edges drawn, the opening zoom and the smallest
 rendered label (legible: at least 7 px at a zoom of at least 0.5), with a screenshot under
 test-artifacts/screenshots/graph/.
 

@@ -24,7 +24,10 @@ grant themselves anything) are not sources of "become" edges: they can already d
 Principals are evaluated once per *escalation group* (same account, kind, statements about the
 catalogue's actions, boundary, IAM groups and customer-managed policies), with the admin
 analysis' checker, which caches decisions per resource signature; statements that depend on who
-the member is (policy variables, principal keys) are decided member by member.
+the member is (policy variables, principal keys) are decided member by member. A method's targets
+with one resource signature share one answer (most statements cover every resource: one answer
+then serves all), and the actions that need no target are decided once per account, kind and
+statements about the action, for every group that has them.
 https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 """

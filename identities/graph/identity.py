@@ -32,7 +32,6 @@ from identities.graph.layout import clear_edge_paths, layout_columns
 from identities.graph.overview import load_identity_overview, principal_count
 from identities.graph.serialise import serialise_graph
 from identities.queries.findings import principal_flags
-from identities.queries.shared_cache import shared_for_run
 
 _PRINCIPAL_VALUES = ("pk", "name", "account__account_id", "arn")
 PRINCIPAL_MODELS: dict[str, type[models.IamUser] | type[models.IamGroup] | type[models.IamRole]] = {
@@ -181,14 +180,12 @@ def _load_identity_edges(
             builder.edge(source, target, "inline")
 
     if scope.keeps_kind("boundary"):
-        # Only a policy that bounds someone is looked for (boundary_arn has no index).
-        bounding = boundary_arns() & set(policy_arns) if policy_arns else set()
         for kind, model in (("user", models.IamUser), ("role", models.IamRole)):
-            where = Q(pk__in=list(owned[kind])) if kind in owned else Q(pk__in=[])
-            if bounding:
-                where |= Q(boundary_arn__in=sorted(bounding))
-            if kind not in owned and not bounding:
+            if kind not in owned and not policy_arns:
                 continue
+            where = Q(pk__in=list(owned[kind])) if kind in owned else Q(pk__in=[])
+            if policy_arns:
+                where |= Q(boundary_arn__in=policy_arns)
             bounded = (
                 model.objects.filter(where)
                 .exclude(boundary_arn="")
@@ -198,22 +195,6 @@ def _load_identity_edges(
                 source = _add_principal(builder, kind, pk, name, account_id, arn)
                 target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
                 builder.edge(source, target, "boundary")
-
-
-def boundary_arns() -> frozenset[str]:
-    """The ARNs of the policies that are some user's or role's permissions boundary: once per
-    analysis run for every process (`shared_for_run`)."""
-
-    def find() -> frozenset[str]:
-        return frozenset(
-            arn
-            for model in (models.IamUser, models.IamRole)
-            for arn in model.objects.exclude(boundary_arn="")
-            .values_list("boundary_arn", flat=True)
-            .distinct()
-        )
-
-    return shared_for_run("graph:boundary-arns", find)
 
 
 def _grow_identity(builder: Builder, frontier: set[str]) -> set[str]:

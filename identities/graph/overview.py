@@ -226,13 +226,12 @@ def _account_edge_counts(
 
 @warmer("graph-overview")
 def warm_overview() -> None:
-    """The estate's access overview counts (default filter) and escalation counts, the
-    policies that bound someone, and each account's identity view (kept for the run with its
-    escalations), so that no request pays for them."""
-    from identities.graph.identity import boundary_arns, build_identity_graph  # it reads this
+    """The estate's access overview counts (default filter) and escalation counts, and each
+    account's identity view (kept for the run with its escalations), so that no request pays
+    for them."""
+    from identities.graph.identity import build_identity_graph  # it reads this module
 
     estate_edge_counts(_edge_filter(Scope()))
-    boundary_arns()
     count_escalations_by_account()
     groups_with_edges()
     for account_id in models.Account.objects.order_by("account_id").values_list(

@@ -184,13 +184,6 @@ def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
         "error": error,
         "summary": None,
     }
-    if asked:
-        summary = summarise_who_can(action, resource, now=timezone.now())
-        names = dict(account_choices())
-        context["summary"] = summary
-        context["accounts"] = [(row, names.get(row.account_id, "")) for row in summary.by_account]
-        context["grants"] = summary.by_grant[:WHO_CAN_GRANT_ROWS]
-        context["grants_left"] = len(summary.by_grant) - len(context["grants"])
     if asked and (account or grant):
         found = answer_who_can(action, resource, now=timezone.now())
         rows = select_allowed(found, account=account, grant=grant, q=query)
@@ -210,4 +203,11 @@ def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
                 fragment or "who-can-list",
                 {**context, **context["opened"]},
             )
+    if asked:
+        summary = summarise_who_can(action, resource, now=timezone.now())
+        names = dict(account_choices())
+        context["summary"] = summary
+        context["accounts"] = [(row, names.get(row.account_id, "")) for row in summary.by_account]
+        context["grants"] = summary.by_grant[:WHO_CAN_GRANT_ROWS]
+        context["grants_left"] = len(summary.by_grant) - len(context["grants"])
     return render_page_or_fragment(request, "identities/who_can.html", "who-can", context)

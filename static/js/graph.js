@@ -4,9 +4,11 @@
  * picture. This file reads the data from the `#graph-data` json_script island, draws it, and
  * wires the few interactions htmx cannot express: a tap on a node loads its panel into
  * #node-panel, a double tap expands it, a tap on a folded node lists its members, hovering a
- * conditional edge shows its conditions, and PNG export. Elements may carry `classes` of
- * their own (the changes highlight, identities/graph/highlight.py): they are added as they are. The URL keeps the selected node
+ * conditional edge shows its conditions, a tap on a bundle of parallel edges draws them apart,
+ * and PNG export. Elements may carry `classes` of their own (the changes highlight,
+ * identities/graph/highlight.py): they are added as they are. The URL keeps the selected node
  * (history.replaceState); every other change of view is an htmx request that pushes its URL.
+ * `window.iamvizGraphTimings` keeps how long each step of the last draw took (bench/graph.py).
  * No inline script, no framework.
  */
 (function () {
@@ -325,7 +327,6 @@
     });
     Object.keys(bundles).forEach(function (id) {
       var bundle = bundles[id];
-      if (bundle.open) return;
       var classes = ["bundle", bundle.data.kind, bundle.data.outcome];
       if (bundle.data.route) classes.push("routed");
       if (data.highlight && data.highlight.length) classes.push("faded");

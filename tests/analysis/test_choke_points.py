@@ -1,5 +1,7 @@
 """Choke points (issue 12, item 2): the greedy covering set over a small hand-computed graph,
-checked against the what-if of its top change; the pure parts on a graph built by hand."""
+checked against the what-if of its top change; the pure parts on a graph built by hand; counts
+that equal what the what-if of each change removes (conditional grants beside the cited one, a
+trust naming the principal, routes in parallel, the top changes of a generated estate)."""
 
 from __future__ import annotations
 
@@ -627,3 +629,30 @@ def test_an_analysis_stored_before_needs_were_kept_is_read_as_before_and_reanaly
     latest = AnalysisRun.objects.latest("pk")
     assert AccessChange.objects.filter(diff__run=latest).count() == 0
     assert latest.diff.previous == run
+
+
+def test_exact_cut_finds_a_principal_whose_parallel_routes_both_go():
+    from identities.analysis.choke_points import exact_cut
+
+    # u reaches t through its group (to r1) and its own node (to r2): neither hop dominates u.
+    graph = nx.DiGraph(
+        [
+            ("u", "group:g"),
+            ("group:g", "r1"),
+            ("u", "via:u"),
+            ("via:u", "r2"),
+            ("r1", "via:r1"),
+            ("via:r1", "t"),
+            ("r2", "via:r2"),
+            ("via:r2", "t"),
+        ]
+    )
+    choke = build_choke_graph(graph, ["t"])
+
+    both = exact_cut(choke, [("group:g", "r1"), ("via:u", "r2")])
+    one = exact_cut(choke, [("group:g", "r1")])
+
+    assert choke.dominated == {("via:r1", "t"): {"r1"}, ("via:r2", "t"): {"r2"}}
+    assert choke.through["u"] == {"u"}
+    assert sorted(choke.onwards["u"]) == [("group:g", "r1"), ("via:u", "r2")]
+    assert (both, one) == ({"u"}, set())
