@@ -588,18 +588,19 @@ def direct_edge_sources(account_id: str | None = None) -> list[tuple[str, int]]:
     for group_id, arn in members.values_list("group_id", "arn").iterator(chunk_size=10_000):
         counts[arn] += by_group[group_id]
         group_of[arn] = group_id
-    # Id lists, not subqueries: AccessEdge is a view, and PostgreSQL plans a join of it
-    # against a subquery by expanding every group (29 million rows at 50 accounts).
+    # Lists of names and ids, not subqueries: AccessEdge is a view, and PostgreSQL plans a
+    # join of it against a subquery by expanding every group (29 million rows at 50 accounts).
+    # In batches: SQLite takes at most 32,766 parameters in a query.
     members_own = [
-        (source, target)
-        for source, target in own.filter(source__in=list(group_of)).values_list(
-            "source", "target_id"
-        )
+        pair
+        for batch in _batches(list(group_of))
+        for pair in own.filter(source__in=batch).values_list("source", "target_id")
     ]
-    targets = list({target for _, target in members_own})
-    group_targets = set(
-        held.filter(target_id__in=targets).values_list("source_group_id", "target_id")
-    )
+    group_targets = {
+        pair
+        for batch in _batches(list({target for _, target in members_own}))
+        for pair in held.filter(target_id__in=batch).values_list("source_group_id", "target_id")
+    }
     for source, target in members_own:
         if (group_of[source], target) in group_targets:
             counts[source] -= 1
@@ -627,6 +628,11 @@ def direct_edges_of(sources: Collection[str], account_id: str | None = None) -> 
         members,
         keep=wanted.__contains__,
     )
+
+
+def _batches(items: list[T], size: int = 10_000) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _edges_into(account_id: str | None) -> QuerySet[AccessEdge]:
