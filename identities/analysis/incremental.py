@@ -10,9 +10,9 @@ searched again; the findings a trust policy decides (`findings.TRUST_FINDINGS`) 
 those roles. Administrators do not depend on trust policies; escalations do only through the
 services a role trusts (iam:PassRole), so a change of those is not answered here.
 
-Every other kind of change (identity policies, boundaries, SCPs/RCPs, memberships) changes
-access groups and escalations across the estate: `incremental_after` says why it does not answer
-and the what-if analyses the whole estate instead.
+Every other kind of change (identity policies, boundaries, SCPs/RCPs, memberships, detached
+policies) is answered by `policy_after`: only the principals whose policies change are evaluated
+again, their escalations per method (`incremental_powers`).
 """
 
 from __future__ import annotations
@@ -397,10 +397,10 @@ def policy_after(
       groups (those holding only such principals) and their own edges are evaluated again,
       into the roles trusting them: by ARN, through their account or ``*``.
     - The administrator status, escalations and findings (MFA, stale credentials) of those
-      whose policies say something else about the actions these are decided on, or who hold
-      other IAM groups or customer-managed policies, are evaluated again; a change of whether
-      an IAM group allows anything, or everything, does it for every principal of the group's
-      account (group targets of escalations and self-grants).
+      principals are evaluated again per method, only where what their policies say about the
+      method's actions changes (`incremental_powers.powers_after`); a change of whether an IAM
+      group allows anything, or everything, or of the roles a service may assume (an RCP), has
+      every method of every principal of the account evaluated again (their targets).
     - The stored reach graph gets the new edges out of them and their groups, and the paths to
       administrators and sensitive roles are searched again.
     """

@@ -519,6 +519,7 @@ def verified_ranking(
     top = VERIFIED if limit is None else min(limit, VERIFIED)
     verified: set[ChokeItem] = set()
     killed_by: dict[ChokeItem, list[tuple[str, str]]] | None = None
+    made_by = _administrators_made_by(choke.targets)
     for _ in range(3):
         todo = [
             point.item
@@ -539,12 +540,31 @@ def verified_ranking(
             killed = killed_by.get(item, [])
             cut = cuts[item]
             conditional = all(every[hop].conditional for hop in killed)
-            principals = exact_cut(choke, killed)
+            lost = made_by.get(item)
+            if lost:
+                # Without the statement they are administrators no more: what reaches only
+                # them loses its path, what reaches another one through them keeps it.
+                rest = build_choke_graph(reach.graph, choke.targets - lost)
+                principals = (choke.principals - rest.principals) | (exact_cut(rest, killed) - lost)
+            else:
+                principals = exact_cut(choke, killed)
             cuts[item] = ItemCut(
                 {p: cut.principals.get(p, conditional) for p in principals}, cut.hops
             )
         points = rank_choke_points(cuts, limit=limit)
     return points
+
+
+def _administrators_made_by(targets: Collection[str]) -> dict[ChokeItem, set[str]]:
+    """Statement -> the administrators among ``targets`` that it alone makes one (the only
+    statement of their `Administrator.statements`)."""
+    found: dict[ChokeItem, set[str]] = defaultdict(set)
+    rows = administrators().filter(arn__in=list(targets)).values_list("arn", "statements")
+    for arn, refs in rows:
+        items = [item for item in map(parse_statement_ref, refs or ()) if item is not None]
+        if len(items) == 1:
+            found[items[0]].add(arn)
+    return dict(found)
 
 
 PAGE_LIMIT = VERIFIED  # the changes the Choke points page shows

@@ -191,12 +191,29 @@ def folded_in_bunch(
 def chain_bunches(chains: Iterable[Reached]) -> list[Bunch]:
     """Chains into a role or out of a principal by (number of hops, account of the principal
     or role at the far end), biggest first; ``label`` is the number of hops."""
-    found: dict[tuple[str, str], list[Reached]] = defaultdict(list)
+    # One pass that only counts: a busy role has tens of thousands of chains.
+    found: dict[tuple[int, str], dict[Any, int]] = defaultdict(lambda: defaultdict(int))
     for reached in chains:
-        found[_chain_bunch(reached)].append(reached)
-    return _bunches(
-        found, lambda rows: {"kinds": _kinds(str(classify_source(r.node)) for r in rows)}
-    )
+        node = reached.node
+        found[(reached.hops, account_of(node))][classify_source(node)] += 1
+    names = _account_names({account for _, account in found})
+    bunches = []
+    for (hops, account), kinds in found.items():
+        label = str(hops)
+        counted: dict[str, int] = defaultdict(int)
+        for kind, n in kinds.items():
+            counted[str(kind)] += n
+        bunches.append(
+            Bunch(
+                key=_bunch_key(label, account),
+                label=label,
+                account=account,
+                count=sum(counted.values()),
+                account_name=names.get(account, ""),
+                kinds=tuple(sorted(counted.items())),
+            )
+        )
+    return sorted(bunches, key=lambda b: (-b.count, b.label, b.account))
 
 
 def _kinds(kinds: Iterable[str]) -> tuple[tuple[str, int], ...]:
