@@ -490,7 +490,8 @@ def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeRepor
     cuts = statement_cuts(choke, evidence)
     cuts.update(membership_cuts(choke, evidence, reach.graph))
     cuts.update(attachment_cuts(choke, evidence, reach.graph))
-    report.points = verified_ranking(choke, evidence, cuts, reach, limit=limit)
+    kept = target_arns(SENSITIVE) if target in (SENSITIVE, ALL) else set()
+    report.points = verified_ranking(choke, evidence, cuts, reach, limit=limit, kept=kept)
     report.principals = len(choke.principals)
     report.critical_hops = len(choke.dominated)
     report.seconds = round(time.perf_counter() - clock, 2)
@@ -508,18 +509,21 @@ def verified_ranking(
     reach: ReachGraph,
     *,
     limit: int | None = None,
+    kept: Collection[str] = (),
 ) -> list[ChokePoint]:
     """The greedy covering set, the statements among its first `VERIFIED` picks counted
     exactly: each cuts the principals that lose every path once every hop it alone grants goes
     (`exact_cut`, over the grants of every hop of the graph), not only those the dominators
     show (routes in parallel that it cuts together are found too). The covering set is ranked
     again with those counts until its first picks are all counted exactly (three rounds at
-    most). Attachments and memberships keep the dominators' counts."""
+    most). Attachments and memberships keep the dominators' counts. A statement that alone
+    makes administrators one is counted with them no longer targets, unless they are targets
+    anyway (``kept``: the sensitive roles, when they are targets too)."""
     points = rank_choke_points(cuts, limit=limit)
     top = VERIFIED if limit is None else min(limit, VERIFIED)
     verified: set[ChokeItem] = set()
     killed_by: dict[ChokeItem, list[tuple[str, str]]] | None = None
-    made_by = _administrators_made_by(choke.targets)
+    made_by = _administrators_made_by(choke.targets - set(kept))
     for _ in range(3):
         todo = [
             point.item
@@ -544,8 +548,9 @@ def verified_ranking(
             if lost:
                 # Without the statement they are administrators no more: what reaches only
                 # them loses its path, what reaches another one through them keeps it.
-                rest = build_choke_graph(reach.graph, choke.targets - lost)
-                principals = (choke.principals - rest.principals) | (exact_cut(rest, killed) - lost)
+                remaining = build_choke_graph(reach.graph, choke.targets - lost)
+                principals = set(choke.principals - remaining.principals)
+                principals |= exact_cut(remaining, killed) - lost
             else:
                 principals = exact_cut(choke, killed)
             cuts[item] = ItemCut(

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
+from django.db import connections
 from django.db.models import Count, Max, Model, QuerySet
 
 from identities.models import Account
@@ -110,5 +111,8 @@ class RowsInOrder(Sequence[_M], Generic[_M]):
         return [found[pk] for pk in wanted if pk in found]
 
     def __iter__(self) -> Iterator[_M]:
-        for start in range(0, len(self.ids), 1000):
-            yield from self[start : start + 1000]
+        # A thousand rows a query, fewer where the database caps a query's parameters (SQLite):
+        # `in_bulk` would otherwise split each read in two.
+        step = min(1000, connections[self.queryset.db].features.max_query_params or 1000)
+        for start in range(0, len(self.ids), step):
+            yield from self[start : start + step]

@@ -656,3 +656,29 @@ def test_exact_cut_finds_a_principal_whose_parallel_routes_both_go():
     assert choke.through["u"] == {"u"}
     assert sorted(choke.onwards["u"]) == [("group:g", "r1"), ("via:u", "r2")]
     assert (both, one) == ({"u"}, set())
+
+
+@pytest.mark.django_db
+def test_a_statement_making_administrators_cuts_what_reaches_only_them():
+    # Statement 0 of AdministratorAccess alone makes most administrators one: without it the
+    # principals that reach only those lose their path (the dominators, over the targets as
+    # they are, see almost none of it).
+    from identities.analysis.choke_points import ItemCut
+    from identities.queries.access import reach_graph
+    from identities.queries.choke_points import hop_evidence, verified_ranking
+    from identities.sample.generate import generate_bundle
+
+    import_bundle(generate_bundle(accounts=3, users=40, roles=80, seed=3), label="gen.json")
+    analyse_estate()
+    graph = reach_graph()
+    assert graph is not None
+    choke = build_choke_graph(graph.graph, target_arns("admin"))
+    evidence = hop_evidence(choke, graph.graph, graph.needs)
+    item = statement("arn:aws:iam::aws:policy/AdministratorAccess", 0, IDENTITY)
+    estimate = statement_cuts(choke, evidence).get(item, ItemCut())
+    cuts = {item: ItemCut(dict(estimate.principals), estimate.hops)}
+
+    verified_ranking(choke, evidence, cuts, graph)
+
+    assert len(estimate.principals) < len(cuts[item].principals) == 81
+    assert sorted(cuts[item].principals) == _cut_of(item)
