@@ -71,3 +71,62 @@ def folded_member_rows(ids: list[str], q: str = "") -> list[dict[str, str]]:
             continue
         rows.append(described)
     return rows
+
+
+def is_folded_id(node_id: str) -> bool:
+    """Whether ``node_id`` names a folded node (``agg:…``), which has no row of its own."""
+    return node_id.startswith("agg:")
+
+
+def folded_edge(data: dict[str, Any], source: str, target: str, kind: str) -> dict[str, Any]:
+    """What a drawn edge with a folded end stands for: the edges of ``kind`` the view ``data``
+    merged between ``source`` and ``target`` (one per outcome), how many each carries, and each
+    end with the list its folded node opens (``members_url``). GraphError when the view draws
+    no such edge."""
+    drawn = [
+        edge
+        for edge in data["edges"]
+        if edge["source"] == source and edge["target"] == target and edge["kind"] == kind
+    ]
+    if not drawn:
+        raise GraphError(
+            f"No {kind} edge from {source!r} to {target!r} in this view: "
+            "it may have changed; reload it."
+        )
+    by_outcome: dict[str, int] = {}
+    conditions: set[str] = set()
+    requirements: set[str] = set()
+    for edge in drawn:
+        outcome = edge.get("outcome", "")
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + edge.get("count", 1)
+        conditions.update(edge.get("conditions") or ())
+        requirements.update(edge.get("requirements") or ())
+    return {
+        "count": sum(by_outcome.values()),
+        "outcomes": sorted(by_outcome.items(), key=lambda item: (-item[1], item[0])),
+        "conditions": sorted(conditions),
+        "requirements": sorted(requirements),
+        "ends": [_edge_end(data, source), _edge_end(data, target)],
+    }
+
+
+def _edge_end(data: dict[str, Any], node_id: str) -> dict[str, Any]:
+    """One end of a folded edge: its label and, for a folded node, its member count and the URL
+    of its list of members."""
+    if is_folded_id(node_id):
+        node = folded_node(data, node_id)
+        return {
+            "id": node_id,
+            "label": node["label"],
+            "account": node.get("account_name") or node.get("account", ""),
+            "count": node.get("count", 0),
+            "members_url": node["members_url"],
+        }
+    node = next((n for n in data["nodes"] if n["id"] == node_id), None)
+    if node is None:
+        raise GraphError(f"No node {node_id!r} in this view: it may have changed; reload it.")
+    return {
+        "id": node_id,
+        "label": node["label"],
+        "account": node.get("account_name") or node.get("account", ""),
+    }

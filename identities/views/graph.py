@@ -16,13 +16,20 @@ from django.views.decorators.http import require_GET
 
 from identities.forms.graph import AccessGraphForm, IdentityGraphForm, PathForm, SuggestForm
 from identities.graph.access import build_access_graph
-from identities.graph.build import AGGREGATE_THRESHOLD, GraphError, describe_node
+from identities.graph.build import (
+    AGGREGATE_THRESHOLD,
+    EDGE_KIND_LABELS,
+    GraphError,
+    describe_node,
+)
 from identities.graph.export import TABLE_LIMIT, graph_to_graphml, graph_to_svg, table_rows
 from identities.graph.folded import (
     database_members,
     folded_member_ids,
+    folded_edge,
     folded_member_rows,
     folded_node,
+    is_folded_id,
 )
 from identities.graph.highlight import apply_highlight, key_kind, since_choices, since_sync
 from identities.graph.identity import build_identity_graph
@@ -250,11 +257,41 @@ def graph_edge(request: HtmxHttpRequest) -> HttpResponse:
     target = request.GET.get("target", "")
     kind = request.GET.get("kind", "")
     try:
-        panel = edge_panel(source, target, kind)
+        if is_folded_id(source) or is_folded_id(target):
+            panel = _folded_edge_panel(request, source, target, kind)
+        else:
+            panel = edge_panel(source, target, kind)
     except GraphError as exc:
         raise Http404(str(exc)) from None
     context = {"edge": panel, "change": _edge_change(request, source, target, kind)}
     return render_page_or_fragment(request, "identities/graph_edge.html", "node-panel", context)
+
+
+def _folded_edge_panel(
+    request: HtmxHttpRequest, source: str, target: str, kind: str
+) -> dict[str, Any]:
+    """The panel of an edge with a folded end, read from the graph page the request came from
+    (built again, as for a folded node's list); each folded end links to that list."""
+    current = _current_graph_url(request)
+    view = view_of_url(current)
+    if view not in {"identity", "access"}:
+        raise GraphError("Folded nodes are in the identity and access views only.")
+    data, _ = _graph_of(QueryDict(urlsplit(current).query), view)
+    folded = folded_edge(data, source, target, kind)
+    back = url_with(current, {})
+    for end in folded["ends"]:
+        if "members_url" in end:
+            end["members_url"] = url_with(end["members_url"], {"from": back})
+    source_end, target_end = folded["ends"]
+    return {
+        "source": source,
+        "target": target,
+        "kind": kind,
+        "relation": EDGE_KIND_LABELS.get(kind, kind),
+        "source_label": source_end["label"],
+        "target_label": target_end["label"],
+        "folded": folded,
+    }
 
 
 def _edge_change(request: HttpRequest, source: str, target: str, kind: str) -> dict[str, str]:
