@@ -122,11 +122,11 @@ def _edge_end(data: dict[str, Any], node_id: str) -> dict[str, Any]:
             "count": node.get("count", 0),
             "members_url": node["members_url"],
         }
-    node = next((n for n in data["nodes"] if n["id"] == node_id), None)
-    if node is None:
-        raise GraphError(f"No node {node_id!r} in this view: it may have changed; reload it.")
-    return {
-        "id": node_id,
-        "label": node["label"],
-        "account": node.get("account_name") or node.get("account", ""),
-    }
+    for drawn in data["nodes"]:
+        if drawn["id"] == node_id:
+            return {
+                "id": node_id,
+                "label": drawn["label"],
+                "account": drawn.get("account_name") or drawn.get("account", ""),
+            }
+    raise GraphError(f"No node {node_id!r} in this view: it may have changed; reload it.")

@@ -16,7 +16,8 @@ from typing import Any, TypeVar, overload
 
 import orjson
 from django.db import connection
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import BooleanField, Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID, Method
@@ -100,17 +101,26 @@ _CHUNK = 500
 def _chunks_with_groups(
     principals: Iterable[str],
 ) -> Iterator[tuple[list[str], dict[int, list[str]]]]:
-    """The principals, sorted, in chunks of `_CHUNK`, each with its members by escalation group
-    id (one query a chunk)."""
+    """The principals, sorted, in chunks of `_CHUNK` (in one on PostgreSQL, where a list is one
+    parameter), each with its members by escalation group id (one query a chunk)."""
+    from identities.queries.graph_edges import any_of  # it imports this module through access
+
     wanted = sorted(set(principals))
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    size = max(len(wanted), 1) if connection.vendor == "postgresql" else _CHUNK
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
         members: dict[int, list[str]] = defaultdict(list)
-        for arn, group_id in EscalationGroupMember.objects.filter(arn__in=chunk).values_list(
-            "arn", "group_id"
-        ):
+        found = EscalationGroupMember.objects.filter(any_of("arn", chunk))
+        for arn, group_id in found.values_list("arn", "group_id"):
             members[group_id].append(arn)
         yield chunk, members
+
+
+def _from_chunk(chunk: list[str], members: dict[int, list[str]]) -> Q:
+    """The escalation rows of these principals: their own (by ARN) and their groups'."""
+    from identities.queries.graph_edges import any_of  # it imports this module through access
+
+    return any_of("source", chunk) | any_of("source_group_id", members)
 
 
 def escalations_from(
@@ -119,12 +129,12 @@ def escalations_from(
     targets: Collection[str] | None = None,
 ) -> dict[str, list[Escalation]]:
     """How each of these users and roles (by ARN) can escalate, by method then target, from
-    ``rows`` (every stored row by default), onto ``targets`` only if given; two queries per 500
-    principals (a graph asks for every principal it draws)."""
+    ``rows`` (every stored row by default), onto ``targets`` only if given; two queries (per 500
+    principals off PostgreSQL: a graph asks for every principal it draws)."""
     found: dict[str, list[Escalation]] = defaultdict(list)
     base = EscalationEdge.objects.all() if rows is None else rows
     for chunk, members in _chunks_with_groups(principals):
-        found_rows = base.filter(Q(source__in=chunk) | Q(source_group_id__in=list(members)))
+        found_rows = base.filter(_from_chunk(chunk, members))
         for row in found_rows.order_by("source", "method", "id").values(*_FIELDS):
             holders = members.get(row["source_group_id"], []) if row["source_group_id"] else []
             for escalation in _expand(row, holders or [row["source"]], targets):
@@ -506,12 +516,28 @@ def read_escalation_pairs(
     conditional escalations with ``conditional="only"``, only the others with ``"none"``."""
     kept: list[tuple[list[str], list[str], str, bool, list[str]]] = []
     fields = ("source", "source_group_id", "method", "status", "targets_text", "keys_text")
-    for chunk, members in _chunks_with_groups(principals):
-        rows = EscalationEdge.objects.filter(
-            Q(source__in=chunk) | Q(source_group_id__in=list(members))
-        ).annotate(
-            targets_text=Cast("targets", TextField()), keys_text=Cast("condition_keys", TextField())
+    onto_text: Any = Cast("targets", TextField())
+    if targets is not None and connection.vendor == "postgresql":
+        # A row lists up to thousands of targets: only the rows onto one of ``targets`` are
+        # read, with only those targets (the filter below still applies).
+        wanted = sorted(targets)
+        onto_text = RawSQL(
+            f"(SELECT COALESCE(jsonb_agg(t), '[]')::text FROM jsonb_array_elements_text("
+            f'"{EscalationEdge._meta.db_table}"."targets") t WHERE t = ANY(%s))',
+            (wanted,),
+            output_field=TextField(),
         )
+    for chunk, members in _chunks_with_groups(principals):
+        rows = EscalationEdge.objects.filter(_from_chunk(chunk, members))
+        if targets is not None and connection.vendor == "postgresql":
+            rows = rows.filter(
+                RawSQL(
+                    f'"{EscalationEdge._meta.db_table}"."targets" ?| %s',
+                    (wanted,),
+                    output_field=BooleanField(),
+                )
+            )
+        rows = rows.annotate(targets_text=onto_text, keys_text=Cast("condition_keys", TextField()))
         for source, group_id, method, status, targets_text, keys_text in rows.values_list(*fields):
             keys = orjson.loads(keys_text) if keys_text not in {None, "[]"} else []
             if (conditional == "only" and not keys) or (conditional == "none" and keys):

@@ -4,7 +4,7 @@ them, findings, and the flags the graph pages draw on principals."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,8 +13,10 @@ from django.db.models import Case, Count, Model, Q, QuerySet, Value, When
 from django.db.models.functions import Collate
 
 from identities.models import Administrator, AdminPath, Finding
+from identities.queries.access import run_cached
+from identities.queries.graph_edges import any_of
 from identities.queries.paging import RowsInOrder, ordered_ids
-from identities.queries.shared_cache import current_key, shared_for_run
+from identities.queries.shared_cache import current_key, shared_for_run, warmer
 
 _M = TypeVar("_M", bound=Model)
 
@@ -91,17 +93,56 @@ def principal_flags(
     *, users: Collection[int] = (), roles: Collection[int] = ()
 ) -> dict[tuple[str, int], list[str]]:
     """``admin`` for administrators, ``finding`` for principals with a finding, by (kind, pk)
-    of these users and roles."""
+    of these users and roles. With an analysis run, read from its flagged principals
+    (`flagged_principals`, once per run); else one query per flag and kind."""
+    flagged = flagged_principals() if users or roles else None
     flags: dict[tuple[str, int], list[str]] = defaultdict(list)
     for model, flag in ((Administrator, "admin"), (Finding, "finding")):
         for kind, pks in (("user", users), ("role", roles)):
             if not pks:
                 continue
-            owned = model.objects.filter(**{f"{kind}_id__in": list(pks)})  # type: ignore[attr-defined]
-            for pk in owned.values_list(f"{kind}_id", flat=True).order_by().distinct():
+            if flagged is not None:
+                holders = flagged[(kind, flag)]
+                found: Iterable[int] = [pk for pk in pks if pk in holders]
+            else:
+                owned = model.objects.filter(any_of(f"{kind}_id", pks))
+                found = owned.values_list(f"{kind}_id", flat=True).order_by().distinct()
+            for pk in found:
                 if flag not in flags[(kind, pk)]:
                     flags[(kind, pk)].append(flag)
     return dict(flags)
+
+
+@warmer("principal-flags")
+def flagged_principals() -> dict[tuple[str, str], frozenset[int]] | None:
+    """(kind, flag) -> the primary keys of the users or roles with that flag (``admin``,
+    ``finding``) in the current run, read once per run for every process (None without a
+    run): a graph view flags every principal it draws, and tens of thousands of keys kept
+    cost less than the queries with long lists of keys they save."""
+    return run_cached(
+        "principal-flags",
+        lambda _: shared_for_run("principal-flags", _read_flagged_principals, in_memory=False),
+    )
+
+
+def _read_flagged_principals() -> dict[tuple[str, str], frozenset[int]]:
+    """One query: each (kind, flag) as a number beside the primary keys that have it."""
+    wanted = [
+        (kind, flag, model)
+        for model, flag in ((Administrator, "admin"), (Finding, "finding"))
+        for kind in ("user", "role")
+    ]
+    parts: list[QuerySet[Any]] = [
+        model.objects.filter(**{f"{kind}_id__isnull": False})  # type: ignore[attr-defined]
+        .order_by()
+        .annotate(part=Value(number))
+        .values_list("part", f"{kind}_id")
+        for number, (kind, _, model) in enumerate(wanted)
+    ]
+    found: list[set[int]] = [set() for _ in wanted]
+    for number, pk in parts[0].union(*parts[1:]):
+        found[number].add(pk)
+    return {(kind, flag): frozenset(found[n]) for n, (kind, flag, _) in enumerate(wanted)}
 
 
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}

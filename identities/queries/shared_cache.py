@@ -46,6 +46,7 @@ WARMER_MODULES = (
     "identities.views.escalations",
     "identities.views.access",
     "identities.queries.who_can",
+    "identities.queries.findings",
 )
 
 _warmers: dict[str, Callable[[], object]] = {}

@@ -25,8 +25,8 @@ from identities.graph.build import (
 from identities.graph.export import TABLE_LIMIT, graph_to_graphml, graph_to_svg, table_rows
 from identities.graph.folded import (
     database_members,
-    folded_member_ids,
     folded_edge,
+    folded_member_ids,
     folded_member_rows,
     folded_node,
     is_folded_id,
