@@ -16,8 +16,7 @@ from typing import Any, TypeVar, overload
 
 import orjson
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID, Method
@@ -516,28 +515,10 @@ def read_escalation_pairs(
     conditional escalations with ``conditional="only"``, only the others with ``"none"``."""
     kept: list[tuple[list[str], list[str], str, bool, list[str]]] = []
     fields = ("source", "source_group_id", "method", "status", "targets_text", "keys_text")
-    onto_text: Any = Cast("targets", TextField())
-    if targets is not None and connection.vendor == "postgresql":
-        # A row lists up to thousands of targets: only the rows onto one of ``targets`` are
-        # read, with only those targets (the filter below still applies).
-        wanted = sorted(targets)
-        onto_text = RawSQL(
-            f"(SELECT COALESCE(jsonb_agg(t), '[]')::text FROM jsonb_array_elements_text("
-            f'"{EscalationEdge._meta.db_table}"."targets") t WHERE t = ANY(%s))',
-            (wanted,),
-            output_field=TextField(),
-        )
     for chunk, members in _chunks_with_groups(principals):
-        rows = EscalationEdge.objects.filter(_from_chunk(chunk, members))
-        if targets is not None and connection.vendor == "postgresql":
-            rows = rows.filter(
-                RawSQL(
-                    f'"{EscalationEdge._meta.db_table}"."targets" ?| %s',
-                    (wanted,),
-                    output_field=BooleanField(),
-                )
-            )
-        rows = rows.annotate(targets_text=onto_text, keys_text=Cast("condition_keys", TextField()))
+        rows = EscalationEdge.objects.filter(_from_chunk(chunk, members)).annotate(
+            targets_text=Cast("targets", TextField()), keys_text=Cast("condition_keys", TextField())
+        )
         for source, group_id, method, status, targets_text, keys_text in rows.values_list(*fields):
             keys = orjson.loads(keys_text) if keys_text not in {None, "[]"} else []
             if (conditional == "only" and not keys) or (conditional == "none" and keys):
