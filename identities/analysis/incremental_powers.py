@@ -25,7 +25,7 @@ comparison (`escalation_history.diff_escalations`) expands only the principals t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -102,46 +102,48 @@ class _Said:
         olds, news = tuple(dict.fromkeys(old)), tuple(dict.fromkeys(new))
         if olds == news:  # the same documents (a Doc compares by identity)
             return _NONE
-        key = ("identity", tuple(map(id, olds)), tuple(map(id, news)))
-        found = self._changed.get(key)
-        if found is None:
-            self._kept.append((olds, news))
-            found = self._changed[key] = frozenset(
-                action
-                for action in POWERS
-                if tuple(s for doc in olds for s in self._of(doc, action))
+        return self._changed_actions(
+            ("identity", tuple(map(id, olds)), tuple(map(id, news))),
+            (olds, news),
+            lambda action: (
+                tuple(s for doc in olds for s in self._of(doc, action))
                 != tuple(s for doc in news for s in self._of(doc, action))
-            )
-        return found
+            ),
+        )
 
     def boundary(self, old: Doc | None, new: Doc | None) -> frozenset[str]:
         if old is new:
             return _NONE
-        key = ("boundary", id(old), id(new))
-        found = self._changed.get(key)
-        if found is None:
-            self._kept.append((old, new))
-            found = self._changed[key] = frozenset(
-                action
-                for action in POWERS
-                if (old is None or new is None) or self._of(old, action) != self._of(new, action)
-            )
-        return found
+        return self._changed_actions(
+            ("boundary", id(old), id(new)),
+            (old, new),
+            lambda action: (
+                (old is None or new is None) or self._of(old, action) != self._of(new, action)
+            ),
+        )
 
     def scps(self, old: Levels, new: Levels) -> frozenset[str]:
         if old is new:
             return _NONE
-        key = ("scps", id(old), id(new))
+        # An SCP allows only through an Allow at every level: the levels stay apart.
+        return self._changed_actions(
+            ("scps", id(old), id(new)),
+            (old, new),
+            lambda action: (
+                tuple(tuple(self._of(doc, action) for doc in level) for level in old)
+                != tuple(tuple(self._of(doc, action) for doc in level) for level in new)
+            ),
+        )
+
+    def _changed_actions(
+        self, key: tuple[object, ...], kept: object, differs: Callable[[str], bool]
+    ) -> frozenset[str]:
+        """The actions of `POWERS` that ``differs``, once per ``key`` (``kept`` holds the
+        objects whose id() the key is made of)."""
         found = self._changed.get(key)
         if found is None:
-            self._kept.append((old, new))
-            found = self._changed[key] = frozenset(
-                action
-                for action in POWERS
-                # An SCP allows only through an Allow at every level: the levels stay apart.
-                if tuple(tuple(self._of(doc, action) for doc in level) for level in old)
-                != tuple(tuple(self._of(doc, action) for doc in level) for level in new)
-            )
+            self._kept.append(kept)
+            found = self._changed[key] = frozenset(a for a in POWERS if differs(a))
         return found
 
     def possible(
