@@ -2,8 +2,8 @@
 the graph instead of drilling into the same folded picture again.
 
 A node folded in memory (`identities.graph.fold`) carries its members; one folded by the
-database (`identities.graph.overview`) stands for every principal or policy of its kind in
-its account, read here.
+database (`identities.graph.overview`) stands for every principal or policy (managed or inline) of its kind
+in its account, read here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ _PRINCIPALS: dict[str, type[models.IamUser] | type[models.IamGroup] | type[model
     "group": models.IamGroup,
     "role": models.IamRole,
 }
+_OWNER_KINDS = ("user", "group", "role")
 
 
 def folded_node(data: dict[str, Any], node_id: str) -> dict[str, Any]:
@@ -55,7 +56,23 @@ def database_members(of: str, account: str) -> list[str]:
             policies = policies.filter(account__account_id=account)
         arns = policies.values_list("arn", flat=True).distinct()
         return [f"policy:{arn}" for arn in sorted(set(arns))]
+    if of == "inline":
+        return sorted(_inline_ids(account))
     return []
+
+
+def _inline_ids(account: str) -> list[str]:
+    """The node ids of the inline policies of ``account``'s users, groups and roles."""
+    rows = models.InlinePolicy.objects.filter(account__account_id=account).values_list(
+        "name", "user__name", "group__name", "role__name"
+    )
+    ids = []
+    for name, *owners in rows:
+        owner_kind, owner = next(
+            (kind, owner) for kind, owner in zip(_OWNER_KINDS, owners, strict=True) if owner
+        )
+        ids.append(f"inline:{owner_kind}:{account}:{owner}:{name}")
+    return ids
 
 
 def folded_member_rows(ids: list[str], q: str = "") -> list[dict[str, str]]:

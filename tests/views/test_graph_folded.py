@@ -155,3 +155,20 @@ def test_estate_list_of_one_says_it_in_the_singular(imported_sample, logged_in_c
 
     assert response.context["page"].paginator.count == 1
     assert f"<strong>1</strong> {one}</p>" in response.content.decode()
+
+
+def test_folded_inline_policies_list_every_inline_policy_of_the_account(folded_estate):
+    from identities.graph.build import describe_node
+    from identities.graph.identity import build_identity_graph
+    from identities.models import InlinePolicy
+
+    data = build_identity_graph(threshold=10)
+    node = next(n for n in data["nodes"] if n["id"].startswith("agg:inline:"))
+    account = node["account"]
+
+    members = folded_member_ids(data, node["id"])
+
+    names = InlinePolicy.objects.filter(account__account_id=account).values_list("name", flat=True)
+    assert len(members) == len(names) > 0
+    described = [describe_node(member) for member in members]
+    assert sorted(d["label"] for d in described if d) == sorted(names)
