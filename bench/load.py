@@ -11,7 +11,9 @@ workers, or gthread workers of `--threads` threads each), then runs locust headl
 one to three seconds, opens a list (users, roles, findings, administrators, escalations,
 changes), a role's page or access tab, or the graph JSON (identity or access view around a
 role, identity view of an account). Prints and writes bench-results/load.json: per endpoint
-group the request count, 5xx count, failures, p50/p95/max in ms (exact, from every response).
+group the request count, 5xx count, failures, p50/p95/max in ms (exact, from every response),
+and under ``server`` the same groups' times inside gunicorn (its access log's request time: the
+handler's own time, without the wait for a free worker that the viewers' times include).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import json
 import math
 import os
 import random
+import re
 import secrets
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,6 +45,18 @@ LOCUSTFILE = ROOT / "bench" / "load_locustfile.py"
 BUDGET_MS = 300
 # Aggregates over the groups of bench/load_locustfile.py, by name prefix.
 CLASSES = {"lists": "list: ", "role pages": "role: ", "graph json": "graph json: "}
+# gunicorn's access log line: the request, its status and its time in milliseconds.
+ACCESS_FORMAT = '"%(r)s" %(s)s %(M)s'
+ACCESS_LINE = re.compile(r'"[A-Z]+ (\S+) HTTP/[\d.]+" (\d+) (\d+)$')
+# The lists of bench/load_locustfile.py by path.
+LIST_PATHS = {
+    "/users/": "list: users",
+    "/roles/": "list: roles",
+    "/access/findings/": "list: findings",
+    "/access/administrators/": "list: administrators",
+    "/access/escalations/": "list: escalations",
+    "/review/changes/": "list: changes",
+}
 
 
 def estate_is_ready(database_url: str) -> bool:
@@ -147,6 +162,54 @@ def summarise(timings: list[float], statuses: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def group_of(path: str) -> str:
+    """The group of bench/load_locustfile.py a request path belongs to ("other" for the rest:
+    the dashboard after a login, the health check)."""
+    parsed = urlparse(path)
+    if parsed.path in LIST_PATHS:
+        return LIST_PATHS[parsed.path]
+    if parsed.path == "/login/":
+        return "login"
+    if parsed.path.startswith("/accounts/") and "/roles/" in parsed.path:
+        return "role: access" if parsed.path.endswith("/access/") else "role: page"
+    if parsed.path == "/graph/data.json":
+        query = parse_qs(parsed.query)
+        if "account" in query:
+            return "graph json: account"
+        return f"graph json: {query.get('view', ['identity'])[0]}"
+    return "other"
+
+
+def server_times(log: Path) -> dict[str, list[float]]:
+    """Each group's request times in ms as gunicorn logged them (`ACCESS_FORMAT`)."""
+    times: dict[str, list[float]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        found = ACCESS_LINE.search(line)
+        if found:
+            times.setdefault(group_of(found.group(1)), []).append(float(found.group(3)))
+    return times
+
+
+def server_results(times: dict[str, list[float]]) -> dict[str, Any]:
+    """p50/p95/max of each group's server times, and of each class of groups."""
+    groups = {name: _times_summary(values) for name, values in sorted(times.items())}
+    classes = {
+        label: _times_summary([v for name in times if name.startswith(prefix) for v in times[name]])
+        for label, prefix in CLASSES.items()
+        if any(name.startswith(prefix) for name in times)
+    }
+    return {"groups": groups, "classes": classes}
+
+
+def _times_summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 0.50), 1),
+        "p95_ms": round(percentile(values, 0.95), 1),
+        "max_ms": round(max(values), 1),
+    }
+
+
 def results_of(raw: dict[str, Any]) -> dict[str, Any]:
     """Per group and per class of groups (lists, role pages, graph json), logins apart."""
     timings: dict[str, list[float]] = raw["timings"]
@@ -221,7 +284,11 @@ def main() -> None:
         "WEB_CONCURRENCY": str(options.workers),
         # gunicorn reads extra command-line arguments from this variable.
         "GUNICORN_CMD_ARGS": " ".join(
-            [os.environ.get("GUNICORN_CMD_ARGS", ""), f"--threads {options.threads}"]
+            [
+                os.environ.get("GUNICORN_CMD_ARGS", ""),
+                f"--threads {options.threads}",
+                f"--access-logformat '{ACCESS_FORMAT}'",
+            ]
         ).strip(),
     }
     load_before = os.getloadavg()
@@ -267,6 +334,7 @@ def main() -> None:
             "load_average_after": [round(value, 2) for value in load_after],
         },
         **results_of(json.loads(timings_file.read_text())),
+        "server": server_results(server_times(work / "gunicorn.log")),
     }
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
@@ -285,6 +353,17 @@ def print_table(results: dict[str, Any]) -> None:
         print(
             f"{name:<26} {row['count']:>6} {row['5xx']:>4} {row['dropped']:>5} {row['failures']:>5} "
             f"{row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>7}{flag}"
+        )
+    print(
+        f"\ninside gunicorn:\n{'group':<26} {'count':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+    )
+    server = results["server"]
+    for name, row in [
+        *server["groups"].items(),
+        *(("= " + k, v) for k, v in server["classes"].items()),
+    ]:
+        print(
+            f"{name:<26} {row['count']:>6} {row['p50_ms']:>7} {row['p95_ms']:>7} {row['max_ms']:>7}"
         )
     print(f"\nwritten to bench-results/load.json (config: {results['config']})")
 

@@ -164,14 +164,18 @@ def iter_escalations(
     target: str | None = None,
 ) -> Iterator[Escalation]:
     """Every stored escalation, sorted by (principal, method, target), filtered by the source's
-    account, the principal, the method, the status or the target; expanded 500 principals at a
-    time (an estate holds millions)."""
+    account, the principal, the method, the status or the target; expanded a few principals at
+    first, then up to 500 at a time (`_growing_chunks`: an estate holds millions)."""
     if principal is not None:
         found: Iterable[Escalation] = escalations_of(principal)
     else:
-        found = _expanded(
-            sorted(p.principal for p in count_principals(account_id, method, status)),
-            escalation_rows(account_id, method, status),
+        totals = sorted(
+            (p.principal, p.escalations) for p in count_principals(account_id, method, status)
+        )
+        found = (
+            escalation
+            for chunk in _growing_chunks(totals)
+            for escalation in _expanded(chunk, escalation_rows(account_id, method, status))
         )
     for escalation in found:
         if (
@@ -180,6 +184,28 @@ def iter_escalations(
             and (target is None or escalation.target == target)
         ):
             yield escalation
+
+
+# Escalations the first read of `iter_escalations` expands at most (a principal's are never
+# split); each later read twice as many, up to `_CHUNK` principals: a download's first rows go
+# out after a small read, not after the hundreds of thousands of 500 principals.
+_FIRST_EXPANDED = 2000
+
+
+def _growing_chunks(totals: Iterable[tuple[str, int]]) -> Iterator[list[str]]:
+    """The principals of (principal, escalations) pairs, in their order, in chunks of at most
+    `_CHUNK` principals whose escalations add up to `_FIRST_EXPANDED` at most in the first
+    chunk (or its one principal), twice as many in each next one."""
+    budget, size = _FIRST_EXPANDED, 0
+    chunk: list[str] = []
+    for principal, n in totals:
+        if chunk and (len(chunk) == _CHUNK or size + n > budget):
+            yield chunk
+            budget, chunk, size = budget * 2, [], 0
+        chunk.append(principal)
+        size += n
+    if chunk:
+        yield chunk
 
 
 def _expanded(principals: list[str], rows: QuerySet[EscalationEdge]) -> Iterator[Escalation]:

@@ -27,6 +27,7 @@ from django.urls import reverse
 
 from identities import models
 from identities.queries.paging import RowsInOrder, estate_version, kept, ordered_ids
+from identities.queries.shared_cache import warmer
 from identities.queries.trust import account_named_by, assumed_role_of, role_trust_context
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def accounts_with_counts() -> list[models.Account]:
     """Every account with its principal and policy counts (`ACCOUNT_COUNTS`, counted once per
     estate version: `paging.kept`) and its last sync run (read at each call: a run's status
     changes after it applied)."""
-    counts = kept("estate:account-counts", estate_version(), _count_by_account)
+    counts = _account_counts()
     accounts = list(
         models.Account.objects.select_related("last_sync_run")
         .defer("last_sync_run__bundle_gzip")
@@ -123,6 +124,12 @@ def accounts_with_counts() -> list[models.Account]:
         for name, value in zip(ACCOUNT_COUNTS, found, strict=True):
             setattr(account, name, value)
     return accounts
+
+
+def _account_counts() -> dict[int, tuple[int, ...]]:
+    """Each account's `ACCOUNT_COUNTS` by primary key, counted once per estate version for
+    every process (`paging.kept`, shared)."""
+    return kept("estate:account-counts", estate_version(), _count_by_account, shared=True)
 
 
 def _count_by_account() -> dict[int, tuple[int, ...]]:
@@ -139,7 +146,7 @@ def _count_by_account() -> dict[int, tuple[int, ...]]:
 def estate_totals() -> dict[str, int]:
     """Row counts of the whole estate for the dashboard header: the sums of the counts of
     `accounts_with_counts` (every principal and policy is an account's)."""
-    counts = kept("estate:account-counts", estate_version(), _count_by_account)
+    counts = _account_counts()
     totals = [sum(column) for column in zip(*counts.values(), strict=True)]
     users, groups, roles, customer_policies, _ = totals or [0] * len(ACCOUNT_COUNTS)
     return {
@@ -314,14 +321,36 @@ def list_rows(
     noun: str, filters: dict[str, Any], queryset: QuerySet[_M]
 ) -> Sequence[_M] | QuerySet[_M]:
     """The rows of an estate list (``queryset``, from its ``filter_*``) as its pages read them:
-    in the order kept for this version of the estate and these filters (`paging`), so that a
-    page costs its own rows, not a sort of the whole table. A search is read as it comes (each
-    text would keep an order of its own)."""
+    in the order kept for this version of the estate and these filters for every process
+    (`paging.ordered_ids`), so that a page costs its own rows, not a sort of the whole table.
+    A search is read as it comes (each text would keep an order of its own)."""
     if filters.get("q"):
         return queryset
     shown = ",".join(f"{name}={value}" for name, value in sorted(filters.items()) if name != "page")
     name = f"estate:{noun}:{shown}"
     return RowsInOrder(ordered_ids(name, estate_version(), queryset), queryset)
+
+
+# The estate lists by noun (as their pages name them), with the function of their rows.
+LISTS: dict[str, Callable[[dict[str, Any]], QuerySet[Any]]] = {
+    "users": filter_users,
+    "groups": filter_groups,
+    "roles": filter_roles,
+    "policies": filter_policies,
+}
+
+
+@warmer("list-orders")
+def warm_list_orders() -> None:
+    """The order of each estate list and of the findings without filters, and the dashboard's
+    per-account counts, kept for every process (`paging`) when an analysis finishes: no web
+    process sorts a whole table on its first page."""
+    from identities.queries.findings import findings_page_rows  # it reads the estate's models
+
+    for noun, rows in LISTS.items():
+        list_rows(noun, {}, rows({}))
+    findings_page_rows()
+    _account_counts()
 
 
 def _principals(model: type[_M], filters: dict[str, Any], *columns: str) -> QuerySet[_M]:

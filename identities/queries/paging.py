@@ -2,9 +2,12 @@
 page of 50 rows costs its 50 rows and not a sort of the whole table at every request.
 
 `kept` computes a value once per *version* of the data it comes from and keeps it in this
-process's memory. `ordered_ids` keeps the order of a list (its primary keys, sorted as its
-queryset sorts); `RowsInOrder` then fetches a page's rows by primary key, and a `Paginator`
-takes it as it takes a list (its length is the count: no `COUNT(*)`). The versions:
+process's memory; with ``shared=True`` also in Django's cache (Redis, or files: ``CACHES`` in
+settings), so that one process computes it for every other one (web workers, and the worker
+that warms the lists when an analysis finishes: `shared_cache.warm_run`). `ordered_ids` keeps
+the order of a list (its primary keys, sorted as its queryset sorts) both ways; `RowsInOrder`
+then fetches a page's rows by primary key, and a `Paginator` takes it as it takes a list (its
+length is the count: no `COUNT(*)`). The versions:
 `estate_version` for the estate's rows (only ingest writes them, and every account it applies
 records its sync run in the same transaction), the analysis run (`shared_cache.current_key`)
 for what the analysis stores.
@@ -12,12 +15,14 @@ for what the analysis stores.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Count, Max, Model, QuerySet
 
@@ -28,6 +33,8 @@ _T = TypeVar("_T")
 
 # Values kept per process; an order is an array of 8-byte keys (400 kB for 50,000 rows).
 MAX_KEPT = 64
+# A shared value outlives its version by this long at most (a new version's key differs).
+SHARED_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 _lock = threading.Lock()
 _kept: OrderedDict[str, tuple[Hashable, Any]] = OrderedDict()
@@ -48,9 +55,12 @@ def estate_version() -> tuple[int, int, Any] | None:
     return (found["accounts"], found["run"], found["started"])
 
 
-def kept(name: str, version: Hashable | None, compute: Callable[[], _T]) -> _T:
+def kept(
+    name: str, version: Hashable | None, compute: Callable[[], _T], *, shared: bool = False
+) -> _T:
     """``compute()`` once per ``version`` of the data it reads, kept under ``name`` in this
-    process's memory (the `MAX_KEPT` last used names); computed every time when ``version`` is
+    process's memory (the `MAX_KEPT` last used names) and, with ``shared``, in the shared cache
+    for every process (the value must pickle); computed every time when ``version`` is
     None."""
     if version is None:
         return compute()
@@ -59,7 +69,7 @@ def kept(name: str, version: Hashable | None, compute: Callable[[], _T]) -> _T:
         if found is not None and found[0] == version:
             _kept.move_to_end(name)
             return found[1]  # type: ignore[no-any-return]
-    value = compute()
+    value = _shared(name, version, compute) if shared else compute()
     with _lock:
         _kept[name] = (version, value)
         _kept.move_to_end(name)
@@ -68,14 +78,39 @@ def kept(name: str, version: Hashable | None, compute: Callable[[], _T]) -> _T:
     return value
 
 
+def shared_key(name: str, version: Hashable) -> str:
+    """The shared cache's key of ``name`` at ``version`` (a version's repr names it: ids,
+    counts and times)."""
+    digest = hashlib.sha256(repr((name, version)).encode()).hexdigest()
+    return f"kept:{digest}"
+
+
+_MISSING = object()
+
+
+def _shared(name: str, version: Hashable, compute: Callable[[], _T]) -> _T:
+    """``compute()`` read from the shared cache, else computed and stored there."""
+    key = shared_key(name, version)
+    found = cache.get(key, _MISSING)
+    if found is not _MISSING:
+        return found  # type: ignore[no-any-return]
+    value = compute()
+    cache.set(key, value, SHARED_TIMEOUT_SECONDS)
+    return value
+
+
 def ordered_ids(name: str, version: Hashable | None, queryset: QuerySet[Any]) -> Sequence[int]:
-    """The primary keys of ``queryset`` in its order, read once per ``version`` of its data
-    (`kept`) under ``name``, which must name the queryset's filters and order."""
-    return kept(name, version, lambda: array("q", queryset.values_list("pk", flat=True)))
+    """The primary keys of ``queryset`` in its order, read once per ``version`` of its data for
+    every process (`kept`, shared) under ``name``, which must name the queryset's filters and
+    order."""
+    return kept(
+        name, version, lambda: array("q", queryset.values_list("pk", flat=True)), shared=True
+    )
 
 
 def forget_kept() -> None:
-    """Drop every kept value (tests that write rows outside ingest call it)."""
+    """Drop every value kept in this process's memory (tests that write rows outside ingest
+    call it; the shared cache they empty apart)."""
     with _lock:
         _kept.clear()
 

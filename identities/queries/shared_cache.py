@@ -47,6 +47,7 @@ WARMER_MODULES = (
     "identities.views.access",
     "identities.queries.who_can",
     "identities.queries.findings",
+    "identities.queries.estate",
 )
 
 _warmers: dict[str, Callable[[], object]] = {}
@@ -103,6 +104,37 @@ def shared_for_run(name: str, compute: Callable[[], T], *, in_memory: bool = Tru
 
 
 _MISSING = object()
+
+
+def stored_for_run(name: str, default: Any = None) -> Any:
+    """The value `shared_for_run` stored under ``name`` for the current run, else ``default``
+    (never computed here)."""
+    run = current_key()
+    if run is None:
+        return default
+    return cache.get(_cache_key(run, name), default)
+
+
+def store_for_run(name: str, value: Any, seconds: int = TIMEOUT_SECONDS) -> None:
+    """Store ``value`` under ``name`` for the current run (read by `stored_for_run`) for
+    ``seconds`` at most; nothing without a run."""
+    run = current_key()
+    if run is not None:
+        cache.set(_cache_key(run, name), value, seconds)
+
+
+def claim_for_run(name: str, seconds: int) -> bool:
+    """Whether this process may compute ``name`` for the current run: True for the first to
+    ask (in any process) until it releases it (`release_for_run`) or ``seconds`` pass."""
+    run = current_key()
+    return run is not None and bool(cache.add(_cache_key(run, f"claim:{name}"), 1, seconds))
+
+
+def release_for_run(name: str) -> None:
+    """End the claim of `claim_for_run` on ``name``."""
+    run = current_key()
+    if run is not None:
+        cache.delete(_cache_key(run, f"claim:{name}"))
 
 
 class SharedRows(Sequence[bytes]):

@@ -29,7 +29,16 @@ from identities.queries.escalations import (
 from identities.queries.estate import account_choices
 from identities.queries.exports import who_can_csv_rows
 from identities.queries.shared_cache import warmer
-from identities.queries.who_can import answer_who_can, select_allowed, summarise_who_can
+from identities.queries.who_can import (
+    answer_failed,
+    answer_who_can,
+    answered,
+    answered_summary,
+    answers_in_background,
+    select_allowed,
+    start_answering,
+    summarise_who_can,
+)
 from identities.roles import VIEWER
 from identities.views import common
 from identities.views.common import HtmxHttpRequest, paginate, render_page_or_fragment, require_role
@@ -69,8 +78,11 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
         if query:
             found = (e for e in found if query.lower() in e.principal.lower())
         return common.csv_response("escalations.csv", _csv_rows(found))
-    by_principal = count_principals(**filters, query=query)
+    # The counts by method add up to the total: the default view reads no principal's count.
+    by_method = count_methods(**filters, query=query) if view == "method" else []
+    by_principal = count_principals(**filters, query=query) if view != "method" else []
     totals = sorted((row.principal, row.escalations) for row in by_principal)
+    total = sum(row.escalations for row in by_method) + sum(n for _, n in totals)
     context: dict[str, Any] = {
         "analysis": access.current_run(),
         "account": account or "",
@@ -80,8 +92,8 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
         "status": status or "",
         "q": query,
         "view": view,
-        "total": sum(n for _, n in totals),
-        "by_method": count_methods(**filters, query=query) if view == "method" else [],
+        "total": total,
+        "by_method": by_method,
         "by_principal": paginate(request, by_principal) if view == "principal" else None,
         "rows": paginate(request, ExpandedEscalations(totals, escalation_rows(**filters)))
         if view == "all"
@@ -161,12 +173,26 @@ def _allowed_later(action: str, resource: str) -> Iterator[Allowed]:
     yield from answer_who_can(action, resource, now=timezone.now())
 
 
+def _who_can_pending(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResponse:
+    """The question answered in the background (`start_answering`): a notice that asks again
+    in a second, or the error of an answer that failed."""
+    action, resource = context["action"], context["resource"]
+    if answer_failed(action, resource):
+        context["error"] = "This question could not be answered; try again in a few minutes."
+    else:
+        start_answering(action, resource, now=timezone.now())
+        context.update(pending=True, poll_url=request.get_full_path())
+    return render_page_or_fragment(request, "identities/who_can.html", "who-can", context)
+
+
 @require_role(VIEWER)
 @require_GET
 def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
     """Who can do ACTION on RESOURCE? Every principal whose effective permissions allow it,
     counted per account and per granting statements; each count opens its principals a page
-    at a time (``account=ID`` or ``grant=KEY``, searched with ``q``); the CSV has them all."""
+    at a time (``account=ID`` or ``grant=KEY``, searched with ``q``); the CSV has them all.
+    A question that takes seconds (`answers_in_background`) is answered in the background:
+    the page says so and asks again every second until the answer is there."""
     action = (request.GET.get("action") or "").strip()
     resource = (request.GET.get("resource") or "").strip()
     account = (request.GET.get("account") or "").strip()
@@ -183,7 +209,43 @@ def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
         "resource": resource,
         "error": error,
         "summary": None,
+        "pending": False,
     }
+    if asked and (account or grant):
+        found = answered(action, resource)
+        if found is None:
+            if answers_in_background(action, resource):
+                return _who_can_pending(request, context)
+            found = answer_who_can(action, resource, now=timezone.now())
+        rows = select_allowed(found, account=account, grant=grant, q=query)
+        page = paginate(request, rows, WHO_CAN_PAGE_SIZE)
+        context["opened"] = {
+            "account": account,
+            "grant": grant,
+            "q": query,
+            "list_id": f"account-{account}" if account else f"grant-{grant}",
+            "page": page,
+        }
+        if common.wants_fragment(request) and request.htmx.target != "who-can":
+            fragment = "who-can-rows" if (request.htmx.target or "").startswith("rows-") else None
+            return render_page_or_fragment(
+                request,
+                "identities/who_can.html",
+                fragment or "who-can-list",
+                {**context, **context["opened"]},
+            )
+    if asked:
+        summary = answered_summary(action, resource)
+        if summary is None:
+            if answers_in_background(action, resource):
+                return _who_can_pending(request, context)
+            summary = summarise_who_can(action, resource, now=timezone.now())
+        names = dict(account_choices())
+        context["summary"] = summary
+        context["accounts"] = [(row, names.get(row.account_id, "")) for row in summary.by_account]
+        context["grants"] = summary.by_grant[:WHO_CAN_GRANT_ROWS]
+        context["grants_left"] = len(summary.by_grant) - len(context["grants"])
+    return render_page_or_fragment(request, "identities/who_can.html", "who-can", context)
     if asked and (account or grant):
         found = answer_who_can(action, resource, now=timezone.now())
         rows = select_allowed(found, account=account, grant=grant, q=query)

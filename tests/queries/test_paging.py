@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from identities.models import Account, IamUser
@@ -13,6 +14,7 @@ from identities.queries.paging import (
     forget_kept,
     kept,
     ordered_ids,
+    shared_key,
 )
 from tests.factories import AccountFactory, IamUserFactory, SyncRunFactory
 
@@ -128,3 +130,43 @@ def test_estate_version_counts_accounts():
     AccountFactory()
 
     assert (one, estate_version()) == ((1, run.pk, run.started_at), (2, run.pk, run.started_at))
+
+
+@pytest.mark.django_db
+def test_a_shared_order_is_read_by_another_process_without_a_query(django_assert_num_queries):
+    users = _users(["b", "a"])
+    queryset = IamUser.objects.order_by("name")
+    first = list(ordered_ids("users", "v1", queryset))
+    forget_kept()  # what a process that never read the order holds
+
+    with django_assert_num_queries(0):
+        again = list(ordered_ids("users", "v1", queryset))
+
+    assert first == again == [users[0].pk, users[1].pk]
+    assert list(cache.get(shared_key("users", "v1"))) == first
+
+
+@pytest.mark.django_db
+def test_a_shared_order_is_read_again_for_a_new_version_in_every_process():
+    users = _users(["b", "a"])
+    queryset = IamUser.objects.order_by("name")
+    ordered_ids("users", "v1", queryset)
+    newcomer = IamUserFactory(account=users[0].account, name="0")
+    forget_kept()
+
+    kept_ids = list(ordered_ids("users", "v1", queryset))
+    new_ids = list(ordered_ids("users", "v2", queryset))
+
+    assert kept_ids == [users[0].pk, users[1].pk]
+    assert new_ids == [newcomer.pk, *kept_ids]
+
+
+def test_kept_and_shared_computes_once_for_every_process():
+    calls, compute = _counter()
+
+    first = kept("n", "v1", compute, shared=True)
+    forget_kept()
+    again = kept("n", "v1", compute, shared=True)
+    other = kept("n", "v2", compute, shared=True)
+
+    assert (first, again, other, len(calls)) == (1, 1, 2, 2)

@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from identities.models import Account
+from identities.queries import shared_cache
 from identities.queries.estate import PAGE_SIZE
+from identities.queries.paging import forget_kept
 from tests.factories import (
     AccessKeyFactory,
     AccountFactory,
@@ -107,3 +109,24 @@ def test_estate_list_search_reads_its_rows_at_once(logged_in_client, django_asse
         response = logged_in_client.get("/users/", {"q": "ali"})
 
     assert [user.name for user in response.context["page"]] == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("url", "make_row"),
+    [("/users/", _user), ("/groups/", _group), ("/roles/", _role), ("/policies/", _policy)],
+)
+def test_estate_list_order_warmed_is_read_by_a_fresh_process(
+    logged_in_client, django_assert_num_queries, url: str, make_row: Callable
+):
+    account = AccountFactory(last_sync_run=SyncRunFactory(started_at=timezone.now()))
+    make_row(account)
+    make_row(account)
+    took = shared_cache.warm_run()  # what the worker does when an analysis finishes
+    forget_kept()  # a web process that has read nothing yet
+
+    # session, user, account choices, estate version, page (the order comes from the cache)
+    with django_assert_num_queries(5):
+        page = logged_in_client.get(url).context["page"]
+
+    assert "list-orders" in took
+    assert page.paginator.count == 2
