@@ -7,7 +7,7 @@ Read through `identities.queries.escalations` only, like the Escalations page an
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -80,23 +80,35 @@ def _escalating_into(targets: Iterable[str]) -> set[str]:
     return found
 
 
-def _escalation_targets(sources: Iterable[str]) -> dict[str, set[str]] | None:
-    """Source ARN -> the users and roles it can escalate to (by ARN), read from the current
-    run's reach graph (its own ``escalate:ARN`` hop and its escalation group's); None without
-    a reach graph."""
+def _escalation_targets(asked: Mapping[str, set[str] | None]) -> dict[str, set[str]] | None:
+    """Source ARN -> the users and roles it can escalate to (by ARN) among those it is asked
+    about (every one, for None), read from the current run's reach graph (its own
+    ``escalate:ARN`` hop and its escalation group's); None without a reach graph.
+
+    A hop's targets are read once per set of targets asked about: the thousands of members of
+    an escalation group share them (their sets are read, never changed)."""
     loaded = reach_graph()
     if loaded is None:
         return None
-    graph = loaded.graph
+    succ = loaded.graph._succ
+    onto_of: dict[tuple[str, int], set[str]] = {}
     found: dict[str, set[str]] = {}
-    for source in sources:
-        if source not in graph:
+    for source, wanted in asked.items():
+        if source not in succ:
             continue
-        targets: set[str] = set()
-        for hop in graph.successors(source):
-            if hop.startswith(ESCALATE_PREFIX):
-                targets.update(graph.successors(hop))
-        targets.discard(source)
+        sets = []
+        for hop in succ[source]:
+            if not hop.startswith(ESCALATE_PREFIX):
+                continue
+            key = (hop, id(wanted))
+            if (onto := onto_of.get(key)) is None:
+                onto = set(succ[hop]) if wanted is None else wanted.intersection(succ[hop])
+                onto_of[key] = onto
+            if onto:
+                sets.append(onto)
+        targets = sets[0] if len(sets) == 1 else set().union(*sets)
+        if source in targets:
+            targets = targets - {source}
         if targets:
             found[source] = targets
     return found
@@ -182,11 +194,7 @@ def add_escalation_edges(
     # escalation onto a target asked about are read, onto those targets.
     known = _escalation_targets(asked)
     if known is not None:
-        asked = {
-            arn: found if wanted is None else found & wanted
-            for arn, wanted in asked.items()
-            if (found := known.get(arn, set())) and (wanted is None or found & wanted)
-        }
+        asked = {arn: known[arn] for arn in asked if arn in known}
 
     def ranked() -> tuple[list[tuple[tuple[str, str], dict[str, Any]]], int]:
         onto = set().union(*(found for found in asked.values() if found is not None))

@@ -3,12 +3,15 @@ current run's reach graph, each hop with the stored edge behind it."""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
 import networkx as nx
 
 from identities.analysis.reach import (
+    CLASS_PREFIX,
     ESCALATE_PREFIX,
     GROUP_PREFIX,
     VIA_PREFIX,
@@ -212,12 +215,7 @@ def _search_chains(
     runs on the part of the graph within ``2 * max_length`` edges of both ends.
     """
     cutoff = 2 * max_length
-    # A hop through a role class node is three edges: search that far, then expand them.
-    near = 3 * max_length
-    ahead = nx.single_source_shortest_path_length(reach, start, cutoff=near)
-    behind = nx.single_source_shortest_path_length(reach.reverse(copy=False), end, cutoff=near)
-    keep = {n for n, d in ahead.items() if n in behind and d + behind[n] <= near}
-    sub = nx.DiGraph(reach.subgraph(keep))
+    sub = _between(reach, start, end, cutoff)
     expand_classes(sub)
     _own_escalation_nodes(sub)
     details: dict[tuple[str, str], DirectAccess] = {}
@@ -228,15 +226,17 @@ def _search_chains(
             [(u, v) for u, v in sub.edges if is_hop_node(u) and
              ((row := details.get((u, v))) is None or row.conditional)]
         )  # fmt: skip
-        candidates = _candidate_paths(sub, start, end, mode, cutoff, limit * 10)
+        chains = _ranked(_candidate_paths(sub, start, end, mode, cutoff, limit * 10), max_length)
     else:
-        # The hops of the chains found only (a neighbourhood holds thousands): a hop with no
-        # stored edge behind it is taken out and the search runs again.
+        # The hops of the chains kept only (a neighbourhood holds thousands): a hop with no
+        # stored edge behind it is taken out and the search runs again. Which chains have a
+        # conditional hop is known from all their hops.
         while True:
             candidates = _candidate_paths(sub, start, end, mode, cutoff, limit * 10)
+            chains = _ranked(candidates, max_length)
             wanted = {
                 (path[i], path[i + 1])
-                for path in candidates
+                for path in (chains if conditional == "only" else chains[:limit])
                 for i in range(1, len(path) - 1, 2)
                 if (path[i], path[i + 1]) not in details
             }
@@ -247,32 +247,135 @@ def _search_chains(
                 sub.remove_edges_from(missing)
             else:
                 break
-    found: dict[tuple[str, ...], list[tuple[str, str, DirectAccess]]] = {}
-    for path in candidates:
-        principals = tuple(node for node in path if not is_hop_node(node))
+    found = []
+    for path in chains:
         hops = [
             (path[i], path[i + 2], details[(path[i + 1], path[i + 2])])
             for i in range(0, len(path) - 2, 2)
         ]
-        # Expanding class nodes can make a shortest path longer than the limit: drop it.
-        if len(hops) > max_length:
-            continue
         if conditional == "only" and not any(row.conditional for _, _, row in hops):
             continue
-        found.setdefault(principals, hops)
-    ordered = sorted(found.items(), key=lambda item: (len(item[0]), item[0]))
-    return [hops for _, hops in ordered[:limit]]
+        found.append(hops)
+        if len(found) == limit:
+            break
+    return found
+
+
+def _ranked(candidates: list[list[str]], max_length: int) -> list[list[str]]:
+    """The first path of each chain of principals, chains of fewer principals first, then by
+    their ARNs. Expanding class nodes can make a shortest path longer than the limit: such a
+    path is dropped."""
+    first: dict[tuple[str, ...], list[str]] = {}
+    for path in candidates:
+        if (len(path) - 1) // 2 > max_length:
+            continue
+        first.setdefault(tuple(node for node in path if not is_hop_node(node)), path)
+    return [first[principals] for principals in sorted(first, key=lambda p: (len(p), p))]
+
+
+def _between(reach: nx.DiGraph, start: str, end: str, most: int) -> nx.DiGraph:
+    """The part of the reach graph on walks of at most ``most`` edges from ``start`` to
+    ``end`` once its class nodes are expanded (`expand_classes`): the nodes whose distance
+    from ``start`` plus distance to ``end`` is at most ``most``, and the edges between them.
+    An edge into a class node counts for nothing, as expanding it leaves one edge from the
+    group to each role of the class.
+
+    The distances to ``end`` are searched backwards among the nodes within reach of ``start``
+    only, and no further than ``most`` allows: every node on a shortest way from such a node to
+    ``end`` is within that bound too, so each distance kept is exact. The searches walk
+    networkx's adjacency dicts (as `identities.analysis.reach` does): its views cost a call per
+    neighbour on graphs of a million edges.
+    """
+    succ, pred = reach._succ, reach._pred
+    ahead = _distances(succ, start, most)
+    behind = _distances(pred, end, most, ahead)
+    sub = nx.DiGraph()
+    sub.add_nodes_from(behind)
+    sub.add_edges_from(
+        (node, neighbour) for node in behind for neighbour in succ[node] if neighbour in behind
+    )
+    return sub
+
+
+def _distances(
+    adjacency: dict[str, dict[str, Any]],
+    origin: str,
+    most: int,
+    ahead: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Distances from ``origin`` along ``adjacency``, at most ``most``, an edge into a class
+    node counting for nothing (a breadth-first search with a deque, class nodes to the front).
+    Forwards (``_succ``) without ``ahead``; backwards (``_pred``) with it, the distances from
+    the start: a node is then reached only if its two distances add up to at most ``most``."""
+    found = {origin: 0} if ahead is None or ahead.get(origin, most + 1) <= most else {}
+    queue = deque(found)
+    while queue:
+        node = queue.popleft()
+        depth = found[node]
+        if ahead is None:
+            for neighbour in adjacency[node]:
+                free = neighbour.startswith(CLASS_PREFIX)
+                reached = depth if free else depth + 1
+                if reached <= most and reached < found.get(neighbour, most + 1):
+                    found[neighbour] = reached
+                    (queue.appendleft if free else queue.append)(neighbour)
+        else:
+            # Backwards, the edges into this node: free when it is a class node.
+            free = node.startswith(CLASS_PREFIX)
+            reached = depth if free else depth + 1
+            for neighbour in adjacency[node]:
+                if reached + ahead.get(neighbour, most + 1) <= most and reached < found.get(
+                    neighbour, most + 1
+                ):
+                    found[neighbour] = reached
+                    (queue.appendleft if free else queue.append)(neighbour)
+    return found
 
 
 def _candidate_paths(
     sub: nx.DiGraph, start: str, end: str, mode: str, cutoff: int, most: int
 ) -> list[list[str]]:
     """At most ``most`` paths of the reach graph from ``start`` to ``end``: every simple one
-    within ``cutoff`` edges (``mode="all"``), else the shortest."""
+    within ``cutoff`` edges, the shorter first (``mode="all"``), else the shortest."""
     if start not in sub or end not in sub or not nx.has_path(sub, start, end):
         return []
     if mode == "all":
-        raw = nx.all_simple_paths(sub, start, end, cutoff=cutoff)
-    else:
-        raw = nx.all_shortest_paths(sub, start, end)
-    return list(islice(raw, most))
+        return list(islice(_simple_paths(sub, start, end, cutoff), most))
+    return list(islice(nx.all_shortest_paths(sub, start, end), most))
+
+
+def _simple_paths(sub: nx.DiGraph, start: str, end: str, cutoff: int) -> Iterator[list[str]]:
+    """Every simple path from ``start`` to ``end`` of at most ``cutoff`` edges, those of fewer
+    edges first. A depth-first search per length that never steps onto a node further from
+    ``end`` than the edges left allow: every branch it follows leads to ``end``, but for the
+    nodes a path may not visit twice."""
+    if start not in sub or end not in sub:
+        return
+    succ = sub._succ
+    to_end = {end: 0}
+    queue = deque([end])
+    while queue:
+        node = queue.popleft()
+        for neighbour in sub._pred[node]:
+            if neighbour not in to_end:
+                to_end[neighbour] = to_end[node] + 1
+                queue.append(neighbour)
+    far = cutoff + 1
+    for length in range(to_end.get(start, far), cutoff + 1):
+        path, on_path = [start], {start}
+        stack = [iter(succ[start])]
+        while stack:
+            for node in stack[-1]:
+                if node in on_path or len(path) + to_end.get(node, far) > length:
+                    continue
+                if node == end:
+                    if len(path) == length:
+                        yield [*path, end]
+                    continue
+                path.append(node)
+                on_path.add(node)
+                stack.append(iter(succ[node]))
+                break
+            else:
+                stack.pop()
+                on_path.discard(path.pop())

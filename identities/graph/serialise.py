@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 import networkx as nx
+import orjson
 
 from identities.graph.build import (
     ACCESS_EDGE_KINDS,
@@ -56,8 +58,9 @@ def serialise_graph(
             "y": round(y, 1),
             "display": _display(label, data.get("count") if kind == "aggregate" else None),
             "w": 0,
-            "title": f"{NODE_KIND_LABELS.get(kind, kind)}: {data.get('title') or label}"
-            + (f" · {account_name}" if account_name else ""),
+            "title": node_title(
+                NODE_KIND_LABELS.get(kind, kind), data.get("title") or label, account_name
+            ),
         }
         if kind == "aggregate":
             drill = dict(data["drill"])
@@ -91,18 +94,17 @@ def serialise_graph(
     ):
         kind = data["kind"]
         edge: dict[str, Any] = {
-            "id": f"{source}|{kind}|{data.get('outcome', '')}|{target}",
+            "id": edge_id(source, kind, data.get("outcome", ""), target),
             "source": source,
             "target": target,
             "kind": kind,
-            "summary": f"{labels[source]} {EDGE_KIND_LABELS.get(kind, kind)} {labels[target]}",
+            "summary": edge_summary(
+                labels[source],
+                edge_verb(kind, data.get("outcome", "")),
+                labels[target],
+                data.get("methods") if kind == "escalate" else None,
+            ),
         }
-        if kind in _ACCESS_KINDS:
-            edge["summary"] = f"{labels[source]} can assume {labels[target]}"
-            if data.get("outcome") == "denied":
-                edge["summary"] = f"{labels[source]} is refused {labels[target]}"
-        elif kind == "escalate" and data.get("methods"):
-            edge["summary"] += f" ({', '.join(data['methods'])})"
         for name in ("outcome", "conditions", "requirements", "count", "action", "via",
                      "methods", "status"):  # fmt: skip
             if name in data and data[name] not in ("", None, ()):
@@ -131,7 +133,116 @@ def serialise_graph(
     }
 
 
+# What the page's script (static/js/graph.js) never reads: the exports and the table do.
+_NOT_READ_BY_SCRIPT = frozenset({"sample", "drill_url", "url", "owner", "account_name"})
+# Nodes without a panel of their own: a folded node lists its members instead.
+_NO_PANEL = frozenset({"aggregate", "column", "box"})
+
+
+def browser_island(data: dict[str, Any]) -> dict[str, Any]:
+    """The graph as the page's script reads it: the same data without the fields it never
+    reads and without those it derives, each dropped only where the derivation gives it back:
+    a node's panel URL, tooltip (``title``) and folded members' list (``members_url``), an
+    edge's id and ``summary``. The few words and URL prefixes they are derived from travel
+    along (``words``, ``links``). Waypoints (``route``) stay with the exports: the script
+    draws an edge's path from ``sd`` and ``sw``."""
+    urls = NodeUrls()
+    folded = folded_members_url("-").split("?", 1)[0]
+    names: dict[str, str] = {}
+    for node in data["nodes"]:
+        if node.get("account") and node.get("account_name"):
+            names.setdefault(node["account"], node["account_name"])
+    kinds: dict[str, str] = {}
+    nodes = []
+    for node in data["nodes"]:
+        slim = {name: value for name, value in node.items() if name not in _NOT_READ_BY_SCRIPT}
+        kind, account = node["kind"], node.get("account", "")
+        if "title" in node:
+            kinds[kind] = NODE_KIND_LABELS.get(kind, kind)
+            if node["title"] == node_title(kinds[kind], node["label"], names.get(account, "")):
+                del slim["title"]
+        if kind not in _NO_PANEL:
+            if node.get("panel") == urls.panel_url(node["id"]):
+                del slim["panel"]
+            else:
+                slim["panel"] = node.get("panel", "")
+        if "members_url" in node:
+            # As `folded_members_url` builds it, with its path reversed once.
+            members = {"id": node["id"]}
+            if node["members_url"] == f"{folded}?{urlencode(members)}":
+                del slim["members_url"]
+            elif node["members_url"] == (
+                f"{folded}?{urlencode({**members, 'of': node.get('of', ''), 'account': account})}"
+            ):
+                del slim["members_url"]
+                slim["members_by_account"] = True
+        nodes.append(slim)
+    labels = {node["id"]: node.get("label", "") for node in data["nodes"]}
+    verbs: dict[str, str] = {}
+    edges = []
+    for edge in data["edges"]:
+        slim = {name: value for name, value in edge.items() if name != "route"}
+        source, kind, target = edge["source"], edge["kind"], edge["target"]
+        outcome = edge.get("outcome", "")
+        if edge["id"] == edge_id(source, kind, outcome, target):
+            del slim["id"]
+        verb = verbs.setdefault(f"{kind}|{outcome}", edge_verb(kind, outcome))
+        methods = edge.get("methods") if kind == "escalate" else None
+        derived = edge_summary(labels.get(source, ""), verb, labels.get(target, ""), methods)
+        if edge.get("summary") == derived:
+            del slim["summary"]
+        edges.append(slim)
+    island = {name: value for name, value in data.items() if name not in {"nodes", "edges"}}
+    island.pop("folded_members", None)
+    if "bundles" in data:
+        island["bundles"] = [
+            {name: value for name, value in bundle.items() if name not in {"route", "members"}}
+            for bundle in data["bundles"]
+        ]
+    island.update(
+        nodes=nodes,
+        edges=edges,
+        links={**data.get("links", {}), "node": urls.panel, "folded": folded},
+        words={"kinds": kinds, "accounts": names, "verbs": verbs},
+    )
+    return island
+
+
+def island_json(data: dict[str, Any]) -> str:
+    """``browser_island(data)`` as JSON safe inside a ``<script>`` element, as Django's
+    ``json_script`` escapes it (``<``, ``>`` and ``&`` as Unicode escapes)."""
+    raw = orjson.dumps(browser_island(data))
+    for char, escaped in ((b"<", b"\\u003C"), (b">", b"\\u003E"), (b"&", b"\\u0026")):
+        raw = raw.replace(char, escaped)
+    return raw.decode()
+
+
 _ACCESS_KINDS = frozenset(ACCESS_EDGE_KINDS) - {"escalate"}
+
+
+def edge_id(source: str, kind: str, outcome: str, target: str) -> str:
+    """An edge's id: its ends, kind and outcome (graph.js derives it the same way)."""
+    return f"{source}|{kind}|{outcome}|{target}"
+
+
+def edge_verb(kind: str, outcome: str) -> str:
+    """What an edge of this kind and outcome says of its source ("can assume")."""
+    if kind in _ACCESS_KINDS:
+        return "is refused" if outcome == "denied" else "can assume"
+    return EDGE_KIND_LABELS.get(kind, kind)
+
+
+def edge_summary(
+    source_label: str, verb: str, target_label: str, methods: Iterable[str] | None = None
+) -> str:
+    """An edge in words ("alice can assume deploy"); an escalation names its methods."""
+    summary = f"{source_label} {verb} {target_label}"
+    return f"{summary} ({', '.join(methods)})" if methods else summary
+
+
+def node_title(kind_label: str, label: str, account_name: str) -> str:
+    """A node's tooltip: its kind, name and account ("IAM role: deploy · prod")."""
+    return f"{kind_label}: {label}" + (f" · {account_name}" if account_name else "")
 
 
 def _shorten(text: str, width: int) -> str:

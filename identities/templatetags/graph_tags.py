@@ -8,8 +8,11 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from identities.graph.build import NODE_KIND_LABELS, describe_node
+from identities.graph.serialise import island_json
 from identities.graph.urls import node_panel_url
 
 logger = logging.getLogger(__name__)
@@ -20,6 +23,15 @@ register = template.Library()
 @register.filter
 def graph_kind_label(kind: str) -> str:
     return NODE_KIND_LABELS.get(kind, kind)
+
+
+@register.filter
+def graph_island(data: dict[str, Any]) -> SafeString:
+    """The ``#graph-data`` script element the page's script draws: the view's data as
+    `identities.graph.serialise.browser_island` trims it, escaped as ``json_script`` does."""
+    return format_html(
+        '<script id="graph-data" type="application/json">{}</script>', mark_safe(island_json(data))
+    )
 
 
 @register.filter

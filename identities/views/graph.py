@@ -117,6 +117,9 @@ def graph_page(request: HtmxHttpRequest, view: str) -> HttpResponse:
     """The identity, access or paths view (`view` comes from the URL conf)."""
     data, form = _graph_data(request, view)
     context = graph_context(request, view, data, form)
+    if request.GET.get("table") and wants_fragment(request):
+        # A busy view's table, fetched when it is opened (partials/graph_table.html).
+        return render_page_or_fragment(request, "partials/graph_table.html", None, context)
     return render_page_or_fragment(request, f"identities/graph_{view}.html", "graph-view", context)
 
 

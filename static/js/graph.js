@@ -1,7 +1,8 @@
 /* iamviz graph pages: draw the server's graph with Cytoscape.js, nothing more.
  *
  * The server computes every position (the `preset` layout), so the same URL gives the same
- * picture. This file reads the data from the `#graph-data` json_script island, draws it, and
+ * picture. This file reads the data from the `#graph-data` island (the view's JSON less what
+ * this file derives, identities/graph/serialise.py: browser_island), draws it, and
  * wires the few interactions htmx cannot express: a tap on a node loads its panel into
  * #node-panel, a double tap expands it, a tap on a folded node lists its members, hovering a
  * conditional edge shows its conditions, a tap on a bundle of parallel edges draws them apart,
@@ -237,13 +238,82 @@
     return rules;
   }
 
+  // What the server leaves out of the island where it is derived here, as
+  // identities/graph/serialise.py (browser_island) checked it would be: a node's panel URL,
+  // tooltip and folded members' list, an edge's id and summary.
+  function pythonQuote(text) {
+    // Python's urllib.parse.quote(text, safe=":/@+=,.-_*"), as NodeUrls.panel_url quotes a key.
+    return encodeURIComponent(text)
+      .replace(/%(3A|2F|40|2B|3D|2C)/g, function (match, hex) {
+        return String.fromCharCode(parseInt(hex, 16));
+      })
+      .replace(/[!'()]/g, function (c) {
+        return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+      });
+  }
+
+  function pythonUrlencode(query) {
+    // Python's urllib.parse.urlencode(query), as folded_members_url builds its query.
+    return new URLSearchParams(query).toString().replace(/\*/g, "%2A").replace(/%7E/g, "~");
+  }
+
+  var NO_PANEL = { aggregate: true, column: true, box: true };
+
+  function nodePanelUrl(links, id) {
+    var colon = id.indexOf(":");
+    var kind = colon < 0 ? id : id.slice(0, colon);
+    var key = colon < 0 ? "" : id.slice(colon + 1);
+    return links.node + kind + "/" + pythonQuote(key || "-");
+  }
+
+  function nodeDerived(data, node) {
+    var words = data.words || { kinds: {}, accounts: {} };
+    var links = data.links || {};
+    var derived = {};
+    if (node.panel === undefined && !NO_PANEL[node.kind] && links.node) {
+      derived.panel = nodePanelUrl(links, node.id);
+    }
+    if (node.title === undefined && words.kinds[node.kind] !== undefined) {
+      var account = words.accounts[node.account || ""];
+      derived.title = words.kinds[node.kind] + ": " + node.label + (account ? " · " + account : "");
+    }
+    if (node.kind === "aggregate" && node.members_url === undefined && links.folded) {
+      var query = { id: node.id };
+      if (node.members_by_account) {
+        query.of = node.of || "";
+        query.account = node.account || "";
+      }
+      derived.members_url = links.folded + "?" + pythonUrlencode(query);
+    }
+    return derived;
+  }
+
+  function edgeDerived(data, edge, labels) {
+    var outcome = edge.outcome || "";
+    var derived = {};
+    if (edge.id === undefined) derived.id = edge.source + "|" + edge.kind + "|" + outcome + "|" + edge.target;
+    if (edge.summary === undefined && data.words) {
+      var summary = labels[edge.source] + " " + data.words.verbs[edge.kind + "|" + outcome] + " " + labels[edge.target];
+      if (edge.kind === "escalate" && edge.methods && edge.methods.length) summary += " (" + edge.methods.join(", ") + ")";
+      derived.summary = summary;
+    }
+    return derived;
+  }
+
   function elementsOf(data) {
     var elements = [];
+    var labels = {};
+    data.nodes.forEach(function (node) {
+      labels[node.id] = node.label;
+    });
+    var edges = data.edges.map(function (edge) {
+      return Object.assign({}, edge, edgeDerived(data, edge, labels));
+    });
     var highlighted = {};
     (data.highlight || []).forEach(function (id) {
       highlighted[id] = true;
     });
-    var bundles = bundlesOf(data, highlighted);
+    var bundles = bundlesOf(data.bundles, edges, highlighted);
     bundledMembers = {};
     var hopNumbers = {};
     (data.paths || []).forEach(function (path) {
@@ -277,7 +347,7 @@
       else if (!structural && data.highlight && data.highlight.length) classes.push("faded");
       var element = {
         group: "nodes",
-        data: Object.assign({}, node, {
+        data: Object.assign({}, node, nodeDerived(data, node), {
           display: node.display || node.label,
           w: node.w || 200,
           h: node.h || 32,
@@ -301,13 +371,13 @@
       }
       elements.push(element);
     });
-    data.edges.forEach(function (edge) {
+    edges.forEach(function (edge) {
       var classes = [edge.kind];
       if (edge.outcome) classes.push(edge.outcome);
       if (edge.status) classes.push(edge.status);
       if (edge.count && edge.count > 1) classes.push("folded");
       if (edge.source === "anyone") classes.push("from-anyone");
-      if (edge.route) classes.push("routed");
+      if (edge.sd) classes.push("routed");
       (edge.classes || []).forEach(function (name) {
         classes.push(name);
       });
@@ -328,11 +398,16 @@
     Object.keys(bundles).forEach(function (id) {
       var bundle = bundles[id];
       var classes = ["bundle", bundle.data.kind, bundle.data.outcome];
-      if (bundle.data.route) classes.push("routed");
+      if (bundle.data.sd) classes.push("routed");
       if (data.highlight && data.highlight.length) classes.push("faded");
       var element = {
         group: "edges",
-        data: Object.assign({}, bundle.data, { label: "× " + bundle.members.length }),
+        data: Object.assign({}, bundle.data, {
+          label: "× " + bundle.members.length,
+          members: bundle.members.map(function (member) {
+            return member.data.id;
+          }),
+        }),
         classes: classes.join(" "),
       };
       elements.push(element);
@@ -341,15 +416,15 @@
     return elements;
   }
 
-  function bundlesOf(data, highlighted) {
+  function bundlesOf(drawnBundles, edges, highlighted) {
     // Parallel edges of a busy view (identities/graph/layout.py) are drawn as one edge until a
     // tap opens it: its members are kept aside, not added. A bundle holding an edge the view
     // highlights (a path, a change) is drawn open.
     var bundles = {};
-    (data.bundles || []).forEach(function (bundle) {
+    (drawnBundles || []).forEach(function (bundle) {
       bundles[bundle.id] = { data: bundle, members: [], open: false };
     });
-    data.edges.forEach(function (edge) {
+    edges.forEach(function (edge) {
       var bundle = edge.bundle && bundles[edge.bundle];
       if (bundle && (highlighted[edge.id] || edge.change || (edge.classes && edge.classes.length))) {
         bundle.open = true;
@@ -478,10 +553,6 @@
         loadPanel(node.data("members_url"));
         return;
       }
-      if (node.data("drill_url")) {
-        goTo(node.data("drill_url"));
-        return;
-      }
       setNodeParam(node.id());
       loadPanel(node.data("panel"));
     }
@@ -490,7 +561,7 @@
       if (pending && pending.node.same(node)) {
         clearTimeout(pending.timer);
         pending = null;
-        if (node.data("panel") && !node.data("drill_url")) goTo(expandUrl(node.id()));
+        if (node.data("panel")) goTo(expandUrl(node.id()));
         return;
       }
       if (pending) {
@@ -531,6 +602,17 @@
     });
   }
 
+  function skipFirstLayers(instance) {
+    // Cytoscape's first frame draws every element, in view or not, into layer textures that
+    // later frames reuse (the canvas renderer's layered texture cache, whose `firstGet` asks
+    // for it); marked as taken, the first frame draws the elements in view only, and the layers
+    // are built in idle frames after it. Cytoscape 3.35's internals: a later version may keep
+    // them elsewhere, and the first frame then costs more but draws the same.
+    var renderer = instance.renderer && instance.renderer();
+    var layers = renderer && renderer.data && renderer.data.lyrTxrCache;
+    if (layers && layers.firstGet === true) layers.firstGet = false;
+  }
+
   function draw() {
     var island = document.getElementById("graph-data");
     var container = document.getElementById("graph-canvas");
@@ -568,6 +650,7 @@
         pixelRatio: big ? 1 : "auto",
       });
       timings.create = Math.round(performance.now() - started);
+      skipFirstLayers(cy);
       cy.batch(function () {
         cy.add(elements);
       });
