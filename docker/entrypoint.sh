@@ -3,6 +3,7 @@
 #   entrypoint.sh migrate       apply migrations (a PostgreSQL advisory lock: concurrent starts
 #                               apply each migration once; a second start finds nothing to do)
 #   entrypoint.sh web           gunicorn on ${BIND:-0.0.0.0}:${PORT:-8000}, ${WEB_CONCURRENCY:-3} workers
+#                               forked from a master that loaded the app (iamviz/gunicorn_config.py)
 #   entrypoint.sh worker ARGS   a Celery worker; ARGS are passed on (e.g. -Q sync -n sync@%h)
 #   entrypoint.sh beat          Celery beat (the schedule lives in the database)
 #   entrypoint.sh healthcheck   exit 0 when web answers /healthz/ (compose's healthcheck)
@@ -24,6 +25,7 @@ case "$mode" in
     ;;
   web)
     exec gunicorn iamviz.wsgi:application \
+      --config python:iamviz.gunicorn_config \
       --bind "${BIND:-0.0.0.0}:${PORT:-8000}" \
       --workers "${WEB_CONCURRENCY:-3}" \
       --access-logfile - \

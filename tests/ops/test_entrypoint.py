@@ -180,6 +180,8 @@ def test_web_answers_the_compose_healthcheck_under_gunicorn(
     assert "/login/?next=/" in landed_on  # the application itself answers, not only /healthz/
     assert "Starting gunicorn" in output
     assert output.count("Booting worker with pid") >= 2
+    # The workers fork from a master that loaded the URL map and templates once.
+    assert output.index("URL map and templates loaded") < output.index("Booting worker")
 
 
 def test_worker_answers_celery_ping(

@@ -1,0 +1,39 @@
+"""The gunicorn master readies the URL map and templates before it forks the workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+from django.template import engines
+from django.urls import clear_url_caches, get_resolver
+
+from iamviz import gunicorn_config
+
+
+def _cached_loader(loaders: list[Any]) -> Any:
+    """Django's cached loader, wherever a wrapping loader (template partials) holds it."""
+    for loader in loaders:
+        if hasattr(loader, "get_template_cache"):
+            return loader
+        if found := _cached_loader(getattr(loader, "loaders", [])):
+            return found
+    return None
+
+
+def test_warm_up_compiles_every_template_and_leaves_no_connection_open() -> None:
+    clear_url_caches()
+    assert not get_resolver()._populated
+    loader = _cached_loader(engines["django"].engine.template_loaders)
+    loader.reset()
+
+    gunicorn_config.warm_up()
+
+    assert get_resolver()._populated
+    compiled = set(loader.get_template_cache)
+    assert {"page.html", "identities/role_detail.html", "partials/graph_view.html"} <= compiled
+    assert all(connection.connection is None for connection in connections.all())
+
+
+def test_the_app_is_preloaded() -> None:
+    assert gunicorn_config.preload_app is True
