@@ -27,8 +27,10 @@ path.
 `rank_choke_points` is greedy: take the item that cuts the most weight, drop the principals it
 cuts from every other item, repeat — a covering set, each item with the principals it adds. What
 the dominators show is a lower bound: routes in parallel further on that one item cuts together
-are not seen. `exact_cut` walks the graph without every hop an item cuts, and the read side
-counts the first picks that way (`identities.queries.choke_points.verified_ranking`).
+are not seen. `cut_by` counts exactly what an item's `Removal` cuts (hops gone for everyone,
+hops some principals no longer hold, administrators that are ones no more) by walking again only
+the part of the graph that can lose its path, and the read side counts every item that way
+before ranking (`identities.queries.choke_points.verified_ranking`).
 
 Every item names the ``what_if`` change that removes it (`ChokeItem.what_if`), so its effect can
 be checked against a full evaluation.
@@ -40,7 +42,7 @@ import functools
 import heapq
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -189,11 +191,25 @@ class ChokeGraph:
     # onwards are those of its hop nodes (when `MAX_ONWARDS` at most).
     through: dict[str, set[str]] = field(default_factory=dict)
     onwards: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # The restricted graph reversed, numbered from the sink (0): what `exact_cut` walks.
+    # The restricted graph reversed, numbered from the sink (0): what `cut_by` walks.
     labels: list[str] = field(default_factory=list, repr=False)
     number: dict[str, int] = field(default_factory=dict, repr=False)
     out: list[list[int]] = field(default_factory=list, repr=False)
     into: list[list[int]] = field(default_factory=list, repr=False)
+    # Target -> the hop nodes it leads on to within the restricted graph (numbers): left out
+    # while it is a target, its way on once it is one no more (`cut_by`).
+    target_hops: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    # Every node's next node on a shortest path from the sink (the sink's own: 0).
+    parent: list[int] = field(default_factory=list, repr=False)
+    # What `cut_by` works out once for every item: by the id of a list of hops principals no
+    # longer hold (kept here, so the id stays its own), the ends each hop node loses; by hop
+    # node and those ends, the ends it keeps.
+    gone_of: dict[int, tuple[object, dict[int, frozenset[int]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    ends_kept: dict[tuple[int, frozenset[int]], list[int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def all_hops(self) -> list[tuple[str, str]]:
@@ -294,6 +310,9 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
         if len(hops) <= MAX_ONWARDS:
             onwards[principal] = hops
     spread = {principal: found for principal, found in spread.items() if principal in onwards}
+    target_hops = {
+        target: [number[after] for after in succ[target] if after in number] for target in wanted
+    }
     return ChokeGraph(
         wanted,
         frozenset(principals),
@@ -304,37 +323,176 @@ def build_choke_graph(graph: nx.DiGraph, targets: Collection[str]) -> ChokeGraph
         number,
         out,
         into,
+        target_hops,
+        shortest_path_parents(out),
     )
 
 
+def shortest_path_parents(out: list[list[int]]) -> list[int]:
+    """Breadth first from node 0 over ``out``: every node's parent (0's own: 0; -1: not
+    reached)."""
+    parent = [-1] * len(out)
+    parent[0] = 0
+    level = [0]
+    while level:
+        following = []
+        for at in level:
+            for after in out[at]:
+                if parent[after] == -1:
+                    parent[after] = at
+                    following.append(after)
+        level = following
+    return parent
+
+
 def exact_cut(choke: ChokeGraph, killed: Collection[tuple[str, str]]) -> set[str]:
-    """The principals that lose every path to a target when the hops ``killed`` go: those the
+    """The principals that lose every path to a target when the hops ``killed`` go (for every
+    principal holding them): `cut_by` of those hops."""
+    return cut_by(choke, Removal(hops=tuple(killed)))
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What one item takes out of the graph: ``hops`` (hop node, what it leads to) gone for
+    every principal going through the hop node (a statement's); ``held``, principal -> hops
+    of its own hop nodes it alone no longer holds (a policy detached from it or from its
+    group, a group it leaves: an access group's other members keep them); ``targets`` that
+    are targets no more (administrators it alone makes one)."""
+
+    hops: Collection[tuple[str, str]] = ()
+    held: Mapping[str, Collection[tuple[str, str]]] = field(default_factory=dict)
+    targets: Collection[str] = ()
+
+
+def cut_by(choke: ChokeGraph, removal: Removal) -> set[str]:
+    """The principals that lose every path to a target once ``removal`` is made: those the
     walk from the targets no longer finds. What the dominators tell is part of it; this also
-    finds principals with routes in parallel that the same item cuts together."""
-    number, out = choke.number, choke.out
-    skip: dict[int, set[int]] = defaultdict(set)  # reversed: from a hop's end to its hop node
-    for start, end in killed:
-        hop_node, after = number.get(start), number.get(end)
-        if hop_node is not None and after is not None:
-            skip[after].add(hop_node)
-    if not skip:
+    finds principals with routes in parallel that the same item cuts together.
+
+    Only part of the graph is walked again. A node is sure to keep its path when one of the
+    edges into it that stay comes from a node whose shortest path from the targets
+    (`ChokeGraph.parent`) meets no node whose edges in change (a *changed* node). The region
+    that may lose its path starts with the changed nodes not sure to keep it (none: the item
+    cuts nothing) and grows by what they lead to that is not sure either; every node outside
+    it keeps its path (follow a lost one's shortest path back: some node on it would be in
+    the region). The region's nodes with an edge from outside it keep theirs, and the walk
+    goes on from them within the region."""
+    removed, replaced = _changed_edges(choke, removal)
+    changed = {end for _, end in removed}
+    changed.update(replaced)
+
+    def kept(at: int) -> list[int] | Iterable[int]:
+        """The starts of the edges into ``at`` once the removal is made."""
+        if at in replaced:
+            return replaced[at]
+        return (start for start in choke.into[at] if (start, at) not in removed)
+
+    intact = _intact_paths(choke.parent, changed)
+    stack = [at for at in changed if not any(map(intact, kept(at)))]
+    if not stack:
         return set()
-    if len(killed) == 1:
-        # One hop: its hop node goes on by another hop unless it has no other, so it cuts
-        # what it dominates.
-        (hop,) = killed
-        return set(choke.dominated.get(hop, ()))
-    seen = bytearray(len(out))
-    seen[0] = 1
-    stack = [0]
+    out, labels = choke.out, choke.labels
+    region, sure = set(stack), set()
+    while stack:
+        for after in out[stack.pop()]:
+            if after in region or after in sure:
+                continue
+            if any(map(intact, kept(after))):
+                sure.add(after)
+            else:
+                region.add(after)
+                stack.append(after)
+    extra: dict[int, list[int]] = defaultdict(list)  # the replaced edges, from their start
+    for end, starts in replaced.items():
+        for start in starts:
+            extra[start].append(end)
+    found = [at for at in region if any(start not in region for start in kept(at))]
+    seen = set(found)
+    stack = found
     while stack:
         at = stack.pop()
-        skipped = skip.get(at)
         for after in out[at]:
-            if not seen[after] and not (skipped and after in skipped):
-                seen[after] = 1
+            if after not in seen and after not in replaced and (at, after) not in removed:
+                seen.add(after)
                 stack.append(after)
-    return {label for label in choke.principals if not seen[number[label]]}
+        for after in extra.get(at, ()):
+            if after not in seen:
+                seen.add(after)
+                stack.append(after)
+    principals = choke.principals
+    return {labels[at] for at in region - seen if labels[at] in principals}
+
+
+def _intact_paths(parent: list[int], changed: Collection[int]) -> Callable[[int], bool]:
+    """Whether a node's shortest path from the targets (``parent``: the next node towards the
+    sink, 0) meets none of ``changed``; each node's answer kept for the nodes after it."""
+    known: dict[int, bool] = {0: True}
+
+    def intact(at: int) -> bool:
+        path = []
+        while at not in known and at not in changed:
+            path.append(at)
+            at = parent[at]
+        answer = known.get(at, False)
+        for node in path:
+            known[node] = answer
+        return answer
+
+    return intact
+
+
+def _changed_edges(
+    choke: ChokeGraph, removal: Removal
+) -> tuple[set[tuple[int, int]], dict[int, list[int]]]:
+    """``removal`` on the reversed graph: the edges (start, end) that go, and the nodes whose
+    edges in are replaced (a target no more: by those of its hop nodes; a principal holding
+    fewer hops: through a hop node it keeps every hop of, else from the ends of the hops of
+    it that it keeps)."""
+    number, into = choke.number, choke.into
+    removed: set[tuple[int, int]] = set()
+    for start, end in removal.hops:
+        hop_node, after = number.get(start), number.get(end)
+        if hop_node is not None and after is not None:
+            removed.add((after, hop_node))
+    replaced: dict[int, list[int]] = {}
+    for target in removal.targets:
+        if target in number:
+            replaced[number[target]] = list(choke.target_hops.get(target, ()))
+    # Members of one access group losing one policy share their list of hops (`Removal`):
+    # what it takes away from each hop node is found once, for every item.
+    gone_of = choke.gone_of
+    ends_kept = choke.ends_kept if not removed else {}  # with no hop gone for everyone
+    for principal, hops in removal.held.items():
+        at = number.get(principal)
+        if at is None or (principal in choke.targets and at not in replaced):
+            continue  # reaches no target, or is one
+        known = gone_of.get(id(hops))
+        if known is None:
+            found: dict[int, set[int]] = defaultdict(set)  # hop node -> the ends it loses
+            for start, end in hops:
+                hop_node, after = number.get(start), number.get(end)
+                if hop_node is not None and after is not None:
+                    found[hop_node].add(after)
+            known = gone_of[id(hops)] = (hops, {n: frozenset(e) for n, e in found.items()})
+        gone = known[1]
+        if not gone:
+            continue
+        starts: list[int] = []
+        for hop_node in replaced.get(at, into[at]):
+            lost = gone.get(hop_node)
+            if not lost:
+                starts.append(hop_node)
+                continue
+            ends = ends_kept.get((hop_node, lost))
+            if ends is None:
+                ends = ends_kept[(hop_node, lost)] = [
+                    after
+                    for after in into[hop_node]
+                    if after not in lost and (after, hop_node) not in removed
+                ]
+            starts.extend(ends)
+        replaced[at] = starts
+    return removed, replaced
 
 
 def immediate_dominators(out: list[list[int]], into: list[list[int]]) -> list[int]:

@@ -2,8 +2,10 @@
 matter, handed to the pure ranking in `identities.analysis.choke_points`.
 
 The grants of the hops are read from the stored edges (`grants_between`, the rule of
-`identities.queries.access.edges_between`) and escalations, with the estate's group memberships
-and policy attachments; nothing is evaluated.
+`identities.queries.access.edges_between`) and escalations (with the trust of a role passed to a
+service: `service_trusts`), with the estate's group memberships and policy attachments; nothing
+is evaluated. Every statement, attachment and membership that could cut a path is counted
+exactly (`verified_ranking`) before the greedy ranking.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from identities.analysis.choke_points import (
     ChokePoint,
     HopEvidence,
     ItemCut,
+    Removal,
     build_choke_graph,
-    exact_cut,
+    cut_by,
     hop_kind,
     necessary_items,
     parse_statement_ref,
@@ -54,6 +57,7 @@ from identities.models import (
     AccessEdge,
     AccessGroupMember,
     GroupMembership,
+    IamGroup,
     IamRole,
     InlinePolicy,
     ManagedPolicy,
@@ -151,14 +155,50 @@ def hop_evidence(
         statements = statements_of(
             {ref for ways in by_pair.values() for w in ways for ref in w.granted_by}
         )
+        trusts = service_trusts(
+            {(way.info.service, way.target) for ways in by_pair.values() for way in ways},
+            needs,
+        )
         for hop, (holder, target) in escalation_hops.items():
             ways = by_pair.get((holder, target))
             if ways:
+                way_refs: list[tuple[str, ...]] = []
+                way_needs: list[tuple[str, ...] | None] = []
+                for way in ways:
+                    trust = trusts.get((way.info.service, way.target), ())
+                    way_refs.append((*way.granted_by, *trust))
+                    need = escalation_needs(way, statements)
+                    way_needs.append(None if need is None else (*need, *trust))
                 found[hop] = HopEvidence(
-                    tuple(tuple(way.granted_by) for way in ways),
-                    all(way.conditional for way in ways),
-                    tuple(escalation_needs(way, statements) for way in ways),
+                    tuple(way_refs), all(way.conditional for way in ways), tuple(way_needs)
                 )
+    return found
+
+
+def service_trusts(
+    pairs: Iterable[tuple[str | None, str | None]],
+    needs: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+) -> dict[tuple[str | None, str | None], tuple[str, ...]]:
+    """(service, role ARN) -> the trust statements the role trusts the service by alone (the
+    stored edge from ``service:SERVICE`` to the role): an escalation passing the role to the
+    service, or using a resource running with it, cannot do without them."""
+    wanted = {
+        (f"service:{service}", role): (service, role) for service, role in pairs if service and role
+    }
+    grants = grants_between(set(wanted), needs) if wanted else {}
+    found: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+    for pair, rows in grants.items():
+        grant = HopEvidence(
+            tuple(refs for refs, _, _ in rows),
+            all(conditional for _, conditional, _ in rows),
+            tuple(need for _, _, need in rows),
+        )
+        alone = {item for item in grant.necessary if item.layer == TRUST}
+        found[wanted[pair]] = tuple(
+            dict.fromkeys(
+                ref for refs, _, _ in rows for ref in refs if parse_statement_ref(ref) in alone
+            )
+        )
     return found
 
 
@@ -498,81 +538,220 @@ def choke_points(target: str = ADMIN, *, limit: int | None = None) -> ChokeRepor
     return report
 
 
-# The first picks whose counts are made exact (`verified_ranking`): the page shows as many.
-VERIFIED = 25
+Hop = tuple[str, str]
 
 
 def verified_ranking(
     choke: ChokeGraph,
-    evidence: dict[tuple[str, str], HopEvidence],
+    evidence: dict[Hop, HopEvidence],
     cuts: dict[ChokeItem, ItemCut],
     reach: ReachGraph,
     *,
     limit: int | None = None,
     kept: Collection[str] = (),
 ) -> list[ChokePoint]:
-    """The greedy covering set, the statements among its first `VERIFIED` picks counted
-    exactly: each cuts the principals that lose every path once every hop it alone grants goes
-    (`exact_cut`, over the grants of every hop of the graph), not only those the dominators
-    show (routes in parallel that it cuts together are found too). The covering set is ranked
-    again with those counts until its first picks are all counted exactly (three rounds at
-    most). Attachments and memberships keep the dominators' counts. A statement that alone
-    makes administrators one is counted with them no longer targets, unless they are targets
-    anyway (``kept``: the sensitive roles, when they are targets too)."""
-    points = rank_choke_points(cuts, limit=limit)
-    top = VERIFIED if limit is None else min(limit, VERIFIED)
-    verified: set[ChokeItem] = set()
-    killed_by: dict[ChokeItem, list[tuple[str, str]]] | None = None
-    made_by = _administrators_made_by(choke.targets - set(kept))
-    for _ in range(3):
-        todo = [
-            point.item
-            for point in points[:top]
-            if point.item.kind == STATEMENT and point.item not in verified
-        ]
-        if not todo:
-            break
-        if killed_by is None:
-            rest = [hop for hop in choke.all_hops if hop not in evidence]
-            every = {**evidence, **hop_evidence(choke, reach.graph, reach.needs, rest)}
-            killed_by = defaultdict(list)
-            for hop, grant in every.items():
-                for item in grant.necessary:
-                    killed_by[item].append(hop)
-        for item in todo:
-            verified.add(item)
-            killed = killed_by.get(item, [])
-            cut = cuts[item]
-            conditional = all(every[hop].conditional for hop in killed)
-            lost = made_by.get(item)
-            if lost:
-                # Without the statement they are administrators no more: what reaches only
-                # them loses its path, what reaches another one through them keeps it.
-                remaining = build_choke_graph(reach.graph, choke.targets - lost)
-                principals = set(choke.principals - remaining.principals)
-                principals |= exact_cut(remaining, killed) - lost
-            else:
-                principals = exact_cut(choke, killed)
-            cuts[item] = ItemCut(
-                {p: cut.principals.get(p, conditional) for p in principals}, cut.hops
-            )
-        points = rank_choke_points(cuts, limit=limit)
-    return points
+    """The greedy covering set over exact counts. Every item that could cut a path
+    (`candidate_items`, and those of ``cuts``) cuts the principals that lose every path once
+    what it removes is gone (`item_removals`, `cut_by`, over the grants of every hop of the
+    graph), not only those the dominators show (routes in parallel that it cuts together are
+    found too); ``cuts`` is replaced in place by these, the dominators' estimate only telling
+    which principals count half. An item is kept when it cuts a principal's path to the
+    targets as they are (so not a change to an administrator alone, such as the statement
+    making it one); one that also makes administrators ones no more is then counted with
+    them no longer targets, unless they are targets anyway (``kept``: the sensitive roles,
+    when they are targets too)."""
+    rest = [hop for hop in choke.all_hops if hop not in evidence]
+    every = {**evidence, **hop_evidence(choke, reach.graph, reach.needs, rest)}
+    admins = _admin_statements(choke.targets - set(kept))
+    items = set(cuts) | candidate_items(choke, every, admins)
+    for item, removal in item_removals(items, every, reach.graph, admins).items():
+        estimate = cuts.pop(item, None)
+        principals = cut_by(choke, replace(removal, targets=()))
+        if not principals:
+            continue  # on no principal's way to the targets as they are
+        if removal.targets:
+            principals = cut_by(choke, removal)
+        hops = [*removal.hops, *(hop for held in removal.held.values() for hop in held)]
+        conditional = bool(hops) and all(every[hop].conditional for hop in hops)
+        flags = estimate.principals if estimate else {}
+        cuts[item] = ItemCut(
+            {p: flags.get(p, conditional) for p in principals},
+            estimate.hops if estimate else set(hops),
+        )
+    return rank_choke_points(cuts, limit=limit)
 
 
-def _administrators_made_by(targets: Collection[str]) -> dict[ChokeItem, set[str]]:
-    """Statement -> the administrators among ``targets`` that it alone makes one (the only
-    statement of their `Administrator.statements`)."""
-    found: dict[ChokeItem, set[str]] = defaultdict(set)
+def candidate_items(
+    choke: ChokeGraph,
+    every: Mapping[Hop, HopEvidence],
+    admins: Mapping[str, frozenset[ChokeItem]],
+) -> set[ChokeItem]:
+    """Every item that could cut a path: each statement a hop holds through alone or that
+    makes an administrator one (``admins``), each attachment of a managed policy with such a
+    statement to a user, group or role, each membership of a user in an IAM group carrying
+    one (attached or inline), of the principals that reach a target or are one."""
+    found = {item for grant in every.values() for item in grant.necessary}
+    found.update(item for making in admins.values() for item in making)
+    policies = {item.policy for item in found if item.layer == IDENTITY}
+    managed = [policy for policy in policies if "#" not in policy and ":policy/" in policy]
+    present = choke.principals | choke.targets
+    groups = {
+        policy.split("#", 1)[0] for policy in policies if ":group/" in policy.split("#", 1)[0]
+    }
+    rows = _where_in(PolicyAttachment.objects, "policy_id", _ids(ManagedPolicy, managed))
+    for policy, user, group, role in rows.values_list(
+        "policy__arn", "user__arn", "group__arn", "role__arn"
+    ):
+        if group:
+            groups.add(group)
+        if group or user in present or role in present:
+            found.add(ChokeItem(ATTACHMENT, policy=policy, principal=group or user or role))
+    members = _where_in(GroupMembership.objects, "group_id", _ids(IamGroup, groups))
+    for user, group in members.values_list("user__arn", "group__arn"):
+        if user in present:
+            found.add(ChokeItem(MEMBERSHIP, user=user, group=group))
+    return found
+
+
+def _ids(model: type[ManagedPolicy] | type[IamGroup], arns: Collection[str]) -> list[int]:
+    return list(_where_in(model.objects, "arn", arns).values_list("pk", flat=True))
+
+
+def item_removals(
+    items: Iterable[ChokeItem],
+    every: Mapping[Hop, HopEvidence],
+    graph: nx.DiGraph,
+    admins: Mapping[str, frozenset[ChokeItem]],
+) -> dict[ChokeItem, Removal]:
+    """What each item takes out of the graph (``every``: the grants of every hop; ``admins``:
+    the statements that make each administrator one, of those that are targets). A
+    statement: every hop that holds through it alone, and the administrators it alone makes
+    one. An attachment or a membership: for each principal that loses a policy by it
+    (`policies_lost`), the hops of its hop nodes that hold through one statement of a lost
+    policy alone, and whether it is an administrator no more (every statement making it one
+    is of a lost policy)."""
+    items = list(items)
+    by_statement: dict[ChokeItem, list[Hop]] = defaultdict(list)
+    by_policy: dict[tuple[str, str], set[Hop]] = defaultdict(set)  # (hop node, policy)
+    for hop, grant in every.items():
+        for statement in grant.necessary:
+            by_statement[statement].append(hop)
+            if statement.layer == IDENTITY:
+                by_policy[(hop[0], statement.policy)].add(hop)
+    made_by: dict[ChokeItem, list[str]] = defaultdict(list)
+    for arn, statements in admins.items():
+        if len(statements) == 1:
+            made_by[next(iter(statements))].append(arn)
+    found = {
+        item: Removal(hops=by_statement.get(item, []), targets=made_by.get(item, []))
+        for item in items
+        if item.kind == STATEMENT
+    }
+    succ = graph._succ
+    # One list for the hops of a hop node that hold through one statement of the policies lost
+    # alone: an access group's members share it (`cut_by` works each list out once).
+    of_node: dict[tuple[str, frozenset[str]], list[Hop]] = {}
+    for item, lost in policies_lost([i for i in items if i.kind != STATEMENT]).items():
+        held: dict[str, list[Hop]] = {}
+        targets = []
+        for principal, policies in lost.items():
+            lists = []
+            for hop_node in succ.get(principal, ()):
+                if not is_hop_node(hop_node):
+                    continue
+                key = (hop_node, frozenset(policies))
+                found_hops = of_node.get(key)
+                if found_hops is None:
+                    found_hops = of_node[key] = [
+                        hop for policy in policies for hop in by_policy.get((hop_node, policy), ())
+                    ]
+                if found_hops:
+                    lists.append(found_hops)
+            hops = lists[0] if len(lists) == 1 else [hop for part in lists for hop in part]
+            if hops:
+                held[principal] = hops
+            making = admins.get(principal)
+            if making and all(statement.policy in policies for statement in making):
+                targets.append(principal)
+        found[item] = Removal(held=held, targets=targets)
+    return found
+
+
+def policies_lost(items: Iterable[ChokeItem]) -> dict[ChokeItem, dict[str, set[str]]]:
+    """Attachment or membership -> principal -> the policies it no longer has once the item
+    goes: a managed policy detached from a user, group or role is lost by those that have it
+    through that attachment only (the principal, the group's members); a user taken out of
+    a group loses the group's inline policies and the managed policies it has through that
+    group only."""
+    items = list(items)
+    attachments = [item for item in items if item.kind == ATTACHMENT]
+    memberships = [item for item in items if item.kind == MEMBERSHIP]
+    groups = {item.group for item in memberships}
+    of_group: dict[str, set[str]] = defaultdict(set)  # group -> its managed policies
+    inline: dict[str, set[str]] = defaultdict(set)
+    if groups:
+        for group, policy in PolicyAttachment.objects.filter(
+            group__arn__in=list(groups)
+        ).values_list("group__arn", "policy__arn"):
+            of_group[group].add(policy)
+        for group, name in InlinePolicy.objects.filter(group__arn__in=list(groups)).values_list(
+            "group__arn", "name"
+        ):
+            inline[group].add(f"{group}#{name}")
+    policies = {item.policy for item in attachments}
+    policies.update(policy for found in of_group.values() for policy in found)
+    carriers = _carriers(policies) if policies else {}
+    only: dict[tuple[str, str], list[str]] = defaultdict(list)  # (policy, carrier) -> holders
+    for (holder, policy), through in carriers.items():
+        if len(through) == 1:
+            only[(policy, next(iter(through)))].append(holder)
+    found: dict[ChokeItem, dict[str, set[str]]] = {}
+    for item in attachments:
+        holders = only.get((item.policy, item.principal), ())
+        found[item] = {holder: {item.policy} for holder in holders}
+    for item in memberships:
+        lost = {
+            policy
+            for policy in of_group.get(item.group, ())
+            if carriers.get((item.user, policy)) == {item.group}
+        }
+        found[item] = {item.user: lost | inline.get(item.group, set())}
+    return found
+
+
+def _carriers(policies: Collection[str]) -> dict[tuple[str, str], set[str]]:
+    """(principal, managed policy ARN) -> what it has the policy through: the principal itself
+    (attached to it), the IAM groups of a user that carry it."""
+    carriers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    of_group: dict[str, set[str]] = defaultdict(set)
+    for policy, user, group, role in PolicyAttachment.objects.filter(
+        policy__arn__in=list(policies)
+    ).values_list("policy__arn", "user__arn", "group__arn", "role__arn"):
+        if group:
+            of_group[group].add(policy)
+        elif user or role:
+            carriers[(user or role, policy)].add(user or role)
+    for user, group in GroupMembership.objects.filter(group__arn__in=list(of_group)).values_list(
+        "user__arn", "group__arn"
+    ):
+        for policy in of_group[group]:
+            carriers[(user, policy)].add(group)
+    return dict(carriers)
+
+
+def _admin_statements(targets: Collection[str]) -> dict[str, frozenset[ChokeItem]]:
+    """Administrator ARN (of ``targets``) -> the statements that make it one
+    (`Administrator.statements`, those naming a trust or identity statement)."""
     rows = administrators().filter(arn__in=list(targets)).values_list("arn", "statements")
+    found = {}
     for arn, refs in rows:
-        items = [item for item in map(parse_statement_ref, refs or ()) if item is not None]
-        if len(items) == 1:
-            found[items[0]].add(arn)
-    return dict(found)
+        items = frozenset(item for item in map(parse_statement_ref, refs or ()) if item)
+        if items:
+            found[arn] = items
+    return found
 
 
-PAGE_LIMIT = VERIFIED  # the changes the Choke points page shows
+PAGE_LIMIT = 25  # the changes the Choke points page shows
 
 
 def stored_report(target: str = ADMIN) -> ChokeReport:

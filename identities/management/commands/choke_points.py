@@ -22,8 +22,9 @@ class Command(BaseCommand):
         "Print the changes that cut the most principals' paths to an administrator (or a "
         "sensitive role), greedily: each removes the paths the ones before it left. One object "
         "per change: rank, item (kind trust_statement|identity_statement with policy, sid, "
-        "index; or kind membership with user, group), label, paths_cut (principals that lose "
-        "every path, a conditional one counting 0.5), principals (their number), conditional, "
+        "index; kind attachment with policy, principal; or kind membership with user, group), "
+        "label, paths_cut (principals that lose every path, counted exactly over the whole "
+        "graph, a conditional one counting 0.5), principals (their number), conditional, "
         "what_if (the what_if arguments that make the change). The time taken goes to stderr."
     )
 
