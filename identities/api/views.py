@@ -12,7 +12,7 @@ import logging
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar
 
 import orjson
 from django.conf import settings
@@ -56,6 +56,7 @@ from identities.queries.changes import (
 )
 from identities.queries.escalations import iter_escalations
 from identities.queries.estate import is_user_or_role
+from identities.queries.paging import SlicedSequence
 from identities.queries.shared_cache import (
     current_key,
     shared_for_run,
@@ -229,7 +230,7 @@ def _json(item: Any) -> bytes:
     return orjson.dumps(item.as_row())
 
 
-class DirectEdgePages(Sequence[bytes]):
+class DirectEdgePages(SlicedSequence[bytes]):
     """The rows of `iter_direct_edges` (as compact JSON), read a page at a time: the sources
     with their number of rows are counted once per analysis run for every process
     (`direct_edge_sources`, kept in the shared cache), and a page reads the edges of only the
@@ -249,25 +250,12 @@ class DirectEdgePages(Sequence[bytes]):
     def __len__(self) -> int:
         return self.ends[-1] if self.ends else 0
 
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[bytes]: ...
-    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
-        if isinstance(index, int):
-            if index < 0:
-                index += len(self)
-            if not 0 <= index < len(self):
-                raise IndexError(index)
-            return self[index : index + 1][0]
-        start, stop, step = index.indices(len(self))
-        if start >= stop:
-            return []
+    def _rows(self, start: int, stop: int) -> list[bytes]:
         # The sources whose rows hold rows start..stop-1, and the rows before the first.
         first, last = bisect_right(self.ends, start), bisect_right(self.ends, stop - 1)
         before = self.ends[first - 1] if first else 0
         edges = direct_edges_of(self.sources[first : last + 1], self.account_id)
-        return [_json(edge) for edge in edges[start - before : stop - before : step]]
+        return [_json(edge) for edge in edges[start - before : stop - before]]
 
 
 def direct_edge_count() -> int:

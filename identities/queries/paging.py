@@ -20,7 +20,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from django.core.cache import cache
 from django.db import connections
@@ -115,7 +115,47 @@ def forget_kept() -> None:
         _kept.clear()
 
 
-class RowsInOrder(Sequence[_M], Generic[_M]):
+class SlicedSequence(Sequence[_T]):
+    """A long sequence read a slice at a time, as a `Paginator` and `list()` use it: a subclass
+    gives its length and `_rows(start, stop)` (0 <= start < stop <= length: the rows
+    start..stop-1, fewer where some are gone); an index, a step and iteration in chunks of
+    `_chunk_rows()` follow from them."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _rows(self, start: int, stop: int) -> list[_T]:
+        raise NotImplementedError
+
+    def _chunk_rows(self) -> int:
+        return 1000
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[_T]: ...
+    def __getitem__(self, index: int | slice) -> _T | list[_T]:
+        length = len(self)
+        if isinstance(index, int):
+            position = index + length if index < 0 else index
+            rows = self._rows(position, position + 1) if 0 <= position < length else []
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        positions = range(length)[index]
+        if not positions:
+            return []
+        if positions.step == 1:
+            return self._rows(positions.start, positions.stop)
+        return [row for position in positions for row in self._rows(position, position + 1)]
+
+    def __iter__(self) -> Iterator[_T]:
+        length, step = len(self), self._chunk_rows()
+        for start in range(0, length, step):
+            yield from self._rows(start, min(start + step, length))
+
+
+class RowsInOrder(SlicedSequence[_M]):
     """The rows of ``queryset`` whose keys ``ids`` lists, in that order; a slice fetches only
     its rows (one query). A row gone since the order was read is left out of its page."""
 
@@ -125,29 +165,12 @@ class RowsInOrder(Sequence[_M], Generic[_M]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    @overload
-    def __getitem__(self, index: int) -> _M: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[_M]: ...
-    def __getitem__(self, index: int | slice) -> _M | list[_M]:
-        if isinstance(index, int):
-            if index < 0:
-                index += len(self.ids)
-            if not 0 <= index < len(self.ids):
-                raise IndexError(index)
-            rows = self[index : index + 1]
-            if not rows:
-                raise IndexError(index)
-            return rows[0]
-        wanted = list(self.ids[index])
-        if not wanted:
-            return []
+    def _rows(self, start: int, stop: int) -> list[_M]:
+        wanted = list(self.ids[start:stop])
         found = self.queryset.in_bulk(wanted)
         return [found[pk] for pk in wanted if pk in found]
 
-    def __iter__(self) -> Iterator[_M]:
+    def _chunk_rows(self) -> int:
         # A thousand rows a query, fewer where the database caps a query's parameters (SQLite):
         # `in_bulk` would otherwise split each read in two.
-        step = min(1000, connections[self.queryset.db].features.max_query_params or 1000)
-        for start in range(0, len(self.ids), step):
-            yield from self[start : start + step]
+        return min(1000, connections[self.queryset.db].features.max_query_params or 1000)

@@ -22,13 +22,14 @@ import logging
 import pickle
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from identities.models import AnalysisRun
+from identities.queries.paging import SlicedSequence
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def release_for_run(name: str) -> None:
         cache.delete(_cache_key(run, f"claim:{name}"))
 
 
-class SharedRows(Sequence[bytes]):
+class SharedRows(SlicedSequence[bytes]):
     """A list of rows in the shared cache: its length, and the rows of any slice, read chunk by
     chunk (a `Paginator` takes it as it takes a list)."""
 
@@ -148,24 +149,8 @@ class SharedRows(Sequence[bytes]):
     def __len__(self) -> int:
         return self.length
 
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[bytes]: ...
-    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
-        if isinstance(index, int):
-            if index < 0:
-                index += self.length
-            if not 0 <= index < self.length:
-                raise IndexError(index)
-            return self._rows(index, index + 1)[0]
-        start, stop, step = index.indices(self.length)
-        rows = self._rows(start, stop) if start < stop else []
-        return rows[::step] if step != 1 else rows
-
-    def __iter__(self) -> Iterator[bytes]:
-        for start in range(0, self.length, self.chunk_rows):
-            yield from self._rows(start, min(start + self.chunk_rows, self.length))
+    def _chunk_rows(self) -> int:
+        return self.chunk_rows
 
     def _rows(self, start: int, stop: int) -> list[bytes]:
         first, last = start // self.chunk_rows, (stop - 1) // self.chunk_rows

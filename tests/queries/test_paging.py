@@ -10,6 +10,7 @@ from identities.models import Account, IamUser
 from identities.queries.paging import (
     MAX_KEPT,
     RowsInOrder,
+    SlicedSequence,
     estate_version,
     forget_kept,
     kept,
@@ -170,3 +171,40 @@ def test_kept_and_shared_computes_once_for_every_process():
     other = kept("n", "v2", compute, shared=True)
 
     assert (first, again, other, len(calls)) == (1, 1, 2, 2)
+
+
+class _Counted(SlicedSequence[int]):
+    """A list read through `SlicedSequence`, counting the reads."""
+
+    def __init__(self, values: list[int]):
+        self.values, self.reads = values, 0
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _rows(self, start: int, stop: int) -> list[int]:
+        self.reads += 1
+        return self.values[start:stop]
+
+    def _chunk_rows(self) -> int:
+        return 4
+
+
+def test_sliced_sequence_indexes_and_slices_as_a_list_does():
+    values = list(range(10))
+    rows = _Counted(values)
+    cases = [slice(2, 5), slice(-3, None), slice(None, None, 3), slice(8, 2, -2), slice(5, 5)]
+
+    assert [rows[index] for index in (0, 9, -1, -10)] == [values[i] for i in (0, 9, -1, -10)]
+    for case in cases:
+        assert rows[case] == values[case], case
+    for index in (10, -11):
+        with pytest.raises(IndexError):
+            rows[index]
+
+
+def test_sliced_sequence_iterates_a_chunk_a_read():
+    rows = _Counted(list(range(10)))
+
+    assert list(rows) == list(range(10))
+    assert rows.reads == 3
