@@ -1,6 +1,6 @@
 """Benchmark of the graph endpoints on an imported and analysed estate.
 
-    python bench/graph.py [--database-url URL] [--repeat 25] [--browser]
+    python bench/graph.py [--database-url URL] [--repeat 25] [--browser] [--only TEXT]
 
 Times `graph/data.json` (the JSON the graph pages draw) through Django's request handling, the
 median of `--repeat` requests after one warm-up, for:
@@ -12,11 +12,12 @@ median of `--repeat` requests after one warm-up, for:
 
 A view is kept once built, per analysis run (identities/graph/cached.py), so the median is of
 requests served from the shared cache; ``built ms`` is the median time of building the view
-afresh (the builder called without the store, `--built-repeat` times), what the first request
-of a view after an analysis pays. ``--load-sample N`` also builds, afresh, the three views the
-load test asks for (bench/load_locustfile.py: identity and access view around a role, identity
-view of an account) for N of the roles bench/load.py picks, and reports the median and the
-95th percentile over them.
+afresh (the builder called without the store but, as the store builds it, with the cyclic
+garbage collector paused; `--built-repeat` times), what the first request of a view after an
+analysis pays. ``--load-sample N`` also builds, afresh, the three views the load test asks for
+(bench/load_locustfile.py: identity and access view around a role, identity view of an
+account) for N of the roles bench/load.py picks, and reports the median and the 95th
+percentile over them. ``--only TEXT`` times only the views whose name contains TEXT.
 
 With `--browser` it also serves the database with `manage.py runserver` and opens each graph
 view in Debian's Chromium (Playwright): who can reach the busiest role, what a user can reach,
@@ -116,11 +117,13 @@ def pick_targets() -> dict[str, str]:
 
 def time_build(query: dict[str, str]) -> float:
     """Milliseconds to build the view of GET graph/data.json?<query> afresh: the form's
-    parameters, then the builder without the per-run store (`kept_for_run`)."""
+    parameters, then the builder without the per-run store (`kept_for_run`), with the cyclic
+    garbage collector paused as the store builds it (`without_gc`)."""
     from django.http import QueryDict
 
     from identities.forms.graph import AccessGraphForm, IdentityGraphForm, PathForm
     from identities.graph.access import build_access_graph
+    from identities.graph.cached import without_gc
     from identities.graph.identity import build_identity_graph
     from identities.graph.paths import find_paths
 
@@ -134,7 +137,7 @@ def time_build(query: dict[str, str]) -> float:
     )
     build = getattr(build, "__wrapped__", build)
     started = time.perf_counter()
-    build(**form.params())
+    without_gc(lambda: build(**form.params()))
     return (time.perf_counter() - started) * 1000
 
 
@@ -363,9 +366,10 @@ def _first_draw(context: Any, url: str, repeat: int, shots: Path, name: str) -> 
     }
 
 
-def load_sample(count: int) -> dict[str, Any]:
+def load_sample(count: int, only: str = "") -> dict[str, Any]:
     """The three views the load test asks for, built afresh for ``count`` of the roles
-    bench/load.py picks (its seed): median and 95th percentile over the roles, in ms."""
+    bench/load.py picks (its seed): median and 95th percentile over the roles, in ms. With
+    ``only``, just the views whose name contains it."""
     import random
 
     from identities.models import IamRole
@@ -382,6 +386,8 @@ def load_sample(count: int) -> dict[str, Any]:
     }
     results = {}
     for name, query in views.items():
+        if only not in name:
+            continue
         times = sorted(time_build(query(account_id, role)) for account_id, role in picked)
         results[name] = {
             "roles": len(times),
@@ -410,6 +416,9 @@ def main() -> None:
         "--load-sample", type=int, default=0, help="roles of the load test to build views of"
     )
     parser.add_argument("--browser", action="store_true", help="also time the first draw")
+    parser.add_argument(
+        "--only", default="", help="time only the views whose name contains this text"
+    )
     parser.add_argument(
         "--browser-only", action="store_true", help="time the first draw only, not the JSON"
     )
@@ -440,6 +449,7 @@ def main() -> None:
             "mode": "all",
             "length": "4",
         }
+    cases = {name: query for name, query in cases.items() if options.only in name}
     if options.browser_only:
         options.browser, cases = True, {}
     results: dict[str, Any] = {"targets": targets, "budget_ms": BUDGET_MS, "endpoints": {}}
@@ -455,7 +465,7 @@ def main() -> None:
             f"{row['nodes']:>6} {row['edges']:>6}  {', '.join(row['folded']) or '-'}"
         )
     if options.load_sample:
-        results["load_sample"] = load_sample(options.load_sample)
+        results["load_sample"] = load_sample(options.load_sample, options.only)
         print(f"built afresh for {options.load_sample} roles of the load test (ms):")
         for name, row in results["load_sample"].items():
             print(

@@ -27,7 +27,7 @@ from identities.graph.build import (
 )
 from identities.graph.cached import kept_for_run
 from identities.graph.escalations import add_escalation_edges
-from identities.graph.fold import access_fold_steps, fold_graph, thin_out
+from identities.graph.fold import EdgeKey, access_fold_steps, fold_graph, thin_out
 from identities.graph.identity import account_names, risk_flags, seed_identity_node
 from identities.graph.layout import bundle_parallel_edges, clear_edge_paths, layout_access
 from identities.graph.overview import access_size, load_access_overview, principal_count
@@ -44,6 +44,12 @@ from identities.queries.graph_edges import (
     stored_edges,
 )
 
+# A neighbourhood's access edges wait for the fold rather than entering the graph one by one,
+# and the members of a group are linked once (`AccessLoader`). False builds the plain way, each
+# edge added as read and each group's members read again at each hop: the reference the tests
+# compare the results with.
+DEFER_EDGES = True
+
 
 def _group_label(label: str, kind: str, count: int) -> str:
     # "users of acme-dev with PowerUserAccess" sits in the acme-dev box: drop the account.
@@ -58,16 +64,24 @@ def _pks(pks: dict[str, int], node_ids: Iterable[str], kind: str) -> list[int]:
 
 
 class AccessLoader:
-    """Adds access edges and access-group memberships to a builder, hop by hop."""
+    """Adds access edges and access-group memberships to a builder, hop by hop.
 
-    def __init__(self, builder: Builder) -> None:
+    With ``defer_edges`` the access edges (``assume`` and the outside kinds) wait in
+    ``pending`` for `fold_graph` instead of entering the graph: the nodes, the memberships and
+    the escalations are drawn as they are read, and a neighbourhood that folds merges its tens
+    of thousands of edges without drawing them one by one. The caller then hands ``pending``
+    to `fold_graph`."""
+
+    def __init__(self, builder: Builder, defer_edges: bool = False) -> None:
         self.builder = builder
+        self.deferred: dict[EdgeKey, dict[str, Any]] | None = {} if defer_edges else None
         self.group_pks: dict[str, int] = {}
         self.big_groups: set[str] = set()
         # pk -> (name, account id, ARN) of users and roles, pk -> row of access groups
         self.names: dict[str, dict[int, tuple[str, str, str]]] = {"user": {}, "role": {}}
         self.groups: dict[int, tuple[str, str, str, int, str]] = {}
         self.node_ids: dict[tuple[str, int], str] = {}  # (kind, pk) -> node id, once made
+        self.linked: set[int] = set()  # access groups whose members are all linked to them
         scope = builder.scope
         outcomes = {"allow", "conditional"}
         if scope.show_denied:
@@ -145,30 +159,50 @@ class AccessLoader:
         """Add the stored edges of ``selection`` that the scope keeps."""
         self._add_edges(stored_edges(selection, outcomes=self.outcomes, source_kinds=self.kinds))
 
+    @property
+    def pending(self) -> dict[EdgeKey, dict[str, Any]]:
+        """The access edges deferred for `fold_graph` (none without ``defer_edges``)."""
+        return self.deferred or {}
+
+    def _source(self, edge: StoredEdge) -> str:
+        if edge.source_kind == "user" and edge.user_id is not None:
+            return self.principal("user", edge.user_id)
+        if edge.source_kind == "role" and edge.role_id is not None:
+            return self.principal("role", edge.role_id)
+        if edge.source_kind == "group" and edge.group_id is not None:
+            return self.group(edge.group_id, *self.groups[edge.group_id])
+        return self.outside(edge.source, edge.source_kind)
+
     def _add_edges(self, edges: list[StoredEdge]) -> None:
         self.learn("user", (edge.user_id for edge in edges))
         self.learn("role", (pk for edge in edges for pk in (edge.role_id, edge.target_id)))
         self.learn("group", (edge.group_id for edge in edges))
+        deferred = self.deferred
+        if deferred is None:
+            for edge in edges:
+                source_id = self._source(edge)
+                target_id = self.principal("role", edge.target_id)
+                self.builder.edge(source_id, target_id, key=("assume", edge.outcome), **_data(edge))
+            return
+        graph, keeps_kind = self.builder.graph, self.builder.scope.keeps_kind
+        # Thousands of edges share a few sources and a few thousand targets: each end is
+        # looked up once per batch, with whether it is drawn ("" when the scope leaves it out;
+        # such a node is never added later).
+        sources: dict[tuple[str, str, int | None, int | None, int | None], str] = {}
+        targets: dict[int, str] = {}
         for edge in edges:
-            if edge.source_kind == "user" and edge.user_id is not None:
-                source_id = self.principal("user", edge.user_id)
-            elif edge.source_kind == "role" and edge.role_id is not None:
-                source_id = self.principal("role", edge.role_id)
-            elif edge.source_kind == "group" and edge.group_id is not None:
-                source_id = self.group(edge.group_id, *self.groups[edge.group_id])
-            else:
-                source_id = self.outside(edge.source, edge.source_kind)
-            self.builder.edge(
-                source_id,
-                self.principal("role", edge.target_id),
-                SOURCE_CATEGORY[edge.source_kind],
-                key=("assume", edge.outcome),
-                outcome=edge.outcome,
-                conditions=list(edge.conditions) if edge.outcome != "allow" else [],
-                requirements=list(edge.requirements) if edge.outcome != "allow" else [],
-                action=edge.action,
-                via="pass-role" if edge.via_pass_role else "",
-            )
+            ends = (edge.source_kind, edge.source, edge.user_id, edge.role_id, edge.group_id)
+            start = sources.get(ends)
+            if start is None:
+                node_id = self._source(edge)
+                start = sources[ends] = node_id if node_id in graph else ""
+            end = targets.get(edge.target_id)
+            if end is None:
+                node_id = self.principal("role", edge.target_id)
+                end = targets[edge.target_id] = node_id if node_id in graph else ""
+            if start and end and keeps_kind(SOURCE_CATEGORY[edge.source_kind]):
+                # As `Builder.edge` would add it; the same edge read again replaces it.
+                deferred[(start, end, ("assume", edge.outcome))] = _data(edge)
 
     def _inherited(self, member: Membership, roles: set[int] | None = None) -> list[StoredEdge]:
         """The group edges that hold for a member its own edges set apart, that the scope
@@ -206,9 +240,15 @@ class AccessLoader:
             for n in group_node_ids
             if n in self.group_pks and n not in self.big_groups
         ]
+        if self.deferred is not None:
+            wanted = [pk for pk in wanted if pk not in self.linked]
         if wanted:
             roles = set(_pks(self.builder.pks, self.builder.graph, "role"))
-            self._link(memberships(groups=wanted, targets=roles), drawn_roles_only=True)
+            found = memberships(groups=wanted, targets=roles)
+            self._link(found, drawn_roles_only=True)
+            # Linked again, a group whose members all hold its edges would add nothing; one
+            # with a member set apart may, to the roles drawn since.
+            self.linked.update(set(wanted) - {m.group_id for m in found if m.inherited is not None})
 
     def groups_of(self, node_ids: Iterable[str]) -> None:
         """Add the access group of each user or role (if the group has stored edges)."""
@@ -261,6 +301,19 @@ class AccessLoader:
         # Escalations are a step too: who can become an ``up`` principal, whom ``down`` can become.
         targets, sources, _ = add_escalation_edges(self.builder, out_of=down, into=up)
         return new_up | sources, new_down | targets
+
+
+def _data(edge: StoredEdge) -> dict[str, Any]:
+    """The attributes of the graph edge drawn for a stored edge."""
+    limited = edge.outcome != "allow"
+    return {
+        "kind": SOURCE_CATEGORY[edge.source_kind],
+        "outcome": edge.outcome,
+        "conditions": list(edge.conditions) if limited else [],
+        "requirements": list(edge.requirements) if limited else [],
+        "action": edge.action,
+        "via": "pass-role" if edge.via_pass_role else "",
+    }
 
 
 def seed_access_node(loader: AccessLoader, node_id: str) -> None:
@@ -319,7 +372,7 @@ def build_access_graph(
         show_denied=show_denied,
     )
     builder = Builder(scope)
-    loader = AccessLoader(builder)
+    loader = AccessLoader(builder, defer_edges=DEFER_EDGES)
     folded_by_sql = False
     if focus:
         seed_access_node(loader, focus)
@@ -355,7 +408,12 @@ def build_access_graph(
         # between the principals drawn are left.
         *_, escalations_hidden = add_escalation_edges(builder, add_ends=not focus)
     graph, folded = fold_graph(
-        builder.graph, threshold, access_fold_steps, focus=focus, keep=expand
+        builder.graph,
+        threshold,
+        access_fold_steps,
+        focus=focus,
+        keep=expand,
+        pending=loader.pending,
     )
     if not focus and folded_by_sql:
         folded = ["users", "roles", "access groups"]

@@ -6,7 +6,7 @@ networkx out.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import networkx as nx
@@ -16,6 +16,8 @@ Folded = tuple[str, str, str, dict[str, str]]
 # A step's name and the function giving a node's folded node, or None when the step leaves the
 # node alone.
 FoldStep = tuple[str, Callable[[str, dict[str, Any]], Folded | None]]
+# An edge of a multigraph: (source, target, key).
+EdgeKey = tuple[str, str, Any]
 
 
 def _first_target(graph: nx.MultiDiGraph, edge_kind: str) -> dict[str, str]:
@@ -77,6 +79,7 @@ def fold_graph(
     steps_of: Callable[[nx.MultiDiGraph], list[FoldStep]],
     focus: str = "",
     keep: Collection[str] = (),
+    pending: Mapping[EdgeKey, dict[str, Any]] | None = None,
 ) -> tuple[nx.MultiDiGraph, list[str]]:
     """Fold nodes, step after step, until at most ``threshold`` nodes are left.
 
@@ -86,9 +89,17 @@ def fold_graph(
     of their condition keys. The focus node is never folded, nor the nodes of ``keep`` (those
     a person added, from a folded node's list or by expanding). Returns the graph (the same one
     when nothing folds) and the names of the steps applied.
+
+    ``pending`` holds edges between nodes of the graph that are not added to it yet, by
+    (source, target, key): the result is the same as with them added first, but a graph that
+    folds never holds them one by one (a neighbourhood reads tens of thousands of edges that
+    fold into a few hundred). The steps do not read them (they read nodes and the edges of
+    the graph).
     """
     count = graph.number_of_nodes()
     if count <= threshold:
+        if pending:
+            graph.add_edges_from((*ends, data) for ends, data in pending.items())
         return graph, []
     mapping: dict[str, str] = {}
     members: dict[str, list[str]] = defaultdict(list)
@@ -134,7 +145,7 @@ def fold_graph(
             members=ids,
         )
     merged: dict[tuple[str, str, Any], dict[str, Any]] = {}
-    for source, target, key, data in graph.edges(keys=True, data=True):
+    for source, target, key, data in _all_edges(graph, pending or {}):
         new_source, new_target = mapping.get(source, source), mapping.get(target, target)
         if new_source == new_target:
             continue
@@ -152,13 +163,27 @@ def fold_graph(
                 "requirements": set(),
             }
         edge["count"] += data.get("count", 1)
-        edge["conditions"].update(data.get("conditions") or ())
-        edge["requirements"].update(data.get("requirements") or ())
+        if conditions := data.get("conditions"):
+            edge["conditions"].update(conditions)
+        if requirements := data.get("requirements"):
+            edge["requirements"].update(requirements)
     for (source, target, key), data in merged.items():
         data["conditions"] = sorted(data["conditions"])
         data["requirements"] = sorted(data["requirements"])
         folded.add_edge(source, target, key=key, **data)
     return folded, applied
+
+
+def _all_edges(
+    graph: nx.MultiDiGraph, pending: Mapping[EdgeKey, dict[str, Any]]
+) -> Iterator[tuple[str, str, Any, dict[str, Any]]]:
+    """The edges of the graph, then the pending ones; a pending edge the graph holds too
+    updates it (as adding it would have)."""
+    held = {ends for ends in pending if graph.has_edge(*ends)}
+    for ends in held:
+        graph.edges[ends].update(pending[ends])
+    yield from graph.edges(keys=True, data=True)
+    yield from ((*ends, data) for ends, data in pending.items() if ends not in held)
 
 
 def access_fold_steps(graph: nx.MultiDiGraph) -> list[FoldStep]:

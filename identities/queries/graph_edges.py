@@ -11,7 +11,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, TextField
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast
 from django.db.models.lookups import In
 
@@ -22,6 +33,9 @@ from identities.models import (
     AccessGroupMember,
     IamRole,
     IamUser,
+    RoleClassGrant,
+    RoleClassMember,
+    StoredAccessEdge,
 )
 from identities.queries.access import (
     _GROUP,
@@ -54,9 +68,11 @@ def any_of(column: str, values: Iterable[Any]) -> Q:
     return Q(AnyOf(F(column), list(values)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredEdge:
-    """A stored edge by the primary keys of its ends (access groups not expanded)."""
+    """A stored edge by the primary keys of its ends (access groups not expanded). Read-only
+    by convention, not frozen: a neighbourhood makes tens of thousands, and a frozen
+    dataclass takes several times longer to make."""
 
     source: str
     source_kind: str
@@ -111,6 +127,8 @@ def account_selection(account_id: str) -> EdgeSelection:
     )
 
 
+# The columns read of an edge stored one by one or of a grant of a role class, the role class
+# of the first and the user, role and target of the second left empty (one read of both).
 _EDGE_VALUES = (
     "pk",
     "source",
@@ -119,12 +137,94 @@ _EDGE_VALUES = (
     "source_role_id",
     "source_group_id",
     "target_id",
+    "class_of",
     "action",
     "outcome",
     "conditions_text",
     "via_pass_role",
     "values_text",
 )
+_GRANT_VALUES = (
+    "pk",
+    "source",
+    "source_kind",
+    "no_user",
+    "no_role",
+    "source_group_id",
+    "no_target",
+    "role_class",
+    "action",
+    "outcome",
+    "conditions_text",
+    "via_pass_role",
+    "values_text",
+)
+# The `AccessEdge` view's key of a role class grant written out for a member:
+# -(grant id * 2**32 + member id).
+_CLASS_EDGE_KEY = 4294967296
+
+
+def _with_texts(query: QuerySet[Any], **extra: Any) -> QuerySet[Any]:
+    return query.annotate(
+        conditions_text=Cast("condition_keys", TextField()),
+        values_text=Cast("condition_values", TextField()),
+        **extra,
+    )
+
+
+def _requirement_texts(
+    outcome: str, conditions: str | None, values: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The condition keys of an edge and what each must be (none for an allowed edge)."""
+    keys = tuple(orjson.loads(conditions)) if outcome != "allow" and conditions else ()
+    shown = orjson.loads(values) if keys and values else {}
+    return keys, tuple(text for _, text in _requirements(keys, shown))
+
+
+def _rows_and_grants(column: str, values: Collection[Any]) -> QuerySet[Any]:
+    """The edges stored one by one whose ``column`` holds one of ``values``, and the grants of
+    role classes behind the `AccessEdge` rows that do, in one read (`_EDGE_VALUES`)."""
+    empty = Value(None, output_field=BigIntegerField())
+    rows = _with_texts(StoredAccessEdge.objects.filter(any_of(column, values)), class_of=empty)
+    if column == "target_id":
+        classes = RoleClassMember.objects.filter(any_of("role_id", values)).values("role_class")
+        grants = RoleClassGrant.objects.filter(role_class__in=classes)
+    elif column in {"source_group_id", "source"}:
+        grants = RoleClassGrant.objects.filter(any_of(column, values))
+    else:  # a grant's edges come from an access group, never a user or role
+        return rows.values_list(*_EDGE_VALUES)
+    grants = _with_texts(grants, no_user=empty, no_role=empty, no_target=empty)
+    return rows.values_list(*_EDGE_VALUES).union(grants.values_list(*_GRANT_VALUES), all=True)
+
+
+def _class_members(
+    classes: Collection[int], roles: Collection[int] | None
+) -> dict[int, list[tuple[int, int]]]:
+    """The (member id, role) of each of these role classes (only of ``roles``, if given)."""
+    members = RoleClassMember.objects.all()
+    if roles is not None:
+        members = members.filter(any_of("role_id", roles))
+    by_class: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    ordered = sorted(classes)
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = members.filter(role_class__in=ordered[start : start + _CHUNK])
+        for pk, role_class, role in chunk.values_list("pk", "role_class", "role_id"):
+            by_class[role_class].append((pk, role))
+    return by_class
+
+
+def _columns(selection: EdgeSelection) -> list[tuple[str | None, Collection[Any]]]:
+    """The selection as (column, values), one indexed read each; (None, ()) for every edge."""
+    if selection.every:
+        return [(None, ())]
+    columns = (
+        ("target_id", selection.targets),
+        ("source_role_id", selection.source_roles),
+        ("source_user_id", selection.source_users),
+        ("source_group_id", selection.source_groups),
+        ("source", selection.sources),
+    )
+    return [(column, values) for column, values in columns if values]
 
 
 def stored_edges(
@@ -133,41 +233,58 @@ def stored_edges(
     """The stored edges of ``selection`` with these outcomes and source kinds, groups as they
     are; each edge once.
 
-    The outcome and kind filters are applied here: an outcome filter the planner misjudges on
-    a freshly loaded table can turn into a scan of every edge of the estate.
+    A selection of some keys reads the two tables behind the `AccessEdge` view: the edges
+    stored one by one, and the grants of role classes, written out here for each member role
+    as the view does (a group that can assume a class of a hundred roles is one row read, not
+    a hundred); every edge is one read of the view. The outcome and kind filters are applied
+    here: an outcome filter the planner misjudges on a freshly loaded table can turn into a
+    scan of every edge of the estate.
     """
     seen: set[int] = set()
     found = []
-    for part in selection.parts():
-        query = AccessEdge.objects.filter(part).annotate(
-            conditions_text=Cast("condition_keys", TextField()),
-            values_text=Cast("condition_values", TextField()),
-        )
+    for column, values in _columns(selection):
+        if column is None:  # every edge: the view writes the grants out
+            rows = _with_texts(AccessEdge.objects.all(), class_of=Value(None, BigIntegerField()))
+            read = list(rows.values_list(*_EDGE_VALUES))
+        else:
+            read = list(_rows_and_grants(column, values))
+        grants = []
         for (
-            pk,
-            source,
-            kind,
-            user,
-            role,
-            group,
-            target,
-            action,
-            outcome,
-            conditions,
-            via,
-            values,
-        ) in query.values_list(*_EDGE_VALUES):
-            if pk in seen or outcome not in outcomes or kind not in source_kinds:
+            pk, source, kind, user, role, group, target, role_class, action, outcome, conditions,
+            via, shown,
+        ) in read:  # fmt: skip
+            if outcome not in outcomes or kind not in source_kinds:
+                continue
+            if role_class is not None:
+                grants.append((pk, source, kind, group, role_class, action, outcome, conditions,
+                               via, shown))  # fmt: skip
+                continue
+            if pk in seen:
                 continue
             seen.add(pk)
-            keys = tuple(orjson.loads(conditions)) if outcome != "allow" and conditions else ()
-            shown = orjson.loads(values) if keys and values else {}
+            keys, requirements = _requirement_texts(outcome, conditions, shown)
             found.append(
                 StoredEdge(
                     source, kind, user, role, group, target, action, outcome, keys, via,
-                    tuple(text for _, text in _requirements(keys, shown)),
+                    requirements,
                 )
             )  # fmt: skip
+        if not grants:
+            continue
+        roles = set(values) if column == "target_id" else None
+        members = _class_members({grant[4] for grant in grants}, roles)
+        for pk, source, kind, group, role_class, action, outcome, conditions, via, shown in grants:
+            keys, requirements = _requirement_texts(outcome, conditions, shown)
+            for member, target in members.get(role_class, ()):
+                key = -(pk * _CLASS_EDGE_KEY + member)
+                if key not in seen:
+                    seen.add(key)
+                    found.append(
+                        StoredEdge(
+                            source, kind, None, None, group, target, action, outcome, keys, via,
+                            requirements,
+                        )
+                    )  # fmt: skip
     return found
 
 
@@ -263,14 +380,15 @@ def _set_apart(members: Iterable[tuple[int, str, int | None, int | None]]) -> se
     by_role = {role: (group, arn) for group, arn, _, role in members if role is not None}
     candidates: set[tuple[int, int, str]] = set()  # (group, role, member ARN)
     for column, by_key in (("source_user_id", by_user), ("source_role_id", by_role)):
-        for start in range(0, len(by_key), _CHUNK):
-            keys = list(by_key)[start : start + _CHUNK]
-            for key, source, target in AccessEdge.objects.filter(
-                **{f"{column}__in": keys}
-            ).values_list(column, "source", "target_id"):
-                group, arn = by_key[key]
-                if source == arn:  # the member's own edge, not one it holds otherwise
-                    candidates.add((group, target, arn))
+        if not by_key:
+            continue
+        # The edges stored one by one: a grant of a role class never comes from a user or role.
+        for key, source, target in StoredAccessEdge.objects.filter(
+            any_of(column, by_key)
+        ).values_list(column, "source", "target_id"):
+            group, arn = by_key[key]
+            if source == arn:  # the member's own edge, not one it holds otherwise
+                candidates.add((group, target, arn))
     if not candidates:
         return set()
     held: set[tuple[int | None, int]] = set()
