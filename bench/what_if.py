@@ -15,11 +15,14 @@ Times `what_if` (as ``manage.py what_if`` runs it) on one change of each kind:
 - ``scp`` / ``rcp``: the SCP / RCP attached to the most targets loses its first statement;
 - ``membership``: a user leaves its first group.
 
-The first answer of each change (loading the estate, as a new process does: ``first_s``,
-``first_cpu_s``), then the median of ``--repeat`` more (the estate kept from the first; each
-checked to give the same answer), the process's own CPU time, how it was answered and how
-many differences; with ``--full``, one run of the
-whole-estate answer of each too, and whether the two answers are equal.
+The first answer of each change as a new process gives it: loading the estate from the
+database, as the first process after an analysis does (``first_s``, ``first_cpu_s``), and
+reading it back from the file of the analysis run (`what_if_file`) the command writes once it
+has answered (writing it: ``keep_s``), as every later process does (``first_from_file_s``,
+``first_from_file_cpu_s``); then the median of ``--repeat`` more (the estate kept from the
+first; each checked to give the same answer), the process's own CPU time, how it was answered
+and how many differences; with ``--full``, one run of the whole-estate answer of each too, and
+whether the two answers are equal. The files are written under ``IAMVIZ_DATA_DIR``.
 
 The database must hold an imported and analysed estate; for the 50-account one:
 
@@ -164,7 +167,8 @@ def main() -> None:
     options = parser.parse_args()
     setup_django(options.database_url)
 
-    from identities.analysis.what_if import clear_prepared, what_if
+    from identities.analysis import what_if_file
+    from identities.analysis.what_if import clear_prepared, keep_prepared, what_if
     from identities.models import Account, IamRole, IamUser
 
     result: dict[str, Any] = {
@@ -177,9 +181,19 @@ def main() -> None:
         if wanted and name not in wanted:
             continue
         clear_prepared()  # the first answer loads the estate, as a new process's does
+        what_if_file.remove_all()
         started, used = time.perf_counter(), time.process_time()
         answer = what_if(proposal)
         first, first_cpu = time.perf_counter() - started, time.process_time() - used
+        started = time.perf_counter()
+        assert keep_prepared() is not None
+        keep = time.perf_counter() - started
+        clear_prepared()  # now reading the file back
+        started, used = time.perf_counter(), time.process_time()
+        read_back = what_if(proposal)
+        from_file = time.perf_counter() - started
+        from_file_cpu = time.process_time() - used
+        assert read_back.document() == answer.document()
         seconds, cpu = [], []
         for _ in range(options.repeat):
             started, used = time.perf_counter(), time.process_time()
@@ -194,6 +208,9 @@ def main() -> None:
             "differences": len(answer.changes),
             "first_s": round(first, 2),
             "first_cpu_s": round(first_cpu, 2),
+            "keep_s": round(keep, 2),
+            "first_from_file_s": round(from_file, 2),
+            "first_from_file_cpu_s": round(from_file_cpu, 2),
             "median_s": round(statistics.median(seconds), 2),
             "runs_s": [round(s, 2) for s in seconds],
             # The process's own CPU time: on a shared machine the wall clock waits.

@@ -76,6 +76,9 @@ class Doc:
     policy: Policy
     unknown: str | None = None
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+    # What its readers found out about the document, kept by them under keys of their own (a
+    # document never changes once parsed: a proposal makes new ones).
+    memo: dict[object, Any] = field(default_factory=dict, repr=False)
 
     def statements_for(self, action: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction covers ``action`` (any effect), cached."""
@@ -84,6 +87,10 @@ class Doc:
             found = tuple(s for s in self.policy.statements if statement_matches_action(s, action))
             self._by_action[action] = found
         return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled without what was found out about it: it is found again as asked.
+        return {**self.__dict__, "_by_action": {}, "memo": {}}
 
     def trust_statements(self, action: str) -> tuple[Statement, ...]:
         """The statements of a trust policy that matter to ``action``: those covering it and

@@ -93,6 +93,14 @@ class Stored:
         found = AnalysisRun.objects.filter(pk=self.run.pk).values_list("graph", flat=True).first()
         return load_graph(found)
 
+    def keep_graph(self, graph: ReachGraph | None) -> None:
+        """Take the run's reach graph as read before (`what_if_file`)."""
+        self.__dict__["_graph"] = graph
+
+    def kept_graph(self) -> ReachGraph | None:
+        """The run's reach graph as stored (read once): never change it, see `graph`."""
+        return self._graph
+
     def graph(self) -> ReachGraph | None:
         """The run's stored reach graph, a new copy on every call (a what-if changes it):
         the adjacency dicts copied, several times faster than reading the graph again."""
@@ -127,14 +135,12 @@ class Stored:
         """The state with only the edges into these roles: all a change of their trust
         policies can change (the comparison looks at the pairs that changed alone). Reading
         a million rows back costs more than the rest of such a what-if."""
-        head, _, rows = decompress_snapshot(self.blob).partition(META_END)
-        data = orjson.loads(head)
+        data, text = self._parts  # shared by every what-if: read, never changed
         classes = {
             node: [pair for pair in roles if pair[0] in arns]
             for node, roles in data.get("classes", {}).items()
             if any(pair[0] in arns for pair in roles)
         }
-        text = rows.decode()
         found = set()
         for target in arns | classes.keys():
             needle = SEP + target + SEP
@@ -416,24 +422,29 @@ def policy_after(
     for aid in rcp_changed:
         if contents.levels(old_levels[aid][1]) != contents.levels(estate.accounts[aid].rcp_levels):
             rcp_accounts.add(aid)
+    # Of a principal whose own policies are the same objects, only its account's SCPs
+    # changed: whether they say something else about sts:AssumeRole is asked per account.
+    scps_differ = {
+        aid: contents.levels(old_levels[aid][0]) != contents.levels(estate.accounts[aid].scp_levels)
+        for aid in scp_changed
+    }
     affected: list[Actor] = []
     changes: list[Change] = []
     edges_change = False
     for actor in estate.actors:
         docs, boundary, group_pks = before.actors[id(actor)]
         account = actor.account.account_id
-        if (
-            account not in scp_changed
-            and boundary is actor.boundary
-            and group_pks == actor.group_pks
-            and len(docs) == len(actor.docs)
-            and all(a is b for a, b in zip(docs, actor.docs, strict=True))
-        ):
+        # Lists of Docs compare by identity (a Doc has no equality of its own).
+        own_same = boundary is actor.boundary and docs == actor.docs
+        if own_same and account not in scp_changed and group_pks == actor.group_pks:
             continue
         affected.append(actor)
         change = Change(actor, docs, boundary, old_levels[account][0], group_pks)
         changes.append(change)
-        edges_change = edges_change or contents.differ(change, actor)
+        if not edges_change:
+            edges_change = (
+                scps_differ.get(account, False) if own_same else contents.differ(change, actor)
+            )
     # Whether an IAM group allows anything (an escalation target) or everything (a self-grant
     # target) is asked by every principal of its account.
     wide = {

@@ -15,7 +15,10 @@ So, for each principal whose policies change, the actions whose statements chang
 (`_Said`, per distinct set of documents, not per principal); only the methods needing one of
 them are evaluated again, and only where the principal's Allow statements could grant the
 method before or after; its administrator status only when those actions are probes or
-self-grants it could be granted. A principal whose IAM groups or customer-managed policies
+self-grants it could be granted. What to evaluate again depends on those policies alone, so
+it is decided once per pair of policy sets (before and after: the same documents, boundary
+and SCPs, `_decide`); the principals are then evaluated one by one (what their policies grant
+may depend on their own ARN, name or tags). A principal whose IAM groups or customer-managed policies
 change, whose administrator status changes, or whose targets change (given by the caller) has
 every method evaluated again. The stored rows of the other methods are kept (made the
 principal's own: its escalation group's rows are shared with principals left alone), so the
@@ -29,6 +32,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+
+import networkx as nx
 
 from identities.analysis.admins import (
     _SELF_ACTIONS,
@@ -63,6 +68,9 @@ _PRINCIPAL_TARGETS = frozenset(
 _NONE: frozenset[str] = frozenset()
 ALL_METHODS = frozenset(method.id for method in EVALUATED)
 _ACTIONS_OF = {method.id: method.actions for method in EVALUATED}
+_ACTION_SETS = {method.id: frozenset(method.actions) for method in EVALUATED}
+# The key of a document's `admin_flags` in its memo.
+_ADMIN_FLAGS = "incremental_powers.admin_flags"
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,8 @@ class _Said:
         self._statements: dict[tuple[int, str], tuple[object, ...]] = {}
         self._changed: dict[tuple[object, ...], frozenset[str]] = {}
         self._possible: dict[tuple[object, ...], frozenset[str]] = {}
+        self._method_actions: dict[frozenset[str], frozenset[str]] = {}
         self._needing: dict[frozenset[str], frozenset[str]] = {}
-        self._flags: dict[int, tuple[bool, bool]] = {}
         self._kept: list[object] = []  # keeps the objects whose id() keys the memos alive
 
     def _of(self, doc: Doc, action: str) -> tuple[object, ...]:
@@ -152,22 +160,34 @@ class _Said:
         """Those of ``methods`` these policies may grant at all (`escalations._Evaluator.may`):
         an Allow of each action (but sts:AssumeRole through a rewritten trust) in the identity
         policies, and in the boundary if there is one."""
-        unique = tuple(dict.fromkeys(docs))
-        key = (tuple(map(id, unique)), id(boundary), methods)
+        actions = self._actions_of(methods)
+        allowed = actions.intersection(_TRUST_ACTIONS).union(
+            *(self._allowed(doc, actions) for doc in docs)
+        )
+        if boundary is not None:
+            allowed &= self._allowed(boundary, actions)
+        key = (allowed, methods)
         found = self._possible.get(key)
         if found is None:
-            self._kept.append((unique, boundary))
-
-            def allowed(action: str) -> bool:
-                return (
-                    action in _TRUST_ACTIONS or any(_allows(doc, action) for doc in unique)
-                ) and (boundary is None or _allows(boundary, action))
-
             found = self._possible[key] = frozenset(
-                method
-                for method in methods
-                if all(allowed(action) for action in _ACTIONS_OF[method])
+                method for method in methods if _ACTION_SETS[method] <= allowed
             )
+        return found
+
+    def _actions_of(self, methods: frozenset[str]) -> frozenset[str]:
+        found = self._method_actions.get(methods)
+        if found is None:
+            found = frozenset(action for method in methods for action in _ACTIONS_OF[method])
+            self._method_actions[methods] = found
+        return found
+
+    @staticmethod
+    def _allowed(doc: Doc, actions: frozenset[str]) -> frozenset[str]:
+        """Those of ``actions`` an Allow statement of ``doc`` covers (kept with the document,
+        for every what-if of the process)."""
+        found = doc.memo.get(actions)
+        if found is None:
+            found = doc.memo[actions] = frozenset(a for a in actions if _allows(doc, a))
         return found
 
     def needing(self, actions: frozenset[str]) -> frozenset[str]:
@@ -183,11 +203,10 @@ class _Said:
         """(an Allow of everything, an Allow of a self-grant action): whether the full-access
         probes, or the self-grant checks, are asked of a principal with these policies."""
         full = grants = False
-        for doc in dict.fromkeys(docs):
-            found = self._flags.get(id(doc))
+        for doc in docs:
+            found = doc.memo.get(_ADMIN_FLAGS)
             if found is None:
-                self._kept.append(doc)
-                found = self._flags[id(doc)] = (
+                found = doc.memo[_ADMIN_FLAGS] = (
                     any(_is_full_wildcard(s) for s in doc.policy.statements),
                     any(_allows(doc, action) for action in _SELF_ACTIONS),
                 )
@@ -203,6 +222,51 @@ def _allows(doc: Doc, action: str) -> bool:
 def _held(docs: list[Doc]) -> tuple[str | None, ...]:
     """The customer-managed policies among ``docs`` (self-grant and escalation targets)."""
     return tuple(doc.policy.source.arn for doc in docs if doc.policy.source.kind == _CUSTOMER)
+
+
+# (every method and the administrator status evaluated again, the methods evaluated again,
+# the administrator status evaluated again) of a principal whose policies change.
+_Decision = tuple[bool, frozenset[str], bool]
+
+
+def _every_method(
+    said: _Said, old: Change | None, actor: Actor, methods: frozenset[str] = ALL_METHODS
+) -> frozenset[str]:
+    """Those of ``methods`` the principal's policies may grant, before (``old``) or after."""
+    possible = said.possible(actor.docs, actor.boundary, methods)
+    if old is None or (old.boundary is actor.boundary and old.docs == actor.docs):
+        return possible
+    return possible | said.possible(old.docs, old.boundary, methods)
+
+
+def _decide(said: _Said, change: Change, actor: Actor) -> _Decision:
+    """What to evaluate again of a principal whose policies were ``change``'s and are now
+    ``actor``'s (its IAM groups unchanged): a function of those policies alone."""
+    same = change.docs == actor.docs  # the same documents (a Doc compares by identity)
+    if not same and _held(change.docs) != _held(actor.docs):
+        return True, _NONE, False
+    actions = said.scps(change.scps, actor.account.scp_levels)
+    if not same or change.boundary is not actor.boundary:
+        actions = (
+            actions
+            | said.identity(change.docs, actor.docs)
+            | said.boundary(change.boundary, actor.boundary)
+        )
+    if not actions:
+        return False, _NONE, False
+    wanted = said.needing(actions)
+    if wanted:
+        wanted = _every_method(said, change, actor, wanted)
+    probes, grants = not actions.isdisjoint(FULL_PROBES), not actions.isdisjoint(_SELF_ACTIONS)
+    if not (probes or grants):
+        return False, wanted, False
+    flags = [said.admin_flags(actor.docs)]
+    if not same:
+        flags.append(said.admin_flags(change.docs))
+    admin = (probes and any(full for full, _ in flags)) or (
+        grants and any(grant for _, grant in flags)
+    )
+    return False, wanted, admin
 
 
 def powers_after(
@@ -230,50 +294,41 @@ def powers_after(
     admin_again: dict[int, Actor] = {}
     by_id: dict[int, Actor] = {}
     everyone = {id(actor): actor for actor in everything}
-
-    def every_method(
-        key: int, actor: Actor, methods: frozenset[str] = ALL_METHODS
-    ) -> frozenset[str]:
-        """Those of ``methods`` the principal's policies may grant, before or after."""
-        old = old_of.get(key)
-        possible = said.possible(actor.docs, actor.boundary, methods)
-        if old is None or (old.boundary is actor.boundary and old.docs == actor.docs):
-            return possible
-        return possible | said.possible(old.docs, old.boundary, methods)
-
+    # What is asked of a principal below depends only on its policies before and after, never
+    # on the principal itself: it is decided once per such pair of policy sets (principals
+    # share their IAM groups', managed policies and SCPs), then each principal is evaluated.
+    decided: dict[tuple[object, ...], _Decision] = {}
     for change in changes:
         actor = change.actor
-        by_id[id(actor)] = actor
-        if change.group_pks != actor.group_pks or _held(change.docs) != _held(actor.docs):
-            everyone[id(actor)] = actor
+        key = id(actor)
+        by_id[key] = actor
+        if change.group_pks != actor.group_pks:
+            everyone[key] = actor
             continue
-        actions = (
-            said.identity(change.docs, actor.docs)
-            | said.boundary(change.boundary, actor.boundary)
-            | said.scps(change.scps, actor.account.scp_levels)
+        policies = (
+            tuple(change.docs),
+            tuple(actor.docs),
+            change.boundary,
+            actor.boundary,
+            id(change.scps),
+            id(actor.account.scp_levels),
         )
-        if not actions:
+        decision = decided.get(policies)
+        if decision is None:
+            decision = decided[policies] = _decide(said, change, actor)
+        every, wanted, admin = decision
+        if every:
+            everyone[key] = actor
             continue
-        wanted = said.needing(actions)
         if wanted:
-            wanted = every_method(id(actor), actor, wanted)
-        if wanted:
-            methods[id(actor)] = wanted
-        probes, grants = not actions.isdisjoint(FULL_PROBES), not actions.isdisjoint(_SELF_ACTIONS)
-        if not (probes or grants):
-            continue
-        flags = [said.admin_flags(actor.docs)]
-        if change.docs != actor.docs:
-            flags.append(said.admin_flags(change.docs))
-        if (probes and any(full for full, _ in flags)) or (
-            grants and any(grant for _, grant in flags)
-        ):
-            admin_again[id(actor)] = actor
+            methods[key] = wanted
+        if admin:
+            admin_again[key] = actor
 
     for key, actor in everyone.items():
         by_id[key] = actor
         admin_again[key] = actor
-        methods[key] = every_method(key, actor)
+        methods[key] = _every_method(said, old_of.get(key), actor)
     # Every principal evaluated again needs its administrator status (escalations ask it).
     for key in methods:
         admin_again.setdefault(key, by_id[key])
@@ -288,7 +343,7 @@ def powers_after(
     for key, actor in admin_again.items():
         if after.admins.get(actor.arn) != basis.get(actor.arn):
             # What its status lets it escalate by changed: every method it may be granted.
-            methods[key] = every_method(key, actor)
+            methods[key] = _every_method(said, old_of.get(key), actor)
         after.admins.pop(actor.arn, None)
     after.admins.update(basis)
     by_arn = {by_id[key].arn: wanted for key, wanted in methods.items() if wanted}
@@ -417,4 +472,19 @@ def _link_escalations(graph: ReachGraph, arns: Iterable[str], rows: EscalationRo
             continue
         nodes.add_edge(arn, node)
         nodes.remove_edges_from((node, target) for target in before - own)
-        nodes.add_edges_from((node, target) for target in sorted(own - before))
+        _add_edges(nodes, node, sorted(own - before))
+
+
+def _add_edges(nodes: nx.DiGraph, source: str, targets: Iterable[str]) -> None:
+    """``nodes.add_edges_from((source, target) for target in targets)`` (no attributes), on
+    the adjacency dicts themselves: an escalation node may lead to thousands of principals."""
+    succ, pred = nodes._succ, nodes._pred
+    if source not in succ:
+        nodes.add_node(source)
+    out = succ[source]
+    for target in targets:
+        if target in out:
+            continue
+        if target not in succ:
+            nodes.add_node(target)
+        out[target] = pred[target][source] = {}

@@ -27,13 +27,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from identities import iam_limits
-from identities.analysis import _without_gc, graph_of_edges
+from identities.analysis import _without_gc, graph_of_edges, what_if_file
 from identities.analysis.admins import find_administrators
 from identities.analysis.edges import compute_edges
 from identities.analysis.escalations import compute_escalations, load_escalation_facts
@@ -558,6 +559,8 @@ class _Prepared:
     stored: Stored
     estate: Estate
     facts: tuple[set[int], set[str]]
+    file: str  # the name of its file (`what_if_file`)
+    saved: bool  # read from that file, or written to it
 
 
 _prepared_cache: _Prepared | None = None
@@ -593,12 +596,34 @@ def _prepared(
             stored, why = stored_state(run)
             if stored is None:
                 return None, why, load_estate(), None
-            found = _Prepared(key, stored, load_estate(), load_escalation_facts())
+            name = what_if_file.file_name(run, stored.blob)
+            kept = what_if_file.read(name)
+            if kept is None:
+                estate = load_estate()
+            else:
+                estate, graph = kept
+                stored.keep_graph(graph)
+            found = _Prepared(
+                key, stored, estate, load_escalation_facts(), name, saved=kept is not None
+            )
             _prepared_cache = found
             # The kept estate is millions of objects that live until the next analysis: out
             # of the collector's sight, a what-if does not pay for a full pass over them.
             gc.freeze()
     return found.stored, "", found.estate, found.facts
+
+
+def keep_prepared() -> Path | None:
+    """Write the estate prepared for the current analysis to its file (`what_if_file`), for
+    the what-ifs of processes started later; the file written, or None when there is nothing
+    to write (none prepared, or read from its file or written already)."""
+    with _prepared_lock:
+        found = _prepared_cache
+        if found is None or found.saved:
+            return None
+        found.saved = True
+    with _without_gc():
+        return what_if_file.write(found.file, (found.estate, found.stored.kept_graph()))
 
 
 _NOT_INCREMENTAL = (

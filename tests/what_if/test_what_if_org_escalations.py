@@ -8,12 +8,13 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+import networkx as nx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from identities.analysis import analyse_estate
-from identities.analysis.incremental_powers import _link_escalations, _rows_replaced
+from identities.analysis.incremental_powers import _add_edges, _link_escalations, _rows_replaced
 from identities.analysis.reach import ReachGraph
 from identities.analysis.what_if import (
     FULL,
@@ -223,3 +224,23 @@ def test_escalation_edges_keep_a_group_hop_that_leads_to_its_targets_only() -> N
     assert sorted(succ["escalate:arn:a"]) == ["arn:x"]
     assert sorted(succ["escalate:group:g"]) == ["arn:a", "arn:b"]
     assert sorted(succ["arn:b"]) == ["escalate:group:g"]
+
+
+def test_edges_added_on_the_adjacency_are_those_networkx_adds() -> None:
+    ours, theirs = nx.DiGraph(), nx.DiGraph()
+    for graph in (ours, theirs):
+        graph.add_edge("escalate:a", "arn:b")
+        graph.add_edge("arn:c", "escalate:a")
+    added = [("escalate:a", ["arn:d", "arn:b", "arn:new", "arn:c"]), ("escalate:e", ["arn:b"])]
+
+    for source, targets in added:
+        _add_edges(ours, source, targets)
+        theirs.add_edges_from((source, target) for target in targets)
+
+    assert list(ours.nodes) == list(theirs.nodes)
+    for graph_of in (lambda g: g._succ, lambda g: g._pred):
+        assert {n: list(found) for n, found in graph_of(ours).items()} == {
+            n: list(found) for n, found in graph_of(theirs).items()
+        }
+    assert ours._succ["escalate:a"]["arn:new"] is ours._pred["arn:new"]["escalate:a"]
+    assert sorted(ours.edges) == sorted(theirs.edges)

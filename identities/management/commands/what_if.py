@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from identities.analysis.what_if import WhatIfError, proposal_from, what_if
+from identities.analysis.what_if import WhatIfError, keep_prepared, proposal_from, what_if
 from identities.bundle import BundleError
 from identities.management.output import stop_quietly_when_reader_closes
 
@@ -68,6 +68,10 @@ class Command(BaseCommand):
         self.stderr.write(f"answered in {answer.seconds}s ({answer.how})", ending="\n")
         with stop_quietly_when_reader_closes(self.stdout):
             self.stdout.write(json.dumps(answer.document(), indent=2))
+            self.stdout.flush()
+        # Once the answer is out: the next process answering against this analysis reads the
+        # parsed estate back instead of loading it again.
+        keep_prepared()
 
 
 def _read(path: str) -> str:
