@@ -19,6 +19,12 @@ analysis pays. ``--load-sample N`` also builds, afresh, the three views the load
 account) for N of the roles bench/load.py picks, and reports the median and the 95th
 percentile over them. ``--only TEXT`` times only the views whose name contains TEXT.
 
+``--first-reads`` times what a fresh process reads of the current run before its first graph
+with escalation edges (median of 3 processes each): the escalation hops from the shared cache
+(`queries.access.escalation_hops`, filled when an analysis finishes), the same hops parsed out
+of the stored reach graph (a cold cache), and the whole reach graph as a networkx graph (what
+the graphs read before, and what the path finder and the access pages still read).
+
 With `--browser` it also serves the database with `manage.py runserver` and opens each graph
 view in Debian's Chromium (Playwright): who can reach the busiest role, what a user can reach,
 the paths between them, the trust boundary and the identity view of the role's account and the
@@ -398,6 +404,52 @@ def load_sample(count: int, only: str = "") -> dict[str, Any]:
     return results
 
 
+FIRST_READS = {
+    "escalation hops, from the shared cache": "hops",
+    "escalation hops, parsed from the stored graph": "hops-stored",
+    "whole reach graph (networkx)": "reach",
+}
+
+
+def first_read(what: str) -> float:
+    """Milliseconds this process takes to read ``what`` (a value of FIRST_READS) for the
+    current run, its database connection opened first."""
+    from identities.analysis.reach import EscalationHops
+    from identities.models import AnalysisRun
+    from identities.queries import access
+
+    run = access.current_run()
+    if run is None:
+        raise SystemExit("no analysed run")
+    started = time.perf_counter()
+    if what == "hops":
+        access.escalation_hops()
+    elif what == "hops-stored":
+        blob = AnalysisRun.objects.filter(pk=run.pk).values_list("graph", flat=True).first()
+        EscalationHops.from_bytes(bytes(blob or b""))
+    else:
+        access.reach_graph()
+    return (time.perf_counter() - started) * 1000
+
+
+def first_reads(database_url: str, repeat: int = 3) -> dict[str, float]:
+    """`first_read` of each of FIRST_READS in ``repeat`` fresh processes: the median, in ms."""
+    from identities.queries.access import escalation_hops
+
+    escalation_hops()  # in the shared cache, as an analysis leaves it
+    found = {}
+    for name, what in FIRST_READS.items():
+        times = []
+        for _ in range(repeat):
+            done = subprocess.run(
+                [sys.executable, __file__, "--database-url", database_url, "--first-read", what],
+                capture_output=True, text=True, check=True, cwd=ROOT,
+            )  # fmt: skip
+            times.append(float(done.stdout.split()[-1]))
+        found[name] = round(statistics.median(times), 1)
+    return found
+
+
 def write_results(name: str, results: dict[str, Any]) -> None:
     """Write a benchmark's results to bench-results/<name>.json."""
     out = ROOT / "bench-results"
@@ -422,7 +474,15 @@ def main() -> None:
     parser.add_argument(
         "--browser-only", action="store_true", help="time the first draw only, not the JSON"
     )
+    parser.add_argument(
+        "--first-reads", action="store_true", help="time a fresh process's first reads"
+    )
+    parser.add_argument("--first-read", default="", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.first_read:
+        setup_django(options.database_url)
+        print(round(first_read(options.first_read), 1))
+        return
     if options.repeat < 5:
         parser.error("--repeat must be at least 5")
     setup_django(options.database_url)
@@ -472,6 +532,11 @@ def main() -> None:
                 f"  {name:<46} median {row['median_ms']:>7}  p95 {row['p95_ms']:>7}  "
                 f"max {row['max_ms']:>7}"
             )
+    if options.first_reads:
+        results["first_reads"] = first_reads(options.database_url)
+        print("a fresh process's first read of the current run (ms, median of 3 processes):")
+        for name, ms in results["first_reads"].items():
+            print(f"  {name:<46} {ms:>7}")
     for name in (
         "access 2-hop neighbourhood of the busiest role",
         "access view of one whole account",

@@ -239,6 +239,72 @@ class ReachGraph:
         }
 
 
+@dataclass(frozen=True)
+class EscalationHops:
+    """The escalation hops of a reach graph alone (``principal -> escalate:… -> principal``),
+    what the graph pictures read of it: a small part of the graph, loaded without the rest.
+
+    ``out``: principal -> the hops it enters; ``members``: hop -> the principals entering it;
+    ``onto``: hop -> the principals it leads to; ``into``: principal -> the hops leading to it.
+    """
+
+    out: dict[str, tuple[str, ...]]
+    members: dict[str, tuple[str, ...]]
+    onto: dict[str, frozenset[str]]
+    into: dict[str, frozenset[str]]
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> EscalationHops:
+        """From the graph's edges with an escalation hop at one end (or both)."""
+        out: dict[str, list[str]] = defaultdict(list)
+        members: dict[str, list[str]] = defaultdict(list)
+        onto: dict[str, set[str]] = defaultdict(set)
+        into: dict[str, set[str]] = defaultdict(set)
+        for source, target in pairs:
+            if target.startswith(ESCALATE_PREFIX):
+                out[source].append(target)
+                members[target].append(source)
+            if source.startswith(ESCALATE_PREFIX):
+                onto[source].add(target)
+                into[target].add(source)
+        # A few hundred distinct sets stand for hundreds of thousands of edges (the hops of an
+        # account's escalation groups lead to the same principals): each is kept once, in
+        # memory and when pickled.
+        shared: dict[frozenset[str], frozenset[str]] = {}
+
+        def once(nodes: set[str]) -> frozenset[str]:
+            key = frozenset(nodes)
+            return shared.setdefault(key, key)
+
+        return cls(
+            out={node: tuple(hops) for node, hops in out.items()},
+            members={hop: tuple(nodes) for hop, nodes in members.items()},
+            onto={hop: once(nodes) for hop, nodes in onto.items()},
+            into={node: once(hops) for node, hops in into.items()},
+        )
+
+    @classmethod
+    def of_graph(cls, graph: nx.DiGraph) -> EscalationHops:
+        """The escalation hops of a graph held in memory."""
+        hops = [node for node in graph if node.startswith(ESCALATE_PREFIX)]
+        pairs = [(node, hop) for hop in hops for node in graph._pred[hop]]
+        pairs.extend((hop, node) for hop in hops for node in graph._succ[hop])
+        return cls.from_pairs(pairs)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EscalationHops:
+        """From a stored graph (`ReachGraph.to_bytes`), its other edges skipped: no graph is
+        built, several times faster than `ReachGraph.from_bytes` on 50 accounts."""
+        loaded = orjson.loads(zlib.decompress(data))
+        nodes = loaded["nodes"]
+        hop = [node.startswith(ESCALATE_PREFIX) for node in nodes]
+        return cls.from_pairs(
+            (nodes[u], nodes[v])
+            for u, v in zip(loaded["u"], loaded["v"], strict=True)
+            if hop[u] or hop[v]
+        )
+
+
 def expand_classes(graph: nx.DiGraph) -> None:
     """Replace each class node of ``graph`` (a copy) by edges from its groups to its roles,
     so that every hop is two edges again (principal -> hop node -> role)."""
@@ -286,3 +352,9 @@ def load_graph(data: bytes | memoryview | None) -> ReachGraph | None:
     if data is None:
         return None
     return ReachGraph.from_bytes(bytes(data))
+
+
+def load_escalation_hops(data: bytes | memoryview | None) -> EscalationHops | None:
+    if data is None:
+        return None
+    return EscalationHops.from_bytes(bytes(data))

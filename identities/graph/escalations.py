@@ -15,7 +15,7 @@ from django.urls import reverse
 from identities.analysis.reach import ESCALATE_PREFIX, GROUP_PREFIX
 from identities.graph.build import EDGE_LIMIT, Builder, principal_node_id, split_node_id
 from identities.models import IamRole, IamUser
-from identities.queries.access import reach_graph
+from identities.queries.access import escalation_hops
 from identities.queries.escalations import (
     PROVEN,
     UNCONDITIONAL,
@@ -61,20 +61,15 @@ def _pair_attrs(pair: PairSummary) -> dict[str, Any]:
 
 def _escalating_into(targets: Iterable[str]) -> set[str]:
     """The principals with an escalation edge into one of ``targets`` (ARNs), read from the
-    current run's reach graph (escalation hops ``escalate:…`` before the target)."""
-    loaded = reach_graph()
-    if loaded is None:
+    escalation hops of the current run's reach graph (``escalate:…`` before the target)."""
+    hops = escalation_hops()
+    if hops is None:
         return set()
-    graph = loaded.graph
     found: set[str] = set()
     for target in targets:
-        if target not in graph:
-            continue
-        for hop in graph.predecessors(target):
-            if not hop.startswith(ESCALATE_PREFIX):
-                continue
+        for hop in hops.into.get(target, ()):
             if hop.startswith(ESCALATE_PREFIX + GROUP_PREFIX):
-                found.update(p for p in graph.predecessors(hop) if p != target)
+                found.update(p for p in hops.members.get(hop, ()) if p != target)
             else:
                 found.add(hop.removeprefix(ESCALATE_PREFIX))
     return found
@@ -82,30 +77,28 @@ def _escalating_into(targets: Iterable[str]) -> set[str]:
 
 def _escalation_targets(asked: Mapping[str, set[str] | None]) -> dict[str, set[str]] | None:
     """Source ARN -> the users and roles it can escalate to (by ARN) among those it is asked
-    about (every one, for None), read from the current run's reach graph (its own
-    ``escalate:ARN`` hop and its escalation group's); None without a reach graph.
+    about (every one, for None), read from the escalation hops of the current run's reach
+    graph (its own ``escalate:ARN`` hop and its escalation group's); None without one.
 
     A hop's targets are read once per set of targets asked about: the thousands of members of
     an escalation group share them (their sets are read, never changed)."""
-    loaded = reach_graph()
-    if loaded is None:
+    hops = escalation_hops()
+    if hops is None:
         return None
-    succ = loaded.graph._succ
     onto_of: dict[tuple[str, int], set[str]] = {}
     found: dict[str, set[str]] = {}
     for source, wanted in asked.items():
-        if source not in succ:
-            continue
         sets = []
-        for hop in succ[source]:
-            if not hop.startswith(ESCALATE_PREFIX):
-                continue
+        for hop in hops.out.get(source, ()):
             key = (hop, id(wanted))
             if (onto := onto_of.get(key)) is None:
-                onto = set(succ[hop]) if wanted is None else wanted.intersection(succ[hop])
+                leads = hops.onto.get(hop, frozenset())
+                onto = set(leads) if wanted is None else wanted.intersection(leads)
                 onto_of[key] = onto
             if onto:
                 sets.append(onto)
+        if not sets:
+            continue
         targets = sets[0] if len(sets) == 1 else set().union(*sets)
         if source in targets:
             targets = targets - {source}

@@ -316,6 +316,47 @@ def segment_hits_box(start: Point, end: Point, box: Box) -> bool:
     return True
 
 
+class _Lines:
+    """The boxes filed by the row of cells they cover (``across=1``: by y) or by the column
+    (``across=0``: by x), each line's boxes sorted by their near side along it."""
+
+    def __init__(self, boxes: dict[str, Box], *, across: int, along: int) -> None:
+        self.boxes = boxes
+        self.across, self.along = across, along
+        filed: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        for node_id, box in boxes.items():
+            low, high = box[across], box[across + 2]
+            for line in range(math.floor(low / _CELL), math.floor(high / _CELL) + 1):
+                filed[line].append((box[along], node_id))
+        self.lines: dict[int, tuple[list[float], list[str], float]] = {}
+        for line, entries in filed.items():
+            entries.sort()
+            longest = max(boxes[n][along + 2] - boxes[n][along] for _, n in entries)
+            self.lines[line] = ([start for start, _ in entries], [n for _, n in entries], longest)
+
+    def blocked(self, at: float, low: float, high: float, ends: tuple[str, str]) -> bool:
+        """Whether the run at ``at`` across, from ``low`` to ``high`` along, meets a box
+        other than those of ``ends`` (sides included)."""
+        found = self.lines.get(math.floor(at / _CELL))
+        if found is None:
+            return False
+        starts, node_ids, longest = found
+        boxes, across, along = self.boxes, self.across, self.along
+        # A box starting before ``low - longest`` ends before ``low`` (a pixel spare for
+        # rounding: the boxes it lets through are tested as any other).
+        for index in range(bisect.bisect_left(starts, low - longest - 1.0), len(starts)):
+            if starts[index] > high:
+                break
+            box = boxes[node_ids[index]]
+            if (
+                low <= box[along + 2]
+                and box[across] <= at <= box[across + 2]
+                and node_ids[index] not in ends
+            ):
+                return True
+        return False
+
+
 class _Obstacles:
     """The node boxes filed in a grid of square cells: a segment is tested against the boxes of
     the cells it passes through only, so a test costs its length, not the number of nodes."""
@@ -327,6 +368,10 @@ class _Obstacles:
             for i in range(math.floor(x0 / _CELL), math.floor(x1 / _CELL) + 1):
                 for j in range(math.floor(y0 / _CELL), math.floor(y1 / _CELL) + 1):
                     self.cells[(i, j)].append(node_id)
+        # The boxes of each row of cells by left side, and of each column by top: a horizontal
+        # or vertical run (most runs) tests those of its one row or column within its reach.
+        self.rows = _Lines(boxes, across=1, along=0)
+        self.columns = _Lines(boxes, across=0, along=1)
 
     def _cells(self, a: Point, b: Point) -> Iterable[list[str]]:
         """The node lists of the cells the segment a → b passes through, from left to right."""
@@ -351,25 +396,12 @@ class _Obstacles:
 
     def blocked(self, a: Point, b: Point, ends: tuple[str, str]) -> bool:
         """Whether the segment a → b runs through a node other than the edge's ends."""
-        boxes = self.boxes
         (ax, ay), (bx, by) = a, b
-        if ay == by or ax == bx:
-            # Most runs are horizontal or vertical: one row or column of cells, interval tests.
-            x0, x1, y0, y1 = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
-            cells = self.cells
-            for i in range(math.floor(x0 / _CELL), math.floor(x1 / _CELL) + 1):
-                for j in range(math.floor(y0 / _CELL), math.floor(y1 / _CELL) + 1):
-                    for node_id in cells.get((i, j), ()):
-                        box = boxes[node_id]
-                        if (
-                            box[0] <= x1
-                            and x0 <= box[2]
-                            and box[1] <= y1
-                            and y0 <= box[3]
-                            and node_id not in ends
-                        ):
-                            return True
-            return False
+        if ay == by:
+            return self.rows.blocked(ay, min(ax, bx), max(ax, bx), ends)
+        if ax == bx:
+            return self.columns.blocked(ax, min(ay, by), max(ay, by), ends)
+        boxes = self.boxes
         for found in self._cells(a, b):
             for node_id in found:
                 if node_id not in ends and segment_hits_box(a, b, boxes[node_id]):
@@ -550,7 +582,8 @@ def _spread(
         pairs[(edge["source"], edge["target"])].append(index)
         for x in {x for x, _ in waypoints}:
             lanes[("x", x)].append(edge["target"])
-    order = {key: sorted(set(targets)) for key, targets in lanes.items()}
+    # Each gap's targets by name, and each target's rank among them.
+    order = {key: {t: i for i, t in enumerate(sorted(set(ts)))} for key, ts in lanes.items()}
     spread: dict[int, list[Point]] = {}
     for (source, target), indexes in sorted(pairs.items()):
         for rank, index in enumerate(indexes):
@@ -559,8 +592,9 @@ def _spread(
             moved = []
             for x, y in waypoints:
                 # Centred on the gap: a gap used by one target keeps its middle.
-                used = min(len(order[("x", x)]), _LANES)
-                lane = (order[("x", x)].index(target) % _LANES - (used - 1) / 2) * _LANE
+                ranks = order[("x", x)]
+                used = min(len(ranks), _LANES)
+                lane = (ranks[target] % _LANES - (used - 1) / 2) * _LANE
                 moved.append((x + lane + parallel, y + parallel))
             s, t = router.nodes[source], router.nodes[target]
             path = [(s["x"], s["y"]), *moved, (t["x"], t["y"])]

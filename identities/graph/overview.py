@@ -23,7 +23,7 @@ from identities.graph.build import (
     outside_node,
 )
 from identities.graph.escalations import add_escalation_counts
-from identities.queries.access import run_cached
+from identities.queries.access import escalation_hops, run_cached
 from identities.queries.escalations import count_escalations_by_account
 from identities.queries.graph_edges import (
     EdgeFilter,
@@ -226,11 +226,13 @@ def _account_edge_counts(
 
 @warmer("graph-overview")
 def warm_overview() -> None:
-    """The estate's access overview counts (default filter) and escalation counts, and each
+    """The estate's access overview counts (default filter) and escalation counts, the
+    escalation hops of the reach graph that every picture with escalations reads, and each
     account's identity view (kept for the run with its escalations), so that no request pays
     for them."""
     from identities.graph.identity import build_identity_graph  # it reads this module
 
+    escalation_hops()
     estate_edge_counts(_edge_filter(Scope()))
     count_escalations_by_account()
     groups_with_edges()

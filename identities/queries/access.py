@@ -30,7 +30,13 @@ from django.db.models import Count, Q, QuerySet
 
 from identities.analysis.explain import Explanation, explain_access
 from identities.analysis.membership import group_edge_holds
-from identities.analysis.reach import Reached, ReachGraph, load_graph
+from identities.analysis.reach import (
+    EscalationHops,
+    Reached,
+    ReachGraph,
+    load_escalation_hops,
+    load_graph,
+)
 from identities.arns import account_of, classify_arn
 from identities.models import (
     AccessEdge,
@@ -261,6 +267,25 @@ def reach_graph() -> ReachGraph | None:
         return load_graph(blob)
 
     return run_cached("reach", load)
+
+
+def escalation_hops() -> EscalationHops | None:
+    """The escalation hops of the current run's reach graph (`reach.EscalationHops`), kept
+    for the run in every process (the shared cache): a process drawing graphs reads them
+    without loading the whole reach graph. Taken from the reach graph when this process
+    holds it already."""
+
+    def load() -> EscalationHops | None:
+        run = _succeeded().values_list("pk", "finished_at").first()
+        if run is None:
+            return None
+        loaded = _cache["values"].get("reach") if _cache["run"] == run else None
+        if loaded is not None:
+            return EscalationHops.of_graph(loaded.graph)
+        blob = AnalysisRun.objects.filter(pk=run[0]).values_list("graph", flat=True).first()
+        return load_escalation_hops(blob)
+
+    return cached_for_run("escalation-hops", load)
 
 
 # -- direct edges ------------------------------------------------------------------------------
