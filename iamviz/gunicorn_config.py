@@ -11,7 +11,7 @@ preloaded, a code change needs a restart of the master, not a HUP.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 preload_app = True
 
@@ -29,7 +29,8 @@ def warm_up() -> None:
     from django.urls import get_resolver
 
     get_resolver().reverse_dict  # noqa: B018 — populating it imports every view module
-    for folder in settings.TEMPLATES[0]["DIRS"]:
+    folders = cast(list[Path], settings.TEMPLATES[0]["DIRS"])
+    for folder in folders:
         root = Path(folder)
         for template in sorted(root.rglob("*.html")):
             get_template(template.relative_to(root).as_posix())

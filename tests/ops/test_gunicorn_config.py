@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import connections
 from django.template import engines
+from django.template.backends.django import DjangoTemplates
 from django.urls import clear_url_caches, get_resolver
 
 from iamviz import gunicorn_config
@@ -23,13 +24,15 @@ def _cached_loader(loaders: list[Any]) -> Any:
 
 def test_warm_up_compiles_every_template_and_leaves_no_connection_open() -> None:
     clear_url_caches()
-    assert not get_resolver()._populated
-    loader = _cached_loader(engines["django"].engine.template_loaders)
+    assert not vars(get_resolver())["_populated"]
+    django_engine = engines["django"]
+    assert isinstance(django_engine, DjangoTemplates)
+    loader = _cached_loader(django_engine.engine.template_loaders)
     loader.reset()
 
     gunicorn_config.warm_up()
 
-    assert get_resolver()._populated
+    assert vars(get_resolver())["_populated"]
     compiled = set(loader.get_template_cache)
     assert {"page.html", "identities/role_detail.html", "partials/graph_view.html"} <= compiled
     assert all(connection.connection is None for connection in connections.all())
