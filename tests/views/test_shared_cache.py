@@ -126,12 +126,29 @@ def test_api_pages_read_the_stored_lists(generated_estate, logged_in_client, mon
     assert first["results"] == every[10:20]
 
 
+def test_api_pages_of_one_account_read_the_counts_stored_by_the_analysis(
+    generated_estate, logged_in_client, monkeypatch
+):
+    account = next(iter(access.iter_direct_edges())).target.split(":")[4]
+    every = [row.as_row() for row in access.iter_direct_edges(account_id=account)]
+    assert shared_cache.has_rows(f"api:direct-sources:{account}")
+    _forget_process_memory()
+    monkeypatch.setattr(
+        "identities.api.views.direct_edge_sources", lambda *a: pytest.fail("counted again")
+    )
+    url = reverse("identities:api-access-edges")
+    first = logged_in_client.get(url, {"account": account, "page_size": 5}).json()
+    assert first["count"] == len(every)
+    assert first["results"] == every[:5]
+
+
 def test_api_lists_are_not_warmed_past_the_row_limit(generated_estate, settings):
     shared_cache.clear_cache()
     settings.IAMVIZ_WARM_API_ROWS = 5
     took = shared_cache.warm_run()
     assert "api-lists" in took
     assert not shared_cache.has_rows("api:transitive:None")
+    assert shared_cache.has_rows("api:escalations:None")
 
 
 def test_clear_cache_forgets_the_entries(generated_estate):
@@ -209,3 +226,20 @@ def test_clear_cache_keeps_what_else_the_redis_database_holds(settings):
         assert client.get("not-the-cache") == b"kept"
     finally:
         client.delete("not-the-cache")
+
+
+def test_api_refuses_chains_it_would_have_to_build_past_the_row_limit(
+    generated_estate, logged_in_client, settings
+):
+    shared_cache.clear_cache()
+    settings.IAMVIZ_WARM_API_ROWS = 5
+    shared_cache.warm_run()
+    url = reverse("identities:api-access-edges")
+
+    refused = logged_in_client.get(url, {"transitive": "true"})
+    direct = logged_in_client.get(url)
+
+    assert refused.status_code == 422
+    assert "past IAMVIZ_WARM_API_ROWS (5)" in refused.json()["detail"]
+    assert not shared_cache.has_rows("api:transitive:None")
+    assert direct.status_code == 200 and direct.json()["count"] > 5
