@@ -246,30 +246,3 @@ def who_can_page(request: HtmxHttpRequest) -> HttpResponseBase:
         context["grants"] = summary.by_grant[:WHO_CAN_GRANT_ROWS]
         context["grants_left"] = len(summary.by_grant) - len(context["grants"])
     return render_page_or_fragment(request, "identities/who_can.html", "who-can", context)
-    if asked and (account or grant):
-        found = answer_who_can(action, resource, now=timezone.now())
-        rows = select_allowed(found, account=account, grant=grant, q=query)
-        page = paginate(request, rows, WHO_CAN_PAGE_SIZE)
-        context["opened"] = {
-            "account": account,
-            "grant": grant,
-            "q": query,
-            "list_id": f"account-{account}" if account else f"grant-{grant}",
-            "page": page,
-        }
-        if common.wants_fragment(request) and request.htmx.target != "who-can":
-            fragment = "who-can-rows" if (request.htmx.target or "").startswith("rows-") else None
-            return render_page_or_fragment(
-                request,
-                "identities/who_can.html",
-                fragment or "who-can-list",
-                {**context, **context["opened"]},
-            )
-    if asked:
-        summary = summarise_who_can(action, resource, now=timezone.now())
-        names = dict(account_choices())
-        context["summary"] = summary
-        context["accounts"] = [(row, names.get(row.account_id, "")) for row in summary.by_account]
-        context["grants"] = summary.by_grant[:WHO_CAN_GRANT_ROWS]
-        context["grants_left"] = len(summary.by_grant) - len(context["grants"])
-    return render_page_or_fragment(request, "identities/who_can.html", "who-can", context)
