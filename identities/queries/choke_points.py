@@ -473,20 +473,7 @@ def attachment_cuts(
     sites = _identity_sites(choke, evidence, graph)
     if not sites:
         return {}
-    carriers: dict[tuple[str, str], set[str]] = defaultdict(set)  # (principal, policy) -> ARNs
-    group_policies: dict[str, set[str]] = defaultdict(set)
-    for policy, user, group, role in PolicyAttachment.objects.filter(
-        policy__arn__in=list(sites)
-    ).values_list("policy__arn", "user__arn", "group__arn", "role__arn"):
-        if group:
-            group_policies[group].add(policy)
-        elif user or role:
-            carriers[(user or role, policy)].add(user or role)
-    for user, group in GroupMembership.objects.filter(group__arn__in=group_policies).values_list(
-        "user__arn", "group__arn"
-    ):
-        for policy in group_policies[group]:
-            carriers[(user, policy)].add(group)
+    carriers = _carriers(list(sites))
     found: dict[ChokeItem, ItemCut] = defaultdict(ItemCut)
     one_carrier: dict[tuple[frozenset[str], str], str] = {}  # "" when not one
 
