@@ -1,7 +1,7 @@
 """Load test: gunicorn + PostgreSQL holding a generated estate, browsed by concurrent viewers.
 
-    python bench/load.py [--database-url URL] [--users 20] [--duration 120] [--workers 2]
-                         [--threads 1]
+    python bench/load.py [--database-url URL] [--redis-url URL] [--users 20] [--duration 120]
+                         [--workers 2] [--threads 1]
 
 Prepares the database once (the 50-account organisation of `bench/run.py`: generate_org
 --accounts 50 --users 500 --roles 1000 --seed 1, import_authz, analyse; skipped when the
@@ -234,6 +234,11 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_LOAD_DATABASE_URL", DEFAULT_DB)
     )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_LOAD_REDIS_URL", ""),
+        help="the shared cache in this Redis database (default: files under var/bench/load)",
+    )
     parser.add_argument("--users", type=int, default=20, help="concurrent viewers")
     parser.add_argument("--duration", type=int, default=120, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
@@ -264,6 +269,8 @@ def main() -> None:
         "STATIC_ROOT": str(ROOT / "staticfiles"),
     }
     env.pop("REDIS_URL", None)
+    if options.redis_url:  # the shared cache in Redis, as in production; else files under var/
+        env["REDIS_URL"] = options.redis_url
     prepare(options.database_url, env)
     # What the worker does when an analysis finishes: the run's shared results, computed once.
     seconds, _, _ = run_step(
