@@ -602,17 +602,6 @@
     });
   }
 
-  function skipFirstLayers(instance) {
-    // Cytoscape's first frame draws every element, in view or not, into layer textures that
-    // later frames reuse (the canvas renderer's layered texture cache, whose `firstGet` asks
-    // for it); marked as taken, the first frame draws the elements in view only, and the layers
-    // are built in idle frames after it. Cytoscape 3.35's internals: a later version may keep
-    // them elsewhere, and the first frame then costs more but draws the same.
-    var renderer = instance.renderer && instance.renderer();
-    var layers = renderer && renderer.data && renderer.data.lyrTxrCache;
-    if (layers && layers.firstGet === true) layers.firstGet = false;
-  }
-
   function draw() {
     var island = document.getElementById("graph-data");
     var container = document.getElementById("graph-canvas");
@@ -650,7 +639,6 @@
         pixelRatio: big ? 1 : "auto",
       });
       timings.create = Math.round(performance.now() - started);
-      skipFirstLayers(cy);
       cy.batch(function () {
         cy.add(elements);
       });
