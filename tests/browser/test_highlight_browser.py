@@ -46,7 +46,7 @@ def test_new_trust_is_highlighted_on_the_access_graph_since_the_last_sync(
     page.wait_for_function("() => window.iamvizGraph.edges('.change-added').length > 0")
     after = _edge(page, VENDOR_EDGE)
     screenshot("highlight-01-since-last-sync")
-    page.evaluate("(id) => window.iamvizGraph.getElementById(id).emit('tap')", VENDOR_EDGE)
+    page.evaluate("(id) => { window.iamvizGraph.getElementById(id).emit('tap'); }", VENDOR_EDGE)
     page.locator("#node-panel #edge-change").wait_for()
     badge = page.locator("#node-panel #edge-change").text_content()
     permalink = page.url
