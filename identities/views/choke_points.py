@@ -21,7 +21,7 @@ PRINCIPALS_SHOWN = 20
 
 def _what_if_link(argv: list[str]) -> str:
     """The what-if page prefilled with the command's arguments."""
-    return f"{reverse('identities:what-if')}?{urlencode({'change': shlex.join(argv)})}"
+    return f"{reverse('identities:what-if')}?{urlencode({'change': shlex.join(argv), 'run': '1'})}"
 
 
 @require_role(VIEWER)

@@ -89,12 +89,14 @@ def _run(formset: BaseWhatIfFormSet) -> dict[str, Any] | None:
 @require_GET
 def what_if_page(request: HtmxHttpRequest) -> HttpResponse:
     """The editor, prefilled from ``?edit=OPTION&target=…``, ``?change=ARGV`` (one or more) or
-    ``?proposal=ID``."""
+    ``?proposal=ID``; with ``run=1`` the page runs the proposal once loaded, showing its progress
+    (the choke points' "Run what-if")."""
     saved_id = request.GET.get("proposal", "")
     saved = WhatIfProposal.objects.filter(pk=saved_id).first() if saved_id.isdigit() else None
     initial = what_if_initial_of_saved(saved.changes) if saved else what_if_initial(request.GET)
     name_form = WhatIfNameForm(initial={"name": saved.name} if saved else None)
-    return _render(request, WhatIfFormSet(initial=initial), name_form)
+    autorun = request.GET.get("run") == "1" and bool(initial)
+    return _render(request, WhatIfFormSet(initial=initial), name_form, autorun=autorun)
 
 
 @require_role(VIEWER)

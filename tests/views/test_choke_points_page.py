@@ -55,4 +55,5 @@ def test_a_detach_row_names_the_policy_and_the_principal_it_comes_off(
     page = client_as(VIEWER).get(CHOKE + "?target=all").content.decode()
 
     assert f'Detach <code class="arn">{ASSUME_AB}</code> from' in page
-    assert f'href="/what-if/?{urlencode({"change": f"--detach {ASSUME_AB} {OPS}"})}"' in page
+    what_if = urlencode({"change": f"--detach {ASSUME_AB} {OPS}", "run": "1"})
+    assert f'href="/what-if/?{what_if.replace("&", "&amp;")}"' in page
