@@ -51,6 +51,7 @@ from identities.analysis.findings import find_findings
 from identities.analysis.groups import group_principals
 from identities.analysis.history import AccessSnapshot, ChangeRecord, diff_states, state_of_results
 from identities.analysis.incremental import (
+    ChangeTooWide,
     Stored,
     capture,
     changed_since,
@@ -536,7 +537,10 @@ def _answer(
             found = _NOT_INCREMENTAL
         else:
             facts = facts or load_escalation_facts()
-            found = policy_after(stored, estate, loaded, now=when, facts=facts)
+            try:
+                found = policy_after(stored, estate, loaded, now=when, facts=facts)
+            except ChangeTooWide as exc:
+                raise WhatIfError(str(exc)) from None
     elif stored is not None:
         found = "asked to"
     if isinstance(found, str):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.db.models import Count
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -150,3 +151,32 @@ def test_a_policy_or_membership_change_answered_incrementally_equals_the_whole_e
     event(f"{kind}: {fast.method}, {'some' if full.changes else 'no'} difference")
     fast_document, full_document = fast.document(), full.document()
     assert fast_document == full_document, _difference(fast_document, full_document)
+
+
+def test_a_change_touching_more_principals_than_the_limit_is_refused_by_name(
+    generated: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from identities.analysis import incremental
+    from identities.analysis.what_if import WhatIfError
+
+    attachment = (
+        PolicyAttachment.objects.filter(policy__arn__startswith="arn:aws:iam::aws:")
+        .values("policy__arn")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "policy__arn")
+        .first()
+    )
+    assert attachment is not None and attachment["n"] >= 2
+    ref = PolicyRef(MANAGED, attachment["policy__arn"])
+
+    def proposal() -> Proposal:
+        made = Proposal()
+        made.replace(ref, {"Version": "2012-10-17", "Statement": []})
+        return made
+
+    answered = what_if(proposal(), now=NOW)
+    monkeypatch.setattr(incremental, "WIDEST_CHANGE", 1)
+    with pytest.raises(WhatIfError, match=r"touches the policies of \d+ principals, more than"):
+        what_if(proposal(), now=NOW)
+
+    assert answered.method == INCREMENTAL
