@@ -98,8 +98,8 @@ def test_choke_points_page_ranks_the_changes_with_their_principals_and_what_if(
 
     assert page.count('<td class="num">') == 4  # rank and paths cut of two changes
     assert '<code>FromA</code> of <code class="arn">' + ADMIN in page
-    run = urlencode({"change": f"--remove-statement {ADMIN} FromA"})
-    assert f'href="/what-if/?{run}">Run what-if</a>' in page
+    run = urlencode({"change": f"--remove-statement {ADMIN} FromA", "run": "1"})
+    assert f'href="/what-if/?{run.replace("&", "&amp;")}">Run what-if</a>' in page
     assert U1 in page and "4 principals" in page
     assert "No single statement, attachment or membership" in fragment.content.decode()
     assert "<html" not in fragment.content.decode()
