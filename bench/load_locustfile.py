@@ -5,6 +5,12 @@ graph JSON of the estate. bench/load.py starts locust on this file; alone:
 
 `LOAD_TARGETS` (written by bench/load.py) holds the logins and the roles to visit; every
 response's time, status and group are written to `LOAD_TIMINGS` when locust quits.
+
+The browsing is measured on its own: every viewer logs in first (the logins are recorded as
+the group "login"), and once all `LOAD_USERS` have, they browse for `LOAD_DURATION` seconds,
+each starting after its first pause; then locust quits. A request counts when it started in
+that window. Twenty password checks at once (PBKDF2, about 0.2 s of CPU each) would otherwise
+hold both workers for the first seconds and every page opened meanwhile would wait on them.
 """
 
 from __future__ import annotations
@@ -13,13 +19,17 @@ import json
 import os
 import random
 import re
+import time
 from collections import defaultdict
 from itertools import count
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import gevent
+from gevent.event import Event
 from locust import HttpUser, between, events, task
+from locust.env import Environment
 
 TARGETS: dict[str, Any] = json.loads(Path(os.environ["LOAD_TARGETS"]).read_text())
 TIMINGS: dict[str, list[float]] = defaultdict(list)
@@ -27,6 +37,12 @@ STATUSES: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
 # Groups left out (LOAD_SKIP, comma-separated names, e.g. "list: escalations").
 SKIPPED = {name.strip() for name in os.environ.get("LOAD_SKIP", "").split(",") if name.strip()}
 LOGINS = count()
+USERS = int(os.environ.get("LOAD_USERS", "1"))
+DURATION = float(os.environ.get("LOAD_DURATION", "120"))
+LOGGED_IN = count(1)
+ALL_LOGGED_IN = Event()
+WINDOW: dict[str, float] = {}  # "from" and "to" of the browsing, seconds since the epoch
+ENVIRONMENT: list[Environment] = []
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 LISTS = {
     "list: users": "/users/",
@@ -38,16 +54,38 @@ LISTS = {
 }
 
 
+@events.init.add_listener
+def keep_environment(environment: Environment, **_: Any) -> None:
+    ENVIRONMENT.append(environment)
+
+
 @events.request.add_listener
-def record(name: str, response_time: float, response: Any, **_: Any) -> None:
+def record(
+    name: str, response_time: float, response: Any, start_time: float = 0.0, **_: Any
+) -> None:
+    if name != "login" and not _browsing(start_time):
+        return
     TIMINGS[name].append(response_time)
     STATUSES[name][getattr(response, "status_code", 0) or 0] += 1
+
+
+def _browsing(start_time: float) -> bool:
+    return "from" in WINDOW and WINDOW["from"] <= start_time < WINDOW["to"]
+
+
+def _browse_then_quit() -> None:
+    WINDOW["from"] = time.time()
+    WINDOW["to"] = WINDOW["from"] + DURATION
+    ALL_LOGGED_IN.set()
+    gevent.sleep(DURATION)
+    if ENVIRONMENT and ENVIRONMENT[0].runner is not None:
+        ENVIRONMENT[0].runner.quit()
 
 
 @events.quitting.add_listener
 def write_timings(**_: Any) -> None:
     Path(os.environ["LOAD_TIMINGS"]).write_text(
-        json.dumps({"timings": TIMINGS, "statuses": STATUSES})
+        json.dumps({"timings": TIMINGS, "statuses": STATUSES, "window": WINDOW})
     )
 
 
@@ -71,6 +109,10 @@ class Viewer(HttpUser):
             headers={"Referer": f"{self.host}/login/"},
             name="login",
         )
+        if next(LOGGED_IN) == USERS:
+            gevent.spawn(_browse_then_quit)
+        ALL_LOGGED_IN.wait()
+        gevent.sleep(self.wait_time())
 
     def _get(self, name: str, path: str) -> None:
         if name not in SKIPPED:

@@ -174,9 +174,9 @@ class AccessLoader:
         return self.outside(edge.source, edge.source_kind)
 
     def _add_edges(self, edges: list[StoredEdge]) -> None:
-        self.learn("user", (edge.user_id for edge in edges))
-        self.learn("role", (pk for edge in edges for pk in (edge.role_id, edge.target_id)))
-        self.learn("group", (edge.group_id for edge in edges))
+        self.learn("user", {edge.user_id for edge in edges})
+        self.learn("role", {edge.role_id for edge in edges} | {edge.target_id for edge in edges})
+        self.learn("group", {edge.group_id for edge in edges})
         deferred = self.deferred
         if deferred is None:
             for edge in edges:
@@ -186,23 +186,25 @@ class AccessLoader:
             return
         graph, keeps_kind = self.builder.graph, self.builder.scope.keeps_kind
         # Thousands of edges share a few sources and a few thousand targets: each end is
-        # looked up once per batch, with whether it is drawn ("" when the scope leaves it out;
-        # such a node is never added later).
+        # looked up once per batch, with whether it is drawn and its edges kept ("" when not;
+        # a node the scope leaves out is never added later).
         sources: dict[tuple[str, str, int | None, int | None, int | None], str] = {}
         targets: dict[int, str] = {}
+        keys = {outcome: ("assume", outcome) for outcome in self.outcomes}
         for edge in edges:
             ends = (edge.source_kind, edge.source, edge.user_id, edge.role_id, edge.group_id)
             start = sources.get(ends)
             if start is None:
                 node_id = self._source(edge)
-                start = sources[ends] = node_id if node_id in graph else ""
+                kept = node_id in graph and keeps_kind(SOURCE_CATEGORY[edge.source_kind])
+                start = sources[ends] = node_id if kept else ""
             end = targets.get(edge.target_id)
             if end is None:
                 node_id = self.principal("role", edge.target_id)
                 end = targets[edge.target_id] = node_id if node_id in graph else ""
-            if start and end and keeps_kind(SOURCE_CATEGORY[edge.source_kind]):
+            if start and end:
                 # As `Builder.edge` would add it; the same edge read again replaces it.
-                deferred[(start, end, ("assume", edge.outcome))] = _data(edge)
+                deferred[(start, end, keys[edge.outcome])] = _data(edge)
 
     def _inherited(self, member: Membership, roles: set[int] | None = None) -> list[StoredEdge]:
         """The group edges that hold for a member its own edges set apart, that the scope

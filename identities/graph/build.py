@@ -148,6 +148,8 @@ class Builder:
     graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
     pks: dict[str, int] = field(default_factory=dict)
     truncated: bool = False
+    # Edges held back for `fold_graph` by `later_edge`, by (source, target, key).
+    pending: dict[tuple[str, str, Any], dict[str, Any]] = field(default_factory=dict)
 
     def node(self, node_id: str, kind: str, label: str, account: str = "", **extra: Any) -> bool:
         """Add a node unless the filters hide it; True when it is (now) in the graph."""
@@ -175,6 +177,12 @@ class Builder:
         if source in self.graph and target in self.graph and self.scope.keeps_kind(kind):
             key = extra.pop("key", kind)
             self.graph.add_edge(source, target, key=key, kind=kind, **extra)
+
+    def later_edge(self, source: str, target: str, kind: str) -> None:
+        """`edge`, held in ``pending`` for `fold_graph` rather than drawn: a neighbourhood's
+        thousands of policy edges mostly fold into a few, and the fold reads none of them."""
+        if source in self.graph and target in self.graph and self.scope.keeps_kind(kind):
+            self.pending[(source, target, kind)] = {"kind": kind}
 
 
 # Members of an access group are drawn one by one up to this many; past it the group node alone

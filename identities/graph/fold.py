@@ -145,7 +145,7 @@ def fold_graph(
             members=ids,
         )
     merged: dict[tuple[str, str, Any], dict[str, Any]] = {}
-    for source, target, key, data in _all_edges(graph, pending or {}):
+    for (source, target, key), data in _all_edges(graph, pending or {}):
         new_source, new_target = mapping.get(source, source), mapping.get(target, target)
         if new_source == new_target:
             continue
@@ -176,14 +176,18 @@ def fold_graph(
 
 def _all_edges(
     graph: nx.MultiDiGraph, pending: Mapping[EdgeKey, dict[str, Any]]
-) -> Iterator[tuple[str, str, Any, dict[str, Any]]]:
-    """The edges of the graph, then the pending ones; a pending edge the graph holds too
-    updates it (as adding it would have)."""
-    held = {ends for ends in pending if graph.has_edge(*ends)}
+) -> Iterator[tuple[EdgeKey, dict[str, Any]]]:
+    """The edges of the graph, then the pending ones, as ((source, target, key), data); a
+    pending edge the graph holds too updates it (as adding it would have)."""
+    # The graph holds a few edges, the pending tens of thousands: meet them from the graph's side.
+    held = {ends for ends in graph.edges(keys=True) if ends in pending} if pending else set()
     for ends in held:
         graph.edges[ends].update(pending[ends])
-    yield from graph.edges(keys=True, data=True)
-    yield from ((*ends, data) for ends, data in pending.items() if ends not in held)
+    yield from (((u, v, k), data) for u, v, k, data in graph.edges(keys=True, data=True))
+    if held:
+        yield from ((ends, data) for ends, data in pending.items() if ends not in held)
+    else:
+        yield from pending.items()
 
 
 def access_fold_steps(graph: nx.MultiDiGraph) -> list[FoldStep]:

@@ -127,7 +127,7 @@ def _load_identity_edges(
             ):  # fmt: skip
                 seen.add(pk)
                 target = _add_policy(builder, arn, name, policy_account)
-                builder.edge(owner_of(owner_pks)[1], target, "attached")
+                builder.later_edge(owner_of(owner_pks)[1], target, "attached")
         if policy_arns:
             attachments = models.PolicyAttachment.objects.filter(
                 only_customer, policy__arn__in=policy_arns
@@ -149,7 +149,7 @@ def _load_identity_edges(
                         source = _add_principal(
                             builder, kind, owner_pk, owner, account_id, owner_arn
                         )
-                        builder.edge(source, target, "attached")
+                        builder.later_edge(source, target, "attached")
 
     if scope.keeps_kind("inline"):
         # pk -> (name, account id, owner kind, owner name, owner node id)
@@ -177,7 +177,7 @@ def _load_identity_edges(
             found.items(), key=lambda item: (item[1][0], item[0])
         ):
             target = _add_inline(builder, pk, name, kind, owner, account_id)
-            builder.edge(source, target, "inline")
+            builder.later_edge(source, target, "inline")
 
     if scope.keeps_kind("boundary"):
         for kind, model in (("user", models.IamUser), ("role", models.IamRole)):
@@ -194,7 +194,7 @@ def _load_identity_edges(
             for pk, name, account_id, arn, boundary_arn in bounded:
                 source = _add_principal(builder, kind, pk, name, account_id, arn)
                 target = _add_policy(builder, boundary_arn, policy_name(boundary_arn), account_id)
-                builder.edge(source, target, "boundary")
+                builder.later_edge(source, target, "boundary")
 
 
 def _grow_identity(builder: Builder, frontier: set[str]) -> set[str]:
@@ -340,7 +340,14 @@ def build_identity_graph(
     # A whole account folds sooner than the estate: past `READABLE_NODES` its four columns no
     # longer fit a browser window at a legible zoom; its folded nodes list their members.
     limit = min(threshold, READABLE_NODES) if account_id and not focus else threshold
-    graph, folded = fold_graph(builder.graph, limit, identity_fold_steps, focus=focus, keep=expand)
+    graph, folded = fold_graph(
+        builder.graph,
+        limit,
+        identity_fold_steps,
+        focus=focus,
+        keep=expand,
+        pending=builder.pending,
+    )
     if folded_by_sql:
         folded = ["users", "roles", "policies"]
     positions, columns = layout_columns(graph)
