@@ -137,6 +137,7 @@ class AccessGraphForm(_GraphForm):
     cond = forms.ChoiceField(required=False, choices=CONDITION_CHOICES, label="Conditions")
     denied = forms.BooleanField(required=False, label="Show refused candidates")
     dir = forms.ChoiceField(required=False, choices=DIRECTION_CHOICES, label="Direction")
+    full = forms.BooleanField(required=False, label="Every hop, however wide")
 
     def params(self) -> dict[str, Any]:
         """Keyword arguments of graph.build_access_graph."""
@@ -145,6 +146,7 @@ class AccessGraphForm(_GraphForm):
             "conditional": self.clean_value("cond") or "",
             "show_denied": bool(self.clean_value("denied")),
             "direction": self.clean_value("dir") or "",
+            "full": bool(self.clean_value("full")),
         }
 
 

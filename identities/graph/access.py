@@ -17,6 +17,7 @@ from identities.graph.build import (
     MAX_DEPTH,
     MEMBER_LIMIT,
     SOURCE_CATEGORY,
+    WIDE_FRONTIER,
     Builder,
     GraphError,
     Scope,
@@ -355,12 +356,14 @@ def build_access_graph(
     show_denied: bool = False,
     threshold: int = AGGREGATE_THRESHOLD,
     direction: str = "",
+    full: bool = False,
 ) -> dict[str, Any]:
     """Who can assume what: principals → roles, in one box per account, from the stored edges.
 
     Scope: around the ``focus`` node, ``depth`` role assumptions each way (who can reach it,
     and what it can reach; an access group counts with its members; ``direction`` "in" or
-    "out" asks only one of the two questions), or every edge into or
+    "out" asks only one of the two questions; past the first hop, a frontier of more than
+    `WIDE_FRONTIER` nodes ends the growth unless ``full``), or every edge into or
     out of ``account_id``, or the whole estate. ``expand`` merges in every neighbour of a
     node. An edge from an access group holds for each of its members, unless the member's own
     edge for the role replaces it (`identities.queries.access`); such a member is drawn with
@@ -376,15 +379,19 @@ def build_access_graph(
     builder = Builder(scope)
     loader = AccessLoader(builder, defer_edges=DEFER_EDGES)
     folded_by_sql = False
+    stopped: dict[str, int] | None = None
     if focus:
         seed_access_node(loader, focus)
         if focus not in builder.graph:  # e.g. `anyone:x`, seeded as `anyone`
             raise GraphError(f"Not a node id of the access view: {focus!r}")
         up = {focus} if direction != "out" else set()
         down = {focus} if direction != "in" else set()
-        for _ in range(max(0, min(depth, MAX_DEPTH))):
+        for hop in range(max(0, min(depth, MAX_DEPTH))):
             if len(builder.graph) > COLLECT_LIMIT:
                 builder.truncated = True
+                break
+            if hop and not full and len(up | down) > WIDE_FRONTIER:
+                stopped = {"hops": hop, "frontier": len(up | down), "depth": depth}
                 break
             up, down = loader.reach(up, down)
             if not up and not down:
@@ -411,7 +418,8 @@ def build_access_graph(
         *_, escalations_hidden = add_escalation_edges(builder, add_ends=not focus)
     graph, folded = fold_graph(
         builder.graph,
-        threshold,
+        # A view stopped at a wide frontier folds it, as the next hop would have.
+        threshold if stopped is None else min(threshold, WIDE_FRONTIER),
         access_fold_steps,
         focus=focus,
         keep=expand,
@@ -434,6 +442,8 @@ def build_access_graph(
             "folded": folded,
             "focus": focus,
             "direction": direction if focus else "",
+            # Hops taken and the frontier they stopped at, when a wide one ended the growth.
+            "stopped": stopped,
             "edges_hidden": hidden + escalations_hidden,
             # Asked for, and how many the view holds: "none in this view" is an answer too.
             "refused": _refused_count(graph) if show_denied else None,

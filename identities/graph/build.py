@@ -36,6 +36,11 @@ AGGREGATE_THRESHOLD = 1500
 EDGE_LIMIT = 400
 # A neighbourhood stops growing past this many nodes (it is then folded to fit the threshold).
 COLLECT_LIMIT = 20000
+# An access view around a node takes a further hop only from a frontier (the nodes its last hop
+# reached) of at most this many nodes, unless asked for every hop (`full`): from wider ones
+# the next hop reads tens of thousands of edges (a group that can assume a thousand roles,
+# then everything those roles can assume) that fold into per-account nodes anyway.
+WIDE_FRONTIER = 1000
 MAX_DEPTH = 4
 MAX_PATH_LENGTH = 6
 MAX_PATHS = 50

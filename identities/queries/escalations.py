@@ -542,23 +542,45 @@ def read_escalation_pairs(
     kept: list[tuple[list[str], list[str], str, bool, list[str]]] = []
     fields = ("source", "source_group_id", "method", "status", "targets_text", "keys_text")
     for chunk, members in _chunks_with_groups(principals):
-        rows = EscalationEdge.objects.filter(_from_chunk(chunk, members)).annotate(
-            targets_text=Cast("targets", TextField()), keys_text=Cast("condition_keys", TextField())
-        )
-        for source, group_id, method, status, targets_text, keys_text in rows.values_list(*fields):
-            keys = orjson.loads(keys_text) if keys_text not in {None, "[]"} else []
-            if (conditional == "only" and not keys) or (conditional == "none" and keys):
-                continue
-            onto = [
-                target
-                for target in orjson.loads(targets_text)
-                if (targets is None or target in targets)
-                and (":user/" in target or ":role/" in target)
-            ]
-            if onto:
-                holders = (members.get(group_id) if group_id else None) or [source]
-                kept.append((holders, onto, method, status == "proven", keys))
+        # Their own rows and their groups' rows read apart, each by its index: ORed, the two
+        # lists make PostgreSQL scan every escalation row. In the model's order, ARNs
+        # ("arn:…") before groups ("group:…"), as one read gave them.
+        for where in _own_and_group_rows(chunk, members):
+            rows = EscalationEdge.objects.filter(where).annotate(
+                targets_text=Cast("targets", TextField()),
+                keys_text=Cast("condition_keys", TextField()),
+            )
+            _keep_pairs(kept, rows.values_list(*fields), members, targets, conditional)
     return EscalationPairs(kept)
+
+
+def _own_and_group_rows(chunk: list[str], members: dict[int, list[str]]) -> list[Q]:
+    """`_from_chunk` as two conditions, one per indexed column (a row has an ARN or a group as
+    its source, never both)."""
+    from identities.queries.graph_edges import any_of  # it imports this module through access
+
+    return [any_of("source", chunk), *([any_of("source_group_id", members)] if members else [])]
+
+
+def _keep_pairs(
+    kept: list[tuple[list[str], list[str], str, bool, list[str]]],
+    rows: Iterable[tuple[str, int | None, str, str, str, str | None]],
+    members: dict[int, list[str]],
+    targets: Collection[str] | None,
+    conditional: str,
+) -> None:
+    for source, group_id, method, status, targets_text, keys_text in rows:
+        keys = orjson.loads(keys_text) if keys_text not in {None, "[]"} else []
+        if (conditional == "only" and not keys) or (conditional == "none" and keys):
+            continue
+        onto = [
+            target
+            for target in orjson.loads(targets_text)
+            if (targets is None or target in targets) and (":user/" in target or ":role/" in target)
+        ]
+        if onto:
+            holders = (members.get(group_id) if group_id else None) or [source]
+            kept.append((holders, onto, method, status == "proven", keys))
 
 
 def escalation_pairs(

@@ -19,6 +19,7 @@ from identities.graph.access import build_access_graph
 from identities.graph.build import (
     AGGREGATE_THRESHOLD,
     EDGE_KIND_LABELS,
+    WIDE_FRONTIER,
     GraphError,
     describe_node,
 )
@@ -152,6 +153,9 @@ def graph_context(
         "expanded": request.GET.getlist("expand"),
         "clear_focus_url": url_with(here, {}, drop=("focus", "expand", "node", "depth")),
         "clear_expand_url": url_with(here, {}, drop=("expand",)),
+        "every_hop_url": url_with(here, {"full": "1"}, drop=("node",)),
+        "wide_hops_url": url_with(here, {}, drop=("full", "node")),
+        "wide_frontier": WIDE_FRONTIER,
         "collapse_links": collapse_links(url_with(here, {}, drop=("node",))),
         "source_node": describe_node(request.GET.get("source", "")),
         "target_node": describe_node(request.GET.get("target", "")),

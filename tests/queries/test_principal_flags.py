@@ -116,8 +116,8 @@ def test_escalation_pairs_of_many_principals_match_one_by_one(imported_sample):
         )
 
 
-def test_escalation_reads_take_two_queries_for_many_principals(
-    imported_sample, django_assert_num_queries
+def test_escalation_reads_take_a_few_queries_for_many_principals(
+    imported_sample, django_assert_num_queries, django_assert_max_num_queries
 ):
     # More principals than a chunk of SQLite holds: on PostgreSQL still one list each.
     principals = _principals() + [
@@ -125,7 +125,13 @@ def test_escalation_reads_take_two_queries_for_many_principals(
     ]
     expected = escalations.read_escalation_pairs(_principals()).flags
     queries = 2 if connection.vendor == "postgresql" else 2 * 3
-    with django_assert_num_queries(queries):
+    # The pairs read the principals' own rows and their groups' rows apart (one more query
+    # where a chunk has group members).
+    if connection.vendor == "postgresql":
+        pairs_read = django_assert_num_queries(3)
+    else:
+        pairs_read = django_assert_max_num_queries(3 * 3)
+    with pairs_read:
         assert escalations.read_escalation_pairs(principals).flags == expected
     with django_assert_num_queries(queries):
         found = escalations.escalations_from(principals)
