@@ -40,3 +40,21 @@ def test_warm_up_compiles_every_template_and_leaves_no_connection_open() -> None
 
 def test_the_app_is_preloaded() -> None:
     assert gunicorn_config.preload_app is True
+
+
+def test_warm_up_loads_the_current_reach_graph(imported_sample) -> None:
+    from identities.queries import access
+
+    access._cache.update(run=None, values={})
+
+    gunicorn_config.warm_up()
+
+    # What a worker forked now reads without loading it.
+    assert access._cache["values"].get("reach") is not None
+
+
+def test_warm_up_starts_without_a_database(caplog) -> None:
+    # No database access in this test: the preload fails, the master starts all the same.
+    gunicorn_config.warm_up()
+
+    assert "reach graph not preloaded" in caplog.text
