@@ -58,3 +58,16 @@ def test_warm_up_starts_without_a_database(caplog) -> None:
     gunicorn_config.warm_up()
 
     assert "reach graph not preloaded" in caplog.text
+
+
+def test_the_master_freezes_what_it_loaded_before_forking(monkeypatch) -> None:
+    import gc
+    import logging
+
+    monkeypatch.setattr(gunicorn_config, "warm_up", lambda: None)
+    server = type("Server", (), {"log": logging.getLogger("gunicorn.error")})()
+    try:
+        gunicorn_config.when_ready(server)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
