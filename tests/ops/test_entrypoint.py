@@ -180,8 +180,11 @@ def test_web_answers_the_compose_healthcheck_under_gunicorn(
     assert "/login/?next=/" in landed_on  # the application itself answers, not only /healthz/
     assert "Starting gunicorn" in output
     assert output.count("Booting worker with pid") >= 2
-    # The workers fork from a master that loaded the URL map and templates once.
-    assert output.index("URL map and templates loaded") < output.index("Booting worker")
+    # The workers fork from a master that loaded the URL map, templates and reach graph once.
+    assert output.index("URL map, templates and reach graph loaded") < output.index(
+        "Booting worker"
+    )
+    assert "reach graph not preloaded" not in output
 
 
 def test_worker_answers_celery_ping(
