@@ -109,3 +109,28 @@ def test_who_can_lists_the_principals_allowed(imported_sample, logged_in_client)
 
     [row] = response.context["summary"].by_account
     assert (row.account_id, row.users, row.roles) == (SEC, 2, 1)
+
+
+def test_escalations_csv_past_the_limit_asks_for_a_filter(
+    imported_sample, logged_in_client, monkeypatch
+):
+    from identities.views import escalations
+
+    every = sum(
+        row.escalations for row in logged_in_client.get("/access/escalations/").context["by_method"]
+    )
+    monkeypatch.setattr(escalations, "CSV_LIMIT", every - 1)
+
+    refused = logged_in_client.get("/access/escalations/", {"format": "csv"})
+    page = logged_in_client.get("/access/escalations/").content.decode()
+    narrowed = logged_in_client.get(
+        "/access/escalations/", {"method": "IAM-CreateAccessKey", "format": "csv"}
+    )
+
+    assert refused.status_code == 422
+    assert (
+        f"would hold {every:,} escalations, more than the {every - 1:,}" in refused.content.decode()
+    )
+    assert 'id="csv-too-big"' in page and "format=csv" not in page
+    assert narrowed.status_code == 200
+    assert len(list(csv.reader(io.StringIO(b"".join(narrowed.streaming_content).decode())))) == 3
