@@ -390,8 +390,9 @@ def build_access_graph(
             if len(builder.graph) > COLLECT_LIMIT:
                 builder.truncated = True
                 break
-            if hop and not full and len(up | down) > WIDE_FRONTIER:
-                stopped = {"hops": hop, "frontier": len(up | down), "depth": depth}
+            frontier = len(up | down)
+            if hop and not full and frontier > WIDE_FRONTIER:
+                stopped = {"hops": hop, "frontier": frontier, "depth": depth}
                 break
             up, down = loader.reach(up, down)
             if not up and not down:

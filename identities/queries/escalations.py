@@ -116,11 +116,19 @@ def _chunks_with_groups(
         yield chunk, members
 
 
-def _from_chunk(chunk: list[str], members: dict[int, list[str]]) -> Q:
-    """The escalation rows of these principals: their own (by ARN) and their groups'."""
+def _own_and_group_rows(chunk: list[str], members: dict[int, list[str]]) -> list[Q]:
+    """The escalation rows of these principals as two conditions, one per indexed column:
+    their own (by ARN) and their groups' (none without members); a row has an ARN or a group
+    as its source, never both."""
     from identities.queries.graph_edges import any_of  # it imports this module through access
 
-    return any_of("source", chunk) | any_of("source_group_id", members)
+    return [any_of("source", chunk), *([any_of("source_group_id", members)] if members else [])]
+
+
+def _from_chunk(chunk: list[str], members: dict[int, list[str]]) -> Q:
+    """The escalation rows of these principals (`_own_and_group_rows`) in one condition."""
+    own, *groups = _own_and_group_rows(chunk, members)
+    return own | groups[0] if groups else own
 
 
 def escalations_from(
@@ -568,14 +576,6 @@ def _targets_among(targets: Collection[str] | None) -> Any:
         (sorted(targets),),
         output_field=TextField(),
     )
-
-
-def _own_and_group_rows(chunk: list[str], members: dict[int, list[str]]) -> list[Q]:
-    """`_from_chunk` as two conditions, one per indexed column (a row has an ARN or a group as
-    its source, never both)."""
-    from identities.queries.graph_edges import any_of  # it imports this module through access
-
-    return [any_of("source", chunk), *([any_of("source_group_id", members)] if members else [])]
 
 
 def _keep_pairs(
