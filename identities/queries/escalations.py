@@ -22,6 +22,7 @@ from django.db.models.functions import Cast
 
 from identities.analysis.escalation_methods import METHODS, METHODS_BY_ID, Method
 from identities.arns import SourceKind, classify_arn, parse_arn
+from identities.db import any_of
 from identities.models import Account, EscalationEdge, EscalationGroupMember
 
 T = TypeVar("T")
@@ -103,7 +104,6 @@ def _chunks_with_groups(
 ) -> Iterator[tuple[list[str], dict[int, list[str]]]]:
     """The principals, sorted, in chunks of `_CHUNK` (in one on PostgreSQL, where a list is one
     parameter), each with its members by escalation group id (one query a chunk)."""
-    from identities.queries.graph_edges import any_of  # it imports this module through access
 
     wanted = sorted(set(principals))
     size = max(len(wanted), 1) if connection.vendor == "postgresql" else _CHUNK
@@ -120,7 +120,6 @@ def _own_and_group_rows(chunk: list[str], members: dict[int, list[str]]) -> list
     """The escalation rows of these principals as two conditions, one per indexed column:
     their own (by ARN) and their groups' (none without members); a row has an ARN or a group
     as its source, never both."""
-    from identities.queries.graph_edges import any_of  # it imports this module through access
 
     return [any_of("source", chunk), *([any_of("source_group_id", members)] if members else [])]
 

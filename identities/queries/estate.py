@@ -8,7 +8,7 @@ different relations in one query multiply each other's rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import (
@@ -319,7 +319,7 @@ def filter_policies(filters: dict[str, Any]) -> QuerySet[models.ManagedPolicy]:
 
 def list_rows(
     noun: str, filters: dict[str, Any], queryset: QuerySet[_M]
-) -> Sequence[_M] | QuerySet[_M]:
+) -> RowsInOrder[_M] | QuerySet[_M]:
     """The rows of an estate list (``queryset``, from its ``filter_*``) as its pages read them:
     in the order kept for this version of the estate and these filters for every process
     (`paging.ordered_ids`), so that a page costs its own rows, not a sort of the whole table.

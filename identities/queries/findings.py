@@ -12,9 +12,9 @@ from django.db import connection
 from django.db.models import Case, Count, Model, Q, QuerySet, Value, When
 from django.db.models.functions import Collate
 
+from identities.db import any_of
 from identities.models import Administrator, AdminPath, Finding
 from identities.queries.access import run_cached
-from identities.queries.graph_edges import any_of
 from identities.queries.paging import RowsInOrder, ordered_ids
 from identities.queries.shared_cache import current_key, shared_for_run, warmer
 

@@ -24,9 +24,9 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast
-from django.db.models.lookups import In
 
 from identities.analysis.membership import group_edge_holds
+from identities.db import any_of
 from identities.models import (
     AccessEdge,
     AccessGroup,
@@ -48,24 +48,6 @@ logger = logging.getLogger(__name__)
 
 # Keys per query of the membership reads (SQLite caps the parameters of a statement).
 _CHUNK = 500
-
-
-class AnyOf(In):
-    """``column IN (values)`` written ``column = ANY(%s)`` on PostgreSQL: one parameter, an
-    array, rather than one per value. A hop of a neighbourhood asks for thousands of keys, and
-    the driver and Django spent more time placing thousands of parameters than the database
-    took to answer."""
-
-    lookup_name = "any"
-
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
-
-
-def any_of(column: str, values: Iterable[Any]) -> Q:
-    """The rows whose ``column`` holds one of ``values`` (`AnyOf`)."""
-    return Q(AnyOf(F(column), list(values)))
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -149,7 +149,7 @@ def expand(
     for edge in edges:
         if edge.source_kind == _GROUP_KIND:
             found.extend(
-                replace(edge, source=arn, source_kind=kind)
+                edge.held_by(arn, kind)
                 for arn, kind in members.get(edge.group or "", ())
                 if keep(edge, arn)
             )

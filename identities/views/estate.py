@@ -4,7 +4,7 @@ search and ARN links. Each list serves its page and its htmx `#results` fragment
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from identities.forms.browse import (
 from identities.graph.urls import outside_party_url
 from identities.queries import access, estate, exports
 from identities.queries.changes import risk_summary
+from identities.queries.paging import RowsInOrder
 from identities.queries.sync import account_runs, sync_runs
 from identities.roles import VIEWER
 from identities.views.common import (
@@ -73,7 +74,7 @@ class EstateList:
     noun: str
     form: type[ListFilterForm]
     rows: Callable[[dict[str, Any]], QuerySet[Any]]
-    csv_rows: Callable[[Iterable[Any]], Iterator[list[str]]]
+    csv_rows: Callable[[RowsInOrder[Any] | QuerySet[Any]], Iterator[list[str]]]
     csv_name: str = ""
 
 

@@ -10,12 +10,12 @@ import pytest
 from django.db.models import Q
 
 from identities.analysis import analyse_estate
+from identities.db import any_of
 from identities.graph.access import build_access_graph
 from identities.graph.build import GraphError
 from identities.graph.cached import graph_key, kept_for_run
 from identities.graph.identity import build_identity_graph
 from identities.models import AccessEdge, IamRole
-from identities.queries.graph_edges import any_of
 
 DEV, PROD = "333333333333", "444444444444"
 
