@@ -203,6 +203,16 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
             r("api-access-edges") + f"?transitive=true&account={account}",
             {},
         ),
+        "API transitive edges of one source": (
+            r("api-access-edges") + "?" + urlencode({"transitive": "true", "source": user.arn}),
+            {},
+        ),
+        "API transitive edges of one source, 1000 rows, page 2": (
+            r("api-access-edges")
+            + "?"
+            + urlencode({"transitive": "true", "source": user.arn, "page_size": 1000, "page": 2}),
+            {},
+        ),
         "API escalations": (r("api-escalations"), {}),
         "API access changes": (r("api-access-changes"), {}),
         "API findings": (r("api-findings"), {}),

@@ -44,9 +44,11 @@ from identities.models import AccessEdge, AccessGroupMember, Account, Finding, T
 from identities.models.review import Severity
 from identities.queries.access import (
     POSSIBLE,
+    TransitiveFrom,
     direct_edge_sources,
     direct_edges_of,
     iter_transitive_edges,
+    source_error,
 )
 from identities.queries.changes import (
     HistoryUnavailable,
@@ -326,19 +328,27 @@ def refuse_unstored_chains() -> None:
         raise TooLarge(
             f"transitive: this estate has {edges:,} direct edges (access groups counted per "
             f"member), past IAMVIZ_WARM_API_ROWS ({settings.IAMVIZ_WARM_API_ROWS:,}); its "
-            "chains are not listed through the API. Ask for the direct edges, or for the "
-            "chains of one principal on its reach page."
+            "chains are listed one source at a time: add source=<ARN> (its chains, in pages), "
+            "or ask for the direct edges."
         )
 
 
 class AccessEdges(ApiView):
-    """`access_edges --format json [--account ID] [--transitive]`."""
+    """`access_edges --format json [--account ID] [--transitive] [--source ARN]`."""
 
-    filters = ("account", "transitive")
+    filters = ("account", "transitive", "source")
 
     def answer(self, request: Request, params: dict[str, str]) -> Response:
         account = _account(params["account"])
-        if _flag("transitive", params["transitive"]):
+        transitive = _flag("transitive", params["transitive"])
+        if source := params["source"]:
+            if error := source_error(source):
+                raise ParseError(f"source: {error}")
+            # One source's rows: its chains a page at a time, its direct edges at once.
+            if transitive:
+                return page_of(request, TransitiveFrom(source, account), _as_row)
+            return page_of(request, direct_edges_of([source], account), _as_row)
+        if transitive:
             name = f"transitive:{account}"
             if not has_rows(f"api:{name}"):
                 refuse_unstored_chains()

@@ -31,6 +31,8 @@ from django.db.models import Count, Q, QuerySet
 from identities.analysis.explain import Explanation, explain_access
 from identities.analysis.membership import group_edge_holds
 from identities.analysis.reach import (
+    ESCALATE_PREFIX,
+    GROUP_PREFIX,
     EscalationHops,
     Reached,
     ReachGraph,
@@ -48,6 +50,7 @@ from identities.models import (
     IamUser,
 )
 from identities.queries.escalations import Escalation, escalations_between
+from identities.queries.estate import is_user_or_role
 from identities.queries.paging import SlicedSequence
 
 logger = logging.getLogger(__name__)
@@ -347,11 +350,15 @@ def _expand(
     group_rows: dict[str, list[dict]],
     members: Iterable[tuple[str, str, int | None]],
     own: Collection[tuple[str, int]],
+    keep: Callable[[str, int], bool] | None = None,
 ) -> Iterator[DirectAccess]:
-    """The group rows (by group key) that hold for each (group key, ARN, user id) member."""
+    """The group rows (by group key) that hold for each (group key, ARN, user id) member;
+    with ``keep(ARN, role key)``, those it keeps."""
     for key, arn, user_id in members:
         for row in group_rows.get(key, ()):
-            if group_edge_holds(own, arn, row["target_id"]):
+            if (keep is None or keep(arn, row["target_id"])) and group_edge_holds(
+                own, arn, row["target_id"]
+            ):
                 yield _direct(row, source=arn, kind=_member_kind(user_id))
 
 
@@ -657,16 +664,25 @@ def direct_edges_of(
     sources: Collection[str],
     account_id: str | None = None,
     *,
-    targets: Collection[str] | None = None,
+    pairs: Collection[tuple[str, str]] | None = None,
 ) -> list[DirectAccess]:
     """The rows of `iter_direct_edges` (same ``account_id``) whose source is one of
-    ``sources``, in the same order: what a page of `direct_edge_sources` shows; with
-    ``targets`` (role ARNs), only those into these roles."""
+    ``sources``, in the same order: what a page of `direct_edge_sources` shows; with ``pairs``
+    ((source, role ARN)), only the rows of those pairs, read for them alone (the hops of
+    chains)."""
     wanted = set(sources)
     rows = _edges_into(account_id)
-    if targets is not None:
-        role_ids = IamRole.objects.filter(any_of("arn", list(targets))).values_list("pk", flat=True)
-        rows = rows.filter(any_of("target_id", list(role_ids)))
+    keep: Callable[[str, int], bool] = lambda source, target_id: source in wanted  # noqa: E731
+    role_ids: dict[str, int] = {}
+    if pairs is not None:
+        role_ids = dict(
+            IamRole.objects.filter(any_of("arn", {role for _, role in pairs})).values_list(
+                "arn", "pk"
+            )
+        )
+        asked = {(source, role_ids[role]) for source, role in pairs if role in role_ids}
+        wanted &= {source for source, _ in asked}
+        keep = lambda source, target_id: (source, target_id) in asked  # noqa: E731
     # Keys and id lists, not subqueries (see `direct_edge_sources`); a user's or role's own
     # edges are found by its key (indexed), the others by name.
     users = dict(IamUser.objects.filter(arn__in=wanted).values_list("arn", "pk"))
@@ -676,12 +692,28 @@ def direct_edges_of(
     if others:
         mine |= Q(source__in=list(others))
     members = AccessGroupMember.objects.filter(arn__in=wanted)
-    groups = list(members.values_list("group_id", flat=True).distinct())
+    groups_of: dict[str, set[int]] = defaultdict(set)
+    for arn, group_id in members.values_list("arn", "group_id"):
+        groups_of[arn].add(group_id)
+    if pairs is None:
+        held = Q(source_group_id__in=set().union(*groups_of.values()))
+    else:
+        # Each group's edges into the roles its asked members are asked about, no others: the
+        # groups of a chain's hops can assume thousands of roles each.
+        targets: dict[int, set[int]] = defaultdict(set)
+        for source, target_id in asked:
+            for group_id in groups_of.get(source, ()):
+                targets[group_id].add(target_id)
+        held = Q(pk__in=[])
+        for group_id, ids in targets.items():
+            held |= Q(source_group_id=group_id) & any_of("target_id", ids)
+    if pairs is not None:
+        mine &= any_of("target_id", set(role_ids.values()))
     return _expanded_edges(
         rows.exclude(source_kind=_GROUP).filter(mine),
-        rows.filter(source_kind=_GROUP, source_group_id__in=groups),
+        rows.filter(held, source_kind=_GROUP),
         members,
-        keep=wanted.__contains__,
+        keep=keep,
     )
 
 
@@ -701,17 +733,17 @@ def _expanded_edges(
     own_rows: QuerySet[AccessEdge],
     group_rows: QuerySet[AccessEdge],
     members: QuerySet[AccessGroupMember],
-    keep: Callable[[str], bool] = lambda source: True,
+    keep: Callable[[str, int], bool] | None = None,
 ) -> list[DirectAccess]:
-    """The possible edges of ``own_rows`` (no access group's) whose source ``keep`` keeps, and
-    those of ``group_rows`` once per member (of ``members``) for whom they hold, sorted by
-    (source, target); rows and members read in key order, so that edges of equal source and
-    target come in the same order whichever sources are read."""
+    """The possible edges of ``own_rows`` (no access group's), and those of ``group_rows`` once
+    per member (of ``members``) for whom they hold, that ``keep(source, role key)`` keeps,
+    sorted by (source, target); rows and members read in key order, so that edges of equal
+    source and target come in the same order whichever sources are read."""
     own: set[tuple[str, int]] = set()
     groups: dict[str, list[dict]] = defaultdict(list)
     found: list[DirectAccess] = []
     for row in own_rows.order_by("id").values(*_FIELDS):
-        if not keep(row["source"]):
+        if keep is not None and not keep(row["source"], row["target_id"]):
             continue
         own.add((row["source"], row["target_id"]))
         if row["outcome"] in POSSIBLE:
@@ -719,9 +751,20 @@ def _expanded_edges(
     for row in group_rows.filter(outcome__in=POSSIBLE).order_by("id").values(*_FIELDS):
         groups[row["source_group__key"]].append(row)
     listed = members.order_by("id").values_list("group__key", "arn", "user_id")
-    found.extend(_expand(groups, listed, own))
+    found.extend(_expand(groups, listed, own, keep))
     found.sort(key=lambda access: (access.source, access.target))
     return found
+
+
+def source_error(source: str) -> str:
+    """Why ``source`` cannot be asked for as an edge source ("" when it can): it must be a
+    user or role of the estate, or the source of a stored edge (an outside account, a
+    service, a federated provider, ``*``)."""
+    if source.startswith(GROUP_PREFIX):
+        return f"{source} is an access group: the lists name its members, ask for one of them"
+    if is_user_or_role(source) or is_edge_source(source):
+        return ""
+    return f"no user or role {source} in the estate, and no access edge starts at it"
 
 
 def is_edge_source(source: str) -> bool:
@@ -763,19 +806,20 @@ class TransitiveFrom(SlicedSequence[TransitiveAccess]):
             )
         }
         self.reached = _reached_in(graph, source, account_id, role_accounts, reached)
-        # A source of no direct edge is not in the whole list (escalations alone).
-        if self.reached and not direct_edges_of([source], targets=_first_hops(reached)):
-            self.reached = []
+        if self.reached and not _has_direct_edge(source, reached):
+            self.reached = []  # not a source of the whole list (it escalates, no more)
 
     def __len__(self) -> int:
         return len(self.reached)
 
+    def _chunk_rows(self) -> int:
+        # Read whole (the command), a slice costs a few reads whatever its size: big slices.
+        return 1000
+
     def _rows(self, start: int, stop: int) -> list[TransitiveAccess]:
         shown = self.reached[start:stop]
         pairs = {pair for item in shown for pair in zip(item.path, item.path[1:], strict=False)}
-        edges = direct_edges_of(
-            {source for source, _ in pairs}, targets={target for _, target in pairs}
-        )
+        edges = direct_edges_of({source for source, _ in pairs}, pairs=pairs)
         by_pair = {(access.source, access.target): access for access in edges}
         return list(_transitive_rows(self.source, shown, by_pair))
 
@@ -796,8 +840,26 @@ def _reached_in(
     return sorted(reached, key=lambda item: item.node)
 
 
-def _first_hops(reached: Iterable[Reached]) -> set[str]:
-    return {item.path[1] for item in reached if len(item.path) > 1}
+def _has_direct_edge(source: str, reached: Iterable[Reached]) -> bool:
+    """Whether a stored direct edge starts at ``source``, from what a search of the reach
+    graph from it found: the roles one hop away, those reached by a role assumption first
+    (no escalation hop before them; a few suffice), then every one."""
+    first = [item for item in reached if item.hops == 1]
+    assumed = [item.node for item in first if not _escalated(item)]
+    return bool(
+        direct_edges_of([source], pairs=[(source, node) for node in assumed[:20]])
+        or direct_edges_of([source], pairs=[(source, item.node) for item in first])
+    )
+
+
+def _escalated(item: Reached) -> bool:
+    """Whether ``item`` is reached through an escalation hop (``escalate:…`` on its chain)."""
+    step = item.parents[item.node]
+    while step is not None:
+        if step.startswith(ESCALATE_PREFIX):
+            return True
+        step = item.parents[step]
+    return False
 
 
 def _transitive_rows(

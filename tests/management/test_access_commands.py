@@ -192,6 +192,20 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
     assert len(rows) == 15 + 28
 
 
+def test_access_edges_of_one_source_are_its_rows_of_the_whole_list(imported_sample):
+    for args in ([], ["--transitive"], ["--transitive", "--account", PROD]):
+        whole = edges(*args)
+        for source in (ALICE, DEV_OPS, "service:ec2.amazonaws.com"):
+            mine = [row for row in whole if row["source"] == source]
+            assert edges(*args, "--source", source) == mine
+    assert any(row["transitive"] for row in edges("--transitive", "--source", ALICE))
+
+
+def test_access_edges_unknown_source_is_an_error(imported_sample):
+    with pytest.raises(CommandError, match="--source: no user or role arn:aws:iam::1:user/x"):
+        edges("--source", "arn:aws:iam::1:user/x")
+
+
 def test_access_edges_csv_has_the_same_rows(imported_sample):
     rows = list(csv.reader(io.StringIO(run("access_edges", "--format", "csv"))))
 

@@ -1,15 +1,24 @@
 """Print the stored access edges: python manage.py access_edges --format json [--account ID]
-[--transitive]"""
+[--transitive] [--source ARN]"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from identities.management.output import ContractCommand
-from identities.queries.access import EDGE_ROW_FIELDS, iter_direct_edges, iter_transitive_edges
+from identities.queries.access import (
+    EDGE_ROW_FIELDS,
+    DirectAccess,
+    TransitiveAccess,
+    TransitiveFrom,
+    direct_edges_of,
+    iter_direct_edges,
+    iter_transitive_edges,
+    source_error,
+)
 
 
 class Command(ContractCommand):
@@ -31,11 +40,26 @@ class Command(ContractCommand):
             action="store_true",
             help="also every role a source can end up in through role chaining",
         )
+        parser.add_argument(
+            "--source",
+            help="only the edges (with --transitive, the chains) of this source: a user or role "
+            "ARN, or an edge source such as service:ec2.amazonaws.com",
+        )
 
     def output(
-        self, *args: Any, account: str | None, transitive: bool, **options: Any
+        self, *args: Any, account: str | None, transitive: bool, source: str | None, **options: Any
     ) -> Iterator[dict[str, Any]]:
         self.require_account(account)
+        if source is not None and (error := source_error(source)):
+            raise CommandError(f"--source: {error}")
         self.warn_without_analysis()
-        edges = iter_transitive_edges(account) if transitive else iter_direct_edges(account)
+        edges: Iterable[DirectAccess | TransitiveAccess]
+        if source is not None:
+            edges = (
+                TransitiveFrom(source, account)
+                if transitive
+                else direct_edges_of([source], account)
+            )
+        else:
+            edges = iter_transitive_edges(account) if transitive else iter_direct_edges(account)
         return (edge.as_row() for edge in edges)
