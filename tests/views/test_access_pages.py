@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +93,25 @@ def test_user_reach_lists_direct_role_and_chain_ends(imported_sample, logged_in_
         (f"arn:aws:iam::{PROD}:role/prod-ops", 2),
         (f"arn:aws:iam::{PROD}:role/prod-break-glass", 3),
     }
+
+
+def test_user_reach_links_its_rows_of_the_api(imported_sample, logged_in_client):
+    page = logged_in_client.get(f"/accounts/{DEV}/users/alice/reach/")
+    link = re.search(r'id="reach-json" href="([^"]+)"', page.content.decode())
+    assert link is not None
+
+    found = logged_in_client.get(html.unescape(link.group(1))).json()
+
+    # What the page counts: her direct roles and the ends of her chains, each once.
+    reached = {row["target"] for row in found["results"]}
+    shown = {a.target for a in page.context["direct"]} | {r.node for r in page.context["chains"]}
+    assert (
+        found["count"]
+        == len(found["results"])
+        == page.context["direct_count"] + page.context["chain_count"]
+    )
+    assert reached == shown
+    assert {row["source"] for row in found["results"]} == {ALICE}
 
 
 def test_explain_refused_pair_names_the_deciding_layer(imported_sample, logged_in_client):
