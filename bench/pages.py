@@ -160,6 +160,7 @@ def urls() -> dict[str, tuple[str, dict[str, str]]]:
         "escalations": (r("escalations"), {}),
         "escalations by principal": (r("escalations") + "?view=principal", {}),
         "escalations, CSV": (r("escalations") + "?format=csv", {}),
+        "exports": (r("export-list"), {}),
         "escalation methods": (r("escalation-catalogue"), {}),
         "who can": (r("who-can") + "?" + urlencode(who_can), {}),
         "who can, account opened": (

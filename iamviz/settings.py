@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_htmx",
     "template_partials",
     "django_celery_beat",
@@ -170,6 +171,7 @@ CELERY_TASK_ROUTES = {
     "identities.notify_analysis": {"queue": "housekeeping"},
     "identities.send_notification": {"queue": "housekeeping"},
     "identities.prune_bundles": {"queue": "housekeeping"},
+    "identities.build_export": {"queue": "analysis"},
 }
 # Hard time limits in seconds (the soft limit is a minute earlier, housekeeping's 10 s).
 IAMVIZ_TIME_LIMITS = {
@@ -207,6 +209,9 @@ IAMVIZ_HISTORY_RETENTION_DAYS = env.int("IAMVIZ_HISTORY_RETENTION_DAYS", default
 IAMVIZ_BUNDLE_KEEP_LAST = env.int("IAMVIZ_BUNDLE_KEEP_LAST", default=30)
 IAMVIZ_BUNDLE_KEEP_DAYS = env.int("IAMVIZ_BUNDLE_KEEP_DAYS", default=90)
 IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS = env.int("IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS", default=3600)
+# Days an export built in the background (and its file under DATA_DIR/exports) is kept; the
+# hourly pruning of archived bundles drops the older ones.
+IAMVIZ_EXPORT_KEEP_DAYS = env.int("IAMVIZ_EXPORT_KEEP_DAYS", default=7)
 # Requests per user to the JSON API (/api/v1/), as Django REST framework's throttles read it
 # ("300/minute", "10/second"); counted in the default cache (CACHES), shared by the processes.
 IAMVIZ_API_RATE = env.str("IAMVIZ_API_RATE", default="300/minute")

@@ -16,7 +16,9 @@ import redis
 from celery import Task, chord, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
 
+from identities.exporting import build_export, prune_exports
 from identities.ingest.archive import prune_bundles as prune_archived_bundles
 from identities.ingest.imports import import_files
 from identities.models import SyncRun
@@ -187,11 +189,22 @@ def reap_stale_syncs() -> dict[str, Any]:
 
 @shared_task(name="identities.prune_bundles", **_limits("housekeeping"))
 def prune_bundles() -> dict[str, int]:
-    """Drop the archived bundles outside the retention (beat runs this)."""
+    """Drop the archived bundles outside the retention, and the exports older than theirs
+    (beat runs this)."""
     pruned = prune_archived_bundles()
     if pruned.archives:
         logger.info("pruned %d archived bundles (%d bytes)", pruned.archives, pruned.bytes)
-    return {"archives": pruned.archives, "bytes": pruned.bytes}
+    exports = prune_exports(now=timezone.now())
+    if exports:
+        logger.info("pruned %d exports", exports)
+    return {"archives": pruned.archives, "bytes": pruned.bytes, "exports": exports}
+
+
+@shared_task(name="identities.build_export", **_limits("analysis"))
+def build_export_task(*, export_id: int) -> dict[str, Any]:
+    """Build an export's file (`exporting.build_export`)."""
+    export = build_export(export_id)
+    return {"export": export.pk, "rows": export.rows_written, "bytes": export.size_bytes}
 
 
 def queue_account_sync(*, run_id: int) -> None:

@@ -33,6 +33,43 @@ def test_import_bundle_file_task_runs_on_a_real_worker(celery_worker_process: ob
     assert list(IamUser.objects.values_list("name", flat=True)) == ["deployer"]
 
 
+@pytest.mark.services
+def test_an_export_is_built_by_a_real_worker(
+    celery_worker_process: object, sample_bundle: dict, django_user_model: type
+) -> None:
+    import gzip
+    import time
+
+    from django.utils import timezone
+
+    from identities.analysis import analyse_estate
+    from identities.exporting import export_path, request_export
+    from identities.ingest.imports import import_bundle
+    from identities.models import Export
+    from identities.queries.escalations import matching_escalations
+    from identities.queries.exports import escalation_csv_rows
+    from identities.views.common import csv_chunks
+
+    import_bundle(sample_bundle, label="sample-org.json")
+    analyse_estate()
+    user = django_user_model.objects.create_user(username="exporter")
+
+    export = request_export(Export.Kind.ESCALATIONS, {"status": "proven"}, user, now=timezone.now())
+    deadline = time.monotonic() + 60
+    while export.active and time.monotonic() < deadline:
+        time.sleep(0.3)
+        export.refresh_from_db()
+
+    path = export_path(export)
+    try:
+        assert export.status == Export.Status.DONE, export.error
+        expected = "".join(csv_chunks(escalation_csv_rows(matching_escalations(status="proven"))))
+        assert gzip.decompress(path.read_bytes()).decode() == expected
+        assert export.rows_written == expected.count("\r\n") - 1 > 0
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def test_reaper_task_fails_a_run_whose_worker_died(db: None) -> None:
     run, _ = request_account_sync("111111111111")
     SyncRun.objects.filter(pk=run.pk).update(

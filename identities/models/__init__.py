@@ -42,6 +42,7 @@ from identities.models.estate import (
     PolicyVersion,
     Principal,
 )
+from identities.models.exports import Export
 from identities.models.review import (
     AccessChange,
     AccessDiff,
@@ -62,6 +63,7 @@ from identities.models.what_if import WhatIfProposal
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "Export",
     "AccessChange",
     "AccessDiff",
     "AccessState",

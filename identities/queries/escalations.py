@@ -304,6 +304,35 @@ def _run_cached(name: str, compute: Callable[[], T]) -> T:
     return cached_for_run(name, compute)
 
 
+def matching_escalations(
+    *,
+    account_id: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    query: str = "",
+) -> Iterator[Escalation]:
+    """The escalations of the escalations page's filters, in `iter_escalations`' order: the
+    CSV it streams and the one built in the background (`exporting`) read them here; ``query``
+    is a case-insensitive part of the principal's ARN (as `count_methods` counts them)."""
+    found = iter_escalations(account_id=account_id, method=method, status=status)
+    if not query:
+        return found
+    needle = query.lower()
+    return (e for e in found if needle in e.principal.lower())
+
+
+def total_escalations(
+    *,
+    account_id: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    query: str = "",
+) -> int:
+    """How many `matching_escalations` gives, counted in the database (`count_methods`)."""
+    counts = count_methods(account_id=account_id, method=method, status=status, query=query)
+    return sum(row.escalations for row in counts)
+
+
 def count_methods(
     account_id: str | None = None,
     method: str | None = None,

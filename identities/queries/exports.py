@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from identities.analysis.who_can import Allowed
 from identities.queries.access import Chain, DirectAccess
+from identities.queries.escalations import ESCALATION_ROW_FIELDS, Escalation
 from identities.queries.paging import RowsInOrder, values_of
 
 logger = logging.getLogger(__name__)
@@ -160,4 +161,19 @@ def who_can_csv_rows(found: Iterable[Allowed]) -> Iterator[list[str]]:
             _cell(allowed.conditional),
             " | ".join(allowed.conditions),
             " | ".join(allowed.granted_by),
+        ]
+
+
+def escalation_csv_rows(escalations: Iterable[Escalation]) -> Iterator[list[str]]:
+    """The escalations page's CSV (streamed, or built in the background): the keys of the
+    ``escalations`` command's JSON as columns, lists joined with `` | ``."""
+    yield list(ESCALATION_ROW_FIELDS)
+    for e in escalations:
+        yield [
+            e.principal,
+            e.method,
+            e.status,
+            e.target or "",
+            " | ".join(e.conditions),
+            " | ".join(e.granted_by),
         ]

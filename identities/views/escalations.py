@@ -4,11 +4,12 @@ live "Who can…?" question."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -17,17 +18,16 @@ from identities.analysis.who_can import Allowed
 from identities.models import IamRole, IamUser
 from identities.queries import access
 from identities.queries.escalations import (
-    ESCALATION_ROW_FIELDS,
-    Escalation,
     ExpandedEscalations,
     count_methods,
     count_principals,
     escalation_rows,
     escalations_of,
-    iter_escalations,
+    matching_escalations,
+    total_escalations,
 )
 from identities.queries.estate import account_choices
-from identities.queries.exports import who_can_csv_rows
+from identities.queries.exports import escalation_csv_rows, who_can_csv_rows
 from identities.queries.shared_cache import warmer
 from identities.queries.who_can import (
     answer_failed,
@@ -52,19 +52,6 @@ STATUSES = ("proven", "potential")
 FILTERS = ("account", "method", "status")
 
 
-def _csv_rows(escalations: Iterable[Escalation]) -> Iterator[list[str]]:
-    yield list(ESCALATION_ROW_FIELDS)
-    for e in escalations:
-        yield [
-            e.principal,
-            e.method,
-            e.status,
-            e.target or "",
-            " | ".join(e.conditions),
-            " | ".join(e.granted_by),
-        ]
-
-
 @require_role(VIEWER)
 @require_GET
 def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
@@ -78,19 +65,18 @@ def escalations(request: HtmxHttpRequest) -> HttpResponseBase:
         "status": status if status in STATUSES else None,
     }
     if request.GET.get("format") == "csv":
-        total = sum(row.escalations for row in count_methods(**filters, query=query))
+        total = total_escalations(**filters, query=query)
         if total > CSV_LIMIT:
             return HttpResponse(
                 f"The CSV would hold {total:,} escalations, more than the {CSV_LIMIT:,} one "
                 "download streams: narrow it to an account, a method, a status or a principal "
-                "(q=).\n",
+                "(q=), or build it in the background (the page's button: POST to "
+                f"{reverse('identities:export-escalations')}).\n",
                 status=422,
                 content_type="text/plain; charset=utf-8",
             )
-        found = iter_escalations(**filters)
-        if query:
-            found = (e for e in found if query.lower() in e.principal.lower())
-        return common.csv_response("escalations.csv", _csv_rows(found))
+        found = matching_escalations(**filters, query=query)
+        return common.csv_response("escalations.csv", escalation_csv_rows(found))
     # The counts by method add up to the total: the default view reads no principal's count.
     by_method = count_methods(**filters, query=query) if view == "method" else []
     by_principal = count_principals(**filters, query=query) if view != "method" else []

@@ -163,7 +163,7 @@ def test_the_beat_task_prunes(estate_of_archives: dict[str, SyncRun], settings: 
     with time_machine.travel(NOW, tick=False):
         result = prune_bundles_task.delay().get()
 
-    assert result == {"archives": 3, "bytes": len(b"ancientfiftyforty")}
+    assert result == {"archives": 3, "bytes": len(b"ancientfiftyforty"), "exports": 0}
     assert _kept(estate_of_archives) == ["fresh", "old_repeated"]
 
 

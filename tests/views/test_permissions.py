@@ -79,6 +79,11 @@ EXPECTED: dict[str, Expect] = {
     "explain": Expect(f"/access/explain/{EDGE}"),
     "escalations": Expect("/access/escalations/"),
     "escalation-catalogue": Expect("/access/escalations/methods/"),
+    # Asking for an export is a read: a viewer's POST makes one (then its page).
+    "export-escalations": Expect("/access/escalations/export/", VIEWER, 405, VIEWER, 302),
+    "export-list": Expect("/exports/"),
+    "export-detail": Expect("/exports/0/", VIEWER, 404),
+    "export-download": Expect("/exports/0/download/", VIEWER, 404),
     "who-can": Expect("/access/who-can/"),
     # An empty POST is an invalid rule: the page again, with the errors.
     "sensitive-targets": Expect("/access/sensitive/", VIEWER, 200, OPERATOR, 400),
