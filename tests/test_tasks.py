@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from identities import tasks
@@ -35,7 +37,7 @@ def test_import_bundle_file_task_runs_on_a_real_worker(celery_worker_process: ob
 
 @pytest.mark.services
 def test_an_export_is_built_by_a_real_worker(
-    celery_worker_process: object, sample_bundle: dict, django_user_model: type
+    celery_worker_process: object, sample_bundle: dict, django_user_model: Any
 ) -> None:
     import gzip
     import time

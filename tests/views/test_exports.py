@@ -37,7 +37,9 @@ def _export(client: Any, capture: Any, **filters: str) -> Export:
     with capture(execute=True):
         response = client.post(reverse("identities:export-escalations"), filters)
     assert response.status_code == 302
-    pk = int(re.search(r"/exports/(\d+)/$", response["Location"]).group(1))
+    found = re.search(r"/exports/(\d+)/$", response["Location"])
+    assert found is not None, response["Location"]
+    pk = int(found.group(1))
     return Export.objects.get(pk=pk)
 
 
