@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 # The progress a build records: every this many rows (a row update each time).
 PROGRESS_EVERY = 50_000
+# An export still queued after this long, or building without progress after this long, gets
+# a word on its page (`stalled`): a build writes its progress every few seconds.
+QUEUED_TOO_LONG = timedelta(minutes=1)
+SILENT_TOO_LONG = timedelta(minutes=5)
 ESCALATION_FILTERS = ("account_id", "method", "status", "query")
 
 
@@ -88,9 +92,11 @@ def build_export(export_id: int) -> Export:
     export = Export.objects.get(pk=export_id)
     if export.status == Export.Status.DONE:
         return export
+    started = timezone.now()
     Export.objects.filter(pk=export.pk).update(
-        status=Export.Status.RUNNING, started_at=timezone.now(), rows_written=0, error=""
-    )
+        status=Export.Status.RUNNING, started_at=started, progress_at=started, rows_written=0,
+        error="",
+    )  # fmt: skip
     path = export_path(export)
     partial = path.with_suffix(".partial")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,10 +132,38 @@ def _write(path: Path, rows: Iterator[list[str]], export_id: int) -> int:
         for written, row in enumerate(rows):
             writer.writerow(row)
             if written and written % PROGRESS_EVERY == 0:
-                Export.objects.filter(pk=export_id).update(rows_written=written)
+                Export.objects.filter(pk=export_id).update(
+                    rows_written=written, progress_at=timezone.now()
+                )
         text.flush()
         text.detach()
     return max(written, 0)
+
+
+def stalled(export: Export, *, now: datetime) -> str:
+    """What to tell of an export that is not moving ("" when it is, or is over)."""
+    if export.status == Export.Status.QUEUED and now - export.created_at > QUEUED_TOO_LONG:
+        return (
+            f"Queued for {_minutes(now - export.created_at)} and no worker has started it: is a "
+            "Celery worker consuming the analysis queue (make worker, or docker compose's "
+            "worker)? It starts as soon as one does."
+        )
+    quiet_since = export.progress_at or export.started_at
+    if (
+        export.status == Export.Status.RUNNING
+        and quiet_since is not None
+        and now - quiet_since > SILENT_TOO_LONG
+    ):
+        return (
+            f"No progress for {_minutes(now - quiet_since)}: its worker may have stopped. A "
+            "restarted worker builds it again from the first row."
+        )
+    return ""
+
+
+def _minutes(delay: timedelta) -> str:
+    minutes = int(delay.total_seconds() // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def prune_exports(*, now: datetime) -> int:

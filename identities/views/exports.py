@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from identities.analysis.escalation_methods import METHODS_BY_ID
 from identities.audit import record_audit
-from identities.exporting import export_path, request_export
+from identities.exporting import export_path, request_export, stalled
 from identities.models import Export
 from identities.roles import ADMIN, VIEWER, has_role
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
@@ -59,8 +59,9 @@ def export_escalations(request: HtmxHttpRequest) -> HttpResponseBase:
 def export_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """One export: its progress while it is built (htmx polls the fragment), then its file."""
     export = _export_or_404(request, pk)
+    context = {"export": export, "stalled": stalled(export, now=timezone.now())}
     return render_page_or_fragment(
-        request, "identities/export_detail.html", "export-status", {"export": export}
+        request, "identities/export_detail.html", "export-status", context
     )
 
 

@@ -151,6 +151,34 @@ def test_a_running_export_polls_its_progress(imported_sample, logged_in_client, 
     assert "50 of 200 rows" in html
 
 
+@pytest.mark.parametrize(
+    ("status", "age", "said"),
+    [
+        (Export.Status.QUEUED, timedelta(seconds=30), ""),
+        (Export.Status.QUEUED, timedelta(minutes=3), "Queued for 3 minutes and no worker"),
+        (Export.Status.RUNNING, timedelta(minutes=2), ""),
+        (Export.Status.RUNNING, timedelta(minutes=7), "No progress for 7 minutes"),
+    ],
+)
+def test_an_export_that_does_not_move_says_so(
+    imported_sample, logged_in_client, staff_user, status, age, said
+):
+    then = timezone.now() - age
+    export = Export.objects.create(
+        kind=Export.Kind.ESCALATIONS,
+        requested_by=staff_user,
+        status=status,
+        rows_total=200,
+        created_at=then,
+        started_at=then if status == Export.Status.RUNNING else None,
+        progress_at=then if status == Export.Status.RUNNING else None,
+    )
+
+    html = logged_in_client.get(reverse("identities:export-detail", args=[export.pk])).content
+    assert (b'id="export-stalled"' in html) == bool(said)
+    assert said.encode() in html
+
+
 def test_each_login_sees_only_its_own_exports(
     imported_sample, client_as, django_capture_on_commit_callbacks
 ):
