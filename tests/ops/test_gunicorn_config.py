@@ -71,3 +71,41 @@ def test_the_master_freezes_what_it_loaded_before_forking(monkeypatch) -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_worker_loads_a_later_runs_reach_graph_in_the_background(
+    transactional_db, sample_bundle
+) -> None:
+    import threading
+    import time
+
+    from identities.analysis import analyse_estate
+    from identities.ingest.imports import import_bundle
+    from identities.queries import access
+
+    import_bundle(sample_bundle, label="sample-org.json")
+    analyse_estate()
+    access._cache.update(run=None, values={})
+    stop = threading.Event()
+    watcher = threading.Thread(target=gunicorn_config.watch_reach_graph, args=(0.05, stop))
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 20
+        while access._cache["values"].get("reach") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = access._cache["run"]
+        assert access._cache["values"].get("reach") is not None
+
+        analyse_estate()  # a later run: its graph is loaded without a request asking
+
+        def loaded_later() -> bool:
+            return access._cache["run"] != first and "reach" in access._cache["values"]
+
+        while not loaded_later() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert loaded_later()
+        assert access._cache["values"]["reach"] is not None
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()
