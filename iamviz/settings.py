@@ -172,6 +172,7 @@ CELERY_TASK_ROUTES = {
     "identities.send_notification": {"queue": "housekeeping"},
     "identities.prune_bundles": {"queue": "housekeeping"},
     "identities.build_export": {"queue": "analysis"},
+    "identities.what_if": {"queue": "analysis"},
 }
 # Hard time limits in seconds (the soft limit is a minute earlier, housekeeping's 10 s).
 IAMVIZ_TIME_LIMITS = {
@@ -212,6 +213,9 @@ IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS = env.int("IAMVIZ_BUNDLE_PRUNE_EVERY_SECONDS",
 # Days an export built in the background (and its file under DATA_DIR/exports) is kept; the
 # hourly pruning of archived bundles drops the older ones.
 IAMVIZ_EXPORT_KEEP_DAYS = env.int("IAMVIZ_EXPORT_KEEP_DAYS", default=7)
+# The what-if editor's answers come from a worker (the page polls), not the web request: on
+# by default with a broker (REDIS_URL); a whole-estate what-if outlasts a web worker's timeout.
+IAMVIZ_WHAT_IF_IN_BACKGROUND = env.bool("IAMVIZ_WHAT_IF_IN_BACKGROUND", default=bool(REDIS_URL))
 # Requests per user to the JSON API (/api/v1/), as Django REST framework's throttles read it
 # ("300/minute", "10/second"); counted in the default cache (CACHES), shared by the processes.
 IAMVIZ_API_RATE = env.str("IAMVIZ_API_RATE", default="300/minute")

@@ -32,6 +32,7 @@ from identities.sync.analysis_queue import (
 from identities.sync.finish import finish_organization_sync as finish_organization_run
 from identities.sync.guards import reap_stale_runs
 from identities.sync.runs import ORGANIZATION_LABEL, run_account_sync, start_organization_sync
+from identities.what_if_jobs import answer_job
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,13 @@ def prune_bundles() -> dict[str, int]:
     if exports:
         logger.info("pruned %d exports", exports)
     return {"archives": pruned.archives, "bytes": pruned.bytes, "exports": exports}
+
+
+@shared_task(name="identities.what_if", **_limits("analysis"))
+def what_if_task(*, job_id: int) -> dict[str, Any]:
+    """Answer a what-if job (`what_if_jobs.answer_job`)."""
+    job = answer_job(job_id)
+    return {"job": job.pk, "status": job.status}
 
 
 @shared_task(name="identities.build_export", **_limits("analysis"))

@@ -114,5 +114,6 @@ urlpatterns = [
     route("what-if/save/", what_if.what_if_save),
     route("what-if/<int:pk>/", what_if.what_if_detail),
     route("what-if/<int:pk>/run/", what_if.what_if_rerun),
+    route("what-if/jobs/<int:pk>/", what_if.what_if_job),
     path("", include("identities.api.urls")),
 ]

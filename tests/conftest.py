@@ -213,6 +213,12 @@ def _empty_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _what_if_in_the_request(settings: Any) -> None:
+    """The what-if editor answers within the request unless a test asks for its job."""
+    settings.IAMVIZ_WHAT_IF_IN_BACKGROUND = False
+
+
+@pytest.fixture(autouse=True)
 def _tasks_run_in_process() -> Iterator[None]:
     """Tasks run eagerly in tests unless a test asks for the real worker."""
     from iamviz.celery import app

@@ -72,6 +72,38 @@ def test_an_export_is_built_by_a_real_worker(
         path.unlink(missing_ok=True)
 
 
+@pytest.mark.services
+def test_a_what_if_is_answered_by_a_real_worker(
+    celery_worker_process: object, sample_bundle: dict
+) -> None:
+    import time
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils import timezone
+
+    from identities.analysis import analyse_estate
+    from identities.analysis.what_if import answer_summary, proposal_from, what_if
+    from identities.ingest.imports import import_bundle
+    from identities.models import GroupMembership, WhatIfJob
+    from identities.what_if_jobs import request_what_if
+
+    import_bundle(sample_bundle, label="sample-org.json")
+    analyse_estate()
+    alice = "arn:aws:iam::333333333333:user/alice"
+    group = GroupMembership.objects.filter(user__arn=alice).values_list("group__arn", flat=True)[0]
+    changes: Any = [["remove-membership", [alice, group]]]
+
+    job = request_what_if(changes, AnonymousUser(), now=timezone.now())
+    deadline = time.monotonic() + 90
+    while job.active and time.monotonic() < deadline:
+        time.sleep(0.3)
+        job.refresh_from_db()
+
+    assert job.status == WhatIfJob.Status.DONE, job.error
+    here = answer_summary(what_if(proposal_from(changes)))
+    assert job.result["counts"] == here["counts"] and job.result["run"] == here["run"]
+
+
 def test_reaper_task_fails_a_run_whose_worker_died(db: None) -> None:
     run, _ = request_account_sync("111111111111")
     SyncRun.objects.filter(pk=run.pk).update(

@@ -58,7 +58,7 @@ from identities.models.review import (
 )
 from identities.models.runs import AccountSyncConfig, Change, SyncRun, SyncSettings
 from identities.models.sensitive import SensitivePath, SensitiveRole, SensitiveTarget
-from identities.models.what_if import WhatIfProposal
+from identities.models.what_if import WhatIfJob, WhatIfProposal
 
 __all__ = [
     "ApiToken",
@@ -111,5 +111,6 @@ __all__ = [
     "SensitiveRole",
     "SensitiveTarget",
     "SyncSettings",
+    "WhatIfJob",
     "WhatIfProposal",
 ]

@@ -32,10 +32,11 @@ from identities.forms.what_if import (
     what_if_initial_of_saved,
 )
 from identities.graph.proposal import proposal_graph_url
-from identities.models import WhatIfProposal
+from identities.models import WhatIfJob, WhatIfProposal
 from identities.queries import access
 from identities.roles import REVIEWER, VIEWER, has_role
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
+from identities.what_if_jobs import in_background, request_what_if, waiting
 
 SAVED_SHOWN = 20
 
@@ -111,10 +112,23 @@ def what_if_run(request: HtmxHttpRequest) -> HttpResponse:
         initial = what_if_initial_of_data(request.POST, add=action == "add")
         return _render(request, WhatIfFormSet(initial=initial), name_form)
     formset = WhatIfFormSet(_formset_data(request.POST))
+    if formset.is_valid() and in_background():
+        job = request_what_if(formset.changes(), request.user, now=timezone.now())
+        return _render(request, formset, name_form, job=job)
     summary = _run(formset) if formset.is_valid() else None
     return _render(
         request, formset, name_form, summary=summary, status=_status(request, summary is not None)
     )
+
+
+@require_role(VIEWER)
+@require_GET
+def what_if_job(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A proposal a worker answers: its progress (htmx polls the fragment), then the same
+    difference as the editor shows, or why it was refused. The page is its permalink."""
+    job = get_object_or_404(WhatIfJob.objects.select_related("requested_by"), pk=pk)
+    context = {"job": job, "waiting": waiting(job, now=timezone.now())}
+    return render_page_or_fragment(request, "identities/what_if_job.html", "what-if-job", context)
 
 
 @require_role(REVIEWER)

@@ -64,3 +64,29 @@ def test_a_choke_points_run_what_if_shows_its_difference_at_once(
     # Run once: the result's editor does not run the proposal again on its own.
     assert page.locator("form.what-if-editor[hx-trigger]").count() == 0
     assert page.errors == []
+
+
+def test_a_proposal_answered_by_a_worker_appears_when_its_job_is_done(
+    transactional_db, live_server, imported_sample, staff_user, page, screenshot, settings
+):
+    """With the what-if in the background the page shows the job, polls it (htmx, every
+    second) and swaps the difference in once answered, with no click."""
+    from identities.models import WhatIfJob
+
+    settings.IAMVIZ_WHAT_IF_IN_BACKGROUND = True
+    query = urlencode({"change": f"--remove-statement {PROD_OPS} FromDevOps"})
+    page.goto(f"{live_server.url}/what-if/?{query}")
+    page.fill("#id_username", "reviewer")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/what-if/"))
+    page.click(".what-if-actions button[type=submit]:not([formaction])")
+    page.wait_for_selector("#what-if-job")
+    page.wait_for_selector("#what-if-job[data-status=done] #what-if-result", timeout=60_000)
+    screenshot("what-if-answered-by-a-job")
+
+    job = WhatIfJob.objects.get()
+    assert job.status == WhatIfJob.Status.DONE
+    result = page.locator("#what-if-result").inner_text()
+    assert f"Against analysis #{job.result['run']}" in result
+    assert page.errors == []

@@ -82,6 +82,7 @@ EXPECTED: dict[str, Expect] = {
     # Asking for an export is a read: a viewer's POST makes one (then its page).
     "export-escalations": Expect("/access/escalations/export/", VIEWER, 405, VIEWER, 302),
     "export-list": Expect("/exports/"),
+    "what-if-job": Expect("/what-if/jobs/0/", VIEWER, 404),
     "export-detail": Expect("/exports/0/", VIEWER, 404),
     "export-download": Expect("/exports/0/download/", VIEWER, 404),
     "who-can": Expect("/access/who-can/"),
