@@ -144,9 +144,10 @@ def stalled(export: Export, *, now: datetime) -> str:
     """What to tell of an export that is not moving ("" when it is, or is over)."""
     if export.status == Export.Status.QUEUED and now - export.created_at > QUEUED_TOO_LONG:
         return (
-            f"Queued for {_minutes(now - export.created_at)} and no worker has started it: is a "
-            "Celery worker consuming the analysis queue (make worker, or docker compose's "
-            "worker)? It starts as soon as one does."
+            f"Queued for {_minutes(now - export.created_at)} and no worker has started it: the "
+            "analysis queue's worker is busy (an analysis goes first), or none consumes that "
+            "queue (make worker, or docker compose's analysis worker). It starts as soon as one "
+            "is free."
         )
     quiet_since = export.progress_at or export.started_at
     if (

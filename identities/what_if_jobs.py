@@ -77,7 +77,8 @@ def waiting(job: WhatIfJob, *, now: datetime) -> str:
     """What to tell of a job no worker has started ("" otherwise)."""
     if job.status == WhatIfJob.Status.QUEUED and now - job.created_at > QUEUED_TOO_LONG:
         return (
-            "No worker has started it yet: is a Celery worker consuming the analysis queue "
-            "(make worker, or docker compose's worker)?"
+            "No worker has started it yet: the analysis queue's worker is busy (an analysis or "
+            "an export goes first), or none consumes that queue (make worker, or docker "
+            "compose's analysis worker)."
         )
     return ""
