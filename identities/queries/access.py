@@ -782,9 +782,13 @@ def iter_transitive_edges(account_id: str | None = None) -> Iterator[TransitiveA
     graph = reach_graph()
     role_accounts = dict(IamRole.objects.values_list("arn", "account__account_id"))
     sources = sorted({access.source for access in direct})
-    for source in sources:
-        reached = _reached_in(graph, source, account_id, role_accounts)
-        yield from _transitive_rows(source, reached, by_pair)
+    for batch in _batches(sources, 500):
+        found = [
+            (source, _reached_in(graph, source, account_id, role_accounts)) for source in batch
+        ]
+        hops = _with_escalations(by_pair, [item for _, reached in found for item in reached])
+        for source, reached in found:
+            yield from _transitive_rows(source, reached, hops)
 
 
 class TransitiveFrom(SlicedSequence[TransitiveAccess]):
@@ -818,10 +822,9 @@ class TransitiveFrom(SlicedSequence[TransitiveAccess]):
 
     def _rows(self, start: int, stop: int) -> list[TransitiveAccess]:
         shown = self.reached[start:stop]
-        pairs = {pair for item in shown for pair in zip(item.path, item.path[1:], strict=False)}
-        edges = direct_edges_of({source for source, _ in pairs}, pairs=pairs)
+        edges = direct_edges_of({self.source, *_sources(shown)}, pairs=_pairs(shown))
         by_pair = {(access.source, access.target): access for access in edges}
-        return list(_transitive_rows(self.source, shown, by_pair))
+        return list(_transitive_rows(self.source, shown, _with_escalations(by_pair, shown)))
 
 
 def _reached_in(
@@ -862,18 +865,42 @@ def _escalated(item: Reached) -> bool:
     return False
 
 
+def _pairs(reached: Iterable[Reached]) -> set[tuple[str, str]]:
+    """The hops of the chains of ``reached``, as (principal, principal) pairs."""
+    return {pair for item in reached for pair in zip(item.path, item.path[1:], strict=False)}
+
+
+def _sources(reached: Iterable[Reached]) -> set[str]:
+    return {source for source, _ in _pairs(reached)}
+
+
+def _with_escalations(
+    by_pair: Mapping[tuple[str, str], DirectAccess], reached: Iterable[Reached]
+) -> Mapping[tuple[str, str], DirectAccess]:
+    """``by_pair`` (a stored edge per hop), and for each hop of ``reached``'s chains with none
+    the escalation behind it (`escalation_hop`: its method's permissions and the statements
+    granting them), read at once."""
+    missing = {pair for pair in _pairs(reached) if pair not in by_pair}
+    if not missing:
+        return by_pair
+    found = dict(by_pair)
+    for pair, escalation in escalations_between(missing).items():
+        found[pair] = escalation_hop(escalation)
+    return found
+
+
 def _transitive_rows(
-    source: str, reached: Iterable[Reached], by_pair: Mapping[tuple[str, str], DirectAccess]
+    source: str, reached: Iterable[Reached], hops: Mapping[tuple[str, str], DirectAccess]
 ) -> Iterator[TransitiveAccess]:
-    """A row per role ``source`` reaches, each hop the stored edge of ``by_pair`` (a hop with
-    none, an escalation, is left out of ``hops``)."""
+    """A row per role ``source`` reaches, each hop the stored edge or the escalation of
+    ``hops`` (`_with_escalations`)."""
     for item in reached:
-        hops = tuple(
-            by_pair[(start, end)]
+        steps = tuple(
+            hops[(start, end)]
             for start, end in zip(item.path, item.path[1:], strict=False)
-            if (start, end) in by_pair
+            if (start, end) in hops
         )
-        yield TransitiveAccess(source=source, target=item.node, path=item.path, hops=hops)
+        yield TransitiveAccess(source=source, target=item.node, path=item.path, hops=steps)
 
 
 # -- explanations ------------------------------------------------------------------------------

@@ -192,6 +192,26 @@ def test_access_edges_transitive_gives_the_chain_with_every_hop(imported_sample)
     assert len(rows) == 15 + 28
 
 
+def test_a_chain_through_an_escalation_names_the_statements_of_that_hop_too(imported_sample):
+    rotator = "arn:aws:iam::222222222222:user/service/svc-key-rotator"
+    auditor = "arn:aws:iam::222222222222:user/auditor"
+    [row] = [
+        row
+        for row in edges("--transitive", "--source", rotator)
+        if row["target"] == "arn:aws:iam::111111111111:role/audit"
+    ]
+
+    # svc-key-rotator becomes auditor by creating an access key for it (an escalation), then
+    # assumes audit as auditor: the first hop's statement comes first.
+    assert row["path"] == [rotator, auditor, "arn:aws:iam::111111111111:role/audit"]
+    assert row["granted_by"][0] == (
+        "statement (Statement[0]) of customer-managed policy iam-key-rotation "
+        "(arn:aws:iam::222222222222:policy/iam-key-rotation)"
+    )
+    assert len(row["granted_by"]) == 3
+    assert row in edges("--transitive")
+
+
 def test_access_edges_of_one_source_are_its_rows_of_the_whole_list(imported_sample):
     for args in ([], ["--transitive"], ["--transitive", "--account", PROD]):
         whole = edges(*args)

@@ -27,8 +27,8 @@ class Command(ContractCommand):
     federated:PROVIDER or *), target (role ARN), conditions (sorted condition keys, empty when
     unconditional), condition_values (condition key -> what it must be, e.g. "MFA = true"; for a
     chain, over every hop), transitive, path (ARNs from source to target; [source, target] for a
-    direct edge), granted_by (statement references; for a chain, every hop's in order). CSV
-    joins list cells with ' | '."""
+    direct edge), granted_by (statement references; for a chain, every hop's in order, an
+    escalation hop's too). CSV joins list cells with ' | '."""
 
     formats = ("json", "csv")
     columns = EDGE_ROW_FIELDS
