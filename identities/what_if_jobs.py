@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from identities.analysis.what_if import WhatIfError, answer_summary, proposal_from, what_if
 from identities.bundle import BundleError
-from identities.models import WhatIfJob
+from identities.models import WhatIfJob, WhatIfProposal
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +30,21 @@ def in_background() -> bool:
 
 
 def request_what_if(
-    changes: list[list[Any]], user: User | AnonymousUser, *, now: datetime
+    changes: list[list[Any]],
+    user: User | AnonymousUser,
+    *,
+    now: datetime,
+    proposal: WhatIfProposal | None = None,
 ) -> WhatIfJob:
-    """Record the proposal's job and queue it once the row is committed."""
+    """Record the proposal's job (for a saved ``proposal``, whose result it then stores) and
+    queue it once the row is committed."""
     from identities.tasks import what_if_task  # the tasks import the stages
 
     job = WhatIfJob.objects.create(
-        changes=changes, requested_by=user if isinstance(user, User) else None, created_at=now
+        changes=changes,
+        requested_by=user if isinstance(user, User) else None,
+        proposal=proposal,
+        created_at=now,
     )
     transaction.on_commit(lambda: what_if_task.delay(job_id=job.pk))
     return job
@@ -60,10 +68,27 @@ def answer_job(job_id: int) -> WhatIfJob:
     except Exception as exc:
         _failed(job, f"{type(exc).__name__}: {exc}")
         raise
-    WhatIfJob.objects.filter(pk=job.pk).update(
-        status=WhatIfJob.Status.DONE, result=summary, finished_at=timezone.now()
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        WhatIfJob.objects.filter(pk=job.pk).update(
+            status=WhatIfJob.Status.DONE, result=summary, finished_at=now
+        )
+        if job.proposal_id is not None:
+            WhatIfProposal.objects.filter(pk=job.proposal_id).update(
+                result=summary, computed_run_id=summary["run"], computed_at=now
+            )
     return WhatIfJob.objects.get(pk=job.pk)
+
+
+def latest_job(proposal: WhatIfProposal) -> WhatIfJob | None:
+    """The saved proposal's job to show: one being answered, or one that failed since its
+    result was last computed."""
+    job = proposal.jobs.order_by("-created_at", "-pk").first()
+    if job is None or job.status == WhatIfJob.Status.DONE:
+        return None
+    if job.status == WhatIfJob.Status.FAILED and proposal.computed_at is not None:
+        return job if job.created_at > proposal.computed_at else None
+    return job
 
 
 def _failed(job: WhatIfJob, error: str) -> None:

@@ -48,6 +48,10 @@ class WhatIfJob(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # A saved proposal's ("Save", "Run again"): its result is stored there once answered.
+    proposal = models.ForeignKey(
+        WhatIfProposal, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

@@ -36,7 +36,7 @@ from identities.models import WhatIfJob, WhatIfProposal
 from identities.queries import access
 from identities.roles import REVIEWER, VIEWER, has_role
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
-from identities.what_if_jobs import in_background, request_what_if, waiting
+from identities.what_if_jobs import in_background, latest_job, request_what_if, waiting
 
 SAVED_SHOWN = 20
 
@@ -139,10 +139,20 @@ def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
     name_form = WhatIfNameForm(request.POST)
     if name_form.is_valid() and not name_form.cleaned_data["name"]:
         name_form.add_error("name", "Name the proposal to save it.")
+    now = timezone.now()
+    if in_background() and formset.is_valid() and name_form.is_valid():
+        # Saved at once; a worker computes its result, which its page shows once stored.
+        proposal = WhatIfProposal.objects.create(
+            name=name_form.cleaned_data["name"],
+            changes=formset.changes(),
+            created_by=request.user,  # type: ignore[misc]  # require_role: logged in
+            created_at=now,
+        )
+        request_what_if(proposal.changes, request.user, now=now, proposal=proposal)
+        return _saved(request, proposal)
     summary = _run(formset) if formset.is_valid() and name_form.is_valid() else None
     if summary is None:
         return _render(request, formset, name_form, status=_status(request, ok=False))
-    now = timezone.now()
     proposal = WhatIfProposal.objects.create(
         name=name_form.cleaned_data["name"],
         changes=formset.changes(),
@@ -152,6 +162,10 @@ def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
         computed_run_id=summary["run"],
         computed_at=now,
     )
+    return _saved(request, proposal)
+
+
+def _saved(request: HtmxHttpRequest, proposal: WhatIfProposal) -> HttpResponse:
     record_audit(request, "what_if_save", str(proposal), proposal=proposal.pk)
     url = reverse("identities:what-if-detail", args=[proposal.pk])
     if request.htmx:
@@ -173,6 +187,12 @@ def what_if_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def what_if_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Run a saved proposal against the current analysis and keep the new result."""
     proposal = get_object_or_404(WhatIfProposal, pk=pk)
+    if in_background():
+        request_what_if(proposal.changes, request.user, now=timezone.now(), proposal=proposal)
+        record_audit(request, "what_if_rerun", str(proposal), proposal=proposal.pk)
+        return render_page_or_fragment(
+            request, "identities/what_if_detail.html", "what-if-saved", _detail(request, proposal)
+        )
     error = ""
     try:
         summary = answer_summary(what_if(proposal_from(proposal.changes)))
@@ -213,7 +233,10 @@ def _status(request: HtmxHttpRequest, ok: bool) -> int:
 
 def _detail(request: HtmxHttpRequest, proposal: WhatIfProposal, **extra: Any) -> dict[str, Any]:
     current = access.current_run()
+    job = latest_job(proposal)
     return {
+        "job": job,
+        "waiting": waiting(job, now=timezone.now()) if job is not None else "",
         "proposal": proposal,
         "summary": proposal.result or None,
         "analysis": current,

@@ -91,3 +91,72 @@ def test_a_job_no_worker_started_says_so(imported_sample: Any, viewer_client: Cl
 
 def test_unknown_jobs_are_404(db: None, viewer_client: Client) -> None:
     assert viewer_client.get("/what-if/jobs/999/").status_code == 404
+
+
+def test_save_and_run_again_go_through_a_job_that_stores_the_result(
+    imported_sample: Any,
+    client: Client,
+    user_with_role: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from identities.analysis import analyse_estate
+    from identities.models import WhatIfProposal
+    from identities.queries.access import current_run
+
+    settings.IAMVIZ_WHAT_IF_IN_BACKGROUND = True
+    client.force_login(user_with_role("reviewer"))
+    first = current_run()
+    assert first is not None
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        saved = client.post("/what-if/save/", _change(_trust_with_anyone(), name="open prod-ops"))
+    proposal = WhatIfProposal.objects.get()
+    assert saved.status_code == 302 and saved["Location"] == f"/what-if/{proposal.pk}/"
+    assert proposal.result == {} and proposal.computed_run_id is None  # saved before answered
+    waiting_page = client.get(f"/what-if/{proposal.pk}/").content.decode()
+    assert 'id="what-if-job-progress"' in waiting_page and 'hx-trigger="every 1s"' in waiting_page
+    assert "Run again</button>" not in waiting_page  # not while it is being answered
+
+    for callback in queued:
+        callback()
+    proposal.refresh_from_db()
+    assert proposal.computed_run_id == first.pk
+    assert proposal.result["counts"]["edges_added"] > 0
+    answered = client.get(f"/what-if/{proposal.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert "every 1s" not in answered and "Edges added" in answered and ALICE in answered
+
+    second = analyse_estate()["run"]
+    with django_capture_on_commit_callbacks(execute=True):
+        rerun = client.post(f"/what-if/{proposal.pk}/run/", HTTP_HX_REQUEST="true")
+    proposal.refresh_from_db()
+    assert rerun.status_code == 200
+    assert proposal.computed_run_id == second
+    assert WhatIfJob.objects.filter(proposal=proposal).count() == 2
+
+
+def test_a_saved_proposal_whose_job_failed_shows_why(
+    imported_sample: Any,
+    client: Client,
+    user_with_role: Any,
+    settings: Any,
+    monkeypatch: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from identities import what_if_jobs
+    from identities.analysis.what_if import WhatIfError
+    from identities.models import WhatIfProposal
+
+    def refuse(proposal: Any) -> Any:
+        raise WhatIfError("remove-statement: no statement FromNowhere")
+
+    monkeypatch.setattr(what_if_jobs, "what_if", refuse)
+    settings.IAMVIZ_WHAT_IF_IN_BACKGROUND = True
+    client.force_login(user_with_role("reviewer"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/what-if/save/", _change(_trust_with_anyone(), name="broken"))
+
+    proposal = WhatIfProposal.objects.get()
+    page = client.get(f"/what-if/{proposal.pk}/").content.decode()
+    assert 'id="what-if-job-error"' in page and "no statement FromNowhere" in page
+    assert "Not computed" in page and "Run again</button>" in page
