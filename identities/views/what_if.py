@@ -39,6 +39,8 @@ from identities.views.common import HtmxHttpRequest, render_page_or_fragment, re
 from identities.what_if_jobs import in_background, latest_job, request_what_if, waiting
 
 SAVED_SHOWN = 20
+# A group's members listed under a membership change; the rest counted.
+MEMBERS_SHOWN = 20
 
 
 def _context(
@@ -47,7 +49,8 @@ def _context(
     rows = []
     for form in formset.forms:
         group = form["argument"].value() if form["change"].value() == "remove-membership" else ""
-        rows.append((form, group_members(str(group)) if group else []))
+        members = group_members(str(group)) if group else []
+        rows.append((form, members[:MEMBERS_SHOWN], len(members)))
     return {
         "formset": formset,
         "rows": rows,

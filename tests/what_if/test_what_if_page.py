@@ -170,3 +170,33 @@ def test_viewers_run_but_only_reviewers_save(
     unnamed = client.post("/what-if/save/", _change(document))
     assert unnamed.status_code == 400 and "Name the proposal" in unnamed.content.decode()
     assert not WhatIfProposal.objects.exists()
+
+
+def test_a_big_groups_members_are_counted_not_all_listed(
+    imported_sample: Any, viewer_client: Client
+) -> None:
+    from identities.models import GroupMembership, IamGroup, IamUser
+    from identities.views.what_if import MEMBERS_SHOWN
+
+    group = IamGroup.objects.get(memberships__user__arn=ALICE)
+    account = group.account
+    users = IamUser.objects.bulk_create(
+        IamUser(
+            account=account,
+            name=f"extra-{n:02}",
+            arn=f"arn:aws:iam::{account.account_id}:user/extra-{n:02}",
+            unique_id=f"AIDAEXTRA{n:02}",
+            path="/",
+        )
+        for n in range(30)
+    )
+    GroupMembership.objects.bulk_create(GroupMembership(user=u, group=group) for u in users)
+    total = GroupMembership.objects.filter(group=group).count()
+
+    page = viewer_client.get(
+        "/what-if/", {"change": f"--remove-membership {ALICE} {group.arn}"}
+    ).content.decode()
+
+    assert f"Members ({total}; the first {MEMBERS_SHOWN})" in page
+    listed = page.split("Members (", 1)[1].split("</small>", 1)[0]
+    assert listed.count('<code class="arn">') == MEMBERS_SHOWN
