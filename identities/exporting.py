@@ -38,7 +38,6 @@ PROGRESS_EVERY = 50_000
 # a word on its page (`stalled`): a build writes its progress every few seconds.
 QUEUED_TOO_LONG = timedelta(minutes=1)
 SILENT_TOO_LONG = timedelta(minutes=5)
-ESCALATION_FILTERS = ("account_id", "method", "status", "query")
 
 
 @dataclass(frozen=True)

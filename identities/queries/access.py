@@ -707,7 +707,6 @@ def direct_edges_of(
         held = Q(pk__in=[])
         for group_id, ids in targets.items():
             held |= Q(source_group_id=group_id) & any_of("target_id", ids)
-    if pairs is not None:
         mine &= any_of("target_id", set(role_ids.values()))
     return _expanded_edges(
         rows.exclude(source_kind=_GROUP).filter(mine),
@@ -786,7 +785,7 @@ def iter_transitive_edges(account_id: str | None = None) -> Iterator[TransitiveA
         found = [
             (source, _reached_in(graph, source, account_id, role_accounts)) for source in batch
         ]
-        hops = _with_escalations(by_pair, [item for _, reached in found for item in reached])
+        hops = _with_escalations(by_pair, _pairs(item for _, reached in found for item in reached))
         for source, reached in found:
             yield from _transitive_rows(source, reached, hops)
 
@@ -816,15 +815,12 @@ class TransitiveFrom(SlicedSequence[TransitiveAccess]):
     def __len__(self) -> int:
         return len(self.reached)
 
-    def _chunk_rows(self) -> int:
-        # Read whole (the command), a slice costs a few reads whatever its size: big slices.
-        return 1000
-
     def _rows(self, start: int, stop: int) -> list[TransitiveAccess]:
         shown = self.reached[start:stop]
-        edges = direct_edges_of({self.source, *_sources(shown)}, pairs=_pairs(shown))
+        pairs = _pairs(shown)
+        edges = direct_edges_of({source for source, _ in pairs}, pairs=pairs)
         by_pair = {(access.source, access.target): access for access in edges}
-        return list(_transitive_rows(self.source, shown, _with_escalations(by_pair, shown)))
+        return list(_transitive_rows(self.source, shown, _with_escalations(by_pair, pairs)))
 
 
 def _reached_in(
@@ -870,17 +866,13 @@ def _pairs(reached: Iterable[Reached]) -> set[tuple[str, str]]:
     return {pair for item in reached for pair in zip(item.path, item.path[1:], strict=False)}
 
 
-def _sources(reached: Iterable[Reached]) -> set[str]:
-    return {source for source, _ in _pairs(reached)}
-
-
 def _with_escalations(
-    by_pair: Mapping[tuple[str, str], DirectAccess], reached: Iterable[Reached]
+    by_pair: Mapping[tuple[str, str], DirectAccess], pairs: Iterable[tuple[str, str]]
 ) -> Mapping[tuple[str, str], DirectAccess]:
-    """``by_pair`` (a stored edge per hop), and for each hop of ``reached``'s chains with none
-    the escalation behind it (`escalation_hop`: its method's permissions and the statements
+    """``by_pair`` (a stored edge per hop), and for each hop of ``pairs`` with none the
+    escalation behind it (`escalation_hop`: its method's permissions and the statements
     granting them), read at once."""
-    missing = {pair for pair in _pairs(reached) if pair not in by_pair}
+    missing = {pair for pair in pairs if pair not in by_pair}
     if not missing:
         return by_pair
     found = dict(by_pair)

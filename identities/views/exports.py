@@ -13,12 +13,12 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from identities.analysis.escalation_methods import METHODS_BY_ID
 from identities.audit import record_audit
 from identities.exporting import export_path, request_export, stalled
 from identities.models import Export
 from identities.roles import ADMIN, VIEWER, has_role
 from identities.views.common import HtmxHttpRequest, render_page_or_fragment, require_role
+from identities.views.escalations import escalation_filters
 
 
 def _visible(request: HtmxHttpRequest) -> Any:
@@ -40,14 +40,7 @@ def _export_or_404(request: HtmxHttpRequest, pk: int) -> Export:
 def export_escalations(request: HtmxHttpRequest) -> HttpResponseBase:
     """Build the escalations page's CSV (its filters: account, method, status, q) in the
     background; then its progress page."""
-    method = request.POST.get("method") or None
-    status = request.POST.get("status") or None
-    filters = {
-        "account_id": request.POST.get("account") or None,
-        "method": method if method in METHODS_BY_ID else None,
-        "status": status if status in ("proven", "potential") else None,
-        "query": (request.POST.get("q") or "").strip(),
-    }
+    filters = escalation_filters(request.POST)
     export = request_export(Export.Kind.ESCALATIONS, filters, request.user, now=timezone.now())
     record_audit(request, "export_requested", f"export {export.pk}", kind=export.kind,
                  filters=export.filters, rows=export.rows_total)  # fmt: skip
