@@ -142,33 +142,26 @@ def what_if_save(request: HtmxHttpRequest) -> HttpResponse:
     name_form = WhatIfNameForm(request.POST)
     if name_form.is_valid() and not name_form.cleaned_data["name"]:
         name_form.add_error("name", "Name the proposal to save it.")
-    now = timezone.now()
-    if in_background() and formset.is_valid() and name_form.is_valid():
-        # Saved at once; a worker computes its result, which its page shows once stored.
-        proposal = WhatIfProposal.objects.create(
-            name=name_form.cleaned_data["name"],
-            changes=formset.changes(),
-            created_by=request.user,  # type: ignore[misc]  # require_role: logged in
-            created_at=now,
-        )
-        request_what_if(proposal.changes, request.user, now=now, proposal=proposal)
-        return _saved(request, proposal)
-    summary = _run(formset) if formset.is_valid() and name_form.is_valid() else None
-    if summary is None:
+    valid = formset.is_valid() and name_form.is_valid()
+    # In the background it is saved at once, and a worker stores its result (its page polls).
+    summary = _run(formset) if valid and not in_background() else None
+    if not valid or (summary is None and not in_background()):
         return _render(request, formset, name_form, status=_status(request, ok=False))
+    now = timezone.now()
+    computed = (
+        {"result": summary, "computed_run_id": summary["run"], "computed_at": now}
+        if summary is not None
+        else {}
+    )
     proposal = WhatIfProposal.objects.create(
         name=name_form.cleaned_data["name"],
         changes=formset.changes(),
         created_by=request.user,  # type: ignore[misc]  # require_role: logged in
         created_at=now,
-        result=summary,
-        computed_run_id=summary["run"],
-        computed_at=now,
+        **computed,
     )
-    return _saved(request, proposal)
-
-
-def _saved(request: HtmxHttpRequest, proposal: WhatIfProposal) -> HttpResponse:
+    if summary is None:
+        request_what_if(proposal.changes, request.user, now=now, proposal=proposal)
     record_audit(request, "what_if_save", str(proposal), proposal=proposal.pk)
     url = reverse("identities:what-if-detail", args=[proposal.pk])
     if request.htmx:
