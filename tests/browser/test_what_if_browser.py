@@ -90,3 +90,29 @@ def test_a_proposal_answered_by_a_worker_appears_when_its_job_is_done(
     result = page.locator("#what-if-result").inner_text()
     assert f"Against analysis #{job.result['run']}" in result
     assert page.errors == []
+
+
+def test_saving_a_proposal_through_a_job_shows_its_result_on_its_page(
+    transactional_db, live_server, imported_sample, staff_user, page, screenshot, settings
+):
+    """Save (htmx) goes to the proposal's page, which polls its job until the result is
+    stored; no htmx error on the way (the Save button disables itself, not a descendant)."""
+    from identities.models import WhatIfProposal
+
+    settings.IAMVIZ_WHAT_IF_IN_BACKGROUND = True
+    query = urlencode({"change": f"--remove-statement {PROD_OPS} FromDevOps"})
+    page.goto(f"{live_server.url}/what-if/?{query}")
+    page.fill("#id_username", "reviewer")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/what-if/"))
+    page.fill("#id_name", "close prod-ops to dev-ops")
+    page.click("button[formaction]")
+    page.wait_for_url(re.compile(r"/what-if/\d+/$"))
+    page.wait_for_selector("#what-if-result", timeout=60_000)
+    screenshot("what-if-saved-through-a-job")
+
+    proposal = WhatIfProposal.objects.get()
+    assert proposal.result and proposal.computed_run_id is not None
+    assert "Lose their path to an administrator" in page.locator("#what-if-result").inner_text()
+    assert page.errors == []
